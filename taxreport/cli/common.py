@@ -1,0 +1,116 @@
+"""Helpers shared by the command modules: opening the ledger, output formats, dates, tables."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+from taxreport.errors import InputError, TaxreportError
+
+
+def open_ledger(ctx: click.Context):  # noqa: ANN201 - returns taxreport.ledger.Ledger
+    """The ledger named by ``--db``/``$TAXREPORT_DB`` (opened once per command)."""
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "ledger" not in root.obj:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from taxreport.config import database_url
+        from taxreport.ledger import Ledger
+
+        url = database_url(root.obj.get("db"))
+        try:
+            root.obj["ledger"] = Ledger(url)
+        except SQLAlchemyError as exc:
+            raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: {exc.__class__.__name__}: "
+                                 f"{str(exc).splitlines()[0]}") from exc
+        root.call_on_close(root.obj["ledger"].close)
+    return root.obj["ledger"]
+
+
+def _safe_url(url: str) -> str:
+    """A database URL with its password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<database>"
+
+
+def format_option(*choices: str) -> Callable:
+    options = choices or ("table", "json")
+    return click.option("--format", "fmt", type=click.Choice(options), default=options[0], show_default=True,
+                        help="Output format; json is for scripts.")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Decimals become strings (exact), times ISO text, containers recursively."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+def parse_when(text: str | None, *, what: str, end_of_day: bool = False) -> datetime | None:
+    """``2024-03-01`` (UTC midnight, or the next midnight with ``end_of_day``) or ISO 8601 with offset."""
+    if text is None:
+        return None
+    from datetime import timedelta
+
+    from taxreport.model.events import parse_time
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            return parse_time(text, what=what)
+        except ValueError as exc:
+            raise InputError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time with offset",
+                             field=what) from exc
+    moment = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return moment + timedelta(days=1) if end_of_day else moment
+
+
+def print_table(title: str | None, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> None:
+    """A rich table; ``columns`` are ``(header, justify)`` pairs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for header, justify in columns:
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*[_cell(v) for v in row])
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def console():  # noqa: ANN201
+    from rich.console import Console
+
+    return Console()

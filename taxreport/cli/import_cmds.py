@@ -1,0 +1,24 @@
+"""``taxreport import …``: bring trades into the ledger. Each format is its own lazily loaded command."""
+
+from __future__ import annotations
+
+import click
+
+from taxreport.cli.lazy import LazyGroup
+
+IMPORTERS: dict[str, tuple[str, str]] = {
+    "csv": ("taxreport.cli.import_csv:import_csv", "Import the canonical trade CSV (any exchange)."),
+    "okx": ("taxreport.cli.import_okx:import_okx", "Import OKX trading and funding history CSV exports."),
+    "mapped": ("taxreport.cli.import_mapped:import_mapped", "Import another exchange's CSV with a column mapping."),
+}
+
+
+@click.group("import", cls=LazyGroup, lazy=IMPORTERS)
+def import_group() -> None:
+    """Import trades into the ledger. A file with a bad row is refused whole; re-importing adds nothing.
+
+    \b
+    Examples:
+      taxreport import csv trades.csv --account kraken:main
+      taxreport import okx trading-history.csv funding-history.csv --account okx:main
+    """

@@ -1,0 +1,147 @@
+"""The one interface the rebalancer talks to. Implementations: the ccxt adapter (live, OKX by
+default) and the paper exchange (tests, demo, backtests). Numbers are ``Decimal`` here; an adapter
+converts at its own boundary and nowhere else.
+
+Errors: :class:`NetworkError` (and its subclasses) may be retried with backoff — a timeout on
+``create_order`` does NOT mean the order failed: look it up by client order id before retrying.
+:class:`ExchangeError` means the exchange refused: fail fast with its message.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from taxreport.errors import TaxreportError
+
+
+class ExchangeError(TaxreportError):
+    """The exchange refused the request (bad order, insufficient funds, auth…): do not retry."""
+
+
+class InvalidOrder(ExchangeError):
+    pass
+
+
+class InsufficientFunds(ExchangeError):
+    pass
+
+
+class DuplicateClientOrderId(ExchangeError):
+    """An order with this client order id exists already (OKX rejects duplicates)."""
+
+
+class NetworkError(Exception):
+    """Transient failure (timeout, connection, rate limit): the request may or may not have landed."""
+
+
+class RequestTimeout(NetworkError):
+    pass
+
+
+class RateLimitExceeded(NetworkError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    symbol: str  # "BTC/USDT"
+    base: str
+    quote: str
+    amount_step: Decimal  # smallest increment of the base amount
+    price_tick: Decimal
+    min_amount: Decimal | None
+    min_cost: Decimal | None  # None on OKX spot: we enforce our own minimum notional
+    maker_fee: Decimal  # fraction, e.g. 0.0008
+    taker_fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    client_order_id: str  # 1-32 letters and digits (OKX), deterministic per (basket, rebalance, leg, attempt)
+    symbol: str
+    side: str  # "buy" | "sell"
+    type: str  # "limit" | "market"
+    amount: Decimal  # base quantity
+    price: Decimal | None  # limit price; None for market
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None
+    filled: Decimal
+    status: str  # "open" | "closed" | "canceled" | "rejected"
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. Fills, not orders, are the truth for cost basis (ccxt's order cost excludes
+    fees). ``fee`` is in ``fee_asset``; negative is a maker rebate. On OKX a spot buy's fee is in the
+    base asset."""
+
+    trade_id: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    time: datetime
+    taker_or_maker: str = "taker"
+
+
+class Exchange(ABC):
+    """What the rebalancer needs from a venue."""
+
+    name: str  # "okx", "paper"
+
+    @abstractmethod
+    def load_markets(self) -> dict[str, Market]: ...
+
+    @abstractmethod
+    def amount_to_precision(self, symbol: str, amount: Decimal) -> Decimal:
+        """Truncate to the market's amount step (never rounds up)."""
+
+    @abstractmethod
+    def price_to_precision(self, symbol: str, price: Decimal) -> Decimal: ...
+
+    @abstractmethod
+    def fetch_balances(self) -> dict[str, Decimal]:
+        """Free balances per asset."""
+
+    @abstractmethod
+    def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]: ...
+
+    @abstractmethod
+    def create_order(self, request: OrderRequest) -> Order: ...
+
+    @abstractmethod
+    def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> Order | None:
+        """The order with this client id, or None if the exchange never received it."""
+
+    @abstractmethod
+    def cancel_order(self, symbol: str, order_id: str) -> Order: ...
+
+    @abstractmethod
+    def fetch_fills(self, symbol: str, order_id: str) -> list[Fill]:
+        """Every fill of one order."""

@@ -1,0 +1,102 @@
+"""Valued movements (in the tax currency) and lot matches: the contract between valuation, lot
+matching, the jurisdiction rules and the reports. Pure, immutable value objects.
+
+Produced from ledger legs (:mod:`taxreport.model.legs`) by the valuation step: every amount here is
+already in the jurisdiction's currency, unrounded (see :mod:`taxreport.model.money`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Acquisition:
+    """Units entering a pool: a buy, income, a rebate, a deposit with known basis."""
+
+    time: datetime  # when this acquisition happened (UTC)
+    account: str
+    asset: str
+    quantity: Decimal
+    cost: Decimal  # total allowable cost in tax currency, fees included
+    event_key: str  # ledger natural key of the source event
+    leg_index: int
+    role: str = "trade"  # trade | income | rebate | deposit
+    acquired_at: datetime | None = None  # original acquisition time when carried from elsewhere
+
+    @property
+    def date_acquired(self) -> datetime:
+        return self.acquired_at or self.time
+
+
+@dataclass(frozen=True, slots=True)
+class Disposal:
+    """Units leaving: a sale, a crypto-to-crypto trade, a fee paid in crypto, a spend or gift."""
+
+    time: datetime
+    account: str
+    asset: str
+    quantity: Decimal
+    proceeds: Decimal  # gross value received, in tax currency
+    fee: Decimal  # allowable disposal costs in tax currency (reduce proceeds)
+    event_key: str
+    leg_index: int
+    role: str = "trade"  # trade | fee | spend | gift | donation | lost
+    specific_lots: tuple[str, ...] = ()  # specific identification: "event_key#leg_index" of lots to use
+
+    @property
+    def net_proceeds(self) -> Decimal:
+        return self.proceeds - self.fee
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Units moving between the user's own accounts (lots keep their dates and cost)."""
+
+    time: datetime
+    asset: str
+    quantity: Decimal
+    from_account: str | None  # None: arriving from outside (deposit without basis)
+    to_account: str | None  # None: leaving to the user's own outside wallet
+    event_key: str
+    leg_index: int
+
+
+Movement = Acquisition | Disposal | Move
+
+
+@dataclass(frozen=True, slots=True)
+class LotMatch:
+    """Part of a disposal matched against (part of) one acquisition or a pool."""
+
+    quantity: Decimal
+    cost: Decimal  # cost allocated to this part, tax currency
+    acquired_at: datetime | None  # None for pooled cost (UK s104, CA ACB)
+    account: str | None
+    lot_ref: str | None  # "event_key#leg_index" of the acquisition, None for pools
+    rule: str  # fifo | lifo | hifo | specific | average | same-day | 30-day | s104 | acb
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedDisposal:
+    disposal: Disposal
+    lots: tuple[LotMatch, ...]
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((m.cost for m in self.lots), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLot:
+    """What remains of an acquisition (or a pool) at a point in time."""
+
+    account: str | None
+    asset: str
+    quantity: Decimal
+    cost: Decimal
+    acquired_at: datetime | None
+    lot_ref: str | None
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,445 @@
+"""Ledger events: immutable records of what happened, as they are stored in the ledger.
+
+An event is a *fact from a source* (an exchange fill, a CSV row, a manual entry, an order the
+rebalancer placed). What an event means for cost basis (acquisitions and disposals) is derived from
+it by :func:`taxreport.model.legs.legs_of`, a pure function, so the ledger stores facts once and
+every consumer derives the same movements.
+
+Every event has a **natural key** used for idempotency: ``kind:source:external_id`` when the source
+gives an id (an exchange trade id, a CSV ``id`` column), else ``kind:source:sha256:<content hash>``.
+``source`` names the *origin of the fact* (``okx``, ``csv``, ``manual``, ``paper``), not who wrote it:
+the writer (importer, rebalancer, manual) is recorded by the ledger beside the event.
+
+All times are timezone-aware and normalised to UTC. All numbers are ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
+
+from taxreport.model.assets import normalise_asset
+from taxreport.model.money import decimal_str, parse_decimal
+
+ZERO = Decimal(0)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+def utc(value: datetime, *, what: str = "time") -> datetime:
+    """Return ``value`` in UTC; naive datetimes are refused (never guessed)."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(f"{what}: {value.isoformat()} has no time zone")
+    return value.astimezone(timezone.utc)
+
+
+def format_time(value: datetime) -> str:
+    """Canonical, sortable UTC text of a time: ``2024-03-01T12:00:00.000000Z``."""
+    return utc(value).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str, *, what: str = "time") -> datetime:
+    """Parse ISO 8601 with an offset or ``Z`` (naive times are refused) into UTC."""
+    raw = text.strip()
+    if raw.endswith("Z") or raw.endswith("z"):
+        raw = raw[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not an ISO 8601 time") from None
+    return utc(value, what=what)
+
+
+def _positive(value: Decimal, what: str) -> None:
+    if value <= 0:
+        raise ValueError(f"{what}: must be greater than zero, got {value}")
+
+
+def _non_negative(value: Decimal, what: str) -> None:
+    if value < 0:
+        raise ValueError(f"{what}: must not be negative, got {value}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Common fields of every ledger event."""
+
+    kind: ClassVar[str] = "event"
+    time: datetime
+    source: str
+    external_id: str | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", utc(self.time))
+        if not self.source or not self.source.strip():
+            raise ValueError("source: must not be empty")
+        if self.external_id is not None and not str(self.external_id).strip():
+            object.__setattr__(self, "external_id", None)
+
+    # --- identity -------------------------------------------------------------------------
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical payload: equal events have equal hashes."""
+        return hashlib.sha256(canonical_json(self.to_payload()).encode()).hexdigest()
+
+    @property
+    def natural_key(self) -> str:
+        if self.external_id is not None:
+            return f"{self.kind}:{self.source}:{self.external_id}"
+        return f"{self.kind}:{self.source}:sha256:{self.content_hash()[:32]}"
+
+    # --- index columns (the ledger stores these beside the payload for filtering) ---------
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def order_ref(self) -> str | None:
+        return None
+
+    # --- serialisation --------------------------------------------------------------------
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready dict: Decimals as canonical strings, times as UTC text, enums as values."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            out[f.name] = _encode(getattr(self, f.name))
+        return out
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)) and not isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    raise TypeError(f"cannot store {type(value).__name__} in an event (floats are never stored)")
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trade(Event):
+    """One fill: ``quantity`` of ``base`` bought or sold at ``price`` (in ``quote`` per ``base``).
+
+    ``quantity`` is the gross base amount of the fill; ``fee`` is charged in ``fee_asset`` (any
+    asset; negative for a maker rebate). On OKX a spot buy's fee is in the base, so the base
+    received is ``quantity - fee``.
+    """
+
+    kind: ClassVar[str] = "trade"
+    account: str
+    side: Side
+    base: str
+    quote: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal = ZERO
+    fee_asset: str | None = None
+    order_id: str | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "side", Side(self.side))
+        object.__setattr__(self, "base", normalise_asset(self.base, what="base"))
+        object.__setattr__(self, "quote", normalise_asset(self.quote, what="quote"))
+        if self.base == self.quote:
+            raise ValueError(f"quote: base and quote are both {self.base}")
+        _require_account(self.account)
+        _positive(self.quantity, "quantity")
+        _positive(self.price, "price")
+        if self.fee != 0 and not self.fee_asset:
+            raise ValueError("fee_asset: a non-zero fee needs its asset")
+        if self.fee_asset:
+            object.__setattr__(self, "fee_asset", normalise_asset(self.fee_asset, what="fee_asset"))
+        else:
+            object.__setattr__(self, "fee_asset", None)
+
+    @property
+    def cost(self) -> Decimal:
+        """Gross quote amount, ``quantity * price`` (exact)."""
+        return self.quantity * self.price
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        extra = (self.fee_asset,) if self.fee_asset and self.fee_asset not in (self.base, self.quote) else ()
+        return (self.base, self.quote, *extra)
+
+    @property
+    def order_ref(self) -> str | None:
+        return self.order_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer(Event):
+    """A move between two of the user's own accounts: not a disposal. ``fee`` is in ``asset`` and
+    paid out of ``quantity`` (``quantity - fee`` arrives)."""
+
+    kind: ClassVar[str] = "transfer"
+    from_account: str
+    to_account: str
+    asset: str
+    quantity: Decimal
+    fee: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "asset", normalise_asset(self.asset))
+        _require_account(self.from_account, "from_account")
+        _require_account(self.to_account, "to_account")
+        if self.from_account == self.to_account:
+            raise ValueError("to_account: a transfer needs two different accounts")
+        _positive(self.quantity, "quantity")
+        _non_negative(self.fee, "fee")
+        if self.fee >= self.quantity:
+            raise ValueError("fee: must be smaller than the quantity transferred")
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.from_account, self.to_account)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return (self.asset,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit(Event):
+    """Coins arriving from outside the tracked accounts.
+
+    ``cost``/``cost_currency`` give their cost basis and ``acquired_at`` their original acquisition
+    time when known (e.g. coins bought elsewhere). Without them the tax engine first looks for
+    matching earlier withdrawals to the user's own wallets, else reports the missing basis.
+    """
+
+    kind: ClassVar[str] = "deposit"
+    account: str
+    asset: str
+    quantity: Decimal
+    cost: Decimal | None = None
+    cost_currency: str | None = None
+    acquired_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "asset", normalise_asset(self.asset))
+        _require_account(self.account)
+        _positive(self.quantity, "quantity")
+        if (self.cost is None) != (self.cost_currency is None):
+            raise ValueError("cost_currency: cost and cost_currency go together")
+        if self.cost is not None:
+            _non_negative(self.cost, "cost")
+            object.__setattr__(self, "cost_currency", normalise_asset(self.cost_currency, what="cost_currency"))
+        if self.acquired_at is not None:
+            object.__setattr__(self, "acquired_at", utc(self.acquired_at, what="acquired_at"))
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return (self.asset,)
+
+
+WITHDRAWAL_PURPOSES = ("own-wallet", "spend", "gift", "donation", "lost")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Withdrawal(Event):
+    """Coins leaving the tracked accounts. ``purpose`` ``own-wallet`` (default) is not a disposal;
+    ``spend``, ``gift``, ``donation`` and ``lost`` are. ``fee`` is in ``asset`` on top of
+    ``quantity`` and is a disposal of that asset."""
+
+    kind: ClassVar[str] = "withdrawal"
+    account: str
+    asset: str
+    quantity: Decimal
+    fee: Decimal = ZERO
+    purpose: str = "own-wallet"
+    value: Decimal | None = None
+    value_currency: str | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "asset", normalise_asset(self.asset))
+        _require_account(self.account)
+        _positive(self.quantity, "quantity")
+        _non_negative(self.fee, "fee")
+        if self.purpose not in WITHDRAWAL_PURPOSES:
+            raise ValueError(f"purpose: {self.purpose!r} is not one of {', '.join(WITHDRAWAL_PURPOSES)}")
+        if (self.value is None) != (self.value_currency is None):
+            raise ValueError("value_currency: value and value_currency go together")
+        if self.value_currency:
+            object.__setattr__(self, "value_currency", normalise_asset(self.value_currency, what="value_currency"))
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return (self.asset,)
+
+
+INCOME_TYPES = ("staking", "interest", "airdrop", "reward", "mining", "rebate", "fork", "other")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Income(Event):
+    """Coins received as income (staking yield, interest, airdrop…): an acquisition at market value
+    (``value``/``value_currency`` when the source states it, else valued from prices)."""
+
+    kind: ClassVar[str] = "income"
+    account: str
+    asset: str
+    quantity: Decimal
+    income_type: str = "other"
+    value: Decimal | None = None
+    value_currency: str | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "asset", normalise_asset(self.asset))
+        _require_account(self.account)
+        _positive(self.quantity, "quantity")
+        if self.income_type not in INCOME_TYPES:
+            raise ValueError(f"income_type: {self.income_type!r} is not one of {', '.join(INCOME_TYPES)}")
+        if (self.value is None) != (self.value_currency is None):
+            raise ValueError("value_currency: value and value_currency go together")
+        if self.value_currency:
+            object.__setattr__(self, "value_currency", normalise_asset(self.value_currency, what="value_currency"))
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return (self.asset,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reversal(Event):
+    """A correction: cancels the event whose natural key is ``target_key``. Events are never edited;
+    a wrong one is reversed and, if needed, written again correctly under a new id."""
+
+    kind: ClassVar[str] = "reversal"
+    target_key: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if not self.target_key:
+            raise ValueError("target_key: must not be empty")
+        if not self.reason.strip():
+            raise ValueError("reason: a reversal must say why")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record(Event):
+    """An audit record that moves no money: a rebalance trigger, a plan, an order intent or state
+    change, an import summary. ``record_type`` is dotted (``rebalance.plan``, ``order.intent``…);
+    ``data`` holds JSON values (Decimals are stored as canonical strings)."""
+
+    kind: ClassVar[str] = "record"
+    record_type: str
+    account: str | None = None
+    order_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if not self.record_type:
+            raise ValueError("record_type: must not be empty")
+        # Freeze the data as its canonical JSON form so that equality and hashing are stable.
+        frozen = json.loads(canonical_json(_encode(dict(self.data))))
+        object.__setattr__(self, "data", MappingProxyType(frozen))
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,) if self.account else ()
+
+    @property
+    def order_ref(self) -> str | None:
+        return self.order_id
+
+
+def _require_account(value: str, what: str = "account") -> None:
+    if not value or not value.strip() or value != value.strip():
+        raise ValueError(f"{what}: must be a non-empty name without surrounding spaces, got {value!r}")
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Trade, Transfer, Deposit, Withdrawal, Income, Reversal, Record)
+}
+
+
+def event_from_payload(payload: Mapping[str, Any]) -> Event:
+    """Rebuild an event from :meth:`Event.to_payload` output (the inverse, exactly)."""
+    kind = payload.get("kind")
+    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"kind: unknown event kind {kind!r}")
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in payload:
+            continue
+        kwargs[f.name] = _decode(payload[f.name], hints[f.name], f.name)
+    return cls(**kwargs)
+
+
+def _decode(value: Any, hint: Any, name: str) -> Any:
+    if value is None:
+        return None
+    args = typing.get_args(hint)
+    base = typing.get_origin(hint)
+    if base is typing.Union or (args and type(None) in args):
+        inner = [a for a in args if a is not type(None)]
+        hint = inner[0] if len(inner) == 1 else hint
+    if hint is Decimal:
+        return parse_decimal(value, what=name)
+    if hint is datetime:
+        return parse_time(value, what=name)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    cached = _HINTS.get(cls)
+    if cached is None:
+        cached = _HINTS[cls] = typing.get_type_hints(cls)
+    return cached

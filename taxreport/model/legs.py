@@ -1,0 +1,201 @@
+"""The movements an event implies, derived by pure functions: what the tax engine consumes.
+
+A trade BTC->USDT is a *disposal of BTC and an acquisition of USDT*: stablecoins are assets with
+their own lots, not cash. Only fiat legs (USD, EUR, GBP…) carry no lots; they are still emitted so
+balances add up, and the tax engine ignores them.
+
+Each leg carries its **consideration** (``value_asset``/``value_quantity``: what was given or received
+for it, before fees) and the **fee attributed to it** (``fee_asset``/``fee_quantity``). The tax engine
+values both in the tax currency at the leg's time:
+
+* ``ACQUIRE``: cost = value(consideration) + value(fee)   (acquisition fees add to cost)
+* ``DISPOSE``: proceeds = value(consideration) - value(fee)   (disposal fees reduce proceeds)
+
+Fees are attributed once, never twice:
+
+===========================  =================================================================
+fee paid in…                 effect
+===========================  =================================================================
+the asset received           the acquisition's quantity is net of the fee (cost unchanged, so the
+                             fee is capitalised); no separate disposal (OKX spot buys)
+the asset given up           the extra units are part of that disposal/acquisition consideration
+a third asset (e.g. OKB)     a separate ``DISPOSE`` of the fee asset (role ``fee``) at market value,
+                             and the same fee is an allowable cost of the trade leg
+a negative fee (rebate)      the same arithmetic with the sign; a rebate in a third asset is an
+                             ``ACQUIRE`` (role ``rebate``) at market value
+===========================  =================================================================
+
+Transfers between own accounts are ``MOVE_OUT``/``MOVE_IN`` pairs: lots move with their dates and
+cost. A ``value_quantity`` of ``None`` means "at market value of the leg's own asset".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Iterator
+
+from taxreport.model.events import (
+    Deposit,
+    Event,
+    Income,
+    Record,
+    Reversal,
+    Side,
+    Trade,
+    Transfer,
+    Withdrawal,
+)
+
+ZERO = Decimal(0)
+
+
+class LegKind(enum.StrEnum):
+    ACQUIRE = "acquire"
+    DISPOSE = "dispose"
+    MOVE_OUT = "move_out"
+    MOVE_IN = "move_in"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    kind: LegKind
+    role: str  # trade | fee | rebate | deposit | withdrawal | income | transfer | spend | gift…
+    time: datetime
+    account: str
+    asset: str
+    quantity: Decimal  # always > 0
+    value_asset: str | None  # consideration asset; None = market value of ``asset`` itself
+    value_quantity: Decimal | None
+    fee_asset: str | None
+    fee_quantity: Decimal
+    event_key: str
+    index: int  # position of the leg within its event
+    counter_account: str | None = None  # transfers: the other account
+    acquired_at: datetime | None = None  # deposits with a known original acquisition time
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.kind in (LegKind.ACQUIRE, LegKind.MOVE_IN) else -1
+
+
+def effective_events(events: Iterable[Event]) -> list[Event]:
+    """Drop reversed events and the reversals themselves (order preserved)."""
+    items = list(events)
+    reversed_keys = {e.target_key for e in items if isinstance(e, Reversal)}
+    return [e for e in items if not isinstance(e, Reversal) and e.natural_key not in reversed_keys]
+
+
+def legs_of(events: Iterable[Event]) -> Iterator[Leg]:
+    """All legs of the given events (reversals applied), in event order."""
+    for event in effective_events(events):
+        yield from event_legs(event)
+
+
+def event_legs(event: Event) -> list[Leg]:
+    """The legs of one event (reversals are *not* applied here)."""
+    if isinstance(event, Trade):
+        return _trade_legs(event)
+    if isinstance(event, Transfer):
+        return _transfer_legs(event)
+    if isinstance(event, Deposit):
+        return [
+            _leg(event, 0, LegKind.MOVE_IN, "deposit", event.account, event.asset, event.quantity,
+                 event.cost_currency, event.cost, acquired_at=event.acquired_at)
+        ]
+    if isinstance(event, Withdrawal):
+        return _withdrawal_legs(event)
+    if isinstance(event, Income):
+        return [
+            _leg(event, 0, LegKind.ACQUIRE, "income", event.account, event.asset, event.quantity,
+                 event.value_currency, event.value)
+        ]
+    if isinstance(event, (Record, Reversal)):
+        return []
+    raise TypeError(f"no legs defined for {type(event).__name__}")
+
+
+def _leg(event: Event, index: int, kind: LegKind, role: str, account: str, asset: str,
+         quantity: Decimal, value_asset: str | None, value_quantity: Decimal | None,
+         fee_asset: str | None = None, fee_quantity: Decimal = ZERO, *,
+         counter_account: str | None = None, acquired_at: datetime | None = None) -> Leg:
+    return Leg(kind=kind, role=role, time=event.time, account=account, asset=asset,
+               quantity=quantity, value_asset=value_asset, value_quantity=value_quantity,
+               fee_asset=fee_asset if fee_quantity else None, fee_quantity=fee_quantity,
+               event_key=event.natural_key, index=index, counter_account=counter_account,
+               acquired_at=acquired_at)
+
+
+def _trade_legs(t: Trade) -> list[Leg]:
+    gross_quote = t.quantity * t.price
+    fee, fa = t.fee, t.fee_asset
+    third = fee != 0 and fa not in (t.base, t.quote)
+    legs: list[Leg] = []
+    if t.side is Side.BUY:
+        quote_out = gross_quote + (fee if fa == t.quote else ZERO)
+        base_in = t.quantity - (fee if fa == t.base else ZERO)
+        base_fee = fee if fa in (t.quote,) or third else ZERO
+        _require_positive(base_in, t, "the base received after the fee")
+        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out))
+        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, base_in, t.quote, gross_quote,
+                         fa, base_fee))
+    else:
+        base_out = t.quantity + (fee if fa == t.base else ZERO)
+        quote_in = gross_quote - (fee if fa == t.quote else ZERO)
+        base_fee = fee if fa == t.quote or third else ZERO
+        _require_positive(quote_in, t, "the quote received after the fee")
+        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
+                         fa, base_fee))
+        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in))
+    if third:
+        assert fa is not None
+        if fee > 0:
+            legs.append(_leg(t, 2, LegKind.DISPOSE, "fee", t.account, fa, fee, None, None))
+        else:
+            legs.append(_leg(t, 2, LegKind.ACQUIRE, "rebate", t.account, fa, -fee, None, None))
+    return legs
+
+
+def _transfer_legs(t: Transfer) -> list[Leg]:
+    moved = t.quantity - t.fee
+    legs = [
+        _leg(t, 0, LegKind.MOVE_OUT, "transfer", t.from_account, t.asset, moved, None, None,
+             counter_account=t.to_account),
+        _leg(t, 1, LegKind.MOVE_IN, "transfer", t.to_account, t.asset, moved, None, None,
+             counter_account=t.from_account),
+    ]
+    if t.fee:
+        legs.append(_leg(t, 2, LegKind.DISPOSE, "fee", t.from_account, t.asset, t.fee, None, None))
+    return legs
+
+
+def _withdrawal_legs(w: Withdrawal) -> list[Leg]:
+    if w.purpose == "own-wallet":
+        legs = [_leg(w, 0, LegKind.MOVE_OUT, "withdrawal", w.account, w.asset, w.quantity, None, None)]
+    else:
+        legs = [_leg(w, 0, LegKind.DISPOSE, w.purpose, w.account, w.asset, w.quantity,
+                     w.value_currency, w.value)]
+    if w.fee:
+        legs.append(_leg(w, 1, LegKind.DISPOSE, "fee", w.account, w.asset, w.fee, None, None))
+    return legs
+
+
+def _require_positive(value: Decimal, trade: Trade, what: str) -> None:
+    if value <= 0:
+        raise ValueError(f"fee: {what} would be {value} in trade {trade.natural_key}")
+
+
+def balances_of(events: Iterable[Event], *, at: datetime | None = None) -> dict[tuple[str, str], Decimal]:
+    """Net quantity per (account, asset) after all legs up to and including ``at``.
+
+    Fiat balances are included and may be negative (fiat spent that was never deposited).
+    """
+    totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for leg in legs_of(events):
+        if at is not None and leg.time > at:
+            continue
+        totals[(leg.account, leg.asset)] += leg.sign * leg.quantity
+    return {k: v for k, v in sorted(totals.items()) if v != 0}

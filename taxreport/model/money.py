@@ -1,0 +1,86 @@
+"""Money and quantities: ``decimal.Decimal`` only, and the one rounding policy of taxreport.
+
+Rounding policy (the only one in the code base):
+
+* Quantities and amounts are kept **exactly** as the source gave them (exchange fills, CSV cells) and
+  every computation runs on unrounded Decimals with 50 significant digits (``MONEY_CONTEXT``).
+* Quantities are never rounded by taxreport itself; order sizes are truncated to the exchange's
+  step by ccxt's ``amount_to_precision`` at the exchange edge.
+* Fiat amounts are rounded to the cent (``0.01``) with ROUND_HALF_UP **only when presented**
+  (reports, JSON, tables). Totals are summed from unrounded values and rounded once, so a total can
+  differ by a cent from the sum of the rounded lines; reports state this.
+* ``float`` never enters: :func:`parse_decimal` refuses floats, NaN and infinities.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+PRECISION = 50
+MONEY_CONTEXT = decimal.Context(
+    prec=PRECISION,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+# Every thread that starts after import, and this one, compute with 50 digits.
+decimal.DefaultContext.prec = PRECISION
+decimal.getcontext().prec = PRECISION
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+def D(value: str | int | Decimal) -> Decimal:
+    """Short constructor for literals in code and tests: ``D("0.1")``. Refuses floats."""
+    return parse_decimal(value)
+
+
+def parse_decimal(value: object, *, what: str = "number") -> Decimal:
+    """Parse a text/int/Decimal into a finite Decimal, or raise ``ValueError`` naming ``what``.
+
+    Accepts Java's scientific zeros (``0E-8``), surrounding spaces and thousands separators are
+    refused (ambiguous between locales). Floats are refused: they are never exact.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(f"{what}: refusing binary float {value!r}; pass text or Decimal")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError(f"{what}: empty")
+        if "," in text:
+            raise ValueError(f"{what}: {value!r} has a comma; use '.' as decimal point and no separators")
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"{what}: {value!r} is not a number") from None
+    else:
+        raise ValueError(f"{what}: unsupported type {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"{what}: {value!r} is not a finite number")
+    return result
+
+
+def quantize_money(value: Decimal, unit: Decimal = CENT) -> Decimal:
+    """Round a fiat amount for presentation (ROUND_HALF_UP to the cent by default)."""
+    return value.quantize(unit, rounding=ROUND_HALF_UP)
+
+
+def decimal_str(value: Decimal) -> str:
+    """Canonical text of a Decimal: no exponent, no trailing zeros (``0E-8`` -> ``0``).
+
+    Used for storage and hashing, so equal numbers always have equal text.
+    """
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def money_str(value: Decimal, unit: Decimal = CENT) -> str:
+    """Rounded presentation text of a fiat amount, e.g. ``"1234.50"``."""
+    return format(quantize_money(value, unit), "f")

@@ -1,0 +1,1 @@
+"""The rebalancing engine: baskets, the pure planner, the crash-safe executor, backtests."""

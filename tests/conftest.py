@@ -1,0 +1,69 @@
+"""Shared fixtures. ``ledger`` is a fresh SQLite ledger; ``any_ledger`` runs a test on SQLite and on
+a real PostgreSQL server (``TAXREPORT_TEST_PG_URL``, set by ``scripts/with-postgres.sh``; with ``CI``
+set a missing server fails the test instead of skipping it)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from taxreport.ledger import Ledger
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """No test ever touches the user's real data directory or ledger."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("TAXREPORT_HOME", str(home))
+    monkeypatch.delenv("TAXREPORT_DB", raising=False)
+    yield
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    led = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    yield led
+    led.close()
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("TAXREPORT_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but TAXREPORT_TEST_PG_URL is not: run the tests through "
+                        "scripts/with-postgres.sh (make test does)")
+        pytest.skip("no PostgreSQL server (run `make test`, which starts one)")
+    return url
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = _postgres_url()
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_ledger(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    led = Ledger(url)
+    yield led
+    led.close()
