@@ -117,3 +117,33 @@ def test_filters(any_ledger):
     assert any_ledger.events(asset="ETH") == []
     assert len(any_ledger.events(account="okx:main")) == 4
     assert any_ledger.events(account="okx") == []
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(any_ledger):
+    """Two writers appending at once must serialise on the chain head (no fork, no lost row)."""
+    import threading
+
+    from taxreport.ledger import Ledger
+
+    other = Ledger(any_ledger.url)
+    errors = []
+
+    def writer(led, prefix):
+        try:
+            for i in range(10):
+                t = Trade(time=T0 + timedelta(minutes=i), source=prefix, external_id=str(i), account="a",
+                          side="buy", base="BTC", quote="USD", quantity=D("1"), price=D("1"))
+                led.append([t], actor="importer:test", reason=prefix)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(any_ledger, "w1")),
+               threading.Thread(target=writer, args=(other, "w2"))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    other.close()
+    assert errors == []
+    assert any_ledger.count() == 20
+    assert any_ledger.verify().ok
