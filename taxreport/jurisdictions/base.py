@@ -36,6 +36,10 @@ class DisposalResult:
     event_key: str = ""
     role: str = "trade"
     notes: tuple[str, ...] = ()
+    # Country-specific figures a form/export needs, keyed by name (values Decimal/str/int/tuple), e.g.
+    # UK: gross_proceeds, disposal_costs, allowable_costs, pool_quantity_after, pool_cost_after;
+    # CA: gross_proceeds, outlays, superficial_loss_denied; AU: discount_eligible, gross_proceeds.
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

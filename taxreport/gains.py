@@ -1,0 +1,121 @@
+"""Capital gains for a tax year: the orchestration the CLI, the exporters and the backtester call.
+
+Two entry points with stable signatures:
+
+* :func:`compute_gains` (ledger in): loads every event, applies reversals, loads the rate store, then
+  :func:`compute_gains_from_events`.
+* :func:`compute_gains_from_events` (pure: a list of events plus a :class:`RateTable` or a ready
+  :class:`Pricer`): legs (:mod:`taxreport.model.legs`) -> valued movements
+  (:mod:`taxreport.lots.valuation`) -> the jurisdiction module's ``compute`` (lot matching + its rules)
+  -> :class:`~taxreport.jurisdictions.base.YearSummary`.
+
+``options`` (all optional; the CLI flags in brackets):
+
+=====================  ==========================================================================
+``via``                intermediates for one-hop rate crossing, e.g. ``["USD"]`` [``--via``]
+``peg``                ``{"USDT": "USD"}``: assume 1:1, only when asked [``--peg USDT=USD``]
+``rate_lookback_days`` accept rates up to N days old (weekends in ECB data) [``--rate-lookback``]
+``scope``              ``"account"`` (default) or ``"universal"`` lot pools [``--universal``]
+``zero_cost_assets``   assets whose unmatched units get zero cost basis [``--allow-zero-cost``]
+``selections``         specific identification, see :mod:`taxreport.lots.selections` [``--lots``]
+``move_order``         ``"fifo"`` (default) or ``"method"``: which lots a transfer moves
+``timezone``           IANA zone of the local dates (default: the jurisdiction's) [``--timezone``]
+``accounts``           report only disposals in these accounts (set by ``accounts=``)
+=====================  ==========================================================================
+
+Matching always sees **all** accounts, so lots transferred between accounts keep their basis;
+``accounts`` only restricts which disposals are reported and summed.
+
+Only legs before the end of the tax year (plus the jurisdiction's ``lookahead_days``, default
+:data:`DEFAULT_LOOKAHEAD_DAYS`, plus one day for time zones) are valued, so later years need no rates.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import timedelta
+from typing import Any, Iterable, Sequence
+
+from taxreport.errors import InputError
+from taxreport.jurisdictions import base as jbase
+from taxreport.jurisdictions.base import YearSummary
+from taxreport.lots.valuation import value_events
+from taxreport.model.events import Event
+from taxreport.prices.rates import Pricer, RateTable
+
+# Legs after the tax year are valued (and need rates) only this many days past its end, for rules that
+# look forward from a disposal (UK 30-day rule, CA superficial loss). A jurisdiction module may set
+# ``lookahead_days`` (US and DE: 0: nothing after the year matters).
+DEFAULT_LOOKAHEAD_DAYS = 62
+
+
+def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:
+    if isinstance(rates, Pricer):
+        return rates
+    o = options or {}
+    return Pricer(rates, currency, via=tuple(o.get("via", ())), peg=o.get("peg"),
+                  lookback_days=int(o.get("rate_lookback_days", 0)))
+
+
+def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
+                              year: str, method: str | None = None, accounts: Sequence[str] | None = None,
+                              currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
+    """The tax year's summary from ``events`` (every year; reversals applied here)."""
+    j = jbase.get(jurisdiction)
+    opts = dict(options or {})
+    cur = (currency or j.currency).upper()
+    if accounts:
+        opts["accounts"] = tuple(accounts)
+        events = events if isinstance(events, list) else list(events)
+        seen = {a for e in events for a in e.accounts}
+        unknown = [a for a in accounts if a not in seen]
+        if unknown:
+            raise InputError(f"no events in account(s) {', '.join(unknown)}; known: {', '.join(sorted(seen)) or 'none'}",
+                             field="--account")
+    pricer = make_pricer(rates, cur, opts)
+    _, year_end = j.year_bounds(year)
+    cutoff = year_end + timedelta(days=1 + int(getattr(j, "lookahead_days", DEFAULT_LOOKAHEAD_DAYS)))
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
+    try:
+        movements = value_events(events, pricer, until=cutoff)
+        pricer.raise_if_missing()
+        opts.setdefault("currency", cur)
+        summary = j.compute(movements, year=year, method=method, options=opts)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    if cur != j.currency:
+        summary.notes.append(f"amounts are in {cur}, not {j.currency} as {j.name} requires (--currency)")
+        summary.currency = cur
+    if accounts:
+        _restrict(summary, set(accounts))
+    summary.notes[:0] = pricer.notes()
+    return summary
+
+
+def compute_gains(ledger, *, jurisdiction: str, year: str, method: str | None = None,  # noqa: ANN001
+                  accounts: Sequence[str] | None = None, currency: str | None = None,
+                  options: dict[str, Any] | None = None) -> YearSummary:
+    """:func:`compute_gains_from_events` over the whole ledger and its rate store."""
+    from taxreport.prices.store import load_table
+
+    events = ledger.events()
+    return compute_gains_from_events(events, load_table(ledger), jurisdiction=jurisdiction, year=year,
+                                     method=method, accounts=accounts, currency=currency, options=options)
+
+
+def _restrict(summary: YearSummary, accounts: set[str]) -> None:
+    """Safety net for jurisdiction modules that ignore ``options["accounts"]``."""
+    if all(d.account in accounts for d in summary.disposals):
+        summary.notes.append(f"only disposals in {', '.join(sorted(accounts))} are reported; lots were matched "
+                             "over all accounts; thresholds and allowances apply to the whole taxpayer")
+        return
+    from taxreport.jurisdictions.summary import totals
+
+    summary.disposals = [d for d in summary.disposals if d.account in accounts]
+    t = totals(summary.disposals)
+    summary.proceeds, summary.cost, summary.gain = t["proceeds"], t["cost"], t["gain"]
+    summary.gains, summary.losses = t["gains"], t["losses"]
+    summary.notes.append(f"only disposals in {', '.join(sorted(accounts))} are reported; taxable_gain and the "
+                         "breakdown are for ALL accounts (this jurisdiction module does not filter by account)")

@@ -1,0 +1,43 @@
+"""Holding-period arithmetic on local calendar dates, shared by the jurisdiction modules.
+
+"Held more than one year" (US IRC §1222 / Pub. 544; DE §23 Abs. 1 Satz 1 Nr. 2 EStG with §§187(1),
+188(2) BGB): counting starts the day *after* acquisition, so the one-year period ends at the end of
+the anniversary date. A sale **on** the anniversary is within the year; a sale on the **day after**
+is more than one year. Worked example (Pub. 544, "Holding Period"): bought 15 Mar 2023, sold
+15 Mar 2024 -> short-term; sold 16 Mar 2024 -> long-term.
+
+An acquisition on 29 February has its anniversary on 28 February of the next year (§188(3) BGB:
+when the month has no such day the period ends on its last day), so a sale on 1 March is more than
+one year.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+
+def anniversary(day: date, years: int = 1) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February -> 28 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def held_more_than_one_year(acquired: date, sold: date) -> bool:
+    return sold > anniversary(acquired)
+
+
+def local_day_cache(tz: str) -> Callable[[datetime], date]:
+    """A memoised ``moment -> local date in tz`` (lots are dated many times as they are split)."""
+    zone = ZoneInfo(tz)
+    cache: dict[datetime, date] = {}
+
+    def day_of(moment: datetime) -> date:
+        found = cache.get(moment)
+        if found is None:
+            found = cache[moment] = moment.astimezone(zone).date()
+        return found
+
+    return day_of

@@ -1,0 +1,239 @@
+"""Lot matching: valued movements in, matched disposals and open lots out. No gain arithmetic here
+(see the jurisdiction modules) and no I/O.
+
+:func:`match_lots` walks the movements in time order and keeps one pool per (pool key, asset):
+
+* the pool key is the **account** (``scope="account"``, the default; US rules require per-wallet /
+  per-account tracking from 1 Jan 2025, Rev. Proc. 2024-28) or one **universal** pool for every account
+  (``scope="universal"``, e.g. for years before 2025). With ``universal_until`` (a UTC moment, e.g.
+  1 Jan 2025 00:00 local time) the pool is universal before that moment and per account from it on:
+  at the moment, the universal pool's lots are allocated to the accounts that actually hold the units,
+  **oldest lots first, accounts in alphabetical order**, each account receiving exactly its balance
+  (a standing "global allocation" rule in the sense of Rev. Proc. 2024-28 §5; the notes state it);
+* the **outside** pool holds lots withdrawn to the user's own wallets (:class:`Move` with
+  ``to_account=None``); a later deposit without cost basis (``from_account=None``) draws from it (FIFO);
+* a :class:`Move` between own accounts takes lots from the source pool in **FIFO** order (or the
+  method's order with ``move_order="method"``) and adds them, with their original dates and cost, to the
+  destination pool.
+
+Disposals take lots with the method's taker (:data:`taxreport.lots.pools.TAKERS`). ``specific``
+identification takes the lots named for that disposal in ``selections`` (disposal ref -> list of
+``(lot ref, quantity or None)``; a ref is ``"event_key#leg_index"``) and falls back to FIFO for
+disposals with no selection (IRS virtual-currency FAQ Q41: units not specifically identified are
+deemed sold first-in, first-out).
+
+Selling or moving more than is held is an **error** naming the movement and the shortfall, collected
+for all movements and raised once (:class:`~taxreport.errors.MissingDataError`), unless the asset is in
+``zero_cost_assets``: then the missing units get a zero-cost lot dated at the movement (rule
+``zero-cost``) and a note says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Mapping, Sequence
+
+from taxreport.errors import InputError, MissingDataError
+from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, take_fifo, take_named
+from taxreport.lots.types import Acquisition, Disposal, LotMatch, MatchedDisposal, Move, Movement, OpenLot
+from taxreport.model.money import decimal_str
+
+ZERO = Decimal(0)
+METHODS = ("fifo", "lifo", "hifo", "specific", "average")
+OUTSIDE = "<outside>"
+UNIVERSAL = "<all accounts>"
+
+Selections = Mapping[str, Sequence[tuple[str, Decimal | None]]]
+
+
+@dataclass
+class MatchResult:
+    disposals: list[MatchedDisposal]
+    open_lots: list[OpenLot]
+    notes: list[str] = field(default_factory=list)
+
+
+def ref_of(m: Acquisition | Disposal | Move) -> str:
+    return f"{m.event_key}#{m.leg_index}"
+
+
+def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: str = "account",
+               zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
+               until: datetime | None = None, move_order: str = "fifo",
+               universal_until: datetime | None = None, sort: bool = True) -> MatchResult:
+    """Match every disposal among ``movements`` (all years) with time ``< until`` (if given)."""
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}", field="--method")
+    if scope not in ("account", "universal"):
+        raise InputError(f"scope must be 'account' or 'universal', not {scope!r}", field="scope")
+    items = list(movements)
+    if sort and any(items[i].time > items[i + 1].time for i in range(len(items) - 1)):
+        items.sort(key=lambda m: m.time)  # stable: ledger order within one moment
+    zero_ok = frozenset(zero_cost_assets)
+    selections = selections or {}
+    unused_selections = set(selections)
+    pool_cls = POOL_CLASSES.get(method, Pool)
+    hifo = method == "hifo"
+    taker = TAKERS["fifo" if method == "specific" else method]
+    mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
+    pools: dict[tuple[str, str], Pool] = {}
+    universal = scope == "universal"
+    if universal_until is not None and not universal:
+        raise InputError("universal_until needs scope 'universal'", field="universal_until")
+    balances: dict[tuple[str, str], Decimal] = {}  # actual units per (account, asset), while universal
+    track = universal_until is not None
+    problems: list[str] = []
+    zero_cost_used: dict[str, Decimal] = {}
+    fallback = 0
+    out: list[MatchedDisposal] = []
+    seq = 0
+
+    def pool(key: str, asset: str) -> Pool:
+        p = pools.get((key, asset))
+        if p is None:
+            p = pools[(key, asset)] = pool_cls(hifo)
+        return p
+
+    def shortfall(what: str, asset: str, need: Decimal, time: datetime, account: str | None,
+                  parts: list) -> None:
+        if asset in zero_ok:
+            zero_cost_used[asset] = zero_cost_used.get(asset, ZERO) + need
+            parts.append((Lot(None, account, time, need, ZERO, -1), need, ZERO))
+        else:
+            problems.append(f"{what}: short by {decimal_str(need)} {asset}")
+
+    for m in items:
+        if until is not None and m.time >= until:
+            break
+        seq += 1
+        if track and m.time >= universal_until:
+            _allocate(pools, balances, pool)
+            track = universal = False
+        if track:
+            _track(balances, m)
+        if type(m) is Acquisition:
+            key = UNIVERSAL if universal else m.account
+            pool(key, m.asset).add(Lot(ref_of(m), m.account, m.date_acquired, m.quantity, m.cost, seq))
+        elif type(m) is Disposal:
+            key = UNIVERSAL if universal else m.account
+            p = pool(key, m.asset)
+            rule = method
+            dref = ref_of(m)
+            chosen = selections.get(dref) if method == "specific" else None
+            if chosen is not None:
+                unused_selections.discard(dref)
+                parts = []
+                need = m.quantity
+                for lot_ref, qty in chosen:
+                    if qty is not None and qty > need:
+                        problems.append(f"disposal {dref} ({decimal_str(m.quantity)} {m.asset}): the named lots "
+                                        f"add up to more than it (at lot {lot_ref})")
+                    want = need if qty is None else min(qty, need)
+                    got = take_named(p, lot_ref, want)
+                    got_q = sum((g[1] for g in got), ZERO)
+                    if got_q < want and (qty is not None or got_q == 0):
+                        problems.append(f"disposal {dref}: lot {lot_ref} has only {decimal_str(got_q)} "
+                                        f"{m.asset} left in {key} (asked for {decimal_str(want)})")
+                    parts.extend(got)
+                    need -= got_q
+                if need > 0:
+                    problems.append(f"disposal {dref} ({decimal_str(m.quantity)} {m.asset}): the named lots "
+                                    f"cover only {decimal_str(m.quantity - need)}")
+            else:
+                if method == "specific":
+                    fallback += 1
+                    rule = "fifo"
+                parts = taker(p, m.quantity)
+                need = m.quantity - sum((q for _, q, _ in parts), ZERO) if len(parts) != 1 else \
+                    m.quantity - parts[0][1]
+                if need > 0:
+                    shortfall(f"disposal {dref} at {m.time.isoformat()} in {m.account} "
+                              f"({decimal_str(m.quantity)} {m.asset})", m.asset, need, m.time, m.account, parts)
+            out.append(MatchedDisposal(m, tuple(
+                LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
+                for lot, q, c in parts)))
+        elif type(m) is Move:
+            src = OUTSIDE if m.from_account is None else (UNIVERSAL if universal else m.from_account)
+            dst = OUTSIDE if m.to_account is None else (UNIVERSAL if universal else m.to_account)
+            if src == dst:
+                continue
+            parts = mover(pool(src, m.asset), m.quantity)
+            need = m.quantity - sum((q for _, q, _ in parts), ZERO)
+            if need > 0:
+                what = (f"deposit {ref_of(m)} without cost basis into {m.to_account}" if m.from_account is None
+                        else f"move {ref_of(m)} from {m.from_account}")
+                shortfall(f"{what} at {m.time.isoformat()} ({decimal_str(m.quantity)} {m.asset}; give the "
+                          "deposit its cost and acquired_at, or allow zero cost basis)" if m.from_account is None
+                          else f"{what} at {m.time.isoformat()} ({decimal_str(m.quantity)} {m.asset})",
+                          m.asset, need, m.time, m.to_account, parts)
+            target = pool(dst, m.asset)
+            for lot, q, c in parts:
+                acct = m.to_account if m.to_account is not None else lot.account
+                target.add(Lot(lot.ref, acct, lot.acquired, q, c, lot.seq if lot.seq >= 0 else seq))
+        else:  # pragma: no cover - contract violation
+            raise TypeError(f"not a movement: {m!r}")
+
+    if track and (until is None or until > universal_until):
+        _allocate(pools, balances, pool)  # the transition falls in the matched period, after the last movement
+    for dref in sorted(unused_selections):
+        problems.append(f"specific identification names disposal {dref}, which is not in the ledger "
+                        "(or not a disposal)")
+    if problems:
+        shown = problems[:200]
+        more = f"\n  … and {len(problems) - 200} more" if len(problems) > 200 else ""
+        raise MissingDataError(f"{len(problems)} lot matching problem(s) (selling or moving more than is "
+                               "held is never given a zero cost silently):\n  " + "\n  ".join(shown) + more)
+    notes = []
+    if universal_until is not None:
+        notes.append(f"one universal lot pool until {universal_until.isoformat()}, per account from then on; "
+                     "lots allocated to accounts oldest first, accounts in alphabetical order (Rev. Proc. 2024-28)")
+    for asset, qty in sorted(zero_cost_used.items()):
+        notes.append(f"zero cost basis assumed, as asked, for {decimal_str(qty)} {asset} sold or moved "
+                     "without known lots")
+    if fallback:
+        notes.append(f"specific identification: {fallback} disposal(s) had no named lots and were matched FIFO")
+    open_lots = []
+    for (key, asset), p in sorted(pools.items()):
+        for lot in p.open_lots():
+            open_lots.append(OpenLot(None if key == UNIVERSAL else (None if key == OUTSIDE else lot.account),
+                                     asset, lot.quantity, lot.cost, lot.acquired, lot.ref,
+                                     {"pool": key}))
+    return MatchResult(out, open_lots, notes)
+
+
+def _track(balances: dict[tuple[str, str], Decimal], m: Movement) -> None:
+    if type(m) is Acquisition:
+        balances[(m.account, m.asset)] = balances.get((m.account, m.asset), ZERO) + m.quantity
+    elif type(m) is Disposal:
+        balances[(m.account, m.asset)] = balances.get((m.account, m.asset), ZERO) - m.quantity
+    elif type(m) is Move:
+        if m.from_account is not None:
+            balances[(m.from_account, m.asset)] = balances.get((m.from_account, m.asset), ZERO) - m.quantity
+        if m.to_account is not None:
+            balances[(m.to_account, m.asset)] = balances.get((m.to_account, m.asset), ZERO) + m.quantity
+
+
+def _allocate(pools: dict, balances: dict[tuple[str, str], Decimal], pool) -> None:  # noqa: ANN001
+    """Split every universal pool into per-account pools (rule in the module docstring)."""
+    for (key, asset), universal_pool in sorted(pools.items()):
+        if key != UNIVERSAL:
+            continue
+        del pools[(key, asset)]
+        holders = sorted((acct, qty) for (acct, a), qty in balances.items() if a == asset and qty > 0)
+        for acct, qty in holders:
+            target = pool(acct, asset)
+            for lot, q, c in take_fifo(universal_pool, qty) if isinstance(universal_pool, Pool) else \
+                    TAKERS["average"](universal_pool, qty):
+                target.add(Lot(lot.ref, acct, lot.acquired, q, c, lot.seq))
+
+
+def match_kwargs(options: Mapping | None) -> dict:
+    """The :func:`match_lots` keyword arguments a jurisdiction takes from its ``options`` dict:
+    ``scope`` ("account" | "universal"), ``universal_until`` (datetime), ``zero_cost_assets`` (list of assets), ``selections``
+    (specific identification, see :mod:`taxreport.lots.selections`) and ``move_order``."""
+    o = options or {}
+    return {"scope": o.get("scope", "account"), "zero_cost_assets": tuple(o.get("zero_cost_assets", ())),
+            "selections": o.get("selections"), "move_order": o.get("move_order", "fifo"),
+            "universal_until": o.get("universal_until")}

@@ -1,0 +1,181 @@
+"""Exchange rates in memory and the one lookup rule the tax engine uses to value anything.
+
+A rate row says: 1 ``base`` = ``rate`` ``quote`` at ``time`` (UTC), from ``source``.
+
+**Which rate values a moment** (the documented rule):
+
+* The rate used for a moment ``t`` is the **latest stored rate at or before ``t`` on the same UTC
+  calendar day**. A daily rate imported from a date-only CSV (or the ECB file) is stored at 00:00 UTC of
+  its date, so it values every moment of that UTC day. ``prices fetch`` stores each candle's *close* at
+  the candle's *end* time, so a daily close of day D values moments of day D+1 (the last price known
+  at ``t``; never a price from the future).
+* Nothing older is used unless the user asks for it with ``lookback_days`` (``--rate-lookback N``):
+  then the latest rate within the N previous UTC days is accepted (e.g. ECB rates over a weekend).
+  The report's notes say so.
+* If the pair is not stored directly, its **inverse** is used (EUR->USD = 1 / USD->EUR), then a
+  **one-hop cross** through each intermediate the user names, in order (``via=("USD",)``:
+  USDT->GBP = USDT->USD x USD->GBP; each hop may itself be inverted).
+* A **stablecoin peg** (``USDT = USD`` 1:1) is used **only** when the user passes it (``peg``); the
+  report's notes say so. There is no built-in peg.
+* A missing rate is **never** guessed or zero: :class:`Pricer` records every missing
+  ``(pair, UTC date)`` and :meth:`Pricer.raise_if_missing` raises one
+  :class:`~taxreport.errors.MissingDataError` listing all of them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Iterable, Mapping, Sequence
+
+from taxreport.errors import MissingDataError
+
+ONE = Decimal(1)
+
+
+class RateTable:
+    """Rates per pair, sorted by time; pure and read-only once built."""
+
+    def __init__(self) -> None:
+        self._times: dict[tuple[str, str], list[datetime]] = {}
+        self._values: dict[tuple[str, str], list[tuple[Decimal, str]]] = {}
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, datetime, Decimal, str]]) -> "RateTable":
+        """Build from ``(base, quote, time, rate, source)``. Several sources at one time: the
+        source name sorting first wins (deterministic)."""
+        grouped: dict[tuple[str, str], dict[datetime, tuple[Decimal, str]]] = defaultdict(dict)
+        for base, quote, time, rate, source in rows:
+            slot = grouped[(base, quote)]
+            old = slot.get(time)
+            if old is None or source < old[1]:
+                slot[time] = (rate, source)
+        table = cls()
+        for pair, by_time in grouped.items():
+            times = sorted(by_time)
+            table._times[pair] = times
+            table._values[pair] = [by_time[t] for t in times]
+        return table
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted(self._times)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._times.values())
+
+    def direct(self, base: str, quote: str, moment: datetime, lookback_days: int = 0
+               ) -> tuple[Decimal, str, datetime] | None:
+        """``(rate, source, rate time)`` of the stored pair for ``moment`` (rule in the module doc)."""
+        times = self._times.get((base, quote))
+        if not times:
+            return None
+        i = bisect_right(times, moment) - 1
+        if i < 0:
+            return None
+        found = times[i]
+        if (moment.date() - found.date()).days > lookback_days:
+            return None
+        rate, source = self._values[(base, quote)][i]
+        return rate, source, found
+
+
+class Pricer:
+    """Values amounts in ``currency`` at moments, using a :class:`RateTable`; collects every gap.
+
+    ``via``: intermediates for one-hop crossing, tried in order. ``peg``: asset -> asset treated as
+    equal 1:1 (only what the user asked for). ``lookback_days``: see the module docstring.
+    """
+
+    def __init__(self, table: RateTable, currency: str, *, via: Sequence[str] = (),
+                 peg: Mapping[str, str] | None = None, lookback_days: int = 0) -> None:
+        self.table = table
+        self.currency = currency
+        self.via = tuple(via)
+        self.peg = dict(peg or {})
+        self.lookback_days = lookback_days
+        self.missing: set[tuple[str, str, date]] = set()
+        self.used: dict[str, int] = defaultdict(int)  # description of the route -> count
+        self.pegs_used: set[str] = set()
+        self._last: tuple[str, datetime] | None = None  # one-entry cache: a trade values one moment
+        self._last_rate: Decimal | None = None
+
+    # --- public -----------------------------------------------------------------------------
+    def value(self, asset: str, quantity: Decimal, moment: datetime) -> Decimal:
+        """``quantity`` of ``asset`` in the currency at ``moment``; a gap records and returns 0 (the
+        caller must call :meth:`raise_if_missing` before using any result)."""
+        if not quantity:
+            return Decimal(0)
+        if asset == self.currency:
+            return quantity
+        rate = self.rate(asset, moment)
+        return quantity * rate if rate is not None else Decimal(0)
+
+    def rate(self, asset: str, moment: datetime) -> Decimal | None:
+        key = (asset, moment)
+        if key == self._last:
+            return self._last_rate
+        result = self._resolve(asset, moment)
+        self._last, self._last_rate = key, result
+        return result
+
+    def raise_if_missing(self) -> None:
+        if not self.missing:
+            return
+        lines = [f"{b}->{q} on {d.isoformat()}" for b, q, d in sorted(self.missing)]
+        raise MissingDataError(
+            f"{len(lines)} missing rate(s); import them with 'taxreport prices import' or "
+            f"'taxreport prices fetch' (or name an intermediate with --via, or a peg with --peg):\n  "
+            + "\n  ".join(lines))
+
+    def notes(self) -> list[str]:
+        out = []
+        for asset in sorted(self.pegs_used):
+            out.append(f"assumed peg (asked for by the user): 1 {asset} = 1 {self.peg[asset]}")
+        for route, count in sorted(self.used.items()):
+            out.append(f"rates: {route} ({count} valuation(s))")
+        if self.lookback_days:
+            out.append(f"rates up to {self.lookback_days} day(s) old were accepted (--rate-lookback)")
+        if self.used:
+            out.append("rate rule: latest rate at or before each moment on the same UTC day")
+        return out
+
+    # --- resolution -------------------------------------------------------------------------
+    def _resolve(self, asset: str, moment: datetime) -> Decimal | None:
+        target = self.currency
+        if asset in self.peg:
+            self.pegs_used.add(asset)
+            asset = self.peg[asset]
+            if asset == target:
+                return ONE
+        hit = self._pair(asset, target, moment)
+        if hit is not None:
+            rate, route = hit
+            self.used[route] += 1
+            return rate
+        for mid in self.via:
+            if mid in (asset, target):
+                continue
+            first = self._pair(asset, mid, moment)
+            second = self._pair(mid, target, moment)
+            if first is not None and second is not None:
+                self.used[f"{asset}->{target} crossed via {mid}: {first[1]} x {second[1]}"] += 1
+                return first[0] * second[0]
+        self.missing.add((asset, target, moment.date()))
+        for mid in self.via:  # name the hops that are missing too, so the user knows what to import
+            if mid not in (asset, target):
+                if self._pair(asset, mid, moment) is None:
+                    self.missing.add((asset, mid, moment.date()))
+                if self._pair(mid, target, moment) is None:
+                    self.missing.add((mid, target, moment.date()))
+        return None
+
+    def _pair(self, base: str, quote: str, moment: datetime) -> tuple[Decimal, str] | None:
+        hit = self.table.direct(base, quote, moment, self.lookback_days)
+        if hit is not None:
+            return hit[0], f"{base}/{quote} from {hit[1]}"
+        hit = self.table.direct(quote, base, moment, self.lookback_days)
+        if hit is not None:
+            return ONE / hit[0], f"{base}/{quote} = 1/({quote}/{base} from {hit[1]})"
+        return None
