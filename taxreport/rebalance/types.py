@@ -24,6 +24,7 @@ class Basket:
     min_investment: Decimal = Decimal(100)
     max_weight: Decimal | None = None  # optional cap, percent
     extra: dict = field(default_factory=dict)
+    calendar: str = "daily"  # hybrid mode: check on this calendar (daily | weekly), trade beyond the band
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,6 @@ class Plan:
     dust: tuple[DustLeg, ...]
     max_drift: Decimal  # largest |drift| in percentage points
     skipped: str | None = None  # why no orders (inside the gate/band), None when trading
+    notes: tuple[str, ...] = ()  # what the planner adjusted, e.g. "buys scaled to 99.9% to fit 284.7 USDT"
+    quote_balance: Decimal = Decimal(0)  # quote asset available before the orders
+    quote_after: Decimal = Decimal(0)  # projected quote balance after every order fills (fees included)

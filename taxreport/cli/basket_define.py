@@ -1,0 +1,194 @@
+"""``taxreport basket create|show|list``: define baskets (TOML files in the config directory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from taxreport.cli.common import echo_json, format_option, print_table
+from taxreport.errors import InputError
+
+
+def parse_pairs(text: str, *, option: str) -> list[tuple[str, str]]:
+    """``BTC=50,ETH=30`` -> ``[("BTC", "50"), ("ETH", "30")]``; a repeated name is refused (a dict
+    would silently keep the last one)."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InputError(f"{item!r} is not NAME=NUMBER (e.g. BTC=50,ETH=30,SOL=20)", field=option)
+        if name.strip() in seen:
+            raise InputError(f"{name.strip()} is given twice", field=option)
+        seen.add(name.strip())
+        pairs.append((name.strip(), value.strip()))
+    if not pairs:
+        raise InputError("empty (e.g. BTC=50,ETH=30,SOL=20)", field=option)
+    return pairs
+
+
+@click.command("create")
+@click.argument("name")
+@click.option("--weights", required=True, help="Target weights in percent, summing to exactly 100: BTC=50,ETH=30,SOL=20.")
+@click.option("--exchange", default="okx", show_default=True, help="ccxt exchange id.")
+@click.option("--account", default=None, help="Ledger account the bot trades in [default: EXCHANGE:main].")
+@click.option("--quote", default="USDT", show_default=True, help="Quote asset every member trades against.")
+@click.option("--mode", type=click.Choice(["daily", "weekly", "threshold", "hybrid"]), default="weekly",
+              show_default=True, help="When to rebalance.")
+@click.option("--threshold", default="5", show_default=True, help="Band: percentage points (or percent of target with --band relative).")
+@click.option("--band", type=click.Choice(["absolute", "relative"]), default="absolute", show_default=True)
+@click.option("--daily-at", default="00:00", show_default=True, help="UTC time of daily (and weekly) runs, HH:MM.")
+@click.option("--weekly-on", default="monday", show_default=True, help="Weekday of weekly runs.")
+@click.option("--calendar", type=click.Choice(["daily", "weekly"]), default="daily", show_default=True,
+              help="Hybrid mode: check on this calendar, trade only beyond the band.")
+@click.option("--cooldown", "cooldown_minutes", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Threshold mode: minutes between checks.")
+@click.option("--gate", default="3", show_default=True, help="Scheduled runs skip unless an asset drifts more than this (pp); 0 = always trade.")
+@click.option("--min-notional", default="5", show_default=True, help="Smallest order value in the quote asset.")
+@click.option("--min-investment", default="100", show_default=True, help="Smallest `basket invest` amount.")
+@click.option("--max-weight", default=None, help="Optional cap on any one target weight (percent).")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of the config directory.")
+@click.option("--markets", "markets_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Check the members against a JSON table of ccxt markets (offline).")
+@click.option("--check-markets", is_flag=True, help="Check the members against the exchange's live markets (public API, no keys).")
+@click.option("--force", is_flag=True, help="Replace an existing basket of that name.")
+@format_option()
+def create(name: str, weights: str, exchange: str, account: str | None, quote: str, mode: str, threshold: str,
+           band: str, daily_at: str, weekly_on: str, calendar: str, cooldown_minutes: int, gate: str,
+           min_notional: str, min_investment: str, max_weight: str | None, file: Path | None,
+           markets_file: Path | None, check_markets: bool, force: bool, fmt: str) -> None:
+    """Create a basket and save it as NAME.toml in the config directory (or --file).
+
+    \b
+    Examples:
+      taxreport basket create core --weights BTC=50,ETH=30,SOL=20 --mode weekly
+      taxreport basket create swing --weights BTC=60,ETH=40 --mode threshold --threshold 5 --cooldown 10
+      taxreport basket create steady --weights BTC=40,ETH=30,USDC=30 --mode hybrid --band relative \\
+          --threshold 15 --calendar daily --daily-at 08:00
+    """
+    from taxreport.rebalance.basket import basket_from_mapping, basket_to_dict, save_basket, validate_markets
+
+    data: dict = {"name": name, "exchange": exchange, "account": account or f"{exchange.lower()}:main",
+                  "quote": quote, "mode": mode, "threshold": threshold, "band": band, "daily_at": daily_at,
+                  "weekly_on": weekly_on, "calendar": calendar, "cooldown_minutes": cooldown_minutes,
+                  "gate": gate, "min_notional": min_notional, "min_investment": min_investment,
+                  "weights": dict(parse_pairs(weights, option="--weights"))}
+    if max_weight is not None:
+        data["max_weight"] = max_weight
+    basket = basket_from_mapping(data, file="command line")
+    if markets_file is not None:
+        from taxreport.exchanges.markets import markets_from_fixture
+
+        validate_markets(basket, markets_from_fixture(markets_file), file=str(markets_file))
+    if check_markets:
+        from taxreport.errors import TaxreportError
+        from taxreport.exchanges.base import NetworkError
+        from taxreport.exchanges.ccxt_exchange import CcxtExchange
+
+        try:
+            live = CcxtExchange(basket.exchange, public_only=True).load_markets()
+        except NetworkError as exc:
+            raise TaxreportError(f"cannot load the markets of {basket.exchange} ({exc}); nothing saved") from None
+        validate_markets(basket, live)
+    path = save_basket(basket, file, overwrite=force)
+    if fmt == "json":
+        echo_json({"path": str(path), **basket_to_dict(basket)})
+        return
+    click.echo(f"saved basket {basket.name!r} to {path}")
+    _print_basket(basket, path)
+
+
+def _print_basket(basket, path: Path | None) -> None:  # noqa: ANN001
+    from taxreport.model.money import decimal_str
+
+    rows = [(asset, f"{decimal_str(w)}%", f"{asset}/{basket.quote}" if asset != basket.quote else "(cash)")
+            for asset, w in basket.weights.items()]
+    print_table(f"basket {basket.name}", [("asset", "left"), ("target", "right"), ("market", "left")], rows)
+    band = (f"{decimal_str(basket.threshold)}pp" if basket.band == "absolute"
+            else f"{decimal_str(basket.threshold)}% of each target")
+    schedule = {"daily": f"daily at {basket.daily_at} UTC",
+                "weekly": f"weekly on {basket.weekly_on} at {basket.daily_at} UTC",
+                "threshold": f"when an asset drifts more than {band} (checked every "
+                             f"{basket.cooldown_minutes} min at most)",
+                "hybrid": ("checked weekly on " + basket.weekly_on if basket.calendar == "weekly"
+                           else "checked daily") + f" at {basket.daily_at} UTC, trades only beyond {band}"
+                }[basket.mode]
+    click.echo(f"exchange {basket.exchange}, account {basket.account}, quote {basket.quote}")
+    click.echo(f"rebalances {schedule}")
+    if basket.mode in ("daily", "weekly"):
+        click.echo(f"gate: skips unless an asset drifts more than {decimal_str(basket.gate)}pp"
+                   if basket.gate else "gate 0: every scheduled run trades")
+    click.echo(f"minimum order {decimal_str(basket.min_notional)} {basket.quote}, minimum investment "
+               f"{decimal_str(basket.min_investment)} {basket.quote}"
+               + (f", max weight {decimal_str(basket.max_weight)}%" if basket.max_weight is not None else ""))
+    if path is not None:
+        click.echo(f"file: {path}")
+
+
+@click.command("show")
+@click.argument("name_or_file", required=False)
+@click.option("--basket", "basket_opt", metavar="NAME_OR_FILE", help="Basket name or path to a .toml file.")
+@format_option()
+def show(name_or_file: str | None, basket_opt: str | None, fmt: str) -> None:
+    """Show a basket's definition (weights, schedule, band, gate, minimums).
+
+    \b
+    Examples:
+      taxreport basket show core
+      taxreport basket show --basket ./baskets/core.toml --format json
+    """
+    from taxreport.rebalance.basket import basket_to_dict, resolve_basket
+
+    which = basket_opt or name_or_file
+    if not which:
+        raise InputError("give a basket name or file (e.g. `taxreport basket show core`)", field="--basket")
+    if basket_opt and name_or_file and basket_opt != name_or_file:
+        raise InputError(f"two baskets given: {name_or_file!r} and {basket_opt!r}", field="--basket")
+    basket, path = resolve_basket(which)
+    if fmt == "json":
+        echo_json({"path": str(path), **basket_to_dict(basket)})
+        return
+    _print_basket(basket, path)
+
+
+@click.command("list")
+@format_option()
+def list_baskets(fmt: str) -> None:
+    """List saved baskets (broken files are listed with their error, not hidden).
+
+    \b
+    Examples:
+      taxreport basket list
+      taxreport basket list --format json
+    """
+    from taxreport.model.money import decimal_str
+    from taxreport.rebalance.basket import baskets_dir, list_saved
+
+    found = list_saved()
+    if fmt == "json":
+        echo_json([{"name": b.name if b else p.stem, "path": str(p), "ok": b is not None, "error": err,
+                    **({"mode": b.mode, "exchange": b.exchange, "account": b.account, "quote": b.quote,
+                        "weights": dict(b.weights)} if b else {})} for p, b, err in found])
+        return
+    if not found:
+        click.echo(f"no baskets in {baskets_dir()} (create one with `taxreport basket create core "
+                   "--weights BTC=50,ETH=30,SOL=20`)")
+        return
+    rows = []
+    for path, b, err in found:
+        if b is None:
+            rows.append((path.stem, "INVALID", "", "", err))
+        else:
+            rows.append((b.name, b.mode, ", ".join(f"{a} {decimal_str(w)}%" for a, w in b.weights.items()),
+                         b.account, str(path)))
+    print_table(f"{len(found)} baskets", [("name", "left"), ("mode", "left"), ("weights", "left"),
+                                          ("account", "left"), ("file / problem", "left")], rows)
+    bad = sum(1 for _, b, _ in found if b is None)
+    if bad:
+        click.echo(f"warning: {bad} basket file(s) are invalid and cannot be used (see above)", err=True)
+

@@ -1,0 +1,169 @@
+"""``taxreport rebalance plan``: a dry run. Prints current vs target per asset, the orders a rebalance
+would place, and the legs dropped as dust. Never places an order: with ``--paper`` it needs no
+exchange at all; without it, it reads balances and tickers from the live exchange (read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from taxreport.cli.common import echo_json, format_option, print_table
+from taxreport.errors import InputError
+
+
+def _numbers(text: str, option: str) -> dict:
+    from taxreport.cli.basket_define import parse_pairs
+    from taxreport.model.assets import normalise_asset
+    from taxreport.model.money import parse_decimal
+
+    out = {}
+    for name, value in parse_pairs(text, option=option):
+        try:
+            asset = normalise_asset(name)
+            number = parse_decimal(value, what=asset)
+        except ValueError as exc:
+            raise InputError(str(exc), field=option) from None
+        if asset in out:
+            raise InputError(f"{asset} is given twice", field=option)
+        out[asset] = number
+    return out
+
+
+@click.command("plan")
+@click.option("--basket", "basket_ref", required=True, metavar="NAME_OR_FILE", help="Basket name or path to a .toml file.")
+@click.option("--paper", is_flag=True, help="Plan from --balances and --prices; no exchange is contacted.")
+@click.option("--balances", default=None, help="Paper balances, e.g. BTC=0.1,ETH=1.2,USDT=50 (missing assets are 0).")
+@click.option("--prices", default=None, help="Paper prices in the quote asset, e.g. BTC=55000,ETH=2375.")
+@click.option("--markets", "markets_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Paper market rules (JSON list of ccxt markets) [default: the bundled OKX spot table].")
+@click.option("--fee-rate", default=None, help="Fee per leg as a fraction, e.g. 0.001 [default: each market's taker fee].")
+@click.option("--buy-fee-in", type=click.Choice(["quote", "base"]), default=None,
+              help="Asset a buy's fee is charged in [default: base on okx (as OKX spot does), quote elsewhere].")
+@click.option("--price-offset", default="0", show_default=True,
+              help="Limit price offset from the touch as a fraction; positive crosses the spread (0.001 = 0.1%).")
+@click.option("--invest", default="0", show_default=True, help="Quote cash to add to the basket (as `basket invest`).")
+@click.option("--as-scheduled", is_flag=True, help="Apply the basket's gate/band like a scheduled run: no orders when inside it.")
+@click.option("--sandbox", is_flag=True, help="Live read-only: use the exchange's demo/sandbox (OKX demo trading).")
+@format_option()
+def plan(basket_ref: str, paper: bool, balances: str | None, prices: str | None, markets_file: Path | None,
+         fee_rate: str | None, buy_fee_in: str | None, price_offset: str, invest: str, as_scheduled: bool,
+         sandbox: bool, fmt: str) -> None:
+    """Dry run: the orders a rebalance would place now (nothing is sent).
+
+    \b
+    Examples:
+      taxreport rebalance plan --basket core --paper --balances BTC=0.1,ETH=1.2,USDT=50 \\
+          --prices BTC=55000,ETH=2375,SOL=180
+      taxreport rebalance plan --basket core --paper --balances BTC=0.1,ETH=1,SOL=10.5 \\
+          --prices BTC=55000,ETH=2850,SOL=200 --fee-rate 0 --format json
+      taxreport rebalance plan --basket core            # live balances and tickers, read-only
+      taxreport rebalance plan --basket ./core.toml --sandbox --as-scheduled
+    """
+    from taxreport.model.money import parse_decimal
+    from taxreport.rebalance.basket import resolve_basket, validate_markets
+    from taxreport.rebalance.planner import plan as make_plan
+
+    basket, path = resolve_basket(basket_ref)
+    try:
+        fee = parse_decimal(fee_rate, what="--fee-rate") if fee_rate is not None else None
+        offset = parse_decimal(price_offset, what="--price-offset")
+        cash = parse_decimal(invest, what="--invest")
+    except ValueError as exc:
+        raise InputError(str(exc).partition(": ")[2], field=str(exc).partition(": ")[0]) from None
+    if fee is not None and not 0 <= fee < 1:
+        raise InputError("must be a fraction between 0 and 1, e.g. 0.001", field="--fee-rate")
+    if not -1 < offset < 1:
+        raise InputError("must be a fraction between -1 and 1, e.g. 0.001", field="--price-offset")
+    fee_side = buy_fee_in or ("base" if basket.exchange == "okx" else "quote")
+    extra: dict = {}
+    if paper:
+        if balances is None or prices is None:
+            raise InputError("--paper plans from given numbers: add --balances and --prices "
+                             "(e.g. --balances BTC=0.1,ETH=1.2,USDT=50 --prices BTC=55000,ETH=2375)",
+                             field="--balances")
+        from taxreport.exchanges.markets import DATA_FILE, markets_from_fixture
+
+        markets = markets_from_fixture(markets_file or DATA_FILE)
+        validate_markets(basket, markets, file=str(markets_file or DATA_FILE))
+        held, price_of, tickers, source = _numbers(balances, "--balances"), _numbers(prices, "--prices"), None, "paper"
+        missing = [a for a in basket.weights if a != basket.quote and a not in price_of]
+        if missing:
+            raise InputError(f"no price for {', '.join(missing)}: every member of basket {basket.name!r} needs "
+                             f"one (add {'=…,'.join(missing)}=…)", field="--prices")
+    else:
+        if balances is not None or prices is not None or markets_file is not None:
+            raise InputError("--balances/--prices/--markets are for paper plans: add --paper", field="--paper")
+        from taxreport.errors import TaxreportError
+        from taxreport.exchanges.base import NetworkError
+
+        try:
+            exchange, markets, held, price_of, tickers = _live_inputs(basket, sandbox)
+        except NetworkError as exc:  # transient, but a dry run does not retry: say so and stop
+            raise TaxreportError(f"cannot reach the exchange ({exc}); try again, or plan offline with "
+                                 "--paper --balances … --prices …") from None
+        extra["amount_to_precision"] = exchange.amount_to_precision
+        source = f"{basket.exchange}{' sandbox' if sandbox else ''} (read-only)"
+    result = make_plan(basket, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
+                       invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
+    if fmt == "json":
+        from taxreport.rebalance.planner import plan_to_dict
+
+        echo_json({"source": source, "basket_file": str(path), "fee_rate": fee if fee is not None else "market taker",
+                   "buy_fee_in": fee_side, **plan_to_dict(result)})
+        return
+    _print_plan(result, source)
+
+
+def _live_inputs(basket, sandbox: bool):  # noqa: ANN001, ANN202
+    """Markets, free balances, mid prices and tickers from the live exchange; places nothing."""
+    from taxreport.exchanges.ccxt_exchange import CcxtExchange
+    from taxreport.rebalance.basket import validate_markets
+
+    exchange = CcxtExchange(basket.exchange, sandbox=sandbox)
+    markets = exchange.load_markets()
+    validate_markets(basket, markets)
+    symbols = [f"{a}/{basket.quote}" for a in basket.weights if a != basket.quote]
+    tickers = exchange.fetch_tickers(symbols)
+    missing = [s for s in symbols if s not in tickers]
+    if missing:
+        from taxreport.errors import MissingDataError
+
+        raise MissingDataError(f"{basket.exchange} returned no ticker for {', '.join(missing)}")
+    prices = {tickers[s].symbol.split("/")[0]: (tickers[s].bid + tickers[s].ask) / 2 for s in symbols}
+    return exchange, markets, exchange.fetch_balances(), prices, tickers
+
+
+def _print_plan(p, source: str) -> None:  # noqa: ANN001
+    from taxreport.model.money import decimal_str, money_str
+
+    def pct(value) -> str:  # noqa: ANN001
+        return money_str(value)
+
+    rows = [(r.asset, decimal_str(r.quantity), money_str(r.value), f"{pct(r.weight)}%", f"{pct(r.target)}%",
+             f"{'+' if r.drift > 0 else ''}{pct(r.drift)}", money_str(r.target_value - r.value)) for r in p.rows]
+    print_table(f"basket {p.basket}: {money_str(p.total_value)} {p.quote} ({source})",
+                [("asset", "left"), ("quantity", "right"), (f"value {p.quote}", "right"), ("weight", "right"),
+                 ("target", "right"), ("drift pp", "right"), ("to trade", "right")], rows)
+    if p.skipped:
+        click.echo(f"no orders: {p.skipped}")
+    elif p.orders:
+        print_table("orders (sells first)", [("#", "right"), ("side", "left"), ("symbol", "left"),
+                                             ("quantity", "right"), ("limit price", "right"),
+                                             (f"notional {p.quote}", "right")],
+                    [(i, o.side.upper(), o.symbol, decimal_str(o.quantity), decimal_str(o.limit_price),
+                      money_str(o.notional))
+                     for i, o in enumerate(p.orders, start=1)])
+    else:
+        click.echo("no orders: the basket is on target (or every leg is dust)")
+    if p.dust:
+        print_table("dropped as dust (not traded, not retried)",
+                    [("side", "left"), ("asset", "left"), ("quantity", "right"), (f"notional {p.quote}", "right"),
+                     ("why", "left")],
+                    [(d.side, d.asset, decimal_str(d.quantity), money_str(d.notional), d.reason) for d in p.dust])
+    for note in p.notes:
+        if "dropped as dust" not in note:
+            click.echo(f"note: {note}")
+    click.echo(f"{p.quote} now {decimal_str(p.quote_balance)}, after the orders {decimal_str(p.quote_after)} "
+               f"(fees included); largest drift {money_str(p.max_drift)}pp. Amounts are rounded to the cent "
+               "for display only.")

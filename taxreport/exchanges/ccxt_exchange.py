@@ -1,0 +1,331 @@
+"""The ccxt adapter: :class:`~taxreport.exchanges.base.Exchange` over any ccxt exchange (OKX default).
+
+* ccxt is imported only when an adapter is built (CLI start-up stays fast).
+* Markets are loaded ONCE (``load_markets``) or given offline (``markets=`` a list of ccxt market
+  dicts, e.g. ``tests/fixtures/okx_markets.json``, handed to ccxt's ``set_markets``).
+* Capabilities are checked through ccxt's ``has``; venue specifics go through ``params`` (OKX: the
+  client order id is ``clOrdId``; market buys are sized in the base coin with ``tgtCcy=base_ccy``).
+* Numbers become Decimal here and nowhere else: ccxt's precision helpers return strings, other ccxt
+  numbers go through their text (:func:`~taxreport.exchanges.markets.ccxt_decimal`), never
+  ``Decimal(float)``. Amounts are sent to ccxt as exact strings.
+* ccxt errors are mapped: ``RequestTimeout`` -> :class:`RequestTimeout`, ``RateLimitExceeded`` and
+  ``DDoSProtection`` -> :class:`RateLimitExceeded`, other ``NetworkError`` -> :class:`NetworkError`
+  (retryable; a timed-out create_order may have landed); ``InsufficientFunds``, ``DuplicateOrderId``,
+  ``InvalidOrder`` and any other ``ExchangeError`` -> the matching :class:`ExchangeError` (fail fast).
+* Keys (``sandbox`` adds ``SANDBOX_``): environment ``TAXREPORT_<EXCHANGE>_API_KEY``, ``_SECRET`` and
+  ``_PASSWORD`` (OKX's passphrase), else ``[<exchange>]`` (``[<exchange>_sandbox]``) with ``api_key``,
+  ``secret``, ``password`` in ``<config dir>/secrets.toml``, which is refused when group/world
+  readable. Keys live only inside the ccxt client: never in a repr, an error message, a log line
+  (ccxt's own debug log of request headers is silenced) or the ledger.
+* ``sandbox=True`` calls ccxt's ``set_sandbox_mode(True)`` (OKX demo trading).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable
+
+from taxreport.errors import InputError, MissingDataError, TaxreportError
+from taxreport.exchanges import base
+from taxreport.exchanges.base import Exchange, Fill, Market, Order, OrderRequest, Ticker
+from taxreport.exchanges.markets import ccxt_decimal, markets_from_ccxt
+
+ZERO = Decimal(0)
+# venue error codes for "this client order id exists already" (ccxt maps them to InvalidOrder)
+_DUPLICATE_ID_CODES = {"okx": ("51016",)}
+_STATUS = {"open": "open", "closed": "closed", "canceled": "canceled", "cancelled": "canceled",
+           "expired": "canceled", "rejected": "rejected"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """API keys. The repr never shows them."""
+
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+    source: str = "environment"
+
+    def __repr__(self) -> str:
+        return f"Credentials(source={self.source!r}, api_key=***, secret=***, password={'***' if self.password else None})"
+
+    def values(self) -> list[str]:
+        return [v for v in (self.api_key, self.secret, self.password) if v]
+
+
+def load_credentials(exchange_id: str, *, sandbox: bool = False,
+                     environ: dict[str, str] | None = None) -> Credentials | None:
+    """Keys from the environment, else from ``secrets.toml`` in the config directory; None if neither."""
+    env = os.environ if environ is None else environ
+    prefix = f"TAXREPORT_{exchange_id.upper()}_{'SANDBOX_' if sandbox else ''}"
+    names = {"api_key": prefix + "API_KEY", "secret": prefix + "SECRET", "password": prefix + "PASSWORD"}
+    found = {k: env.get(v) for k, v in names.items() if env.get(v)}
+    if found:
+        missing = [names[k] for k in ("api_key", "secret") if k not in found]
+        if missing:
+            raise TaxreportError(f"incomplete {exchange_id} keys in the environment: {', '.join(missing)} not set")
+        return Credentials(found["api_key"], found["secret"], found.get("password"), source="environment")
+    from taxreport.config import config_dir
+
+    path = config_dir() / "secrets.toml"
+    if not path.is_file():
+        return None
+    if os.name != "nt" and path.stat().st_mode & 0o077:
+        raise TaxreportError(f"refusing to read {path}: it is readable by other users (run `chmod 600 {path}`)")
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:  # the message may quote the file: keep it out
+        raise InputError(f"cannot read secrets file ({exc.__class__.__name__})", file=str(path)) from None
+    section = data.get(f"{exchange_id}_sandbox" if sandbox else exchange_id)
+    if section is None:
+        return None
+    if not isinstance(section, dict) or not all(isinstance(section.get(k), str) and section.get(k)
+                                                for k in ("api_key", "secret")):
+        raise InputError("needs api_key and secret (strings)", file=str(path), field=exchange_id)
+    password = section.get("password")
+    return Credentials(section["api_key"], section["secret"], password if isinstance(password, str) else None,
+                       source=str(path))
+
+
+def _ms_time(value: Any) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+
+
+def _text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+class CcxtExchange(Exchange):
+    """A ccxt exchange behind the :class:`Exchange` interface."""
+
+    def __init__(self, exchange_id: str = "okx", *, sandbox: bool = False, credentials: Credentials | None = None,
+                 public_only: bool = False, markets: list[dict] | None = None, client: Any = None,
+                 config: dict | None = None) -> None:
+        import ccxt
+
+        self._ccxt = ccxt
+        if client is None and exchange_id not in ccxt.exchanges:
+            raise InputError(f"{exchange_id!r} is not a ccxt exchange id (e.g. okx, binance, kraken)",
+                             field="exchange")
+        self.name = exchange_id
+        self.sandbox = sandbox
+        creds = None if public_only else (credentials or load_credentials(exchange_id, sandbox=sandbox))
+        self._secrets = creds.values() if creds else []
+        self._key_source = creds.source if creds else None
+        options = {"enableRateLimit": True, **(config or {})}
+        if creds:
+            options.update(apiKey=creds.api_key, secret=creds.secret)
+            if creds.password:
+                options["password"] = creds.password
+        self._client = client or getattr(ccxt, exchange_id)(options)
+        self._client.verbose = False
+        quiet = logging.getLogger("taxreport.exchanges.ccxt_wire")  # ccxt logs request headers (keys) at DEBUG
+        quiet.setLevel(logging.WARNING)
+        self._client.logger = quiet
+        if sandbox:
+            self._call("set_sandbox_mode", self._client.set_sandbox_mode, True)
+        self._markets: dict[str, Market] | None = None
+        if markets is not None:
+            self._client.set_markets(markets)
+            self._markets = markets_from_ccxt(self._client.markets, precision_mode=self._client.precisionMode)
+
+    def __repr__(self) -> str:
+        keys = f"keys from {self._key_source}" if self._key_source else "no keys"
+        return f"CcxtExchange({self.name!r}, sandbox={self.sandbox}, {keys})"
+
+    __str__ = __repr__
+
+    @property
+    def has(self) -> dict:
+        return self._client.has
+
+    # --- errors --------------------------------------------------------------------------------
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _call(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        ccxt = self._ccxt
+        try:
+            return fn(*args, **kwargs)
+        except ccxt.BaseError as exc:
+            message = self._scrub(f"{self.name} {what}: {exc.__class__.__name__}: {exc}")
+            mapping = [
+                (ccxt.RequestTimeout, base.RequestTimeout),
+                ((ccxt.RateLimitExceeded, ccxt.DDoSProtection), base.RateLimitExceeded),
+                (ccxt.NetworkError, base.NetworkError),
+                (ccxt.InsufficientFunds, base.InsufficientFunds),
+                (ccxt.DuplicateOrderId, base.DuplicateClientOrderId),
+                (ccxt.InvalidOrder, base.InvalidOrder),
+            ]
+            if isinstance(exc, ccxt.InvalidOrder) and any(code in str(exc) for code in
+                                                          _DUPLICATE_ID_CODES.get(self.name, ())):
+                raise base.DuplicateClientOrderId(message) from None
+            for source, target in mapping:
+                if isinstance(exc, source):
+                    raise target(message) from None
+            raise base.ExchangeError(message) from None
+
+    def _require_keys(self, what: str) -> None:
+        if not self._secrets:
+            prefix = f"TAXREPORT_{self.name.upper()}_{'SANDBOX_' if self.sandbox else ''}"
+            raise TaxreportError(f"{self.name} {what} needs API keys: set {prefix}API_KEY, {prefix}SECRET"
+                                 f"{' and ' + prefix + 'PASSWORD' if self.name == 'okx' else ''}, or add a "
+                                 f"[{self.name}{'_sandbox' if self.sandbox else ''}] section to secrets.toml")
+
+    def _check(self, capability: str) -> None:
+        if not self._client.has.get(capability):
+            raise base.ExchangeError(f"{self.name} does not support {capability} through ccxt")
+
+    # --- markets and precision -----------------------------------------------------------------
+    def load_markets(self) -> dict[str, Market]:
+        if self._markets is None:
+            self._call("load_markets", self._client.load_markets)
+            self._markets = markets_from_ccxt(self._client.markets, precision_mode=self._client.precisionMode)
+        return self._markets
+
+    def _market(self, symbol: str) -> Market:
+        markets = self.load_markets()
+        if symbol not in markets:
+            raise InputError(f"no spot market {symbol} on {self.name}", field="symbol")
+        return markets[symbol]
+
+    def amount_to_precision(self, symbol: str, amount: Decimal) -> Decimal:
+        """ccxt's amount_to_precision (TRUNCATE). An amount below one step is 0 (ccxt would raise)."""
+        if amount < self._market(symbol).amount_step:
+            return ZERO
+        return Decimal(self._call("amount_to_precision", self._client.amount_to_precision, symbol, _text(amount)))
+
+    def price_to_precision(self, symbol: str, price: Decimal) -> Decimal:
+        self._market(symbol)
+        return Decimal(self._call("price_to_precision", self._client.price_to_precision, symbol, _text(price)))
+
+    # --- reading -------------------------------------------------------------------------------
+    def fetch_balances(self) -> dict[str, Decimal]:
+        self._require_keys("fetch_balances")
+        raw = self._call("fetch_balance", self._client.fetch_balance)
+        free = raw.get("free") or {}
+        return {asset: amount for asset, value in free.items()
+                if (amount := ccxt_decimal(value, what=f"{asset} balance")) is not None}
+
+    def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
+        if self._client.has.get("fetchTickers"):
+            raw = self._call("fetch_tickers", self._client.fetch_tickers, symbols)
+        else:
+            self._check("fetchTicker")
+            raw = {s: self._call("fetch_ticker", self._client.fetch_ticker, s) for s in symbols}
+        out: dict[str, Ticker] = {}
+        for symbol in symbols:
+            t = raw.get(symbol)
+            if not t:
+                continue
+            bid, ask = ccxt_decimal(t.get("bid"), what="bid"), ccxt_decimal(t.get("ask"), what="ask")
+            if bid is None or ask is None:
+                continue  # no book: the caller reports the symbol as missing
+            last = ccxt_decimal(t.get("last"), what="last") or (bid + ask) / 2
+            out[symbol] = Ticker(symbol, bid, ask, last, _ms_time(t.get("timestamp")))
+        return out
+
+    # --- orders --------------------------------------------------------------------------------
+    def _client_id_params(self, client_order_id: str) -> dict:
+        return {"clOrdId": client_order_id} if self.name == "okx" else {"clientOrderId": client_order_id}
+
+    def create_order(self, request: OrderRequest) -> Order:
+        self._require_keys("create_order")
+        self._check("createOrder")
+        params = self._client_id_params(request.client_order_id)
+        if self.name == "okx" and request.type == "market" and request.side == "buy":
+            params["tgtCcy"] = "base_ccy"  # size a market buy in the coin bought, not in USDT
+        price = _text(request.price) if request.price is not None else None
+        raw = self._call("create_order", self._client.create_order, request.symbol, request.type, request.side,
+                         _text(request.amount), price, params)
+        order = self._order(raw, fallback=request)
+        return order
+
+    def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> Order | None:
+        self._require_keys("fetch_order")
+        if self.name == "okx" or self._client.has.get("fetchOrder"):
+            def lookup() -> dict | None:
+                try:
+                    return self._client.fetch_order(None, symbol, self._client_id_params(client_order_id))
+                except self._ccxt.OrderNotFound:
+                    return None  # the exchange never received it
+
+            raw = self._call("fetch_order", lookup)
+            return None if raw is None else self._order(raw)
+        for capability, fn in (("fetchOpenOrders", self._client.fetch_open_orders),
+                               ("fetchClosedOrders", self._client.fetch_closed_orders)):
+            if self._client.has.get(capability):
+                for raw in self._call(capability, fn, symbol):
+                    if raw.get("clientOrderId") == client_order_id:
+                        return self._order(raw)
+        return None
+
+    def cancel_order(self, symbol: str, order_id: str) -> Order:
+        self._require_keys("cancel_order")
+        self._check("cancelOrder")
+        self._call("cancel_order", self._client.cancel_order, order_id, symbol)
+        return self._order(self._call("fetch_order", self._client.fetch_order, order_id, symbol))
+
+    def fetch_fills(self, symbol: str, order_id: str) -> list[Fill]:
+        self._require_keys("fetch_fills")
+        if self._client.has.get("fetchOrderTrades"):
+            trades = self._call("fetch_order_trades", self._client.fetch_order_trades, order_id, symbol)
+        else:
+            self._check("fetchMyTrades")
+            trades = [t for t in self._call("fetch_my_trades", self._client.fetch_my_trades, symbol)
+                      if str(t.get("order")) == str(order_id)]
+        return [self._fill(t) for t in trades]
+
+    def fetch_my_fills(self, symbol: str, since: datetime | None = None) -> list[Fill]:
+        """Every own fill of ``symbol`` since ``since`` (recovery's "by trades" lookup). OKX's API
+        keeps only about 3 months of fills; older history comes from the CSV export."""
+        self._require_keys("fetch_my_trades")
+        self._check("fetchMyTrades")
+        ms = int(since.timestamp() * 1000) if since else None
+        return [self._fill(t) for t in self._call("fetch_my_trades", self._client.fetch_my_trades, symbol, ms)]
+
+    # --- conversion ----------------------------------------------------------------------------
+    def _order(self, raw: dict, fallback: OrderRequest | None = None) -> Order:
+        def pick(key: str, default: Any = None) -> Any:
+            value = raw.get(key)
+            return default if value is None else value
+
+        amount = ccxt_decimal(pick("amount"), what="order amount")
+        price = ccxt_decimal(pick("price"), what="order price")
+        status = _STATUS.get(str(pick("status", "open")), "open")
+        if fallback is not None:  # OKX answers a new order with its ids only
+            amount = amount if amount is not None else fallback.amount
+            price = price if price is not None else fallback.price
+        if amount is None:
+            raise MissingDataError(f"{self.name} returned order {raw.get('id')} without an amount")
+        return Order(id=str(pick("id", "")), client_order_id=str(pick("clientOrderId", fallback.client_order_id
+                                                                        if fallback else "")),
+                     symbol=pick("symbol", fallback.symbol if fallback else ""),
+                     side=pick("side", fallback.side if fallback else ""),
+                     type=pick("type", fallback.type if fallback else ""), amount=amount, price=price,
+                     filled=ccxt_decimal(pick("filled", 0), what="filled") or ZERO, status=status,
+                     time=_ms_time(raw.get("timestamp")))
+
+    def _fill(self, trade: dict) -> Fill:
+        fee = trade.get("fee") or {}
+        if fee.get("cost") is None or not fee.get("currency"):
+            raise MissingDataError(f"{self.name} fill {trade.get('id')} of order {trade.get('order')} has no fee "
+                                   "information; refusing to record it with a guessed fee")
+        info = trade.get("info") or {}
+        return Fill(trade_id=str(trade["id"]), order_id=str(trade.get("order")),
+                    client_order_id=str(trade.get("clientOrderId") or info.get("clOrdId") or ""),
+                    symbol=trade["symbol"], side=trade["side"],
+                    amount=ccxt_decimal(trade["amount"], what="fill amount"),
+                    price=ccxt_decimal(trade["price"], what="fill price"),
+                    fee=ccxt_decimal(fee["cost"], what="fee"), fee_asset=fee["currency"],
+                    time=_ms_time(trade.get("timestamp")), taker_or_maker=trade.get("takerOrMaker") or "taker")

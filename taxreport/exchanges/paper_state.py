@@ -1,0 +1,90 @@
+"""The paper exchange's state as JSON (Decimals as exact text, times as UTC text): what
+:meth:`PaperExchange.save`/:meth:`PaperExchange.load` write and read, so a paper basket keeps its
+balances, orders, fills and id counters across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from taxreport.errors import InputError
+
+from taxreport.exchanges.base import Fill, Market
+from taxreport.model.events import format_time, parse_time
+from taxreport.model.money import decimal_str, parse_decimal
+
+
+def to_state(self) -> dict[str, Any]:  # noqa: ANN001 - self is a PaperExchange
+    """The JSON-ready state of a paper exchange."""
+    s = decimal_str
+    return {
+        "version": 1, "name": self.name, "now": format_time(self.now), "spread_bps": s(self.spread_bps),
+        "touch_fill_ratio": s(self.touch_fill_ratio), "latency": s(self.latency),
+        "order_history_seconds": self.order_history_seconds, "counters": dict(self.counters),
+        "id_prefix": self.id_prefix,
+        "fundings": [{"ref": f["ref"], "asset": f["asset"], "quantity": s(f["quantity"]),
+                      "time": format_time(f["time"])} for f in self.fundings],
+        "markets": {k: {"base": m.base, "quote": m.quote, "amount_step": s(m.amount_step),
+                        "price_tick": s(m.price_tick),
+                        "min_amount": None if m.min_amount is None else s(m.min_amount),
+                        "min_cost": None if m.min_cost is None else s(m.min_cost),
+                        "maker_fee": s(m.maker_fee), "taker_fee": s(m.taker_fee)}
+                    for k, m in self.markets.items()},
+        "balances": {a: s(q) for a, q in self.balances.items()},
+        "prices": {k: s(v) for k, v in self.prices.items()},
+        "orders": [{"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side,
+                    "type": o.type, "amount": s(o.amount), "price": None if o.price is None else s(o.price),
+                    "time": format_time(o.time), "filled": s(o.filled), "status": o.status,
+                    "reserved": s(o.reserved), "updated": format_time(o.updated or o.time)}
+                   for o in self.orders.values()],
+        "fills": [{"trade_id": f.trade_id, "order_id": f.order_id, "client_order_id": f.client_order_id,
+                   "symbol": f.symbol, "side": f.side, "amount": s(f.amount), "price": s(f.price),
+                   "fee": s(f.fee), "fee_asset": f.fee_asset, "time": format_time(f.time),
+                   "taker_or_maker": f.taker_or_maker} for f in self.fills],
+    }
+
+
+def from_state(cls, state: dict[str, Any]):  # noqa: ANN001, ANN201 - cls is PaperExchange
+    """Rebuild a paper exchange (of class ``cls``) from :func:`to_state` output, exactly."""
+    from taxreport.exchanges.paper import _PaperOrder
+
+    d = parse_decimal
+    opt = lambda v: None if v is None else d(v)  # noqa: E731
+    markets = {k: Market(k, m["base"], m["quote"], d(m["amount_step"]), d(m["price_tick"]), opt(m["min_amount"]),
+                         opt(m["min_cost"]), d(m["maker_fee"]), d(m["taker_fee"]))
+               for k, m in state["markets"].items()}
+    ex = cls(markets=markets, balances={a: d(q) for a, q in state["balances"].items()},
+             prices={k: d(v) for k, v in state["prices"].items()}, name=state.get("name", "paper"),
+             spread_bps=d(state["spread_bps"]), touch_fill_ratio=d(state["touch_fill_ratio"]),
+             latency=d(state["latency"]), now=parse_time(state["now"]),
+             order_history_seconds=state.get("order_history_seconds"), counters=dict(state["counters"]),
+             id_prefix=state.get("id_prefix", ""),
+             fundings=[{"ref": f["ref"], "asset": f["asset"], "quantity": d(f["quantity"]),
+                        "time": parse_time(f["time"])} for f in state.get("fundings", [])])
+    for o in state["orders"]:
+        ex.orders[o["id"]] = _PaperOrder(o["id"], o["client_order_id"], o["symbol"], o["side"], o["type"],
+                                         d(o["amount"]), opt(o["price"]), parse_time(o["time"]), d(o["filled"]),
+                                         o["status"], d(o["reserved"]), parse_time(o["updated"]))
+    ex.fills = [Fill(f["trade_id"], f["order_id"], f["client_order_id"], f["symbol"], f["side"], d(f["amount"]),
+                     d(f["price"]), d(f["fee"]), f["fee_asset"], parse_time(f["time"]), f["taker_or_maker"])
+                for f in state["fills"]]
+    return ex
+
+
+
+def save_state(ex, target: Path) -> None:  # noqa: ANN001
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(to_state(ex), indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def load_state(cls, path: Path):  # noqa: ANN001, ANN201
+    try:
+        ex = from_state(cls, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read paper exchange state: {exc}", file=str(path)) from exc
+    ex.state_path = path
+    return ex

@@ -1,0 +1,322 @@
+"""The executor: carries out a :class:`~taxreport.rebalance.types.Plan` on an exchange, crash-safely,
+writing everything to the ledger as it happens (see :mod:`taxreport.rebalance.journal`).
+
+Per leg (sells first, as planned):
+
+1. Price at the touch: a buy at the best bid, a sell at the best ask (maker orders), moved
+   ``offset_ticks`` ticks towards the other side (enough ticks cross the spread and take). The amount
+   is the leg's remainder truncated to the market step and capped by the free balance.
+2. The client order id is deterministic — ``client_order_id(basket, rebalance id, leg, attempt)`` —
+   and the ``order.intent`` record is written BEFORE ``create_order`` is sent.
+3. A :class:`NetworkError` on ``create_order`` does not mean the order failed: the order is looked up
+   by client order id before any retry (a duplicate id is refused by the exchange anyway). An
+   :class:`ExchangeError` (reject, insufficient funds) is recorded and raised at once.
+4. Wait for fills up to ``fill_timeout`` (polling every ``poll_interval``), writing each fill as a
+   Trade as soon as it is seen; then cancel the remainder, record the final fills and the terminal
+   state, and re-price the remainder, up to ``reprices`` times; optionally finish with a market
+   order (``market_finish``). A remainder below the market's minimums is reported as dust.
+
+Before executing anything, :meth:`Executor.recover` resolves every unfinished intent of the basket
+(:mod:`taxreport.rebalance.recovery`). ``on_step(name)`` is called at every step boundary in
+:data:`STEPS`; the fault suite crashes the process there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable
+
+from taxreport.exchanges.base import (
+    DuplicateClientOrderId,
+    Exchange,
+    ExchangeError,
+    Market,
+    NetworkError,
+    Order,
+    OrderRequest,
+)
+from taxreport.model.money import decimal_str
+from taxreport.rebalance.ids import client_order_id
+from taxreport.rebalance.journal import Journal
+from taxreport.rebalance.recovery import (
+    ExchangeUnavailable,
+    ExecutionError,
+    RecoveryReport,
+    Retrier,
+    cancel_if_open,
+    finish_order,
+    rebalance_summary,
+    recover,
+)
+from taxreport.rebalance.types import Basket, Plan, PlannedOrder
+
+ZERO = Decimal(0)
+
+#: Every step boundary at which ``on_step`` is called (``exchange.*`` come from the paper exchange:
+#: the request was carried out but its response not yet returned).
+STEPS = ("trigger_written", "plan_written", "intent_written", "exchange.accepted", "order_acknowledged",
+         "ack_recorded", "fill_recorded", "before_cancel", "exchange.canceled", "after_cancel", "order_finished",
+         "leg_finished", "done_written")
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    offset_ticks: int = 0  # ticks towards the other side of the book (>0 is more aggressive)
+    fill_timeout: float = 30.0  # seconds to wait for fills before cancelling and re-pricing
+    poll_interval: float = 5.0
+    reprices: int = 3  # re-price the remainder up to this many times after the first order
+    market_finish: bool = False  # finally send the remainder as a market order
+    retries: int = 5  # NetworkError retries per request
+    backoff: float = 0.5  # first retry delay in seconds (doubled each time, at most 30 s)
+
+
+@dataclass
+class LegResult:
+    asset: str
+    symbol: str
+    side: str
+    planned: Decimal
+    filled: Decimal = ZERO
+    notional: Decimal = ZERO
+    orders: list[str] = field(default_factory=list)
+    status: str = "unfilled"  # filled | partial | unfilled
+    note: str = ""
+
+
+@dataclass
+class RunResult:
+    rebalance_id: str
+    status: str  # completed | skipped | failed
+    plan: Plan
+    legs: list[LegResult]
+    recovery: RecoveryReport | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Executor:
+    """One basket on one exchange. Create a new one after a crash: it recovers from the ledger."""
+
+    def __init__(self, ledger, exchange: Exchange, basket: Basket, *, account: str | None = None,  # noqa: ANN001
+                 config: ExecConfig | None = None, sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], datetime] | None = None, on_step: Callable[[str], None] | None = None,
+                 id_fn: Callable[[str, str, int, int], str] | None = None) -> None:
+        import time as _time
+
+        self.exchange, self.basket = exchange, basket
+        self.config = config or ExecConfig()
+        self.sleep = sleep or _time.sleep
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.on_step = on_step or (lambda _step: None)
+        self.id_fn = id_fn or client_order_id
+        self.account = account or basket.account
+        self.journal = Journal(ledger, basket.name, self.account, exchange.name, self.clock)
+        self.retrier = Retrier(self.sleep, self.config.retries, self.config.backoff)
+        self.markets: dict[str, Market] = self.retrier.call("load markets", exchange.load_markets)
+        self.recovered: RecoveryReport | None = None
+
+    # --- recovery ---------------------------------------------------------------------------
+    def recover(self) -> RecoveryReport:
+        self.recovered = recover(self.journal, self.exchange, self.retrier, self.markets, self.on_step)
+        return self.recovered
+
+    def new_rebalance_id(self) -> str:
+        base = self.clock().strftime("%Y%m%d%H%M%S")
+        rid, n = base, 0
+        while self.journal.has_rebalance_record(rid, "trigger"):
+            n += 1
+            rid = f"{base}{n}"
+        return rid
+
+    # --- execution --------------------------------------------------------------------------
+    def execute(self, plan: Plan, *, trigger: dict[str, Any] | None = None, rebalance_id: str | None = None) -> RunResult:
+        """Run ``plan`` (computed AFTER :meth:`recover`, from fresh balances). Writes trigger, plan,
+        every order and fill, and the completion record."""
+        if self.recovered is None:
+            self.recover()
+        rid = rebalance_id or self.new_rebalance_id()
+        why = dict(trigger or {"reason": "manual run"})
+        self.journal.rebalance_record(rid, "trigger", "rebalance.trigger", {
+            "rebalance_id": rid, "basket": self.basket.name, "mode": self.basket.mode, **why,
+            "max_drift": plan.max_drift, "drift": {r.asset: r.drift for r in plan.rows}})
+        self.on_step("trigger_written")
+        from taxreport.rebalance.planner import plan_to_dict
+
+        self.journal.rebalance_record(rid, "plan", "rebalance.plan", {"rebalance_id": rid, **plan_to_dict(plan)})
+        self.on_step("plan_written")
+        legs: list[LegResult] = []
+        status, error = "completed", None
+        if plan.skipped:
+            status = "skipped"
+        try:
+            for index, leg in enumerate(plan.orders):
+                legs.append(self._execute_leg(rid, index, leg))
+                self.on_step("leg_finished")
+        except ExecutionError as exc:
+            status, error = "failed", str(exc)
+        summary = rebalance_summary(self.journal, rid)
+        done = {"rebalance_id": rid, "status": status, "total_value_before": plan.total_value,
+                "value_after": self._value(),
+                "dust": [{"asset": d.asset, "side": d.side, "notional": d.notional, "reason": d.reason}
+                         for d in plan.dust], **summary}
+        if plan.skipped:
+            done["skipped"] = plan.skipped
+        if error:
+            done["error"] = error
+        self.journal.rebalance_record(rid, "done", "rebalance.done", done)
+        self.on_step("done_written")
+        result = RunResult(rid, status, plan, legs, self.recovered, done)
+        if error:
+            raise ExecutionError(error)
+        return result
+
+    def _value(self) -> Decimal | None:
+        """The basket's value now (members at mid + quote cash), for status and today's P&L."""
+        symbols = [f"{a}/{self.basket.quote}" for a in self.basket.weights if a != self.basket.quote]
+        try:
+            free = self.retrier.call("fetch balances", self.exchange.fetch_balances)
+            tickers = self.retrier.call("tickers", self.exchange.fetch_tickers, symbols)
+        except (ExchangeUnavailable, ExchangeError):  # a snapshot is optional; never fail a finished run
+            return None
+        value = free.get(self.basket.quote, ZERO)
+        for symbol in symbols:
+            t = tickers[symbol]
+            value += free.get(symbol.split("/")[0], ZERO) * (t.bid + t.ask) / 2
+        return value
+
+    def _execute_leg(self, rid: str, index: int, leg: PlannedOrder) -> LegResult:
+        cfg, market = self.config, self.markets[leg.symbol]
+        result = LegResult(leg.asset, leg.symbol, leg.side, leg.quantity)
+        attempts = cfg.reprices + 1 + (1 if cfg.market_finish else 0)
+        for attempt in range(attempts):
+            remaining = leg.quantity - result.filled
+            is_market = cfg.market_finish and attempt == attempts - 1
+            request, why_not = self._request(rid, index, attempt, leg, market, remaining, is_market)
+            if request is None:
+                result.note = why_not
+                break
+            order = self._place(rid, index, attempt, leg.asset, request)
+            result.orders.append(request.client_order_id)
+            order = self._wait(order)
+            order = cancel_if_open(self.exchange, self.retrier, order, self.on_step)
+            order, fills, _ = finish_order(self.journal, self.exchange, self.retrier, self.markets, order,
+                                           self.on_step)
+            result.filled += sum((f.amount for f in fills), ZERO)
+            result.notional += sum((f.amount * f.price for f in fills), ZERO)
+            if result.filled >= leg.quantity:
+                break
+        result.status = ("filled" if result.filled >= leg.quantity else "partial" if result.filled > 0
+                         else "unfilled")
+        return result
+
+    def _request(self, rid: str, index: int, attempt: int, leg: PlannedOrder, market: Market, remaining: Decimal,
+                 is_market: bool) -> tuple[OrderRequest | None, str]:
+        symbol = leg.symbol
+        ticker = self.retrier.call(f"ticker {symbol}", self.exchange.fetch_tickers, [symbol])[symbol]
+        offset = market.price_tick * self.config.offset_ticks
+        if leg.side == "buy":
+            price = self.exchange.price_to_precision(symbol, ticker.bid + offset)
+            reference = ticker.ask if is_market else price
+        else:
+            price = self.exchange.price_to_precision(symbol, max(ticker.ask - offset, market.price_tick))
+            reference = ticker.bid if is_market else price
+        free = self.retrier.call("fetch balances", self.exchange.fetch_balances)
+        if leg.side == "buy":
+            cap = free.get(market.quote, ZERO) / reference
+        else:
+            cap = free.get(market.base, ZERO)
+        amount = self.exchange.amount_to_precision(symbol, min(remaining, cap))
+        notional = amount * reference
+        q = market.quote
+        if amount <= 0:
+            return None, f"remainder {decimal_str(remaining)} {market.base} cannot be funded or is below one step"
+        if market.min_amount is not None and amount < market.min_amount:
+            return None, (f"remainder {decimal_str(amount)} {market.base} below minimum amount "
+                          f"{decimal_str(market.min_amount)}: dust")
+        minimum = max(market.min_cost or ZERO, self.basket.min_notional)
+        if notional < minimum:
+            return None, f"remainder worth {decimal_str(notional)} {q} below minimum notional {decimal_str(minimum)}: dust"
+        cid = self.id_fn(self.basket.name, rid, index, attempt)
+        return OrderRequest(cid, symbol, leg.side, "market" if is_market else "limit", amount,
+                            None if is_market else price), ""
+
+    def _place(self, rid: str, index: int, attempt: int, asset: str, req: OrderRequest) -> Order:
+        cid = req.client_order_id
+        self.journal.intent(cid, rid, index, attempt, asset, req.symbol, req.side, req.type, req.amount, req.price)
+        self.on_step("intent_written")
+        order = self._create(req)
+        self.on_step("order_acknowledged")
+        self.journal.update(cid, "accepted", order)
+        self.on_step("ack_recorded")
+        return order
+
+    def _lookup(self, req: OrderRequest) -> Order | None:
+        return self.retrier.call(f"look up {req.client_order_id}", self.exchange.fetch_order_by_client_id,
+                                 req.symbol, req.client_order_id)
+
+    def _create(self, req: OrderRequest) -> Order:
+        cid, retries = req.client_order_id, self.config.retries
+        for attempt in range(retries + 1):
+            try:
+                return self.exchange.create_order(req)
+            except DuplicateClientOrderId:
+                found = self._lookup(req)
+                if found is not None:
+                    return found
+                raise
+            except ExchangeError as exc:
+                self.journal.update(cid, "rejected", None, error=str(exc))
+                self.on_step("order_finished")
+                raise ExecutionError(f"{self.exchange.name} refused {req.side} {decimal_str(req.amount)} "
+                                     f"{req.symbol} (order {cid}): {exc}") from exc
+            except NetworkError as exc:
+                self.retrier.log.append(f"create {cid}: {exc.__class__.__name__}: {exc}")
+                found = self._lookup(req)  # the order may have landed: never resend blindly
+                if found is not None:
+                    return found
+                if attempt == retries:
+                    raise ExchangeUnavailable(f"create_order {cid} failed {retries + 1} times ({exc}); the "
+                                              "intent stays open and the next run recovers it") from exc
+                self.sleep(self.retrier.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, order: Order) -> Order:
+        deadline = self.clock() + timedelta(seconds=self.config.fill_timeout)
+        seen = 0
+        while order.status == "open" and self.clock() < deadline:
+            self.sleep(self.config.poll_interval)
+            latest = self.retrier.call(f"look up {order.client_order_id}", self.exchange.fetch_order_by_client_id,
+                                       order.symbol, order.client_order_id)
+            order = latest or order
+            if order.filled > seen:
+                fills = self.retrier.call(f"fills of {order.client_order_id}", self.exchange.fetch_fills,
+                                          order.symbol, order.id)
+                self.journal.fills(fills, self.markets, on_each=lambda: self.on_step("fill_recorded"))
+                seen = order.filled
+        return order
+
+
+def run_rebalance(engine: Executor, *, invest: Decimal = ZERO, scheduled: bool = False, liquidate: bool = False,
+                  trigger: dict[str, Any] | None = None) -> RunResult:
+    """Recover, then plan from the exchange's fresh balances and touch prices, then execute.
+
+    ``scheduled`` applies the basket's gate/band (a due run inside it is recorded as skipped);
+    ``liquidate`` plans ``basket stop`` (sell every member to the quote asset)."""
+    from taxreport.rebalance.planner import plan, plan_liquidation
+
+    if engine.recovered is None:
+        engine.recover()
+    b, ex = engine.basket, engine.exchange
+    symbols = [f"{a}/{b.quote}" for a in b.weights if a != b.quote]
+    balances = engine.retrier.call("fetch balances", ex.fetch_balances)
+    tickers = engine.retrier.call("fetch tickers", ex.fetch_tickers, symbols)
+    mids = {s.split("/")[0]: (t.bid + t.ask) / 2 for s, t in tickers.items()}
+    held = {a: q for a, q in balances.items() if a in b.weights or a == b.quote}
+    common = dict(tickers=tickers, amount_to_precision=ex.amount_to_precision, price_to_precision=ex.price_to_precision)
+    if liquidate:
+        p = plan_liquidation(b, held, mids, engine.markets, **common)
+    else:
+        fee_in = "base" if ex.name in ("okx", "paper") else "quote"  # OKX charges a spot buy's fee in the coin
+        p = plan(b, held, mids, engine.markets, invest=invest, buy_fee_in=fee_in, gate_check=scheduled, **common)
+    return engine.execute(p, trigger=trigger)

@@ -1,0 +1,168 @@
+"""The rebalancer's journal: every trigger, plan, order intent, order state change, fill and
+completion of a basket, written to the ledger (the hash-chained audit trail) as it happens.
+
+Natural keys make every write idempotent, so a recovered run never writes a record twice:
+
+=====================  ===================================  ============================================
+record_type            external_id                          written
+=====================  ===================================  ============================================
+``rebalance.trigger``  ``<basket>:<rebalance id>:trigger``  why the rebalance runs (schedule, drift…)
+``rebalance.plan``     ``<basket>:<rebalance id>:plan``     the orders it means to place, and the dust
+``order.intent``       ``<exchange>:<cid>:intent``          BEFORE the order is sent
+``order.update``       ``<exchange>:<cid>:<status>``        ``accepted`` (exchange order id known), then
+                                                            one terminal status: ``closed``,
+                                                            ``canceled``, ``rejected`` or ``missing``
+                                                            (never reached the exchange)
+``rebalance.done``     ``<basket>:<rebalance id>:done``     summary: completed, failed or interrupted
+``basket.invest`` /    ``<basket>:<time>:invest|stop``      ``basket invest`` and ``basket stop``
+``basket.stop``
+=====================  ===================================  ============================================
+
+Fills are :class:`~taxreport.model.events.Trade` events (``source`` = exchange name, ``external_id`` =
+exchange trade id, ``order_id`` = client order id, fee and fee asset exactly as the fill says): fills,
+not orders, are the truth for cost basis. A terminal ``order.update`` is written only after every
+fill of the order has been written, so an intent without one is exactly "unfinished".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping
+
+from taxreport.exchanges.base import Fill, Market, Order
+from taxreport.model.events import Event, Record, Trade
+
+TERMINAL = ("closed", "canceled", "rejected", "missing")
+RECORD_SOURCE = "rebalancer"
+
+
+@dataclass(frozen=True)
+class Intent:
+    client_order_id: str
+    rebalance_id: str
+    leg: int
+    attempt: int
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None
+    time: datetime
+
+
+class Journal:
+    """Reads and writes one basket's records in the ledger (actor ``rebalancer:<basket>``)."""
+
+    def __init__(self, ledger, basket: str, account: str, exchange_name: str,  # noqa: ANN001
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.ledger, self.basket, self.account, self.exchange_name = ledger, basket, account, exchange_name
+        self.actor = f"rebalancer:{basket}"
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    # --- writing ----------------------------------------------------------------------------
+    def write(self, events: Iterable[Event], reason: str) -> int:
+        """Append the events not yet in the ledger (by natural key), in one transaction."""
+        items = list(events)
+        if not items:
+            return 0
+        have = self.ledger.existing_keys([e.natural_key for e in items])
+        new = [e for e in items if e.natural_key not in have]
+        if not new:
+            return 0
+        return self.ledger.append(new, actor=self.actor, reason=reason).added_count
+
+    def record(self, record_type: str, external_id: str, data: Mapping[str, Any], *, order_id: str | None = None,
+               reason: str | None = None) -> bool:
+        """Write one record unless its key exists; True if written."""
+        rec = Record(time=self.clock(), source=RECORD_SOURCE, external_id=external_id, record_type=record_type,
+                     account=self.account, order_id=order_id, data=dict(data))
+        return self.write([rec], reason or f"{record_type} of basket {self.basket}") > 0
+
+    def rebalance_record(self, rebalance_id: str, step: str, record_type: str, data: Mapping[str, Any]) -> bool:
+        return self.record(record_type, f"{self.basket}:{rebalance_id}:{step}", data)
+
+    def has_rebalance_record(self, rebalance_id: str, step: str) -> bool:
+        return self.ledger.has_key(f"record:{RECORD_SOURCE}:{self.basket}:{rebalance_id}:{step}")
+
+    def intent(self, cid: str, rebalance_id: str, leg: int, attempt: int, asset: str, symbol: str, side: str,
+               type_: str, amount: Decimal, price: Decimal | None) -> bool:
+        data = {"basket": self.basket, "rebalance_id": rebalance_id, "leg": leg, "attempt": attempt,
+                "asset": asset, "symbol": symbol, "side": side, "type": type_, "amount": amount, "price": price,
+                "exchange": self.exchange_name}
+        return self.record("order.intent", f"{self.exchange_name}:{cid}:intent", data, order_id=cid,
+                           reason=f"order intent before sending {cid}")
+
+    def update(self, cid: str, status: str, order: Order | None = None, **extra: Any) -> bool:
+        data: dict[str, Any] = {"status": status}
+        if order is not None:
+            data.update(exchange_order_id=order.id, exchange_status=order.status, filled=order.filled)
+        data.update(extra)
+        return self.record("order.update", f"{self.exchange_name}:{cid}:{status}", data, order_id=cid,
+                           reason=f"order {cid} {status}")
+
+    def fill_trade(self, fill: Fill, market: Market) -> Trade:
+        return Trade(time=fill.time, source=self.exchange_name, external_id=fill.trade_id, account=self.account,
+                     side=fill.side, base=market.base, quote=market.quote, quantity=fill.amount, price=fill.price,
+                     fee=fill.fee, fee_asset=fill.fee_asset,
+                     order_id=fill.client_order_id, note=fill.taker_or_maker)
+
+    def fills(self, fills: Iterable[Fill], markets: Mapping[str, Market],
+              on_each: Callable[[], None] | None = None) -> int:
+        """Write fills not yet recorded, one transaction each (so a crash loses none written)."""
+        written = 0
+        for fill in fills:
+            n = self.write([self.fill_trade(fill, markets[fill.symbol])], f"fill of order {fill.client_order_id}")
+            written += n
+            if n and on_each is not None:
+                on_each()
+        return written
+
+    # --- reading ----------------------------------------------------------------------------
+    def records(self, record_type: str | None = None, *, all_accounts: bool = False) -> list[Record]:
+        """This basket's records in ledger order: of this journal's account (paper, sandbox and live
+        runs of one basket keep separate books) unless ``all_accounts``."""
+        out = []
+        for row in self.ledger.rows(kinds=["record"], actor_prefix=self.actor):
+            ev = row.event
+            if (row.actor == self.actor and isinstance(ev, Record)
+                    and (all_accounts or ev.account == self.account)
+                    and (record_type is None or ev.record_type == record_type)):
+                out.append(ev)
+        return out
+
+    def order_states(self) -> tuple[list[Intent], dict[str, dict[str, Record]]]:
+        """Every intent of this exchange, and per client order id its updates by status."""
+        intents, updates = [], defaultdict(dict)
+        for rec in self.records():
+            if rec.record_type == "order.intent" and rec.data.get("exchange") == self.exchange_name:
+                d = rec.data
+                intents.append(Intent(rec.order_id, d["rebalance_id"], int(d["leg"]), int(d["attempt"]),
+                                      d["symbol"], d["side"], d["type"], Decimal(d["amount"]),
+                                      None if d["price"] is None else Decimal(d["price"]), rec.time))
+            elif rec.record_type == "order.update" and rec.external_id.startswith(f"{self.exchange_name}:"):
+                updates[rec.order_id][rec.data["status"]] = rec
+        return intents, dict(updates)
+
+    def unfinished_intents(self) -> list[Intent]:
+        intents, updates = self.order_states()
+        return [i for i in intents if not any(s in TERMINAL for s in updates.get(i.client_order_id, {}))]
+
+    def unfinished_rebalances(self) -> list[str]:
+        started, done = [], set()
+        for rec in self.records():
+            rid = rec.data.get("rebalance_id")
+            if rec.record_type == "rebalance.trigger":
+                started.append(rid)
+            elif rec.record_type == "rebalance.done":
+                done.add(rid)
+        return [r for r in started if r not in done]
+
+    def trades_of(self, cid: str) -> list[Trade]:
+        return [e for e in self.ledger.events(kinds=["trade"], order_ref=cid) if isinstance(e, Trade)
+                and e.source == self.exchange_name]
+
+    def recorded_fill_ids(self, cid: str) -> set[str]:
+        return {t.external_id for t in self.trades_of(cid)}

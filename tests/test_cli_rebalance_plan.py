@@ -1,0 +1,132 @@
+"""CLI: `basket create|show|list` and `rebalance plan --paper` (no exchange at all)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from taxreport.cli.main import root
+from taxreport.rebalance.basket import baskets_dir, load_basket
+
+EXAMPLE = ["--balances", "BTC=0.1,ETH=1,SOL=10.5", "--prices", "BTC=55000,ETH=2850,SOL=200"]
+
+
+def run(*args: str):  # noqa: ANN201
+    return CliRunner().invoke(root, list(args), catch_exceptions=False)
+
+
+def test_create_show_list_round_trip():
+    result = run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20", "--mode", "weekly")
+    assert result.exit_code == 0, result.output
+    assert "saved basket 'core'" in result.output and "weekly on monday at 00:00 UTC" in result.output
+    saved = load_basket(baskets_dir() / "core.toml")
+    assert saved.weights == {"BTC": 50, "ETH": 30, "SOL": 20} and saved.account == "okx:main"
+    shown = json.loads(run("basket", "show", "--basket", "core", "--format", "json").output)
+    assert shown["weights"] == {"BTC": "50", "ETH": "30", "SOL": "20"} and shown["gate"] == "3"
+    assert "BTC/USDT" in run("basket", "show", "core").output
+    listed = json.loads(run("basket", "list", "--format", "json").output)
+    assert [(b["name"], b["ok"]) for b in listed] == [("core", True)]
+
+
+def test_create_refusals_are_one_line_errors():
+    r = run("basket", "create", "bad", "--weights", "BTC=50,ETH=30,SOL=21")
+    assert r.exit_code == 1 and r.output.strip() == "error: command line: weights: must sum to exactly 100, they sum to 101"
+    r = run("basket", "create", "bad", "--weights", "BTC=50,btc=30,ETH=20")
+    assert "duplicate asset: 'btc' and 'BTC' are the same asset" in r.output and r.exit_code == 1
+    r = run("basket", "create", "bad", "--weights", "BTC=50,PEPE=50", "--markets",
+            str(Path(__file__).parent / "fixtures" / "okx_markets.json"))
+    assert "no such market on okx: PEPE/USDT" in r.output and r.exit_code == 1
+    assert not (baskets_dir() / "bad.toml").exists()  # nothing written on refusal
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=50")
+    r = run("basket", "create", "core", "--weights", "BTC=60,ETH=40")
+    assert "exists already (use --force" in r.output and r.exit_code == 1
+    assert run("basket", "create", "core", "--weights", "BTC=60,ETH=40", "--force").exit_code == 0
+
+
+def test_list_shows_broken_files():
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=50")
+    (baskets_dir() / "broken.toml").write_text('[weights]\nBTC = 50\nETH = 49\n')
+    listed = {b["name"]: b for b in json.loads(run("basket", "list", "--format", "json").output)}
+    assert listed["core"]["ok"] and not listed["broken"]["ok"] and "sum to 99" in listed["broken"]["error"]
+
+
+def test_plan_paper_worked_example_json():
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20")
+    r = run("rebalance", "plan", "--basket", "core", "--paper", *EXAMPLE, "--fee-rate", "0", "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert [(o["side"], o["asset"], o["quantity"], o["limit_price"], o["notional"]) for o in data["orders"]] == [
+        ("sell", "BTC", "0.005", "55000", "275.000"), ("sell", "SOL", "0.05", "200", "10.00"),
+        ("buy", "ETH", "0.1", "2850", "285.0")]
+    assert data["dust"] == [] and data["source"] == "paper" and data["total_value"] == "10450.0"
+
+
+def test_plan_paper_okx_fees_scale_the_buy_and_say_so():
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20")
+    # market taker fee 0.1%, charged in ETH on OKX: 284.715 USDT from the sells buys 0.0999 ETH
+    data = json.loads(run("rebalance", "plan", "--basket", "core", "--paper", *EXAMPLE, "--format", "json").output)
+    assert data["orders"][2]["quantity"] == "0.099900" and data["buy_fee_in"] == "base"
+    assert data["notes"] == ["buys scaled to 99.90% to fit the 284.715 USDT available after sells and fees "
+                             "(they would cost 285)"]
+
+
+def test_plan_dust_is_listed_with_reason():
+    run("basket", "create", "duo", "--weights", "BTC=50,SOL=50")
+    r = run("rebalance", "plan", "--basket", "duo", "--paper", "--balances", "BTC=0.01,SOL=2.7525",
+            "--prices", "BTC=55000,SOL=200", "--format", "json")
+    data = json.loads(r.output)
+    assert data["orders"] == []
+    assert [(d["asset"], d["side"], d["reason"]) for d in data["dust"]] == [
+        ("SOL", "sell", "below minimum notional 5 USDT"), ("BTC", "buy", "below minimum amount 0.00001 BTC")]
+    table = run("rebalance", "plan", "--basket", "duo", "--paper", "--balances", "BTC=0.01,SOL=2.7525",
+                "--prices", "BTC=55000,SOL=200").output
+    assert "dropped as dust" in table and "below minimum notional 5 USDT" in table
+
+
+def test_plan_issue_example_with_a_two_asset_basket_and_table_output():
+    run("basket", "create", "duo", "--weights", "BTC=60,ETH=40")
+    r = run("rebalance", "plan", "--basket", "duo", "--paper", "--balances", "BTC=0.1,ETH=1.2,USDT=50",
+            "--prices", "BTC=55000,ETH=2375")
+    assert r.exit_code == 0, r.output
+    # 5,500 + 2,850 = 8,350: BTC 65.87% vs 60% -> sell 490 USDT of BTC = 0.00890909 BTC
+    assert "65.87%" in r.output and "0.00890909" in r.output and "SELL" in r.output and "BUY" in r.output
+
+
+def test_plan_refusals():
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20")
+    r = run("rebalance", "plan", "--basket", "core", "--paper", "--balances", "BTC=0.1,ETH=1.2,USDT=50",
+            "--prices", "BTC=55000,ETH=2375")
+    assert r.exit_code == 1 and "--prices: no price for SOL" in r.output
+    r = run("rebalance", "plan", "--basket", "core", "--paper")
+    assert r.exit_code == 1 and "add --balances and --prices" in r.output
+    r = run("rebalance", "plan", "--basket", "core", "--balances", "BTC=1", "--prices", "BTC=1")
+    assert r.exit_code == 1 and "add --paper" in r.output
+    r = run("rebalance", "plan", "--basket", "nope", "--paper", *EXAMPLE)
+    assert r.exit_code == 1 and "no basket named 'nope'" in r.output
+    r = run("rebalance", "plan", "--basket", "core", "--paper", "--balances", "BTC=0.1,BTC=1", "--prices", "BTC=1")
+    assert "BTC is given twice" in r.output
+    r = run("rebalance", "plan", "--basket", "core", "--paper", "--balances", "BTC=abc", "--prices", "BTC=1")
+    assert r.exit_code == 1 and "not a number" in r.output
+
+
+def test_plan_as_scheduled_skips_inside_the_gate():
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20")
+    data = json.loads(run("rebalance", "plan", "--basket", "core", "--paper", *EXAMPLE, "--as-scheduled",
+                          "--format", "json").output)
+    assert data["orders"] == [] and data["skipped"] == ("no asset drifts more than the 3pp gate "
+                                                        "(largest: ETH -2.73pp)")
+
+
+def test_plan_from_a_basket_file_path(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[weights]\nBTC = 50\nETH = 30\nSOL = 20\n')
+    data = json.loads(run("rebalance", "plan", "--basket", str(path), "--paper", *EXAMPLE, "--fee-rate", "0",
+                          "--format", "json").output)
+    assert data["basket"] == "mine" and len(data["orders"]) == 3
+
+
+def test_help_has_examples():
+    for args in (["basket", "create"], ["basket", "show"], ["basket", "list"], ["rebalance", "plan"]):
+        assert "Examples:" in run(*args, "--help").output
