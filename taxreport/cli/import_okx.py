@@ -1,0 +1,84 @@
+"""``taxreport import okx``: OKX trading and funding history CSV exports (every known variant)."""
+
+from __future__ import annotations
+
+import click
+
+from taxreport.cli.common import echo_json, format_option, open_ledger
+
+
+@click.command("okx")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--account", default="okx:main", show_default=True,
+              help="Ledger account the OKX history belongs to (trading and funding rows alike).")
+@click.option("--show-ignored/--no-show-ignored", default=True, show_default=True,
+              help="List every ignored and already-recorded row with its reason.")
+@format_option()
+@click.pass_context
+def import_okx(ctx: click.Context, files: tuple[str, ...], account: str, show_ignored: bool, fmt: str) -> None:
+    """Import OKX trading-history (T0-T4) and funding-history (F1, F1', F2) CSV exports.
+
+    The variant is recognised from the header row (after OKX's optional metadata line and BOM); the
+    metadata line's "Time Zone:UTC+H" is applied to the Time column (absent: UTC). Each file is
+    checked against OKX's own balance columns and written in one transaction; a file with any bad
+    row is refused whole, naming file:line and column. Re-importing a file, or an overlapping
+    export of a longer period, adds nothing and counts the duplicates. Transfers, staking and
+    savings moves are not disposals: they are listed as ignored with the reason. Fills the
+    rebalancer already recorded (same OKX order id, or the same fill) and deposits/withdrawals
+    already in the account (same asset and amount within 10 minutes) are reported, not imported.
+
+    \b
+    Examples:
+      taxreport import okx trading-history.csv funding-history.csv
+      taxreport import okx okx-2024.csv okx-2025.csv --account okx:main --format json
+    """
+    from taxreport.errors import TaxreportError
+    from taxreport.importers.okx import import_okx_file
+
+    led = open_ledger(ctx)
+    summaries = []
+    failed: list[str] = []
+    for path in files:
+        try:
+            summaries.append(import_okx_file(led, path, account=account))
+        except TaxreportError as exc:
+            if len(files) == 1:
+                raise
+            failed.append(str(exc))
+            click.echo(f"error: {exc}", err=True)
+    if fmt == "json":
+        echo_json([s.__dict__ for s in summaries] + [{"error": e} for e in failed])
+    else:
+        _print(summaries, show_ignored)
+    if failed:
+        raise TaxreportError(f"{len(failed)} of {len(files)} files refused (nothing written from them); "
+                             "the others were imported")
+
+
+def _print(summaries, show_ignored: bool) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from taxreport.cli.common import console
+
+    out = console()
+    table = Table(title="OKX import", header_style="bold",
+                  caption="dup = already in the ledger (same key); known = already recorded by the rebalancer "
+                          "(same OKX order or fill) or by hand (same deposit/withdrawal)")
+    for name, justify in (("file", "left"), ("variant", "left"), ("time zone", "left"), ("rows", "right"),
+                          ("added", "right"), ("dup", "right"), ("ignored", "right"), ("known", "right")):
+        table.add_column(name, justify=justify, overflow="fold",  # type: ignore[arg-type]
+                         no_wrap=justify == "right")
+    for s in summaries:
+        table.add_row(s.path, s.variant, s.time_zone, str(s.rows), str(s.added), str(s.duplicates),
+                      str(len(s.ignored)), str(len(s.already_recorded)))
+    out.print(table)
+    if not show_ignored:
+        return
+    for s in summaries:
+        if s.ignored or s.already_recorded:
+            detail = Table(title=f"{s.path}: rows not imported", header_style="bold")
+            detail.add_column("row", overflow="fold")
+            detail.add_column("why", overflow="fold")
+            for origin, reason in [*s.ignored, *s.already_recorded]:
+                detail.add_row(origin, reason)
+            out.print(detail)

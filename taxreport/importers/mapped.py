@@ -1,0 +1,236 @@
+"""A generic trade CSV importer driven by a column mapping (a TOML file), for exchanges without a
+dedicated importer. One CSV row is one fill. Example mapping (every key is documented in
+``docs/readme/okx-import-reconcile.md``, "Other exchanges")::
+
+    source = "kraken"             # origin of the facts: natural keys are trade:kraken:<account>/<id>
+    skip_lines = 0                # lines before the header row (metadata)
+    delimiter = ","
+
+    [time]
+    column = "time"
+    format = "%Y-%m-%d %H:%M:%S.%f"   # strptime format, or "iso", "unix", "unix_ms"
+    zone = "UTC"                      # IANA name or UTC±H[:MM], for times without an offset
+
+    [columns]
+    side = "type"
+    symbol = "pair"               # or: base = "…" and quote = "…"
+    quantity = "vol"              # base quantity
+    price = "price"               # or: cost = "cost" (quote total; price = cost / quantity)
+    fee = "fee"                   # optional
+    fee_asset = "fee_currency"    # optional column; else [fee] asset
+    id = "txid"                   # optional: without it a row's content identifies it
+    order_id = "ordertxid"        # optional
+
+    [symbol]
+    separator = "/"
+
+    [sides]
+    buy = ["buy"]
+    sell = ["sell"]
+
+    [fee]
+    asset = "quote"               # "quote", "base" or an asset symbol, when there is no fee_asset column
+    negative_means_charged = false
+
+A file with any bad row is refused whole (file:line: column: reason); nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from taxreport.errors import InputError
+from taxreport.importers.base import ImportRefused, ParsedBatch, read_text
+from taxreport.importers.okx.common import checked_decimal
+from taxreport.model.events import Trade, utc
+
+
+@dataclass(frozen=True)
+class Mapping:
+    source: str
+    columns: dict[str, str]
+    time_format: str
+    zone: tzinfo
+    separator: str = "/"
+    buy: tuple[str, ...] = ("buy",)
+    sell: tuple[str, ...] = ("sell",)
+    fee_asset: str = "quote"
+    negative_means_charged: bool = False
+    skip_lines: int = 0
+    delimiter: str = ","
+    path: str = ""
+
+
+REQUIRED = ("side", "quantity")
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    name = str(path)
+    try:
+        data = tomllib.loads(read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=name) from exc
+
+    def bad(key: str, reason: str) -> InputError:
+        return InputError(reason, file=name, field=key)
+
+    source = data.get("source")
+    if not isinstance(source, str) or not source.strip() or ":" in source:
+        raise bad("source", "must name the exchange, e.g. source = \"kraken\" (no colon)")
+    cols = data.get("columns")
+    if not isinstance(cols, dict) or not all(isinstance(v, str) and v for v in cols.values()):
+        raise bad("columns", "a [columns] table of column names is required")
+    allowed = {"side", "symbol", "base", "quote", "quantity", "price", "cost", "fee", "fee_asset", "id", "order_id"}
+    if unknown := sorted(set(cols) - allowed):
+        raise bad("columns", f"unknown keys {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+    for key in REQUIRED:
+        if key not in cols:
+            raise bad(f"columns.{key}", "is required")
+    has_pair = "base" in cols and "quote" in cols
+    if ("symbol" in cols) == has_pair or ("symbol" in cols and ("base" in cols or "quote" in cols)):
+        raise bad("columns.symbol", "give either symbol, or both base and quote")
+    if ("price" in cols) == ("cost" in cols):
+        raise bad("columns.price", "give either price or cost")
+    time = data.get("time") or {}
+    if not isinstance(time, dict) or not isinstance(time.get("column"), str):
+        raise bad("time.column", "is required")
+    cols = dict(cols) | {"time": time["column"]}
+    zone_text = str(time.get("zone", "UTC"))
+    try:
+        from taxreport.importers.okx.common import parse_zone
+
+        zone = parse_zone(zone_text)[0]
+    except ValueError:
+        try:
+            zone = ZoneInfo(zone_text)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise bad("time.zone", f"{zone_text!r} is neither an IANA zone nor UTC±H") from exc
+    sides = data.get("sides") or {}
+    fee = data.get("fee") or {}
+    return Mapping(
+        source=source.strip(), columns=cols, time_format=str(time.get("format", "iso")), zone=zone,
+        separator=str((data.get("symbol") or {}).get("separator", "/")),
+        buy=tuple(str(s).lower() for s in sides.get("buy", ["buy"])),
+        sell=tuple(str(s).lower() for s in sides.get("sell", ["sell"])),
+        fee_asset=str(fee.get("asset", "quote")), negative_means_charged=bool(fee.get("negative_means_charged", False)),
+        skip_lines=int(data.get("skip_lines", 0)), delimiter=str(data.get("delimiter", ",")), path=name)
+
+
+class _Bad(Exception):
+    def __init__(self, column: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.column, self.reason = column, reason
+
+
+def parse_mapped(path: str | Path, mapping: Mapping, *, account: str) -> ParsedBatch:
+    name = str(path)
+    lines = read_text(path).splitlines(keepends=True)
+    body = "".join(lines[mapping.skip_lines:])
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=mapping.delimiter)
+    batch = ParsedBatch(name)
+    problems: list[InputError] = []
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(reader)]
+    except StopIteration:
+        raise InputError("empty file: no header row", file=name) from None
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", file=name, line=mapping.skip_lines + 1) from exc
+    missing = [c for c in mapping.columns.values() if c not in header]
+    if missing:
+        raise InputError(f"header {mapping.delimiter.join(header)!r} lacks the mapped columns "
+                         f"{', '.join(missing)} (mapping {mapping.path})", file=name, line=mapping.skip_lines + 1)
+    index = {h: i for i, h in enumerate(header)}
+    start = mapping.skip_lines + 2
+    try:
+        for cells in reader:
+            line = start
+            start = mapping.skip_lines + reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                problems.append(InputError(f"has {len(cells)} cells, the header has {len(header)}",
+                                           file=name, line=line))
+                continue
+            row = {key: cells[index[col]].strip() for key, col in mapping.columns.items()}
+            try:
+                batch.add(_trade(row, mapping, account), f"{name}:{line}")
+            except _Bad as exc:
+                column = mapping.columns.get(exc.column or "", exc.column)
+                problems.append(InputError(exc.reason, file=name, line=line, field=column))
+    except csv.Error as exc:
+        problems.append(InputError(f"malformed CSV: {exc}", file=name, line=start))
+    if problems:
+        raise ImportRefused(name, problems)
+    return batch
+
+
+def _time(text: str, m: Mapping) -> datetime:
+    if not text:
+        raise _Bad("time", "is empty")
+    try:
+        if m.time_format in ("unix", "unix_ms"):
+            seconds = checked_decimal(text, what="time") / (1000 if m.time_format == "unix_ms" else 1)
+            return datetime.fromtimestamp(0, timezone.utc) + _seconds(seconds)
+        value = (datetime.fromisoformat(text.replace("Z", "+00:00")) if m.time_format == "iso"
+                 else datetime.strptime(text, m.time_format))
+    except (ValueError, OverflowError) as exc:
+        raise _Bad("time", f"{text!r} does not match the format {m.time_format!r} ({exc})") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=m.zone)
+    return utc(value)
+
+
+def _seconds(seconds: Decimal):  # noqa: ANN202
+    from datetime import timedelta
+
+    whole = int(seconds)
+    return timedelta(seconds=whole, microseconds=int((seconds - whole) * 1_000_000))
+
+
+def _number(row: dict[str, str], key: str) -> Decimal:
+    if not row[key]:
+        raise _Bad(key, "is empty")
+    try:
+        return checked_decimal(row[key], what=key)
+    except ValueError as exc:
+        raise _Bad(key, str(exc).split(": ", 1)[-1]) from None
+
+
+def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
+    side_text = row["side"].lower()
+    side = "buy" if side_text in m.buy else "sell" if side_text in m.sell else None
+    if side is None:
+        raise _Bad("side", f"{row['side']!r} is none of {', '.join(m.buy + m.sell)}")
+    if "symbol" in row:
+        parts = row["symbol"].split(m.separator) if m.separator else []
+        if len(parts) != 2 or not all(p.strip() for p in parts):
+            raise _Bad("symbol", f"{row['symbol']!r} is not BASE{m.separator}QUOTE")
+        base, quote = (p.strip() for p in parts)
+    else:
+        base, quote = row["base"], row["quote"]
+    quantity = abs(_number(row, "quantity"))
+    price = _number(row, "price") if "price" in row else None
+    if price is None:
+        if quantity == 0:
+            raise _Bad("quantity", "is zero")
+        price = abs(_number(row, "cost")) / quantity
+    fee = _number(row, "fee") if row.get("fee") else Decimal(0)
+    if m.negative_means_charged:
+        fee = -fee
+    fee_asset = row.get("fee_asset") or {"quote": quote, "base": base}.get(m.fee_asset, m.fee_asset)
+    when = _time(row["time"], m)
+    ident = row.get("id") or None
+    try:
+        return Trade(time=when, source=m.source, external_id=f"{account}/{ident}" if ident else None,
+                     account=account, side=side, base=base, quote=quote, quantity=quantity, price=price, fee=fee,
+                     fee_asset=fee_asset if fee else None, order_id=row.get("order_id") or None)
+    except ValueError as exc:
+        key, _, reason = str(exc).partition(": ")
+        raise _Bad(key if key in row else None, reason or str(exc)) from None

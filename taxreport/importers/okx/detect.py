@@ -1,0 +1,82 @@
+"""Which OKX export a file is, recognised by its header row (BittyTax style: parsers are keyed by
+their exact header and versioned), and the one entry point :func:`parse_okx_file`.
+
+The header is compared after removing UTF-8 BOMs (T1 has one on every cell), surrounding spaces and
+trailing empty cells, case-insensitively. A header that matches no variant is refused with the
+header found and every header known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from taxreport.errors import InputError
+from taxreport.importers.okx.bills import T2_COLUMNS, T34_COLUMNS, parse_bills
+from taxreport.importers.okx.common import OkxBatch, OkxFile, read_okx_file
+from taxreport.importers.okx.funding import parse_funding
+from taxreport.importers.okx.legacy import parse_t0, parse_t1
+
+DEFAULT_ACCOUNT = "okx:main"
+
+
+@dataclass(frozen=True)
+class Variant:
+    code: str
+    name: str
+    header: tuple[str, ...]
+    parse: Callable[[OkxFile, str], OkxBatch]
+
+    @property
+    def header_text(self) -> str:
+        return ",".join(self.header)
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("T0", "OKEx trade history (≤2019)", ("time", "type", "size", "balance", "fee", "currency"),
+            parse_t0),
+    Variant("T1", "OKEx spot trade history (~2020)",
+            ("Order ID", "Trade ID", "Trade Time", "Pairs", "Amount", "Price", "Total", "taker/maker", "Fee",
+             "unit"), parse_t1),
+    Variant("T2", "OKX trading account history (2023-03)",
+            ("id", "Order id", "Time", "Trade Type", "Instrument", "Type", "Amount", "Unit", "PL", "Fee",
+             "Position Change", "Position Balance", "Balance Change", "Balance", "Unit"),
+            lambda f, account: parse_bills(f, "T2", T2_COLUMNS, account)),
+    Variant("T3", "OKX trading history (2023-07…2023-11)",
+            ("id", "Order id", "Time", "Trade Type", "Symbol", "Action", "Amount", "Trading Unit",
+             "Filled Price", "Filled Price Unit", "PnL", "Fee", "Fee Unit", "Position Change",
+             "Position Balance", "Position Unit", "Balance Change", "Balance", "Balance Unit"),
+            lambda f, account: parse_bills(f, "T3", T34_COLUMNS, account)),
+    Variant("T4", "OKX trading history (2025)",
+            ("id", "Order id", "Time", "Trade Type", "Symbol", "Action", "Amount", "Trading Unit",
+             "Filled Price", "PnL", "Fee", "Fee Unit", "Position Change", "Position Balance",
+             "Balance Change", "Balance", "Balance Unit"),
+            lambda f, account: parse_bills(f, "T4", T34_COLUMNS, account)),
+    Variant("F1", "OKX funding history (2023)",
+            ("id", "Time", "Type", "Amount", "Before Balance", "After Balance", "Fee", "Symbol"),
+            lambda f, account: parse_funding(f, "F1", account)),
+    Variant("F1'", "OKX funding history (2023, empty second column)",
+            ("id", "", "Time", "Type", "Amount", "Before Balance", "After Balance", "Fee", "Symbol"),
+            lambda f, account: parse_funding(f, "F1'", account)),
+    Variant("F2", "OKX funding history (2025)",
+            ("id", "Time", "Type", "Amount", "Before Balance", "After Balance", "Symbol"),
+            lambda f, account: parse_funding(f, "F2", account)),
+)
+
+
+def detect(f: OkxFile) -> Variant:
+    found = tuple(h.lower() for h in f.header)
+    for variant in VARIANTS:
+        if found == tuple(h.lower() for h in variant.header):
+            return variant
+    known = "; ".join(f"{v.code} ({v.name}): {v.header_text}" for v in VARIANTS)
+    raise InputError(f"header {','.join(f.header)!r} is not an OKX export this version knows. Known "
+                     f"headers: {known}", file=f.path, line=f.header_line)
+
+
+def parse_okx_file(path: str, *, account: str = DEFAULT_ACCOUNT) -> OkxBatch:
+    """Parse one OKX export into events (nothing is written). Raises :class:`InputError` /
+    :class:`~taxreport.importers.base.ImportRefused` for a file it cannot take whole."""
+    f = read_okx_file(path)
+    variant = detect(f)
+    return variant.parse(f, account)
