@@ -1,0 +1,363 @@
+"""``taxreport export …``: Koinly and CoinTracker CSV, Form 8949 CSV, the HMRC computation CSV, the XLSX
+workbook, the PDF summary, and ``all`` of them into one folder. The formats are documented in their
+modules under :mod:`taxreport.reports`; openpyxl, matplotlib and weasyprint load only when used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
+from taxreport.errors import InputError, TaxreportError
+
+FILE_NAMES = {"koinly": "koinly-{year}.csv", "cointracker": "cointracker-{year}.csv",
+              "form8949": "form8949-{year}.csv", "hmrc": "hmrc-computation-{year}.csv",
+              "xlsx": "taxreport-{j}-{year}.xlsx", "pdf": "taxreport-{j}-{year}.pdf"}
+
+
+def _name(fmt: str, jurisdiction: str | None, year: str) -> str:
+    return FILE_NAMES[fmt].format(year=year, j=(jurisdiction or "all").lower())
+
+
+def _year_options(need_jurisdiction: bool) -> Callable:
+    def deco(f: Callable) -> Callable:
+        f = click.option("--year", "-y", required=True, help="Tax year as the country writes it: 2024, or 2024-25 "
+                         "for uk/au.")(f)
+        f = click.option("--jurisdiction", "-j", required=need_jurisdiction, default=None,
+                         help="Country code: us, uk, de, au, ca." + (
+                             "" if need_jurisdiction else " Decides the year's bounds (default: calendar year, UTC)."))(f)
+        f = click.option("--account", "accounts", multiple=True,
+                         help="Only this account (repeatable). Default: every account.")(f)
+        f = click.option("--out", "-o", default=None, type=click.Path(),
+                         help="Output file (default: a descriptive name in the current folder).")(f)
+        return f
+    return deco
+
+
+def _gains_options(f: Callable) -> Callable:
+    for opt in reversed([
+        click.option("--method", "-m", default=None, help="Lot method (default: the country's)."),
+        click.option("--currency", default=None, help="Tax currency (default: the country's)."),
+        click.option("--via", multiple=True, help="Intermediate currency for crossing rates, e.g. USD."),
+        click.option("--peg", multiple=True, help="Assume a 1:1 peg, e.g. USDT=USD (repeatable)."),
+        click.option("--rate-lookback", type=click.IntRange(0, 31), default=0, show_default=True,
+                     help="Accept rates up to N days old."),
+        click.option("--universal", is_flag=True, help="One lot pool across all accounts (US before 2025)."),
+        click.option("--allow-zero-cost", multiple=True, metavar="ASSET",
+                     help="Zero cost basis for units sold without known lots (repeatable)."),
+        click.option("--timezone", default=None, help="IANA zone for local dates (default: the country's)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _gain_options(kw: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if kw.get("via"):
+        options["via"] = [v.strip().upper() for v in kw["via"]]
+    if kw.get("peg"):
+        pegs = {}
+        for text in kw["peg"]:
+            key, sep, val = text.partition("=")
+            if not sep or not key.strip() or not val.strip():
+                raise InputError(f"{text!r} is not ASSET=CURRENCY", field="--peg")
+            pegs[key.strip().upper()] = val.strip().upper()
+        options["peg"] = pegs
+    if kw.get("rate_lookback"):
+        options["rate_lookback_days"] = kw["rate_lookback"]
+    if kw.get("universal"):
+        options["scope"] = "universal"
+    if kw.get("allow_zero_cost"):
+        options["zero_cost_assets"] = [a.strip().upper() for a in kw["allow_zero_cost"]]
+    if kw.get("timezone"):
+        from zoneinfo import available_timezones
+
+        if kw["timezone"] not in available_timezones():
+            raise InputError(f"{kw['timezone']!r} is not an IANA time zone", field="--timezone")
+        options["timezone"] = kw["timezone"]
+    if kw.get("form8949_reporting"):
+        options["form8949_reporting"] = kw["form8949_reporting"]
+    return options
+
+
+def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSummary
+    try:
+        from taxreport.gains import compute_gains
+    except ImportError as exc:  # pragma: no cover - only while the tax engine is missing
+        raise TaxreportError(f"the tax engine (taxreport.gains) is not available: {exc}") from exc
+    return compute_gains(open_ledger(ctx), jurisdiction=kw["jurisdiction"], year=kw["year"],
+                         method=kw["method"].lower() if kw.get("method") else None,
+                         accounts=list(kw.get("accounts") or ()) or None, currency=kw.get("currency"),
+                         options=_gain_options(kw))
+
+
+def _bounds(jurisdiction: str | None, year: str):  # noqa: ANN202
+    from taxreport.jurisdictions.calendar import calendar_year_bounds
+
+    if jurisdiction:
+        from taxreport.jurisdictions.base import get
+
+        return get(jurisdiction).year_bounds(year)
+    return calendar_year_bounds(year, "UTC")
+
+
+def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: bool) -> tuple[Path, int]:
+    start, end = _bounds(kw.get("jurisdiction"), kw["year"])
+    events = open_ledger(ctx).events()
+    path = Path(kw.get("out") or _name(module.__name__.rsplit(".", 1)[-1], kw.get("jurisdiction"), kw["year"]))
+    n = module.export(events, path, start=start if only_year else None, end=end,
+                      accounts=list(kw.get("accounts") or ()) or None)
+    return path, n
+
+
+def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...], recon_account: str | None) -> Any:
+    from datetime import datetime, timezone
+
+    from taxreport.reports.data import collect
+
+    ledger = open_ledger(ctx)
+    report, note = None, "not run for this report (add --reconcile-okx FILE to include it)"
+    if recon_files:
+        from taxreport.reconcile import reconcile_okx
+
+        report = reconcile_okx(ledger, list(recon_files), account=recon_account or "okx:main",
+                               start=summary.year_start, end=summary.year_end)
+    return collect(summary, list(ledger.rows()), reconciliation=report, reconciliation_note=note,
+                   now=datetime.now(timezone.utc))
+
+
+def _done(path: Path, what: str) -> None:
+    click.echo(f"wrote {path} ({what})")
+
+
+@click.group()
+def export() -> None:
+    """Year-end exports for tax software and accountants.
+
+    \b
+    Examples:
+      taxreport export koinly --year 2024 --out koinly-2024.csv
+      taxreport export cointracker --year 2024 --account okx:main
+      taxreport export form8949 --year 2025 --jurisdiction us --reporting basis-not-reported
+      taxreport export hmrc --year 2024-25 --jurisdiction uk
+      taxreport export xlsx --year 2024 --jurisdiction de
+      taxreport export pdf --year 2024 --jurisdiction us --reconcile-okx okx-trades.csv
+      taxreport export all --year 2024 --jurisdiction us --out exports/
+    """
+
+
+@export.command("koinly")
+@_year_options(need_jurisdiction=False)
+@click.option("--only-year", is_flag=True, help="Only the year's rows (default: all history up to the year's end, "
+              "which Koinly needs for cost basis).")
+@click.pass_context
+def koinly_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
+    """Koinly universal CSV: every ledger event (trades, fees, deposits, withdrawals, income, transfers).
+
+    \b
+    Examples:
+      taxreport export koinly --year 2024
+      taxreport export koinly --year 2024-25 --jurisdiction uk --account okx:main --out okx.csv
+    """
+    from taxreport.reports import koinly
+
+    path, n = _tx_export(ctx, koinly, kw, only_year)
+    _done(path, f"{n} rows")
+
+
+@export.command("cointracker")
+@_year_options(need_jurisdiction=False)
+@click.option("--only-year", is_flag=True, help="Only the year's rows (default: all history up to the year's end).")
+@click.pass_context
+def cointracker_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
+    """CoinTracker CSV (exactly its 8 columns). Lists rows whose category must be set in CoinTracker.
+
+    \b
+    Examples:
+      taxreport export cointracker --year 2024
+      taxreport export cointracker --year 2024 --account kraken:main --out kraken.csv
+    """
+    from taxreport.reports import cointracker
+
+    path, n = _tx_export(ctx, cointracker, kw, only_year)
+    _done(path, f"{n} rows")
+    _cointracker_warning(ctx, kw, only_year)
+
+
+def _cointracker_warning(ctx: click.Context, kw: dict[str, Any], only_year: bool) -> None:
+    from taxreport.reports import cointracker
+
+    start, end = _bounds(kw.get("jurisdiction"), kw["year"])
+    rows = cointracker.untagged(open_ledger(ctx).events(), start=start if only_year else None, end=end,
+                                accounts=list(kw.get("accounts") or ()) or None)
+    if rows:
+        kinds = sorted({r.income_type or r.purpose or r.kind for r in rows})
+        click.echo(f"note: {len(rows)} CoinTracker rows have no tag ({', '.join(kinds)}); CoinTracker documents no "
+                   "CSV tag we could verify for them: set their category in CoinTracker after import", err=True)
+
+
+@export.command("form8949")
+@_year_options(need_jurisdiction=False)
+@_gains_options
+@click.option("--reporting", type=click.Choice(["reported", "not-reported", "none"]), default=None,
+              help="What your broker's Form 1099-DA/1099-B shows: basis reported (A/D, G/J), basis not "
+              "reported (B/E, H/K) or no form (C/F, I/L). Default: none before 2025, not-reported from 2025.")
+@click.pass_context
+def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
+    """US Form 8949 lines (columns a-h), Part I short-term and Part II long-term, with the box.
+
+    \b
+    Examples:
+      taxreport export form8949 --year 2024
+      taxreport export form8949 --year 2025 --reporting basis-not-reported --method hifo
+    """
+    from taxreport.reports import form8949
+
+    kw["jurisdiction"] = kw.get("jurisdiction") or "us"
+    if reporting:
+        kw["form8949_reporting"] = reporting
+    summary = _summary(ctx, kw)
+    path = Path(kw.get("out") or _name("form8949", "us", kw["year"]))
+    n = form8949.export(summary, path)  # boxes and local dates as the US computation chose them
+    _done(path, f"{n} rows")
+
+
+@export.command("hmrc")
+@_year_options(need_jurisdiction=False)
+@_gains_options
+@click.pass_context
+def hmrc_cmd(ctx: click.Context, **kw: Any) -> None:
+    """UK computation: each disposal's matching (same day, 30 days, s104 pool) and the pool after it.
+
+    \b
+    Examples:
+      taxreport export hmrc --year 2024-25
+      taxreport export hmrc --year 2024-25 --out hmrc.csv
+    """
+    from taxreport.reports import hmrc
+
+    kw["jurisdiction"] = kw.get("jurisdiction") or "uk"
+    path = Path(kw.get("out") or _name("hmrc", "uk", kw["year"]))
+    n = hmrc.export(_summary(ctx, kw), path)
+    _done(path, f"{n} rows")
+
+
+@export.command("xlsx")
+@_year_options(need_jurisdiction=True)
+@_gains_options
+@click.pass_context
+def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
+    """Workbook: summary, per asset, disposals with lots, open lots, rebalances, audit trail.
+
+    \b
+    Examples:
+      taxreport export xlsx --year 2024 --jurisdiction us
+      taxreport export xlsx --year 2024-25 --jurisdiction uk --out uk.xlsx
+    """
+    from taxreport.reports import xlsx
+
+    data = _report_data(ctx, _summary(ctx, kw), (), None)
+    path = xlsx.export(data, kw.get("out") or _name("xlsx", kw["jurisdiction"], kw["year"]))
+    _done(path, f"{len(data.summary.disposals)} disposals, {len(data.audit)} ledger events")
+
+
+@export.command("pdf")
+@_year_options(need_jurisdiction=True)
+@_gains_options
+@click.option("--reconcile-okx", "recon_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="OKX CSV history to reconcile against the ledger for the year and include (repeatable).")
+@click.option("--reconcile-account", default=None, help="Ledger account for --reconcile-okx (default okx:main).")
+@click.pass_context
+def pdf_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account: str | None, **kw: Any) -> None:
+    """PDF year-end summary: totals, per asset, charts, disposals, reconciliation, rebalance log.
+
+    \b
+    Examples:
+      taxreport export pdf --year 2024 --jurisdiction us
+      taxreport export pdf --year 2024 -j us --reconcile-okx trades.csv --reconcile-account okx:main
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from taxreport.reports import pdf
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+        task = progress.add_task("computing gains…")
+        data = _report_data(ctx, _summary(ctx, kw), recon_files, reconcile_account)
+        progress.update(task, description="rendering PDF…")
+        path = pdf.export(data, kw.get("out") or _name("pdf", kw["jurisdiction"], kw["year"]))
+    _done(path, f"{len(data.summary.disposals)} disposals")
+
+
+@export.command("all")
+@_year_options(need_jurisdiction=True)
+@_gains_options
+@click.option("--reconcile-okx", "recon_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="OKX CSV history to reconcile and include in the PDF (repeatable).")
+@click.option("--reconcile-account", default=None, help="Ledger account for --reconcile-okx (default okx:main).")
+@format_option()
+@click.pass_context
+def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account: str | None, fmt: str,
+            **kw: Any) -> None:
+    """Every export for the year into the folder --out (default: exports-<year>), then list the files.
+
+    Koinly, CoinTracker, the XLSX workbook and the PDF always; Form 8949 for us, the HMRC computation
+    for uk. The gains are computed first: if that fails, nothing is written.
+
+    \b
+    Examples:
+      taxreport export all --year 2024 --jurisdiction us --out exports/
+      taxreport export all --year 2024-25 --jurisdiction uk --out exports/ --format json
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from taxreport.reports import cointracker, form8949, hmrc, koinly, pdf, xlsx
+
+    j, year = kw["jurisdiction"].lower(), kw["year"]
+    folder = Path(kw.get("out") or f"exports-{year}")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} exists and is not a folder", field="--out")
+    accounts = list(kw.get("accounts") or ()) or None
+    written: list[tuple[str, Path, str]] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  transient=True) as progress:
+        steps = 4 + (1 if j in ("us", "uk") else 0)
+        task = progress.add_task("computing gains…", total=steps + 1)
+        summary = _summary(ctx, kw)
+        data = _report_data(ctx, summary, recon_files, reconcile_account)
+        events = open_ledger(ctx).events()
+        progress.advance(task)
+        folder.mkdir(parents=True, exist_ok=True)
+        for fmt_name, module in (("koinly", koinly), ("cointracker", cointracker)):
+            progress.update(task, description=f"{fmt_name}…")
+            path = folder / _name(fmt_name, j, year)
+            n = module.export(events, path, end=summary.year_end, accounts=accounts)
+            what = f"{n} rows"
+            if module is cointracker:
+                untagged = len(cointracker.untagged(events, end=summary.year_end, accounts=accounts))
+                what += f"; {untagged} need a category set in CoinTracker" if untagged else ""
+            written.append((fmt_name, path, what))
+            progress.advance(task)
+        if j == "us":
+            path = folder / _name("form8949", j, year)
+            n = form8949.export(summary, path)
+            written.append(("form8949", path, f"{n} rows"))
+            progress.advance(task)
+        if j == "uk":
+            path = folder / _name("hmrc", j, year)
+            written.append(("hmrc", path, f"{hmrc.export(summary, path)} rows"))
+            progress.advance(task)
+        progress.update(task, description="xlsx…")
+        written.append(("xlsx", xlsx.export(data, folder / _name("xlsx", j, year)), f"{len(data.audit)} events"))
+        progress.advance(task)
+        progress.update(task, description="pdf…")
+        written.append(("pdf", pdf.export(data, folder / _name("pdf", j, year)), f"{len(summary.disposals)} disposals"))
+        progress.advance(task)
+    listing = [{"format": f, "path": str(p), "bytes": p.stat().st_size, "content": what} for f, p, what in written]
+    if fmt == "json":
+        echo_json({"folder": str(folder), "files": listing})
+        return
+    print_table(f"Exports for {j.upper()} {year} in {folder}", [("format", "left"), ("file", "left"),
+                                                               ("bytes", "right"), ("content", "left")],
+                [(x["format"], x["path"], str(x["bytes"]), x["content"]) for x in listing])

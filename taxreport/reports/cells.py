@@ -1,0 +1,87 @@
+"""Safe cells for CSV and XLSX exports: user-supplied text can never become a spreadsheet formula.
+
+Spreadsheet programs treat a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in some programs,
+a leading tab or carriage return) as a formula ("CSV injection", OWASP:
+https://owasp.org/www-community/attacks/CSV_Injection). Text that comes from imported data (notes,
+account names, descriptions, record data) is therefore prefixed with a single quote when it begins
+with one of those characters. **Numbers are never touched**: a ``Decimal`` is written as its exact
+decimal text (a loss stays ``-5.00``, a number), so only values typed as ``str`` are neutralised.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from taxreport.model.money import decimal_str, money_str
+
+DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: Any) -> str:
+    """``value`` as text, with a leading ``'`` when it begins with a formula-trigger character."""
+    text = "" if value is None else str(value)
+    if text.startswith(DANGEROUS_STARTS):
+        return "'" + text
+    return text
+
+
+def qty(value: Decimal | None) -> str:
+    """Exact quantity text (no exponent, no trailing zeros); empty for ``None``."""
+    return "" if value is None else decimal_str(value)
+
+
+def money(value: Decimal | None) -> str:
+    """Fiat amount rounded half-up to the cent for presentation (``money_str``); empty for ``None``."""
+    return "" if value is None else money_str(value)
+
+
+class Num(str):
+    """Text of a number that the exporter produced itself (not user data): written as is."""
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: numbers (``Decimal``, ``int``, :class:`Num`) verbatim, everything else through
+    :func:`safe_text`."""
+    if value is None:
+        return ""
+    if isinstance(value, Num):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return safe_text(value)
+
+
+def write_csv(path: Any, header: list[str], rows: list[list[Any]]) -> int:
+    """Write ``header`` and ``rows`` as UTF-8 CSV (``\\n`` line ends, minimal quoting) atomically (a
+    ``.partial`` file renamed at the end); return the number of data rows."""
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    tmp.write_text(render_csv(header, rows), encoding="utf-8", newline="")
+    tmp.replace(target)
+    return len(rows)
+
+
+def render_csv(header: list[str], rows: list[list[Any]]) -> str:
+    """The same CSV as :func:`write_csv`, as a string (for tests and previews)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row has {len(row)} cells, header has {len(header)}")
+        writer.writerow([csv_cell(v) for v in row])
+    return buf.getvalue()

@@ -1,0 +1,82 @@
+"""Charts for the PDF summary (matplotlib, Agg backend, PNG bytes). matplotlib is imported inside the
+functions only, so importing this module costs nothing.
+
+* :func:`allocation_chart`: current weight vs target weight per asset at the last rebalance of the
+  period (from the ``rebalance.plan`` record: weights before that rebalance traded).
+* :func:`value_chart`: the basket's total value at each rebalance of the period, in the basket's quote.
+
+Values are converted to float here only, for drawing; no figure in the report text comes from a chart.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+INK = "#1f2a44"
+TARGET = "#9aa5b8"
+ACCENT = "#2f6db5"
+
+
+def _figure(width: float, height: float):  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 8, "axes.edgecolor": "#888888",
+                         "axes.linewidth": 0.6, "svg.hashsalt": "taxreport", "pdf.fonttype": 42})
+    fig, ax = plt.subplots(figsize=(width, height), dpi=200)
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    return plt, fig, ax
+
+
+def _png(plt, fig) -> bytes:  # noqa: ANN001
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def allocation_chart(allocation: Sequence[tuple[str, Decimal, Decimal]]) -> bytes:
+    """Grouped bars: actual weight vs target weight (percent) per asset."""
+    plt, fig, ax = _figure(6.4, 2.6)
+    assets = [a for a, _, _ in allocation]
+    xs = range(len(assets))
+    actual = [float(w) for _, w, _ in allocation]
+    target = [float(t) for _, _, t in allocation]
+    width = 0.36
+    bars = ax.bar([x - width / 2 for x in xs], actual, width, label="actual", color=ACCENT)
+    ax.bar([x + width / 2 for x in xs], target, width, label="target", color=TARGET)
+    for bar, value in zip(bars, actual):
+        ax.annotate(f"{value:.1f}%", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                    va="bottom", fontsize=7, color=INK, xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(list(xs), assets)
+    ax.set_ylabel("weight (%)")
+    ax.set_ylim(0, max(actual + target + [1]) * 1.2)
+    ax.legend(frameon=False, ncols=2, loc="upper right")
+    ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
+    ax.set_axisbelow(True)
+    return _png(plt, fig)
+
+
+def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> bytes:
+    """Line of the basket's total value at each rebalance."""
+    import matplotlib.dates as mdates
+
+    plt, fig, ax = _figure(6.4, 2.6)
+    xs = [t for t, _ in values]
+    ys = [float(v) for _, v in values]
+    ax.plot(xs, ys, color=ACCENT, linewidth=1.4, marker="o" if len(xs) < 40 else None, markersize=3)
+    ax.fill_between(xs, ys, min(ys) if ys else 0, color=ACCENT, alpha=0.08)
+    ax.set_ylabel(f"value ({currency})" if currency else "value")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    fig.autofmt_xdate(rotation=0, ha="center")
+    ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
+    ax.set_axisbelow(True)
+    return _png(plt, fig)

@@ -1,0 +1,225 @@
+"""What the XLSX workbook and the PDF summary show besides the tax figures: per-asset totals, the
+rebalance history, the allocation and portfolio-value series for the charts, the audit trail and
+the reconciliation status. Pure functions over a :class:`YearSummary` and stored ledger rows.
+
+No tax rule lives here (the figures come from the jurisdiction modules), so no source is cited.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from taxreport.jurisdictions.base import YearSummary
+from taxreport.model.events import Record
+from taxreport.model.money import decimal_str
+
+ZERO = Decimal(0)
+NOT_MONEY = frozenset({"rate", "ratio", "percent", "fraction", "count"})  # words of a breakdown key
+REBALANCE_TYPES = ("rebalance.trigger", "rebalance.plan", "order.intent", "order.update", "rebalance.done",
+                   "basket.invest", "basket.stop")
+
+
+@dataclass(frozen=True)
+class AssetTotals:
+    asset: str
+    disposals: int
+    quantity: Decimal
+    proceeds: Decimal
+    cost: Decimal
+    gain: Decimal
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    time: datetime
+    record_type: str
+    account: str
+    order_id: str
+    details: str  # compact JSON of the record's data (user-visible text: goes through safe cells)
+    key: str
+
+
+@dataclass(frozen=True)
+class Rebalance:
+    """One rebalance, assembled from its trigger, plan and done records."""
+
+    rebalance_id: str
+    time: datetime
+    basket: str
+    reason: str
+    max_drift: Decimal | None
+    orders: int
+    status: str
+    total_value: Decimal | None
+    quote: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    recorded_at: str
+    time: datetime
+    actor: str
+    reason: str
+    kind: str
+    key: str
+    hash: str
+
+
+@dataclass
+class ReportData:
+    summary: YearSummary
+    per_asset: list[AssetTotals]
+    records: list[RecordRow] = field(default_factory=list)
+    rebalances: list[Rebalance] = field(default_factory=list)
+    allocation: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # asset, weight %, target %
+    allocation_time: datetime | None = None
+    values: list[tuple[datetime, Decimal]] = field(default_factory=list)  # portfolio value series
+    value_currency: str = ""
+    audit: list[AuditRow] = field(default_factory=list)
+    reconciliation: Any = None  # a taxreport.reconcile ReconcileReport, when one was run
+    reconciliation_note: str = "not run for this report"
+    generated_at: datetime | None = None
+
+
+def per_asset(summary: YearSummary) -> list[AssetTotals]:
+    acc: dict[str, list[Any]] = {}
+    for d in summary.disposals:
+        row = acc.setdefault(d.asset, [0, ZERO, ZERO, ZERO, ZERO])
+        row[0] += 1
+        row[1] += d.quantity
+        row[2] += d.proceeds
+        row[3] += d.cost
+        row[4] += d.gain
+    return [AssetTotals(a, *v) for a, v in sorted(acc.items())]
+
+
+def breakdown_lines(breakdown: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The jurisdiction's free-form breakdown as ``(label, value)`` lines: Decimal amounts stay
+    Decimal (``count`` entries and rates/ratios become text), nested dicts are flattened as ``"short: gain"``, other
+    values become text."""
+    out: list[tuple[str, Any]] = []
+    for key, value in breakdown.items():
+        name = str(key).replace("_", " ")
+        if isinstance(value, dict):
+            if any(isinstance(v, Decimal) and k != "count" for k, v in value.items()):
+                for sub, v in value.items():
+                    label = f"{name}: {str(sub).replace('_', ' ')}"
+                    out.append((label, str(int(v)) if sub == "count" and isinstance(v, Decimal) else v))
+            else:
+                out.append((name, ", ".join(f"{k}={v}" for k, v in value.items())))
+        elif isinstance(value, Decimal) and NOT_MONEY.intersection(name.split()):
+            out.append((name, decimal_str(value)))  # a rate or ratio, not an amount of money
+        elif isinstance(value, Decimal):
+            out.append((name, value))
+        elif isinstance(value, (list, tuple)):
+            out.append((name, ", ".join(str(v) for v in value)))
+        else:
+            out.append((name, str(value)))
+    return out
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except Exception:  # noqa: BLE001 - record data is free-form; a non-number is shown as missing
+        return None
+
+
+def record_rows(stored: Iterable[Any], start: datetime | None = None, end: datetime | None = None) -> list[RecordRow]:
+    """Rebalancer and basket records (``StoredEvent`` rows) with ``start <= time < end``."""
+    out = []
+    for row in stored:
+        ev = row.event if hasattr(row, "event") else row
+        if not isinstance(ev, Record) or ev.record_type not in REBALANCE_TYPES:
+            continue
+        if (start and ev.time < start) or (end and ev.time >= end):
+            continue
+        out.append(RecordRow(ev.time, ev.record_type, ev.account or "", ev.order_id or "",
+                             json.dumps(dict(ev.data), sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+                             ev.natural_key))
+    out.sort(key=lambda r: r.time)
+    return out
+
+
+def rebalances(records: Sequence[RecordRow]) -> list[Rebalance]:
+    """Group trigger/plan/done records by ``rebalance_id`` into one line per rebalance."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in records:
+        data = json.loads(r.details)
+        rid = data.get("rebalance_id")
+        if not rid or not r.record_type.startswith("rebalance."):
+            continue
+        g = groups.setdefault(rid, {"time": r.time})
+        g[r.record_type] = data
+    out = []
+    for rid, g in groups.items():
+        trig, plan, done = g.get("rebalance.trigger", {}), g.get("rebalance.plan", {}), g.get("rebalance.done", {})
+        out.append(Rebalance(
+            rebalance_id=rid, time=g["time"], basket=str(trig.get("basket") or plan.get("basket") or ""),
+            reason=str(trig.get("reason") or trig.get("trigger") or ""),
+            max_drift=_dec(trig.get("max_drift", plan.get("max_drift"))),
+            orders=len(plan.get("orders") or []), status=str(done.get("status") or "unfinished"),
+            total_value=_dec(plan.get("total_value")), quote=str(plan.get("quote") or "")))
+    out.sort(key=lambda r: r.time)
+    return out
+
+
+def allocation_and_values(records: Sequence[RecordRow]) -> tuple[list[tuple[str, Decimal, Decimal]],
+                                                                 datetime | None, list[tuple[datetime, Decimal]], str]:
+    """From the plans: the last allocation (weight vs target per asset) and the portfolio value series."""
+    allocation: list[tuple[str, Decimal, Decimal]] = []
+    when = None
+    values: list[tuple[datetime, Decimal]] = []
+    currency = ""
+    for r in records:
+        if r.record_type != "rebalance.plan":
+            continue
+        data = json.loads(r.details)
+        total = _dec(data.get("total_value"))
+        if total is not None:
+            values.append((r.time, total))
+            currency = str(data.get("quote") or currency)
+        rows = []
+        for row in data.get("rows") or []:
+            weight, target = _dec(row.get("weight")), _dec(row.get("target"))
+            if row.get("asset") and weight is not None and target is not None:
+                rows.append((str(row["asset"]), weight, target))
+        if rows:
+            allocation, when = rows, r.time
+    return allocation, when, values, currency
+
+
+def audit_rows(stored: Iterable[Any], start: datetime | None = None, end: datetime | None = None) -> list[AuditRow]:
+    out = []
+    for row in stored:
+        ev = row.event
+        if (start and ev.time < start) or (end and ev.time >= end):
+            continue
+        out.append(AuditRow(row.seq, row.recorded_at, ev.time, row.actor, row.reason, ev.kind, ev.natural_key,
+                            row.hash))
+    return out
+
+
+def collect(summary: YearSummary, stored: Sequence[Any], *, reconciliation: Any = None,
+            reconciliation_note: str | None = None, now: datetime | None = None) -> ReportData:
+    """Everything the workbook and the PDF need, from the summary and the ledger's stored rows."""
+    records = record_rows(stored, summary.year_start, summary.year_end)
+    allocation, when, values, currency = allocation_and_values(records)
+    return ReportData(
+        summary=summary, per_asset=per_asset(summary), records=records, rebalances=rebalances(records),
+        allocation=allocation, allocation_time=when, values=values, value_currency=currency,
+        audit=audit_rows(stored, summary.year_start, summary.year_end), reconciliation=reconciliation,
+        reconciliation_note=reconciliation_note or ("see below" if reconciliation is not None
+                                                    else "not run for this report"),
+        generated_at=now)
+
+
+__all__ = ["ReportData", "collect", "per_asset", "breakdown_lines", "record_rows", "rebalances", "allocation_and_values",
+           "audit_rows"]

@@ -1,0 +1,184 @@
+"""The PDF year-end summary: jinja2 templates from the repository's ``templates/`` folder rendered by
+weasyprint, with charts from :mod:`.charts`.
+
+Safety (the report shows text from imported files: notes, account and basket names):
+
+* jinja2 runs with **autoescaping on** and ``StrictUndefined``: imported text is always text, never
+  markup, so ``<img src="file:///etc/passwd">`` in a note prints as those characters.
+* weasyprint gets :class:`BundledOnlyFetcher`, a URL fetcher that serves only the bundled assets
+  (the stylesheet and the chart images, under the ``taxreport:`` scheme) and refuses every other URL
+  (``file:``, ``http(s):``, ``data:``…), recording what it refused. So even markup that reached the
+  renderer could not read a local file or call the network.
+
+jinja2, matplotlib and weasyprint are imported inside the functions only. No tax rule lives here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from taxreport.model.money import decimal_str, quantize_money
+from taxreport.reports.data import ReportData, breakdown_lines
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SCHEME = "taxreport:"
+DISCLAIMER = (
+    "This summary was produced by taxreport, open-source software, from the transactions recorded in the "
+    "user's ledger and the prices named above. It is not tax advice. Figures depend on the completeness of "
+    "the imported records and on the lot-matching method shown; check them against your own records and "
+    "the current rules of your tax authority, or have them reviewed by a qualified tax adviser, before filing.")
+MAX_FINDINGS = 60
+ROUNDING = ("Amounts are computed exactly and rounded half-up to the cent only for presentation; totals are "
+            "rounded once from unrounded values, so a total can differ by one cent from the sum of the "
+            "rounded lines above it.")
+
+
+def bundled_fetcher(assets: dict[str, tuple[bytes, str]]) -> Any:
+    """A weasyprint URL fetcher serving only ``assets`` (``{"taxreport:name": (body, mime type)}``)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class BundledOnlyFetcher(URLFetcher):
+        def __init__(self) -> None:
+            super().__init__(timeout=1, allowed_protocols=("taxreport",), allow_redirects=False)
+            self.assets = dict(assets)
+            self.served: list[str] = []
+            self.refused: list[str] = []
+
+        def fetch(self, url: str, headers: Any = None) -> Any:  # noqa: ARG002 - weasyprint's signature
+            if url in self.assets:
+                body, mime = self.assets[url]
+                self.served.append(url)
+                return URLFetcherResponse(url, body=body, headers={"Content-Type": mime})
+            self.refused.append(url)
+            raise ValueError(f"taxreport refuses to fetch {url[:80]!r}: only bundled template assets are allowed")
+
+    return BundledOnlyFetcher()
+
+
+def _money(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return f"{quantize_money(value):,}"
+
+
+def _qty(value: Decimal | None) -> str:
+    return "" if value is None else decimal_str(value)
+
+
+def _jurisdiction(code: str) -> tuple[str, str]:
+    """``(name, timezone)`` of a jurisdiction code; the code itself and UTC when the module is missing."""
+    try:
+        from taxreport.jurisdictions.base import get
+
+        j = get(code)
+        return j.name, j.timezone
+    except Exception:  # noqa: BLE001 - the summary is still presentable without the module
+        return code.upper(), "UTC"
+
+
+def context(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
+    s = data.summary
+    name, tz = _jurisdiction(s.jurisdiction)
+    zone = ZoneInfo(tz)
+    local = lambda t: t.astimezone(zone)  # noqa: E731
+    last_day = local(s.year_end) - timedelta(microseconds=1)
+    price_notes = [n for n in s.notes if any(w in n.lower() for w in ("price", "rate", "peg", "fx"))]
+    other_notes = [n for n in s.notes if n not in price_notes]
+    totals = [("Proceeds", s.proceeds), ("Allowable cost", s.cost), ("Gains", s.gains), ("Losses", s.losses),
+              ("Net gain", s.gain), ("Allowance / threshold", s.allowance), ("Taxable gain", s.taxable_gain)]
+    groups = {k: v for k, v in s.breakdown.items() if isinstance(v, dict) and isinstance(v.get("gain"), Decimal)}
+    breakdown_groups = [(str(k).replace("_", " "), v.get("count"), v.get("proceeds"), v.get("cost"), v["gain"])
+                        for k, v in groups.items()]
+    breakdown = breakdown_lines({k: v for k, v in s.breakdown.items() if k not in groups})
+    recon = reconciliation_view(data.reconciliation)
+    return {
+        "s": s, "jurisdiction_name": name, "timezone": tz,
+        "period": f"{local(s.year_start):%d %B %Y} – {last_day:%d %B %Y}",
+        "generated": (data.generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc),
+        "price_notes": price_notes, "other_notes": other_notes,
+        "totals": totals, "breakdown": breakdown, "breakdown_groups": breakdown_groups, "per_asset": data.per_asset,
+        "disposals": s.disposals, "open_lots": s.open_lots, "rebalances": data.rebalances,
+        "has_allocation": "taxreport:allocation.png" in assets, "has_values": "taxreport:values.png" in assets,
+        "allocation_time": data.allocation_time, "value_currency": data.value_currency,
+        "reconciliation": recon, "reconciliation_note": data.reconciliation_note,
+        "audit_count": len(data.audit), "audit_head": data.audit[-1].hash if data.audit else "",
+        "disclaimer": DISCLAIMER, "rounding": ROUNDING, "local": local,
+    }
+
+
+def reconciliation_view(report: Any) -> dict[str, Any] | None:
+    """A presentable view of a :class:`taxreport.reconcile.report.ReconcileReport`: ``status``, ``ok``,
+    summary ``lines`` and the ``findings`` that are not clean matches (at most :data:`MAX_FINDINGS`)."""
+    if report is None:
+        return None
+    from taxreport.reconcile.output import finding_lines
+
+    c = report.counts()
+    lines = [("Account", report.account),
+             ("Files", ", ".join(Path(f).name for f in report.files)),
+             ("Period compared (UTC, end exclusive)", f"{report.start:%Y-%m-%d %H:%M} – {report.end:%Y-%m-%d %H:%M}"),
+             ("Fills matched", str(c["matched"])), ("Fills with differences", str(c["mismatched"])),
+             ("Fills only in the exchange history", str(c["only_in_okx"])),
+             ("Fills only in the ledger", str(c["only_in_ledger"])),
+             ("Assets whose running balances diverge", str(c["diverging_balances"])),
+             ("Exchange rows not compared", str(len(report.not_compared)))]
+    findings = [f for f in finding_lines(report) if f["finding"] not in ("matched", "balance_ok")]
+    return {"ok": report.ok, "status": "reconciled" if report.ok else "differences found", "lines": lines,
+            "findings": findings[:MAX_FINDINGS], "more": max(0, len(findings) - MAX_FINDINGS)}
+
+
+def render_html(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["money"] = _money
+    env.filters["qty"] = _qty
+    return env.get_template("report.html").render(**context(data, assets))
+
+
+def chart_assets(data: ReportData) -> dict[str, tuple[bytes, str]]:
+    from taxreport.reports import charts
+
+    assets: dict[str, tuple[bytes, str]] = {}
+    if data.allocation:
+        assets["taxreport:allocation.png"] = (charts.allocation_chart(data.allocation), "image/png")
+    if len(data.values) >= 1:
+        assets["taxreport:values.png"] = (charts.value_chart(data.values, data.value_currency), "image/png")
+    return assets
+
+
+def render_pdf(data: ReportData) -> tuple[bytes, Any]:
+    """``(pdf bytes, the fetcher used)``: the fetcher's ``served``/``refused`` lists show every URL
+    weasyprint asked for."""
+    import logging
+
+    from weasyprint import HTML
+
+    if not (TEMPLATES / "report.html").is_file():
+        from taxreport.errors import TaxreportError
+
+        raise TaxreportError(f"the PDF templates are missing: expected {TEMPLATES}/report.html (run taxreport from "
+                             "its source checkout or an editable install)")
+    assets = {"taxreport:report.css": ((TEMPLATES / "report.css").read_bytes(), "text/css")}
+    assets.update(chart_assets(data))
+    html = render_html(data, assets)
+    fetcher = bundled_fetcher(assets)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    pdf = HTML(string=html, base_url=SCHEME, url_fetcher=fetcher).write_pdf()
+    return pdf, fetcher
+
+
+def export(data: ReportData, path: Any) -> Path:
+    """Write the PDF atomically to ``path``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pdf, _ = render_pdf(data)
+    tmp = target.with_name(target.name + ".partial")
+    tmp.write_bytes(pdf)
+    tmp.replace(target)
+    return target
