@@ -1,0 +1,280 @@
+"""``taxreport backtest``: compare rebalancing strategies on price history, before and after tax."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from taxreport.cli.common import echo_json, format_option, open_ledger, parse_when
+from taxreport.errors import InputError
+
+DEFAULT_COMPARE = "buy-and-hold,daily,weekly,threshold:5"
+
+
+def _decimal(text: str | None, what: str) -> Decimal | None:
+    from taxreport.model.money import parse_decimal
+
+    if text is None:
+        return None
+    try:
+        return parse_decimal(text.strip().rstrip("%"), what=what) / (100 if text.strip().endswith("%") else 1)
+    except ValueError as exc:
+        raise InputError(str(exc).partition(": ")[2] or str(exc), field=what) from None
+
+
+def _fx(values: tuple[str, ...]) -> dict[str, Decimal]:
+    out = {}
+    for item in values:
+        cur, sep, rate = item.partition("=")
+        if not sep or not cur.strip():
+            raise InputError(f"{item!r} must look like GBP=0.79 (1 USD = 0.79 GBP)", field="--fx")
+        value = _decimal(rate, "--fx")
+        if value is None or value <= 0:
+            raise InputError(f"{item!r}: the rate must be positive", field="--fx")
+        out[cur.strip().upper()] = value
+    return out
+
+
+def _load_candles(ctx: click.Context, basket, timeframe: str, source: str | None, prices_file: str | None,  # noqa: ANN001
+                  start, end):  # noqa: ANN001, ANN202
+    symbols = [f"{a}/{basket.quote}" for a in basket.weights if a != basket.quote]
+    if prices_file:
+        from taxreport.prices.candles import parse_ohlcv_csv
+
+        out: dict[str, list] = {s: [] for s in symbols}
+        for candle in parse_ohlcv_csv(prices_file, timeframe=timeframe):
+            if candle.symbol in out:
+                out[candle.symbol].append(candle)
+        return out
+    from taxreport.prices.candles import CandleStore
+
+    return CandleStore.of(open_ledger(ctx)).load(symbols, timeframe, source=source, start=start, end=end)
+
+
+def _stored_fx_rows(ctx: click.Context, currencies: set[str], start, end) -> list[tuple]:  # noqa: ANN001
+    """Rates between USD, EUR and the tax currencies from the ledger's rate store (e.g. ECB imports)."""
+    from sqlalchemy import and_, select
+
+    from taxreport.ledger.schema import rates
+    from taxreport.model.events import format_time, parse_time
+
+    names = sorted(currencies | {"USD", "EUR"})
+    c = rates.c
+    stmt = select(c.base, c.quote, c.time, c.rate, c.source).where(and_(
+        c.base.in_(names), c.quote.in_(names), c.time >= format_time(start - timedelta(days=7)),
+        c.time <= format_time(end + timedelta(days=1))))
+    with open_ledger(ctx).engine.connect() as conn:
+        return [(b, q, parse_time(t), Decimal(r), src) for b, q, t, r, src in conn.execute(stmt)]
+
+
+def _markets(markets_file: str | None):  # noqa: ANN202
+    from taxreport.exchanges.markets import default_markets, markets_from_fixture
+
+    return markets_from_fixture(markets_file) if markets_file else default_markets()
+
+
+def strategy_report(run, grid, taxes: list) -> dict[str, Any]:  # noqa: ANN001
+    """Every metric of one strategy, as the table and ``--format json`` show it."""
+    from taxreport.rebalance import metrics
+
+    m = metrics.summary(run.values, timeframe=grid.timeframe, traded_notional=run.traded_notional)
+    out: dict[str, Any] = {"strategy": run.label, "mode": run.strategy.basket.mode if run.strategy.rebalances else None,
+                           **m, "fees": run.fees, "traded_notional": run.traded_notional,
+                           "rebalances": run.rebalances, "orders": run.orders, "fills": len(run.trades),
+                           "dust_legs": run.dust_legs, "notes": list(run.notes), "tax": {}}
+    for t in taxes:
+        out["tax"][t.jurisdiction] = {
+            "currency": t.currency, "error": t.error, "taxable_disposals": t.disposals,
+            "crypto_disposals": t.crypto_disposals, "realised_gain": t.realised_gain,
+            "taxable_gain": t.taxable_gain, "estimated_tax": t.estimated_tax, "illustrative_rate": t.rate,
+            "estimate": True, "years": t.years,
+        }
+    return out
+
+
+def _pct(value: Decimal | None) -> str:
+    from taxreport.model.money import money_str
+
+    return "n/a" if value is None else f"{money_str(value * 100)}%"
+
+
+def _num(value: Decimal | None, unit: str = "0.01") -> str:
+    from taxreport.model.money import money_str
+
+    return "n/a" if value is None else money_str(value, Decimal(unit))
+
+
+@click.command("backtest")
+@click.option("--basket", "basket_ref", required=True, metavar="NAME_OR_FILE", help="Basket name or .toml file.")
+@click.option("--from", "date_from", default=None, help="First bar (UTC date); default: the first common bar.")
+@click.option("--to", "date_to", default=None, help="Last day included (UTC date); default: the last common bar.")
+@click.option("--compare", default=DEFAULT_COMPARE, show_default=True,
+              help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket.")
+@click.option("--timeframe", default="1d", show_default=True, type=click.Choice(["1h", "4h", "1d", "1w"]))
+@click.option("--source", default=None, help="Candle source to use when several are stored (see `prices candles list`).")
+@click.option("--prices", "prices_file", default=None, type=click.Path(dir_okay=False),
+              help="Read OHLCV candles from this CSV instead of the database.")
+@click.option("--initial", default="10000", show_default=True, help="Quote cash invested at the first bar.")
+@click.option("--fee-rate", default="0.001", show_default=True,
+              help="Fee per fill as a fraction (0.001 = 0.1%); 'market' uses the market table's maker/taker fees.")
+@click.option("--slippage", default="0", show_default=True,
+              help="Fill price worse than the close by this fraction each side (0.0005 = 5 bps).")
+@click.option("--min-notional", default=None, help="Minimum order value in the quote asset (default: the basket's).")
+@click.option("--gate", default=None, help="Override the basket's gate for daily/weekly (0: always trade).")
+@click.option("--markets", "markets_file", default=None, type=click.Path(dir_okay=False),
+              help="ccxt market table JSON (default: the bundled OKX spot table).")
+@click.option("--jurisdiction", "jurisdictions", default="us", show_default=True,
+              help="Comma-separated tax jurisdictions for the after-tax columns (us, uk, de, au, ca), or 'none'.")
+@click.option("--method", default=None, help="Lot method for the tax engine where the country allows a choice "
+              "(e.g. fifo, hifo for the US); default: the country's default.")
+@click.option("--fx", "fx_rates", multiple=True, metavar="CUR=RATE",
+              help="ASSUMED flat rate 1 USD = RATE CUR for non-USD jurisdictions, e.g. --fx GBP=0.79.")
+@click.option("--charts", "charts_dir", default=None, type=click.Path(file_okay=False),
+              help="Write value and allocation-drift charts (PNG and SVG) into this folder.")
+@format_option()
+@click.pass_context
+def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to: str | None, compare: str,
+             timeframe: str, source: str | None, prices_file: str | None, initial: str, fee_rate: str,
+             slippage: str, min_notional: str | None, gate: str | None, markets_file: str | None,
+             jurisdictions: str, method: str | None, fx_rates: tuple[str, ...], charts_dir: str | None, fmt: str) -> None:
+    """Replay a basket over price history with several strategies and compare them, before and after tax.
+
+    Every strategy runs through the same planner and paper exchange as `rebalance run --paper`
+    (fees, slippage, amount steps, minimum order sizes), starting from the same INITIAL cash bought
+    at the target weights on the first bar. Realised gains per tax year come from the real tax engine;
+    the estimated tax applies one ILLUSTRATIVE flat rate per country and is labelled an estimate.
+    The quote stablecoin is assumed worth 1 USD.
+
+    \b
+    Examples:
+      taxreport prices candles import sample_exports/prices/synthetic_ohlcv_1d.csv --source synthetic
+      taxreport backtest --basket core.toml --from 2023-01-01 --to 2024-12-31 \\
+          --compare buy-and-hold,daily,weekly,threshold:5 --charts out/
+      taxreport backtest --basket core --compare weekly,threshold:5,hybrid:3 --fee-rate 0.0008 \\
+          --slippage 0.0005 --jurisdiction us,uk --fx GBP=0.79 --format json
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from taxreport.rebalance.backtest import Settings, price_grid, run_backtest
+    from taxreport.rebalance.backtest_tax import estimate, rate_rows
+    from taxreport.rebalance.basket import resolve_basket
+    from taxreport.rebalance.strategies import parse_strategies
+
+    basket, _path = resolve_basket(basket_ref)
+    start = parse_when(date_from, what="--from")
+    end = parse_when(date_to, what="--to", end_of_day=True)
+    if start and end and end <= start:
+        raise InputError("must be after --from", field="--to")
+    settings = Settings(initial=_decimal(initial, "--initial"),  # type: ignore[arg-type]
+                        fee_rate=None if fee_rate.strip().lower() == "market" else _decimal(fee_rate, "--fee-rate"),
+                        slippage=_decimal(slippage, "--slippage"),  # type: ignore[arg-type]
+                        min_notional=_decimal(min_notional, "--min-notional"))
+    strategies = parse_strategies(compare, basket, gate=_decimal(gate, "--gate"))
+    codes = [c.strip().lower() for c in jurisdictions.split(",") if c.strip() and c.strip().lower() != "none"]
+    fx = _fx(fx_rates)
+    grid = price_grid(_load_candles(ctx, basket, timeframe, source, prices_file, start, end), basket, timeframe,
+                      start=start, end=end)
+    markets = _markets(markets_file)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
+                  TimeElapsedColumn(), transient=True, disable=fmt == "json") as progress:
+        task = progress.add_task("backtest", total=len(grid.times) * len(strategies))
+        runs = run_backtest(strategies, grid, markets, settings,
+                            progress=lambda label, n: progress.update(task, advance=n, description=label))
+        rows = rate_rows(grid, runs, fx)
+        if not prices_file:
+            from taxreport.jurisdictions.base import get
+
+            wanted = {get(c).currency for c in codes} - {"USD"} - set(fx)
+            if wanted:
+                rows += _stored_fx_rows(ctx, wanted, grid.times[0], grid.close_time(len(grid.times) - 1))
+        reports = []
+        for run in runs:
+            progress.update(task, description=f"tax: {run.label}")
+            taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=method) for code in codes]
+            reports.append(strategy_report(run, grid, taxes))
+    charts = []
+    if charts_dir:
+        from taxreport.rebalance.backtest_charts import write_charts
+
+        charts = [str(p) for p in write_charts(runs, grid, charts_dir, title=basket.name)]
+    notes = [
+        "All strategies start from the same initial cash bought at the target weights on the first bar.",
+        f"Fills at the close {'±' + format(settings.slippage * 100, 'f') + '%' if settings.slippage else 'exactly'}; "
+        f"fee {'from the market table' if settings.fee_rate is None else format(settings.fee_rate * 100, 'f') + '%'} per fill.",
+        f"{basket.quote} is assumed worth 1 USD when valuing for tax.",
+        "Estimated tax = the tax engine's taxable gain per tax year x one ILLUSTRATIVE flat rate per country "
+        "(not your rate). Realised gains only: gains still held at the end are not taxed here.",
+    ]
+    notes += [f"ASSUMED flat rate 1 USD = {r} {c}" for c, r in fx.items()]
+    result = {
+        "basket": basket.name, "quote": basket.quote, "timeframe": grid.timeframe,
+        "from": grid.times[0], "to": grid.close_time(len(grid.times) - 1), "bars": len(grid.times),
+        "initial": settings.initial, "fee_rate": settings.fee_rate, "slippage": settings.slippage,
+        "jurisdictions": codes, "strategies": reports, "charts": charts, "notes": notes,
+    }
+    if fmt == "json":
+        echo_json(result)
+        return
+    _print(result, fx)
+
+
+def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from taxreport.model.money import money_str
+
+    import sys
+
+    console = Console() if sys.stdout.isatty() else Console(width=130)  # files and pipes get the full table
+    q = result["quote"]
+    title = (f"Backtest {result['basket']}: {result['bars']} {result['timeframe']} bars, "
+             f"{result['from']:%Y-%m-%d} to {result['to']:%Y-%m-%d} (last close), "
+             f"{money_str(result['initial'])} {q} invested; values in {q}")
+    table = Table(title=title, header_style="bold")
+    for header in ("strategy", "final", "return", "ann.vol", "max DD", "Sharpe", "turnover", "fees", "rebal",
+                   "orders"):
+        table.add_column(header, justify="left" if header == "strategy" else "right",
+                         no_wrap=header == "strategy")
+    for s in result["strategies"]:
+        table.add_row(s["strategy"], money_str(s["final_value"]), _pct(s["total_return"]),
+                      _pct(s["annualised_volatility"]), _pct(s["max_drawdown"]), _num(s["sharpe"]),
+                      _num(s["turnover"]), money_str(s["fees"]), str(s["rebalances"]), str(s["orders"]))
+    console.print(table)
+    for code in result["jurisdictions"]:
+        first = result["strategies"][0]["tax"][code]
+        cur = first["currency"]
+        tax = Table(title=f"After tax, {code.upper()}: gains from the tax engine in {cur}; tax is an ESTIMATE; "
+                          f"'after tax' = final value minus est. tax, in {q}", header_style="bold")
+        errors: dict[str, None] = {}
+        for header in ("strategy", "disposals", "crypto", "realised", "taxable", "est. tax", "after tax"):
+            tax.add_column(header, justify="left" if header == "strategy" else "right",
+                           no_wrap=header == "strategy")
+        for s in result["strategies"]:
+            t = s["tax"][code]
+            if t["error"]:
+                tax.add_row(s["strategy"], "n/a", "", "", "", "", "n/a")
+                errors.setdefault(t["error"], None)
+                continue
+            rate = Decimal(1) if cur == "USD" else fx.get(cur)
+            after = money_str(s["final_value"] - t["estimated_tax"] / rate) if rate else "n/a"
+            tax.add_row(s["strategy"], str(t["taxable_disposals"]), str(t["crypto_disposals"]),
+                        money_str(t["realised_gain"]), money_str(t["taxable_gain"]), money_str(t["estimated_tax"]), after)
+        console.print(tax)
+        for error in errors:
+            console.print(f"  {code.upper()}: {error}", style="red")
+        console.print(f"  illustrative rate {money_str(first['illustrative_rate'] * 100)}% on each tax year's "
+                      "taxable gain — an estimate, not tax advice", style="dim")
+    for s in result["strategies"]:
+        for note in s["notes"][:3]:
+            console.print(f"  note ({s['strategy']}): {note}", style="yellow")
+        if len(s["notes"]) > 3:
+            console.print(f"  … and {len(s['notes']) - 3} more notes (see --format json)", style="yellow")
+    for note in result["notes"]:
+        console.print(f"  {note}", style="dim")
+    for path in result["charts"]:
+        console.print(f"  chart: {path}")
