@@ -1,20 +1,91 @@
 #!/usr/bin/env bash
-# The demo: runs taxreport end to end on a fresh embedded SQLite ledger. Outputs land in
-# sample_exports/demo-output/ (the ledger itself in demo-out/, which git ignores).
+# `make demo`: taxreport end to end on a fresh embedded SQLite ledger, in the order a user works:
+#   1. ledger     import a year of manual trades (canonical CSV), idempotently; verify the audit chain
+#   2. basket     define a 50/30/20 BTC/ETH/SOL basket; dry-run plan (the worked example)
+#   3. rebalance  a year (2024) of weekly paper rebalances; every order and fill lands in the ledger
+#   4. OKX        reconcile OKX's CSV history of that account against the ledger, then import it
+#   5. gains      US 2024 and UK 2024-25 summaries (USD->GBP from the sample rates)
+#   6. exports    Koinly, CoinTracker, Form 8949, HMRC computation, XLSX, PDF for both years
+#   7. backtest   buy-and-hold vs daily vs weekly vs threshold, before and after tax
+# All sample data is SYNTHETIC (see sample_exports/*/README.md). Outputs land in
+# sample_exports/demo-output/; the ledger itself in demo-out/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 OUT=sample_exports/demo-output
-rm -rf demo-out && mkdir -p demo-out "$OUT"
+rm -rf demo-out "$OUT" && mkdir -p demo-out "$OUT"
 export TAXREPORT_DB="$PWD/demo-out/demo.sqlite3"
 export TAXREPORT_HOME="$PWD/demo-out/home"
+export COLUMNS="${COLUMNS:-120}"
 tr() { echo; echo "\$ taxreport $*"; "$BIN/taxreport" "$@"; }
+# JSON goes to a file without the echoed command line, so the file stays valid JSON.
+tr_json() { local out=$1; shift; echo; echo "\$ taxreport $* > $out"; "$BIN/taxreport" "$@" > "$out"; }
+section() { echo; echo "================ $* ================"; }
 
-echo "== taxreport demo: ledger at $TAXREPORT_DB"
+section "1. ledger: ledger at $TAXREPORT_DB"
 tr import csv sample_exports/demo_trades.csv
 tr import csv sample_exports/demo_trades.csv   # again: idempotent, adds nothing
-tr ledger list --limit 5
+tr ledger list --limit 4
+tr prices import sample_exports/demo_rates.csv  # SYNTHETIC daily USD->GBP rates for the UK figures
 tr ledger verify
-tr ledger balances
+
+section "2. basket core (50% BTC / 30% ETH / 20% SOL, weekly, 3pp gate) and a dry-run plan"
+tr basket create core --weights BTC=50,ETH=30,SOL=20 --mode weekly --force
+# The issue's worked example: holdings BTC $5,500 + ETH $2,850 + SOL $2,100 = $10,450, target 50/30/20
+# -> SELL $275 of BTC, SELL $10 of SOL, BUY $285 of ETH (no fees here; sells are placed first).
+tr rebalance plan --basket core --paper --balances BTC=0.1,ETH=1,SOL=10.5,USDT=0 \
+    --prices BTC=55000,ETH=2850,SOL=200 --fee-rate 0
+tr_json "$OUT/rebalance-plan.json" rebalance plan --basket core --paper --balances BTC=0.1,ETH=1,SOL=10.5 \
+    --prices BTC=55000,ETH=2850,SOL=200 --format json
+
+section "3. a year of weekly paper rebalances (simulated time 2024, seeded price walk)"
+# Keep these arguments in step with tests/test_demo_samples.py (the OKX samples are made from this run).
+tr basket invest 10000 --basket core --paper --prices BTC=42000,ETH=2300,SOL=100 --at 2024-01-08T00:00:00Z --yes
+"$BIN/taxreport" rebalance run --basket core --paper --loop --interval 604800 --checks 50 --walk 6 --seed 7 \
+    --at 2024-01-15T00:00:00Z > demo-out/paper-loop.txt
+echo; echo "\$ taxreport rebalance run --basket core --paper --loop --interval 604800 --checks 50 --walk 6 --seed 7 --at 2024-01-15T00:00:00Z"
+echo "$(grep -c ': skipped' demo-out/paper-loop.txt) weekly checks skipped inside the 3pp gate," \
+     "$(grep -c '(paper): completed' demo-out/paper-loop.txt) rebalanced; $(tail -n 1 demo-out/paper-loop.txt)"
+echo "(full output in demo-out/paper-loop.txt)"
+tr basket history --basket core --limit 12
+tr_json "$OUT/rebalance-history.json" basket history --basket core --format json
+tr basket status --basket core --paper
+tr ledger balances --account paper:core
+
+section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"
+# sample_exports/okx holds SYNTHETIC OKX exports (real T4/F2 layouts, UTC+8 metadata line) of this paper
+# account with three deliberate differences: a fill missing, a manual trade added, one fee raised.
+OKX=(sample_exports/okx/okx-trading-history.csv sample_exports/okx/okx-funding-history.csv)
+tr reconcile okx "${OKX[@]}" --account paper:core --csv "$OUT/reconcile-okx.csv" \
+    || echo "(exit status $? — expected: reconcile names each deliberate difference and fails the gate)"
+tr import okx "${OKX[@]}" --account paper:core    # the bot's own fills are recognised, not doubled
+tr import okx "${OKX[@]}" --account paper:core --no-show-ignored   # again: adds nothing
+
+section "5. capital gains: US 2024 and UK 2024-25"
+# The paper basket trades against USDT: value it 1:1 in USD, explicitly (never assumed silently).
+tr gains --jurisdiction us --year 2024 --peg USDT=USD
+tr gains --jurisdiction uk --year 2024-25 --via USD --peg USDT=USD
+tr_json "$OUT/gains-us-2024.json" gains --jurisdiction us --year 2024 --peg USDT=USD --format json
+tr_json "$OUT/gains-uk-2024-25.json" gains --jurisdiction uk --year 2024-25 --via USD --peg USDT=USD --format json
+
+section "6. year-end exports"
+tr export all --year 2024 --jurisdiction us --peg USDT=USD --out "$OUT" \
+    --reconcile-okx "${OKX[0]}" --reconcile-okx "${OKX[1]}" --reconcile-account paper:core
+tr export all --year 2024-25 --jurisdiction uk --via USD --peg USDT=USD --out "$OUT" \
+    --reconcile-okx "${OKX[0]}" --reconcile-okx "${OKX[1]}" --reconcile-account paper:core
+
+section "7. backtest on the SYNTHETIC price set: which rebalancing frequency, before and after tax?"
+tr prices candles import sample_exports/prices/synthetic_ohlcv_1d.csv --source synthetic
+BASKET="$TAXREPORT_HOME/config/baskets/core.toml"
+tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
+    --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
+    --jurisdiction us,uk --fx GBP=0.79 --charts "$OUT/backtest"
+tr_json "$OUT/backtest.json" backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
+    --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
+    --jurisdiction us,uk --fx GBP=0.79 --format json
+
+section "the audit chain after everything"
+tr ledger verify
 echo
-echo "== demo finished; outputs in $OUT/"
+echo "== demo finished; outputs in $OUT/:"
+ls -1 "$OUT" "$OUT/backtest"

@@ -92,7 +92,7 @@ def differences(trades: list[Trade]) -> Injections:
         raise SystemExit("need at least 3 trades in the ledger to inject the differences")
     last = trades[-1]
     manual = Trade(time=last.time.replace(microsecond=0) + timedelta(hours=2, minutes=17), source="okx",
-                   account=last.account, side="buy", base=last.base, quote=last.quote,
+                   account=last.account, side="sell", base=last.base, quote=last.quote,
                    quantity=(last.quantity / 4).quantize(D("0.0001")) or D("0.0001"), price=last.price,
                    fee=D("0"), fee_asset=None)
     bumped = 1

@@ -20,7 +20,7 @@ def import_mapped(ctx: click.Context, files: tuple[str, ...], mapping_path: str,
 
     Each file is written in one transaction; a file with any bad row is refused whole, naming
     file:line and the column. Rows with an id column are idempotent (re-importing adds nothing);
-    without one, a row's content identifies it. See docs/readme/okx-import-reconcile.md for every
+    without one, a row's content identifies it. See README.md ("Other exchanges: a column mapping") for every
     mapping key.
 
     \b

@@ -1,6 +1,6 @@
 """A generic trade CSV importer driven by a column mapping (a TOML file), for exchanges without a
 dedicated importer. One CSV row is one fill. Example mapping (every key is documented in
-``docs/readme/okx-import-reconcile.md``, "Other exchanges")::
+README.md ("Importing OKX history"), "Other exchanges")::
 
     source = "kraken"             # origin of the facts: natural keys are trade:kraken:<account>/<id>
     skip_lines = 0                # lines before the header row (metadata)

@@ -15,7 +15,7 @@ Rules and sources (HMRC Cryptoassets Manual, CRYPTO22200 onward; TCGA 1992 s104,
 Worked examples reproduced in ``tests/test_uk_hmrc_examples.py``: CRYPTO22251-22256
 (https://www.gov.uk/hmrc-internal-manuals/cryptoassets-manual/crypto22250).
 
-Choices made here (documented in ``docs/readme/uk-ca-au.md``):
+Choices made here (documented in README.md, "Capital gains: United Kingdom, Canada, Australia"):
 
 * "Day" is the **UK local date** (Europe/London): an event at 2024-04-05T23:30Z is on 6 April (BST).
 * Pooling is **per token across all the person's accounts** (HMRC pools per token for the individual);

@@ -1,7 +1,7 @@
 """The reconciliation result as plain data: what the terminal table, the CSV and the PDF report
 (``taxreport export pdf``) all render. Immutable; Decimals exact; times UTC.
 
-Fields are documented in ``docs/readme/okx-import-reconcile.md`` ("ReconcileReport").
+Fields are documented in README.md, section "Importing OKX history", table "ReconcileReport".
 """
 
 from __future__ import annotations

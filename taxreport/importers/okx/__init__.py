@@ -3,7 +3,7 @@ by header row, parsed exactly, checked against OKX's own balance columns, and wr
 
 Entry points: :func:`parse_okx_file` (pure: a file -> :class:`OkxBatch`, nothing written) and
 :func:`import_okx_file` (parse, set aside fills the rebalancer already recorded, append in one
-transaction). Layout notes and sources: ``docs/readme/okx-import-reconcile.md``.
+transaction). Layout notes and sources: README.md ("Importing OKX history").
 """
 
 from __future__ import annotations

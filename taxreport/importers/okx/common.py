@@ -3,7 +3,7 @@ the time zone the metadata line declares, local-time parsing, and row access tha
 into ``file:line: column: reason``.
 
 Sources for the layouts and traps: ``/shared/REFERENCE.md`` §3 (BittyTax ``conv/parsers/okx.py``,
-everytrade-plugins ``OkxBeanV1/V2``), summarised in ``docs/readme/okx-import-reconcile.md``.
+everytrade-plugins ``OkxBeanV1/V2``), summarised in README.md ("Importing OKX history").
 """
 
 from __future__ import annotations
