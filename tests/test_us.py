@@ -91,7 +91,7 @@ def test_hifo_and_lifo_allowed_average_refused():
     assert us(events, "2024", method="hifo").disposals[0].cost == D(300)
     assert us(events, "2024", method="lifo").disposals[0].cost == D(200)
     assert us(events, "2024").disposals[0].cost == D(100)
-    with pytest.raises(InputError, match="not allowed for the US"):
+    with pytest.raises(InputError, match="not allowed for United States"):
         us(events, "2024", method="average")
 
 

@@ -227,7 +227,7 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
       taxreport basket history --basket core
       taxreport basket history --basket core --limit 5 --format json
     """
-    from taxreport.model.money import decimal_str, money_str
+    from taxreport.model.money import money_str
     from taxreport.rebalance.basket import resolve_basket
     from taxreport.rebalance.journal import Journal
 

@@ -33,11 +33,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Sequence
 
-from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import local_date, split_year_bounds
 from taxreport.jurisdictions.holding import anniversary
-from taxreport.jurisdictions.summary import summarise
+from taxreport.jurisdictions.summary import amount_option, choose_method, summarise
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.types import MatchedDisposal, Movement
 
@@ -78,19 +77,6 @@ def net_capital_gain(non_discount_gains: Decimal, discount_gains: Decimal, losse
     return steps
 
 
-def _amount(options: dict[str, Any], key: str) -> Decimal:
-    value = options.get(key, ZERO)
-    if isinstance(value, (float, bool)) or not isinstance(value, (Decimal, int, str)):
-        raise InputError(f"{value!r} is not an exact amount", field=key)
-    try:
-        amount = Decimal(value)
-    except ArithmeticError:
-        raise InputError(f"{value!r} is not a number", field=key) from None
-    if not amount.is_finite() or amount < 0:
-        raise InputError(f"{value!r} must be a non-negative amount", field=key)
-    return amount
-
-
 class Australia:
     code = "au"
     name = "Australia (ATO, individuals)"
@@ -105,15 +91,12 @@ class Australia:
     def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
                 options: dict[str, Any] | None = None) -> YearSummary:
         opts = dict(options or {})
-        method = (method or self.methods[0]).lower()
-        if method not in self.methods:
-            raise InputError(f"method {method!r} is not allowed for Australia; use one of "
-                             f"{', '.join(self.methods)}", field="--method")
+        method = choose_method(self, method)
         tz = opts.get("timezone") or self.timezone
         start, end = self.year_bounds(year, tz)
         first = int(year.strip()[:4])
         label = f"{first}-{(first + 1) % 100:02d}"
-        bf = _amount(opts, "losses_brought_forward")
+        bf = amount_option(opts, "losses_brought_forward")
         kwargs = match_kwargs(opts)
         kwargs["scope"] = opts.get("scope", "universal")
         matched = match_lots(movements, method=method, until=end, **kwargs)

@@ -42,7 +42,7 @@ from typing import Any, Sequence
 from taxreport.errors import InputError, MissingDataError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import calendar_year_bounds, local_date
-from taxreport.jurisdictions.summary import summarise
+from taxreport.jurisdictions.summary import choose_method, summarise
 from taxreport.jurisdictions.uk_matching import person_level
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, Movement, OpenLot
 
@@ -211,10 +211,7 @@ class Canada:
     def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
                 options: dict[str, Any] | None = None) -> YearSummary:
         opts = dict(options or {})
-        method = (method or self.methods[0]).lower()
-        if method not in self.methods:
-            raise InputError(f"Canada uses the average cost (ACB) of identical property; method {method!r} is "
-                             f"not allowed, use 'acb'", field="--method")
+        method = choose_method(self, method, "Canada uses the average cost (ACB) of identical property")
         tz = opts.get("timezone") or self.timezone
         start, end = self.year_bounds(year, tz)
         rate = inclusion_rate(int(year))

@@ -28,11 +28,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
-from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import calendar_year_bounds
 from taxreport.jurisdictions.holding import held_more_than_one_year, local_day_cache
-from taxreport.jurisdictions.summary import summarise, totals
+from taxreport.jurisdictions.summary import choose_method, summarise, totals
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.split import split_disposal
 from taxreport.lots.types import Movement
@@ -76,10 +75,7 @@ class Germany:
     def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
                 options: dict[str, Any] | None = None) -> YearSummary:
         opts = options or {}
-        method = (method or self.methods[0]).lower()
-        if method not in self.methods:
-            raise InputError(f"method {method!r} is not allowed for Germany; use one of {', '.join(self.methods)}",
-                             field="--method")
+        method = choose_method(self, method)
         tz = opts.get("timezone") or self.timezone
         start, end = self.year_bounds(year, tz)
         matched = match_lots(movements, method=method, until=end, **match_kwargs(opts))

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
+from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.lots.types import OpenLot
 
@@ -57,3 +58,29 @@ def summarise(jurisdiction: str, currency: str, method: str, year: str, year_sta
         allowance=allowance, taxable_gain=taxable_gain, breakdown=dict(breakdown or {}),
         open_lots=list(open_lots or []), notes=list(notes or []),
     )
+
+
+def choose_method(jurisdiction: Any, method: str | None, why: str = "") -> str:
+    """The lot method to use: ``method`` (case-insensitive) or the country's default
+    (``jurisdiction.methods[0]``); a method the country does not allow is an InputError that names the
+    allowed ones and, if given, ``why``."""
+    chosen = (method or jurisdiction.methods[0]).lower()
+    if chosen not in jurisdiction.methods:
+        reason = f" ({why})" if why else ""
+        raise InputError(f"method {chosen!r} is not allowed for {jurisdiction.name}{reason}; use "
+                         f"{' or '.join(repr(m) for m in jurisdiction.methods)}", field="--method")
+    return chosen
+
+
+def amount_option(options: dict[str, Any], key: str) -> Decimal:
+    """A non-negative exact amount from the options (e.g. ``losses_brought_forward``); floats refused."""
+    value = options.get(key, ZERO)
+    if isinstance(value, (float, bool)) or not isinstance(value, (Decimal, int, str)):
+        raise InputError(f"{value!r} is not an exact amount", field=key)
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        raise InputError(f"{value!r} is not a number", field=key) from None
+    if not amount.is_finite() or amount < 0:
+        raise InputError(f"{value!r} must be a non-negative amount", field=key)
+    return amount

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import split_year_bounds
-from taxreport.jurisdictions.summary import in_year, summarise
+from taxreport.jurisdictions.summary import amount_option, choose_method, in_year, summarise
 from taxreport.jurisdictions.uk_matching import PoolState, UkDisposal, match_uk, person_level
 from taxreport.lots.types import Movement, OpenLot
 
@@ -59,19 +59,6 @@ def _label(label: str) -> tuple[str, int]:
     """``"2024-25"`` or ``"2024-2025"`` -> (``"2024-25"``, 2024). Validation is in year_bounds."""
     first = int(re.match(r"\s*(\d{4})", label).group(1))  # type: ignore[union-attr]
     return f"{first}-{(first + 1) % 100:02d}", first
-
-
-def _decimal_option(options: dict[str, Any], key: str) -> Decimal:
-    value = options.get(key, ZERO)
-    if isinstance(value, (float, bool)) or not isinstance(value, (Decimal, int, str)):
-        raise InputError(f"{value!r} is not an exact amount", field=key)
-    try:
-        amount = Decimal(value)
-    except ArithmeticError:
-        raise InputError(f"{value!r} is not a number", field=key) from None
-    if not amount.is_finite() or amount < 0:
-        raise InputError(f"{value!r} must be a non-negative amount", field=key)
-    return amount
 
 
 @dataclass(frozen=True)
@@ -99,15 +86,12 @@ class UnitedKingdom:
     def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
                 options: dict[str, Any] | None = None) -> YearSummary:
         options = dict(options or {})
-        method = (method or self.methods[0]).lower()
-        if method not in self.methods:
-            raise InputError(f"the UK has one matching order (same day, 30 days, s104 pool); "
-                             f"method {method!r} is not allowed, use {self.methods[0]!r}", field="--method")
+        method = choose_method(self, method, "the UK has one matching order: same day, 30 days, s104 pool")
         tz = options.get("timezone") or self.timezone
         start, end = self.year_bounds(year, tz)
         label, first = _label(year)
         aea = self.annual_exempt_amount(year)
-        bf_losses = _decimal_option(options, "losses_brought_forward")
+        bf_losses = amount_option(options, "losses_brought_forward")
 
         zero_cost = tuple(options.get("zero_cost_assets", ()))
         own, deposit_notes = person_level(movements, zero_cost)

@@ -11,6 +11,7 @@ entries) appends events, and from which every reader loads them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,9 +111,10 @@ class Ledger:
             keys = [e.natural_key for e in events]
             stored = self._existing(conn, keys)
             seen: dict[str, str] = {}
-            pending: list[tuple[Event, str, str]] = []
+            pending: list[tuple[Event, str, str, str]] = []
             for i, ev in enumerate(events):
-                key, chash = keys[i], ev.content_hash()
+                payload = canonical_json(ev.to_payload())
+                key, chash = keys[i], hashlib.sha256(payload.encode()).hexdigest()
                 previous = stored.get(key) or seen.get(key)
                 if previous is not None:
                     if previous != chash:
@@ -123,18 +125,18 @@ class Ledger:
                     result.duplicates += 1
                     continue
                 seen[key] = chash
-                pending.append((ev, key, chash))
+                pending.append((ev, key, chash, payload))
             self._check_reversals(conn, [p[0] for p in pending], where, events)
             seq, prev = head
             now = format_time(datetime.now(timezone.utc))
             rows = []
-            for ev, key, chash in pending:
+            for ev, key, chash, payload in pending:
                 seq += 1
                 row = {
                     "seq": seq, "natural_key": key, "kind": ev.kind, "time": format_time(ev.time),
                     "accounts": "," + ",".join(ev.accounts) + ",",
                     "assets": "," + ",".join(ev.assets) + ",",
-                    "order_ref": ev.order_ref, "payload": canonical_json(ev.to_payload()),
+                    "order_ref": ev.order_ref, "payload": payload,
                     "content_hash": chash, "actor": actor, "reason": reason, "recorded_at": now,
                     "prev_hash": prev,
                 }

@@ -296,10 +296,7 @@ class Withdrawal(Event):
         _non_negative(self.fee, "fee")
         if self.purpose not in WITHDRAWAL_PURPOSES:
             raise ValueError(f"purpose: {self.purpose!r} is not one of {', '.join(WITHDRAWAL_PURPOSES)}")
-        if (self.value is None) != (self.value_currency is None):
-            raise ValueError("value_currency: value and value_currency go together")
-        if self.value_currency:
-            object.__setattr__(self, "value_currency", normalise_asset(self.value_currency, what="value_currency"))
+        _value_pair(self)
 
     @property
     def accounts(self) -> tuple[str, ...]:
@@ -333,10 +330,7 @@ class Income(Event):
         _positive(self.quantity, "quantity")
         if self.income_type not in INCOME_TYPES:
             raise ValueError(f"income_type: {self.income_type!r} is not one of {', '.join(INCOME_TYPES)}")
-        if (self.value is None) != (self.value_currency is None):
-            raise ValueError("value_currency: value and value_currency go together")
-        if self.value_currency:
-            object.__setattr__(self, "value_currency", normalise_asset(self.value_currency, what="value_currency"))
+        _value_pair(self)
 
     @property
     def accounts(self) -> tuple[str, ...]:
@@ -393,6 +387,15 @@ class Record(Event):
         return self.order_id
 
 
+def _value_pair(event: "Withdrawal | Income") -> None:
+    """``value``/``value_currency`` come together; the currency is normalised."""
+    if (event.value is None) != (event.value_currency is None):
+        raise ValueError("value_currency: value and value_currency go together")
+    if event.value is not None:
+        _non_negative(event.value, "value")
+        object.__setattr__(event, "value_currency", normalise_asset(event.value_currency, what="value_currency"))
+
+
 def _require_account(value: str, what: str = "account") -> None:
     if not value or not value.strip() or value != value.strip():
         raise ValueError(f"{what}: must be a non-empty name without surrounding spaces, got {value!r}")
@@ -409,37 +412,39 @@ def event_from_payload(payload: Mapping[str, Any]) -> Event:
     cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
     if cls is None:
         raise ValueError(f"kind: unknown event kind {kind!r}")
-    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in payload:
-            continue
-        kwargs[f.name] = _decode(payload[f.name], hints[f.name], f.name)
+    for name, decode in _decoders(cls):
+        if name in payload:
+            value = payload[name]
+            kwargs[name] = None if value is None else decode(value, name)
     return cls(**kwargs)
 
 
-def _decode(value: Any, hint: Any, name: str) -> Any:
-    if value is None:
-        return None
-    args = typing.get_args(hint)
-    base = typing.get_origin(hint)
-    if base is typing.Union or (args and type(None) in args):
-        inner = [a for a in args if a is not type(None)]
-        hint = inner[0] if len(inner) == 1 else hint
-    if hint is Decimal:
-        return parse_decimal(value, what=name)
-    if hint is datetime:
-        return parse_time(value, what=name)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
+def _identity(value: Any, _name: str) -> Any:
     return value
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+def _decoder_for(hint: Any) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Union or (args and type(None) in args):
+        inner = [a for a in args if a is not type(None)]
+        hint = inner[0] if len(inner) == 1 else hint
+    if hint is Decimal:
+        return lambda value, name: parse_decimal(value, what=name)
+    if hint is datetime:
+        return lambda value, name: parse_time(value, what=name)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return lambda value, _name, _enum=hint: _enum(value)
+    return _identity
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    cached = _HINTS.get(cls)
+_DECODERS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _decoders(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(field name, decoder)`` pairs of an event class, computed once per class."""
+    cached = _DECODERS.get(cls)
     if cached is None:
-        cached = _HINTS[cls] = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls)
+        cached = _DECODERS[cls] = tuple((f.name, _decoder_for(hints[f.name])) for f in dataclasses.fields(cls))
     return cached
