@@ -18,7 +18,7 @@ def rebalance() -> None:
 
     \b
     Examples:
-      taxreport rebalance plan --basket core --paper --balances BTC=0.1,ETH=1.2,USDT=50 \\
-          --prices BTC=55000,ETH=2375
+      taxreport rebalance plan --basket core --paper --balances BTC=0.1,ETH=1.2,SOL=10,USDT=50 \\
+          --prices BTC=55000,ETH=2375,SOL=180
       taxreport rebalance run --basket core --paper
     """

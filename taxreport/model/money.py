@@ -9,6 +9,10 @@ Rounding policy (the only one in the code base):
 * Fiat amounts are rounded to the cent (``0.01``) with ROUND_HALF_UP **only when presented**
   (reports, JSON, tables). Totals are summed from unrounded values and rounded once, so a total can
   differ by a cent from the sum of the rounded lines; reports state this.
+* When a lot's cost is split between the part sold and the part kept, the sold share
+  ``cost * taken / held`` is quantized to 1e-20 of a currency unit (ROUND_HALF_EVEN) and the kept
+  part is the exact remainder, so matched + remaining cost always equals the cost acquired exactly
+  (:func:`taxreport.lots.pools.share`). 1e-20 is far below the cent: presented amounts are unaffected.
 * ``float`` never enters: :func:`parse_decimal` refuses floats, NaN and infinities.
 """
 
