@@ -38,6 +38,17 @@ def _fx(values: tuple[str, ...]) -> dict[str, Decimal]:
     return out
 
 
+def _check_tax_options(codes: list[str], method: str | None) -> None:
+    """Unknown jurisdictions and a method no chosen country allows fail before any replay starts."""
+    from taxreport.jurisdictions.base import get
+
+    countries = [get(c) for c in codes]
+    if method and countries and not any(method.lower() in j.methods for j in countries):
+        allowed = sorted({m for j in countries for m in j.methods})
+        raise InputError(f"method {method!r} is not allowed for {', '.join(codes)}; use one of "
+                         f"{', '.join(allowed)}", field="--method")
+
+
 def _load_candles(ctx: click.Context, basket, timeframe: str, source: str | None, prices_file: str | None,  # noqa: ANN001
                   start, end):  # noqa: ANN001, ANN202
     symbols = [f"{a}/{basket.quote}" for a in basket.weights if a != basket.quote]
@@ -172,8 +183,12 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
                         fee_rate=None if fee_rate.strip().lower() == "market" else _decimal(fee_rate, "--fee-rate"),
                         slippage=_decimal(slippage, "--slippage"),  # type: ignore[arg-type]
                         min_notional=_decimal(min_notional, "--min-notional"))
-    strategies = parse_strategies(compare, basket, gate=_decimal(gate, "--gate"))
+    gate_pp = _decimal(gate, "--gate")
+    if gate_pp is not None and not 0 <= gate_pp <= 100:
+        raise InputError(f"must be between 0 and 100 (percentage points), got {gate}", field="--gate")
+    strategies = parse_strategies(compare, basket, gate=gate_pp)
     codes = [c.strip().lower() for c in jurisdictions.split(",") if c.strip() and c.strip().lower() != "none"]
+    _check_tax_options(codes, method)
     fx = _fx(fx_rates)
     grid = price_grid(_load_candles(ctx, basket, timeframe, source, prices_file, start, end), basket, timeframe,
                       start=start, end=end)

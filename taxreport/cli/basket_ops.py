@@ -190,7 +190,7 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
 
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, yes=yes,
-                       confirm=None if keep_assets else "Sell every member of basket")
+                       confirm=None if keep_assets else "Sell every member of basket", started=True)
     b = venue.basket
     with basket_lock(b.name):
         engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,

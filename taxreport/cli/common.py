@@ -17,17 +17,29 @@ def open_ledger(ctx: click.Context):  # noqa: ANN201 - returns taxreport.ledger.
     root = ctx.find_root()
     root.ensure_object(dict)
     if "ledger" not in root.obj:
+        from alembic.util import CommandError as AlembicCommandError
         from sqlalchemy.exc import SQLAlchemyError
 
         from taxreport.config import database_url
         from taxreport.ledger import Ledger
 
-        url = database_url(root.obj.get("db"))
+        try:
+            url = database_url(root.obj.get("db"))
+        except OSError as exc:  # the folder of a file path cannot be created
+            raise TaxreportError(f"cannot create the ledger's folder {exc.filename}: {exc.strerror}") from exc
         try:
             root.obj["ledger"] = Ledger(url)
         except SQLAlchemyError as exc:
             raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: {exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0]}") from exc
+        except AlembicCommandError as exc:  # e.g. a schema revision from a newer taxreport
+            raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: cannot bring its schema up to "
+                                 f"date ({str(exc).splitlines()[0]}); was it written by a newer taxreport?"
+                                 ) from exc
+        except ImportError as exc:  # a URL whose database driver is not installed (e.g. mysql://)
+            raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: its database driver is not "
+                                 f"installed ({exc}); use a file path, sqlite:///… or postgresql+psycopg://…"
+                                 ) from exc
         root.call_on_close(root.obj["ledger"].close)
     return root.obj["ledger"]
 

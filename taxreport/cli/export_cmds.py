@@ -140,7 +140,7 @@ def export() -> None:
     Examples:
       taxreport export koinly --year 2024 --out koinly-2024.csv
       taxreport export cointracker --year 2024 --account okx:main
-      taxreport export form8949 --year 2025 --jurisdiction us --reporting basis-not-reported
+      taxreport export form8949 --year 2025 --jurisdiction us --reporting not-reported
       taxreport export hmrc --year 2024-25 --jurisdiction uk
       taxreport export xlsx --year 2024 --jurisdiction de
       taxreport export pdf --year 2024 --jurisdiction us --reconcile-okx okx-trades.csv
@@ -211,11 +211,14 @@ def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
     \b
     Examples:
       taxreport export form8949 --year 2024
-      taxreport export form8949 --year 2025 --reporting basis-not-reported --method hifo
+      taxreport export form8949 --year 2025 --reporting not-reported --method hifo
     """
     from taxreport.reports import form8949
 
     kw["jurisdiction"] = kw.get("jurisdiction") or "us"
+    if kw["jurisdiction"].lower() != "us":
+        raise InputError(f"Form 8949 is a US form; use --jurisdiction us, not {kw['jurisdiction']!r}",
+                         field="--jurisdiction")
     if reporting:
         kw["form8949_reporting"] = reporting
     summary = _summary(ctx, kw)
@@ -239,6 +242,9 @@ def hmrc_cmd(ctx: click.Context, **kw: Any) -> None:
     from taxreport.reports import hmrc
 
     kw["jurisdiction"] = kw.get("jurisdiction") or "uk"
+    if kw["jurisdiction"].lower() != "uk":
+        raise InputError(f"the HMRC computation is for the UK; use --jurisdiction uk, not {kw['jurisdiction']!r}",
+                         field="--jurisdiction")
     path = Path(kw.get("out") or _name("hmrc", "uk", kw["year"]))
     n = hmrc.export(_summary(ctx, kw), path)
     _done(path, f"{n} rows")

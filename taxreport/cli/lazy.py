@@ -63,3 +63,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TaxreportError as exc:
             raise CliFailure(exc) from exc
+        except OSError as exc:  # a path the user gave: missing folder, no permission, a file not a folder
+            if exc.strerror is None:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise CliFailure(TaxreportError(f"{where}{exc.strerror}")) from exc

@@ -89,16 +89,19 @@ def _pairs(text: str, option: str) -> dict[str, Decimal]:
 def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, sandbox: bool,
                paper_state: Path | None = None, prices: str | None = None, walk: str | None = None,
                seed: int | None = None, at: str | None = None, paper_balances: str | None = None,
-               confirm: str | None = None, yes: bool = False, readonly: bool = False) -> Venue:
+               confirm: str | None = None, yes: bool = False, readonly: bool = False,
+               started: bool = False) -> Venue:
     """Open the basket and its venue. ``confirm`` (live only) is the question asked before trading.
-    ``readonly`` (status): the paper state is neither saved nor moved to the current time."""
+    ``readonly`` (status): the paper state is neither saved nor moved to the current time.
+    ``started`` (stop): a paper basket must have a state already (it is never created here)."""
     from taxreport.rebalance.basket import resolve_basket, validate_markets
 
     if sum((paper, live, sandbox)) != 1:
         raise InputError("choose exactly one of --paper, --sandbox or --live", field="--paper/--live")
     basket, path = resolve_basket(basket_ref)
     if paper:
-        return _open_paper(ctx, basket, path, paper_state, prices, walk, seed, at, paper_balances, readonly)
+        return _open_paper(ctx, basket, path, paper_state, prices, walk, seed, at, paper_balances, readonly,
+                           started)
     if prices or walk or at or paper_balances or paper_state:
         raise InputError("--prices, --walk, --at, --paper-state and --paper-balances are for --paper only",
                          field="--prices")
@@ -115,14 +118,14 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
 
 
 def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_balances,  # noqa: ANN001
-                readonly: bool = False) -> Venue:
+                readonly: bool = False, started: bool = False) -> Venue:
     from taxreport.config import data_dir
     from taxreport.exchanges.paper import PaperExchange, default_markets
 
     state_file = state_file or data_dir() / "paper" / f"{basket.name}.json"
     now = datetime.now(timezone.utc).replace(microsecond=0)
     when = parse_when(at, what="--at") if at else None
-    if readonly and not state_file.exists():
+    if (readonly or started) and not state_file.exists():
         raise InputError(f"basket {basket.name} has no paper state yet ({state_file}): start it with "
                          f"`taxreport basket invest AMOUNT --basket {basket.name} --paper --prices ...`",
                          field="--paper")
@@ -146,6 +149,8 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
         for asset, price in _pairs(prices, "--prices").items():
             if f"{asset}/{basket.quote}" not in ex.markets:
                 raise InputError(f"{asset} is not a member of basket {basket.name}", field="--prices")
+            if price <= 0:
+                raise InputError(f"{asset} must be positive, got {price}", field="--prices")
             ex.set_price(asset, price)
     if walk:
         _walk(ex, walk, seed)
@@ -180,7 +185,10 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
 def _walk(ex, pct_text: str, seed: int | None) -> None:  # noqa: ANN001
     from taxreport.model.money import parse_decimal
 
-    pct = parse_decimal(pct_text, what="--walk")
+    try:
+        pct = parse_decimal(pct_text, what="--walk")
+    except ValueError:
+        raise InputError(f"{pct_text!r} is not a number", field="--walk") from None
     if not ZERO <= pct < 100:
         raise InputError("must be between 0 and 100 (percent)", field="--walk")
     rng = random.Random(seed if seed is not None else int(ex.now.timestamp()))

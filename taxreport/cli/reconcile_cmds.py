@@ -67,6 +67,9 @@ def okx(ctx: click.Context, files: tuple[str, ...], basket: str | None, account:
                            start=parse_when(start, what="--from"),
                            end=parse_when(end, what="--to", end_of_day=True), tolerance=tol)
     if csv_out:
+        from pathlib import Path
+
+        Path(csv_out).parent.mkdir(parents=True, exist_ok=True)  # as `export --out` does
         write_csv(report, csv_out)
     if fmt == "json":
         echo_json(to_dict(report))
