@@ -20,7 +20,8 @@ Two entry points with stable signatures:
 ``selections``         specific identification, see :mod:`taxreport.lots.selections` [``--lots``]
 ``move_order``         ``"fifo"`` (default) or ``"method"``: which lots a transfer moves
 ``timezone``           IANA zone of the local dates (default: the jurisdiction's) [``--timezone``]
-``accounts``           report only disposals in these accounts (set by ``accounts=``)
+``accounts``           report only disposals in these accounts (set by ``accounts=``); refused for
+                       countries that pool per person (``pools_per_person``: UK, CA)
 =====================  ==========================================================================
 
 Matching always sees **all** accounts, so lots transferred between accounts keep their basis;
@@ -64,6 +65,12 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     j = jbase.get(jurisdiction)
     opts = dict(options or {})
     cur = (currency or j.currency).upper()
+    if accounts and getattr(j, "pools_per_person", False):
+        # A same-day group (UK) or the ACB pool and superficial-loss test (CA) span every account of
+        # the person: a per-account view would drop or misstate mixed disposals, so refuse it.
+        raise InputError(f"{j.name} pools each token per person across all accounts (one disposal can mix "
+                         f"accounts), so gains cannot be reported per account; run without --account",
+                         field="--account")
     if accounts:
         opts["accounts"] = tuple(accounts)
         events = events if isinstance(events, list) else list(events)

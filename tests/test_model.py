@@ -119,3 +119,21 @@ def test_natural_key_uses_id_or_content():
     a, b = trade(external_id=None), trade(external_id=None)
     assert a.natural_key == b.natural_key and "sha256" in a.natural_key
     assert trade(external_id=None, price=D("60001")).natural_key != a.natural_key
+
+
+def test_fiat_base_pair_values_the_crypto_leg_at_the_fiat_amount():
+    # BUY 1000 USD with USDT at 1.0 (pair USD/USDT), fee 2 USD: the USDT disposal's proceeds are the
+    # cash received, 1000 USD, less the 2 USD fee = 998 USD, whatever USDT's market value that day.
+    t = trade(base="USD", quote="USDT", quantity=D("1000"), price=D("1"), fee=D("2"), fee_asset="USD")
+    dispose, acquire = list(legs_of([t]))
+    assert (dispose.asset, dispose.quantity, dispose.value_asset, dispose.value_quantity) == ("USDT", D("1000"), "USD", D("1000"))
+    assert (dispose.fee_asset, dispose.fee_quantity) == ("USD", D("2"))
+    assert (acquire.asset, acquire.quantity) == ("USD", D("998"))
+    # SELL 500 EUR for USDC at 1.08 (pair EUR/USDC), fee 0.54 USDC: 540 - 0.54 = 539.46 USDC acquired
+    # at a cost of exactly the 500 EUR paid.
+    s = trade(side="sell", base="EUR", quote="USDC", quantity=D("500"), price=D("1.08"), fee=D("0.54"),
+              fee_asset="USDC")
+    dispose, acquire = list(legs_of([s]))
+    assert (dispose.asset, dispose.quantity) == ("EUR", D("500"))
+    assert (acquire.asset, acquire.quantity, acquire.value_asset, acquire.value_quantity) == ("USDC", D("539.46"), "EUR", D("500"))
+    assert acquire.fee_quantity == 0

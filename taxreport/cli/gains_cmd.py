@@ -30,7 +30,8 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--method", "-m", default=None, help="Lot method (fifo, lifo, hifo, specific, average; "
               "allowed ones depend on the country). Default: the country's.")
 @click.option("--account", "accounts", multiple=True,
-              help="Report only disposals in this account (repeatable). Lots are matched over all accounts.")
+              help="Report only disposals in this account (repeatable). Lots are matched over all accounts. "
+                   "Refused for uk and ca, which pool per person (a disposal can mix accounts).")
 @click.option("--currency", default=None, help="Tax currency (default: the country's, e.g. GBP for uk).")
 @click.option("--detail", is_flag=True, help="List every disposal with its matched lots.")
 @click.option("--via", multiple=True, help="Intermediate currency for crossing rates, e.g. USD (repeatable).")

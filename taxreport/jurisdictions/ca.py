@@ -204,6 +204,7 @@ class Canada:
     methods = ("acb",)  # average cost of identical property: the only method the law allows
     timezone = "America/Toronto"
     lookahead_days = 30  # a December loss is tested against holdings 30 days later (taxreport.gains)
+    pools_per_person = True  # read by taxreport.gains: --account is refused (ACB and superficial loss per person)
 
     def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:
         return calendar_year_bounds(label, tz or self.timezone)

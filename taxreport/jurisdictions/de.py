@@ -15,7 +15,9 @@ Rules and their sources:
 * **Freigrenze** (§ 23 Abs. 3 Satz 5 EStG), a threshold, not an allowance: if the year's total § 23
   gain is **below** it, it is tax-free; at or above it the **whole** gain is taxable. €600 up to VZ
   2023, €1,000 from VZ 2024 (Wachstumschancengesetz of 27 Mar 2024): data table :data:`FREIGRENZE`.
-  The threshold applies to *all* of the taxpayer's § 23 gains (not only crypto) and per spouse.
+  The threshold applies to *all* of the taxpayer's § 23 gains (not only crypto) and per spouse; with
+  an account filter (``options["accounts"]``) it is still tested on every account's disposals, and the
+  taxable gain shown is the filtered accounts' net § 23 gain when the whole year reaches it.
 * § 23 losses can only be set off against § 23 gains (§ 23 Abs. 3 Satz 7-8 EStG: carry-back one
   year, carry-forward); a net loss is reported, taxable gain 0, and not carried here.
 * Fees (Werbungskosten / Veräußerungskosten) reduce the gain: disposal fees reduce proceeds,
@@ -84,7 +86,7 @@ class Germany:
         results: list[DisposalResult] = []
         for md in matched.disposals:
             d = md.disposal
-            if d.time < start or (accounts is not None and d.account not in accounts):
+            if d.time < start:
                 continue
             sold = day_of(d.time)
 
@@ -99,17 +101,27 @@ class Germany:
                     cost=part.cost, gain=proceeds - part.cost, lots=part.lots,
                     rule=rules.pop() if len(rules) == 1 else "mixed", term="long" if part.key else "short",
                     exempt=bool(part.key), event_key=ref_of(d), role=d.role))
+        threshold = freigrenze(int(year))
+        # The Freigrenze is tested on the taxpayer's whole year (every account), even when only some
+        # accounts are reported: then the taxable part is those accounts' net § 23 gain, or 0.
+        person_net = totals(r for r in results if not r.exempt)["gain"]
+        if accounts is not None:
+            results = [r for r in results if r.account in accounts]
         taxable = totals(r for r in results if not r.exempt)
         exempt_t = totals(r for r in results if r.exempt)
-        threshold = freigrenze(int(year))
-        taxable_gain = taxable_after_freigrenze(taxable["gain"], threshold)
+        taxable_gain = taxable_after_freigrenze(person_net, threshold)
+        if accounts is not None and taxable_gain:
+            taxable_gain = max(taxable["gain"], ZERO)
         breakdown = {"taxable": taxable, "exempt": exempt_t, "freigrenze": threshold,
-                     "below_freigrenze": taxable["gain"] < threshold, "timezone": tz}
+                     "below_freigrenze": person_net < threshold, "timezone": tz}
+        if accounts is not None:
+            breakdown["net_section23_all_accounts"] = person_net
         notes = list(matched.notes) + [
             f"lot method {method}; dates are local dates in {tz}; held more than one year = not taxable "
             "(§ 23 Abs. 1 Satz 1 Nr. 2 EStG)",
-            f"Freigrenze € {threshold} (§ 23 Abs. 3 Satz 5 EStG): net § 23 gain {money_str(taxable['gain'])} is "
-            + ("below it: tax-free" if taxable["gain"] < threshold else "at or above it: all taxable")
+            f"Freigrenze € {threshold} (§ 23 Abs. 3 Satz 5 EStG): net § 23 gain {money_str(person_net)}"
+            + (" (all accounts)" if accounts is not None else "") + " is "
+            + ("below it: tax-free" if person_net < threshold else "at or above it: all taxable")
             + "; the threshold covers all private sales of the year, not only these",
         ]
         if taxable["gain"] < 0:

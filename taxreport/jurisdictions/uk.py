@@ -69,6 +69,7 @@ class UnitedKingdom:
     methods: tuple[str, ...] = ("hmrc",)  # same day, 30 days, s104 pool: the only lawful order
     timezone: str = "Europe/London"
     lookahead_days: int = LOOKAHEAD_DAYS  # read by taxreport.gains: legs this far past the year are valued
+    pools_per_person = True  # read by taxreport.gains: --account is refused (same-day groups mix accounts)
 
     def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:
         return split_year_bounds(label, start_month=4, start_day=6, tz=tz or self.timezone)

@@ -103,6 +103,8 @@ def _trade_movements(t: Trade, pricer: Pricer) -> list[Movement]:
     """Same result as ``value_legs(event_legs(t), pricer)`` (the fee table of
     :mod:`taxreport.model.legs`), computed directly."""
     base, quote, qty, fee, fa = t.base, t.quote, t.quantity, t.fee, t.fee_asset
+    if base in FIAT and quote not in FIAT:
+        return value_legs(event_legs(t), pricer)  # rare fiat-base pairs (USD/USDT): the model's legs
     gross = qty * t.price
     third = fee != 0 and fa != base and fa != quote
     base_fee = fee if (fa == quote or third) else ZERO

@@ -38,6 +38,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Iterator
 
+from taxreport.model.assets import FIAT
 from taxreport.model.events import (
     Deposit,
     Event,
@@ -130,6 +131,8 @@ def _leg(event: Event, index: int, kind: LegKind, role: str, account: str, asset
 
 
 def _trade_legs(t: Trade) -> list[Leg]:
+    if t.base in FIAT and t.quote not in FIAT:
+        return _fiat_base_legs(t)
     gross_quote = t.quantity * t.price
     fee, fa = t.fee, t.fee_asset
     third = fee != 0 and fa not in (t.base, t.quote)
@@ -150,6 +153,38 @@ def _trade_legs(t: Trade) -> list[Leg]:
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
                          fa, base_fee))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in))
+    if third:
+        assert fa is not None
+        if fee > 0:
+            legs.append(_leg(t, 2, LegKind.DISPOSE, "fee", t.account, fa, fee, None, None))
+        else:
+            legs.append(_leg(t, 2, LegKind.ACQUIRE, "rebate", t.account, fa, -fee, None, None))
+    return legs
+
+
+def _fiat_base_legs(t: Trade) -> list[Leg]:
+    """A pair whose *base* is fiat and quote is crypto (``USD/USDT``, ``EUR/USDC``): the crypto leg's
+    consideration is the fiat amount itself (cash received or paid, IRS Pub. 544 "amount realized"),
+    not the market value of the crypto; the fee is attributed to the crypto leg as in the table above."""
+    gross_quote = t.quantity * t.price
+    fee, fa = t.fee, t.fee_asset
+    third = fee != 0 and fa not in (t.base, t.quote)
+    crypto_fee = fee if fa == t.base or third else ZERO
+    legs: list[Leg] = []
+    if t.side is Side.BUY:  # receive fiat, give crypto
+        fiat_in = t.quantity - (fee if fa == t.base else ZERO)
+        quote_out = gross_quote + (fee if fa == t.quote else ZERO)
+        _require_positive(fiat_in, t, "the fiat received after the fee")
+        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.base, t.quantity,
+                         fa, crypto_fee))
+        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, fiat_in, t.base, fiat_in))
+    else:  # give fiat, receive crypto
+        fiat_out = t.quantity + (fee if fa == t.base else ZERO)
+        quote_in = gross_quote - (fee if fa == t.quote else ZERO)
+        _require_positive(quote_in, t, "the quote received after the fee")
+        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, fiat_out, t.base, fiat_out))
+        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.base, t.quantity,
+                         fa, crypto_fee))
     if third:
         assert fa is not None
         if fee > 0:
