@@ -75,7 +75,7 @@ tr export all --year 2024-25 --jurisdiction uk --via USD --peg USDT=USD --out "$
     --reconcile-okx "${OKX[0]}" --reconcile-okx "${OKX[1]}" --reconcile-account paper:core
 
 section "7. backtest on the SYNTHETIC price set: which rebalancing frequency, before and after tax?"
-tr prices candles import sample_exports/prices/synthetic_ohlcv_1d.csv --source synthetic
+tr prices import sample_exports/prices/synthetic_ohlcv_1d.csv --source synthetic  # OHLCV: recognised by its header
 BASKET="$TAXREPORT_HOME/config/baskets/core.toml"
 tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
     --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \

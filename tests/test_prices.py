@@ -227,12 +227,13 @@ def test_prices_cli_import_ecb_and_list(tmp_path):
 def test_prices_fetch_cli_with_a_fake_exchange(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    import taxreport.prices.fetch as fetch_mod
+    import taxreport.prices.candles_fetch as candles_fetch
     from taxreport.cli.main import root
 
     start = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
     fake = FakeExchange({start + i * 86400: 1.0 for i in range(5)})
-    monkeypatch.setattr(fetch_mod, "open_exchange", lambda exchange_id: fake)
+    # the one ccxt client factory (shared with `prices candles fetch`) is replaced: no network
+    monkeypatch.setattr(candles_fetch, "ccxt_client", lambda exchange_id: fake)
     db = str(tmp_path / "f.sqlite3")
     args = ["--db", db, "prices", "fetch", "--exchange", "fake", "--symbol", "USDT/USD", "--since", "2024-01-01",
             "--until", "2024-01-06"]

@@ -33,7 +33,8 @@ def candles() -> None:
 @click.pass_context
 def import_candles(ctx: click.Context, files: tuple[str, ...], timeframe: str, source: str, replace: bool,
                    fmt: str) -> None:
-    """Import OHLCV CSV files (header timestamp,symbol,open,high,low,close,volume).
+    """Import OHLCV CSV files (header timestamp,symbol,open,high,low,close,volume); `taxreport prices
+    import FILE` recognises these files by their header and does the same.
 
     One file may hold many symbols (BTC/USDT, ETH/USDT…). Timestamps: ISO 8601 with Z or offset, a
     date (UTC midnight) or epoch milliseconds. A file with a bad row is refused whole, naming
@@ -81,7 +82,8 @@ def fetch(ctx: click.Context, exchange_id: str, symbols: str, timeframe: str, si
 
     Pages through the history, retries timeouts and rate limits with backoff, and stores each page as
     it arrives under the source name EXCHANGE; a series already cached from --since on is only
-    extended. No API key is needed.
+    extended. No API key is needed. `taxreport prices fetch` uses the same code and cache and also
+    stores the closes as rates.
 
     \b
     Examples:

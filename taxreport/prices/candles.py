@@ -316,6 +316,19 @@ class CandleStore:
                 c.source == source, c.symbol == symbol, c.timeframe == timeframe))).scalar_one_or_none()
         return parse_time(value) if value else None
 
+    def times(self, source: str, symbol: str, timeframe: str, start: datetime, end: datetime) -> set[datetime]:
+        """Open times of the stored candles of one series with ``start <= time < end``."""
+        from sqlalchemy import and_, select
+
+        from taxreport.ledger.schema import candles as table
+        from taxreport.model.events import format_time, parse_time
+
+        c = table.c
+        with self.engine.connect() as conn:
+            return {parse_time(t) for (t,) in conn.execute(select(c.time).where(and_(
+                c.source == source, c.symbol == symbol, c.timeframe == timeframe,
+                c.time >= format_time(start), c.time < format_time(end))))}
+
     def first_time(self, source: str, symbol: str, timeframe: str) -> datetime | None:
         from sqlalchemy import and_, func, select
 

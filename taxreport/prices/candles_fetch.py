@@ -1,5 +1,6 @@
 """Fetch OHLCV candles from an exchange through ccxt's ``fetch_ohlcv``: paging, bounded retries, and
-the ``candles`` table as a local cache (a series already stored from ``since`` on is only extended).
+the ``candles`` table as a local cache (fetching starts at the first candle from ``since`` on that is
+not stored yet, so a cached series is only extended and a hole in it is filled).
 
 Only closed candles are stored: the still-forming last candle ccxt returns is counted as
 ``incomplete`` and left out (it would change later). ccxt numbers are floats; they become
@@ -8,7 +9,10 @@ exchange sent. Transient errors (ccxt ``NetworkError``: timeouts, rate limits, u
 with exponential backoff capped at ``max_delay``, at most ``max_attempts`` times; an ``ExchangeError``
 (bad symbol, unsupported timeframe) fails at once with its message.
 
-This is a network command; tests drive it with a fake exchange object that has ``fetch_ohlcv``.
+This is the ONLY ccxt ``fetch_ohlcv`` implementation: ``taxreport prices candles fetch`` stores its
+candles, and ``taxreport prices fetch`` (:mod:`taxreport.prices.fetch`) fetches through it into the same
+cache, then stores the closes as rates. This is a network command; tests drive it with a fake exchange
+object that has ``fetch_ohlcv``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
 
 from taxreport.errors import TaxreportError
-from taxreport.prices.candles import EPOCH, Candle, CandleStore, make_candle, timeframe_delta
+from taxreport.prices.candles import EPOCH, MONDAY, Candle, CandleStore, aligned, make_candle, timeframe_delta
 
 
 @dataclass
@@ -96,6 +100,26 @@ def rows_to_candles(rows: Sequence[Sequence[object]], symbol: str, timeframe: st
     return out
 
 
+def resume_point(store: CandleStore, source: str, symbol: str, timeframe: str, since: datetime,
+                 end: datetime) -> datetime:
+    """Open time of the first candle from ``since`` on (on the timeframe grid) that is not cached:
+    fetching starts there, so a hole in the cached series is filled, never skipped over. ``since``
+    itself when nothing from ``since`` on is cached; ``end`` or later when everything is."""
+    step = timeframe_delta(timeframe)
+    cursor = since
+    if not aligned(since, step):
+        origin = MONDAY if step == timedelta(days=7) else EPOCH
+        cursor = since - (since - origin) % step + step
+    if cursor >= end:
+        return since
+    cached = store.times(source, symbol, timeframe, cursor, end)
+    if cursor not in cached:
+        return since
+    while cursor in cached:
+        cursor += step
+    return cursor
+
+
 def fetch_candles(client, symbols: Sequence[str], timeframe: str, since: datetime, *, store: CandleStore,  # noqa: ANN001
                   source: str, until: datetime | None = None, limit: int = 100, max_attempts: int = 5,
                   base_delay: float = 1.0, max_delay: float = 30.0,
@@ -111,12 +135,9 @@ def fetch_candles(client, symbols: Sequence[str], timeframe: str, since: datetim
     results = []
     for symbol in symbols:
         result = FetchResult(symbol)
-        first = store.first_time(source, symbol, timeframe)
-        last = store.last_time(source, symbol, timeframe)
-        cursor = since
-        if first is not None and last is not None and first <= since <= last:
-            cursor = last + step
-            result.notes.append(f"cached up to {last.isoformat()}")
+        cursor = resume_point(store, source, symbol, timeframe, since, end)
+        if cursor > since:
+            result.notes.append(f"cached up to {(cursor - step).isoformat()}")
         result.start = cursor
 
         def count_retry(_attempt: int, _exc: BaseException, r: FetchResult = result) -> None:
@@ -160,4 +181,4 @@ def ccxt_client(exchange_id: str):  # noqa: ANN201
     return client
 
 
-__all__ = ["FetchResult", "call_with_retry", "ccxt_client", "fetch_candles", "rows_to_candles"]
+__all__ = ["FetchResult", "call_with_retry", "ccxt_client", "fetch_candles", "resume_point", "rows_to_candles"]

@@ -9,6 +9,10 @@
   ``Date,USD,JPY,…``; each cell is units of that currency per 1 EUR, stored as ``EUR->USD`` etc.
   The daily file's ``05 January 2024`` dates are accepted too. ``N/A`` (or empty) cells are gaps, not zeros: nothing is stored for them.
 
+* **OHLCV candles** (header ``timestamp,symbol,open,high,low,close,volume``): not rates but price
+  history; :func:`file_layout` names it ``ohlcv`` and ``taxreport prices import`` hands it to
+  :func:`taxreport.prices.candles.parse_ohlcv_csv` (the candle store). :func:`parse_rate_file` refuses it.
+
 Lines starting with ``#`` are comments. Every bad row is reported (file, line, field) and nothing is written if any row is bad.
 """
 
@@ -23,14 +27,26 @@ from taxreport.importers.base import ImportRefused, csv_lines, read_text
 from taxreport.model.assets import normalise_asset
 from taxreport.model.events import parse_time
 from taxreport.model.money import parse_decimal
+from taxreport.prices.candles import HEADER as OHLCV_HEADER
 from taxreport.prices.store import RateRow
 
 _CODE = re.compile(r"^[A-Z]{3}$")
 GAP_CELLS = {"", "N/A", "NA", "-"}
 
 
-def parse_rate_file(path: str, *, source: str | None = None) -> tuple[str, list[RateRow], int]:
-    """``(layout, rows, gaps)`` of a rate file; raise :class:`ImportRefused` listing every bad row."""
+def _layout_of(names: list[str]) -> str | None:
+    lower = [n.lower() for n in names]
+    if tuple(lower) == OHLCV_HEADER:
+        return "ohlcv"
+    if lower and lower[0] == "date" and len(names) > 1 and all(_CODE.match(n) for n in names[1:] if n):
+        return "ecb"
+    if "rate" in lower and "base" in lower and "quote" in lower and ("timestamp" in lower or "date" in lower
+                                                                     or "time" in lower):
+        return "csv"
+    return None
+
+
+def _header(path: str) -> tuple[list[tuple[int, list[str]]], str]:
     text = read_text(path)
     lines = [(n, cells) for n, cells in csv_lines(text)
              if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")]
@@ -38,14 +54,30 @@ def parse_rate_file(path: str, *, source: str | None = None) -> tuple[str, list[
         raise InputError("empty file: expected a header row", file=path)
     header_line, header = lines[0]
     names = [h.strip() for h in header]
-    lower = [n.lower() for n in names]
-    if lower and lower[0] == "date" and len(names) > 1 and all(_CODE.match(n) for n in names[1:] if n):
+    layout = _layout_of(names)
+    if layout is None:
+        raise InputError("unrecognised header: expected 'timestamp,base,quote,rate', the ECB layout "
+                         f"'Date,USD,JPY,…' or OHLCV '{','.join(OHLCV_HEADER)}', got {','.join(names)!r}",
+                         file=path, line=header_line)
+    return lines, layout
+
+
+def file_layout(path: str) -> str:
+    """``csv``, ``ecb`` or ``ohlcv``, recognised by the header row; InputError for anything else."""
+    return _header(path)[1]
+
+
+def parse_rate_file(path: str, *, source: str | None = None) -> tuple[str, list[RateRow], int]:
+    """``(layout, rows, gaps)`` of a rate file; raise :class:`ImportRefused` listing every bad row."""
+    lines, layout = _header(path)
+    names = [h.strip() for h in lines[0][1]]
+    if layout == "ecb":
         return "ecb", *_parse_ecb(path, names, lines[1:], source or "ecb")
-    if "rate" in lower and "base" in lower and "quote" in lower and ("timestamp" in lower or "date" in lower
-                                                                     or "time" in lower):
+    if layout == "csv":
+        lower = [n.lower() for n in names]
         return "csv", _parse_generic(path, lower, lines[1:], source or f"file:{Path(path).name}"), 0
-    raise InputError("unrecognised header: expected 'timestamp,base,quote,rate' or the ECB layout "
-                     f"'Date,USD,JPY,…', got {','.join(names)!r}", file=path, line=header_line)
+    raise InputError("this is an OHLCV candle file, not rates: import it with `taxreport prices import` "
+                     "(it goes to the candle store)", file=path, line=lines[0][0])
 
 
 def _when(cell: str) -> datetime:

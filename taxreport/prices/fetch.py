@@ -1,131 +1,110 @@
-"""``taxreport prices fetch``: candles through ccxt ``fetch_ohlcv``, paged, cached in the rate store.
+"""``taxreport prices fetch``: rates from exchange candles. The candles themselves are fetched by the
+one ccxt ``fetch_ohlcv`` implementation, :func:`taxreport.prices.candles_fetch.fetch_candles` (paging,
+bounded retries with backoff, only closed candles, the ``candles`` table as a resumable cache); this
+module only turns the cached candles into rates.
 
-Each fetched candle is stored as a rate ``base->quote`` = the candle's **close**, at the candle's
-**end** time (open + timeframe), with source ``ccxt:<exchange>:<timeframe>``: the last price known at
-that moment (see :mod:`taxreport.prices.rates` for which stored rate values a moment). Candles that
-have not closed yet are not stored.
+Each closed candle becomes a rate ``base->quote`` = the candle's **close**, at the candle's **end** time
+(open + timeframe), with source ``ccxt:<exchange>:<timeframe>``: the last price known at that moment
+(see :mod:`taxreport.prices.rates` for which stored rate values a moment). Candles that have not closed
+yet are neither cached nor turned into rates.
 
-Caching: rates already in the store for the same pair, source and times are not fetched again; a
-fetch starts at the first expected candle that is missing. ccxt is imported only inside
-:func:`open_exchange`; everything else takes any object with ccxt's ``fetch_ohlcv`` signature (tests
-pass a fake, never the network). Floats from ccxt become Decimal here, through their shortest text.
+The candles are cached under the source name ``<exchange>`` (the same series ``taxreport prices candles
+fetch`` fills), so either command reuses what the other downloaded; a fetch only asks the exchange for
+candles after the cached series. Rates are written idempotently (:func:`taxreport.prices.store.write_rates`):
+a rate already stored is a duplicate, a *different* close for a stored rate is refused.
+
+ccxt is imported only inside :func:`taxreport.prices.candles_fetch.ccxt_client`; everything here takes
+any object with ccxt's ``fetch_ohlcv`` signature (tests pass a fake, never the network).
 """
 
 from __future__ import annotations
 
+import time as _time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import and_, select
 
-from taxreport.errors import InputError, TaxreportError
+from taxreport.errors import InputError
 from taxreport.ledger import schema
 from taxreport.model.events import format_time
+from taxreport.prices.candles import EPOCH, MONDAY, CandleStore, timeframe_delta
+from taxreport.prices.candles_fetch import fetch_candles
 from taxreport.prices.store import RateRow, write_rates
-
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def timeframe_seconds(timeframe: str) -> int:
-    try:
-        return int(timeframe[:-1]) * _UNITS[timeframe[-1]]
-    except (KeyError, ValueError):
-        raise InputError(f"{timeframe!r} is not a timeframe like 1h or 1d", field="--timeframe") from None
 
 
 @dataclass(frozen=True)
 class FetchSummary:
-    symbol: str
-    source: str
-    requests: int
-    fetched: int
-    added: int
-    cached: int  # expected candles already in the store (not fetched)
+    symbol: str  # BASE/QUOTE of the stored rates
+    source: str  # rate source, ccxt:<exchange>:<timeframe>
+    requests: int  # fetch_ohlcv calls made
+    fetched: int  # closed candles received from the exchange (and cached)
+    added: int  # rates added to the rate store
+    cached: int  # rates of the window already stored before this fetch
+    retries: int = 0  # transient errors retried
+    incomplete: int = 0  # still-forming candles received and left out
 
 
-def open_exchange(exchange_id: str) -> Any:
-    """A public (keyless) ccxt exchange, markets loaded once."""
-    import ccxt  # noqa: PLC0415 - network command only
-
-    cls = getattr(ccxt, exchange_id, None)
-    if cls is None:
-        raise InputError(f"unknown exchange {exchange_id!r}", field="--exchange")
-    exchange = cls({"enableRateLimit": True})
-    if not exchange.has.get("fetchOHLCV"):
-        raise TaxreportError(f"{exchange_id} does not offer fetch_ohlcv")
-    return exchange
+def split_symbols(symbols: Iterable[str]) -> list[str]:
+    """``--symbol A --symbol B`` and ``--symbols A,B`` (may be mixed): each symbol once, in order."""
+    out: list[str] = []
+    for item in symbols:
+        for part in item.split(","):
+            text = part.strip()
+            if text and text not in out:
+                out.append(text)
+    return out
 
 
-def _to_decimal(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    return Decimal(str(value))
+def rate_pair(symbol: str) -> tuple[str, str]:
+    """``(BASE, QUOTE)`` of a ccxt symbol ``BASE/QUOTE`` (a ``:SETTLE`` suffix is dropped)."""
+    base, slash, quote = symbol.strip().partition("/")
+    quote = quote.split(":")[0]
+    if not slash or not base.strip() or not quote.strip():
+        raise InputError(f"{symbol!r} is not a symbol like BTC/USD", field="--symbol")
+    return base.strip().upper(), quote.strip().upper()
+
+
+def candle_floor(moment: datetime, step: timedelta) -> datetime:
+    """Open time of the candle containing ``moment`` (weekly candles open on Monday 00:00 UTC)."""
+    origin = MONDAY if step == timedelta(days=7) else EPOCH
+    return moment - (moment - origin) % step
 
 
 def fetch_rates(ledger, exchange: Any, symbol: str, *, since: datetime, until: datetime,  # noqa: ANN001
-                timeframe: str = "1d", limit: int = 500, now: datetime | None = None,
-                progress: Callable[[int], None] | None = None) -> FetchSummary:
-    """Fetch closes of ``symbol`` (``BASE/QUOTE``) for candles ending in ``(since, until]``."""
-    if "/" not in symbol:
-        raise InputError(f"{symbol!r} is not a symbol like BTC/USD", field="--symbol")
-    base, quote = (s.strip().upper() for s in symbol.split("/", 1))
-    quote = quote.split(":")[0]
-    step = timeframe_seconds(timeframe)
+                timeframe: str = "1d", limit: int = 100, now: datetime | None = None,
+                progress: Callable[[int], None] | None = None, max_attempts: int = 5,
+                base_delay: float = 1.0, max_delay: float = 30.0,
+                sleep: Callable[[float], None] = _time.sleep) -> FetchSummary:
+    """Store closes of ``symbol`` (``BASE/QUOTE``) for candles ending in ``(since, until]`` as rates."""
+    base, quote = rate_pair(symbol)
+    market = symbol.strip()
+    step = timeframe_delta(timeframe)
     now = now or datetime.now(timezone.utc)
     until = min(until, now)
-    exchange_id = getattr(exchange, "id", "exchange")
+    exchange_id = getattr(exchange, "id", None) or "exchange"
     source = f"ccxt:{exchange_id}:{timeframe}"
+    first_open = candle_floor(since, step)  # the candle ending just after `since` opens here
     c = schema.rates.c
     with ledger.engine.connect() as conn:
-        stored = {t for (t,) in conn.execute(select(c.time).where(
-            and_(c.base == base, c.quote == quote, c.source == source)))}
-    # expected candle open times: aligned to the timeframe grid
-    epoch = int(since.timestamp())
-    first_open = epoch - epoch % step
-    expected = []
-    t = first_open
-    while True:
-        end = datetime.fromtimestamp(t + step, timezone.utc)
-        if end > until:
-            break
-        if end > since:
-            expected.append(t)
-        t += step
-    missing = [t for t in expected if format_time(datetime.fromtimestamp(t + step, timezone.utc)) not in stored]
-    cached = len(expected) - len(missing)
-    rows: list[RateRow] = []
-    requests = 0
-    if missing:
-        cursor = missing[0]
-        last = expected[-1]
-        while cursor <= last:
-            batch = exchange.fetch_ohlcv(symbol, timeframe, since=cursor * 1000, limit=limit)
-            requests += 1
-            if not batch:
-                break
-            newest = cursor
-            for candle in batch:
-                opened = int(candle[0]) // 1000
-                newest = max(newest, opened)
-                end = datetime.fromtimestamp(opened + step, timezone.utc)
-                if opened < cursor - step or end > until or end <= since:
-                    continue
-                if format_time(end) in stored:
-                    continue
-                rows.append(RateRow(base, quote, end, _to_decimal(candle[4]), source,
-                                    f"{exchange_id} {symbol} {timeframe} candle {format_time(end)}"))
-            if progress:
-                progress(len(batch))
-            if newest + step <= cursor:  # no progress: stop rather than loop
-                break
-            cursor = newest + step
-    # one row per time (pages may overlap)
-    unique = {r.time: r for r in rows}
-    summary = write_rates(ledger, sorted(unique.values(), key=lambda r: r.time))
-    return FetchSummary(symbol=f"{base}/{quote}", source=source, requests=requests, fetched=len(unique),
-                        added=summary.added, cached=cached)
+        cached = sum(1 for (t,) in conn.execute(select(c.time).where(and_(
+            c.base == base, c.quote == quote, c.source == source,
+            c.time > format_time(since), c.time <= format_time(until)))))
+    store = CandleStore.of(ledger)
+    [got] = fetch_candles(exchange, [market], timeframe, first_open, store=store, source=exchange_id,
+                          until=until, limit=limit, max_attempts=max_attempts, base_delay=base_delay,
+                          max_delay=max_delay, sleep=sleep, now=now,
+                          on_page=(lambda _s, n: progress(n)) if progress else None)
+    # rates from the cache: also candles fetched earlier (by this command or `prices candles fetch`)
+    candles = store.load([market], timeframe, source=exchange_id, start=first_open, end=until)[market]
+    rows = [RateRow(base, quote, k.time + step, k.close, source,
+                    f"{exchange_id} {market} {timeframe} candle {format_time(k.time + step)}")
+            for k in candles if since < k.time + step <= until]
+    written = write_rates(ledger, rows)
+    return FetchSummary(symbol=f"{base}/{quote}", source=source, requests=got.requests,
+                        fetched=got.added + got.unchanged, added=written.added, cached=cached,
+                        retries=got.retries, incomplete=got.incomplete)
 
 
 def default_since(days: int = 365) -> datetime:
