@@ -129,3 +129,11 @@ def test_startup_imports_no_heavy_libraries(tmp_path):
             "print(sorted(m for m in ('ccxt', 'pandas', 'matplotlib', 'weasyprint', 'openpyxl') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_several_files_are_all_checked_before_any_is_written(db, tmp_path):
+    good = write(tmp_path, "good.csv", HEADER + "2024-01-05T10:00:00Z,a,buy,BTC,USD,1,100,,,1\n")
+    bad = write(tmp_path, "bad.csv", HEADER + "2024-01-05T10:00:00Z,a,buy,BTC,USD,-1,100,,,2\n")
+    result = CliRunner().invoke(root, ["--db", db, "import", "csv", good, bad])
+    assert result.exit_code == 1 and f"{bad}:2: quantity" in result.output
+    assert Ledger(f"sqlite:///{db}").count() == 0

@@ -16,8 +16,8 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     """Import trades from the canonical CSV: timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id.
 
     Timestamps are ISO 8601 with an offset or Z; side is buy/sell; price is in the quote asset;
-    fee may be empty. Each file is written in one transaction; a file with any bad row is refused
-    whole, naming every bad line and field.
+    fee may be empty. Every file is checked before anything is written; a file with any bad row
+    refuses the whole command, naming every bad line and field. Each file is written in one transaction.
 
     \b
     Example:
@@ -26,11 +26,11 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     from taxreport.importers.base import write_batch
     from taxreport.importers.canonical_csv import parse_canonical_csv
 
+    # Every file is parsed before anything is written: one bad file refuses the whole command.
+    batches = [parse_canonical_csv(path, account=account) for path in files]
     led = open_ledger(ctx)
-    summaries = []
-    for path in files:
-        batch = parse_canonical_csv(path, account=account)
-        summaries.append(write_batch(led, batch, actor="importer:csv", reason=f"import csv {path}"))
+    summaries = [write_batch(led, batch, actor="importer:csv", reason=f"import csv {batch.path}")
+                 for batch in batches]
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
         return
