@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection
 from taxreport.errors import LedgerError
 from taxreport.ledger import schema
 from taxreport.ledger.chain import VerifyResult, row_hash, verify_rows
-from taxreport.model.events import Event, Reversal, canonical_json, event_from_payload, format_time
+from taxreport.model.codec import event_from_payload
+from taxreport.model.events import Event, Reversal, canonical_json, format_time
 
 ACTOR_KINDS = ("importer", "rebalancer", "manual", "system")
 

@@ -19,9 +19,9 @@ from taxreport.model.events import (
     Trade,
     Transfer,
     Withdrawal,
-    event_from_payload,
     EVENT_TYPES,
 )
+from taxreport.model.codec import event_from_payload
 from taxreport.model.legs import Leg, LegKind, legs_of, balances_of
 
 __all__ = [

@@ -19,7 +19,6 @@ import dataclasses
 import enum
 import hashlib
 import json
-import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -27,7 +26,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Mapping
 
 from taxreport.model.assets import normalise_asset
-from taxreport.model.money import decimal_str, parse_decimal
+from taxreport.model.money import decimal_str
 
 ZERO = Decimal(0)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -232,7 +231,30 @@ class Transfer(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Deposit(Event):
+class _OneAssetInOneAccount(Event):
+    """The shape Deposit, Withdrawal and Income share: a positive quantity of one asset in one account."""
+
+    account: str
+    asset: str
+    quantity: Decimal
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "asset", normalise_asset(self.asset))
+        _require_account(self.account)
+        _positive(self.quantity, "quantity")
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return (self.asset,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit(_OneAssetInOneAccount):
     """Coins arriving from outside the tracked accounts.
 
     ``cost``/``cost_currency`` give their cost basis and ``acquired_at`` their original acquisition
@@ -241,18 +263,12 @@ class Deposit(Event):
     """
 
     kind: ClassVar[str] = "deposit"
-    account: str
-    asset: str
-    quantity: Decimal
     cost: Decimal | None = None
     cost_currency: str | None = None
     acquired_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        Event.__post_init__(self)
-        object.__setattr__(self, "asset", normalise_asset(self.asset))
-        _require_account(self.account)
-        _positive(self.quantity, "quantity")
+        _OneAssetInOneAccount.__post_init__(self)
         if (self.cost is None) != (self.cost_currency is None):
             raise ValueError("cost_currency: cost and cost_currency go together")
         if self.cost is not None:
@@ -261,84 +277,48 @@ class Deposit(Event):
         if self.acquired_at is not None:
             object.__setattr__(self, "acquired_at", utc(self.acquired_at, what="acquired_at"))
 
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        return (self.account,)
-
-    @property
-    def assets(self) -> tuple[str, ...]:
-        return (self.asset,)
-
 
 WITHDRAWAL_PURPOSES = ("own-wallet", "spend", "gift", "donation", "lost")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Withdrawal(Event):
+class Withdrawal(_OneAssetInOneAccount):
     """Coins leaving the tracked accounts. ``purpose`` ``own-wallet`` (default) is not a disposal;
     ``spend``, ``gift``, ``donation`` and ``lost`` are. ``fee`` is in ``asset`` on top of
     ``quantity`` and is a disposal of that asset."""
 
     kind: ClassVar[str] = "withdrawal"
-    account: str
-    asset: str
-    quantity: Decimal
     fee: Decimal = ZERO
     purpose: str = "own-wallet"
     value: Decimal | None = None
     value_currency: str | None = None
 
     def __post_init__(self) -> None:
-        Event.__post_init__(self)
-        object.__setattr__(self, "asset", normalise_asset(self.asset))
-        _require_account(self.account)
-        _positive(self.quantity, "quantity")
+        _OneAssetInOneAccount.__post_init__(self)
         _non_negative(self.fee, "fee")
         if self.purpose not in WITHDRAWAL_PURPOSES:
             raise ValueError(f"purpose: {self.purpose!r} is not one of {', '.join(WITHDRAWAL_PURPOSES)}")
         _value_pair(self)
-
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        return (self.account,)
-
-    @property
-    def assets(self) -> tuple[str, ...]:
-        return (self.asset,)
 
 
 INCOME_TYPES = ("staking", "interest", "airdrop", "reward", "mining", "rebate", "fork", "other")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Income(Event):
+class Income(_OneAssetInOneAccount):
     """Coins received as income (staking yield, interest, airdrop…): an acquisition at market value
     (``value``/``value_currency`` when the source states it, else valued from prices)."""
 
     kind: ClassVar[str] = "income"
-    account: str
-    asset: str
-    quantity: Decimal
     income_type: str = "other"
     value: Decimal | None = None
     value_currency: str | None = None
 
     def __post_init__(self) -> None:
-        Event.__post_init__(self)
-        object.__setattr__(self, "asset", normalise_asset(self.asset))
-        _require_account(self.account)
-        _positive(self.quantity, "quantity")
+        _OneAssetInOneAccount.__post_init__(self)
         if self.income_type not in INCOME_TYPES:
             raise ValueError(f"income_type: {self.income_type!r} is not one of {', '.join(INCOME_TYPES)}")
         _value_pair(self)
-
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        return (self.account,)
-
-    @property
-    def assets(self) -> tuple[str, ...]:
-        return (self.asset,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -404,47 +384,3 @@ def _require_account(value: str, what: str = "account") -> None:
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls for cls in (Trade, Transfer, Deposit, Withdrawal, Income, Reversal, Record)
 }
-
-
-def event_from_payload(payload: Mapping[str, Any]) -> Event:
-    """Rebuild an event from :meth:`Event.to_payload` output (the inverse, exactly)."""
-    kind = payload.get("kind")
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
-    if cls is None:
-        raise ValueError(f"kind: unknown event kind {kind!r}")
-    kwargs: dict[str, Any] = {}
-    for name, decode in _decoders(cls):
-        if name in payload:
-            value = payload[name]
-            kwargs[name] = None if value is None else decode(value, name)
-    return cls(**kwargs)
-
-
-def _identity(value: Any, _name: str) -> Any:
-    return value
-
-
-def _decoder_for(hint: Any) -> Any:
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is typing.Union or (args and type(None) in args):
-        inner = [a for a in args if a is not type(None)]
-        hint = inner[0] if len(inner) == 1 else hint
-    if hint is Decimal:
-        return lambda value, name: parse_decimal(value, what=name)
-    if hint is datetime:
-        return lambda value, name: parse_time(value, what=name)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return lambda value, _name, _enum=hint: _enum(value)
-    return _identity
-
-
-_DECODERS: dict[type, tuple[tuple[str, Any], ...]] = {}
-
-
-def _decoders(cls: type) -> tuple[tuple[str, Any], ...]:
-    """``(field name, decoder)`` pairs of an event class, computed once per class."""
-    cached = _DECODERS.get(cls)
-    if cached is None:
-        hints = typing.get_type_hints(cls)
-        cached = _DECODERS[cls] = tuple((f.name, _decoder_for(hints[f.name])) for f in dataclasses.fields(cls))
-    return cached

@@ -154,12 +154,17 @@ def _trade_legs(t: Trade) -> list[Leg]:
                          fa, base_fee))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in))
     if third:
-        assert fa is not None
-        if fee > 0:
-            legs.append(_leg(t, 2, LegKind.DISPOSE, "fee", t.account, fa, fee, None, None))
-        else:
-            legs.append(_leg(t, 2, LegKind.ACQUIRE, "rebate", t.account, fa, -fee, None, None))
+        legs.append(_third_asset_fee_leg(t))
     return legs
+
+
+def _third_asset_fee_leg(t: Trade) -> Leg:
+    """A fee paid in an asset that is neither side of the trade: a disposal of it at market value, or
+    (a negative fee) a rebate acquired at market value."""
+    assert t.fee_asset is not None
+    if t.fee > 0:
+        return _leg(t, 2, LegKind.DISPOSE, "fee", t.account, t.fee_asset, t.fee, None, None)
+    return _leg(t, 2, LegKind.ACQUIRE, "rebate", t.account, t.fee_asset, -t.fee, None, None)
 
 
 def _fiat_base_legs(t: Trade) -> list[Leg]:
@@ -186,11 +191,7 @@ def _fiat_base_legs(t: Trade) -> list[Leg]:
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.base, t.quantity,
                          fa, crypto_fee))
     if third:
-        assert fa is not None
-        if fee > 0:
-            legs.append(_leg(t, 2, LegKind.DISPOSE, "fee", t.account, fa, fee, None, None))
-        else:
-            legs.append(_leg(t, 2, LegKind.ACQUIRE, "rebate", t.account, fa, -fee, None, None))
+        legs.append(_third_asset_fee_leg(t))
     return legs
 
 
