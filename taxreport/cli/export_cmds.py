@@ -83,13 +83,16 @@ def _gain_options(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSummary
+    from taxreport.cli.gains_cmd import check_currency
+
+    currency = check_currency(kw.get("currency"))
     try:
         from taxreport.gains import compute_gains
     except ImportError as exc:  # pragma: no cover - only while the tax engine is missing
         raise TaxreportError(f"the tax engine (taxreport.gains) is not available: {exc}") from exc
     return compute_gains(open_ledger(ctx), jurisdiction=kw["jurisdiction"], year=kw["year"],
                          method=kw["method"].lower() if kw.get("method") else None,
-                         accounts=list(kw.get("accounts") or ()) or None, currency=kw.get("currency"),
+                         accounts=list(kw.get("accounts") or ()) or None, currency=currency,
                          options=_gain_options(kw))
 
 

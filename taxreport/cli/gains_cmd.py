@@ -12,6 +12,20 @@ from taxreport.cli.common import echo_json, format_option, open_ledger, print_ta
 from taxreport.errors import InputError
 
 
+def check_currency(value: str | None) -> str | None:
+    """``--currency``: a fiat code from :data:`~taxreport.model.assets.FIAT` or a stablecoin (both can have a
+    rate route), upper-cased; None keeps the country's currency. Anything else is refused before any work."""
+    from taxreport.model.assets import FIAT, STABLECOINS
+
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if code in FIAT or code in STABLECOINS:
+        return code
+    raise InputError(f"{value!r} is not a currency to report in; use a fiat code ({', '.join(sorted(FIAT))}) "
+                     f"or a stablecoin ({', '.join(sorted(STABLECOINS))})", field="--currency")
+
+
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     out = {}
     for v in values:
@@ -73,6 +87,7 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, method: str | None, 
 
     from taxreport.gains import compute_gains
 
+    currency = check_currency(currency)
     options: dict[str, Any] = dict(_pairs(extra, "--option"))
     if via:
         options["via"] = [v.strip().upper() for v in via]

@@ -77,10 +77,13 @@ def markets_from_ccxt(markets: Iterable[Mapping[str, Any]] | Mapping[str, Mappin
 
 def load_fixture(path: str | Path) -> list[dict[str, Any]]:
     """The raw ccxt market dicts of a JSON fixture (for ``set_markets``)."""
+    from taxreport.importers.base import read_text
+
     path = Path(path)
+    text = read_text(path)  # unreadable or not UTF-8: InputError naming the file (and the byte)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(f"cannot read market table: {exc}", file=str(path)) from None
     if isinstance(data, dict):
         data = list(data.values())

@@ -82,9 +82,12 @@ def save_state(ex, target: Path) -> None:  # noqa: ANN001
 
 
 def load_state(cls, path: Path):  # noqa: ANN001, ANN201
+    from taxreport.importers.base import read_text
+
+    text = read_text(path)  # unreadable or not UTF-8: InputError naming the file (and the byte)
     try:
-        ex = from_state(cls, json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        ex = from_state(cls, json.loads(text))
+    except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"cannot read paper exchange state: {exc}", file=str(path)) from exc
     ex.state_path = path
     return ex

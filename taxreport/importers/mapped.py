@@ -181,7 +181,8 @@ def _time(text: str, m: Mapping) -> datetime:
         value = (datetime.fromisoformat(text.replace("Z", "+00:00")) if m.time_format == "iso"
                  else datetime.strptime(text, m.time_format))
     except (ValueError, OverflowError) as exc:
-        raise _Bad("time", f"{text!r} does not match the format {m.time_format!r} ({exc})") from None
+        why = str(exc).removeprefix("time: ")  # the InputError names the column already
+        raise _Bad("time", f"{text!r} does not match the format {m.time_format!r} ({why})") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=m.zone)
     return utc(value)
@@ -233,4 +234,6 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
                      fee_asset=fee_asset if fee else None, order_id=row.get("order_id") or None)
     except ValueError as exc:
         key, _, reason = str(exc).partition(": ")
+        if key in ("base", "quote") and "symbol" in row:  # both come from the one symbol column
+            key = "symbol"
         raise _Bad(key if key in row else None, reason or str(exc)) from None

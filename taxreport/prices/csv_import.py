@@ -80,11 +80,17 @@ def parse_rate_file(path: str, *, source: str | None = None) -> tuple[str, list[
                      "(it goes to the candle store)", file=path, line=lines[0][0])
 
 
-def _when(cell: str) -> datetime:
+def _when(cell: str, what: str = "timestamp") -> datetime:
     text = cell.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return datetime.combine(date.fromisoformat(text), time(0), tzinfo=timezone.utc)
-    return parse_time(text, what="timestamp")
+    return parse_time(text, what=what)
+
+
+def _reason(exc: ValueError, field: str) -> str:
+    """The reason of a parser's ValueError without its leading ``field: `` (the InputError names the field)."""
+    text = str(exc)
+    return text[len(field) + 2:] if text.startswith(f"{field}: ") else text
 
 
 def _parse_generic(path: str, lower: list[str], body, source: str) -> list[RateRow]:  # noqa: ANN001
@@ -101,7 +107,7 @@ def _parse_generic(path: str, lower: list[str], body, source: str) -> list[RateR
             continue
         field = lower[col_t]
         try:
-            moment = _when(cells[col_t])
+            moment = _when(cells[col_t], field)
             field = "base"
             base = normalise_asset(cells[col_b], what="base")
             field = "quote"
@@ -113,7 +119,7 @@ def _parse_generic(path: str, lower: list[str], body, source: str) -> list[RateR
             if rate <= 0:
                 raise ValueError(f"must be greater than zero, got {cells[col_r].strip()}")
         except ValueError as exc:
-            problems.append(InputError(str(exc), file=path, line=line, field=field))
+            problems.append(InputError(_reason(exc, field), file=path, line=line, field=field))
             continue
         src = cells[col_s].strip() if col_s is not None and cells[col_s].strip() else source
         rows.append(RateRow(base, quote, moment, rate, src, f"{path}:{line}"))

@@ -73,15 +73,18 @@ def baskets_dir() -> Path:
 
 # ----------------------------------------------------------------------------------------- loading
 
+DIRECTORY = "is a directory, not a basket file (give a .toml file or a basket name)"
+
 def load_basket(path: str | Path) -> Basket:
     """Read and validate one basket file; raise :class:`InputError` naming file, line and field."""
+    from taxreport.importers.base import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("no such basket file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", file=str(path)) from None
+    if path.is_dir():
+        raise InputError(DIRECTORY, file=str(path))
+    if not path.exists():
+        raise InputError("no such basket file", file=str(path))
+    text = read_text(path)  # unreadable or not UTF-8: InputError naming the file (and the byte)
     return parse_basket(text, file=str(path), default_name=path.stem)
 
 
@@ -250,6 +253,8 @@ def resolve_basket(name_or_file: str) -> tuple[Basket, Path]:
     """``--basket NAME_OR_FILE``: a path to a ``.toml`` file, or a name in :func:`baskets_dir`."""
     candidate = Path(name_or_file).expanduser()
     if name_or_file.endswith(".toml") or os.sep in name_or_file or "/" in name_or_file:
+        if candidate.is_dir():
+            raise InputError(DIRECTORY, file=str(candidate))
         if not candidate.is_file():
             raise InputError("no such basket file", file=str(candidate))
         return load_basket(candidate), candidate
@@ -257,6 +262,8 @@ def resolve_basket(name_or_file: str) -> tuple[Basket, Path]:
         raise InputError(f"{name_or_file!r} is neither a basket name nor a .toml file", field="--basket")
     path = baskets_dir() / f"{name_or_file}.toml"
     if not path.is_file():
+        if candidate.is_dir():
+            raise InputError(DIRECTORY, file=str(candidate))
         raise InputError(f"no basket named {name_or_file!r} (looked for {path}); create it with "
                          f"`taxreport basket create {name_or_file} --weights BTC=50,ETH=30,SOL=20`",
                          field="--basket")
