@@ -6,29 +6,8 @@ from pathlib import Path
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, print_table
+from taxreport.cli.common import echo_json, format_option, parse_pairs, print_table
 from taxreport.errors import InputError
-
-
-def parse_pairs(text: str, *, option: str) -> list[tuple[str, str]]:
-    """``BTC=50,ETH=30`` -> ``[("BTC", "50"), ("ETH", "30")]``; a repeated name is refused (a dict
-    would silently keep the last one)."""
-    pairs: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise InputError(f"{item!r} is not NAME=NUMBER (e.g. BTC=50,ETH=30,SOL=20)", field=option)
-        if name.strip() in seen:
-            raise InputError(f"{name.strip()} is given twice", field=option)
-        seen.add(name.strip())
-        pairs.append((name.strip(), value.strip()))
-    if not pairs:
-        raise InputError("empty (e.g. BTC=50,ETH=30,SOL=20)", field=option)
-    return pairs
 
 
 @click.command("create")

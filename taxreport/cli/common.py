@@ -126,3 +126,43 @@ def console():  # noqa: ANN201
     from rich.console import Console
 
     return Console()
+
+
+def parse_pairs(text: str, *, option: str) -> list[tuple[str, str]]:
+    """``BTC=50,ETH=30`` -> ``[("BTC", "50"), ("ETH", "30")]``; a repeated name is refused (a dict
+    would silently keep the last one)."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InputError(f"{item!r} is not NAME=NUMBER (e.g. BTC=50,ETH=30,SOL=20)", field=option)
+        if name.strip() in seen:
+            raise InputError(f"{name.strip()} is given twice", field=option)
+        seen.add(name.strip())
+        pairs.append((name.strip(), value.strip()))
+    if not pairs:
+        raise InputError("empty (e.g. BTC=50,ETH=30,SOL=20)", field=option)
+    return pairs
+
+
+def asset_numbers(text: str, option: str) -> dict[str, Decimal]:
+    """``BTC=0.1,eth=1.2`` -> ``{"BTC": Decimal("0.1"), "ETH": Decimal("1.2")}`` (exact; an asset given
+    twice, in any case, is refused)."""
+    from taxreport.model.assets import normalise_asset
+    from taxreport.model.money import parse_decimal
+
+    out: dict[str, Decimal] = {}
+    for name, value in parse_pairs(text, option=option):
+        try:
+            asset = normalise_asset(name)
+            number = parse_decimal(value, what=asset)
+        except ValueError as exc:
+            raise InputError(str(exc), field=option) from None
+        if asset in out:
+            raise InputError(f"{asset} is given twice", field=option)
+        out[asset] = number
+    return out

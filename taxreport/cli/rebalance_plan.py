@@ -8,26 +8,8 @@ from pathlib import Path
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, print_table
+from taxreport.cli.common import asset_numbers, echo_json, format_option, print_table
 from taxreport.errors import InputError
-
-
-def _numbers(text: str, option: str) -> dict:
-    from taxreport.cli.basket_define import parse_pairs
-    from taxreport.model.assets import normalise_asset
-    from taxreport.model.money import parse_decimal
-
-    out = {}
-    for name, value in parse_pairs(text, option=option):
-        try:
-            asset = normalise_asset(name)
-            number = parse_decimal(value, what=asset)
-        except ValueError as exc:
-            raise InputError(str(exc), field=option) from None
-        if asset in out:
-            raise InputError(f"{asset} is given twice", field=option)
-        out[asset] = number
-    return out
 
 
 @click.command("plan")
@@ -86,7 +68,7 @@ def plan(basket_ref: str, paper: bool, balances: str | None, prices: str | None,
 
         markets = markets_from_fixture(markets_file or DATA_FILE)
         validate_markets(basket, markets, file=str(markets_file or DATA_FILE))
-        held, price_of, tickers, source = _numbers(balances, "--balances"), _numbers(prices, "--prices"), None, "paper"
+        held, price_of, tickers, source = asset_numbers(balances, "--balances"), asset_numbers(prices, "--prices"), None, "paper"
         missing = [a for a in basket.weights if a != basket.quote and a not in price_of]
         if missing:
             raise InputError(f"no price for {', '.join(missing)}: every member of basket {basket.name!r} needs "

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, parse_when, print_table
+from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, parse_when, print_table
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 
 ZERO = Decimal(0)
@@ -78,12 +78,6 @@ class Venue:
     paper: Any = None  # PaperExchange in paper mode
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], datetime] | None = None
-
-
-def _pairs(text: str, option: str) -> dict[str, Decimal]:
-    from taxreport.cli.rebalance_plan import _numbers
-
-    return _numbers(text, option)
 
 
 def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, sandbox: bool,
@@ -146,7 +140,7 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
                            id_prefix=f"{basket.name}{(when or now):%Y%m%d%H%M%S}")
     ex.state_path = None if readonly else state_file
     if prices:
-        for asset, price in _pairs(prices, "--prices").items():
+        for asset, price in asset_numbers(prices, "--prices").items():
             if f"{asset}/{basket.quote}" not in ex.markets:
                 raise InputError(f"{asset} is not a member of basket {basket.name}", field="--prices")
             if price <= 0:
@@ -161,7 +155,7 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
     venue = Venue(basket, path, "paper", ex, f"paper:{basket.name}", ex, ex.advance, ex.clock)
     funded = ZERO
     if paper_balances:
-        for asset, qty in _pairs(paper_balances, "--paper-balances").items():
+        for asset, qty in asset_numbers(paper_balances, "--paper-balances").items():
             if asset != basket.quote and f"{asset}/{basket.quote}" not in ex.markets:
                 raise InputError(f"{asset} is neither the quote asset nor a member", field="--paper-balances")
             if qty <= 0:

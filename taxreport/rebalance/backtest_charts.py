@@ -69,11 +69,7 @@ def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Pat
     ax.legend()
     fig.autofmt_xdate()
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        path = folder / f"backtest_value.{ext}"
-        fig.savefig(path, dpi=120)
-        written.append(path)
-    plt.close(fig)
+    written.extend(_save(fig, folder, "backtest_value"))
 
     fig, axes = plt.subplots(len(runs), 1, figsize=(10, 2.2 * max(len(runs), 1) + 1), sharex=True, squeeze=False)
     for ax, run in zip(axes[:, 0], runs):
@@ -91,9 +87,16 @@ def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Pat
     fig.suptitle(f"Allocation drift (weight minus target){' — ' + title if title else ''}")
     fig.autofmt_xdate()
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        path = folder / f"backtest_drift.{ext}"
-        fig.savefig(path, dpi=120)
-        written.append(path)
-    plt.close(fig)
+    written.extend(_save(fig, folder, "backtest_drift"))
     return written
+
+
+def _save(fig, folder: Path, stem: str) -> list[Path]:  # noqa: ANN001 - a matplotlib Figure
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` in ``folder``, then close it."""
+    import matplotlib.pyplot as plt
+
+    paths = [folder / f"{stem}.{ext}" for ext in ("png", "svg")]
+    for path in paths:
+        fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths
