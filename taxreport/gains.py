@@ -40,7 +40,7 @@ from typing import Any, Iterable, Sequence
 from taxreport.errors import InputError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import YearSummary
-from taxreport.lots.valuation import value_events
+from taxreport.lots.valuation import SwapCost, SwapStats, value_events
 from taxreport.model.events import Event
 from taxreport.prices.rates import Pricer, RateTable
 
@@ -85,7 +85,9 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
     try:
-        movements = value_events(events, pricer, until=cutoff)
+        swaps = SwapStats()
+        movements = value_events(events, pricer, until=cutoff,
+                                 swap_cost=getattr(j, "swap_cost", SwapCost.RECEIVED), stats=swaps)
         pricer.raise_if_missing()
         opts.setdefault("currency", cur)
         summary = j.compute(movements, year=year, method=method, options=opts)
@@ -97,7 +99,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
         summary.currency = cur
     if accounts:
         _restrict(summary, set(accounts))
-    summary.notes[:0] = pricer.notes()
+    summary.notes[:0] = pricer.notes() + swaps.notes()
     return summary
 
 

@@ -48,7 +48,8 @@ def test_crypto_to_crypto_with_fee_in_third_asset():
 
 def test_stablecoin_lots_are_disposed_of_at_market_value():
     # 10,000 USDT bought for $10,000; 5,000 USDT spent on 0.1 BTC when USDT = $0.998: USDT disposal
-    # proceeds 5,000 x 0.998 = $4,990, basis $5,000 -> loss $10; BTC basis $4,990.
+    # proceeds 5,000 x 0.998 = $4,990, basis $5,000 -> loss $10; BTC basis $4,990. (The IRS values both at
+    # the FMV of the BTC received; no BTC rate is stored, so the USDT given values the swap, as noted.)
     ev = [trade("2024-02-01T15:00:00", "buy", "USDT", "USD", "10000", "1", "u1"),
           trade("2024-03-01T15:00:00", "buy", "BTC", "USDT", "0.1", "50000", "u2")]
     s = compute_gains_from_events(ev, rates(("USDT", "USD", "2024-03-01T00:00:00", "0.998")),

@@ -167,3 +167,61 @@ def test_crypto22256_same_day_thirty_day_and_pool():
     assert quantize_money(s.breakdown["sa108_losses_in_year"]) == D("163636.36")
     assert s.taxable_gain == 0  # net loss: nothing taxable, the loss carries forward
     assert quantize_money(s.breakdown["losses_carried_forward"]) == D("138636.36")
+
+
+# --- CRYPTO22257: crypto-to-crypto swaps, through the whole pipeline (trades -> legs -> valuation) -------
+# HMRC Cryptoassets Manual CRYPTO22257 (Elina, tokens G and H), values as HMRC states them for each swap
+# ("value of G" / "value of H" at the time); HMRC's result for the year is a net loss of £972.
+# The rule (TCGA92 s38(1)(a) and the manual's working): a disposal's proceeds are the value of the tokens
+# received; an acquisition's allowable cost is the value of the tokens given.
+# (when, given asset, given qty, received asset, received qty, £ per G, £ per H)
+C22257 = [("2024-08-31T10:00:00", "G", "1000", "H", "10000", "3.2", "0.32"),  # G £3,200 -> H £3,200
+          ("2024-08-31T12:00:00", "H", "5000", "G", "600", "3.2", "0.34"),  # H £1,700 -> G £1,920
+          ("2024-08-31T14:00:00", "G", "550", "H", "5000", "3.2", "0.33"),  # G £1,760 -> H £1,650
+          ("2024-09-04T12:00:00", "H", "2000", "G", "180", "3.1", "0.28"),  # H £560 -> G £558
+          ("2024-09-16T12:00:00", "G", "400", "H", "4000", "2.7", "0.27"),  # G £1,080 -> H £1,080
+          ("2024-10-27T12:00:00", "H", "12000", "G", "900", "2.7", "0.2")]  # H £2,400 -> G £2,430
+
+
+def _c22257_events(base: str) -> list:
+    """Elina's swaps written on the pair ``base``/other: the same economic swaps either way round."""
+    from taxreport.model.events import Trade
+
+    quote = "H" if base == "G" else "G"
+    events = [Trade(time=t("2024-01-01T12:00:00"), source="hmrc", external_id="open", account="okx", side="buy",
+                    base="G", quote="GBP", quantity=D(100000), price=D(3))]  # pool: 100,000 G for £300,000
+    for i, (when, given, given_qty, _, got_qty, _, _) in enumerate(C22257):
+        side, qty, other = ("sell", D(given_qty), D(got_qty)) if given == base else ("buy", D(got_qty), D(given_qty))
+        events.append(Trade(time=t(when), source="hmrc", external_id=str(i), account="okx", side=side,
+                            base=base, quote=quote, quantity=qty, price=other / qty))
+    return events
+
+
+def _c22257_rates():  # noqa: ANN202
+    from taxreport.prices.rates import RateTable
+
+    return RateTable.from_rows([row for when, *_, g, h in C22257
+                                for row in (("G", "GBP", t(when), D(g), "hmrc"), ("H", "GBP", t(when), D(h), "hmrc"))])
+
+
+def test_crypto22257_crypto_to_crypto_swaps_either_way_round():
+    # Hand working (HMRC's, per disposal):
+    # 31 Aug, G: one same-day disposal of 1,000 + 550 = 1,550 G; proceeds = value of H received
+    #   3,200 + 1,650 = £4,850. Cost: same day 600 G (cost = 5,000 H given = £1,700); 30 days: 180 G of
+    #   4 Sep (cost = 2,000 H given = £560); pool 770 x £3 = £2,310. Total £4,570; gain £280.
+    # 31 Aug, H: 5,000 H disposed for 600 G = £1,920; same-day acquisitions 10,000 H (£3,200) + 5,000 H
+    #   (£1,760) = 15,000 H for £4,960: cost 4,960 x 5,000/15,000 = £1,653.33; gain £266.67.
+    # 4 Sep, H: 2,000 H for 180 G = £558; 30 days: 2,000 of the 4,000 H of 16 Sep (£1,080): £540; gain £18.
+    # 16 Sep, G: 400 G for 4,000 H = £1,080; pool 400 x £3 = £1,200; loss £120.
+    # 27 Oct, H: 12,000 H for 900 G = £2,430; pool 10,000 H (£3,306.67) + 2,000 H (£540) = £3,846.67;
+    #   loss £1,416.67.
+    # Net: 280 + 266.67 + 18 - 120 - 1,416.67 = -£972 (HMRC: "a loss of £972").
+    from taxreport.gains import compute_gains_from_events
+
+    for base in ("G", "H"):  # the pair written G/H or H/G
+        s = compute_gains_from_events(_c22257_events(base), _c22257_rates(), jurisdiction="uk", year="2024-25")
+        assert quantize_money(s.gain) == D("-972.00"), base
+        got = [(d.asset, quantize_money(d.proceeds), quantize_money(d.cost)) for d in s.disposals]
+        assert got == [("G", D("4850.00"), D("4570.00")), ("H", D("1920.00"), D("1653.33")),
+                       ("H", D("558.00"), D("540.00")), ("G", D("1080.00"), D("1200.00")),
+                       ("H", D("2430.00"), D("3846.67"))], base

@@ -38,6 +38,7 @@ from taxreport.jurisdictions.calendar import local_date, split_year_bounds
 from taxreport.jurisdictions.holding import anniversary
 from taxreport.jurisdictions.summary import amount_option, choose_method, summarise
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
+from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import MatchedDisposal, Movement
 
 ZERO = Decimal(0)
@@ -83,6 +84,7 @@ class Australia:
     currency = "AUD"
     methods = ("fifo", "specific")
     timezone = "Australia/Sydney"
+    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (s110-25(2))
     lookahead_days = 0  # nothing after the income year changes its gains
 
     def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:

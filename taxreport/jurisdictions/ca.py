@@ -44,6 +44,7 @@ from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import calendar_year_bounds, local_date
 from taxreport.jurisdictions.summary import choose_method, summarise
 from taxreport.jurisdictions.uk_matching import person_level
+from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, Movement, OpenLot
 
 ZERO = Decimal(0)
@@ -203,6 +204,7 @@ class Canada:
     currency = "CAD"
     methods = ("acb",)  # average cost of identical property: the only method the law allows
     timezone = "America/Toronto"
+    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (barter, IT-490)
     lookahead_days = 30  # a December loss is tested against holdings 30 days later (taxreport.gains)
     pools_per_person = True  # read by taxreport.gains: --account is refused (ACB and superficial loss per person)
 

@@ -36,6 +36,7 @@ from taxreport.jurisdictions.holding import held_more_than_one_year, local_day_c
 from taxreport.jurisdictions.summary import choose_method, summarise, totals
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.split import split_disposal
+from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import Movement
 from taxreport.model.money import money_str
 
@@ -69,6 +70,7 @@ class Germany:
     currency = "EUR"
     methods = ("fifo", "lifo")
     timezone = "Europe/Berlin"
+    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (§ 6 Abs. 6 EStG)
     lookahead_days = 0  # nothing after the year changes its gains
 
     def year_bounds(self, label: str, tz: str | None = None):  # noqa: ANN201

@@ -37,6 +37,7 @@ from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import split_year_bounds
 from taxreport.jurisdictions.summary import amount_option, choose_method, in_year, summarise
 from taxreport.jurisdictions.uk_matching import PoolState, UkDisposal, match_uk, person_level
+from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import Movement, OpenLot
 
 ZERO = Decimal(0)
@@ -68,6 +69,7 @@ class UnitedKingdom:
     currency: str = "GBP"
     methods: tuple[str, ...] = ("hmrc",)  # same day, 30 days, s104 pool: the only lawful order
     timezone: str = "Europe/London"
+    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (s38, CRYPTO22257)
     lookahead_days: int = LOOKAHEAD_DAYS  # read by taxreport.gains: legs this far past the year are valued
     pools_per_person = True  # read by taxreport.gains: --account is refused (same-day groups mix accounts)
 

@@ -46,6 +46,7 @@ from taxreport.jurisdictions.holding import held_more_than_one_year, local_day_c
 from taxreport.jurisdictions.summary import choose_method, summarise, totals
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.split import split_disposal
+from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import Movement
 from taxreport.model.money import decimal_str
 
@@ -82,6 +83,7 @@ class UnitedStates:
     currency = "USD"
     methods = ("fifo", "lifo", "hifo", "specific")
     timezone = "America/New_York"
+    swap_cost = SwapCost.RECEIVED  # crypto/crypto cost: FMV received (IRS FAQ)
     lookahead_days = 0  # nothing after the year changes its gains
 
     def year_bounds(self, label: str, tz: str | None = None):  # noqa: ANN201

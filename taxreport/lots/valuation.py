@@ -1,6 +1,7 @@
 """Valuation: ledger legs -> :mod:`taxreport.lots.types` movements in the tax currency.
 
-Follows the fee attribution of :mod:`taxreport.model.legs` (read its docstring):
+Follows the fee attribution of :mod:`taxreport.model.legs` (read its docstring), the only place a
+trade, fee or transfer is given meaning; this module only puts prices on its legs:
 
 * ``ACQUIRE``  -> :class:`Acquisition`, cost = value(consideration) + value(fee)
 * ``DISPOSE``  -> :class:`Disposal`, proceeds = value(consideration), fee = value(fee)
@@ -13,13 +14,41 @@ Follows the fee attribution of :mod:`taxreport.model.legs` (read its docstring):
   from the outside pool (``from_account=None``): it draws the lots withdrawn earlier.
 * A consideration given as ``None`` is the market value of the leg's own asset at the leg's time.
 
+**Crypto-to-crypto swaps** (legs carrying a :class:`~taxreport.model.legs.Swap`) are valued by the
+country's :class:`SwapCost`, whichever token the pair lists as quote. In the formulas above the gross
+amount exchanged is replaced by:
+
+* disposal proceeds: the market value of what is **received**, in every country -
+  US: IRS virtual-currency FAQ, "How do I calculate my gain or loss when I exchange my virtual
+  currency for other property?" ("Your gain or loss is the difference between the fair market
+  value of the property you received and your adjusted basis in the virtual currency exchanged");
+  UK: HMRC Cryptoassets Manual CRYPTO22257 (Elina's swaps: proceeds are the value of the tokens
+  received); DE: § 23 Abs. 3 Satz 1 EStG, Veräußerungspreis beim Tausch = gemeiner Wert der
+  empfangenen Gegenleistung; AU: ATO "Crypto to crypto exchange or swap" ("market value of new asset
+  determines old asset's disposal proceeds", ITAA 1997 s116-20); CA: CRA Guide for cryptoasset
+  users (barter: "convert the value of cryptocurrency received into Canadian dollars").
+* acquisition cost: ``SwapCost.RECEIVED`` - the market value of what is received (US: IRS FAQ, "How do I determine my basis in property I've received in exchange for virtual
+  currency?": "your basis in that property is its fair market value at the time of the exchange");
+  ``SwapCost.GIVEN`` - the market value of what is given (UK: TCGA92 s38(1)(a) "the amount or value
+  of the consideration ... given ... wholly and exclusively for the acquisition", as CRYPTO22257
+  applies it; DE: Tauschgrundsätze, § 6 Abs. 6 Satz 1 EStG, gemeiner Wert des hingegebenen
+  Wirtschaftsguts; AU: ITAA 1997 s110-25(2), "the market value of any other property you gave";
+  CA: cost = the value of the consideration given, the barter rule of IT-490).
+
+Where no rate is stored for the side the rule names, the other side's market value is used (the two
+sides of an arm's-length exchange are presumed equal in value; the ATO states this fallback for the
+received side) and the report's notes count such legs (:class:`SwapStats`); where neither side has a
+rate, both gaps are reported as missing rates.
+
+Any fee part of a leg's consideration (units of the quote paid or received as a fee) keeps its own
+market value, as for every other trade.
+
 **Fiat legs are skipped**: fiat (:data:`taxreport.model.assets.FIAT`) has no lots. A foreign fiat
 amount is only *valued* (as any currency, via the rate store) where it is the counter side of a crypto
 leg, e.g. a BTC/EUR sale valued in USD. Currency gains on holding foreign fiat are out of scope.
 
-:func:`value_events` is the entry point for ledger events: it applies reversals, and values trades
-through :func:`_trade_movements`, a fast path that gives exactly what ``value_legs(event_legs(trade))``
-gives without building the legs (tests/test_lots_valuation.py checks the equivalence on random trades).
+:func:`value_events` is the entry point for ledger events: it applies reversals and values the legs
+of each event (``event_legs``) with :func:`value_legs`.
 
 Values are computed through a :class:`taxreport.prices.rates.Pricer`, which collects every missing
 rate; call ``pricer.raise_if_missing()`` before using the movements.
@@ -27,13 +56,15 @@ rate; call ``pricer.raise_if_missing()`` before using the movements.
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
 from taxreport.lots.types import Acquisition, Disposal, Move, Movement
 from taxreport.model.assets import FIAT
-from taxreport.model.events import Event, Reversal, Side, Trade
+from taxreport.model.events import Event, Reversal
 from taxreport.model.legs import Leg, LegKind, effective_events, event_legs
 from taxreport.prices.rates import Pricer
 
@@ -41,8 +72,58 @@ ZERO = Decimal(0)
 ACQUIRE, DISPOSE, MOVE_OUT, MOVE_IN = LegKind.ACQUIRE, LegKind.DISPOSE, LegKind.MOVE_OUT, LegKind.MOVE_IN
 
 
-def value_legs(legs: Iterable[Leg], pricer: Pricer) -> list[Movement]:
+class SwapCost(enum.StrEnum):
+    """What a crypto-to-crypto acquisition costs (see the module docstring for each country's source)."""
+
+    RECEIVED = "received"  # market value of what is received (US)
+    GIVEN = "given"  # market value of what is given up (UK, DE, AU, CA)
+
+
+@dataclass
+class SwapStats:
+    """How the crypto-to-crypto swaps of one valuation were valued (for the report's notes)."""
+
+    by_rule: int = 0
+    by_fallback: int = 0  # legs valued by the other side: no rate for the side the rule names
+
+    def notes(self) -> list[str]:
+        if not self.by_fallback:
+            return []
+        return [f"{self.by_fallback} crypto-to-crypto swap leg(s) valued at the market value of the other side "
+                "of the swap because no rate was stored for the side the rule names (an arm's-length "
+                "exchange is presumed equal in value; ATO 'Crypto to crypto exchange or swap'); import "
+                "that asset's rates to value it directly"]
+
+
+def _consideration(leg: Leg, pricer: Pricer, swap_cost: SwapCost, stats: SwapStats) -> Decimal:
+    """The value of the leg's consideration (before its fee)."""
+    va, vq, t = leg.value_asset, leg.value_quantity, leg.time
+    if va is None:
+        return pricer.value(leg.asset, leg.quantity if vq is None else vq, t)
+    assert vq is not None
+    swap = leg.swap
+    if swap is None:
+        return pricer.value(va, vq, t)
+    received = (swap.received_asset, swap.received_quantity)
+    given = (swap.given_asset, swap.given_quantity)
+    first, other = (received, given) if leg.kind is DISPOSE or swap_cost is SwapCost.RECEIVED else (given, received)
+    exchanged = pricer.known_value(first[0], first[1], t)
+    if exchanged is None:
+        exchanged = pricer.known_value(other[0], other[1], t)
+        if exchanged is None:  # neither side can be valued: name both gaps
+            exchanged = pricer.value(first[0], first[1], t) + pricer.value(other[0], other[1], t)
+        else:
+            stats.by_fallback += 1
+    else:
+        stats.by_rule += 1
+    rest = vq - swap.gross_of(va)  # fee units of the quote inside the consideration (+ or -)
+    return exchanged + pricer.value(va, rest, t) if rest else exchanged
+
+
+def value_legs(legs: Iterable[Leg], pricer: Pricer, swap_cost: SwapCost = SwapCost.RECEIVED,
+               stats: SwapStats | None = None) -> list[Movement]:
     """The valued movements of ``legs`` (ledger order kept), fiat legs skipped."""
+    stats = stats if stats is not None else SwapStats()
     out: list[Movement] = []
     append = out.append
     value = pricer.value
@@ -54,15 +135,11 @@ def value_legs(legs: Iterable[Leg], pricer: Pricer) -> list[Movement]:
         kind = leg.kind
         t = leg.time
         if kind is DISPOSE:
-            va = leg.value_asset
-            gross = value(asset if va is None else va,
-                          leg.quantity if leg.value_quantity is None else leg.value_quantity, t)
+            gross = _consideration(leg, pricer, swap_cost, stats)
             fee = value(leg.fee_asset, leg.fee_quantity, t) if leg.fee_asset else ZERO
             append(Disposal(t, leg.account, asset, leg.quantity, gross, fee, leg.event_key, leg.index, leg.role))
         elif kind is ACQUIRE:
-            va = leg.value_asset
-            cost = value(asset if va is None else va,
-                         leg.quantity if leg.value_quantity is None else leg.value_quantity, t)
+            cost = _consideration(leg, pricer, swap_cost, stats)
             if leg.fee_asset:
                 cost += value(leg.fee_asset, leg.fee_quantity, t)
             append(Acquisition(t, leg.account, asset, leg.quantity, cost, leg.event_key, leg.index, leg.role))
@@ -82,61 +159,17 @@ def value_legs(legs: Iterable[Leg], pricer: Pricer) -> list[Movement]:
     return out
 
 
-def value_events(events: Iterable[Event], pricer: Pricer, *, until: datetime | None = None) -> list[Movement]:
+def value_events(events: Iterable[Event], pricer: Pricer, *, until: datetime | None = None,
+                 swap_cost: SwapCost = SwapCost.RECEIVED, stats: SwapStats | None = None) -> list[Movement]:
     """The valued movements of ``events`` (reversals applied; only events before ``until``)."""
     items = events if isinstance(events, list) else list(events)
     if any(type(e) is Reversal for e in items):
         items = effective_events(items)
+    stats = stats if stats is not None else SwapStats()
     out: list[Movement] = []
     extend = out.extend
     for event in items:
         if until is not None and event.time >= until:
             continue
-        if type(event) is Trade:
-            extend(_trade_movements(event, pricer))
-        else:
-            extend(value_legs(event_legs(event), pricer))
-    return out
-
-
-def _trade_movements(t: Trade, pricer: Pricer) -> list[Movement]:
-    """Same result as ``value_legs(event_legs(t), pricer)`` (the fee table of
-    :mod:`taxreport.model.legs`), computed directly."""
-    base, quote, qty, fee, fa = t.base, t.quote, t.quantity, t.fee, t.fee_asset
-    if base in FIAT and quote not in FIAT:
-        return value_legs(event_legs(t), pricer)  # rare fiat-base pairs (USD/USDT): the model's legs
-    gross = qty * t.price
-    third = fee != 0 and fa != base and fa != quote
-    base_fee = fee if (fa == quote or third) else ZERO
-    value = pricer.value
-    time, account = t.time, t.account
-    key = t.natural_key
-    out: list[Movement] = []
-    if t.side is Side.BUY:
-        base_in = qty - (fee if fa == base else ZERO)
-        if base_in <= 0:
-            return value_legs(event_legs(t), pricer)  # raises the model's error
-        if quote not in FIAT:
-            quote_out = gross + (fee if fa == quote else ZERO)
-            out.append(Disposal(time, account, quote, quote_out, value(quote, quote_out, time), ZERO, key, 0, "trade"))
-        if base not in FIAT:
-            cost = value(quote, gross, time)
-            if base_fee:
-                cost += value(fa, base_fee, time)
-            out.append(Acquisition(time, account, base, base_in, cost, key, 1, "trade"))
-    else:
-        quote_in = gross - (fee if fa == quote else ZERO)
-        if quote_in <= 0:
-            return value_legs(event_legs(t), pricer)
-        if base not in FIAT:
-            base_out = qty + (fee if fa == base else ZERO)
-            out.append(Disposal(time, account, base, base_out, value(quote, gross, time),
-                                value(fa, base_fee, time) if base_fee else ZERO, key, 0, "trade"))
-        if quote not in FIAT:
-            out.append(Acquisition(time, account, quote, quote_in, value(quote, quote_in, time), key, 1, "trade"))
-    if third and fa not in FIAT:
-        if fee > 0:
-            out.append(Disposal(time, account, fa, fee, value(fa, fee, time), ZERO, key, 2, "fee"))
-        else:
-            out.append(Acquisition(time, account, fa, -fee, value(fa, -fee, time), key, 2, "rebate"))
+        extend(value_legs(event_legs(event), pricer, swap_cost, stats))
     return out

@@ -25,6 +25,13 @@ a negative fee (rebate)      the same arithmetic with the sign; a rebate in a th
                              ``ACQUIRE`` (role ``rebate``) at market value
 ===========================  =================================================================
 
+**Crypto-to-crypto trades** (neither side fiat; stablecoins are crypto) also carry a :class:`Swap` on
+their two trade legs: the gross amounts given and received, before fees, *orientation-free* (BTC/ETH
+bought and ETH/BTC sold are the same swap). The country decides how the swap is valued
+(:class:`taxreport.lots.valuation.SwapCost`): the disposal's proceeds are always the market value of
+what is **received**; the acquisition's cost is the market value of what is received (US) or of what
+is given (UK, DE, AU, CA). Where one side is fiat the fiat amount is the value of both legs.
+
 Transfers between own accounts are ``MOVE_OUT``/``MOVE_IN`` pairs: lots move with their dates and
 cost. A ``value_quantity`` of ``None`` means "at market value of the leg's own asset".
 """
@@ -62,6 +69,19 @@ class LegKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Swap:
+    """The two sides of a crypto-to-crypto trade, gross of fees (the same whichever side is the quote)."""
+
+    given_asset: str
+    given_quantity: Decimal
+    received_asset: str
+    received_quantity: Decimal
+
+    def gross_of(self, asset: str) -> Decimal:
+        return self.given_quantity if asset == self.given_asset else self.received_quantity
+
+
+@dataclass(frozen=True, slots=True)
 class Leg:
     kind: LegKind
     role: str  # trade | fee | rebate | deposit | withdrawal | income | transfer | spend | gift…
@@ -77,6 +97,7 @@ class Leg:
     index: int  # position of the leg within its event
     counter_account: str | None = None  # transfers: the other account
     acquired_at: datetime | None = None  # deposits with a known original acquisition time
+    swap: Swap | None = None  # crypto-to-crypto trade legs (see the module docstring)
 
     @property
     def sign(self) -> int:
@@ -122,12 +143,13 @@ def event_legs(event: Event) -> list[Leg]:
 def _leg(event: Event, index: int, kind: LegKind, role: str, account: str, asset: str,
          quantity: Decimal, value_asset: str | None, value_quantity: Decimal | None,
          fee_asset: str | None = None, fee_quantity: Decimal = ZERO, *,
-         counter_account: str | None = None, acquired_at: datetime | None = None) -> Leg:
+         counter_account: str | None = None, acquired_at: datetime | None = None,
+         swap: Swap | None = None) -> Leg:
     return Leg(kind=kind, role=role, time=event.time, account=account, asset=asset,
                quantity=quantity, value_asset=value_asset, value_quantity=value_quantity,
                fee_asset=fee_asset if fee_quantity else None, fee_quantity=fee_quantity,
                event_key=event.natural_key, index=index, counter_account=counter_account,
-               acquired_at=acquired_at)
+               acquired_at=acquired_at, swap=swap)
 
 
 def _trade_legs(t: Trade) -> list[Leg]:
@@ -136,23 +158,29 @@ def _trade_legs(t: Trade) -> list[Leg]:
     gross_quote = t.quantity * t.price
     fee, fa = t.fee, t.fee_asset
     third = fee != 0 and fa not in (t.base, t.quote)
+    swap: Swap | None = None
+    if t.base not in FIAT and t.quote not in FIAT:
+        swap = (Swap(t.quote, gross_quote, t.base, t.quantity) if t.side is Side.BUY
+                else Swap(t.base, t.quantity, t.quote, gross_quote))
     legs: list[Leg] = []
     if t.side is Side.BUY:
         quote_out = gross_quote + (fee if fa == t.quote else ZERO)
         base_in = t.quantity - (fee if fa == t.base else ZERO)
         base_fee = fee if fa in (t.quote,) or third else ZERO
         _require_positive(base_in, t, "the base received after the fee")
-        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out))
+        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out,
+                         swap=swap))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, base_in, t.quote, gross_quote,
-                         fa, base_fee))
+                         fa, base_fee, swap=swap))
     else:
         base_out = t.quantity + (fee if fa == t.base else ZERO)
         quote_in = gross_quote - (fee if fa == t.quote else ZERO)
         base_fee = fee if fa == t.quote or third else ZERO
         _require_positive(quote_in, t, "the quote received after the fee")
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
-                         fa, base_fee))
-        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in))
+                         fa, base_fee, swap=swap))
+        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in,
+                         swap=swap))
     if third:
         legs.append(_third_asset_fee_leg(t))
     return legs

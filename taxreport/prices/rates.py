@@ -112,6 +112,20 @@ class Pricer:
         rate = self.rate(asset, moment)
         return quantity * rate if rate is not None else Decimal(0)
 
+    def known_value(self, asset: str, quantity: Decimal, moment: datetime) -> Decimal | None:
+        """Like :meth:`value`, but a gap returns ``None`` and is **not** recorded: for rules with a
+        documented fallback (a crypto-to-crypto swap valued by the side given up)."""
+        if not quantity:
+            return Decimal(0)
+        if asset == self.currency:
+            return quantity
+        missing, self.missing = self.missing, set()
+        try:
+            rate = self.rate(asset, moment)
+        finally:
+            self.missing = missing
+        return quantity * rate if rate is not None else None
+
     def rate(self, asset: str, moment: datetime) -> Decimal | None:
         key = (asset, moment)
         if key == self._last:
