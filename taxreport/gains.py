@@ -1,6 +1,12 @@
 """Capital gains for a tax year: the orchestration the CLI, the exporters and the backtester call.
 
-Two entry points with stable signatures:
+**One request in**: a :class:`GainsRequest` (typed; built from the CLI flags in one place,
+:mod:`taxreport.cli.gains_options`) is what ``gains``, every ``export`` and ``backtest`` pass here;
+:func:`gains_for` runs it over a ledger. **The one place the ledger's events are loaded and filtered**
+before legs, valuation and matching is :func:`load_events` (filters such as "exclude simulated
+accounts" belong there).
+
+Two lower entry points with stable signatures:
 
 * :func:`compute_gains` (ledger in): loads every event, applies reversals, loads the rate store, then
   :func:`compute_gains_from_events`.
@@ -34,10 +40,12 @@ Only legs before the end of the tax year (plus the jurisdiction's ``lookahead_da
 from __future__ import annotations
 
 import gc
-from datetime import timedelta
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Sequence
 
-from taxreport.errors import InputError
+from taxreport.errors import InputError, LedgerError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import YearSummary
 from taxreport.lots.valuation import SwapCost, SwapStats, value_events
@@ -48,6 +56,84 @@ from taxreport.prices.rates import Pricer, RateTable
 # look forward from a disposal (UK 30-day rule, CA superficial loss). A jurisdiction module may set
 # ``lookahead_days`` (US and DE: 0: nothing after the year matters).
 DEFAULT_LOOKAHEAD_DAYS = 62
+
+
+@dataclass(frozen=True)
+class GainsRequest:
+    """Everything that decides one tax year's gains (the ``gains`` flags; ``export`` and ``backtest``
+    take the same). Values are already checked and normalised (:mod:`taxreport.cli.gains_options`)."""
+
+    jurisdiction: str
+    year: str
+    method: str | None = None
+    accounts: tuple[str, ...] = ()
+    currency: str | None = None  # None: the country's
+    via: tuple[str, ...] = ()
+    peg: Mapping[str, str] = field(default_factory=dict)
+    rate_lookback_days: int = 0
+    universal: bool = False
+    universal_until: datetime | None = None  # UTC instant (local midnight of the date given)
+    zero_cost_assets: tuple[str, ...] = ()
+    selections: Mapping[str, list[tuple[str, Decimal | None]]] | None = None  # --lots (method specific)
+    timezone: str | None = None  # None: the country's
+    country_options: Mapping[str, str] = field(default_factory=dict)  # --option KEY=VALUE
+
+    def engine_options(self) -> dict[str, Any]:
+        """The options mapping the jurisdiction modules read (see the table above)."""
+        o: dict[str, Any] = dict(self.country_options)
+        if self.via:
+            o["via"] = list(self.via)
+        if self.peg:
+            o["peg"] = dict(self.peg)
+        if self.rate_lookback_days:
+            o["rate_lookback_days"] = self.rate_lookback_days
+        if self.universal or self.universal_until:
+            o["scope"] = "universal"
+        if self.universal_until:
+            o["universal_until"] = self.universal_until
+        if self.zero_cost_assets:
+            o["zero_cost_assets"] = list(self.zero_cost_assets)
+        if self.selections is not None:
+            o["selections"] = self.selections
+        if self.timezone:
+            o["timezone"] = self.timezone
+        return o
+
+    def with_options(self, **country_options: str) -> "GainsRequest":
+        from dataclasses import replace
+
+        return replace(self, country_options={**self.country_options, **country_options})
+
+
+def require_verified(ledger: Any) -> None:
+    """Refuse to report from a ledger whose hash chain does not verify: every report says its figures
+    come from the hash-chained ledger, so an edited, deleted or reordered row stops it (one line, why)."""
+    result = ledger.verify()
+    if not result.ok:
+        raise LedgerError(f"the ledger's hash chain does not verify ({result.problem}); "
+                          "no report is made from it (see 'taxreport ledger verify')")
+
+
+def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]:  # noqa: ARG001
+    """THE place the ledger's events are loaded (after the chain is verified) and filtered for every
+    gains computation, report and export. ``request`` is what filters may read. Reversals are applied
+    later, by the legs."""
+    require_verified(ledger)
+    return list(ledger.events())
+
+
+def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearSummary:
+    """:func:`compute_gains_from_events` for a :class:`GainsRequest`."""
+    return compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
+                                     method=request.method, accounts=list(request.accounts) or None,
+                                     currency=request.currency, options=request.engine_options())
+
+
+def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:
+    """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine."""
+    from taxreport.prices.store import load_table
+
+    return compute_request(load_events(ledger, request), load_table(ledger), request)
 
 
 def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:
@@ -106,10 +192,10 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
 def compute_gains(ledger, *, jurisdiction: str, year: str, method: str | None = None,  # noqa: ANN001
                   accounts: Sequence[str] | None = None, currency: str | None = None,
                   options: dict[str, Any] | None = None) -> YearSummary:
-    """:func:`compute_gains_from_events` over the whole ledger and its rate store."""
+    """:func:`compute_gains_from_events` over the ledger's events (:func:`load_events`) and its rate store."""
     from taxreport.prices.store import load_table
 
-    events = ledger.events()
+    events = load_events(ledger, GainsRequest(jurisdiction, year))
     return compute_gains_from_events(events, load_table(ledger), jurisdiction=jurisdiction, year=year,
                                      method=method, accounts=accounts, currency=currency, options=options)
 

@@ -126,3 +126,43 @@ def test_universal_until_flag(db):
     assert any("universal lot pool until 2025-01-01T05:00:00+00:00" in n for n in data["notes"])
     r = CliRunner().invoke(root, ["--db", db, "gains", "-j", "us", "-y", "2025", "--universal-until", "soon"])
     assert r.exit_code == 1 and "--universal-until: 'soon' is not a date" in r.output
+
+
+def test_exports_take_every_gains_option_and_agree_with_gains(db, tmp_path):
+    # The specific-identification case of test_prices_import_and_specific_lots_file, through `export
+    # form8949` and `export xlsx`: the same request (one builder) gives the same figures as `gains`.
+    run(db, "import", "csv", DEMO)
+    run(db, "prices", "import", RATES)
+    lots = tmp_path / "lots.csv"
+    lots.write_text("disposal,lot,quantity\ntrade:csv:kraken:main/K-1008#0,trade:csv:kraken:main/K-1005#1,0.05\n"
+                    "trade:csv:kraken:main/K-1008#0,trade:csv:kraken:main/K-1001#1,\n")
+    flags = ["-j", "us", "-y", "2024", "--method", "specific", "--lots", str(lots), "--option",
+             "form8949_reporting=none", "--timezone", "America/Chicago"]
+    data = json.loads(run(db, "gains", *flags, "--format", "json").output)
+    out = tmp_path / "f.csv"
+    r = run(db, "export", "form8949", *flags, "--out", str(out))
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    # the K-1008 disposal's lots: 0.05 BTC of K-1005 (cost 3453.45) and 0.1 BTC of K-1001 (4404.40)
+    assert "3453.45" in text and "4404.40" in text
+    [total] = [line.split(",") for line in text.splitlines() if ",Totals," in line]
+    assert (total[5], total[6], total[9]) == (data["proceeds"], data["cost"], data["gain"])
+    r = run(db, "export", "xlsx", *flags, "--out", str(tmp_path / "x.xlsx"))
+    assert r.exit_code == 0, r.output
+    # a bad flag fails the export the same way it fails gains, before writing anything
+    r = CliRunner().invoke(root, ["--db", db, "export", "pdf", "-j", "us", "-y", "2024", "--lots", str(lots),
+                                  "--out", str(tmp_path / "p.pdf")])
+    assert r.exit_code == 1 and "--lots needs --method specific" in r.output
+    assert not (tmp_path / "p.pdf").exists()
+
+
+def test_uk_in_another_currency_never_subtracts_the_sterling_allowance(db):
+    run(db, "import", "csv", DEMO)
+    run(db, "prices", "import", RATES)
+    r = run(db, "gains", "-j", "uk", "-y", "2024-25", "--currency", "USD", "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    # no GBP amount is subtracted from a USD gain: allowance 0, taxable gain = the net gain (if positive)
+    assert data["allowance"] == "0.00"
+    assert data["taxable_gain"] == (data["gain"] if not data["gain"].startswith("-") else "0.00")
+    assert any("is in GBP and is not applied" in n for n in data["notes"])

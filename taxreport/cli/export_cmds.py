@@ -10,7 +10,8 @@ from typing import Any, Callable
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
-from taxreport.errors import InputError, TaxreportError
+from taxreport.cli.gains_options import gains_options, request_from_flags
+from taxreport.errors import InputError
 
 FILE_NAMES = {"koinly": "koinly-{year}.csv", "cointracker": "cointracker-{year}.csv",
               "form8949": "form8949-{year}.csv", "hmrc": "hmrc-computation-{year}.csv",
@@ -36,64 +37,18 @@ def _year_options(need_jurisdiction: bool) -> Callable:
     return deco
 
 
-def _gains_options(f: Callable) -> Callable:
-    for opt in reversed([
-        click.option("--method", "-m", default=None, help="Lot method (default: the country's)."),
-        click.option("--currency", default=None, help="Tax currency (default: the country's)."),
-        click.option("--via", multiple=True, help="Intermediate currency for crossing rates, e.g. USD."),
-        click.option("--peg", multiple=True, help="Assume a 1:1 peg, e.g. USDT=USD (repeatable)."),
-        click.option("--rate-lookback", type=click.IntRange(0, 31), default=0, show_default=True,
-                     help="Accept rates up to N days old."),
-        click.option("--universal", is_flag=True, help="One lot pool across all accounts (US before 2025)."),
-        click.option("--allow-zero-cost", multiple=True, metavar="ASSET",
-                     help="Zero cost basis for units sold without known lots (repeatable)."),
-        click.option("--timezone", default=None, help="IANA zone for local dates (default: the country's)."),
-    ]):
-        f = opt(f)
-    return f
-
-
-def _gain_options(kw: dict[str, Any]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if kw.get("via"):
-        options["via"] = [v.strip().upper() for v in kw["via"]]
-    if kw.get("peg"):
-        pegs = {}
-        for text in kw["peg"]:
-            key, sep, val = text.partition("=")
-            if not sep or not key.strip() or not val.strip():
-                raise InputError(f"{text!r} is not ASSET=CURRENCY", field="--peg")
-            pegs[key.strip().upper()] = val.strip().upper()
-        options["peg"] = pegs
-    if kw.get("rate_lookback"):
-        options["rate_lookback_days"] = kw["rate_lookback"]
-    if kw.get("universal"):
-        options["scope"] = "universal"
-    if kw.get("allow_zero_cost"):
-        options["zero_cost_assets"] = [a.strip().upper() for a in kw["allow_zero_cost"]]
-    if kw.get("timezone"):
-        from zoneinfo import available_timezones
-
-        if kw["timezone"] not in available_timezones():
-            raise InputError(f"{kw['timezone']!r} is not an IANA time zone", field="--timezone")
-        options["timezone"] = kw["timezone"]
-    if kw.get("form8949_reporting"):
-        options["form8949_reporting"] = kw["form8949_reporting"]
-    return options
-
-
 def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSummary
-    from taxreport.cli.gains_cmd import check_currency
+    """The gains of the export's request (the same flags and engine path as ``taxreport gains``)."""
+    from taxreport.gains import gains_for
 
-    currency = check_currency(kw.get("currency"))
-    try:
-        from taxreport.gains import compute_gains
-    except ImportError as exc:  # pragma: no cover - only while the tax engine is missing
-        raise TaxreportError(f"the tax engine (taxreport.gains) is not available: {exc}") from exc
-    return compute_gains(open_ledger(ctx), jurisdiction=kw["jurisdiction"], year=kw["year"],
-                         method=kw["method"].lower() if kw.get("method") else None,
-                         accounts=list(kw.get("accounts") or ()) or None, currency=currency,
-                         options=_gain_options(kw))
+    return gains_for(open_ledger(ctx), _request(kw))
+
+
+def _request(kw: dict[str, Any]):  # noqa: ANN202 - GainsRequest
+    request = request_from_flags(kw["jurisdiction"], kw["year"], kw)
+    if kw.get("form8949_reporting"):
+        request = request.with_options(form8949_reporting=kw["form8949_reporting"])
+    return request
 
 
 def _bounds(jurisdiction: str | None, year: str):  # noqa: ANN202
@@ -108,7 +63,9 @@ def _bounds(jurisdiction: str | None, year: str):  # noqa: ANN202
 
 def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: bool) -> tuple[Path, int]:
     start, end = _bounds(kw.get("jurisdiction"), kw["year"])
-    events = open_ledger(ctx).events()
+    from taxreport.gains import load_events
+
+    events = load_events(open_ledger(ctx))
     path = Path(kw.get("out") or _name(module.__name__.rsplit(".", 1)[-1], kw.get("jurisdiction"), kw["year"]))
     n = module.export(events, path, start=start if only_year else None, end=end,
                       accounts=list(kw.get("accounts") or ()) or None)
@@ -203,7 +160,7 @@ def _cointracker_warning(ctx: click.Context, kw: dict[str, Any], only_year: bool
 
 @export.command("form8949")
 @_year_options(need_jurisdiction=False)
-@_gains_options
+@gains_options(accounts=False)
 @click.option("--reporting", type=click.Choice(["reported", "not-reported", "none"]), default=None,
               help="What your broker's Form 1099-DA/1099-B shows: basis reported (A/D, G/J), basis not "
               "reported (B/E, H/K) or no form (C/F, I/L). Default: none before 2025, not-reported from 2025.")
@@ -232,7 +189,7 @@ def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
 
 @export.command("hmrc")
 @_year_options(need_jurisdiction=False)
-@_gains_options
+@gains_options(accounts=False)
 @click.pass_context
 def hmrc_cmd(ctx: click.Context, **kw: Any) -> None:
     """UK computation: each disposal's matching (same day, 30 days, s104 pool) and the pool after it.
@@ -255,7 +212,7 @@ def hmrc_cmd(ctx: click.Context, **kw: Any) -> None:
 
 @export.command("xlsx")
 @_year_options(need_jurisdiction=True)
-@_gains_options
+@gains_options(accounts=False)
 @click.pass_context
 def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
     """Workbook: summary, per asset, disposals with lots, open lots, rebalances, audit trail.
@@ -274,7 +231,7 @@ def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
 
 @export.command("pdf")
 @_year_options(need_jurisdiction=True)
-@_gains_options
+@gains_options(accounts=False)
 @click.option("--reconcile-okx", "recon_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="OKX CSV history to reconcile against the ledger for the year and include (repeatable).")
 @click.option("--reconcile-account", default=None, help="Ledger account for --reconcile-okx (default okx:main).")
@@ -301,7 +258,7 @@ def pdf_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
 
 @export.command("all")
 @_year_options(need_jurisdiction=True)
-@_gains_options
+@gains_options(accounts=False)
 @click.option("--reconcile-okx", "recon_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="OKX CSV history to reconcile and include in the PDF (repeatable).")
 @click.option("--reconcile-account", default=None, help="Ledger account for --reconcile-okx (default okx:main).")
@@ -335,7 +292,7 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         task = progress.add_task("computing gains…", total=steps + 1)
         summary = _summary(ctx, kw)
         data = _report_data(ctx, summary, recon_files, reconcile_account)
-        events = open_ledger(ctx).events()
+        events = open_ledger(ctx).events()  # the chain was verified by the gains request above
         progress.advance(task)
         folder.mkdir(parents=True, exist_ok=True)
         for fmt_name, module in (("koinly", koinly), ("cointracker", cointracker)):

@@ -9,66 +9,20 @@ from typing import Any
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
-from taxreport.errors import InputError
+from taxreport.cli.gains_options import check_currency, gains_options, request_from_flags
 
-
-def check_currency(value: str | None) -> str | None:
-    """``--currency``: a fiat code from :data:`~taxreport.model.assets.FIAT` or a stablecoin (both can have a
-    rate route), upper-cased; None keeps the country's currency. Anything else is refused before any work."""
-    from taxreport.model.assets import FIAT, STABLECOINS
-
-    if value is None:
-        return None
-    code = value.strip().upper()
-    if code in FIAT or code in STABLECOINS:
-        return code
-    raise InputError(f"{value!r} is not a currency to report in; use a fiat code ({', '.join(sorted(FIAT))}) "
-                     f"or a stablecoin ({', '.join(sorted(STABLECOINS))})", field="--currency")
-
-
-def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
-    out = {}
-    for v in values:
-        key, sep, val = v.partition("=")
-        if not sep or not key.strip() or not val.strip():
-            raise InputError(f"{v!r} is not KEY=VALUE", field=flag)
-        out[key.strip().upper() if flag == "--peg" else key.strip()] = val.strip().upper() if flag == "--peg" \
-            else val.strip()
-    return out
+__all__ = ["check_currency", "gains", "summary_json"]
 
 
 @click.command("gains")
 @click.option("--jurisdiction", "-j", required=True, help="Country code: us, uk, de, au, ca.")
 @click.option("--year", "-y", required=True,
               help="Tax year as the country writes it: 2024 (US, DE, CA) or 2024-25 (UK 6 Apr-5 Apr, AU 1 Jul-30 Jun).")
-@click.option("--method", "-m", default=None, help="Lot method (fifo, lifo, hifo, specific, average; "
-              "allowed ones depend on the country). Default: the country's.")
-@click.option("--account", "accounts", multiple=True,
-              help="Report only disposals in this account (repeatable). Lots are matched over all accounts. "
-                   "Refused for uk and ca, which pool per person (a disposal can mix accounts).")
-@click.option("--currency", default=None, help="Tax currency (default: the country's, e.g. GBP for uk).")
 @click.option("--detail", is_flag=True, help="List every disposal with its matched lots.")
-@click.option("--via", multiple=True, help="Intermediate currency for crossing rates, e.g. USD (repeatable).")
-@click.option("--peg", multiple=True, help="Assume a 1:1 peg, e.g. USDT=USD (only what you ask for; repeatable).")
-@click.option("--rate-lookback", type=click.IntRange(0, 31), default=0, show_default=True,
-              help="Accept rates up to N days old when a day has none (e.g. ECB weekends).")
-@click.option("--universal", is_flag=True, help="One lot pool across all accounts (US before 2025).")
-@click.option("--universal-until", metavar="DATE",
-              help="One pool across accounts before DATE (local midnight), per account from then on, e.g. "
-                   "2025-01-01 for the US transition (Rev. Proc. 2024-28).")
-@click.option("--allow-zero-cost", multiple=True, metavar="ASSET",
-              help="Give units sold without known lots a zero cost basis instead of failing (repeatable).")
-@click.option("--lots", "lots_file", type=click.Path(dir_okay=False),
-              help="Specific identification CSV (disposal,lot,quantity); use with --method specific.")
-@click.option("--timezone", default=None, help="IANA zone for local dates (default: the country's).")
-@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
-              help="Country option, e.g. form8949_reporting=none (US).")
+@gains_options()
 @format_option()
 @click.pass_context
-def gains(ctx: click.Context, jurisdiction: str, year: str, method: str | None, accounts: tuple[str, ...],
-          currency: str | None, detail: bool, via: tuple[str, ...], peg: tuple[str, ...], rate_lookback: int,
-          universal: bool, universal_until: str | None, allow_zero_cost: tuple[str, ...], lots_file: str | None, timezone: str | None,
-          extra: tuple[str, ...], fmt: str) -> None:
+def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: str, **flags: Any) -> None:
     """Capital gains of one tax year: disposals, proceeds, cost, gains, losses, allowance, taxable gain.
 
     Every amount is in the tax currency, computed exactly and rounded to the cent only when shown.
@@ -83,46 +37,10 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, method: str | None, 
       taxreport gains -j us -y 2025 --universal-until 2025-01-01
       taxreport gains -j us -y 2024 --peg USDT=USD --method specific --lots my-lots.csv
     """
-    from zoneinfo import available_timezones
+    from taxreport.gains import gains_for
 
-    from taxreport.gains import compute_gains
-
-    currency = check_currency(currency)
-    options: dict[str, Any] = dict(_pairs(extra, "--option"))
-    if via:
-        options["via"] = [v.strip().upper() for v in via]
-    if peg:
-        options["peg"] = _pairs(peg, "--peg")
-    if rate_lookback:
-        options["rate_lookback_days"] = rate_lookback
-    if universal or universal_until:
-        options["scope"] = "universal"
-    if universal_until:
-        from datetime import date
-
-        from taxreport.jurisdictions.base import get
-        from taxreport.jurisdictions.calendar import local_midnight_utc
-
-        try:
-            day = date.fromisoformat(universal_until)
-        except ValueError:
-            raise InputError(f"{universal_until!r} is not a date (YYYY-MM-DD)", field="--universal-until") from None
-        options["universal_until"] = local_midnight_utc(day, timezone or get(jurisdiction).timezone)
-    if allow_zero_cost:
-        options["zero_cost_assets"] = [a.strip().upper() for a in allow_zero_cost]
-    if lots_file:
-        from taxreport.lots.selections import read_selections
-
-        options["selections"] = read_selections(lots_file)
-        if (method or "").lower() != "specific":
-            raise InputError("--lots needs --method specific", field="--lots")
-    if timezone:
-        if timezone not in available_timezones():
-            raise InputError(f"{timezone!r} is not an IANA time zone", field="--timezone")
-        options["timezone"] = timezone
-    summary = compute_gains(open_ledger(ctx), jurisdiction=jurisdiction, year=year,
-                            method=method.lower() if method else None, accounts=list(accounts) or None,
-                            currency=currency, options=options)
+    request = request_from_flags(jurisdiction, year, flags)
+    summary = gains_for(open_ledger(ctx), request)
     data = summary_json(summary)
     if fmt == "json":
         echo_json(data)

@@ -205,7 +205,7 @@ class Canada:
     methods = ("acb",)  # average cost of identical property: the only method the law allows
     timezone = "America/Toronto"
     swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (barter, IT-490)
-    lookahead_days = 30  # a December loss is tested against holdings 30 days later (taxreport.gains)
+    lookahead_days = WINDOW.days  # a December loss is tested against holdings 30 days later (taxreport.gains)
     pools_per_person = True  # read by taxreport.gains: --account is refused (ACB and superficial loss per person)
 
     def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:

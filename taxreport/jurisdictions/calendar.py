@@ -46,8 +46,3 @@ def split_year_bounds(label: str, *, start_month: int, start_day: int, tz: str) 
     return (local_midnight_utc(date(first, start_month, start_day), tz),
             local_midnight_utc(date(first + 1, start_month, start_day), tz))
 
-
-def split_year_label(day: date, *, start_month: int, start_day: int) -> str:
-    """The label of the split tax year containing local date ``day`` (e.g. 2025-04-05 -> "2024-25")."""
-    first = day.year if (day.month, day.day) >= (start_month, start_day) else day.year - 1
-    return f"{first}-{(first + 1) % 100:02d}"

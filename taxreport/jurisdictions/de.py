@@ -103,7 +103,9 @@ class Germany:
                     cost=part.cost, gain=proceeds - part.cost, lots=part.lots,
                     rule=rules.pop() if len(rules) == 1 else "mixed", term="long" if part.key else "short",
                     exempt=bool(part.key), event_key=ref_of(d), role=d.role))
-        threshold = freigrenze(int(year))
+        # The Freigrenze is a euro amount: never compared with an amount in another currency.
+        foreign = str(opts.get("currency") or self.currency).upper() != self.currency
+        threshold = ZERO if foreign else freigrenze(int(year))
         # The Freigrenze is tested on the taxpayer's whole year (every account), even when only some
         # accounts are reported: then the taxable part is those accounts' net § 23 gain, or 0.
         person_net = totals(r for r in results if not r.exempt)["gain"]
@@ -121,6 +123,8 @@ class Germany:
         notes = list(matched.notes) + [
             f"lot method {method}; dates are local dates in {tz}; held more than one year = not taxable "
             "(§ 23 Abs. 1 Satz 1 Nr. 2 EStG)",
+            f"amounts are in {opts.get('currency')}: the Freigrenze (€ {freigrenze(int(year))}) is a euro amount and "
+            "is not tested; taxable_gain is the whole net § 23 gain (report in EUR to apply it)" if foreign else
             f"Freigrenze € {threshold} (§ 23 Abs. 3 Satz 5 EStG): net § 23 gain {money_str(person_net)}"
             + (" (all accounts)" if accounts is not None else "") + " is "
             + ("below it: tax-free" if person_net < threshold else "at or above it: all taxable")

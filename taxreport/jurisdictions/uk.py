@@ -36,13 +36,13 @@ from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import split_year_bounds
 from taxreport.jurisdictions.summary import amount_option, choose_method, in_year, summarise
-from taxreport.jurisdictions.uk_matching import PoolState, UkDisposal, match_uk, person_level
+from taxreport.jurisdictions.uk_matching import THIRTY_DAYS, PoolState, UkDisposal, match_uk, person_level
 from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import Movement, OpenLot
 
 ZERO = Decimal(0)
 # The 30-day rule looks 30 days past a disposal; nothing later affects a tax year.
-LOOKAHEAD_DAYS = 30
+LOOKAHEAD_DAYS = THIRTY_DAYS.days
 
 # Annual exempt amount (individuals), GBP, keyed by the first calendar year of the tax year
 # (2024 = 2024-25). Source: gov.uk Capital Gains Tax allowances; shared/REFERENCE.md §4a.
@@ -93,7 +93,9 @@ class UnitedKingdom:
         tz = options.get("timezone") or self.timezone
         start, end = self.year_bounds(year, tz)
         label, first = _label(year)
-        aea = self.annual_exempt_amount(year)
+        # The allowance is a sterling amount: never subtracted from (or compared with) another currency.
+        foreign = str(options.get("currency") or self.currency).upper() != self.currency
+        aea = ZERO if foreign else self.annual_exempt_amount(year)
         bf_losses = amount_option(options, "losses_brought_forward")
 
         zero_cost = tuple(options.get("zero_cost_assets", ()))
@@ -143,7 +145,10 @@ class UnitedKingdom:
             "all accounts (HMRC CRYPTO22200 onward; TCGA92 s104, s105, s106A).",
             "Proceeds are net of disposal costs; SA108 gross proceeds and allowable costs are in the "
             "breakdown (sa108_*).",
-            f"Annual exempt amount {label}: £{aea}.",
+            (f"Annual exempt amount {label}: £{aea}." if not foreign else
+             f"Amounts are in {options.get('currency')}: the annual exempt amount "
+             f"(£{self.annual_exempt_amount(year)}) is in GBP and is not applied; taxable_gain is before it "
+             "(report in GBP for the taxable gain)."),
         ]
         return summarise("uk", self.currency, method, label, start, end, results, aea, taxable,
                          breakdown, open_lots, notes)

@@ -44,7 +44,6 @@ class Disposal:
     event_key: str
     leg_index: int
     role: str = "trade"  # trade | fee | spend | gift | donation | lost
-    specific_lots: tuple[str, ...] = ()  # specific identification: "event_key#leg_index" of lots to use
 
     @property
     def net_proceeds(self) -> Decimal:

@@ -100,7 +100,7 @@ def rate_rows(grid: PriceGrid, runs: Sequence[StrategyRun], fx: Mapping[str, Dec
 def estimate(run: StrategyRun, grid: PriceGrid, code: str, *, fx: Mapping[str, Decimal] | None = None,
              rows: list[tuple] | None = None, method: str | None = None) -> TaxEstimate:
     """The engine's gains per tax year for one run, and the illustrative tax estimate."""
-    from taxreport.gains import compute_gains_from_events
+    from taxreport.gains import GainsRequest, compute_request
     from taxreport.jurisdictions.base import get
     from taxreport.prices.rates import RateTable
 
@@ -113,14 +113,13 @@ def estimate(run: StrategyRun, grid: PriceGrid, code: str, *, fx: Mapping[str, D
                                    cost=run.initial, cost_currency=basket.quote)]
     events.extend(run.trades)
     table = RateTable.from_rows(rows if rows is not None else rate_rows(grid, [run], fx))
-    options: dict[str, Any] = {"via": list(dict.fromkeys(["USD", "EUR", basket.quote]))}
-    if basket.quote in STABLECOINS and basket.quote != "EURC":
-        options["peg"] = {basket.quote: "USD"}
+    via = tuple(dict.fromkeys(["USD", "EUR", basket.quote]))
+    peg = {basket.quote: "USD"} if basket.quote in STABLECOINS and basket.quote != "EURC" else {}
     end = grid.close_time(len(grid.times) - 1)
     try:
         for label, lo, hi in year_labels(j, start, end + (grid.step)):
-            summary = compute_gains_from_events(events, table, jurisdiction=j.code, year=label, method=method,
-                                                options=dict(options))
+            request = GainsRequest(jurisdiction=j.code, year=label, method=method, via=via, peg=peg)
+            summary = compute_request(events, table, request)
             crypto = sum(1 for d in summary.disposals if d.asset not in STABLECOINS)
             tax = max(summary.taxable_gain, ZERO) * result.rate
             result.years.append({"year": label, "gain": summary.gain, "taxable_gain": summary.taxable_gain,

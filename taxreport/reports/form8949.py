@@ -28,6 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from taxreport.errors import InputError
+from taxreport.lots.split import allocate
+from taxreport.jurisdictions.holding import held_more_than_one_year
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.model.money import decimal_str
 from taxreport.reports.cells import Num, money, render_csv, write_csv
@@ -65,15 +67,6 @@ class Line:
         return self.proceeds - self.cost + self.adjustment
 
 
-def _is_long(acquired: date, sold: date) -> bool:
-    """More than one year (Pub. 544): sold after the anniversary date of the acquisition."""
-    try:
-        anniversary = acquired.replace(year=acquired.year + 1)
-    except ValueError:  # 29 February: the anniversary is 28 February
-        anniversary = acquired.replace(year=acquired.year + 1, day=28)
-    return sold > anniversary
-
-
 def lines(summary: YearSummary, *, tz: str | None = None, reporting: str | None = None) -> list[Line]:
     """The Form 8949 lines of ``summary`` (one per lot), Part I before Part II, by box and date.
 
@@ -103,23 +96,16 @@ def _disposal_lines(d: DisposalResult, zone: ZoneInfo, boxes: dict[str, str]) ->
     if not lots:
         raise InputError(f"disposal {d.event_key or d.time.isoformat()} of {d.asset} has no matched lots",
                          field="lots")
-    total_q = sum((m.quantity for m in lots), Decimal(0))
+    qs = [m.quantity for m in lots]
     result: list[Line] = []
-    proceeds_left, adjustment_left = d.proceeds, d.adjustment
-    for i, lot in enumerate(lots):
-        last = i == len(lots) - 1
-        share = lot.quantity / total_q
-        proceeds = proceeds_left if last else d.proceeds * share
-        adjustment = adjustment_left if last else d.adjustment * share
-        proceeds_left -= proceeds
-        adjustment_left -= adjustment
+    for lot, proceeds, adjustment in zip(lots, allocate(d.proceeds, qs), allocate(d.adjustment, qs)):
         acquired = lot.acquired_at.astimezone(zone).date() if lot.acquired_at else None
         term = d.term if d.term in PARTS else None
         if term is None:
             if acquired is None:
                 raise InputError(f"disposal {d.event_key}: no holding period (term) and no acquisition date",
                                  field="term")
-            term = "long" if _is_long(acquired, sold) else "short"
+            term = "long" if held_more_than_one_year(acquired, sold) else "short"
         result.append(Line(term=term, box=boxes[term],
                            description=f"{decimal_str(lot.quantity)} {d.asset}", acquired=acquired, sold=sold,
                            proceeds=proceeds, cost=lot.cost, code=d.adjustment_code, adjustment=adjustment))

@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from taxreport.errors import InputError
+from taxreport.lots.split import allocate
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.reports.cells import Num, money, qty, render_csv, write_csv
 
@@ -52,18 +53,8 @@ def _parts(d: DisposalResult) -> list[tuple[Any, Decimal, Decimal]]:
     lots = list(d.lots)
     if not lots:
         raise InputError(f"UK disposal {d.event_key} of {d.asset} has no matching parts", field="lots")
-    total = sum((m.quantity for m in lots), ZERO)
-    out = []
-    g_left, f_left = gross, fees
-    for i, lot in enumerate(lots):
-        if i == len(lots) - 1:
-            g, f = g_left, f_left
-        else:
-            g, f = gross * lot.quantity / total, fees * lot.quantity / total
-        g_left -= g
-        f_left -= f
-        out.append((lot, g, f))
-    return out
+    qs = [m.quantity for m in lots]
+    return list(zip(lots, allocate(gross, qs), allocate(fees, qs)))
 
 
 def rows(summary: YearSummary) -> list[list[Any]]:

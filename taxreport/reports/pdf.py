@@ -24,7 +24,16 @@ from zoneinfo import ZoneInfo
 from taxreport.model.money import decimal_str, quantize_money
 from taxreport.reports.data import ReportData, breakdown_lines
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def _templates_dir() -> Path:
+    """The report templates: ``taxreport/templates`` inside an installed wheel (``templates/`` at the top
+    of the repository is mapped there as package data, see pyproject.toml/setup.py), else the checkout's."""
+    package = Path(__file__).resolve().parents[1] / "templates"
+    return package if (package / "report.html").is_file() else Path(__file__).resolve().parents[2] / "templates"
+
+
+TEMPLATES = _templates_dir()
 SCHEME = "taxreport:"
 DISCLAIMER = (
     "This summary was produced by taxreport, open-source software, from the transactions recorded in the "
@@ -162,8 +171,7 @@ def render_pdf(data: ReportData) -> tuple[bytes, Any]:
     if not (TEMPLATES / "report.html").is_file():
         from taxreport.errors import TaxreportError
 
-        raise TaxreportError(f"the PDF templates are missing: expected {TEMPLATES}/report.html (run taxreport from "
-                             "its source checkout or an editable install)")
+        raise TaxreportError(f"the PDF templates are missing: expected {TEMPLATES}/report.html (reinstall taxreport)")
     assets = {"taxreport:report.css": ((TEMPLATES / "report.css").read_bytes(), "text/css")}
     assets.update(chart_assets(data))
     html = render_html(data, assets)
