@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-packaging bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "taxreport needs Python 3.11 or newer (python3 not found or too old)" >&2; exit 1; }
@@ -23,7 +23,13 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 test: $(STAMP)
+	$(BIN)/ruff check taxreport
+	$(BIN)/mypy
 	@bash scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The wheel, installed in a clean venv, then `export pdf` (slow: builds the wheel).
+test-packaging: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m packaging tests/test_reports_packaging.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gains.py 100000

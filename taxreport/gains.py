@@ -180,6 +180,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     finally:
         if gc_was_enabled:
             gc.enable()
+    summary.timezone = str(opts.get("timezone") or j.timezone)
     if cur != j.currency:
         summary.notes.append(f"amounts are in {cur}, not {j.currency} as {j.name} requires (--currency)")
         summary.currency = cur

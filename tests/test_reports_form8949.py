@@ -64,10 +64,10 @@ def test_unknown_reporting_is_refused():
 def test_boxes_and_timezone_chosen_by_the_us_computation_are_used():
     summary = us_summary()
     summary.breakdown["form8949"] = {"reporting": "reported", "short_box": "A", "long_box": "D"}
-    summary.breakdown["timezone"] = "Asia/Tokyo"  # 2024-03-12T09:15Z is 18:15 in Tokyo, same date
+    summary.timezone = "Asia/Tokyo"  # the summary's zone (every report uses it); 2024-03-12T09:15Z is 18:15 in Tokyo, same date
     rows = list(csv.DictReader(io.StringIO(form8949.render(summary))))
     assert {(r["Part"], r["Box"]) for r in rows} == {("I", "A"), ("II", "D")}
-    summary.breakdown["timezone"] = "Pacific/Honolulu"  # the BTC sale at 2024-03-12T09:15Z is 11 March 23:15 there
+    summary.timezone = "Pacific/Honolulu"  # the BTC sale at 2024-03-12T09:15Z is 11 March 23:15 there
     rows = list(csv.DictReader(io.StringIO(form8949.render(summary))))
     assert rows[0]["(c) Date sold or disposed of"] == "03/11/2024"
     rows = list(csv.DictReader(io.StringIO(form8949.render(summary, tz="UTC"))))

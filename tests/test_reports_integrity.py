@@ -44,3 +44,31 @@ def test_a_tampered_ledger_yields_no_report(tmp_path):
             result.output
         assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_every_report_of_the_year_shows_the_same_local_dates(tmp_path):
+    # A sale at 2025-01-01T03:00Z is on 31 Dec 2024 in New York (the US module's zone): it belongs to
+    # 2024, and Form 8949, the PDF and the workbook all date it 2024-12-31 (before, the PDF and the
+    # workbook said 2025-01-01, "UTC").
+    import io
+
+    import openpyxl
+    from pypdf import PdfReader
+
+    db = str(tmp_path / "l.sqlite3")
+    path = write(tmp_path, "t.csv", HEADER + "2024-06-05T15:00:00Z,a,buy,BTC,USD,1,100,,,1\n"
+                 "2025-01-01T03:00:00Z,a,sell,BTC,USD,1,150,,,2\n")
+    run(db, "import", "csv", path)
+    assert run(db, "export", "all", "-j", "us", "-y", "2024", "--out", str(tmp_path / "x")).exit_code == 0
+    form = (tmp_path / "x" / "form8949-2024.csv").read_text()
+    assert "06/05/2024,12/31/2024,150.00,100.00,,,50.00" in form
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO((tmp_path / "x" / "taxreport-us-2024.pdf")
+                                                                  .read_bytes())).pages)
+    assert "2024-12-31" in text and "2025-01-01" not in text.split("Disposals")[-1].split("Open lots")[0]
+    assert "local dates in America/New_York" in text
+    ws = openpyxl.load_workbook(tmp_path / "x" / "taxreport-us-2024.xlsx")["Disposals"]
+    header = [c.value for c in ws[1]]
+    assert header[2] == "Date sold (America/New_York)"
+    from datetime import datetime
+
+    assert [c.value for c in ws[2]][2] == datetime(2024, 12, 31)

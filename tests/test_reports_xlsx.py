@@ -30,12 +30,14 @@ def test_sheets_headers_formats_and_frozen_panes(ledger, tmp_path):
         assert all(c.font.bold for c in ws[1] if c.value)
         assert all(wb[ws.title].column_dimensions[col].width > 0 for col in "AB")
     d = wb["Disposals"]
-    assert [c.value for c in d[1]][:10] == ["#", "Line", "Date sold (UTC)", "Account", "Asset", "Quantity",
-                                            "Proceeds", "Cost", "Gain / loss", "Rule"]
+    # the fixture summary's zone is UTC; dates are the summary's local dates (the same in every report)
+    assert [c.value for c in d[1]][:11] == ["#", "Line", "Date sold (UTC)", "Account", "Asset", "Quantity",
+                                            "Quantity (exact)", "Proceeds", "Cost", "Gain / loss", "Rule"]
     first = [c for c in d[2]]
-    assert first[2].value == datetime(2024, 3, 12, 9, 15) and first[2].number_format == "yyyy-mm-dd hh:mm:ss"
-    assert first[6].value == 7142.85 and first[6].number_format == "#,##0.00;[Red]-#,##0.00"
+    assert first[2].value == datetime(2024, 3, 12) and first[2].number_format == "yyyy-mm-dd"
+    assert first[7].value == 7142.85 and first[7].number_format == "#,##0.00;[Red]-#,##0.00"
     assert first[5].value == 0.1 and first[5].number_format == "#,##0.00######"
+    assert first[6].value == "0.1" and first[6].data_type == "s"
 
 
 def test_values_summary_disposals_and_lots(ledger, tmp_path):
@@ -49,13 +51,14 @@ def test_values_summary_disposals_and_lots(ledger, tmp_path):
     rows = [[c.value for c in r] for r in wb["Disposals"].iter_rows(min_row=2)]
     assert [r[1] for r in rows] == ["disposal", "lot", "disposal", "lot", "lot", "disposal", "lot"]
     loss = rows[5]
-    assert (loss[4], loss[8]) == ("SOL", -5.628)  # a loss is a negative number, not text
-    assert isinstance(loss[8], float)
+    assert (loss[4], loss[9]) == ("SOL", -5.628)  # a loss is a negative number, not text
+    assert isinstance(loss[9], float)
+    assert summary["Disposals"][0] == 3 and isinstance(summary["Disposals"][0], int)  # a count is a number
     per_asset = [[c.value for c in r] for r in wb["Per asset"].iter_rows(min_row=2)]
-    assert per_asset == [["BTC", 1, 0.1, 7142.85, 4404.4, 2738.45], ["ETH", 1, 2, 7000, 3552.25, 3447.75],
-                         ["SOL", 1, 10, 1050.005, 1055.633, -5.628]]
+    assert per_asset == [["BTC", 1, 0.1, "0.1", 7142.85, 4404.4, 2738.45], ["ETH", 1, 2, "2", 7000, 3552.25, 3447.75],
+                         ["SOL", 1, 10, "10", 1050.005, 1055.633, -5.628]]
     open_lots = [[c.value for c in r] for r in wb["Open lots"].iter_rows(min_row=2)]
-    assert open_lots == [["kraken:main", "BTC", 0.4, 17617.6, datetime(2024, 1, 5, 10, 0), "trade:csv:K-1#1"]]
+    assert open_lots == [["kraken:main", "BTC", 0.4, "0.4", 17617.6, datetime(2024, 1, 5), "trade:csv:K-1#1"]]
 
 
 def test_rebalances_and_audit_trail(ledger, tmp_path):
@@ -108,3 +111,23 @@ def test_uk_disposals_carry_the_pool_after_in_the_detail_column(tmp_path):
     detail = first[header.index("Country detail")]
     assert "pool_quantity_after=70" in detail and "pool_cost_after=700" in detail
     assert [c.value for c in ws[3]][header.index("Rule")] == "same-day"
+
+
+def test_quantities_keep_every_digit_and_dates_are_the_reports_local_dates(tmp_path):
+    # Excel holds 15 significant digits: 0.123456789012345678 is 0.1234567890123457 as a number, so the
+    # exact text twin carries it. A disposal at 2025-01-01T03:00Z is 31 Dec 2024 in New York: the
+    # workbook says 2024-12-31, as Form 8949 does.
+    from dataclasses import replace
+
+    from reports_fixtures import us_summary
+
+    s = us_summary()
+    d0 = replace(s.disposals[0], quantity=D("0.123456789012345678"), time=datetime.fromisoformat("2025-01-01T03:00:00+00:00"))
+    s.disposals = [d0, *s.disposals[1:]]
+    s.timezone = "America/New_York"
+    path = xlsx.export(report_data.collect(s, []), tmp_path / "q.xlsx")
+    ws = openpyxl.load_workbook(path)["Disposals"]
+    header = [c.value for c in ws[1]]
+    row = [c.value for c in ws[2]]
+    assert header[2] == "Date sold (America/New_York)" and row[2] == datetime(2024, 12, 31)
+    assert row[header.index("Quantity (exact)")] == "0.123456789012345678"

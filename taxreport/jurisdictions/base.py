@@ -8,9 +8,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Protocol, Sequence
+from zoneinfo import ZoneInfo
 
 from taxreport.errors import InputError
 from taxreport.lots.types import LotMatch, Movement, OpenLot
@@ -61,6 +63,18 @@ class YearSummary:
     breakdown: dict[str, Any] = field(default_factory=dict)  # short/long, exempt/taxable, discount…
     open_lots: list[OpenLot] = field(default_factory=list)  # holdings at year end
     notes: list[str] = field(default_factory=list)  # price sources, assumptions (peg), rounding
+    # The IANA zone whose local dates decided the year and the holding periods; every report shows
+    # dates in it (set by taxreport.gains from --timezone or the country's zone).
+    timezone: str = "UTC"
+
+    def local_date(self, moment: datetime) -> date:
+        """``moment``'s date in :attr:`timezone`: the one date convention of every report."""
+        return moment.astimezone(_zone(self.timezone)).date()
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 class Jurisdiction(Protocol):

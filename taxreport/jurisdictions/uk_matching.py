@@ -205,8 +205,9 @@ def _match_asset(asset: str, acqs: dict[date, _AcqDay], disps: dict[date, _DispD
 
     # 1. Same day (s105): the day's single disposal against the day's single acquisition.
     for day, d in disps.items():
-        a = acqs.get(day)
-        if a is not None and a.remaining > 0:
+        same = acqs.get(day)
+        if same is not None and same.remaining > 0:
+            a = same
             q = min(d.remaining, a.remaining)
             d.lots.append(LotMatch(quantity=q, cost=a.take(q), acquired_at=a.first_time, account=None,
                                    lot_ref=a.ref, rule="same-day"))
@@ -235,47 +236,47 @@ def _match_asset(asset: str, acqs: dict[date, _AcqDay], disps: dict[date, _DispD
     history: list[PoolState] = []
     for day in sorted(set(acqs) | set(disps)):
         changed = False
-        a = acqs.get(day)
-        if a is not None and a.remaining > 0:
-            pool_q += a.remaining
-            pool_c += a.cost_remaining
-            a.cost_remaining = ZERO
-            a.remaining = ZERO
+        acq = acqs.get(day)
+        if acq is not None and acq.remaining > 0:
+            pool_q += acq.remaining
+            pool_c += acq.cost_remaining
+            acq.cost_remaining = ZERO
+            acq.remaining = ZERO
             changed = True
-        d = disps.get(day)
-        if d is not None:
-            if d.remaining > 0:
-                take = min(d.remaining, pool_q)
+        disp = disps.get(day)
+        if disp is not None:
+            if disp.remaining > 0:
+                take = min(disp.remaining, pool_q)
                 if take > 0:
                     cost = pool_c if take == pool_q else pool_c * take / pool_q
-                    d.lots.append(LotMatch(quantity=take, cost=cost, acquired_at=None, account=None,
+                    disp.lots.append(LotMatch(quantity=take, cost=cost, acquired_at=None, account=None,
                                            lot_ref=None, rule="s104"))
                     pool_q -= take
                     pool_c -= cost
                     changed = True
-                short = d.remaining - take
+                short = disp.remaining - take
                 if short > 0:
                     if not zero_cost:
-                        first = d.items[0]
+                        first = disp.items[0]
                         raise MissingDataError(
                             f"{asset}: disposal {first.event_key}#{first.leg_index} on {day.isoformat()} "
-                            f"sells {d.quantity} but only {d.quantity - short} can be matched "
-                            f"(shortfall {short}); import the missing acquisitions or allow a zero cost "
+                            f"sells {disp.quantity} but only {disp.quantity - short} can be matched "
+                            f"(shortfall {short}); import the missing acquisitions or allow acq zero cost "
                             f"basis for {asset}")
-                    d.lots.append(LotMatch(quantity=short, cost=ZERO, acquired_at=None, account=None,
+                    disp.lots.append(LotMatch(quantity=short, cost=ZERO, acquired_at=None, account=None,
                                            lot_ref=None, rule="zero-cost"))
-                    d.notes.append(f"{short} {asset} had no acquisition to match: zero cost basis "
+                    disp.notes.append(f"{short} {asset} had no acquisition to match: zero cost basis "
                                    f"used because the user allowed it")
-                d.remaining = ZERO
-            d.pool_after = (pool_q, pool_c)
+                disp.remaining = ZERO
+            disp.pool_after = (pool_q, pool_c)
         if changed:
             history.append(PoolState(asset=asset, day=day, quantity=pool_q, cost=pool_c))
 
     groups = [
-        UkDisposal(asset=asset, day=d.day, items=tuple(sorted(d.items, key=lambda x: x.time)),
-                   quantity=d.quantity, lots=tuple(d.lots), pool_quantity_after=d.pool_after[0],
-                   pool_cost_after=d.pool_after[1], notes=tuple(d.notes))
-        for d in disps.values()
+        UkDisposal(asset=asset, day=disp.day, items=tuple(sorted(disp.items, key=lambda x: x.time)),
+                   quantity=disp.quantity, lots=tuple(disp.lots), pool_quantity_after=disp.pool_after[0],
+                   pool_cost_after=disp.pool_after[1], notes=tuple(disp.notes))
+        for disp in disps.values()
     ]
     return groups, history
 

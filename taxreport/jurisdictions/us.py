@@ -47,7 +47,7 @@ from taxreport.jurisdictions.summary import choose_method, summarise, totals
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.split import split_disposal
 from taxreport.lots.valuation import SwapCost
-from taxreport.lots.types import Movement
+from taxreport.lots.types import LotMatch, Movement
 from taxreport.model.money import decimal_str
 
 ZERO = Decimal(0)
@@ -105,13 +105,17 @@ class UnitedStates:
             if d.time < start or (accounts is not None and d.account not in accounts):
                 continue
             sold = day_of(d.time)
-            for part in split_disposal(md, lambda lm, sold=sold: _term(lm.acquired_at, sold, day_of)):
+
+            def term_of(lm: LotMatch, sold: date = sold) -> str:
+                return _term(lm.acquired_at, sold, day_of)
+
+            for part in split_disposal(md, term_of):
                 proceeds = part.net_proceeds
                 rules = {lm.rule for lm in part.lots}
                 results.append(DisposalResult(
                     time=d.time, account=d.account, asset=d.asset, quantity=part.quantity, proceeds=proceeds,
                     cost=part.cost, gain=proceeds - part.cost, lots=part.lots,
-                    rule=rules.pop() if len(rules) == 1 else "mixed", term=part.key,
+                    rule=rules.pop() if len(rules) == 1 else "mixed", term=str(part.key),
                     event_key=ref_of(d), role=d.role))
         short = [r for r in results if r.term == "short"]
         long_ = [r for r in results if r.term == "long"]

@@ -108,7 +108,7 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
         if until is not None and m.time >= until:
             break
         seq += 1
-        if track and m.time >= universal_until:
+        if track and universal_until is not None and m.time >= universal_until:
             _allocate(pools, balances, pool)
             track = universal = False
         if track:
@@ -175,7 +175,7 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
         else:  # pragma: no cover - contract violation
             raise TypeError(f"not a movement: {m!r}")
 
-    if track and (until is None or until > universal_until):
+    if track and universal_until is not None and (until is None or until > universal_until):
         _allocate(pools, balances, pool)  # the transition falls in the matched period, after the last movement
     for dref in sorted(unused_selections):
         problems.append(f"specific identification names disposal {dref}, which is not in the ledger "

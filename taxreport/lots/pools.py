@@ -34,8 +34,8 @@ def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     exact, so shares always add back up to the total (cost matched + cost remaining == cost acquired).
     1e-20 of a currency unit is far below the cent, so presented amounts are unaffected.
     """
-    exp = total.as_tuple().exponent
-    quantum = Q20 if exp >= -20 else Decimal(1).scaleb(exp)  # type: ignore[operator]
+    exp = int(total.as_tuple().exponent)  # finite amounts only (never NaN/Infinity here)
+    quantum = Q20 if exp >= -20 else Decimal(1).scaleb(exp)
     return (total * part / whole).quantize(quantum)
 
 

@@ -145,7 +145,7 @@ def fetch_candles(client, symbols: Sequence[str], timeframe: str, since: datetim
 
         while cursor < end:
             page = call_with_retry(
-                lambda c=cursor: client.fetch_ohlcv(symbol, timeframe, _ms(c), limit),
+                lambda c=cursor, s=symbol: client.fetch_ohlcv(s, timeframe, _ms(c), limit),
                 what=f"fetch_ohlcv {symbol} {timeframe}", max_attempts=max_attempts, base_delay=base_delay,
                 max_delay=max_delay, sleep=sleep, on_retry=count_retry)
             result.requests += 1

@@ -117,7 +117,7 @@ def estimate(run: StrategyRun, grid: PriceGrid, code: str, *, fx: Mapping[str, D
     peg = {basket.quote: "USD"} if basket.quote in STABLECOINS and basket.quote != "EURC" else {}
     end = grid.close_time(len(grid.times) - 1)
     try:
-        for label, lo, hi in year_labels(j, start, end + (grid.step)):
+        for label, _lo, _hi in year_labels(j, start, end + (grid.step)):
             request = GainsRequest(jurisdiction=j.code, year=label, method=method, via=via, peg=peg)
             summary = compute_request(events, table, request)
             crypto = sum(1 for d in summary.disposals if d.asset not in STABLECOINS)

@@ -72,7 +72,7 @@ def lines(summary: YearSummary, *, tz: str | None = None, reporting: str | None 
 
     Boxes: ``reporting`` (reported / not-reported / none) when given, else the boxes the US computation
     chose (``breakdown["form8949"]``), else the US module's default for the year. Dates: local dates
-    in ``tz``, else the summary's ``breakdown["timezone"]``, else UTC."""
+    in ``tz``, else the summary's zone (the one every report uses)."""
     if summary.jurisdiction.lower() != "us":
         raise InputError(f"Form 8949 is a US form; the summary is for {summary.jurisdiction!r}",
                          field="--jurisdiction")
@@ -82,7 +82,7 @@ def lines(summary: YearSummary, *, tz: str | None = None, reporting: str | None 
         boxes = {"short": str(chosen["short_box"]), "long": str(chosen["long_box"])}
     else:
         boxes = {term: box_for(year, reporting, term) for term in PARTS}
-    zone = ZoneInfo(tz or str(summary.breakdown.get("timezone") or "UTC"))
+    zone = ZoneInfo(tz or summary.timezone)
     out: list[Line] = []
     for d in summary.disposals:
         out.extend(_disposal_lines(d, zone, boxes))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from taxreport.errors import InputError
 from taxreport.lots.split import allocate
@@ -42,7 +41,6 @@ RULES = {
     "s104": "Section 104 pool (TCGA92 s104)",
     "zero-cost": "No acquisition: zero cost (allowed by user)",
 }
-UK_TZ = ZoneInfo("Europe/London")
 ZERO = Decimal(0)
 
 
@@ -63,12 +61,12 @@ def rows(summary: YearSummary) -> list[list[Any]]:
                          field="--jurisdiction")
     out: list[list[Any]] = []
     for n, d in enumerate(summary.disposals, start=1):
-        day = d.detail.get("local_date") or d.time.astimezone(UK_TZ).date().isoformat()
+        day = summary.local_date(d.time).isoformat()
         keys = d.detail.get("event_keys") or (d.event_key,)
         pool_q = d.detail.get("pool_quantity_after")
         pool_c = d.detail.get("pool_cost_after")
         for lot, g, f in _parts(d):
-            acquired = lot.acquired_at.astimezone(UK_TZ).date().isoformat() if lot.acquired_at and \
+            acquired = summary.local_date(lot.acquired_at).isoformat() if lot.acquired_at and \
                 lot.rule in ("same-day", "30-day") else ""
             out.append([Num(str(n)), Num(day), d.asset, Num(qty(d.quantity)), RULES.get(lot.rule, lot.rule),
                         Num(qty(lot.quantity)), Num(acquired), Num(money(g)), Num(money(f)),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,9 +70,43 @@ def bundled_fetcher(assets: dict[str, tuple[bytes, str]]) -> Any:
 
 
 def _money(value: Decimal | None) -> str:
+    """Rounded to the cent; a value that rounds to zero is ``0.00`` (never ``-0.00``)."""
     if value is None:
         return ""
-    return f"{quantize_money(value):,}"
+    q = quantize_money(value)
+    return f"{abs(q) if q == 0 else q:,}"
+
+
+def _negative(value: Decimal | None) -> bool:
+    """Shown in red only when the *presented* (rounded) amount is below zero."""
+    return value is not None and quantize_money(value) < 0
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Open lots of one asset in one account (the pool for pooled countries), summarised."""
+
+    asset: str
+    account: str
+    lots: int
+    quantity: Decimal
+    cost: Decimal
+    acquired: str  # local dates: "2024-01-05" or "2024-01-05 – 2024-11-30", or "pool"
+
+
+def holdings(summary: Any) -> list[Holding]:
+    """The year-end open lots per (asset, account), in the summary's local dates."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for lot in summary.open_lots:
+        groups.setdefault((lot.asset, lot.account or "all accounts (pooled)"), []).append(lot)
+    out = []
+    for (asset, account), lots in sorted(groups.items()):
+        days = sorted(summary.local_date(lot.acquired_at) for lot in lots if lot.acquired_at)
+        acquired = "pool" if not days else (days[0].isoformat() if days[0] == days[-1]
+                                            else f"{days[0].isoformat()} – {days[-1].isoformat()}")
+        out.append(Holding(asset, account, len(lots), sum((lot.quantity for lot in lots), Decimal(0)),
+                           sum((lot.cost for lot in lots), Decimal(0)), acquired))
+    return out
 
 
 def _qty(value: Decimal | None) -> str:
@@ -91,13 +126,16 @@ def _jurisdiction(code: str) -> tuple[str, str]:
 
 def context(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
     s = data.summary
-    name, tz = _jurisdiction(s.jurisdiction)
+    name, _ = _jurisdiction(s.jurisdiction)
+    tz = s.timezone
     zone = ZoneInfo(tz)
     local = lambda t: t.astimezone(zone)  # noqa: E731
     last_day = local(s.year_end) - timedelta(microseconds=1)
     price_notes = [n for n in s.notes if any(w in n.lower() for w in ("price", "rate", "peg", "fx"))]
     other_notes = [n for n in s.notes if n not in price_notes]
-    totals = [("Proceeds", s.proceeds), ("Allowable cost", s.cost), ("Gains", s.gains), ("Losses", s.losses),
+    # one sign convention in every report: a loss is a negative amount
+    totals = [("Proceeds (net of disposal fees)", s.proceeds), ("Allowable cost", s.cost), ("Gains", s.gains),
+              ("Losses", -s.losses),
               ("Net gain", s.gain), ("Allowance / threshold", s.allowance), ("Taxable gain", s.taxable_gain)]
     groups = {k: v for k, v in s.breakdown.items() if isinstance(v, dict) and isinstance(v.get("gain"), Decimal)}
     breakdown_groups = [(str(k).replace("_", " "), v.get("count"), v.get("proceeds"), v.get("cost"), v["gain"])
@@ -110,7 +148,7 @@ def context(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> dict[str,
         "generated": (data.generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc),
         "price_notes": price_notes, "other_notes": other_notes,
         "totals": totals, "breakdown": breakdown, "breakdown_groups": breakdown_groups, "per_asset": data.per_asset,
-        "disposals": s.disposals, "open_lots": s.open_lots, "rebalances": data.rebalances,
+        "disposals": s.disposals, "holdings": holdings(s), "rebalances": data.rebalances,
         "has_allocation": "taxreport:allocation.png" in assets, "has_values": "taxreport:values.png" in assets,
         "allocation_time": data.allocation_time, "value_currency": data.value_currency,
         "reconciliation": recon, "reconciliation_note": data.reconciliation_note,
@@ -147,6 +185,7 @@ def render_html(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> str:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = _money
     env.filters["qty"] = _qty
+    env.tests["negative"] = _negative
     return env.get_template("report.html").render(**context(data, assets))
 
 

@@ -139,30 +139,30 @@ def _row(event: Event, account: str, kind: str, *, sent: tuple[Decimal, str] | N
 def _trade_rows(t: Trade) -> list[TxRow]:
     gross = t.quantity * t.price
     if t.side is Side.BUY:
-        given, got = [gross, t.quote], [t.quantity, t.base]
+        given_q, given_a, got_q, got_a = gross, t.quote, t.quantity, t.base
         what = f"buy {t.base} with {t.quote}"
     else:
-        given, got = [t.quantity, t.base], [gross, t.quote]
+        given_q, given_a, got_q, got_a = t.quantity, t.base, gross, t.quote
         what = f"sell {t.base} for {t.quote}"
-    fee = None
+    fee: tuple[Decimal, str] | None = None
     extra: list[TxRow] = []
     if t.fee > 0:
+        assert t.fee_asset is not None
         fee = (t.fee, t.fee_asset)
     elif t.fee < 0:
         rebate = -t.fee
-        if t.fee_asset == given[1]:
-            given[0] -= rebate
-        elif t.fee_asset == got[1]:
-            got[0] += rebate
+        if t.fee_asset == given_a:
+            given_q -= rebate
+        elif t.fee_asset == got_a:
+            got_q += rebate
         else:
             assert t.fee_asset is not None
             extra.append(_row(t, t.account, "fee-refund", received=(rebate, t.fee_asset),
                               what=f"fee rebate of trade {t.external_id or t.natural_key}"))
-    if given[0] <= 0:
-        raise InputError(f"trade {t.natural_key}: the amount given after the rebate is {given[0]}",
+    if given_q <= 0:
+        raise InputError(f"trade {t.natural_key}: the amount given after the rebate is {given_q}",
                          field="fee")
-    main = _row(t, t.account, "trade", sent=(given[0], given[1]), received=(got[0], got[1]), fee=fee,
-                what=what)
+    main = _row(t, t.account, "trade", sent=(given_q, given_a), received=(got_q, got_a), fee=fee, what=what)
     return [main, *extra]
 
 

@@ -5,8 +5,11 @@ Presentation rules (no tax rule lives here; the figures come from the jurisdicti
 
 * Numbers are real numbers: amounts in the tax currency are written as exact Decimals with the
   number format ``#,##0.00`` (negative in red), quantities as exact Decimals with
-  ``#,##0.00######``; times as Excel date-times in UTC (``yyyy-mm-dd hh:mm:ss``). Excel itself holds
-  15 significant digits: the CSV exports and the ledger stay the exact record.
+  ``#,##0.00######``; counts as integers. Excel holds 15 significant digits, so every quantity column
+  has an exact text twin ("… (exact)") that keeps every digit of the ledger's Decimal.
+* Disposal and acquisition dates are **local dates** in the summary's zone (the dates the tax year and
+  holding periods were decided on, the same as in the PDF, Form 8949 and the HMRC computation);
+  ledger and rebalance times are UTC date-times (``yyyy-mm-dd hh:mm:ss``), labelled so.
 * Every sheet has a bold header row, frozen below it (``A2``), an auto-filter and column widths fitted
   to the content (capped).
 * No formulas at all: every total is computed in Python. Text that came from imported data goes
@@ -28,9 +31,10 @@ from taxreport.reports.data import ReportData, breakdown_lines
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
 QTY_FORMAT = "#,##0.00######"
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATE_FORMAT = "yyyy-mm-dd"
 MAX_WIDTH = 60
 
-# column kinds: "text", "money", "qty", "time", "int"
+# column kinds: "text", "money", "qty", "exact" (a quantity's exact text twin), "time", "date", "int"
 Column = tuple[str, str]
 
 
@@ -47,6 +51,12 @@ def _cell_value(value: Any, kind: str) -> Any:
         return _naive_utc(value) if isinstance(value, datetime) else safe_text(value)
     if kind == "int":
         return int(value)
+    if kind == "exact":
+        return decimal_str(value) if isinstance(value, Decimal) else _clean(safe_text(value))
+    if kind == "date":
+        return value
+    if kind == "text" and isinstance(value, int) and not isinstance(value, bool):
+        return value  # a count stays a number
     return _clean(safe_text(value))
 
 
@@ -77,6 +87,8 @@ def _sheet(wb: Any, title: str, columns: Sequence[Column], rows: Sequence[Sequen
                 cell.number_format = QTY_FORMAT
             elif kind == "time" and isinstance(cell.value, datetime):
                 cell.number_format = TIME_FORMAT
+            elif kind == "date" and cell.value is not None:
+                cell.number_format = DATE_FORMAT
             width = {"money": 16, "qty": 18, "time": 20}.get(kind, len(str(cell.value or "")) + 2)
             widths[c - 1] = max(widths[c - 1], min(width, MAX_WIDTH))
     for c, width in enumerate(widths, start=1):
@@ -94,9 +106,10 @@ def summary_rows(data: ReportData) -> list[list[Any]]:
         ["Tax year", s.year, None],
         ["Period start (UTC)", s.year_start, None],
         ["Period end, exclusive (UTC)", s.year_end, None],
+        ["Dates of disposals and lots", f"local dates in {s.timezone}", None],
         ["Currency", s.currency, None],
         ["Lot method", s.method, None],
-        ["Disposals", str(len(s.disposals)), None],
+        ["Disposals", len(s.disposals), None],
         ["Proceeds", None, s.proceeds],
         ["Allowable cost", None, s.cost],
         ["Gains", None, s.gains],
@@ -116,23 +129,26 @@ def summary_rows(data: ReportData) -> list[list[Any]]:
 
 
 def disposal_rows(data: ReportData) -> list[list[Any]]:
+    s = data.summary
     rows: list[list[Any]] = []
-    for n, d in enumerate(data.summary.disposals, start=1):
-        rows.append([n, "disposal", d.time, d.account, d.asset, d.quantity, d.proceeds, d.cost, d.gain, d.rule,
-                     d.term or ("exempt" if d.exempt else ""), None, None, d.event_key, "; ".join(d.notes),
-                     _detail_text(d.detail)])
+    for n, d in enumerate(s.disposals, start=1):
+        rows.append([n, "disposal", s.local_date(d.time), d.account, d.asset, d.quantity, d.quantity, d.proceeds,
+                     d.cost, d.gain, d.rule, d.term or ("exempt" if d.exempt else ""), None, None, d.event_key,
+                     "; ".join(d.notes), _detail_text(d.detail)])
         for lot in d.lots:
-            rows.append([n, "lot", None, lot.account or "", d.asset, lot.quantity, None, lot.cost, None, lot.rule,
-                         None, lot.acquired_at, lot.lot_ref or "pool", None, None, None])
+            acquired = s.local_date(lot.acquired_at) if lot.acquired_at else None
+            rows.append([n, "lot", None, lot.account or "", d.asset, lot.quantity, lot.quantity, None, lot.cost, None,
+                         lot.rule, None, acquired, lot.lot_ref or "pool", None, None, None])
     return rows
 
 
-DISPOSAL_COLUMNS: list[Column] = [
-    ("#", "int"), ("Line", "text"), ("Date sold (UTC)", "time"), ("Account", "text"), ("Asset", "text"),
-    ("Quantity", "qty"), ("Proceeds", "money"), ("Cost", "money"), ("Gain / loss", "money"), ("Rule", "text"),
-    ("Term", "text"), ("Acquired (UTC)", "time"), ("Lot", "text"), ("Ledger event", "text"), ("Notes", "text"),
-    ("Country detail", "text"),
-]
+def disposal_columns(tz: str) -> list[Column]:
+    return [
+        ("#", "int"), ("Line", "text"), (f"Date sold ({tz})", "date"), ("Account", "text"), ("Asset", "text"),
+        ("Quantity", "qty"), ("Quantity (exact)", "exact"), ("Proceeds", "money"), ("Cost", "money"),
+        ("Gain / loss", "money"), ("Rule", "text"), ("Term", "text"), (f"Acquired ({tz})", "date"), ("Lot", "text"),
+        ("Ledger event", "text"), ("Notes", "text"), ("Country detail", "text"),
+    ]
 
 
 def _detail_text(detail: dict[str, Any]) -> str:
@@ -156,13 +172,15 @@ def build(data: ReportData) -> Any:
     _sheet(wb, "Summary", [("Item", "text"), ("Value", "text"), (f"Amount ({s.currency})", "money")],
            [[a, b if not isinstance(b, datetime) else b.strftime("%Y-%m-%d %H:%M:%S"), c]
             for a, b, c in summary_rows(data)], first=True)
-    _sheet(wb, "Per asset", [("Asset", "text"), ("Disposals", "int"), ("Quantity", "qty"), ("Proceeds", "money"),
-                             ("Cost", "money"), ("Gain / loss", "money")],
-           [[a.asset, a.disposals, a.quantity, a.proceeds, a.cost, a.gain] for a in data.per_asset])
-    _sheet(wb, "Disposals", DISPOSAL_COLUMNS, disposal_rows(data))
-    _sheet(wb, "Open lots", [("Account", "text"), ("Asset", "text"), ("Quantity", "qty"), ("Cost", "money"),
-                             ("Acquired (UTC)", "time"), ("Lot", "text")],
-           [[lot.account or "", lot.asset, lot.quantity, lot.cost, lot.acquired_at, lot.lot_ref or "pool"]
+    _sheet(wb, "Per asset", [("Asset", "text"), ("Disposals", "int"), ("Quantity", "qty"),
+                             ("Quantity (exact)", "exact"), ("Proceeds", "money"), ("Cost", "money"),
+                             ("Gain / loss", "money")],
+           [[a.asset, a.disposals, a.quantity, a.quantity, a.proceeds, a.cost, a.gain] for a in data.per_asset])
+    _sheet(wb, "Disposals", disposal_columns(s.timezone), disposal_rows(data))
+    _sheet(wb, "Open lots", [("Account", "text"), ("Asset", "text"), ("Quantity", "qty"), ("Quantity (exact)", "exact"),
+                             ("Cost", "money"), (f"Acquired ({s.timezone})", "date"), ("Lot", "text")],
+           [[lot.account or "", lot.asset, lot.quantity, lot.quantity, lot.cost,
+             s.local_date(lot.acquired_at) if lot.acquired_at else None, lot.lot_ref or "pool"]
             for lot in s.open_lots])
     _sheet(wb, "Rebalances", [("Time (UTC)", "time"), ("Record", "text"), ("Account", "text"), ("Order", "text"),
                               ("Details", "text"), ("Ledger key", "text")],
