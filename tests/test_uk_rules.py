@@ -238,3 +238,26 @@ def test_losses_brought_forward_hmrc_cg18202_pattern():
     assert (s.breakdown["losses_brought_forward_used"], s.breakdown["losses_carried_forward"]) == (D("2000"), D("1500"))
     with pytest.raises(InputError, match="losses_brought_forward"):
         UK.compute(moves, year="2023-24", options={"losses_brought_forward": "-1"})
+
+
+def test_2024_25_gains_split_at_the_30_october_2024_rate_change():
+    # SA108 2024-25 wants gains and losses on or after 30 Oct 2024 apart (rates 10/20% -> 18/24%).
+    # Pool: 10 TOK for £1,000 (£100 each). 29 Oct 23:30 UTC is 29 Oct in London (GMT after 27 Oct):
+    # sell 2 for £300 -> gain £100, before. 30 Oct 00:30 UTC: sell 2 for £150 -> loss £50, on/after;
+    # 5 Feb 2025: sell 1 for £400 -> gain £300, on/after.
+    from taxreport.jurisdictions.uk import JURISDICTION as UK
+    from taxreport.lots.types import Acquisition, Disposal
+
+    def at(s):  # noqa: ANN001, ANN202
+        return datetime.fromisoformat(s).replace(tzinfo=timezone.utc)
+
+    moves = [Acquisition(at("2023-01-10T12:00:00"), "okx", "TOK", Decimal(10), Decimal(1000), "a", 0),
+             Disposal(at("2024-10-29T23:30:00"), "okx", "TOK", Decimal(2), Decimal(300), Decimal(0), "d1", 0),
+             Disposal(at("2024-10-30T00:30:00"), "okx", "TOK", Decimal(2), Decimal(150), Decimal(0), "d2", 0),
+             Disposal(at("2025-02-05T12:00:00"), "okx", "TOK", Decimal(1), Decimal(400), Decimal(0), "d3", 0)]
+    s = UK.compute(moves, year="2024-25")
+    split = s.breakdown["sa108_rate_change_split"]
+    assert split["before 30 Oct 2024"] == {"gains": Decimal(100), "losses": Decimal(0), "net": Decimal(100), "count": 1}
+    assert split["on or after 30 Oct 2024"] == {"gains": Decimal(300), "losses": Decimal(50), "net": Decimal(250),
+                                                "count": 2}
+    assert "sa108_rate_change_split" not in UK.compute(moves[:1], year="2023-24").breakdown

@@ -10,7 +10,8 @@ import pytest
 from taxreport.errors import InputError
 from taxreport.gains import compute_gains_from_events
 from taxreport.jurisdictions import base
-from taxreport.jurisdictions.us import form8949_boxes, form8949_rows
+from taxreport.jurisdictions.us import form8949_boxes
+from taxreport.reports import form8949
 from taxreport.model.events import Trade
 from taxreport.prices.rates import RateTable
 
@@ -109,13 +110,24 @@ def test_form8949_rows():
               trade("2024-11-10T17:00:00", "buy", "0.5", "60000", tid="b2"),
               trade("2025-02-01T17:00:00", "sell", "0.75", "100000", tid="s1")]
     s = us(events, "2025")
-    rows = form8949_rows(s)
+    rows = form8949.lines(s)
     # short first: 0.25 of the Nov 2024 lot (0.25 x 60000 = 15000); proceeds 75000 x 0.25/0.75 = 25000
-    assert rows[0] == {"part": "I", "box": "H", "description": "0.25 BTC", "date_acquired": "2024-11-10",
-                       "date_sold": "2025-02-01", "proceeds": D(25000), "cost": D(15000), "code": "",
-                       "adjustment": D(0), "gain": D(10000)}
+    assert (rows[0].term, rows[0].box, rows[0].description, rows[0].acquired.isoformat(), rows[0].sold.isoformat(),
+            rows[0].proceeds, rows[0].cost, rows[0].gain) == (
+        "short", "H", "0.25 BTC", "2024-11-10", "2025-02-01", D(25000), D(15000), D(10000))
     # long: 0.5 of the Jan 2023 lot (10000); proceeds 50000
-    assert (rows[1]["part"], rows[1]["box"], rows[1]["description"], rows[1]["gain"]) == ("II", "K", "0.5 BTC", D(40000))
+    assert (rows[1].term, rows[1].box, rows[1].description, rows[1].gain) == ("long", "K", "0.5 BTC", D(40000))
+
+
+def test_form8949_box_per_account():
+    # A broker that issued a 1099-DA with basis (coinbase:main -> G/J) and an exchange without one
+    # (okx:main -> I/L) in the same year: each account's lines go in its own box.
+    events = [trade("2025-01-10T17:00:00", "buy", "1", "100", tid="b1", account="coinbase:main"),
+              trade("2025-01-10T17:00:00", "buy", "1", "100", tid="b2", account="okx:main"),
+              trade("2025-03-01T17:00:00", "sell", "1", "150", tid="s1", account="coinbase:main"),
+              trade("2025-03-01T17:00:00", "sell", "1", "160", tid="s2", account="okx:main")]
+    s = us(events, "2025", options={"form8949_reporting": "none", "form8949_reporting@coinbase:main": "reported"})
+    assert sorted((ln.box, ln.proceeds) for ln in form8949.lines(s)) == [("G", D(150)), ("I", D(160))]
 
 
 def test_year_filter_and_bad_label():
@@ -143,3 +155,37 @@ def test_universal_until_2025_switch():
     assert [(d.account, d.cost, d.gain) for d in s25.disposals] == [("okx:main", D(200), D(50))]
     assert not any(n.startswith("WARNING") for n in s25.notes)
     assert any(n.startswith("WARNING: a universal lot pool") for n in us(events, "2025", options={"scope": "universal"}).notes)
+
+
+# --- Schedule D: the $3,000 capital-loss limit and carryovers (IRC §1211(b), §1212(b); Schedule D
+# instructions, Capital Loss Carryover Worksheet) -------------------------------------------------------
+def test_schedule_d_loss_limit_and_carryover_by_hand():
+    from taxreport.jurisdictions.us import LOSS_LIMIT, schedule_d
+
+    # short -5,000, long +1,000: net -4,000; deduct 3,000; the rest (1,000) is a short-term carryover
+    # (the long-term gain absorbed 1,000 of the short-term loss).
+    s = schedule_d(D(-5000), D(1000), D(0), D(0), LOSS_LIMIT["single"])
+    assert (s.net, s.loss_deduction, s.short_carryover_out, s.long_carryover_out) == (D(-4000), D(3000), D(1000), D(0))
+    # short -2,000, long -4,000: net -6,000; the 3,000 deduction takes the 2,000 short-term loss first,
+    # then 1,000 of the long-term loss: carry 0 short, 3,000 long.
+    s = schedule_d(D(-2000), D(-4000), D(0), D(0), LOSS_LIMIT["single"])
+    assert (s.loss_deduction, s.short_carryover_out, s.long_carryover_out) == (D(3000), D(0), D(3000))
+    # carryovers in keep their character: short +500 - 2,000 in = -1,500; long +10,000: net 8,500, no limit
+    s = schedule_d(D(500), D(10000), D(2000), D(0), LOSS_LIMIT["single"])
+    assert (s.short_net, s.net, s.loss_deduction, s.short_carryover_out) == (D(-1500), D(8500), D(0), D(0))
+    # married filing separately: $1,500 (IRC §1211(b)(1)); long -4,000 -> deduct 1,500, carry 2,500 long
+    s = schedule_d(D(0), D(-4000), D(0), D(0), LOSS_LIMIT["mfs"])
+    assert (s.loss_deduction, s.long_carryover_out) == (D(1500), D(2500))
+
+
+def test_carryover_options_reach_the_summary():
+    # one short-term sale at a $900 gain, with a $2,000 short-term carryover in: net -1,100, all deductible
+    events = [trade("2024-01-10T15:00:00", "buy", "1", "1000", tid="b"),
+              trade("2024-06-10T15:00:00", "sell", "1", "1900", tid="s")]
+    s = us(events, "2024", options={"short_term_loss_carryover": "2000"})
+    assert s.gain == D(900)  # the year's own disposals are unchanged
+    sd = s.breakdown["schedule_d"]
+    assert (sd["net"], sd["loss_deduction"], sd["short_term_loss_carryover_out"]) == (D(-1100), D(1100), D(0))
+    assert s.taxable_gain == D(0)
+    with pytest.raises(InputError, match="filing_status"):
+        us(events, "2024", options={"filing_status": "joint"})

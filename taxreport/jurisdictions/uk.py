@@ -34,7 +34,7 @@ from typing import Any, Sequence
 
 from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import split_year_bounds
+from taxreport.jurisdictions.calendar import local_date, split_year_bounds
 from taxreport.jurisdictions.summary import amount_option, choose_method, in_year, summarise
 from taxreport.jurisdictions.uk_matching import THIRTY_DAYS, PoolState, UkDisposal, match_uk, person_level
 from taxreport.lots.valuation import SwapCost
@@ -43,6 +43,11 @@ from taxreport.lots.types import Movement, OpenLot
 ZERO = Decimal(0)
 # The 30-day rule looks 30 days past a disposal; nothing later affects a tax year.
 LOOKAHEAD_DAYS = THIRTY_DAYS.days
+
+# Tax years in which the CGT rates changed part-way, keyed like the AEA table: the first day (UK local
+# date) of the new rates. 2024-25: the main rates rose from 10%/20% to 18%/24% for disposals on or after
+# 30 October 2024 (Autumn Budget 2024; SA108 2024-25 asks for those gains and losses separately).
+RATE_CHANGE_DAYS: dict[int, date] = {2024: date(2024, 10, 30)}
 
 # Annual exempt amount (individuals), GBP, keyed by the first calendar year of the tax year
 # (2024 = 2024-25). Source: gov.uk Capital Gains Tax allowances; shared/REFERENCE.md §4a.
@@ -112,6 +117,18 @@ class UnitedKingdom:
         allowance_used = min(aea, net) if net > 0 else ZERO
         carried = bf_losses - bf_used + (-net if net < 0 else ZERO)
 
+        split = RATE_CHANGE_DAYS.get(first)
+        if split is not None:  # SA108 2024-25 asks for the gains and losses on or after the rate change apart
+            before = [r for r in results if local_date(r.time, tz) < split]
+            after = [r for r in results if local_date(r.time, tz) >= split]
+            period_split = {
+                f"before {split:%d %b %Y}": {"gains": sum((r.gain for r in before if r.gain > 0), ZERO),
+                                             "losses": sum((-r.gain for r in before if r.gain < 0), ZERO),
+                                             "net": sum((r.gain for r in before), ZERO), "count": len(before)},
+                f"on or after {split:%d %b %Y}": {"gains": sum((r.gain for r in after if r.gain > 0), ZERO),
+                                                  "losses": sum((-r.gain for r in after if r.gain < 0), ZERO),
+                                                  "net": sum((r.gain for r in after), ZERO), "count": len(after)},
+            }
         cost_by_rule: dict[str, Decimal] = {}
         for r in results:
             for lot in r.lots:
@@ -129,6 +146,8 @@ class UnitedKingdom:
             "sa108_losses_in_year": sum((-r.gain for r in results if r.gain < 0), ZERO),
             "cost_by_rule": cost_by_rule,
         }
+        if split is not None:
+            breakdown["sa108_rate_change_split"] = period_split
         end_day = date(first + 1, 4, 6)
         last: dict[str, PoolState] = {}
         for h in history:  # one pass: the pool of each token at the end of the tax year

@@ -29,26 +29,36 @@ Rules and their sources:
   "not-reported" (H/K)**, because brokers report gross proceeds but no basis for 2025 sales
   (basis reporting starts with assets acquired from 2026). Before 2025 the boxes are A/B/C and D/E/F
   and the default is ``"none"`` (C/F): no 1099-B was issued for crypto by most exchanges.
-* The $3,000 capital-loss limit and carryovers belong to Schedule D and are not applied here
-  (``taxable_gain`` is the net gain, floored at 0).
+  **Per account** (a broker that issues a 1099-DA and an exchange that does not, in the same year):
+  option ``form8949_reporting@ACCOUNT`` (e.g. ``--option form8949_reporting@coinbase:main=reported``)
+  overrides the reporting for that account's disposals (Form 8949 instructions: a separate Form 8949
+  for each box).
+* **Capital-loss limit and carryover** (IRC §1211(b), §1212(b); Schedule D lines 6, 14, 21 and the
+  Capital Loss Carryover Worksheet in the Schedule D instructions / Pub. 550): carryovers in (options
+  ``short_term_loss_carryover``, ``long_term_loss_carryover``) keep their character and are netted
+  first; a net capital loss is deductible up to $3,000 ($1,500 married filing separately, option
+  ``filing_status=mfs``; data table :data:`LOSS_LIMIT`); the rest carries over, the deduction using the
+  short-term loss first. Assumes taxable income before the deduction is not negative (worksheet line 1).
+  ``taxable_gain`` is the net gain after carryovers, floored at 0; the breakdown's ``schedule_d`` holds
+  the deduction and the carryovers out (:func:`schedule_d`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Sequence
 
 from taxreport.errors import InputError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import calendar_year_bounds, local_date
+from taxreport.jurisdictions.calendar import calendar_year_bounds
 from taxreport.jurisdictions.holding import held_more_than_one_year, local_day_cache
-from taxreport.jurisdictions.summary import choose_method, summarise, totals
+from taxreport.jurisdictions.summary import amount_option, choose_method, summarise, totals
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.split import split_disposal
 from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import LotMatch, Movement
-from taxreport.model.money import decimal_str
 
 ZERO = Decimal(0)
 
@@ -66,6 +76,40 @@ def _from_table(table: tuple, year: int):  # noqa: ANN202
         if year >= first:
             found = value
     return found
+
+
+# IRC §1211(b): the most of a net capital loss deductible against other income in a year.
+LOSS_LIMIT: dict[str, Decimal] = {"single": Decimal(3000), "mfj": Decimal(3000), "hoh": Decimal(3000),
+                                  "mfs": Decimal(1500)}
+
+
+@dataclass(frozen=True)
+class ScheduleD:
+    """The capital-loss arithmetic of Schedule D for one year (all USD, unrounded)."""
+
+    short_net: Decimal  # line 7: short-term gains - losses - short-term carryover in
+    long_net: Decimal  # line 15: the same for long-term
+    net: Decimal  # line 16
+    loss_deduction: Decimal  # line 21: the part of a net loss deducted this year (positive)
+    short_carryover_out: Decimal  # to next year's line 6
+    long_carryover_out: Decimal  # to next year's line 14
+
+
+def schedule_d(short_gain: Decimal, long_gain: Decimal, short_in: Decimal, long_in: Decimal,
+               limit: Decimal) -> ScheduleD:
+    """Net the year's gains with the carryovers in, apply the loss limit, and carry the rest forward
+    (Capital Loss Carryover Worksheet: the deduction absorbs the short-term net loss first)."""
+    st, lt = short_gain - short_in, long_gain - long_in
+    net = st + lt
+    if net >= 0:
+        return ScheduleD(st, lt, net, ZERO, ZERO, ZERO)
+    deduction = min(limit, -net)
+    if st < 0 and lt < 0:
+        from_short = min(deduction, -st)
+        return ScheduleD(st, lt, net, deduction, -st - from_short, -lt - (deduction - from_short))
+    if st < 0:  # the long-term gain absorbed part of the short-term loss
+        return ScheduleD(st, lt, net, deduction, -net - deduction, ZERO)
+    return ScheduleD(st, lt, net, deduction, ZERO, -net - deduction)
 
 
 def form8949_boxes(year: int, reporting: str | None = None) -> tuple[str, str, str]:
@@ -96,6 +140,12 @@ class UnitedStates:
         tz = opts.get("timezone") or self.timezone
         start, end = self.year_bounds(year, tz)
         how, short_box, long_box = form8949_boxes(int(year), opts.get("form8949_reporting"))
+        per_account: dict[str, dict[str, str]] = {}
+        for key, value in opts.items():
+            if isinstance(key, str) and key.startswith("form8949_reporting@"):
+                acct_how, acct_short, acct_long = form8949_boxes(int(year), str(value))
+                per_account[key.split("@", 1)[1]] = {"reporting": acct_how, "short_box": acct_short,
+                                                     "long_box": acct_long}
         matched = match_lots(movements, method=method, until=end, **match_kwargs(opts))
         accounts = set(opts["accounts"]) if opts.get("accounts") else None
         day_of = local_day_cache(tz)
@@ -120,10 +170,20 @@ class UnitedStates:
         short = [r for r in results if r.term == "short"]
         long_ = [r for r in results if r.term == "long"]
         st, lt = totals(short), totals(long_)
-        net = st["gain"] + lt["gain"]
+        status = str(opts.get("filing_status", "single")).lower()
+        if status not in LOSS_LIMIT:
+            raise InputError(f"filing_status must be one of {', '.join(LOSS_LIMIT)}, not {status!r}", field="--option")
+        sched = schedule_d(st["gain"], lt["gain"], amount_option(opts, "short_term_loss_carryover"),
+                           amount_option(opts, "long_term_loss_carryover"), LOSS_LIMIT[status])
+        net = sched.net
         breakdown = {
             "short": st, "long": lt, "timezone": tz,
-            "form8949": {"reporting": how, "short_box": short_box, "long_box": long_box},
+            "form8949": {"reporting": how, "short_box": short_box, "long_box": long_box,
+                         **({"by_account": per_account} if per_account else {})},
+            "schedule_d": {"short_net_after_carryover": sched.short_net, "long_net_after_carryover": sched.long_net,
+                           "net": sched.net, "loss_deduction": sched.loss_deduction,
+                           "short_term_loss_carryover_out": sched.short_carryover_out,
+                           "long_term_loss_carryover_out": sched.long_carryover_out},
         }
         notes = list(matched.notes) + [
             f"lot method {method}; lots tracked {'per account' if opts.get('scope', 'account') == 'account' else 'universally' if not opts.get('universal_until') else 'universally, then per account'}",
@@ -131,7 +191,9 @@ class UnitedStates:
             f"Form 8949 boxes {short_box} (short) / {long_box} (long): assumed 1099 reporting '{how}' "
             "(option form8949_reporting)",
             "no wash-sale rule for digital assets that are not securities (IRC §1091 covers stock or securities)",
-            "proceeds are net of disposal fees; the $3,000 loss limit and carryovers are not applied",
+            "proceeds are net of disposal fees (Form 8949 column d)",
+            f"Schedule D: net capital loss deductible up to ${LOSS_LIMIT[status]} ({status}); carryovers in/out in "
+            "the breakdown (options short_term_loss_carryover, long_term_loss_carryover, filing_status)",
         ]
         if int(year) >= 2025 and opts.get("scope") == "universal" and not opts.get("universal_until"):
             notes.append("WARNING: a universal lot pool is not allowed for digital assets from 1 Jan 2025 "
@@ -147,32 +209,6 @@ def _term(acquired, sold: date, day_of) -> str:  # noqa: ANN001
     if acquired is None:
         return "short"
     return "long" if held_more_than_one_year(day_of(acquired), sold) else "short"
-
-
-def form8949_rows(summary: YearSummary) -> list[dict[str, Any]]:
-    """Form 8949 rows (columns a-h, part and box) of a US :class:`YearSummary`, short-term first.
-
-    Amounts are exact Decimals (round with :func:`taxreport.model.money.money_str` when printing).
-    Date acquired is the lot's local date, or ``VARIOUS`` when a row combines lots of several dates.
-    """
-    tz = summary.breakdown.get("timezone", UnitedStates.timezone)
-    boxes = summary.breakdown.get("form8949", {})
-    rows = []
-    for term in ("short", "long"):
-        for r in summary.disposals:
-            if r.term != term:
-                continue
-            dates = {local_date(lm.acquired_at, tz) for lm in r.lots if lm.acquired_at is not None}
-            rows.append({
-                "part": "I" if term == "short" else "II",
-                "box": boxes.get("short_box" if term == "short" else "long_box", ""),
-                "description": f"{decimal_str(r.quantity)} {r.asset}",
-                "date_acquired": dates.pop().isoformat() if len(dates) == 1 else "VARIOUS",
-                "date_sold": local_date(r.time, tz).isoformat(),
-                "proceeds": r.proceeds, "cost": r.cost, "code": r.adjustment_code,
-                "adjustment": r.adjustment, "gain": r.gain,
-            })
-    return rows
 
 
 JURISDICTION = UnitedStates()

@@ -82,10 +82,14 @@ def lines(summary: YearSummary, *, tz: str | None = None, reporting: str | None 
         boxes = {"short": str(chosen["short_box"]), "long": str(chosen["long_box"])}
     else:
         boxes = {term: box_for(year, reporting, term) for term in PARTS}
+    by_account: dict[str, dict[str, str]] = {}
+    if reporting is None and chosen and isinstance(chosen.get("by_account"), dict):
+        for account, b in chosen["by_account"].items():  # a broker's 1099-DA for one account, none for another
+            by_account[account] = {"short": str(b["short_box"]), "long": str(b["long_box"])}
     zone = ZoneInfo(tz or summary.timezone)
     out: list[Line] = []
     for d in summary.disposals:
-        out.extend(_disposal_lines(d, zone, boxes))
+        out.extend(_disposal_lines(d, zone, by_account.get(d.account, boxes)))
     out.sort(key=lambda ln: (ln.term != "short", ln.box, ln.sold, ln.description))
     return out
 
