@@ -56,7 +56,7 @@ section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"
 # sample_exports/okx holds SYNTHETIC OKX exports (real T4/F2 layouts, UTC+8 metadata line) of this paper
 # account with three deliberate differences: a fill missing, a manual trade added, one fee raised.
 OKX=(sample_exports/okx/okx-trading-history.csv sample_exports/okx/okx-funding-history.csv)
-tr reconcile okx "${OKX[@]}" --account paper:core --csv "$OUT/reconcile-okx.csv" \
+tr reconcile okx "${OKX[@]}" --account paper:core --out "$OUT/reconcile-okx.csv" \
     || echo "(exit status $? — expected: reconcile names each deliberate difference and fails the gate)"
 tr import okx "${OKX[@]}" --account paper:core    # the bot's own fills are recognised, not doubled
 tr import okx "${OKX[@]}" --account paper:core --no-show-ignored   # again: adds nothing
@@ -79,7 +79,7 @@ tr prices import sample_exports/prices/synthetic_ohlcv_1d.csv --source synthetic
 BASKET="$TAXREPORT_HOME/config/baskets/core.toml"
 tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
     --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
-    --jurisdiction us,uk --fx GBP=0.79 --charts "$OUT/backtest"
+    --jurisdiction us,uk --fx GBP=0.79 --out "$OUT/backtest"
 tr_json "$OUT/backtest.json" backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
     --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
     --jurisdiction us,uk --fx GBP=0.79 --format json

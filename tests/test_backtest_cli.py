@@ -40,7 +40,7 @@ def test_backtest_json_and_charts(tmp_path):
     res = runner.invoke(root, ["--db", db, "backtest", "--basket", str(basket), "--from", "2023-01-01",
                                "--to", "2023-06-30", "--compare", "buy-and-hold,weekly,threshold:5",
                                "--jurisdiction", "us,uk", "--fx", "GBP=0.8", "--format", "json",
-                               "--charts", str(tmp_path / "charts")])
+                               "--out", str(tmp_path / "charts")])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["bars"] == 181 and out["timeframe"] == "1d"
@@ -63,7 +63,7 @@ def test_backtest_json_and_charts(tmp_path):
 
     # The same run from the CSV directly (no database) gives the same numbers.
     res2 = runner.invoke(root, ["--db", f"sqlite:///{tmp_path / 'other.sqlite3'}", "backtest", "--basket",
-                                str(basket), "--prices", str(SAMPLE), "--from", "2023-01-01", "--to", "2023-06-30",
+                                str(basket), "--candles", str(SAMPLE), "--from", "2023-01-01", "--to", "2023-06-30",
                                 "--compare", "buy-and-hold,weekly,threshold:5", "--jurisdiction", "us",
                                 "--format", "json"])
     assert res2.exit_code == 0, res2.output
@@ -84,10 +84,10 @@ def test_backtest_errors_are_one_line(tmp_path):
     db = f"sqlite:///{tmp_path / 'l.sqlite3'}"
     res = runner.invoke(root, ["--db", db, "backtest", "--basket", str(basket)])
     assert res.exit_code == 1 and "error: --basket: no 1d candles for BTC/USDT" in res.output
-    res = runner.invoke(root, ["--db", db, "backtest", "--basket", str(basket), "--prices", str(SAMPLE),
+    res = runner.invoke(root, ["--db", db, "backtest", "--basket", str(basket), "--candles", str(SAMPLE),
                                "--compare", "weekly,monthly"])
     assert res.exit_code == 1 and "unknown strategy 'monthly'" in res.output
-    res = runner.invoke(root, ["--db", db, "backtest", "--basket", str(basket), "--prices", str(SAMPLE),
+    res = runner.invoke(root, ["--db", db, "backtest", "--basket", str(basket), "--candles", str(SAMPLE),
                                "--slippage", "abc"])
     assert res.exit_code == 1 and "--slippage" in res.output
 

@@ -126,8 +126,9 @@ def _num(value: Decimal | None, unit: str = "0.01") -> str:
               help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket.")
 @click.option("--timeframe", default="1d", show_default=True, type=click.Choice(["1h", "4h", "1d", "1w"]))
 @click.option("--source", default=None, help="Candle source to use when several are stored (see `prices candles list`).")
-@click.option("--prices", "prices_file", default=None, type=click.Path(dir_okay=False),
-              help="Read OHLCV candles from this CSV instead of the database.")
+@click.option("--candles", "prices_file", default=None, type=click.Path(dir_okay=False),
+              help="Read OHLCV candles from this CSV instead of the database (elsewhere --prices means "
+                   "NAME=NUMBER prices; here it is a file, so it has its own name).")
 @click.option("--initial", default="10000", show_default=True, help="Quote cash invested at the first bar.")
 @click.option("--fee-rate", default="0.001", show_default=True,
               help="Fee per fill as a fraction (0.001 = 0.1%); 'market' uses the market table's maker/taker fees.")
@@ -143,8 +144,9 @@ def _num(value: Decimal | None, unit: str = "0.01") -> str:
               "(e.g. fifo, hifo for the US); default: the country's default.")
 @click.option("--fx", "fx_rates", multiple=True, metavar="CUR=RATE",
               help="ASSUMED flat rate 1 USD = RATE CUR for non-USD jurisdictions, e.g. --fx GBP=0.79.")
-@click.option("--charts", "charts_dir", default=None, type=click.Path(file_okay=False),
-              help="Write value and allocation-drift charts (PNG and SVG) into this folder.")
+@click.option("--out", "-o", "charts_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the value and allocation-drift charts (PNG and SVG); --out names every output "
+                   "path in taxreport.")
 @format_option()
 @click.pass_context
 def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to: str | None, compare: str,
@@ -163,7 +165,7 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
     Examples:
       taxreport prices candles import sample_exports/prices/synthetic_ohlcv_1d.csv --source synthetic
       taxreport backtest --basket core.toml --from 2023-01-01 --to 2024-12-31 \\
-          --compare buy-and-hold,daily,weekly,threshold:5 --charts out/
+          --compare buy-and-hold,daily,weekly,threshold:5 --out out/
       taxreport backtest --basket core --compare weekly,threshold:5,hybrid:3 --fee-rate 0.0008 \\
           --slippage 0.0005 --jurisdiction us,uk --fx GBP=0.79 --format json
     """

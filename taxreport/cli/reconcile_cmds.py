@@ -29,7 +29,7 @@ def reconcile() -> None:
 @click.option("--to", "end", default=None, help="End (YYYY-MM-DD, inclusive day). Default: the last OKX row.")
 @click.option("--tolerance", default="0.000001", show_default=True,
               help="Relative tolerance for quantity, price, fee and balances.")
-@click.option("--csv", "csv_out", default=None, type=click.Path(dir_okay=False),
+@click.option("--out", "-o", "--csv", "csv_out", default=None, type=click.Path(dir_okay=False),
               help="Also write every finding to this CSV file.")
 @format_option()
 @click.pass_context
