@@ -12,8 +12,12 @@ import click
 from taxreport.errors import InputError, TaxreportError
 
 
-def open_ledger(ctx: click.Context):  # noqa: ANN201 - returns taxreport.ledger.Ledger
-    """The ledger named by ``--db``/``$TAXREPORT_DB`` (opened once per command)."""
+def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 - returns taxreport.ledger.Ledger
+    """The ledger named by ``--db``/``$TAXREPORT_DB`` (opened once per command).
+
+    Commands that only read pass ``readonly=True``: nothing is migrated or written, and an archived or
+    handed-over SQLite copy on a read-only folder or file can be read. Other commands open a SQLite file
+    they cannot write read-only too (their first write is then refused with a one-line reason)."""
     root = ctx.find_root()
     root.ensure_object(dict)
     if "ledger" not in root.obj:
@@ -28,7 +32,7 @@ def open_ledger(ctx: click.Context):  # noqa: ANN201 - returns taxreport.ledger.
         except OSError as exc:  # the folder of a file path cannot be created
             raise TaxreportError(f"cannot create the ledger's folder {exc.filename}: {exc.strerror}") from exc
         try:
-            root.obj["ledger"] = Ledger(url)
+            root.obj["ledger"] = Ledger(url, readonly=True if readonly else None)
         except SQLAlchemyError as exc:
             raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: {exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0]}") from exc

@@ -29,6 +29,7 @@ from taxreport import progress
 from taxreport.errors import LedgerError
 from taxreport.ledger import schema
 from taxreport.ledger.chain import VerifyResult, row_hasher, verify_rows
+from taxreport.ledger.migrate import head_revision
 from taxreport.model.codec import payload_json, time_text, trusted_event
 from taxreport.model.events import Event, Reversal, format_time
 
@@ -151,27 +152,34 @@ class Ledger:
 
     def __init__(self, url: str, *, migrate: bool = True, readonly: bool | None = False) -> None:
         self.url = url
+        path = sqlite_path(url)
         if readonly is None:
-            readonly = _read_only_file(sqlite_path(url))
+            readonly = _read_only_file(path)
+        elif readonly and path is not None and not path.exists():
+            readonly = False  # nothing to read yet: created (empty) as before, so reading shows nothing
         self.readonly = readonly
-        self.engine = create_ledger_engine(url, readonly=readonly)
         self._events_cache: tuple[tuple[int, str, int], list[Event]] | None = None
-        if readonly:
-            self._check_schema()
-        elif migrate:
-            from taxreport.ledger.migrate import upgrade
+        if migrate and (not readonly or not _read_only_file(path)):
+            from taxreport.ledger.migrate import current_revision, upgrade
 
-            upgrade(self.engine)
+            writer = self.engine = create_ledger_engine(url)
+            if not readonly or current_revision(writer) != head_revision():
+                upgrade(writer)  # a writable ledger opened to read is still brought up to date first
+            if readonly:
+                writer.dispose()
+        if readonly:
+            self.engine = create_ledger_engine(url, readonly=True)
+            self._check_schema()
 
     def _check_schema(self) -> None:
-        from taxreport.ledger.migrate import _head_revision, current_revision
+        from taxreport.ledger.migrate import current_revision
 
         found = current_revision(self.engine)
         if found is None:
             raise LedgerError(f"{self._name()} is not a taxreport ledger (no schema), and it is open read-only")
-        if found != _head_revision():
+        if found != head_revision():
             raise LedgerError(f"{self._name()} has schema revision {found}, this taxreport needs "
-                              f"{_head_revision()}; it is open read-only, so it cannot be upgraded here: open it "
+                              f"{head_revision()}; it is open read-only, so it cannot be upgraded here: open it "
                               "once with write access (or a copy of it)")
 
     def _name(self) -> str:
