@@ -42,8 +42,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from history import generate, write_taxreport_csv  # noqa: E402
-from peers import (RP2_TOTALS, bittytax_totals, ensure_venv, write_bittytax_input,  # noqa: E402
-                   write_rp2_input)
+from peers import (  # noqa: E402
+    RP2_TOTALS,
+    bittytax_totals,
+    ensure_venv,
+    write_bittytax_input,
+    write_rp2_input,
+)
 
 US_YEARS = ("2022", "2023", "2024")
 UK_YEARS = ("2021-22", "2022-23", "2023-24", "2024-25")

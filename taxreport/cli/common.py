@@ -21,7 +21,6 @@ def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 
     root = ctx.find_root()
     root.ensure_object(dict)
     if "ledger" not in root.obj:
-        from alembic.util import CommandError as AlembicCommandError
         from sqlalchemy.exc import SQLAlchemyError
 
         from taxreport.config import database_url
@@ -36,14 +35,19 @@ def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 
         except SQLAlchemyError as exc:
             raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: {exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0]}") from exc
-        except AlembicCommandError as exc:  # e.g. a schema revision from a newer taxreport
-            raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: cannot bring its schema up to "
-                                 f"date ({str(exc).splitlines()[0]}); was it written by a newer taxreport?"
-                                 ) from exc
         except ImportError as exc:  # a URL whose database driver is not installed (e.g. mysql://)
             raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: its database driver is not "
                                  f"installed ({exc}); use a file path, sqlite:///… or postgresql+psycopg://…"
                                  ) from exc
+        except Exception as exc:
+            # Alembic is imported only when a schema must be migrated (its import alone costs ~0.4 s).
+            from alembic.util import CommandError as AlembicCommandError
+
+            if isinstance(exc, AlembicCommandError):  # e.g. a schema revision from a newer taxreport
+                raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: cannot bring its schema up to "
+                                     f"date ({str(exc).splitlines()[0]}); was it written by a newer taxreport?"
+                                     ) from exc
+            raise
         root.call_on_close(root.obj["ledger"].close)
     return root.obj["ledger"]
 

@@ -328,9 +328,9 @@ class Ledger:
                 return list(cached[1])
             out: list[Event] = []
             with progress.task("Reading the ledger", rows) as bar:
-                result = conn.execution_options(yield_per=CHUNK).execute(
-                    select(schema.events.c.payload).order_by(schema.events.c.seq))
-                for part in result.partitions():
+                # the driver's cursor directly: one column, no SQLAlchemy row objects
+                cursor = conn.exec_driver_sql("SELECT payload FROM events ORDER BY seq")
+                while part := cursor.fetchmany(CHUNK):
                     out.extend(_decode_many([row[0] for row in part]))
                     bar.advance(len(part))
         self._events_cache = (key, out)

@@ -190,32 +190,46 @@ def _trusted_time(text: str) -> datetime:
 # Event classes whose ``__post_init__`` only validates and normalises idempotently (so a payload it once
 # accepted decodes to an equal event without running it again). Any other class, e.g. a new kind or
 # Record (which freezes its data), is rebuilt through its constructor.
-_TRUSTED: dict[type, tuple[tuple[str, Any], ...]] = {}
-
-
-def _trusted_plan(cls: type) -> tuple[tuple[str, Any], ...] | None:
-    plan = _TRUSTED.get(cls)
-    if plan is None and cls in TRUSTED_CLASSES:
-        hints = typing.get_type_hints(cls)
-        plan = _TRUSTED[cls] = tuple((f.name, _trusted_decoder_for(hints[f.name])) for f in dataclasses.fields(cls))
-    return plan
-
-
 TRUSTED_CLASSES: frozenset[type] = frozenset((Trade, Transfer, Deposit, Withdrawal, Income, Reversal))
+_BUILDERS: dict[type, Callable[[Mapping[str, Any]], Event] | None] = {}
+
+
+def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
+    """A function that builds ``cls`` from a stored payload with one straight-line assignment per field
+    (generated once per class from its fields and type hints), or None for classes not trusted."""
+    if cls in _BUILDERS:
+        return _BUILDERS[cls]
+    if cls not in TRUSTED_CLASSES:
+        _BUILDERS[cls] = None
+        return None
+    hints = typing.get_type_hints(cls)
+    env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+    lines = ["def build(p):", "    o = _new(_cls)"]
+    for i, f in enumerate(dataclasses.fields(cls)):
+        decode = _trusted_decoder_for(hints[f.name])
+        if decode is None:
+            lines.append(f"    _set(o, {f.name!r}, p[{f.name!r}])")
+        else:
+            env[f"_d{i}"] = decode
+            lines.append(f"    v = p[{f.name!r}]")
+            lines.append(f"    _set(o, {f.name!r}, None if v is None else _d{i}(v))")
+    lines.append("    return o")
+    exec("\n".join(lines), env)  # noqa: S102 - code generated from the dataclass fields above, no input
+    _BUILDERS[cls] = env["build"]
+    return env["build"]
 
 
 def trusted_event(payload: Mapping[str, Any]) -> Event:
-    """Rebuild an event the ledger wrote (see above); falls back to :func:`event_from_payload`."""
+    """Rebuild an event the ledger wrote (see above); falls back to :func:`event_from_payload` for classes
+    that are not trusted and for payloads not of the shape written today (a field missing or added)."""
     cls = EVENT_TYPES.get(payload.get("kind"))  # type: ignore[arg-type]
-    plan = _trusted_plan(cls) if cls is not None else None
-    if plan is None or len(payload) != len(plan) + 1:
+    build = _builder(cls) if cls is not None else None
+    if build is None or len(payload) != _FIELD_COUNT.setdefault(cls, len(dataclasses.fields(cls)) + 1):  # type: ignore[arg-type]
         return event_from_payload(payload)
-    obj = object.__new__(cls)  # type: ignore[arg-type]
-    setattr_ = object.__setattr__
     try:
-        for name, decode in plan:
-            value = payload[name]
-            setattr_(obj, name, value if value is None or decode is None else decode(value))
+        return build(payload)
     except KeyError:  # not the shape the ledger writes today
         return event_from_payload(payload)
-    return obj
+
+
+_FIELD_COUNT: dict[type, int] = {}
