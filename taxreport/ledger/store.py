@@ -206,6 +206,8 @@ class Ledger:
         _check_actor(actor)
         if not reason.strip():
             raise ValueError("reason: every write must say why")
+        if not isinstance(events, Sequence):
+            events = list(events)  # any iterable of events is accepted, as before
         if origins is not None and len(origins) != len(events):
             raise ValueError("origins must match events one to one")
         if self.readonly:
