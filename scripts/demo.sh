@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 OUT=sample_exports/demo-output
+chmod -R u+w demo-out 2>/dev/null || true
 rm -rf demo-out "$OUT" && mkdir -p demo-out "$OUT"
 export TAXREPORT_DB="$PWD/demo-out/demo.sqlite3"
 export TAXREPORT_HOME="$PWD/demo-out/home"
@@ -86,6 +87,13 @@ tr_json "$OUT/backtest.json" backtest --basket "$BASKET" --from 2023-01-01 --to 
 
 section "the audit chain after everything"
 tr ledger verify
+
+section "an accountant's read-only copy of the ledger (read-only folder and file): verified and reported from"
+mkdir -p demo-out/accountant && cp "$TAXREPORT_DB" demo-out/accountant/ledger.sqlite3
+chmod 444 demo-out/accountant/ledger.sqlite3 && chmod 555 demo-out/accountant
+tr --db demo-out/accountant/ledger.sqlite3 ledger verify
+tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024
+chmod 755 demo-out/accountant
 echo
 echo "== demo finished; outputs in $OUT/:"
 ls -1 "$OUT" "$OUT/backtest"

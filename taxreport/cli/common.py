@@ -12,12 +12,15 @@ import click
 from taxreport.errors import InputError, TaxreportError
 
 
-def open_ledger(ctx: click.Context):  # noqa: ANN201 - returns taxreport.ledger.Ledger
-    """The ledger named by ``--db``/``$TAXREPORT_DB`` (opened once per command)."""
+def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 - returns taxreport.ledger.Ledger
+    """The ledger named by ``--db``/``$TAXREPORT_DB`` (opened once per command).
+
+    Commands that only read pass ``readonly=True``: nothing is migrated or written, and an archived or
+    handed-over SQLite copy on a read-only folder or file can be read. Other commands open a SQLite file
+    they cannot write read-only too (their first write is then refused with a one-line reason)."""
     root = ctx.find_root()
     root.ensure_object(dict)
     if "ledger" not in root.obj:
-        from alembic.util import CommandError as AlembicCommandError
         from sqlalchemy.exc import SQLAlchemyError
 
         from taxreport.config import database_url
@@ -28,18 +31,23 @@ def open_ledger(ctx: click.Context):  # noqa: ANN201 - returns taxreport.ledger.
         except OSError as exc:  # the folder of a file path cannot be created
             raise TaxreportError(f"cannot create the ledger's folder {exc.filename}: {exc.strerror}") from exc
         try:
-            root.obj["ledger"] = Ledger(url)
+            root.obj["ledger"] = Ledger(url, readonly=True if readonly else None)
         except SQLAlchemyError as exc:
             raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: {exc.__class__.__name__}: "
                                  f"{str(exc).splitlines()[0]}") from exc
-        except AlembicCommandError as exc:  # e.g. a schema revision from a newer taxreport
-            raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: cannot bring its schema up to "
-                                 f"date ({str(exc).splitlines()[0]}); was it written by a newer taxreport?"
-                                 ) from exc
         except ImportError as exc:  # a URL whose database driver is not installed (e.g. mysql://)
             raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: its database driver is not "
                                  f"installed ({exc}); use a file path, sqlite:///… or postgresql+psycopg://…"
                                  ) from exc
+        except Exception as exc:
+            # Alembic is imported only when a schema must be migrated (its import alone costs ~0.4 s).
+            from alembic.util import CommandError as AlembicCommandError
+
+            if isinstance(exc, AlembicCommandError):  # e.g. a schema revision from a newer taxreport
+                raise TaxreportError(f"cannot open the ledger at {_safe_url(url)}: cannot bring its schema up to "
+                                     f"date ({str(exc).splitlines()[0]}); was it written by a newer taxreport?"
+                                     ) from exc
+            raise
         root.call_on_close(root.obj["ledger"].close)
     return root.obj["ledger"]
 

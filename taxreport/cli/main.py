@@ -41,6 +41,9 @@ def root(ctx: click.Context, db: str | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
+    from taxreport.cli.progress import terminal_progress
+
+    ctx.with_resource(terminal_progress())  # progress bars of long work, on a terminal only
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _head_revision() -> str:
+def head_revision() -> str:
     # The newest revision file name starts with its id (0001_initial.py -> "0001").
     names = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9]*.py"))
     return names[-1].split("_", 1)[0]
@@ -27,7 +27,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    if current_revision(engine) == _head_revision():
+    if current_revision(engine) == head_revision():
         return
     from alembic import command
     from alembic.config import Config

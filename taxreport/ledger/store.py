@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import quote
 
-from sqlalchemy import Engine, and_, create_engine, event, func, select, update
+from sqlalchemy import Engine, and_, create_engine, event, func, pool, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
+from taxreport import progress
 from taxreport.errors import LedgerError
 from taxreport.ledger import schema
-from taxreport.ledger.chain import VerifyResult, row_hash, verify_rows
-from taxreport.model.codec import event_from_payload
-from taxreport.model.events import Event, Reversal, canonical_json, format_time
+from taxreport.ledger.chain import VerifyResult, row_hasher, verify_rows
+from taxreport.ledger.migrate import head_revision
+from taxreport.model.codec import payload_json, time_text, trusted_event
+from taxreport.model.events import Event, Reversal, format_time
 
 ACTOR_KINDS = ("importer", "rebalancer", "manual", "system")
 
@@ -55,34 +62,129 @@ def _check_actor(actor: str) -> None:
         raise ValueError(f"actor {actor!r} must start with one of {', '.join(ACTOR_KINDS)}")
 
 
-def create_ledger_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30})
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` URL (None for in-memory and other databases)."""
+    from sqlalchemy.engine import make_url
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):  # noqa: ANN001
-            dbapi_conn.execute("PRAGMA foreign_keys=ON")
-            if ":memory:" not in url and url != "sqlite://":
-                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    return Path(u.database)
+
+
+def _read_only_file(path: Path | None) -> bool:
+    """True for an existing SQLite file that this process cannot write (or whose folder it cannot write:
+    SQLite needs to create its ``-wal``/``-shm``/journal files beside it)."""
+    if path is None or not path.exists():
+        return False
+    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _sqlite_read_only_connect(path: Path) -> sqlite3.Connection:
+    """Open ``path`` read-only. A WAL-mode file in a folder we cannot write has no ``-shm`` file to share,
+    so SQLite says "unable to open database file"; such a copy that has no pending ``-wal`` content (a
+    closed ledger: SQLite checkpoints and removes it on close) is opened as immutable, which needs none."""
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise LedgerError(f"cannot open the read-only ledger {path}: its write-ahead log {wal.name} holds "
+                              "changes not yet in the file and cannot be read without write access to the folder; "
+                              "open it once where it can be written (or copy it with `sqlite3 .backup`)") from None
+        return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+
+def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:
+    """A SQLAlchemy engine for the ledger. SQLite: WAL mode and ``BEGIN IMMEDIATE`` for writers; read-only:
+    the file opened ``mode=ro`` (never written, no journal switched), plain ``BEGIN`` snapshots.
+    PostgreSQL read-only: every transaction ``READ ONLY``."""
+    if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if readonly and path is not None:
+            engine = create_engine("sqlite://", creator=lambda: _sqlite_read_only_connect(path),
+                                   poolclass=pool.SingletonThreadPool)
+        else:
+            engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+                dbapi_conn.execute("PRAGMA foreign_keys=ON")
+                if path is not None:
+                    dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
+    if readonly:
+        return create_engine(url, pool_pre_ping=True, execution_options={"postgresql_readonly": True})
     return create_engine(url, pool_pre_ping=True)
 
 
+# Events are encoded, hashed and inserted this many at a time: memory stays bounded however large the batch
+# (a 1,000,000-trade import holds one chunk of rows, not a million), and a progress bar can advance.
+CHUNK = 5000
+
+
+@dataclass(slots=True)
+class _Prepared:
+    index: int  # in the batch
+    event: Event
+    key: str
+    payload: str
+    content_hash: str
+
+
 class Ledger:
-    """An open ledger database. Cheap to create; migrates the schema on first use."""
+    """An open ledger database. Cheap to create; migrates the schema on first use.
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    ``readonly=True`` opens it for reading only (commands that only read; an archive or an accountant's
+    copy): nothing is migrated or written, and :meth:`append` is refused. ``readonly=None`` (the default)
+    opens a SQLite file read-only when this process cannot write it or its folder, else read-write.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, readonly: bool | None = False) -> None:
         self.url = url
-        self.engine = create_ledger_engine(url)
-        if migrate:
-            from taxreport.ledger.migrate import upgrade
+        path = sqlite_path(url)
+        if readonly is None:
+            readonly = _read_only_file(path)
+        elif readonly and path is not None and not path.exists():
+            readonly = False  # nothing to read yet: created (empty) as before, so reading shows nothing
+        self.readonly = readonly
+        self._events_cache: tuple[tuple[int, str, int], list[Event]] | None = None
+        if migrate and (not readonly or not _read_only_file(path)):
+            from taxreport.ledger.migrate import current_revision, upgrade
 
-            upgrade(self.engine)
+            writer = self.engine = create_ledger_engine(url)
+            if not readonly or current_revision(writer) != head_revision():
+                upgrade(writer)  # a writable ledger opened to read is still brought up to date first
+            if readonly:
+                writer.dispose()
+        if readonly:
+            self.engine = create_ledger_engine(url, readonly=True)
+            self._check_schema()
+
+    def _check_schema(self) -> None:
+        from taxreport.ledger.migrate import current_revision
+
+        found = current_revision(self.engine)
+        if found is None:
+            raise LedgerError(f"{self._name()} is not a taxreport ledger (no schema), and it is open read-only")
+        if found != head_revision():
+            raise LedgerError(f"{self._name()} has schema revision {found}, this taxreport needs "
+                              f"{head_revision()}; it is open read-only, so it cannot be upgraded here: open it "
+                              "once with write access (or a copy of it)")
+
+    def _name(self) -> str:
+        path = sqlite_path(self.url)
+        return f"the ledger {path}" if path is not None else "the ledger"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -99,54 +201,59 @@ class Ledger:
         """Append ``events`` in one transaction; see the module docstring for the rules.
 
         ``origins`` (same length as ``events``, e.g. ``"trades.csv:12"``) name each event in errors.
+        Events are encoded, hashed and inserted :data:`CHUNK` at a time inside that transaction.
         """
         _check_actor(actor)
         if not reason.strip():
             raise ValueError("reason: every write must say why")
+        if not isinstance(events, Sequence):
+            events = list(events)  # any iterable of events is accepted, as before
         if origins is not None and len(origins) != len(events):
             raise ValueError("origins must match events one to one")
+        if self.readonly:
+            raise LedgerError(f"{self._name()} is open read-only; nothing was written")
         where = (lambda i: f"{origins[i]}: ") if origins else (lambda i: f"event {i + 1} of the batch: ")
         result = AppendResult()
-        with self.engine.begin() as conn:
-            head = self._lock_head(conn)
-            keys = [e.natural_key for e in events]
-            stored = self._existing(conn, keys)
-            seen: dict[str, str] = {}
-            pending: list[tuple[Event, str, str, str]] = []
-            for i, ev in enumerate(events):
-                payload = canonical_json(ev.to_payload())
-                key, chash = keys[i], hashlib.sha256(payload.encode()).hexdigest()
-                previous = stored.get(key) or seen.get(key)
-                if previous is not None:
-                    if previous != chash:
-                        raise LedgerError(
-                            f"{where(i)}{key} is already in the ledger with different content; "
-                            "events are never edited: reverse the old one and write a corrected one "
-                            "with a new id")
-                    result.duplicates += 1
-                    continue
-                seen[key] = chash
-                pending.append((ev, key, chash, payload))
-            self._check_reversals(conn, [p[0] for p in pending], where, events)
-            seq, prev = head
+        total = len(events)
+        with progress.task(f"Writing {total:,} events to the ledger", total) as bar, \
+                self.engine.begin() as conn:
+            seq, prev = self._lock_head(conn)
             now = format_time(datetime.now(timezone.utc))
-            rows = []
-            for ev, key, chash, payload in pending:
-                seq += 1
-                row = {
-                    "seq": seq, "natural_key": key, "kind": ev.kind, "time": format_time(ev.time),
-                    "accounts": "," + ",".join(ev.accounts) + ",",
-                    "assets": "," + ",".join(ev.assets) + ",",
-                    "order_ref": ev.order_ref, "payload": payload,
-                    "content_hash": chash, "actor": actor, "reason": reason, "recorded_at": now,
-                    "prev_hash": prev,
-                }
-                row["hash"] = prev = row_hash(prev, row)
-                rows.append(row)
-                result.added.append(seq)
-            if rows:
-                for start in range(0, len(rows), 1000):
-                    conn.execute(schema.events.insert(), rows[start:start + 1000])
+            hash_row = row_hasher(actor, reason, now)
+            reversals = _ReversalCheck(self, conn, events, where) \
+                if any(isinstance(e, Reversal) for e in events) else None
+            insert = _insert_sql(conn)
+            for start in range(0, total, CHUNK):
+                chunk = [_Prepared(i, ev, ev.natural_key, payload, hashlib.sha256(payload.encode()).hexdigest())
+                         for i, ev in enumerate(events[start:start + CHUNK], start)
+                         for payload in (payload_json(ev),)]
+                # Optimistic: only duplicates inside the chunk are looked for first; a key already stored (by
+                # an earlier append or an earlier chunk of this one) makes the insert fail on the unique
+                # natural key, and the chunk is then checked against the database and written again.
+                lookup = reversals is not None and any(isinstance(p.event, Reversal) for p in chunk)
+                stored = self._existing(conn, [p.key for p in chunk]) if lookup else {}
+                pending, dups = _dedupe(chunk, stored, where)
+                if reversals is not None:
+                    reversals.check([p for p in pending if isinstance(p.event, Reversal)])
+                rows = _chain(pending, seq, prev, hash_row, actor, reason, now)
+                try:
+                    with conn.begin_nested():
+                        if rows:
+                            conn.exec_driver_sql(insert, rows)
+                except IntegrityError:
+                    if lookup:
+                        raise
+                    stored = self._existing(conn, [p.key for p in chunk])
+                    pending, dups = _dedupe(chunk, stored, where)
+                    rows = _chain(pending, seq, prev, hash_row, actor, reason, now)
+                    if rows:
+                        conn.exec_driver_sql(insert, rows)
+                if rows:
+                    seq, prev = rows[-1][0], rows[-1][-1]
+                    result.added.extend(r[0] for r in rows)
+                result.duplicates += dups
+                bar.advance(len(chunk))
+            if result.added:
                 conn.execute(update(schema.ledger_head).where(schema.ledger_head.c.id == 1)
                              .values(seq=seq, hash=prev))
         return result
@@ -168,27 +275,6 @@ class Ledger:
                 found[key] = chash
         return found
 
-    def _check_reversals(self, conn: Connection, pending: list[Event], where, events) -> None:  # noqa: ANN001
-        reversals = [e for e in pending if isinstance(e, Reversal)]
-        if not reversals:
-            return
-        targets = [r.target_key for r in reversals]
-        existing = self._existing(conn, targets)
-        in_batch = {e.natural_key for e in pending}
-        already = {
-            json.loads(p)["target_key"]
-            for (p,) in conn.execute(select(schema.events.c.payload).where(schema.events.c.kind == "reversal"))
-        }
-        for r in reversals:
-            i = list(events).index(r)
-            if r.target_key not in existing and r.target_key not in in_batch:
-                raise LedgerError(f"{where(i)}reversal targets {r.target_key}, which is not in the ledger")
-            if r.target_key.startswith("reversal:"):
-                raise LedgerError(f"{where(i)}a reversal cannot be reversed; write the event again instead")
-            if r.target_key in already:
-                raise LedgerError(f"{where(i)}{r.target_key} is already reversed")
-            already.add(r.target_key)
-
     # --- reading ----------------------------------------------------------------------------
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -199,7 +285,7 @@ class Ledger:
              order_ref: str | None = None, actor_prefix: str | None = None) -> Iterator[StoredEvent]:
         """Stored events in ``seq`` order, filtered in SQL. ``end`` is exclusive."""
         c = schema.events.c
-        conds = []
+        conds: list[Any] = []
         if kinds:
             conds.append(c.kind.in_(list(kinds)))
         if account:
@@ -218,13 +304,50 @@ class Ledger:
         if conds:
             stmt = stmt.where(and_(*conds))
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=2000).execute(stmt):
-                yield StoredEvent(row.seq, event_from_payload(json.loads(row.payload)), row.actor,
-                                  row.reason, row.recorded_at, row.hash)
+            result = conn.execution_options(yield_per=CHUNK).execute(stmt)
+            for part in result.partitions():
+                decoded = _decode_many([row[1] for row in part])
+                for row, ev in zip(part, decoded):
+                    yield StoredEvent(row[0], ev, row[2], row[3], row[4], row[5])
 
     def events(self, **filters) -> list[Event]:  # noqa: ANN003
-        """The events themselves (see :meth:`rows` for filters), reversals included."""
-        return [r.event for r in self.rows(**filters)]
+        """The events themselves (see :meth:`rows` for filters), reversals included.
+
+        Without filters (what the tax engine reads), the decoded events are kept for this ``Ledger``'s
+        lifetime, keyed by the chain head (last ``seq`` and its hash) and the row count, both read in the
+        same transaction as the rows: any append (from any process) changes the head, so the events are
+        decoded again; rows deleted or inserted behind the chain's back change the count. (A row edited in
+        place behind the chain's back is what ``ledger verify`` finds; it never reads from this cache.)
+        """
+        if filters:
+            return [r.event for r in self.rows(**filters)]
+        with self.engine.connect() as conn:
+            head = self._head(conn)
+            rows = int(conn.execute(select(func.count()).select_from(schema.events)).scalar_one())
+            key = (head[0], head[1], rows)
+            cached = self._events_cache
+            if cached is not None and cached[0] == key:
+                return list(cached[1])
+            out: list[Event] = []
+            with progress.task("Reading the ledger", rows) as bar:
+                # the driver's cursor directly: one column, no SQLAlchemy row objects
+                cursor = conn.exec_driver_sql("SELECT payload FROM events ORDER BY seq")
+                while part := cursor.fetchmany(CHUNK):
+                    out.extend(_decode_many([row[0] for row in part]))
+                    bar.advance(len(part))
+        self._events_cache = (key, out)
+        return list(out)
+
+    def head(self) -> tuple[int, str]:
+        """The chain head: the last ``seq`` and its hash (``(0, GENESIS)`` when empty). Any append changes it."""
+        with self.engine.connect() as conn:
+            return self._head(conn)
+
+    @staticmethod
+    def _head(conn: Connection) -> tuple[int, str]:
+        row = conn.execute(select(schema.ledger_head.c.seq, schema.ledger_head.c.hash)
+                           .where(schema.ledger_head.c.id == 1)).one()
+        return int(row[0]), str(row[1])
 
     def has_key(self, natural_key: str) -> bool:
         with self.engine.connect() as conn:
@@ -236,12 +359,99 @@ class Ledger:
 
     # --- audit ------------------------------------------------------------------------------
     def verify(self) -> VerifyResult:
+        """Walk the whole chain (never from a cache): see :func:`taxreport.ledger.chain.verify_rows`."""
         c = schema.events.c
         with self.engine.connect() as conn:
-            head_seq, head_hash = conn.execute(
-                select(schema.ledger_head.c.seq, schema.ledger_head.c.hash).where(schema.ledger_head.c.id == 1)
-            ).one()
+            head_seq, head_hash = self._head(conn)
             stmt = select(*[getattr(c, n) for n in ("seq", "natural_key", "kind", "time", "payload", "actor",
                                                       "reason", "recorded_at", "prev_hash", "hash")]).order_by(c.seq)
-            rows = (r._mapping for r in conn.execution_options(yield_per=2000).execute(stmt))
-            return verify_rows(rows, int(head_seq), str(head_hash))
+            with progress.task("Verifying the ledger", head_seq) as bar:
+                def mappings() -> Iterator[Mapping[str, Any]]:
+                    for part in conn.execution_options(yield_per=CHUNK).execute(stmt).partitions():
+                        yield from (r._mapping for r in part)  # type: ignore[misc]
+                        bar.advance(len(part))
+
+                return verify_rows(mappings(), head_seq, head_hash)
+
+
+def _decode_many(payloads: list[str]) -> list[Event]:
+    """Decode stored payloads: one ``json.loads`` for the whole list, then :func:`trusted_event` (the rows
+    were validated when written and are covered by the hash chain)."""
+    if not payloads:
+        return []
+    return [trusted_event(p) for p in json.loads("[" + ",".join(payloads) + "]")]
+
+
+def _insert_sql(conn: Connection) -> str:
+    marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * len(_INSERT_COLUMNS))
+    return f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks})"
+
+
+_INSERT_COLUMNS = ("seq", "natural_key", "kind", "time", "accounts", "assets", "order_ref", "payload",
+                   "content_hash", "actor", "reason", "recorded_at", "prev_hash", "hash")
+
+
+def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str], where: Callable[[int], str]
+            ) -> tuple[list[_Prepared], int]:
+    """The events of ``chunk`` to write and the number of duplicates (same key, same content) skipped;
+    the same key with different content is refused."""
+    seen: dict[str, str] = {}
+    pending: list[_Prepared] = []
+    dups = 0
+    for p in chunk:
+        previous = stored.get(p.key) or seen.get(p.key)
+        if previous is not None:
+            if previous != p.content_hash:
+                raise LedgerError(
+                    f"{where(p.index)}{p.key} is already in the ledger with different content; "
+                    "events are never edited: reverse the old one and write a corrected one "
+                    "with a new id")
+            dups += 1
+            continue
+        seen[p.key] = p.content_hash
+        pending.append(p)
+    return pending, dups
+
+
+def _chain(pending: list[_Prepared], seq: int, prev: str, hash_row: Callable[..., str], actor: str, reason: str,
+           recorded_at: str) -> list[tuple[Any, ...]]:
+    """Insert rows (in ``_INSERT_COLUMNS`` order) for ``pending``, numbered after ``seq`` and linked after
+    ``prev``."""
+    rows: list[tuple[Any, ...]] = []
+    for p in pending:
+        ev = p.event
+        seq += 1
+        time = time_text(ev.time)
+        new = hash_row(prev, seq, p.key, ev.kind, time, p.payload)
+        rows.append((seq, p.key, ev.kind, time, "," + ",".join(ev.accounts) + ",", "," + ",".join(ev.assets) + ",",
+                     ev.order_ref, p.payload, p.content_hash, actor, reason, recorded_at, prev, new))
+        prev = new
+    return rows
+
+
+class _ReversalCheck:
+    """The rules of reversals in one append: the target exists (stored or in the batch), is not itself a
+    reversal, and is not reversed twice."""
+
+    def __init__(self, ledger: "Ledger", conn: Connection, events: Sequence[Event],
+                 where: Callable[[int], str]) -> None:
+        self.ledger, self.conn, self.where = ledger, conn, where
+        self.in_batch = {e.natural_key for e in events}
+        self.already = {
+            json.loads(p)["target_key"]
+            for (p,) in conn.execute(select(schema.events.c.payload).where(schema.events.c.kind == "reversal"))
+        }
+
+    def check(self, pending: list[_Prepared]) -> None:
+        if not pending:
+            return
+        existing = self.ledger._existing(self.conn, [p.event.target_key for p in pending])  # type: ignore[attr-defined]
+        for p in pending:
+            target = p.event.target_key  # type: ignore[attr-defined]
+            if target not in existing and target not in self.in_batch:
+                raise LedgerError(f"{self.where(p.index)}reversal targets {target}, which is not in the ledger")
+            if target.startswith("reversal:"):
+                raise LedgerError(f"{self.where(p.index)}a reversal cannot be reversed; write the event again instead")
+            if target in self.already:
+                raise LedgerError(f"{self.where(p.index)}{target} is already reversed")
+            self.already.add(target)

@@ -7,13 +7,28 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import typing
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Mapping
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any, Callable, Mapping
 
-from taxreport.model.events import EVENT_TYPES, Event, parse_time
-from taxreport.model.money import parse_decimal
+from taxreport.model.events import (
+    EVENT_TYPES,
+    Deposit,
+    Event,
+    Income,
+    Reversal,
+    Trade,
+    Transfer,
+    Withdrawal,
+    canonical_json,
+    format_time,
+    parse_time,
+)
+from taxreport.model.events import _encode as _encode_value
+from taxreport.model.money import decimal_str, parse_decimal
 
 
 def event_from_payload(payload: Mapping[str, Any]) -> Event:
@@ -58,3 +73,163 @@ def _decoders(cls: type) -> tuple[tuple[str, Any], ...]:
         hints = typing.get_type_hints(cls)
         cached = _DECODERS[cls] = tuple((f.name, _decoder_for(hints[f.name])) for f in dataclasses.fields(cls))
     return cached
+
+
+# --- fast paths for the ledger's bulk write and read (issue 14) ---------------------------------------
+#
+# ``payload_json`` is ``canonical_json(event.to_payload())`` computed with per-class field encoders and one
+# reusable C JSON encoder; ``trusted_event`` rebuilds an event from a payload the ledger itself wrote
+# (validated by the event's ``__post_init__`` when it was written, and covered by the hash chain) without
+# validating it again. Both are checked against the generic versions in tests/test_ledger_speed.py.
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_text = encode_basestring  # a str as json.dumps(..., ensure_ascii=False) writes it
+
+
+def time_text(value: datetime) -> str:
+    """:func:`~taxreport.model.events.format_time` of an event's time, faster for UTC times."""
+    # Events hold UTC times (``Event.__post_init__``), for which isoformat is format_time's text, faster.
+    if value.tzinfo is timezone.utc and value.year >= 1000:
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return format_time(value)
+
+
+def _plain_hint(hint: Any) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Union or (args and type(None) in args):
+        inner = [a for a in args if a is not type(None)]
+        hint = inner[0] if len(inner) == 1 else hint
+    return hint
+
+
+def _json_str(value: Any) -> str:
+    return _text(value) if type(value) is str else _CANONICAL.encode(_encode_value(value))
+
+
+def _json_decimal(value: Any) -> str:
+    return '"' + decimal_str(value) + '"' if type(value) is Decimal else _CANONICAL.encode(_encode_value(value))
+
+
+def _json_time(value: Any) -> str:
+    return '"' + time_text(value) + '"' if type(value) is datetime else _CANONICAL.encode(_encode_value(value))
+
+
+def _json_enum(value: Any) -> str:
+    return _json_str(value.value) if isinstance(value, enum.Enum) else _CANONICAL.encode(_encode_value(value))
+
+
+def _json_any(value: Any) -> str:
+    return _CANONICAL.encode(_encode_value(value))
+
+
+def _json_writer_for(hint: Any) -> Callable[[Any], str]:
+    hint = _plain_hint(hint)
+    if hint is str:
+        return _json_str
+    if hint is Decimal:
+        return _json_decimal
+    if hint is datetime:
+        return _json_time
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _json_enum
+    return _json_any
+
+
+_WRITERS: dict[type, tuple[tuple[str, str, Callable[[Any], str] | None], ...]] = {}
+
+
+def _writers(cls: type) -> tuple[tuple[str, str, Callable[[Any], str] | None], ...]:
+    """``(field, its '"name":' prefix, JSON writer)`` in sorted key order, ``kind`` included (writer None)."""
+    cached = _WRITERS.get(cls)
+    if cached is None:
+        hints = typing.get_type_hints(cls)
+        entries: list[tuple[str, str, Callable[[Any], str] | None]] = [
+            (f.name, _text(f.name) + ":", _json_writer_for(hints[f.name])) for f in dataclasses.fields(cls)]
+        entries.append(("kind", '"kind":', None))
+        cached = _WRITERS[cls] = tuple(sorted(entries))
+    return cached
+
+
+def payload_json(event: Event) -> str:
+    """The canonical JSON text of ``event.to_payload()`` (what the ledger stores and hashes), written
+    directly field by field in sorted key order; equal to ``canonical_json(event.to_payload())``.
+
+    An event class that overrides ``to_payload`` is encoded through its own method."""
+    cls = type(event)
+    if cls.to_payload is not Event.to_payload:
+        return canonical_json(event.to_payload())
+    parts = []
+    for name, prefix, write in _writers(cls):
+        if write is None:
+            parts.append(prefix + _text(event.kind))
+            continue
+        value = getattr(event, name)
+        parts.append(prefix + ("null" if value is None else write(value)))
+    return "{" + ",".join(parts) + "}"
+
+
+def _trusted_decoder_for(hint: Any) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Union or (args and type(None) in args):
+        inner = [a for a in args if a is not type(None)]
+        hint = inner[0] if len(inner) == 1 else hint
+    if hint is Decimal:
+        return Decimal
+    if hint is datetime:
+        return _trusted_time
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    return None
+
+
+def _trusted_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is timezone.utc else parse_time(text)
+
+
+# Event classes whose ``__post_init__`` only validates and normalises idempotently (so a payload it once
+# accepted decodes to an equal event without running it again). Any other class, e.g. a new kind or
+# Record (which freezes its data), is rebuilt through its constructor.
+TRUSTED_CLASSES: frozenset[type] = frozenset((Trade, Transfer, Deposit, Withdrawal, Income, Reversal))
+_BUILDERS: dict[type, Callable[[Mapping[str, Any]], Event] | None] = {}
+
+
+def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
+    """A function that builds ``cls`` from a stored payload with one straight-line assignment per field
+    (generated once per class from its fields and type hints), or None for classes not trusted."""
+    if cls in _BUILDERS:
+        return _BUILDERS[cls]
+    if cls not in TRUSTED_CLASSES:
+        _BUILDERS[cls] = None
+        return None
+    hints = typing.get_type_hints(cls)
+    env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+    lines = ["def build(p):", "    o = _new(_cls)"]
+    for i, f in enumerate(dataclasses.fields(cls)):
+        decode = _trusted_decoder_for(hints[f.name])
+        if decode is None:
+            lines.append(f"    _set(o, {f.name!r}, p[{f.name!r}])")
+        else:
+            env[f"_d{i}"] = decode
+            lines.append(f"    v = p[{f.name!r}]")
+            lines.append(f"    _set(o, {f.name!r}, None if v is None else _d{i}(v))")
+    lines.append("    return o")
+    exec("\n".join(lines), env)  # noqa: S102 - code generated from the dataclass fields above, no input
+    _BUILDERS[cls] = env["build"]
+    return env["build"]
+
+
+def trusted_event(payload: Mapping[str, Any]) -> Event:
+    """Rebuild an event the ledger wrote (see above); falls back to :func:`event_from_payload` for classes
+    that are not trusted and for payloads not of the shape written today (a field missing or added)."""
+    cls = EVENT_TYPES.get(payload.get("kind"))  # type: ignore[arg-type]
+    build = _builder(cls) if cls is not None else None
+    if build is None or len(payload) != _FIELD_COUNT.setdefault(cls, len(dataclasses.fields(cls)) + 1):  # type: ignore[arg-type]
+        return event_from_payload(payload)
+    try:
+        return build(payload)
+    except KeyError:  # not the shape the ledger writes today
+        return event_from_payload(payload)
+
+
+_FIELD_COUNT: dict[type, int] = {}

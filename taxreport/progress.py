@@ -1,0 +1,65 @@
+"""Progress of long work (bulk appends, verifying or loading a large ledger, imports, exports…).
+
+Core code reports progress without knowing who shows it::
+
+    with progress.task("Verifying the ledger", total=n) as bar:
+        for chunk in chunks:
+            ...
+            bar.advance(len(chunk))
+
+Nothing is shown unless a front end installed a reporter with :func:`reporting` (the CLI installs a rich
+progress bar on a terminal only, see :mod:`taxreport.cli.progress`); otherwise a task costs one context
+variable lookup. Tasks smaller than :data:`MIN_TOTAL` are not shown (no flicker on small ledgers).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, Protocol
+
+MIN_TOTAL = 5000
+
+
+class Task(Protocol):
+    def advance(self, amount: int = 1) -> None: ...
+
+
+class Reporter(Protocol):
+    def start(self, label: str, total: int | None) -> Task: ...
+
+    def finish(self, task: Task) -> None: ...
+
+
+class _Silent:
+    def advance(self, amount: int = 1) -> None:
+        return None
+
+
+SILENT: Task = _Silent()
+_reporter: ContextVar[Reporter | None] = ContextVar("taxreport_progress", default=None)
+
+
+@contextmanager
+def task(label: str, total: int | None = None, *, min_total: int | None = None) -> Iterator[Task]:
+    """A unit of long work of ``total`` steps (None: unknown); shown only when a reporter is installed and
+    ``total`` is at least ``min_total`` (default :data:`MIN_TOTAL`)."""
+    reporter = _reporter.get()
+    if reporter is None or (total is not None and total < (MIN_TOTAL if min_total is None else min_total)):
+        yield SILENT
+        return
+    handle = reporter.start(label, total)
+    try:
+        yield handle
+    finally:
+        reporter.finish(handle)
+
+
+@contextmanager
+def reporting(reporter: Reporter | None) -> Iterator[None]:
+    """Show every :func:`task` started inside this block through ``reporter`` (None: show nothing)."""
+    token = _reporter.set(reporter)
+    try:
+        yield
+    finally:
+        _reporter.reset(token)
