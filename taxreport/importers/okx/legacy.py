@@ -31,22 +31,11 @@ from taxreport.importers.okx.common import (
     split_symbol,
     to_input_error,
 )
-from taxreport.model.assets import FIAT, STABLECOINS
+from taxreport.importers.records import quote_rank
 from taxreport.model.events import Trade
 
 CHINA = ZoneInfo("Asia/Shanghai")
-QUOTE_RANK_AFTER_STABLES = ("BTC", "ETH", "OKB")
 TOTAL_RELATIVE = Decimal("0.000001")
-
-
-def quote_rank(asset: str) -> int | None:
-    if asset in FIAT:
-        return 0
-    if asset in STABLECOINS or asset in ("USDK",):
-        return 1
-    if asset in QUOTE_RANK_AFTER_STABLES:
-        return 2 + QUOTE_RANK_AFTER_STABLES.index(asset)
-    return None
 
 
 def _finish(f: OkxFile, batch: OkxBatch, problems: list[InputError]) -> OkxBatch:
