@@ -39,7 +39,8 @@ def run(db: str, *args: str) -> str:
 def _history(tmp: Path) -> list[list[str]]:
     """SYNTHETIC inputs of a mixed history, as CLI commands: USD trades on Kraken (the demo's sample),
     a crypto-to-crypto trade with the fee in the asset received, OKX trades against EUR, OKX staking
-    income, Simple Earn in and out (transfers), Deposit yield (interest) and a withdrawal with a fee."""
+    income, Simple Earn in and out (transfers), Deposit yield (interest), a withdrawal with a fee, and
+    BittyTax records of a gift, lost coins, a spend (with its GBP value) and a donation."""
     (tmp / "cc.csv").write_text("timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n"
                                 "2025-03-01T12:00:00Z,kraken:main,buy,ETH,BTC,0.5,0.03,0.0005,ETH,K-2001\n")
     meta = "UID:000 (SYNTHETIC),Account Type:Main,Time Zone:UTC+0\n"
@@ -58,6 +59,13 @@ def _history(tmp: Path) -> list[list[str]]:
         "23,2025-03-01 10:00:00,Staking Yield,0.5,0,0.5,SOL\n"
         "22,2025-02-01 10:00:00,Simple Earn subscription,-5,5,0,SOL\n"
         "21,2025-01-20 09:00:00,From unified trading account,5,0,5,SOL\n")
+    (tmp / "bitty.csv").write_text(
+        "Type,Buy Quantity,Buy Asset,Buy Value in GBP,Sell Quantity,Sell Asset,Sell Value in GBP,Fee Quantity,"
+        "Fee Asset,Fee Value in GBP,Wallet,Timestamp,Note\n"
+        "Gift-Sent,,,,0.01,BTC,,,,,kraken:main,2025-04-01T10:00:00 UTC,to my sister\n"
+        "Lost,,,,0.005,BTC,,,,,kraken:main,2025-04-02T10:00:00 BST,\n"
+        "Spend,,,,0.002,BTC,150.00,,,,kraken:main,2025-04-03 10:00:00,laptop bag\n"
+        "Charity-Sent,,,,0.001,BTC,,,,,kraken:main,2025-04-04T10:00:00 UTC,\n")
     rows = ["date,base,quote,rate"]
     day = date(2023, 12, 1)
     while day <= date(2026, 6, 30):  # SYNTHETIC daily rates
@@ -70,6 +78,7 @@ def _history(tmp: Path) -> list[list[str]]:
     (tmp / "rates.csv").write_text("\n".join(rows) + "\n")
     return [["import", "csv", str(REPO / "sample_exports" / "demo_trades.csv"), str(tmp / "cc.csv")],
             ["import", "okx", str(tmp / "okx-t.csv"), str(tmp / "okx-f.csv")],
+            ["import", "bittytax", str(tmp / "bitty.csv")],
             ["prices", "import", str(tmp / "rates.csv")]]
 
 
@@ -94,8 +103,9 @@ def test_koinly_round_trip_gives_the_same_gains_for_every_country(tmp_path):
     out = tmp_path / "koinly.csv"
     run(a, "export", "koinly", "--year", "2025", "--out", str(out))
     text = run(b, "import", "koinly", str(out))
-    assert "18 events (2 income, 13 trade, 2 transfer, 1 withdrawal); 18 added" in text
-    assert "0 added, 18 duplicates" in run(b, "import", "koinly", str(out))  # re-import adds nothing
+    assert "22 events (2 income, 13 trade, 2 transfer, 5 withdrawal); 22 added" in text
+    assert "0 added, 22 duplicates" in run(b, "import", "koinly", str(out))  # re-import adds nothing
+    assert ",Gift," in out.read_text() and ",0,GBP,Lost," in out.read_text()
     run(b, "prices", "import", str(tmp_path / "rates.csv"))
     compared = 0
     for country, year in YEARS:
@@ -165,8 +175,8 @@ def test_koinly_transfer_pair_and_taxreport_descriptions(tmp_path):
 
 
 @pytest.mark.parametrize("row, line_field, reason", [
-    ("2025-01-01 00:00 UTC,1,BTC,,,,,,,Gift,,", "Label", "needs the gift/lost event kinds"),
-    ("2025-01-01 00:00 UTC,,,1,BTC,,,,,lost,,", "Label", "needs the gift/lost event kinds"),
+    ("2025-01-01 00:00 UTC,,,1,BTC,,,,,Gift,,", "Label", "'Gift' received needs the gift-in event kind"),
+    ("2025-01-01 00:00 UTC,,,1,BTC,,,,,lost,,", "Label", "'lost' is not a deposit or income label"),
     ("2025-01-01 00:00 UTC,1,BTC,,,,,,,Cost,,", "Label", "'Cost' is not a withdrawal label"),
     ("2025-01-01 00:00 UTC,1,BTC,2,ETH,,,,,Swap,,", "Label", "'Swap' on a trade is not supported"),
     ("2025-01-01 00:00 UTC,1E+30,BTC,,,,,,,,,", "Sent Amount", "'1E+30' is out of range"),
@@ -190,24 +200,41 @@ def test_koinly_without_account_needs_taxreport_description(tmp_path):
     assert res.exit_code == 1 and "Traceback" not in res.output and "give --account" in res.output
 
 
+def test_koinly_lost_and_gift_sent_and_bittytax_lost_default_value(tmp_path):
+    path = _koinly(tmp_path, KOINLY_HEADER + "\n2025-01-01 00:00 UTC,1,BTC,,,,,,,Lost,,\n"
+                                             "2025-01-02 00:00 UTC,0.5,BTC,,,,,20000,USD,gift,for Ann,\n")
+    lost, gift = parse_koinly(path, account="k:main").events
+    assert isinstance(lost, Withdrawal) and (lost.purpose, lost.value) == ("lost", None)
+    assert isinstance(gift, Withdrawal) and (gift.purpose, gift.value, gift.value_currency, gift.note) == (
+        "gift", D(20000), "USD", "for Ann")
+    bitty = tmp_path / "b.csv"
+    bitty.write_text("Type,Buy Quantity,Buy Asset,Buy Value,Sell Quantity,Sell Asset,Sell Value,Fee Quantity,"
+                     "Fee Asset,Fee Value,Wallet,Timestamp\nLost,,,,1,BTC,,,,,W,2020-01-01T00:00:00 UTC\n")
+    (lost,) = parse_bittytax(str(bitty), value_currency="EUR").events
+    # BittyTax README, Lost: "If a value is not specified, a default disposal value of zero is assumed."
+    assert isinstance(lost, Withdrawal) and (lost.purpose, lost.value, lost.value_currency) == ("lost", D(0), "EUR")
+
+
 def _bitty_without_gifts(tmp_path: Path, name: str) -> str:
     lines = (BITTY / name).read_text(encoding="utf-8").splitlines(keepends=True)
     p = tmp_path / name
-    p.write_text("".join(line for line in lines if not line.startswith("Gift-")), encoding="utf-8")
+    p.write_text("".join(line for line in lines if not line.startswith("Gift-Received")), encoding="utf-8")
     return str(p)
 
 
-def test_bittytax_example_file_refuses_gift_rows_naming_them():
+def test_bittytax_example_file_refuses_the_gift_received_row_naming_it():
     with pytest.raises(ImportRefused) as info:
         parse_bittytax(str(BITTY / "example.csv"))
-    assert [(p.line, p.field) for p in info.value.problems] == [(8, "Type"), (40, "Type")]
-    assert "'Gift-Sent' needs the gift/lost event kinds" in info.value.problems[0].reason
+    assert [(p.line, p.field) for p in info.value.problems] == [(40, "Type")]
+    assert "'Gift-Received' needs the gift-in event kind" in info.value.problems[0].reason
 
 
 def test_bittytax_example_rows(tmp_path):
     batch = parse_bittytax(_bitty_without_gifts(tmp_path, "example.csv"))
     ev = batch.events
-    assert len(ev) == 58
+    assert len(ev) == 59
+    gift = ev[6]  # Gift-Sent,,,,0.02757,BTC: a disposal by gift
+    assert isinstance(gift, Withdrawal) and (gift.purpose, gift.quantity, gift.value) == ("gift", D("0.02757"), None)
     dep, trade = ev[0], ev[1]
     assert isinstance(dep, Deposit) and (dep.account, dep.asset, dep.quantity, dep.note) == (
         "LocalBitcoins", "GBP", D(870), "from Bank")
@@ -217,13 +244,13 @@ def test_bittytax_example_rows(tmp_path):
     assert isinstance(spend, Withdrawal) and (spend.purpose, spend.quantity, spend.value, spend.value_currency) == (
         "spend", D("0.002435"), D("0.80"), "GBP")
     # "the withdrawal quantity should be the net amount (after fee deduction)": the fee is on top
-    wd = ev[11]
+    wd = ev[12]
     assert isinstance(wd, Withdrawal) and (wd.quantity, wd.fee) == (D("4.40027953"), D("0.0001"))
-    income = ev[13]
+    income = ev[14]
     assert isinstance(income, Income) and (income.income_type, income.value, income.value_currency) == (
         "other", D("450.00"), "GBP")
     # ETH for BTC: BTC ranks as the quote; the fee in ETH (the asset received) comes out of the 77.41… gross
-    eth = ev[16]
+    eth = ev[17]
     assert (eth.side, eth.base, eth.quote, eth.quantity, eth.fee, eth.fee_asset) == (
         "buy", "ETH", "BTC", D("77.41195874"), D("0.15482391"), "ETH")
     assert eth.quantity * eth.price == D("0.48789661")
@@ -256,9 +283,9 @@ def test_bittytax_zone_suffixes_and_thousands_agree_with_the_newer_utc_file(tmp_
 def test_bittytax_cli_idempotent_and_bounds(tmp_path):
     db = f"sqlite:///{tmp_path / 'l.sqlite3'}"
     path = _bitty_without_gifts(tmp_path, "example.csv")
-    assert "58 added" in run(db, "import", "bittytax", path)
+    assert "59 added" in run(db, "import", "bittytax", path)
     out = json.loads(run(db, "import", "bittytax", path, "--format", "json"))
-    assert (out[0]["added"], out[0]["duplicates"]) == (0, 58)
+    assert (out[0]["added"], out[0]["duplicates"]) == (0, 59)
     bad = tmp_path / "bad.csv"
     bad.write_text("Type,Buy Quantity,Buy Asset,Buy Value,Sell Quantity,Sell Asset,Sell Value,Fee Quantity,"
                    "Fee Asset,Fee Value,Wallet,Timestamp\n"

@@ -43,9 +43,9 @@ def import_koinly(ctx: click.Context, files: tuple[str, ...], account: str | Non
 
     Sent+Received = a trade; Received only = a deposit (Net Worth = its cost basis) or income (Label
     Reward, Staking, Airdrop, Mining, Fork, Lending interest, Income, Fee refund…; Net Worth = its
-    value); Sent only = a withdrawal (Label Donation, or taxreport's "withdrawal (spend)"). A sent and a
-    received row with the same TxHash in two accounts are one transfer. Labels Gift and Lost are
-    refused for now; unknown labels are refused, never guessed. Dates are UTC. Every file is checked
+    value); Sent only = a withdrawal (Label Gift, Donation, Lost, or taxreport's "withdrawal (spend)";
+    Net Worth = its value). A sent and a received row with the same TxHash in two accounts are one
+    transfer. A received Gift is refused for now; unknown labels are refused, never guessed. Dates are UTC. Every file is checked
     before anything is written; re-importing adds nothing.
 
     \b
@@ -73,8 +73,8 @@ def import_bittytax(ctx: click.Context, files: tuple[str, ...], account: str | N
     Timestamp, Note).
 
     Trade, Deposit, Withdrawal, Stake/Unstake (moves to WALLET:staked), income types (Mining,
-    Staking-Reward, Interest, Dividend, Income, Fork, Airdrop, Referral, Cashback, Fee-Rebate), Spend and
-    Charity-Sent. Gift-Received, Gift-Sent, Gift-Spouse and Lost are refused for now; loans and margin
+    Staking-Reward, Interest, Dividend, Income, Fork, Airdrop, Referral, Cashback, Fee-Rebate), Spend,
+    Gift-Sent, Charity-Sent and Lost. Gift-Received is refused for now; Gift-Spouse, loans and margin
     are not supported. Timestamps without a zone are UTC (UTC, GMT, BST, ±HH:MM accepted). Every file
     is checked before anything is written; re-importing adds nothing.
 

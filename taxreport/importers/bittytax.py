@@ -27,10 +27,11 @@ Types: ``Trade`` -> :class:`Trade` (quote by rank, :mod:`~taxreport.importers.re
 :class:`Transfer` to/from ``<wallet>:staked`` ("As you are still the beneficial owner, they are included
 in your total holdings. This is not a taxable event."); ``Mining``, ``Staking-Reward``/``Staking``,
 ``Interest``, ``Dividend``, ``Income``, ``Fork``, ``Airdrop``, ``Referral``, ``Cashback``,
-``Fee-Rebate`` -> :class:`Income` (Buy Value as its value); ``Spend`` -> :class:`Withdrawal` ``spend``
-and ``Charity-Sent`` -> ``donation`` (Sell Value as proceeds). ``Gift-Received``, ``Gift-Sent``,
-``Gift-Spouse`` and ``Lost`` need the gift/lost event kinds of issue #12 and are refused for now;
-loans and margin types are refused (not supported). Trade values (Buy/Sell Value) and every Fee Value
+``Fee-Rebate`` -> :class:`Income` (Buy Value as its value); ``Spend`` -> :class:`Withdrawal` ``spend``,
+``Gift-Sent`` -> ``gift``, ``Charity-Sent`` -> ``donation``, ``Lost`` -> ``lost`` (Sell Value as
+proceeds; for Lost "If a value is not specified, a default disposal value of zero is assumed").
+``Gift-Received`` needs the gift-in event kind of issue #12 and is refused for now; ``Gift-Spouse``
+(a "No-Gain/No-Loss" disposal), loans and margin types are refused (not supported). Trade values (Buy/Sell Value) and every Fee Value
 are not used by the tax engine (it values from its rates): they are kept in the event's note.
 
 ``Wallet`` is the ledger account (``--account`` overrides it for a file without wallets). Rows have
@@ -63,9 +64,9 @@ COLUMNS = ("Type", "Buy Quantity", "Buy Asset", "Buy Value", "Sell Quantity", "S
 INCOME = {"mining": "mining", "staking-reward": "staking", "staking": "staking", "interest": "interest",
           "dividend": "other", "income": "other", "fork": "fork", "airdrop": "airdrop", "referral": "reward",
           "cashback": "rebate", "fee-rebate": "rebate"}
-DISPOSALS = {"spend": "spend", "charity-sent": "donation"}
-PENDING = ("gift-received", "gift-sent", "gift-spouse", "lost")
-UNSUPPORTED = ("loan", "loan-repayment", "loan-interest", "margin-gain", "margin-loss", "margin-fee",
+DISPOSALS = {"spend": "spend", "gift-sent": "gift", "charity-sent": "donation", "lost": "lost"}
+PENDING = ("gift-received",)  # needs the gift-in event kind (issue #12 item 2)
+UNSUPPORTED = ("gift-spouse", "loan", "loan-repayment", "loan-interest", "margin-gain", "margin-loss", "margin-fee",
                "margin-fee-rebate")
 KNOWN = ("trade", "deposit", "withdrawal", "stake", "unstake", *INCOME, *DISPOSALS, *PENDING, *UNSUPPORTED)
 STAKED_SUFFIX = ":staked"
@@ -152,10 +153,11 @@ def _event(cells: Cells, account: str | None, values: dict[str, tuple[str, str]]
     if key not in KNOWN:
         raise CellError("Type", f"{kind!r} is not a BittyTax record type (see its README, Transaction Records)")
     if key in PENDING:
-        raise CellError("Type", f"{kind!r} needs the gift/lost event kinds (issue #12), not available yet in "
+        raise CellError("Type", f"{kind!r} needs the gift-in event kind (issue #12), not available yet in "
                                 "this version: refused rather than booked as something else")
     if key in UNSUPPORTED:
-        raise CellError("Type", f"{kind!r} (loans, margin) is not supported by taxreport")
+        raise CellError("Type", f"{kind!r} (no-gain/no-loss gifts to a spouse, loans, margin) is not supported "
+                                "by taxreport")
     try:
         when = bittytax_time(cells.need("Timestamp"))
     except ValueError as exc:
@@ -205,6 +207,8 @@ def _event(cells: Cells, account: str | None, values: dict[str, tuple[str, str]]
                         quantity=qty + (fee or 0), fee=fee or Decimal(0), note=note or kind, time=when, source=SOURCE, external_id=ext)
     purpose = DISPOSALS.get(key, "own-wallet")
     value = _value(cells, values, "Sell Value") if key in DISPOSALS else None
+    if key == "lost" and value is None:
+        value = (Decimal(0), values["Sell Value"][1])  # "a default disposal value of zero is assumed"
     return Withdrawal(account=wallet, asset=asset, quantity=qty, fee=fee or Decimal(0), purpose=purpose,
                       value=value[0] if value else None, value_currency=value[1] if value else None,
                       note=note, time=when, source=SOURCE, external_id=ext)

@@ -22,9 +22,11 @@ Row meaning (Koinly's rules, the same as :mod:`taxreport.reports.txrows`):
 * **Labels** (Koinly "What are tags", https://support.koinly.io/en/articles/9490023-what-are-tags;
   capitalised or lower-case, ``_`` for spaces): income ``Reward``/``Staking``, ``Airdrop``, ``Mining``,
   ``Fork``, ``Lending interest``/``Loan interest``, ``Income``/``Other income``/``Salary``, ``Fee
-  refund``/``Cashback``; withdrawal ``Donation``. ``Gift`` and ``Lost`` (sent or received) need the
-  gift/lost event kinds of issue #12 and are refused for now, naming the label; every other label
-  (``Cost``, ``Swap``, ``Realized gain``, ``Liquidity in`` …) is refused, never guessed.
+  refund``/``Cashback``; withdrawal ``Gift``, ``Donation``, ``Lost`` (a :class:`Withdrawal` with that
+  purpose, Net Worth as its value: the same event the canonical CSV's ``gift-out``/``lost`` rows make).
+  A *received* ``Gift`` needs the gift-in event kind of issue #12 and is refused for now, naming the
+  label; every other label (``Cost``, ``Swap``, ``Realized gain``, ``Liquidity in`` …) is refused,
+  never guessed.
 * **Transfers between own accounts**: a sent-only and a received-only row with the same TxHash, the
   same currency and amount, in two different accounts, are one :class:`Transfer` (its fee from the
   sent row), as ``export koinly`` writes them.
@@ -73,8 +75,8 @@ INCOME_LABELS = {"reward": "reward", "staking": "staking", "airdrop": "airdrop",
                  "fork": "fork", "lending interest": "interest", "loan interest": "interest",
                  "income": "other", "other income": "other", "salary": "other", "fee refund": "rebate",
                  "cashback": "rebate"}
-WITHDRAWAL_LABELS = {"donation": "donation"}
-PENDING_LABELS = ("gift", "lost")  # need the gift-in/gift-out/lost event kinds (issue #12 item 2)
+WITHDRAWAL_LABELS = {"donation": "donation", "gift": "gift", "lost": "lost"}
+PENDING_RECEIVED = ("gift",)  # a gift received needs the gift-in event kind (issue #12 item 2)
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(?:\s*UTC)?$", re.IGNORECASE)
 # taxreport's own descriptions (reports/txrows.py): "<what> on <account><detail>[: note]"
 _OURS = re.compile(r"^(?P<what>(?:buy|sell) \S+ (?:with|for) \S+|deposit|withdrawal to own wallet|"
@@ -229,9 +231,9 @@ def _transfer_pairs(rows: list[_Row]) -> dict[int, _Row]:
 
 def _event(row: _Row, external_id: str) -> Event:
     label = _label(row)
-    if label in PENDING_LABELS:
-        raise CellError("Label", f"{row.label!r} needs the gift/lost event kinds (issue #12), not available "
-                                 "yet in this version: refused rather than booked as something else")
+    if label in PENDING_RECEIVED and row.received and not row.sent:
+        raise CellError("Label", f"{row.label!r} received needs the gift-in event kind (issue #12), not "
+                                 "available yet in this version: refused rather than booked as something else")
     t, src, note = row.time, SOURCE, row.note
     if row.sent and row.received:
         if label:
@@ -261,7 +263,7 @@ def _event(row: _Row, external_id: str) -> Event:
                           time=t, source=src, external_id=external_id, note=note)
         if label:
             raise CellError("Label", f"{row.label!r} is not a deposit or income label this importer knows "
-                                     f"({', '.join(sorted({*INCOME_LABELS, *PENDING_LABELS}))})")
+                                     f"({', '.join(sorted(INCOME_LABELS))})")
         cost: Decimal | None = row.worth[0] if row.worth else None
         ccy: str | None = row.worth[1] if row.worth else None
         acquired: datetime | None = None
@@ -282,12 +284,10 @@ def _event(row: _Row, external_id: str) -> Event:
     if label:
         if label not in WITHDRAWAL_LABELS:
             raise CellError("Label", f"{row.label!r} is not a withdrawal label this importer knows "
-                                     f"({', '.join(sorted({*WITHDRAWAL_LABELS, *PENDING_LABELS}))})")
+                                     f"({', '.join(sorted(WITHDRAWAL_LABELS))})")
         purpose = WITHDRAWAL_LABELS[label]
     elif row.ours and (w := _WITHDRAWAL.match(row.ours.group("what"))):
         purpose = w.group("purpose")
-        if purpose in PENDING_LABELS:
-            raise CellError("Description", f"a {purpose} withdrawal needs the gift/lost event kinds (issue #12)")
     value = row.worth if purpose != "own-wallet" else None
     if row.worth and purpose == "own-wallet":
         note = "; ".join(x for x in (row.note, f"Koinly Net Worth {row.worth[0]} {row.worth[1]}") if x)
