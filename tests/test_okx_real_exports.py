@@ -22,6 +22,7 @@ from taxreport.model.events import Deposit, Income, Trade, Transfer, Withdrawal
 from taxreport.model.legs import balances_of
 
 OKX = FIXTURES / "okx"
+REPO_SAMPLES = Path(__file__).resolve().parent.parent / "sample_exports" / "okx"
 D = Decimal
 T4H = ("id,Order id,Time,Trade Type,Symbol,Action,Amount,Trading Unit,Filled Price,PnL,Fee,Fee Unit,"
        "Position Change,Position Balance,Balance Change,Balance,Balance Unit")
@@ -120,12 +121,13 @@ def test_22_column_history_and_convert_rows():
     assert (tao.side, tao.base, tao.quote, tao.quantity) == ("sell", "TAO", "USDC", D("0.00506778"))
     # 0.00506778 × 209.68861305 (Filled Price) ≠ 1.06265576 received, so price = quote ÷ base
     assert tao.quantity * D("209.68861305") != D("1.06265576")
-    assert tao.price == D("1.06265576") / D("0.00506778")
+    # … and exactly: quantity × price gives the 1.06265576 USDC back (money.unit_price)
+    assert tao.quantity * tao.price == D("1.06265576")
     # 02:09:33 UTC = 04:09:33 at UTC+2 (metadata line)
     assert tao.time.isoformat() == "2026-07-06T02:09:33+00:00"
     # USDC-EUR-CONVERT: +57.19923035 USDC for −50 EUR: a buy of USDC with EUR
     assert (usdc.side, usdc.base, usdc.quote, usdc.quantity) == ("buy", "USDC", "EUR", D("57.19923035"))
-    assert usdc.quantity * usdc.price == D("50.00000000000000000000000000000000000000000000000")
+    assert usdc.quantity * usdc.price == D(50)
     # those two convert rows are not one account's continuous history: the USDC chain break is reported
     assert len(batch.gaps) == 1 and "USDC" in batch.gaps[0][1]
 
@@ -234,3 +236,18 @@ def test_cli_real_files_reimport_adds_nothing_and_reports(tmp_path):
     got = [(s["variant"], s["added"], s["duplicates"], len(s["rounding"]), len(s["gaps"]))
            for s in json.loads(res.output)]
     assert got == [("T4", 0, 6, 1, 0), ("F2", 0, 2, 0, 1), ("T5", 0, 2, 0, 1)]
+
+
+def test_demo_samples_import_to_okx_balances_exactly(ledger):
+    """make demo, step 4b: every balance the 22-column sample leaves equals OKX's Balance column, the
+    quote leg of a fill with a non-terminating price included (no 1e-47 residue)."""
+    path = REPO_SAMPLES / "okx-trading-22col.csv"
+    import_okx_file(ledger, str(path), account="okx:real")
+    bal = balances_of(ledger.events())
+    okx = okx_net_change(path)
+    # USDC: −312.01604939 (buy leg, Balance Change kept over Amount's −312.01604938) + 275.01358025
+    # (Convert) − 300 (Transfer out to funding) = −337.00246914; OKX's Balance column: last 30.12345679,
+    # first 55.10987654 after −312.01604939, so it started at 367.12592593: 30.12345679 − 367.12592593
+    assert okx["USDC"] == D("-337.00246914")
+    assert bal[("okx:real", "USDC")] == okx["USDC"] + D(300)  # the Transfer row is an internal move (ignored)
+    assert bal[("okx:real", "ETH")] == okx["ETH"] == D("0.01987")  # 0.13 − 0.00013 fee − 0.11 converted

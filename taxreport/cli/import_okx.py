@@ -16,7 +16,7 @@ from taxreport.cli.common import echo_json, format_option, open_ledger
 @format_option()
 @click.pass_context
 def import_okx(ctx: click.Context, files: tuple[str, ...], account: str, show_ignored: bool, fmt: str) -> None:
-    """Import OKX trading-history (T0-T4) and funding-history (F1, F1', F2) CSV exports.
+    """Import OKX trading-history (T0-T5) and funding-history (F1, F1', F2) CSV exports.
 
     The variant is recognised from the header row (after OKX's optional metadata line and BOM); the
     metadata line's "Time Zone:UTC+H" is applied to the Time column (absent: UTC). Each file is

@@ -50,6 +50,7 @@ from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, ParsedBatch, read_text
 from taxreport.importers.okx.common import checked_decimal
 from taxreport.model.events import Trade, utc
+from taxreport.model.money import unit_price
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
     if price is None:
         if quantity == 0:
             raise _Bad("quantity", "is zero")
-        price = abs(_number(row, "cost")) / quantity
+        price = unit_price(abs(_number(row, "cost")), quantity)
     fee = _number(row, "fee") if row.get("fee") else Decimal(0)
     if m.negative_means_charged:
         fee = -fee

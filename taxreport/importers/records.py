@@ -25,7 +25,7 @@ from taxreport.errors import InputError
 from taxreport.importers.base import csv_lines, read_text
 from taxreport.model.assets import FIAT, STABLECOINS
 from taxreport.model.events import Event, Side, Trade
-from taxreport.model.money import parse_amount
+from taxreport.model.money import parse_amount, unit_price
 
 QUOTE_RANK_AFTER_STABLES = ("BTC", "ETH", "OKB")
 _GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -179,7 +179,7 @@ def make_trade(*, time, source: str, external_id: str, account: str, given: tupl
     base, quote = (given, received) if sale else (received, given)
     return Trade(time=time, source=source, external_id=external_id, account=account,
                  side=Side.SELL if sale else Side.BUY, base=base[1], quote=quote[1], quantity=base[0],
-                 price=quote[0] / base[0], fee=fee or Decimal(0), fee_asset=fee_asset if fee else None,
+                 price=unit_price(quote[0], base[0]), fee=fee or Decimal(0), fee_asset=fee_asset if fee else None,
                  note=note)
 
 

@@ -39,6 +39,7 @@ MONEY_CONTEXT = decimal.Context(
 decimal.DefaultContext.prec = PRECISION
 decimal.getcontext().prec = PRECISION
 
+_WIDE = decimal.Context(prec=1000, Emax=999999, Emin=-999999)
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
@@ -109,6 +110,21 @@ def parse_amount(value: object, *, what: str = "number") -> Decimal:
     return check_bounds(result, what=what, text=value)
 
 
+def unit_price(total: Decimal, quantity: Decimal) -> Decimal:
+    """The price of ``quantity`` units that cost ``total``, such that ``quantity * price`` (computed, as
+    everywhere, with :data:`PRECISION` digits) gives ``total`` back **exactly**.
+
+    ``total / quantity`` often does not terminate (1.06265576 USDC for 0.00506778 TAO); rounded to 50
+    digits, ``quantity * price`` would come back 1e-47 off and a ledger balance would read
+    ``-336.95679024000…0001`` instead of OKX's ``-336.95679024``. The quotient is therefore taken with
+    10 more digits: its error times ``quantity`` is then below half a unit of the 50th digit of
+    ``total``, so the product rounds back to ``total`` (checked; the plain quotient is the fallback)."""
+    price = decimal.Context(prec=PRECISION + 10).divide(total, quantity)
+    if quantity * price == total:
+        return price
+    return total / quantity
+
+
 def quantize_money(value: Decimal, unit: Decimal = CENT) -> Decimal:
     """Round a fiat amount for presentation (ROUND_HALF_UP to the cent by default)."""
     return value.quantize(unit, rounding=ROUND_HALF_UP)
@@ -121,8 +137,9 @@ def decimal_str(value: Decimal) -> str:
     """
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    # normalize() under a context wide enough for any stored value: never rounds (a price from
+    # unit_price() has up to 60 digits and must be stored as it is)
+    return format(value.normalize(_WIDE), "f")
 
 
 def money_str(value: Decimal, unit: Decimal = CENT) -> str:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taxreport.importers.okx.common import OkxBatch
-from taxreport.importers.okx.detect import DEFAULT_ACCOUNT, VARIANTS, detect, parse_okx_file
+from taxreport.importers.okx.detect import (
+    DEFAULT_ACCOUNT,
+    VARIANTS,
+    detect,
+    parse_okx_file,
+)
 from taxreport.importers.okx.known import rebalancer_index, split_known
 
 ACTOR = "importer:okx"

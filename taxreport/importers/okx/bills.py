@@ -58,6 +58,7 @@ from taxreport.importers.okx.common import (
     to_input_error,
 )
 from taxreport.model.events import Trade
+from taxreport.model.money import unit_price
 
 ZERO = Decimal(0)
 PAIR_RELATIVE = Decimal("0.000001")
@@ -274,7 +275,7 @@ def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade:
     prices = {leg.price for leg in fill}
     price = prices.pop() if len(prices) == 1 else None
     if price is None or gross_base * price != gross_quote:
-        price = gross_quote / gross_base
+        price = unit_price(gross_quote, gross_base)
     charged = [leg for leg in fill if leg.fee != 0]
     fee_assets = {leg.unit for leg in charged}
     if len(fee_assets) > 1:

@@ -33,6 +33,7 @@ from taxreport.importers.okx.common import (
 )
 from taxreport.importers.records import quote_rank
 from taxreport.model.events import Trade
+from taxreport.model.money import unit_price
 
 CHINA = ZoneInfo("Asia/Shanghai")
 TOTAL_RELATIVE = Decimal("0.000001")
@@ -104,7 +105,7 @@ def _t0_trade(a: Row, b: Row, account: str) -> Trade:
     try:
         return Trade(time=when, source="okx", external_id="t0:" + hashlib.sha256(raw.encode()).hexdigest()[:32],
                      account=account, side=side, base=base, quote=quote, quantity=qty,
-                     price=quote_qty / qty, fee=fee, fee_asset=fee_asset)
+                     price=unit_price(quote_qty, qty), fee=fee, fee_asset=fee_asset)
     except ValueError as exc:
         raise buy.error(None, str(exc)) from None
 
