@@ -4,6 +4,8 @@ same, through the CLI."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,8 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from taxreport.cli.main import root
+from taxreport.errors import TaxreportError
 from taxreport.importers.base import ImportRefused
 from taxreport.importers.bittytax import parse_bittytax
 from taxreport.importers.koinly import parse_koinly
@@ -183,6 +188,8 @@ def test_koinly_transfer_pair_and_taxreport_descriptions(tmp_path):
     ("2025-01-01 00:00 UTC,-1,BTC,,,,,,,,,", "Sent Amount", "must not be negative"),
     ("01/02/2025 10:00,1,BTC,,,,,,,,,", "Date", "is not a Koinly date"),
     ("2025-01-01 00:00 UTC,,,,,,,,,,,", None, "neither Sent nor Received"),
+    ("2025-01-01 00:00 UTC,1,BTC,1,BTC,,,,,,,", "Received Currency", "the same asset as the one sent"),
+    ("2025-01-01 00:00 UTC,100,USD,1,BTC,1,BTC,,,,,", "Fee Amount", "not less than the 1 BTC received"),
 ])
 def test_koinly_refusals_name_file_line_and_field(tmp_path, row, line_field, reason):
     path = _koinly(tmp_path, KOINLY_HEADER + "\n" + row + "\n")
@@ -295,3 +302,35 @@ def test_bittytax_cli_idempotent_and_bounds(tmp_path):
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "bad.csv:2: Buy Quantity: '1e400' is out of range" in res.output
     assert "bad.csv:3: Timestamp: time zone 'PST' is not one of" in res.output
+
+
+_CELL = st.one_of(st.sampled_from(["", "1", "0", "-1", "1e400", "0.5", "BTC", "USD", "eth", "Reward", "Gift",
+                                   "Trade", "Deposit", "Lost", "Stake", "2024-03-01 12:00 UTC",
+                                   "2014-06-26T12:25:02 BST", "kraken:main", "20,086.56", "\ufeff"]),
+                  st.text(max_size=8))
+KOINLY_COLS = KOINLY_HEADER.split(",")
+BITTY_COLS = ["Type", "Buy Quantity", "Buy Asset", "Buy Value", "Sell Quantity", "Sell Asset", "Sell Value",
+              "Fee Quantity", "Fee Asset", "Fee Value", "Wallet", "Timestamp", "Note"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(["koinly", "bittytax"]),
+       rows=st.lists(st.lists(_CELL, min_size=11, max_size=14), min_size=1, max_size=4))
+def test_garbage_rows_parse_or_refuse_with_a_taxreport_error(tmp_path_factory, which, rows):
+    """Whatever the cells, the importers either make events or raise a TaxreportError (one line per
+    problem): never another exception, which would reach the user as a traceback."""
+    cols = KOINLY_COLS if which == "koinly" else BITTY_COLS
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(cols)
+    for r in rows:
+        w.writerow((r + [""] * len(cols))[: len(cols)] if len(r) < len(cols) else r)
+    path = tmp_path_factory.mktemp("garbage") / "g.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    try:
+        if which == "koinly":
+            parse_koinly(str(path), account="k:main")
+        else:
+            parse_bittytax(str(path))
+    except TaxreportError as exc:
+        assert "Traceback" not in str(exc)

@@ -176,13 +176,12 @@ def _event(cells: Cells, account: str | None, values: dict[str, tuple[str, str]]
     ext = ids(cells.fingerprint())
     if key == "trade":
         got, gave = _side(cells, "Buy"), _side(cells, "Sell")
-        if got[1] == gave[1]:
-            raise CellError("Buy Asset", f"a trade needs two different assets, both are {got[1]}")
         for base in ("Buy Value", "Sell Value"):
             if v := _value(cells, values, base):
                 notes.append(f"BittyTax {base} {v[0]} {v[1]}")
         return make_trade(time=when, source=SOURCE, external_id=ext, account=wallet,
-                          given=gave, received=got, fee=fee, fee_asset=fee_asset, note="; ".join(notes))
+                          given=gave, received=got, fee=fee, fee_asset=fee_asset, note="; ".join(notes),
+                          fields=("Buy Asset", "Fee Quantity"))
     note = "; ".join(notes)
     if key in ("deposit", "unstake", *INCOME):
         qty, asset = _side(cells, "Buy")

@@ -247,6 +247,7 @@ def _event(row: _Row, external_id: str) -> Event:
         return make_trade(time=row.time, source=SOURCE, external_id=external_id, account=row.account,
                           given=row.sent, received=row.received, fee=row.fee[0] if row.fee else None,
                           fee_asset=row.fee[1] if row.fee else None, side=side,
+                          fields=("Received Currency", "Fee Amount"),
                           note="; ".join(x for x in (row.note, worth) if x))
     if row.received:
         if row.fee:

@@ -172,9 +172,14 @@ class RowIds:
 
 def make_trade(*, time, source: str, external_id: str, account: str, given: tuple[Decimal, str],
                received: tuple[Decimal, str], fee: Decimal | None, fee_asset: str | None,
-               side: str | None = None, note: str = "") -> Trade:
+               side: str | None = None, note: str = "", fields: tuple[str, str] = ("Received", "Fee")) -> Trade:
     """The :class:`Trade` of "gave ``given``, got ``received``" (see the module docstring); ``side``
-    forces ``buy`` (received is the base) or ``sell`` (given is the base)."""
+    forces ``buy`` (received is the base) or ``sell`` (given is the base). ``fields`` name the
+    received-currency and fee-amount columns in errors."""
+    if given[1] == received[1]:
+        raise CellError(fields[0], f"is {received[1]}, the same asset as the one sent: not a trade")
+    if fee and fee_asset == received[1] and fee >= received[0]:
+        raise CellError(fields[1], f"{fee} {fee_asset} is not less than the {received[0]} {fee_asset} received")
     sale = received_is_quote(received[1], given[1]) if side is None else side == "sell"
     base, quote = (given, received) if sale else (received, given)
     return Trade(time=time, source=source, external_id=external_id, account=account,

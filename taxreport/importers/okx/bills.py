@@ -57,7 +57,7 @@ from taxreport.importers.okx.common import (
     split_symbol,
     to_input_error,
 )
-from taxreport.model.events import Trade
+from taxreport.model.events import Side, Trade
 from taxreport.model.money import unit_price
 
 ZERO = Decimal(0)
@@ -187,6 +187,8 @@ def _check_leg(row: Row, leg: _Leg, batch: OkxBatch) -> None:
         raise row.error("Balance Change", f"{leg.change} {leg.unit} but {leg.action.title()} Amount "
                                           f"{leg.amount} and Fee {leg.fee} give {expected} (more than OKX's "
                                           "1e-8 rounding)")
+    if leg.fee < 0 and leg.action == "buy" and leg.change <= 0:
+        raise row.error("Fee", f"{-leg.fee} {leg.unit} takes all of the {leg.amount} {leg.unit} received")
     if diff:
         detail = (f"{leg.unit}: Balance Change {leg.change}, Amount and Fee give {expected}: differ by "
                   f"{diff:+} (OKX's 8-decimal rounding; the balance change is kept)")
@@ -285,7 +287,7 @@ def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade:
     try:
         return Trade(time=max(leg.time for leg in fill), source="okx",
                      external_id="bills:" + "+".join(sort_ids([leg.id for leg in fill])),
-                     account=account, side=bs[0].action, base=first.base, quote=first.quote,
+                     account=account, side=Side(bs[0].action), base=first.base, quote=first.quote,
                      quantity=gross_base, price=price, fee=fee,
                      fee_asset=fee_assets.pop() if fee_assets else None, order_id=order_id,
                      note="OKX Convert" if any(leg.convert for leg in fill) else "")

@@ -32,7 +32,7 @@ from taxreport.importers.okx.common import (
     to_input_error,
 )
 from taxreport.importers.records import quote_rank
-from taxreport.model.events import Trade
+from taxreport.model.events import Side, Trade
 from taxreport.model.money import unit_price
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -104,7 +104,7 @@ def _t0_trade(a: Row, b: Row, account: str) -> Trade:
     raw = "\n".join(",".join(c.strip() for c in r.cells) for r in (a, b))
     try:
         return Trade(time=when, source="okx", external_id="t0:" + hashlib.sha256(raw.encode()).hexdigest()[:32],
-                     account=account, side=side, base=base, quote=quote, quantity=qty,
+                     account=account, side=Side(side), base=base, quote=quote, quantity=qty,
                      price=unit_price(quote_qty, qty), fee=fee, fee_asset=fee_asset)
     except ValueError as exc:
         raise buy.error(None, str(exc)) from None
@@ -154,7 +154,7 @@ def _t1_trade(row: Row, account: str) -> Trade:
         raise row.error("Fee", f"is in {fee_unit}, neither {base} nor {quote}")
     try:
         return Trade(time=row.time("Trade Time"), source="okx", external_id="t1:" + row.text("Trade ID"),
-                     account=account, side="buy" if amount > 0 else "sell", base=base, quote=quote,
+                     account=account, side=Side.BUY if amount > 0 else Side.SELL, base=base, quote=quote,
                      quantity=abs(amount), price=price, fee=-fee, fee_asset=fee_unit if fee else None,
                      order_id=row.text("Order ID"))
     except ValueError as exc:
