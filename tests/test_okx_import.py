@@ -151,7 +151,7 @@ def test_unknown_header_lists_known_variants():
 def test_f1_funding_rows_and_ignored_moves():
     batch = parse_okx_file(str(OKX / "f1.csv"))
     assert batch.variant == "F1"
-    dep, inc, wd = batch.events
+    inc, dep, wd = batch.events  # written in time order: the yield (01:22) before the deposit (13:28)
     assert isinstance(dep, Deposit) and (dep.asset, dep.quantity) == ("USDT", D("449.020088"))
     assert isinstance(inc, Income) and (inc.income_type, inc.quantity, inc.asset) == ("staking", D("0.01415883"), "LTC")
     # After - Before = 0.0492422 - 0.2501422 = -0.2009 = Amount - Fee: the fee is on top

@@ -176,8 +176,8 @@ def test_funding_simple_earn_dust_deposit_yield_and_valuation_column(ledger, tmp
     assert batch.variant == "F2" and not batch.gaps and not batch.rounding
     assert batch.notes and batch.notes[0].startswith("columns not used: Amount-EUR")
     kinds = [type(e).__name__ for e in batch.events]
-    assert kinds == ["Transfer", "Income", "Transfer", "Deposit"]
-    redeem, yield_, subscribe, _ = batch.events
+    assert kinds == ["Deposit", "Transfer", "Income", "Transfer"]  # time order (OKX writes newest first)
+    _, subscribe, yield_, redeem = batch.events
     assert isinstance(subscribe, Transfer) and isinstance(redeem, Transfer)
     assert (subscribe.from_account, subscribe.to_account, subscribe.quantity) == ("okx:main", "okx:main:earn", D(100))
     assert (redeem.from_account, redeem.to_account, redeem.quantity) == ("okx:main:earn", "okx:main", D(100))

@@ -106,6 +106,10 @@ def parse_funding(f: OkxFile, variant: str, account: str) -> OkxBatch:
     if problems:
         raise ImportRefused(f.path, problems)
     check_chain(steps, batch)
+    # OKX lists the newest row first: write in time order (then bill-id order), as the ledger reads
+    order = {step.origin: step.order for step in steps}
+    pairs = sorted(zip(batch.events, batch.origins), key=lambda p: (p[0].time, order[p[1]]))
+    batch.events, batch.origins = [e for e, _ in pairs], [o for _, o in pairs]
     for asset, net in sorted(earn.items()):
         if net < 0:
             batch.notes.append(f"{asset}: {-net} more redeemed from Simple Earn than subscribed in this file "
