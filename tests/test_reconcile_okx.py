@@ -235,3 +235,18 @@ def test_basket_option_uses_the_baskets_account(ledger, tmp_path):
     res = runner.invoke(root, ["--db", ledger.url, "reconcile", "okx", *files, "--basket", str(basket),
                                "--account", "okx:main"])
     assert res.exit_code == 1 and "not both" in res.output
+
+
+def test_reconcile_carries_okx_gaps_and_rounding(ledger):
+    """The gap in a real F2 export's balance chain (0.0001 BTC) and OKX's 1e-8 rounding in a real T4 order
+    reach the reconcile report, which gates a filing."""
+    from conftest import FIXTURES
+
+    files = [str(FIXTURES / "okx" / n) for n in ("real_everytrade_f2.csv", "real_everytrade_t4_ada_sell.csv")]
+    for f in files:
+        import_okx_file(ledger, f, account="okx:real")
+    report = reconcile_okx(ledger, files, account="okx:real")
+    assert report.ok  # imported from the same files: every fill and balance agrees
+    ((origin, detail),) = report.okx_gaps
+    assert origin.endswith("real_everytrade_f2.csv:2") and "-0.0001" in detail
+    assert len(report.okx_rounding) == 1 and "+1E-8" in report.okx_rounding[0][1]

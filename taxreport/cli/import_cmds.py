@@ -1,4 +1,4 @@
-"""``taxreport import …``: bring trades into the ledger. Each format is its own lazily loaded command."""
+"""``taxreport import …``: bring trades and other events into the ledger. Each format is its own lazily loaded command."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ IMPORTERS: dict[str, tuple[str, str]] = {
     "csv": ("taxreport.cli.import_csv:import_csv", "Import the canonical trade CSV (any exchange)."),
     "okx": ("taxreport.cli.import_okx:import_okx", "Import OKX trading and funding history CSV exports."),
     "mapped": ("taxreport.cli.import_mapped:import_mapped", "Import another exchange's CSV with a column mapping."),
+    "koinly": ("taxreport.cli.import_records:import_koinly", "Import Koinly Universal CSV files."),
+    "bittytax": ("taxreport.cli.import_records:import_bittytax", "Import BittyTax transaction records (CSV)."),
 }
 
 
@@ -21,4 +23,6 @@ def import_group() -> None:
     Examples:
       taxreport import csv trades.csv --account kraken:main
       taxreport import okx trading-history.csv funding-history.csv --account okx:main
+      taxreport import koinly koinly-2024.csv
+      taxreport import bittytax records.csv
     """

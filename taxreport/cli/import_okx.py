@@ -16,14 +16,17 @@ from taxreport.cli.common import echo_json, format_option, open_ledger
 @format_option()
 @click.pass_context
 def import_okx(ctx: click.Context, files: tuple[str, ...], account: str, show_ignored: bool, fmt: str) -> None:
-    """Import OKX trading-history (T0-T4) and funding-history (F1, F1', F2) CSV exports.
+    """Import OKX trading-history (T0-T5) and funding-history (F1, F1', F2) CSV exports.
 
     The variant is recognised from the header row (after OKX's optional metadata line and BOM); the
     metadata line's "Time Zone:UTC+H" is applied to the Time column (absent: UTC). Each file is
     checked against OKX's own balance columns and written in one transaction; a file with any bad
     row is refused whole, naming file:line and column. Re-importing a file, or an overlapping
-    export of a longer period, adds nothing and counts the duplicates. Transfers, staking and
-    savings moves are not disposals: they are listed as ignored with the reason. Fills the
+    export of a longer period, adds nothing and counts the duplicates. Transfers, staking, savings
+    and dust moves are not disposals: they are listed as ignored with the reason. Simple Earn
+    subscriptions/redemptions become transfers to/from ACCOUNT:earn, Deposit yield is income,
+    Convert rows are trades. OKX's 8-decimal rounding (at most 1e-8 per row) and breaks in OKX's
+    own running-balance chain are reported, never silently absorbed. Fills the
     rebalancer already recorded (same OKX order id, or the same fill) and deposits/withdrawals
     already in the account (same asset and amount within 10 minutes) are reported, not imported.
 
@@ -65,13 +68,33 @@ def _print(summaries, show_ignored: bool) -> None:  # noqa: ANN001
                   caption="dup = already in the ledger (same key); known = already recorded by the rebalancer "
                           "(same OKX order or fill) or by hand (same deposit/withdrawal)")
     for name, justify in (("file", "left"), ("variant", "left"), ("time zone", "left"), ("rows", "right"),
-                          ("added", "right"), ("dup", "right"), ("ignored", "right"), ("known", "right")):
+                          ("added", "right"), ("dup", "right"), ("ignored", "right"), ("known", "right"),
+                          ("rounded", "right"), ("gaps", "right")):
         table.add_column(name, justify=justify, overflow="fold",  # type: ignore[arg-type]
                          no_wrap=justify == "right")
     for s in summaries:
         table.add_row(s.path, s.variant, s.time_zone, str(s.rows), str(s.added), str(s.duplicates),
-                      str(len(s.ignored)), str(len(s.already_recorded)))
+                      str(len(s.ignored)), str(len(s.already_recorded)), str(len(s.rounding)), str(len(s.gaps)))
     out.print(table)
+    for s in summaries:
+        for note in s.notes:
+            out.print(f"note: {s.path}: {note}", markup=False, highlight=False)
+        if s.gaps:
+            detail = Table(title=f"{s.path}: OKX's running balance does not follow from row to row",
+                           header_style="bold", caption="reported, not refused: each row itself is consistent")
+            detail.add_column("row", overflow="fold")
+            detail.add_column("gap", overflow="fold")
+            for origin, reason in s.gaps:
+                detail.add_row(origin, reason)
+            out.print(detail)
+        if s.rounding:
+            detail = Table(title=f"{s.path}: OKX's 8-decimal rounding (≤ 1e-8 per row, balance change kept)",
+                           header_style="bold")
+            detail.add_column("row", overflow="fold")
+            detail.add_column("difference", overflow="fold")
+            for origin, reason in s.rounding:
+                detail.add_row(origin, reason)
+            out.print(detail)
     if not show_ignored:
         return
     for s in summaries:

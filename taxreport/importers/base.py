@@ -53,15 +53,24 @@ class ImportSummary:
     ignored: int
 
 
+BOM = "\ufeff"
+
+
 def read_text(path: str | Path) -> str:
-    """File text with a UTF-8 BOM removed; a file that is not UTF-8 is refused with its name."""
+    """File text with every UTF-8 byte-order mark removed; a file that is not UTF-8 is refused with its
+    name.
+
+    Not only the file's first character: real OKX exports carry a BOM at the start of *every* line
+    (or in front of every header cell). Left in, it becomes part of an id (``'\ufeff0'``), so the same
+    rows exported with and without the marks would get different ledger keys and import twice. U+FEFF
+    is never meaningful inside a CSV cell, so it is removed everywhere, in every importer."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig").replace(BOM, "")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
 

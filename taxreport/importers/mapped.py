@@ -49,7 +49,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, ParsedBatch, read_text
 from taxreport.importers.okx.common import checked_decimal
-from taxreport.model.events import Trade, utc
+from taxreport.model.events import Side, Trade, utc
+from taxreport.model.money import unit_price
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
     if price is None:
         if quantity == 0:
             raise _Bad("quantity", "is zero")
-        price = abs(_number(row, "cost")) / quantity
+        price = unit_price(abs(_number(row, "cost")), quantity)
     fee = _number(row, "fee") if row.get("fee") else Decimal(0)
     if m.negative_means_charged:
         fee = -fee
@@ -230,7 +231,7 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
     ident = row.get("id") or None
     try:
         return Trade(time=when, source=m.source, external_id=f"{account}/{ident}" if ident else None,
-                     account=account, side=side, base=base, quote=quote, quantity=quantity, price=price, fee=fee,
+                     account=account, side=Side(side), base=base, quote=quote, quantity=quantity, price=price, fee=fee,
                      fee_asset=fee_asset if fee else None, order_id=row.get("order_id") or None)
     except ValueError as exc:
         key, _, reason = str(exc).partition(": ")

@@ -14,6 +14,14 @@ Rounding policy (the only one in the code base):
   part is the exact remainder, so matched + remaining cost always equals the cost acquired exactly
   (:func:`taxreport.lots.pools.share`). 1e-20 is far below the cent: presented amounts are unaffected.
 * ``float`` never enters: :func:`parse_decimal` refuses floats, NaN and infinities.
+
+Bounds at the door (issue #12 item 7): every number an importer or a command reads from a user or a
+file goes through :func:`parse_amount`, which also refuses magnitudes of :data:`MAX_UNITS` (1e15) or
+more, non-zero magnitudes below :data:`MIN_MAGNITUDE` (1e-30) and more than :data:`MAX_DIGITS` (30)
+significant digits (``1e400``, ``1E+30``, ``0.1234…`` with 40 digits), so such a value is a one-line
+``file:line: field: reason`` at import instead of an overflow in a report. :func:`parse_decimal`
+itself stays unbounded: it also reads back computed values the ledger stored (a price ``quote ÷
+base`` carries the full 50 digits).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ MONEY_CONTEXT = decimal.Context(
 decimal.DefaultContext.prec = PRECISION
 decimal.getcontext().prec = PRECISION
 
+_WIDE = decimal.Context(prec=1000, Emax=999999, Emin=-999999)
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
@@ -69,6 +78,53 @@ def parse_decimal(value: object, *, what: str = "number") -> Decimal:
     return result
 
 
+MAX_UNITS = Decimal("1e15")  # no quantity, price, fee or amount of a real history reaches 10^15
+MIN_MAGNITUDE = Decimal("1e-30")  # nor is finer than 10^-30 (wei is 10^-18)
+MAX_DIGITS = 30
+
+
+def check_bounds(value: Decimal, *, what: str = "number", text: object = None) -> Decimal:
+    """``value`` when it is within the sane range of an amount read from outside, else ``ValueError``
+    naming ``what`` (see the module docstring). ``text`` is the value as written, for the message."""
+    raw = str(text).strip() if text is not None else str(value)
+    shown = repr(raw if len(raw) <= 40 else raw[:37] + "...")
+    if value.is_zero():
+        return value
+    # adjusted() is the exponent of the leading digit: no arithmetic, so 1E+999999999 cannot overflow
+    if value.adjusted() >= MAX_UNITS.adjusted():
+        raise ValueError(f"{what}: {shown} is out of range (must be below 1e15)")
+    if value.adjusted() < MIN_MAGNITUDE.adjusted():
+        raise ValueError(f"{what}: {shown} is out of range (must be 0 or at least 1e-30 in size)")
+    if len("".join(map(str, value.as_tuple().digits)).strip("0")) > MAX_DIGITS:
+        raise ValueError(f"{what}: {shown} has more than {MAX_DIGITS} significant digits")
+    return value
+
+
+def parse_amount(value: object, *, what: str = "number") -> Decimal:
+    """:func:`parse_decimal` for a number read from a file or a user (quantity, price, fee, value):
+    also refuses values outside the bounds of :func:`check_bounds`. Zeros of any exponent (``0E-18``)
+    are zero."""
+    result = parse_decimal(value, what=what)
+    if result.is_zero():
+        return Decimal(0)
+    return check_bounds(result, what=what, text=value)
+
+
+def unit_price(total: Decimal, quantity: Decimal) -> Decimal:
+    """The price of ``quantity`` units that cost ``total``, such that ``quantity * price`` (computed, as
+    everywhere, with :data:`PRECISION` digits) gives ``total`` back **exactly**.
+
+    ``total / quantity`` often does not terminate (1.06265576 USDC for 0.00506778 TAO); rounded to 50
+    digits, ``quantity * price`` would come back 1e-47 off and a ledger balance would read
+    ``-336.95679024000…0001`` instead of OKX's ``-336.95679024``. The quotient is therefore taken with
+    10 more digits: its error times ``quantity`` is then below half a unit of the 50th digit of
+    ``total``, so the product rounds back to ``total`` (checked; the plain quotient is the fallback)."""
+    price = decimal.Context(prec=PRECISION + 10).divide(total, quantity)
+    if quantity * price == total:
+        return price
+    return total / quantity
+
+
 def quantize_money(value: Decimal, unit: Decimal = CENT) -> Decimal:
     """Round a fiat amount for presentation (ROUND_HALF_UP to the cent by default)."""
     return value.quantize(unit, rounding=ROUND_HALF_UP)
@@ -81,8 +137,9 @@ def decimal_str(value: Decimal) -> str:
     """
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    # normalize() under a context wide enough for any stored value: never rounds (a price from
+    # unit_price() has up to 60 digits and must be stored as it is)
+    return format(value.normalize(_WIDE), "f")
 
 
 def money_str(value: Decimal, unit: Decimal = CENT) -> str:

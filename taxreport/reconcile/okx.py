@@ -51,6 +51,8 @@ def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime
     okx_events: list[Event] = []
     okx_origins: list[str] = []
     not_compared: list[tuple[str, str]] = []
+    gaps: list[tuple[str, str]] = []
+    rounding: list[tuple[str, str]] = []
     variants = []
     for path in files:
         batch = parse_okx_file(path, account=account)
@@ -58,6 +60,8 @@ def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime
         okx_events += batch.events
         okx_origins += batch.origins
         not_compared += batch.ignored
+        gaps += batch.gaps
+        rounding += batch.rounding
     if not okx_events and (start is None or end is None):
         raise InputError("the OKX files hold no trades, deposits, withdrawals or income to compare; "
                          "give --from and --to to compare an empty period")
@@ -85,7 +89,8 @@ def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime
         matched=tuple(m for m in judged if m.ok), mismatched=tuple(m for m in judged if not m.ok),
         only_in_okx=tuple(sorted(only_okx, key=lambda r: r.time)),
         only_in_ledger=tuple(sorted(only_ledger, key=lambda r: r.time)),
-        balances=tuple(balances), not_compared=tuple(not_compared))
+        balances=tuple(balances), not_compared=tuple(not_compared), okx_gaps=tuple(gaps),
+        okx_rounding=tuple(rounding))
 
 
 def _ref(side_of: str, t: Trade, origin: str) -> FillRef:

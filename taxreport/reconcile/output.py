@@ -111,5 +111,11 @@ def print_report(report: ReconcileReport) -> None:
     out.print(bal)
     if report.not_compared:
         out.print(f"{len(report.not_compared)} OKX rows not compared (internal moves, not disposals).")
+    if report.okx_rounding:
+        out.print(f"{len(report.okx_rounding)} OKX rows show OKX's own 8-decimal rounding (≤ 1e-8, accepted; "
+                  "`taxreport import okx` lists them).")
+    for origin, detail in report.okx_gaps:
+        out.print(f"[yellow]gap in OKX's own balance chain[/yellow] {origin}: {detail}", markup=True,
+                  highlight=False)
     out.print("[green]Everything reconciles.[/green]" if report.ok else
               "[red]Does NOT reconcile[/red]: see the findings above.")

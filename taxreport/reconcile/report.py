@@ -91,6 +91,8 @@ class ReconcileReport:
     only_in_ledger: tuple[FillRef, ...] = ()
     balances: tuple[BalanceRow, ...] = ()
     not_compared: tuple[tuple[str, str], ...] = field(default=())  # OKX rows set aside, with reason
+    okx_gaps: tuple[tuple[str, str], ...] = field(default=())  # breaks in OKX's own balance chain
+    okx_rounding: tuple[tuple[str, str], ...] = field(default=())  # OKX's ≤1e-8 roundings, accepted
 
     @property
     def diverging_balances(self) -> tuple[BalanceRow, ...]:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taxreport.importers.okx.common import OkxBatch
-from taxreport.importers.okx.detect import DEFAULT_ACCOUNT, VARIANTS, detect, parse_okx_file
+from taxreport.importers.okx.detect import (
+    DEFAULT_ACCOUNT,
+    VARIANTS,
+    detect,
+    parse_okx_file,
+)
 from taxreport.importers.okx.known import rebalancer_index, split_known
 
 ACTOR = "importer:okx"
@@ -30,6 +35,9 @@ class OkxImportSummary:
     duplicates: int
     ignored: list[tuple[str, str]]
     already_recorded: list[tuple[str, str]]
+    rounding: list[tuple[str, str]]  # rows where OKX's 8-decimal rounding differs by ≤ 1e-8
+    gaps: list[tuple[str, str]]  # breaks in OKX's own running-balance chain
+    notes: list[str]
 
 
 def import_okx_file(ledger, path: str, *, account: str = DEFAULT_ACCOUNT) -> OkxImportSummary:  # noqa: ANN001
@@ -40,4 +48,5 @@ def import_okx_file(ledger, path: str, *, account: str = DEFAULT_ACCOUNT) -> Okx
     result = ledger.append(batch.events, actor=ACTOR, reason=f"import okx {batch.variant} {path}",
                            origins=batch.origins)
     return OkxImportSummary(path, batch.variant, batch.zone_label, batch.rows, result.added_count,
-                            result.duplicates, list(batch.ignored), list(batch.already_recorded))
+                            result.duplicates, list(batch.ignored), list(batch.already_recorded),
+                            list(batch.rounding), list(batch.gaps), list(batch.notes))

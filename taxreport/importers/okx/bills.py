@@ -17,6 +17,18 @@ row order. For each order we
    ``quantity × price`` is exactly the quote leg, else quote ÷ base (so balances agree with OKX),
    ``fee`` = −``Fee`` in the leg's asset (OKX charges buys in the received asset).
 
+**Convert** rows (OKX "Convert", seen in real 2025-26 exports): ``Trade Type`` ``Spot``, ``Symbol``
+like ``TAO-USDC-CONVERT`` and an *empty* ``Action``; the leg's direction is the sign of its ``Balance
+Change``. They are trades like any other (base and quote from the symbol without ``-CONVERT``).
+
+**Rounding.** OKX rounds ``Amount``, ``Fee`` and ``Balance Change`` to 8 decimals each on its own, so
+one row's ``±Amount + Fee`` may differ from its ``Balance Change`` by 1e-8: accepted per row up to
+:data:`~taxreport.importers.okx.common.ROUNDING` and reported (``batch.rounding``); ``Balance
+Change`` is what the trade is built from, so ledger balances equal OKX's. More refuses the file.
+
+**Balance chain.** Per asset, in row-id order, each row's ``Balance − Balance Change`` must be the
+previous row's ``Balance`` (``Transfer`` rows included); a break is reported (``batch.gaps``).
+
 ``external_id`` is ``bills:<row id>+<row id>``: OKX's row (bill) ids are the same in every export that
 contains the fill, so an overlapping export of a longer period maps to the same ledger keys.
 ``Trade Type`` ``Transfer`` rows are moves between the user's own OKX accounts: listed as ignored.
@@ -32,16 +44,21 @@ from decimal import Decimal
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused
 from taxreport.importers.okx.common import (
+    ROUNDING,
+    BalanceStep,
     OkxBatch,
     OkxFile,
     Row,
     RowError,
+    check_chain,
     make_rows,
+    row_order,
     sort_ids,
     split_symbol,
     to_input_error,
 )
-from taxreport.model.events import Trade
+from taxreport.model.events import Side, Trade
+from taxreport.model.money import unit_price
 
 ZERO = Decimal(0)
 PAIR_RELATIVE = Decimal("0.000001")
@@ -58,6 +75,7 @@ class BillColumns:
 
 T2_COLUMNS = BillColumns("Instrument", "Type", "Unit", None)  # "Unit": the last of the two wins
 T34_COLUMNS = BillColumns("Symbol", "Action", "Balance Unit", "Filled Price")
+CONVERT_SUFFIX = "-CONVERT"
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,8 @@ class _Leg:
     fee: Decimal  # as in the file: negative when charged
     change: Decimal
     unit: str
+    origin: str = ""
+    convert: bool = False
 
 
 def parse_bills(f: OkxFile, variant: str, cols: BillColumns, account: str) -> OkxBatch:
@@ -83,8 +103,10 @@ def parse_bills(f: OkxFile, variant: str, cols: BillColumns, account: str) -> Ok
     batch = OkxBatch(f.path, variant, f.zone_label, rows=len(f.rows))
     orders: dict[str, list[_Leg]] = defaultdict(list)
     broken: set[str] = set()  # orders with a bad row: their order-level checks would only repeat it
+    steps: list[BalanceStep] = []
     for row in rows:
         try:
+            _step(row, cols, steps)
             kind = row.text("Trade Type")
             if kind.lower() == "transfer":
                 what = row.text(cols.action, required=False) or "transfer"
@@ -95,6 +117,7 @@ def parse_bills(f: OkxFile, variant: str, cols: BillColumns, account: str) -> Ok
                 raise row.error("Trade Type", f"{kind!r} is not supported: this importer reads Spot "
                                               "and Transfer rows (margin/derivatives need another tool)")
             leg = _leg(row, cols)
+            _check_leg(row, leg, batch)
             orders[leg.order].append(leg)
         except RowError as exc:
             problems.append(to_input_error(f.path, exc))
@@ -113,19 +136,35 @@ def parse_bills(f: OkxFile, variant: str, cols: BillColumns, account: str) -> Ok
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise ImportRefused(f.path, problems)
+    check_chain(steps, batch)
     order = sorted(range(len(batch.events)), key=lambda i: (batch.events[i].time, batch.origins[i]))
     batch.events = [batch.events[i] for i in order]
     batch.origins = [batch.origins[i] for i in order]
     return batch
 
 
+def _step(row: Row, cols: BillColumns, steps: list[BalanceStep]) -> None:
+    """The row's place in its asset's balance chain (every row moves a balance, transfers too)."""
+    balance, change = row.dec("Balance"), row.dec("Balance Change")
+    when = row.time("Time")
+    steps.append(BalanceStep(row.origin, row.line, row_order(row.text("id"), when, row.line),
+                             row.text(cols.unit).upper(), change, balance))
+
+
 def _leg(row: Row, cols: BillColumns) -> _Leg:
     symbol = row.text(cols.symbol)
+    convert = symbol.upper().endswith(CONVERT_SUFFIX)
+    if convert:
+        symbol = symbol[: -len(CONVERT_SUFFIX)]
     try:
         base, quote = split_symbol(symbol)
     except ValueError as exc:
         raise row.error(cols.symbol, str(exc)) from None
-    action = row.text(cols.action).lower()
+    if convert and not row.text(cols.action, required=False):
+        # OKX Convert: no Action; the leg's direction is the sign of its balance change
+        action = "buy" if row.dec("Balance Change") > 0 else "sell"
+    else:
+        action = row.text(cols.action).lower()
     if action not in ("buy", "sell"):
         raise row.error(cols.action, f"{row.text(cols.action)!r} is not Buy or Sell")
     amount = row.dec("Amount")
@@ -136,7 +175,24 @@ def _leg(row: Row, cols: BillColumns) -> _Leg:
     if unit not in (base, quote):
         raise row.error(cols.unit, f"{unit} is neither {base} nor {quote} of {symbol}")
     return _Leg(row.line, row.text("id"), row.text("Order id"), row.time("Time"), symbol.upper(), base,
-                quote, action, abs(amount), price, row.dec("Fee"), row.dec("Balance Change"), unit)
+                quote, action, abs(amount), price, row.dec("Fee"), row.dec("Balance Change"), unit,
+                row.origin, convert)
+
+
+def _check_leg(row: Row, leg: _Leg, batch: OkxBatch) -> None:
+    """``Balance Change`` = ±``Amount`` + ``Fee`` (``+`` for a Buy leg) within OKX's 8-decimal rounding."""
+    expected = (leg.amount if leg.action == "buy" else -leg.amount) + leg.fee
+    diff = leg.change - expected
+    if abs(diff) > ROUNDING:
+        raise row.error("Balance Change", f"{leg.change} {leg.unit} but {leg.action.title()} Amount "
+                                          f"{leg.amount} and Fee {leg.fee} give {expected} (more than OKX's "
+                                          "1e-8 rounding)")
+    if leg.fee < 0 and leg.action == "buy" and leg.change <= 0:
+        raise row.error("Fee", f"{-leg.fee} {leg.unit} takes all of the {leg.amount} {leg.unit} received")
+    if diff:
+        detail = (f"{leg.unit}: Balance Change {leg.change}, Amount and Fee give {expected}: differ by "
+                  f"{diff:+} (OKX's 8-decimal rounding; the balance change is kept)")
+        batch.rounding.append((leg.origin, detail))
 
 
 def _lines(legs: list[_Leg]) -> str:
@@ -167,7 +223,7 @@ def _fills(order_id: str, legs: list[_Leg]) -> list[list[_Leg]]:
         sign = 1 if side[0].action == "buy" else -1
         expected = sum((sign * leg.amount + leg.fee for leg in side), ZERO)
         change = sum((leg.change for leg in side), ZERO)
-        if expected != change:
+        if abs(expected - change) > ROUNDING * len(side):
             raise _fail(side, f"order {order_id}: {side[0].unit} Balance Change sums to {change} but "
                               f"Amount and Fee give {expected}")
     return _pair(base, quote)
@@ -221,7 +277,7 @@ def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade:
     prices = {leg.price for leg in fill}
     price = prices.pop() if len(prices) == 1 else None
     if price is None or gross_base * price != gross_quote:
-        price = gross_quote / gross_base
+        price = unit_price(gross_quote, gross_base)
     charged = [leg for leg in fill if leg.fee != 0]
     fee_assets = {leg.unit for leg in charged}
     if len(fee_assets) > 1:
@@ -231,8 +287,9 @@ def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade:
     try:
         return Trade(time=max(leg.time for leg in fill), source="okx",
                      external_id="bills:" + "+".join(sort_ids([leg.id for leg in fill])),
-                     account=account, side=bs[0].action, base=first.base, quote=first.quote,
+                     account=account, side=Side(bs[0].action), base=first.base, quote=first.quote,
                      quantity=gross_base, price=price, fee=fee,
-                     fee_asset=fee_assets.pop() if fee_assets else None, order_id=order_id)
+                     fee_asset=fee_assets.pop() if fee_assets else None, order_id=order_id,
+                     note="OKX Convert" if any(leg.convert for leg in fill) else "")
     except ValueError as exc:
         raise _fail(fill, str(exc)) from None

@@ -31,22 +31,12 @@ from taxreport.importers.okx.common import (
     split_symbol,
     to_input_error,
 )
-from taxreport.model.assets import FIAT, STABLECOINS
-from taxreport.model.events import Trade
+from taxreport.importers.records import quote_rank
+from taxreport.model.events import Side, Trade
+from taxreport.model.money import unit_price
 
 CHINA = ZoneInfo("Asia/Shanghai")
-QUOTE_RANK_AFTER_STABLES = ("BTC", "ETH", "OKB")
 TOTAL_RELATIVE = Decimal("0.000001")
-
-
-def quote_rank(asset: str) -> int | None:
-    if asset in FIAT:
-        return 0
-    if asset in STABLECOINS or asset in ("USDK",):
-        return 1
-    if asset in QUOTE_RANK_AFTER_STABLES:
-        return 2 + QUOTE_RANK_AFTER_STABLES.index(asset)
-    return None
 
 
 def _finish(f: OkxFile, batch: OkxBatch, problems: list[InputError]) -> OkxBatch:
@@ -114,8 +104,8 @@ def _t0_trade(a: Row, b: Row, account: str) -> Trade:
     raw = "\n".join(",".join(c.strip() for c in r.cells) for r in (a, b))
     try:
         return Trade(time=when, source="okx", external_id="t0:" + hashlib.sha256(raw.encode()).hexdigest()[:32],
-                     account=account, side=side, base=base, quote=quote, quantity=qty,
-                     price=quote_qty / qty, fee=fee, fee_asset=fee_asset)
+                     account=account, side=Side(side), base=base, quote=quote, quantity=qty,
+                     price=unit_price(quote_qty, qty), fee=fee, fee_asset=fee_asset)
     except ValueError as exc:
         raise buy.error(None, str(exc)) from None
 
@@ -164,7 +154,7 @@ def _t1_trade(row: Row, account: str) -> Trade:
         raise row.error("Fee", f"is in {fee_unit}, neither {base} nor {quote}")
     try:
         return Trade(time=row.time("Trade Time"), source="okx", external_id="t1:" + row.text("Trade ID"),
-                     account=account, side="buy" if amount > 0 else "sell", base=base, quote=quote,
+                     account=account, side=Side.BUY if amount > 0 else Side.SELL, base=base, quote=quote,
                      quantity=abs(amount), price=price, fee=-fee, fee_asset=fee_unit if fee else None,
                      order_id=row.text("Order ID"))
     except ValueError as exc:

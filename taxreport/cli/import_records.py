@@ -1,0 +1,89 @@
+"""``taxreport import koinly`` and ``taxreport import bittytax``: other tax tools' files as ledger events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from taxreport.cli.common import echo_json, format_option, open_ledger
+
+
+def _write(ctx: click.Context, batches: list[Any], actor: str, what: str, fmt: str) -> None:
+    """Every file was parsed before anything is written (one bad file refuses the command); each file
+    is then one transaction."""
+    led = open_ledger(ctx)
+    out = []
+    for b in batches:
+        result = led.append(b.events, actor=actor, reason=f"import {what} {b.path}", origins=b.origins)
+        kinds: dict[str, int] = {}
+        for e in b.events:
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        out.append({"path": b.path, "rows": b.rows, "events": len(b.events), "added": result.added_count,
+                    "duplicates": result.duplicates, "kinds": kinds, "notes": list(b.notes)})
+    if fmt == "json":
+        echo_json(out)
+        return
+    for s in out:
+        kinds_text = ", ".join(f"{n} {k}" for k, n in sorted(s["kinds"].items()))
+        click.echo(f"{s['path']}: {s['rows']} rows -> {s['events']} events ({kinds_text or 'none'}); "
+                   f"{s['added']} added, {s['duplicates']} duplicates (already in the ledger)")
+        for note in s["notes"]:
+            click.echo(f"  note: {note}")
+
+
+@click.command("koinly")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--account", help="Ledger account for every row (one Koinly file = one wallet). Without it, "
+                                "each row's account is read from taxreport's own description ('… on ACCOUNT').")
+@format_option()
+@click.pass_context
+def import_koinly(ctx: click.Context, files: tuple[str, ...], account: str | None, fmt: str) -> None:
+    """Import Koinly Universal CSV files (the layout `taxreport export koinly` writes).
+
+    Sent+Received = a trade; Received only = a deposit (Net Worth = its cost basis) or income (Label
+    Reward, Staking, Airdrop, Mining, Fork, Lending interest, Income, Fee refund…; Net Worth = its
+    value); Sent only = a withdrawal (Label Gift, Donation, Lost, or taxreport's "withdrawal (spend)";
+    Net Worth = its value). A sent and a received row with the same TxHash in two accounts are one
+    transfer. A received Gift is refused for now; unknown labels are refused, never guessed. Dates are UTC. Every file is checked
+    before anything is written; re-importing adds nothing.
+
+    \b
+    Examples:
+      taxreport import koinly koinly-2024.csv
+      taxreport import koinly my-wallet.csv --account ledger:cold --format json
+    """
+    from taxreport.importers.koinly import SOURCE, parse_koinly
+
+    batches = [parse_koinly(path, account=account) for path in files]
+    _write(ctx, batches, f"importer:{SOURCE}", "koinly", fmt)
+
+
+@click.command("bittytax")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--account", help="Ledger account for every row (default: each row's Wallet).")
+@click.option("--value-currency", default="GBP", show_default=True,
+              help="Currency of plain 'Buy Value'/'Sell Value' columns (BittyTax's local currency); "
+                   "'Buy Value in EUR' headers name their own.")
+@format_option()
+@click.pass_context
+def import_bittytax(ctx: click.Context, files: tuple[str, ...], account: str | None, value_currency: str,
+                    fmt: str) -> None:
+    """Import BittyTax transaction records (CSV: Type, Buy/Sell/Fee Quantity/Asset/Value, Wallet,
+    Timestamp, Note).
+
+    Trade, Deposit, Withdrawal, Stake/Unstake (moves to WALLET:staked), income types (Mining,
+    Staking-Reward, Interest, Dividend, Income, Fork, Airdrop, Referral, Cashback, Fee-Rebate), Spend,
+    Gift-Sent, Charity-Sent and Lost. Gift-Received is refused for now; Gift-Spouse, loans and margin
+    are not supported. Timestamps without a zone are UTC (UTC, GMT, BST, ±HH:MM accepted). Every file
+    is checked before anything is written; re-importing adds nothing.
+
+    \b
+    Examples:
+      taxreport import bittytax records.csv
+      taxreport import bittytax records.csv --account coinbase:main --value-currency GBP --format json
+    """
+    from taxreport.importers.bittytax import SOURCE, parse_bittytax
+
+    batches = [parse_bittytax(path, account=account, value_currency=value_currency) for path in files]
+    _write(ctx, batches, f"importer:{SOURCE}", "bittytax", fmt)
