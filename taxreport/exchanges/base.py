@@ -53,8 +53,9 @@ class AuthenticationError(ExchangeError):
     """Keys refused (wrong key, signature, passphrase, permissions): nothing was carried out."""
 
 
-class NetworkError(Exception):
-    """Transient failure (timeout, connection, rate limit): the request may or may not have landed."""
+class NetworkError(TaxreportError):
+    """Transient failure (timeout, connection, rate limit): the request may or may not have landed.
+    (A TaxreportError so that one reaching the CLI is one ``error:`` line, never a traceback.)"""
 
 
 class RequestTimeout(NetworkError):
