@@ -265,8 +265,16 @@ def make_engine(ctx: click.Context, venue: Venue, *, fill_timeout: float = 30, r
                 offset_ticks: int = 0, market_finish: bool = False):  # noqa: ANN201
     from taxreport.rebalance.executor import ExecConfig, Executor
 
+    from urllib.parse import urlparse
+
+    # expTime: a request not carried out within the HTTP timeout (+2 s) is useless; the skew margin
+    # before concluding "never carried out" is small only for a venue on this machine (same clock).
+    timeout = getattr(venue.exchange, "timeout", None)
+    host = urlparse(getattr(venue.exchange, "api_url", None) or "").hostname
     config = ExecConfig(offset_ticks=offset_ticks, fill_timeout=fill_timeout, reprices=reprices,
-                        market_finish=market_finish, poll_interval=min(5.0, max(fill_timeout / 4, 0.5)))
+                        market_finish=market_finish, poll_interval=min(5.0, max(fill_timeout / 4, 0.5)),
+                        order_expiry=max(float(timeout) + 2, 3.0) if timeout else 10.0,
+                        expiry_margin=0.5 if host in ("127.0.0.1", "localhost", "::1") else 2.0)
     hook = _paper_kill_hook(venue)
     if hook is not None:
         venue.paper.on_step = hook

@@ -169,6 +169,7 @@ class CcxtExchange(Exchange):
         quiet = logging.getLogger("taxreport.exchanges.ccxt_wire")  # ccxt logs request headers (keys) at DEBUG
         quiet.setLevel(logging.WARNING)
         self._client.logger = quiet
+        self.timeout = timeout
         if timeout is not None:
             self._client.timeout = int(timeout * 1000)  # ccxt: milliseconds
         if sandbox:

@@ -228,8 +228,9 @@ class Executor:
         attempts = cfg.reprices + 1 + (1 if cfg.market_finish else 0)
         sent, attempt, refused = 0, 0, 0  # orders that reached the venue / ids used / rate-limited sends
         pending = False
+        venue_filled = ZERO  # the venue's filled amounts (ahead of the recorded fills while they are pending)
         while sent < attempts:
-            remaining = leg.quantity - result.filled
+            remaining = leg.quantity - venue_filled
             is_market = cfg.market_finish and sent == attempts - 1
             request, why_not = self._request(rid, index, attempt, leg, market, remaining, is_market)
             if request is None:
@@ -247,13 +248,14 @@ class Executor:
                 continue
             sent += 1
             pending = pending or res.status == "fills_pending"
-            result.filled += res.filled  # the venue's filled amount, even while its fills are pending
+            venue_filled += res.filled  # the venue's amount decides the remainder, even while fills are pending
+            result.filled += sum((f.amount for f in res.fills), ZERO)  # what the ledger has
             result.notional += sum((f.amount * f.price for f in res.fills), ZERO)
-            if result.filled >= leg.quantity:
+            if venue_filled >= leg.quantity:
                 break
         if pending:
             result.note = (result.note + "; " if result.note else "") + "fills pending: the next run records them"
-        result.status = ("filled" if result.filled >= leg.quantity else "partial" if result.filled > 0
+        result.status = ("filled" if venue_filled >= leg.quantity else "partial" if venue_filled > 0
                          else "unfilled")
         return result
 
