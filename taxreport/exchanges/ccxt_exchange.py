@@ -216,7 +216,26 @@ class CcxtExchange(Exchange):
             text = text.replace(secret, "***")
         return text
 
+    #: Reads have no side effect: a transient failure is retried here (twice, 0.25 s then 0.5 s), so a
+    #: read-only command (``basket status``) survives one dropped answer. Never create or cancel.
+    READS = frozenset({"load_markets", "fetch_balance", "fetch_tickers", "fetch_ticker", "fetch_order",
+                       "fetch_order_trades", "fetch_my_trades"})
+    read_retries = 2
+
     def _call(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        import time
+
+        tries = self.read_retries + 1 if what in self.READS else 1
+        for attempt in range(tries):
+            try:
+                return self._call_once(what, fn, *args, **kwargs)
+            except base.NetworkError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.25 * 2 ** attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call_once(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         ccxt = self._ccxt
         try:
             return fn(*args, **kwargs)

@@ -214,13 +214,19 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
             _, killed = _wait(_spawn_bot(args, env, log), kill)
             out.commands += 1
             out.kills += killed
-        final = steps[-1] if steps[-1][1] == "stop" else ["rebalance", "run", *target]
-        for _ in range(6):  # restart until a command finishes cleanly (recovery resolves the rest)
+        # The last command again, not killed, with patience for lagging fills (fill_lag <= 2 s), until it
+        # ends cleanly and nothing is left unfinished (each start resolves what earlier runs left).
+        patient = [*target[:4], "--fill-timeout", "3", "--reprices", "0"]
+        final = ["basket", "stop", *patient] if steps[-1][1] == "stop" else ["rebalance", "run", *patient]
+        for _ in range(6):
             rc, killed = _wait(_spawn_bot(final, env, log), None)
             out.commands += 1
             tail = log.read_text(encoding="utf-8", errors="replace").rstrip().rsplit("\n", 1)[-1]
-            if rc == 0 or "holds nothing to rebalance" in tail:  # recovered, then nothing to plan
+            clean = rc == 0 or "holds nothing to rebalance" in tail  # recovered, then nothing to plan
+            if clean and not _unfinished(db):
                 break
+            if clean and final[1] == "stop":
+                final = ["basket", "invest", "200", *patient]  # a stopped basket runs again after an invest
         else:
             out.settled = False
         if "delay=" in faults:  # a delayed request still travelling would arrive now: it must not
@@ -231,6 +237,22 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
     check(out, d, db)
     out.seconds = round(time.monotonic() - started, 1)
     return out
+
+
+def _unfinished(db: str) -> int:
+    """Intents of the run's ledger without a terminal state (e.g. fills still pending)."""
+    from taxreport.ledger import Ledger
+    from taxreport.model.events import Record
+    from taxreport.rebalance.journal import TERMINAL
+
+    led = Ledger(db)
+    try:
+        records = [e for e in led.events(kinds=["record"]) if isinstance(e, Record)]
+    finally:
+        led.close()
+    intents = {r.order_id for r in records if r.record_type == "order.intent"}
+    done = {r.order_id for r in records if r.record_type == "order.update" and r.data.get("status") in TERMINAL}
+    return len(intents - done)
 
 
 def check(out: Outcome, d: Path, db: str) -> None:
