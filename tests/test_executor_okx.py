@@ -10,13 +10,20 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from test_executor_support import (
+    ACCOUNT,
+    D,
+    assert_consistent,
+    executor,
+    fund_ledger,
+    paper,
+    run_once,
+)
 
 from taxreport.exchanges.base import OrderRequest, RequestTimeout
 from taxreport.model.events import Record
 from taxreport.rebalance.executor import ExecConfig, run_rebalance
 from taxreport.rebalance.journal import Journal
-
-from test_executor_support import ACCOUNT, D, assert_consistent, executor, fund_ledger, paper, run_once
 
 CROSSING = dict(offset_ticks=200, fill_timeout=20, poll_interval=5)  # limit orders that take at once
 

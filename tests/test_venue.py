@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -16,16 +16,16 @@ from click.testing import CliRunner
 
 pytest.importorskip("ccxt")
 
-from taxreport.cli.main import root  # noqa: E402
-from taxreport.exchanges import base  # noqa: E402
-from taxreport.exchanges.base import OrderRequest  # noqa: E402
-from taxreport.exchanges.ccxt_exchange import CcxtExchange, Credentials  # noqa: E402
-from taxreport.ledger import Ledger  # noqa: E402
-from taxreport.model.events import Deposit, Record, Trade  # noqa: E402
-from taxreport.model.legs import balances_of  # noqa: E402
-from taxreport.venue.faults import parse_faults  # noqa: E402
-from taxreport.venue.okx import OkxVenue  # noqa: E402
-from taxreport.venue.server import serve  # noqa: E402
+from taxreport.cli.main import root
+from taxreport.exchanges import base
+from taxreport.exchanges.base import OrderRequest
+from taxreport.exchanges.ccxt_exchange import CcxtExchange, Credentials
+from taxreport.ledger import Ledger
+from taxreport.model.events import Deposit, Record, Trade
+from taxreport.model.legs import balances_of
+from taxreport.venue.faults import parse_faults
+from taxreport.venue.okx import OkxVenue
+from taxreport.venue.server import serve
 
 
 @pytest.fixture
@@ -51,11 +51,11 @@ def venue(tmp_path):
 
 
 def expires(seconds: float = 10) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def test_ccxt_loads_markets_balance_tickers_and_trades_on_the_venue(venue):
-    books, _, ex = venue()
+    _, _, ex = venue()
     markets = ex.load_markets()
     assert markets["BTC/USDT"].amount_step == D("0.00000001") and markets["BTC/USDT"].price_tick == D("0.1")
     assert ex.fetch_balances() == {"USDT": D(10000)}
@@ -68,7 +68,7 @@ def test_ccxt_loads_markets_balance_tickers_and_trades_on_the_venue(venue):
     assert ex.fetch_order_by_client_id("BTC/USDT", "trven1").status == "closed"
     bal = ex.fetch_balances()
     assert bal["BTC"] == D("0.00999") and bal["USDT"] == D(10000) - D("0.01") * fill.price
-    sell = ex.create_order(OrderRequest("trven2", "BTC/USDT", "sell", "limit", D("0.005"), D("1000"), expires()))
+    sell = ex.create_order(OrderRequest("trven2", "BTC/USDT", "sell", "limit", D("0.005"), D(1000), expires()))
     [sfill] = ex.fetch_fills("BTC/USDT", sell.id)
     assert sfill.fee_asset == "USDT" and sfill.fee == D("0.005") * sfill.price * D("0.001")  # a sell's fee: quote
     assert ex.fetch_order_by_client_id("BTC/USDT", "never") is None  # 51603
@@ -81,7 +81,7 @@ def test_signature_passphrase_and_key_are_checked(venue):
                          (Credentials("wrong-key", k["secret"], k["passphrase"]), "50111"),
                          (Credentials(k["api_key"], k["secret"], "wrong"), "50105")):
         bad = CcxtExchange("okx", credentials=creds, api_url=server.url, timeout=2)
-        bad.load_markets = lambda: {}  # noqa: E731 - public calls need no keys; go straight to a private one
+        bad.load_markets = dict
         with pytest.raises(base.AuthenticationError, match=error):
             bad.fetch_balances()
 
@@ -111,14 +111,14 @@ def test_expired_request_minimum_lot_and_funds_errors(venue):
     with pytest.raises(base.InvalidOrder, match="51020"):
         ex.create_order(OrderRequest("trmin", "BTC/USDT", "buy", "limit", D("0.000001"), ask, expires()))
     with pytest.raises(base.InsufficientFunds, match="51008"):
-        ex.create_order(OrderRequest("trfund", "BTC/USDT", "buy", "limit", D("1"), ask, expires()))
+        ex.create_order(OrderRequest("trfund", "BTC/USDT", "buy", "limit", D(1), ask, expires()))
 
 
 def test_canceled_unfilled_orders_vanish_after_two_hours(venue, tmp_path):
     books, _, ex = venue()
     ex.load_markets()
     bid = ex.fetch_tickers(["SOL/USDT"])["SOL/USDT"].bid
-    o = ex.create_order(OrderRequest("trgone", "SOL/USDT", "buy", "limit", D("1"), bid - 10, expires()))
+    o = ex.create_order(OrderRequest("trgone", "SOL/USDT", "buy", "limit", D(1), bid - 10, expires()))
     ex.cancel_order("SOL/USDT", o.id)
     assert ex.fetch_order_by_client_id("SOL/USDT", "trgone").status == "canceled"
     books.ex.orders[o.id].updated -= timedelta(hours=2, seconds=1)
@@ -126,12 +126,12 @@ def test_canceled_unfilled_orders_vanish_after_two_hours(venue, tmp_path):
 
 
 def test_fills_are_paged_100_at_a_time_by_bill_id(venue):
-    books, server, ex = venue()
+    _, _, ex = venue()
     ex.load_markets()
     ask = ex.fetch_tickers(["DOGE/USDT"])["DOGE/USDT"].ask
     for i in range(105):
-        ex.create_order(OrderRequest(f"trpage{i}", "DOGE/USDT", "buy", "limit", D("10"), ask + D("0.01"), expires()))
-    fills = ex.fetch_my_fills("DOGE/USDT", datetime.now(timezone.utc) - timedelta(minutes=5))
+        ex.create_order(OrderRequest(f"trpage{i}", "DOGE/USDT", "buy", "limit", D(10), ask + D("0.01"), expires()))
+    fills = ex.fetch_my_fills("DOGE/USDT", datetime.now(UTC) - timedelta(minutes=5))
     assert len(fills) == len({f.trade_id for f in fills}) == 105
     raw = ex._client.fetch_my_trades("DOGE/USDT", None, 100, {})
     assert len(raw) == 100  # one page
@@ -176,7 +176,7 @@ def test_delayed_request_lands_after_the_client_gave_up_unless_expired(venue):
 def test_books_survive_a_restart_of_the_venue(venue, tmp_path):
     books, server, ex = venue(state=tmp_path / "kept")
     ex.load_markets()
-    ex.create_order(OrderRequest("trkeep", "BTC/USDT", "buy", "limit", D("0.001"), D("70000"), expires()))
+    ex.create_order(OrderRequest("trkeep", "BTC/USDT", "buy", "limit", D("0.001"), D(70000), expires()))
     server.shutdown()
     server.server_close()
     again = OkxVenue(tmp_path / "kept")
@@ -187,7 +187,7 @@ def test_books_survive_a_restart_of_the_venue(venue, tmp_path):
 
 
 def test_cli_show_prints_the_books(venue, tmp_path):
-    books, _, ex = venue(state=tmp_path / "shown")
+    venue(state=tmp_path / "shown")
     result = CliRunner().invoke(root, ["venue", "okx", "--state", str(tmp_path / "shown"), "--show"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["balances"] == {"USDT": "10000"}
@@ -206,7 +206,7 @@ def _venue_env(monkeypatch, books, server, tmp_path):
     monkeypatch.setenv("TAXREPORT_EXCHANGE_TIMEOUT", "2")
     monkeypatch.setenv("COLUMNS", "200")
     led = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-    led.append([Deposit(time=datetime.now(timezone.utc), source="venue", external_id="funding", account="okx:main",
+    led.append([Deposit(time=datetime.now(UTC), source="venue", external_id="funding", account="okx:main",
                         asset="USDT", quantity=D(10000), cost=D(10000), cost_currency="USD")],
                actor="manual:test", reason="venue funding")
     led.close()

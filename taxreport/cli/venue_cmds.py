@@ -13,7 +13,13 @@ from taxreport.cli.common import asset_numbers, echo_json
 
 @click.group("venue")
 def venue() -> None:
-    """Local trading venues that speak a real exchange's API (for rehearsals and fault tests)."""
+    """Local trading venues that speak a real exchange's API (for rehearsals and fault tests).
+
+    \b
+    Examples:
+      taxreport venue okx --state ~/okx-venue --port 8765 --fund USDT=10000
+      taxreport venue okx --state ~/okx-venue --show
+    """
 
 
 @venue.command("okx")

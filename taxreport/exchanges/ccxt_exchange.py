@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 from taxreport.exchanges import base
@@ -134,8 +135,8 @@ def map_error(ccxt: Any, exc: Exception) -> type[Exception]:
 
 def _ms_time(value: Any) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def _text(value: Decimal) -> str:

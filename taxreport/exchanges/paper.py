@@ -42,11 +42,12 @@ Model (one price level per market, a simulated clock, no real sleeping):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.errors import InputError
 from taxreport.exchanges.base import (
@@ -71,7 +72,7 @@ OPS = ("create_order", "cancel_order", "fetch_order", "fetch_fills", "fetch_my_f
        "fetch_tickers", "load_markets")
 FAULT_KINDS = ("timeout", "timeout_after", "delay", "unknown", "unknown_after", "network", "rate_limit", "reject",
                "insufficient_funds")
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 class SimulatedCrash(BaseException):
     """The process "dies" at a named step. A BaseException, so no ``except Exception`` swallows it."""
@@ -182,7 +183,7 @@ class PaperExchange(Exchange):
         self.prices[symbol] = Decimal(mid)
         self._save()
 
-    def advance(self, seconds: float | int | Decimal = 0) -> None:
+    def advance(self, seconds: float | Decimal = 0) -> None:
         """Move the simulated clock (also the executor's ``sleep`` in paper mode) and match."""
         self.now += timedelta(seconds=float(seconds))
         self._arrive()
@@ -474,7 +475,7 @@ class PaperExchange(Exchange):
         return to_state(self)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], *, state_path: Path | None = None) -> "PaperExchange":
+    def from_state(cls, state: dict[str, Any], *, state_path: Path | None = None) -> PaperExchange:
         from taxreport.exchanges.paper_state import from_state
 
         ex = from_state(cls, state)
@@ -488,7 +489,7 @@ class PaperExchange(Exchange):
         save_state(self, Path(path or self.state_path))  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, path: Path | str) -> "PaperExchange":
+    def load(cls, path: Path | str) -> PaperExchange:
         from taxreport.exchanges.paper_state import load_state
 
         return load_state(cls, Path(path))

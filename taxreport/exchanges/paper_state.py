@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from taxreport.errors import InputError
-
 from taxreport.exchanges.base import Fill, Market, OrderRequest
 from taxreport.model.events import format_time, parse_time
 from taxreport.model.money import decimal_str, parse_decimal
 
 
-def to_state(self) -> dict[str, Any]:  # noqa: ANN001 - self is a PaperExchange
+def to_state(self) -> dict[str, Any]:
     """The JSON-ready state of a paper exchange."""
     s = decimal_str
     return {
@@ -53,12 +52,12 @@ def to_state(self) -> dict[str, Any]:  # noqa: ANN001 - self is a PaperExchange
     }
 
 
-def from_state(cls, state: dict[str, Any]):  # noqa: ANN001, ANN201 - cls is PaperExchange
+def from_state(cls, state: dict[str, Any]):
     """Rebuild a paper exchange (of class ``cls``) from :func:`to_state` output, exactly."""
     from taxreport.exchanges.paper import _Delayed, _PaperOrder
 
     d = parse_decimal
-    opt = lambda v: None if v is None else d(v)  # noqa: E731
+    opt = lambda v: None if v is None else d(v)
     markets = {k: Market(k, m["base"], m["quote"], d(m["amount_step"]), d(m["price_tick"]), opt(m["min_amount"]),
                          opt(m["min_cost"]), d(m["maker_fee"]), d(m["taker_fee"]))
                for k, m in state["markets"].items()}
@@ -86,14 +85,14 @@ def from_state(cls, state: dict[str, Any]):  # noqa: ANN001, ANN201 - cls is Pap
 
 
 
-def save_state(ex, target: Path) -> None:  # noqa: ANN001
+def save_state(ex, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(to_state(ex), indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, target)
 
 
-def load_state(cls, path: Path):  # noqa: ANN001, ANN201
+def load_state(cls, path: Path):
     from taxreport.importers.base import read_text
 
     text = read_text(path)  # unreadable or not UTF-8: InputError naming the file (and the byte)

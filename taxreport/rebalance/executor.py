@@ -46,10 +46,11 @@ process there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.exchanges.base import (
     DuplicateClientOrderId,
@@ -127,7 +128,7 @@ class RunResult:
 class Executor:
     """One basket on one exchange. Create a new one after a crash: it recovers from the ledger."""
 
-    def __init__(self, ledger, exchange: Exchange, basket: Basket, *, account: str | None = None,  # noqa: ANN001
+    def __init__(self, ledger, exchange: Exchange, basket: Basket, *, account: str | None = None,
                  config: ExecConfig | None = None, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], datetime] | None = None, on_step: Callable[[str], None] | None = None,
                  id_fn: Callable[[str, str, int, int], str] | None = None) -> None:
@@ -136,7 +137,7 @@ class Executor:
         self.exchange, self.basket = exchange, basket
         self.config = config or ExecConfig()
         self.sleep = sleep or _time.sleep
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.on_step = on_step or (lambda _step: None)
         self.id_fn = id_fn or client_order_id
         self.account = account or basket.account

@@ -30,10 +30,11 @@ really sleep). ``ExchangeError`` is raised at once. ``create_order`` is never re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from taxreport.errors import TaxreportError
 from taxreport.exchanges.base import Exchange, ExchangeError, Fill, NetworkError, Order
@@ -103,7 +104,7 @@ class RecoveryReport:
     def empty(self) -> bool:
         return not self.orders and not self.rebalances_closed
 
-    def merge(self, other: "RecoveryReport") -> None:
+    def merge(self, other: RecoveryReport) -> None:
         self.orders += other.orders
         self.fills_written += other.fills_written
         self.rebalances_closed += other.rebalances_closed
@@ -263,9 +264,8 @@ def recover(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dic
 
 
 def _utcnow() -> datetime:
-    from datetime import timezone
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def rebalance_summary(journal: Journal, rebalance_id: str) -> dict:

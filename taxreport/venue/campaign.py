@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -65,10 +65,10 @@ def _preload() -> Any:
     """Import everything a bot command needs before forking (a child then starts instantly)."""
     import ccxt  # noqa: F401
 
-    import taxreport.cli.basket_cmds  # noqa: F401
-    import taxreport.cli.rebalance_cmds  # noqa: F401
-    import taxreport.cli.rebalance_run  # noqa: F401
-    import taxreport.exchanges.ccxt_exchange  # noqa: F401
+    import taxreport.cli.basket_cmds
+    import taxreport.cli.rebalance_cmds
+    import taxreport.cli.rebalance_run
+    import taxreport.exchanges.ccxt_exchange
     import taxreport.rebalance.executor  # noqa: F401
     from taxreport.cli.main import root
 
@@ -191,7 +191,7 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
         basket.write_text(f'name = "c{run}"\nexchange = "okx"\naccount = "okx:main"\nmode = "weekly"\ngate = 0\n'
                           '[weights]\nBTC = 50\nETH = 30\nSOL = 20\n', encoding="utf-8")
         led = Ledger(db)
-        led.append([Deposit(time=datetime.now(timezone.utc), source="venue", external_id="funding",
+        led.append([Deposit(time=datetime.now(UTC), source="venue", external_id="funding",
                             account="okx:main", asset="USDT", quantity=FUND, cost=FUND, cost_currency="USD")],
                    actor="manual:campaign", reason="the venue account's funding")
         led.close()

@@ -25,10 +25,11 @@ import os
 import random
 import secrets
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.errors import InputError
 from taxreport.exchanges.base import (
@@ -75,7 +76,7 @@ def symbol_of(inst: str) -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class OkxVenue:
@@ -140,7 +141,7 @@ class OkxVenue:
         """Bring the books to the current time: price steps, delayed requests, matching, cancels."""
         with self.lock:
             now = self.clock()
-            created = datetime.fromtimestamp(int(self.meta["created"]) / 1000, tz=timezone.utc)
+            created = datetime.fromtimestamp(int(self.meta["created"]) / 1000, tz=UTC)
             target = int((now - created).total_seconds() / STEP_SECONDS)
             ex = self.ex
             for k in range(self.meta["step"] + 1, min(target, self.meta["step"] + 3600) + 1):
@@ -251,11 +252,10 @@ class OkxVenue:
         with self.lock:
             cid = str(args.get("clOrdId") or "")
             now = self.clock()
-            if exp_time:
-                # OKX v5 REST authentication, request headers: "expTime: Request effective deadline. Unix
-                # timestamp format in milliseconds" - a request arriving after it is not processed.
-                if int(exp_time) < int(ms(now)):
-                    raise OkxError("1", "Request timestamp expired", scode="50102")
+            # OKX v5 REST authentication, request headers: "expTime: Request effective deadline. Unix
+            # timestamp format in milliseconds" - a request arriving after it is not processed.
+            if exp_time and int(exp_time) < int(ms(now)):
+                raise OkxError("1", "Request timestamp expired", scode="50102")
             try:
                 req = self._request(args, exp_time)
                 order = self.ex._carry_out(req)
@@ -293,7 +293,7 @@ class OkxVenue:
             price = Decimal(str(args["px"])) if ord_type == "limit" else None
         except (ArithmeticError, KeyError, ValueError):
             raise OkxError("1", "Parameter sz or px error", scode="51000") from None
-        expires = datetime.fromtimestamp(int(exp_time) / 1000, tz=timezone.utc) if exp_time else None
+        expires = datetime.fromtimestamp(int(exp_time) / 1000, tz=UTC) if exp_time else None
         return OrderRequest(str(args.get("clOrdId") or ""), symbol, side, ord_type, amount, price, expires)
 
     def delay(self, args: dict[str, Any], exp_time: str | None, seconds: float) -> None:

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -60,14 +60,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: VenueServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             sys.stderr.write("venue: " + (format % args) + "\n")
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         self._handle("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle("POST")
 
     # --- plumbing ----------------------------------------------------------------------------------
@@ -127,10 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(phrase, keys["passphrase"]):
             raise OkxError("50105", "Invalid OK-ACCESS-PASSPHRASE", http=401)
         try:
-            when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+            when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         except ValueError:
             raise OkxError("50112", "Invalid OK-ACCESS-TIMESTAMP", http=401) from None
-        if abs((datetime.now(timezone.utc) - when).total_seconds()) > 30:
+        if abs((datetime.now(UTC) - when).total_seconds()) > 30:
             raise OkxError("50102", "Timestamp request expired", http=401)
         prehash = stamp + method + self.path + raw
         expected = base64.b64encode(hmac.new(keys["secret"].encode(), prehash.encode(), hashlib.sha256).digest())
@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(fault)
                 return
         if method == "GET" and path == "/api/v5/public/time":
-            answer: Any = [{"ts": ms(datetime.now(timezone.utc))}]
+            answer: Any = [{"ts": ms(datetime.now(UTC))}]
         elif method == "GET" and path == "/api/v5/public/instruments":
             answer = v.instruments(q.get("instType", ""), q.get("instId"))
         elif method == "GET" and path == "/api/v5/market/tickers":
