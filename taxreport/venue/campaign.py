@@ -210,7 +210,7 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
             steps.append(["basket", "stop", *target])
         log = d / "bot.log"
         for args in steps:
-            kill = rng.uniform(0.2, 5.0) if rng.random() < 0.6 else None
+            kill = rng.uniform(0.3, 8.0) if rng.random() < 0.6 else None
             _, killed = _wait(_spawn_bot(args, env, log), kill)
             out.commands += 1
             out.kills += killed
@@ -222,10 +222,12 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
             rc, killed = _wait(_spawn_bot(final, env, log), None)
             out.commands += 1
             tail = log.read_text(encoding="utf-8", errors="replace").rstrip().rsplit("\n", 1)[-1]
-            clean = rc == 0 or "holds nothing to rebalance" in tail  # recovered, then nothing to plan
-            if clean and not _unfinished(db):
+            if "holds nothing to rebalance" in tail:  # recovered; killed before anything was bought:
+                final = ["basket", "invest", "500", *patient]  # buy now, so that every run trades
+                continue
+            if rc == 0 and not _unfinished(db):
                 break
-            if clean and final[1] == "stop":
+            if rc == 0 and final[1] == "stop":
                 final = ["basket", "invest", "200", *patient]  # a stopped basket runs again after an invest
         else:
             out.settled = False
