@@ -278,3 +278,15 @@ def test_unreachable_exchange_at_start_up_is_one_error_line(monkeypatch, tmp_pat
         assert "Traceback" not in result.output and "s\n" not in result.output
     result = runner.invoke(root, ["basket", "status", "--basket", "core", "--paper", "--exchange-url", "http://x"])
     assert result.exit_code != 0 and "--exchange-url and --exchange-timeout are for --live" in result.output
+
+
+def test_basket_api_url_is_validated_and_round_trips():
+    from taxreport.errors import InputError
+    from taxreport.rebalance.basket import basket_to_toml, parse_basket
+
+    text = 'name = "b"\napi_url = "http://127.0.0.1:8765"\n[weights]\nBTC = 60\nETH = 40\n'
+    b = parse_basket(text, file="b.toml")
+    assert b.api_url == "http://127.0.0.1:8765"
+    assert parse_basket(basket_to_toml(b), file="b.toml") == b
+    with pytest.raises(InputError, match=r"b.toml:2: api_url: must be an http\(s\) URL"):
+        parse_basket(text.replace("http://127.0.0.1:8765", "ftp://x"), file="b.toml")
