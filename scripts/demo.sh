@@ -7,6 +7,7 @@
 #   5. gains      US 2024 and UK 2024-25 summaries (USD->GBP from the sample rates)
 #   6. exports    Koinly, CoinTracker, Form 8949, HMRC computation, XLSX, PDF for both years
 #   7. backtest   buy-and-hold vs daily vs weekly vs threshold, before and after tax
+#   8. live       a short live run through ccxt's real okx class and HTTP against the local OKX venue
 # All sample data is SYNTHETIC (see sample_exports/*/README.md). Outputs land in
 # sample_exports/demo-output/; the ledger itself in demo-out/ (ignored by git).
 set -euo pipefail
@@ -105,6 +106,31 @@ tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
 tr_json "$OUT/backtest.json" backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
     --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
     --jurisdiction us,uk --fx GBP=0.79 --format json
+
+section "8. live on the local OKX venue (ccxt's real okx class over HTTP; injected faults)"
+# `taxreport venue okx` speaks OKX's v5 REST API on 127.0.0.1 (free port), keeps its books in
+# demo-out/okx-venue and writes its generated API keys to okx-venue/okx.env. It is stopped below.
+VENUE=demo-out/okx-venue
+echo; echo "\$ taxreport venue okx --state $VENUE --fund USDT=10000 --faults drop_response=0.05,rate_limit=0.05,fill_lag=0.5 &"
+"$BIN/taxreport" venue okx --state "$VENUE" --port 0 --fund USDT=10000 --seed 3 \
+    --faults drop_response=0.05,rate_limit=0.05,fill_lag=0.5 2> demo-out/venue.log &
+VENUE_PID=$!
+trap 'kill "$VENUE_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$VENUE/url" ] && break; sleep 0.1; done
+URL=$(cat "$VENUE/url")
+# shellcheck disable=SC1091
+source "$VENUE/okx.env"   # TAXREPORT_OKX_API_KEY/_SECRET/_PASSWORD of the venue (never printed)
+printf 'name = "rehearsal"\nexchange = "okx"\naccount = "okx:rehearsal"\napi_url = "%s"\ngate = 0\n[weights]\nBTC = 50\nETH = 30\nSOL = 20\n' \
+    "$URL" > demo-out/rehearsal.toml
+echo "(basket demo-out/rehearsal.toml: api_url = \"$URL\"; --exchange-url or TAXREPORT_EXCHANGE_URL work too)"
+tr basket invest 1000 --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1
+tr basket status --basket demo-out/rehearsal.toml --live
+tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1
+kill "$VENUE_PID"; wait "$VENUE_PID" 2>/dev/null || true; trap - EXIT
+echo; echo "\$ taxreport venue okx --state $VENUE --show   # the venue's own books (summarised)"
+"$BIN/taxreport" venue okx --state "$VENUE" --show > demo-out/venue-books.json
+"$BIN/python" -c 'import json,sys; b=json.load(open(sys.argv[1])); print(len(b["orders"]), "venue orders,", len(b["fills"]), "fills; balances", b["balances"])' demo-out/venue-books.json
+tr ledger list --kind trade --account okx:rehearsal --limit 6
 
 section "the audit chain after everything"
 tr ledger verify

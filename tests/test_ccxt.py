@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from decimal import Decimal as D
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -57,6 +58,13 @@ class FakeSession(requests.Session):
         if isinstance(answer, Exception):
             raise answer
         status, body = answer if isinstance(answer, tuple) else (200, answer)
+        if callable(body):
+            body = body(self.calls[-1])
+        if isinstance(body, str):  # an HTML error page
+            response = FakeResponse(status, {})
+            response.text, response.content = body, body.encode()
+            response.headers = {"Content-Type": "text/html"}
+            return response
         return FakeResponse(status, body)
 
 
@@ -143,7 +151,20 @@ def test_market_buy_is_sized_in_the_base_coin():
     ((429, {"code": "50011", "msg": "Too Many Requests", "data": []}), base.RateLimitExceeded),
     (requests.exceptions.Timeout("read timed out"), base.RequestTimeout),
     (requests.exceptions.ConnectionError("ECONNRESET"), base.NetworkError),
-    ((401, {"code": "50111", "msg": "Invalid OK-ACCESS-KEY", "data": []}), base.ExchangeError),
+    ((401, {"code": "50111", "msg": "Invalid OK-ACCESS-KEY", "data": []}), base.AuthenticationError),
+    # ambiguous answers (issue 10): never a refusal
+    ((500, {"msg": "Internal Server Error"}), base.UnknownResult),  # JSON without "code"
+    ((502, "<html><body><h1>502 Bad Gateway</h1></body></html>"), base.NetworkError),  # HTML page
+    ((503, "<html><title>503 Service Temporarily Unavailable</title></html>"), base.NetworkError),
+    ({"code": "50004", "msg": "Endpoint request timeout", "data": []}, base.RequestTimeout),
+    ({"code": "1", "msg": "", "data": [{"clOrdId": CID, "ordId": "", "sCode": "59999",
+                                        "sMsg": "something new"}]}, base.UnknownResult),
+    ({"code": "1", "msg": "", "data": [{"clOrdId": CID, "ordId": "", "sCode": "51020",
+                                        "sMsg": "Order amount should be greater than the min available amount"}]},
+     base.InvalidOrder),
+    ({"code": "1", "msg": "", "data": [{"clOrdId": CID, "ordId": "", "sCode": "51121",
+                                        "sMsg": "Order quantity must be a multiple of the lot size"}]},
+     base.InvalidOrder),
 ])
 def test_ccxt_errors_are_mapped(answer, error):
     ex, _ = okx({"/api/v5/trade/batch-orders": answer})
@@ -293,3 +314,72 @@ def test_cli_live_plan_is_read_only_and_prices_at_the_touch(monkeypatch):
         ("sell", "BTC", "0.005", "54999.9"), ("sell", "SOL", "0.05", "199.99"), ("buy", "ETH", "0.099999", "2850.01")]
     assert data["source"] == "okx (read-only)"
     assert {c["method"] for c in sessions[0].calls} == {"GET"}  # nothing was sent but reads
+
+
+def test_cancel_pending_and_unknown_order_are_mapped():
+    ex, _ = okx({"/api/v5/trade/cancel-order": {"code": "1", "msg": "", "data": [
+        {"clOrdId": CID, "ordId": "123", "sCode": "51410", "sMsg": "Cancellation failed as the order is already "
+                                                                   "under cancelling status"}]}})
+    with pytest.raises(base.CancelPending):
+        ex.cancel_order("BTC/USDT", "123")
+    ex, _ = okx({"/api/v5/trade/cancel-order": {"code": "1", "msg": "", "data": [
+        {"clOrdId": CID, "ordId": "123", "sCode": "51400", "sMsg": "Cancellation failed as the order does not exist"}]}})
+    with pytest.raises(base.OrderNotFound):
+        ex.cancel_order("BTC/USDT", "123")
+
+
+def test_every_ccxt_error_class_has_a_mapping():
+    import ccxt
+
+    from taxreport.exchanges.ccxt_exchange import map_error
+
+    errors = sys.modules["ccxt.base.errors"]
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, ccxt.BaseError)]
+    assert len(classes) > 30
+    for cls in classes:
+        target = map_error(ccxt, cls("x"))
+        assert issubclass(target, (base.ExchangeError, base.NetworkError)), cls
+    assert map_error(ccxt, ccxt.ExchangeError("x")) is base.UnknownResult
+    assert map_error(ccxt, ccxt.DDoSProtection("x")) is base.NetworkError
+
+
+def test_create_carries_exptime_header():
+    from datetime import datetime, timezone
+
+    ex, session = okx({"/api/v5/trade/batch-orders": {"code": "0", "data": [
+        {"clOrdId": CID, "ordId": "7", "sCode": "0", "sMsg": ""}]}})
+    expires = datetime(2026, 3, 2, 0, 0, 10, tzinfo=timezone.utc)
+    ex.create_order(base.OrderRequest(CID, "ETH/USDT", "buy", "limit", D("0.1"), D(3000), expires))
+    assert session.calls[-1]["headers"]["expTime"] == str(int(expires.timestamp() * 1000)) == "1772409610000"
+    assert "expTime" not in ex._client.headers  # only on that request
+
+
+def test_fills_are_paginated_by_bill_id():
+    def page(call):
+        after = int(call["query"].get("after", ["1000"])[0])
+        ids = [i for i in range(after - 1, after - 101, -1) if i >= 750]  # 250 fills: 999..750
+        return {"code": "0", "msg": "", "data": [
+            {"instType": "SPOT", "instId": "ETH-USDT", "tradeId": f"t{i}", "ordId": "123", "clOrdId": CID,
+             "billId": str(i), "fillPx": "2850", "fillSz": "0.001", "side": "buy", "execType": "T",
+             "feeCcy": "ETH", "fee": "-0.000001", "ts": str(1764043200000 + i)} for i in ids]}
+
+    ex, session = okx({"/api/v5/trade/fills": (200, page)})
+    fills = ex.fetch_fills("ETH/USDT", "123")
+    assert len(fills) == len({f.trade_id for f in fills}) == 250
+    assert sum((f.amount for f in fills), D(0)) == D("0.25")
+    assert [c["query"].get("after") for c in session.calls] == [None, ["900"], ["800"]]
+
+
+def test_exchange_url_survives_sandbox_mode():
+    ex, session = okx({"/api/v5/account/balance": {"code": "0", "data": [{"details": []}]}}, sandbox=True)
+    ex._set_api_url("http://127.0.0.1:8765")
+    ex.fetch_balances()
+    assert session.calls[-1]["headers"].get("x-simulated-trading") == "1"
+    ex2 = CcxtExchange("okx", credentials=KEYS, sandbox=True, api_url="http://127.0.0.1:8765/",
+                       markets=load_fixture(FIXTURE), timeout=3)
+    ex2._client.session = session
+    ex2.fetch_balances()
+    assert ex2._client.timeout == 3000
+    with pytest.raises(InputError, match="exchange URL"):
+        CcxtExchange("okx", credentials=KEYS, api_url="127.0.0.1:8765")

@@ -71,13 +71,20 @@ def test_timeout_after_the_order_landed_is_looked_up_not_resent(ledger):
     assert_consistent(ledger, ex)
 
 
-def test_timeout_before_landing_resends_the_same_client_order_id(ledger):
+def test_timeout_before_landing_is_never_resent_a_new_id_follows_after_expiry(ledger):
+    # Safety argument A/C: a timed-out create is never sent again under its id; after its expTime
+    # (10 s) + margin (2 s) the look-ups of the order and of fills find nothing: "missing", new id.
     ex = paper()
     fund_ledger(ledger, ex)
     ex.inject("create_order", "timeout", times=2)
+    start = ex.now
     result = run_once(ledger, ex, invest=D(10000))
     assert ex.calls["create_order"] == 3 + 2
-    assert [len(leg.orders) for leg in result.legs] == [1, 1, 1]
+    assert [len(leg.orders) for leg in result.legs] == [3, 1, 1]
+    first, second = result.legs[0].orders[:2]
+    missing = {r.order_id: r.data["note"] for r in records(ledger, "order.update") if r.data["status"] == "missing"}
+    assert set(missing) == {first, second} and "expTime" in missing[first]
+    assert (ex.now - start).total_seconds() >= 2 * 12  # waited past each expTime before concluding
     assert_consistent(ledger, ex)
 
 
@@ -108,15 +115,17 @@ def test_reject_fails_fast_with_a_clear_message_and_is_recorded(ledger):
     assert_consistent(ledger, ex)
 
 
-def test_network_errors_beyond_the_retries_leave_the_intent_for_recovery(ledger):
+def test_network_errors_on_every_create_never_resend_an_id(ledger):
     ex = paper()
     fund_ledger(ledger, ex)
     ex.inject("create_order", "network", times=10)
-    with pytest.raises(ExchangeUnavailable, match="next run recovers it"):
-        run_once(ledger, ex, invest=D(10000), config=ExecConfig(retries=2, backoff=0.1))
-    assert ex.calls["create_order"] == 3
-    report = executor(ledger, ex).recover()
-    assert [o for _, o in report.orders] == ["missing: never reached the exchange"]
+    result = run_once(ledger, ex, invest=D(10000), config=ExecConfig(retries=2, backoff=0.1, reprices=3))
+    sent = [c for leg in result.legs for c in leg.orders]
+    assert ex.calls["create_order"] == len(sent) == len(set(sent)) == 4 + 4 + 3  # 10 lost, the 11th lands
+    assert [leg.status for leg in result.legs] == ["unfilled", "unfilled", "filled"]
+    statuses = {r.order_id: r.data["status"] for r in records(ledger, "order.update") if r.data["status"] != "accepted"}
+    assert sorted(statuses.values()).count("missing") == 10
+    assert executor(ledger, ex).recover().empty
     assert_consistent(ledger, ex)
 
 

@@ -100,13 +100,50 @@ def test_negative_maker_fee_is_a_rebate_and_the_ledger_reconciles(ledger):
     assert ex.total_balances()["BTC"] == D("0.10001")
 
 
-def test_duplicate_client_order_id_is_refused_even_after_the_order_finished():
+def test_client_order_id_is_unique_among_pending_orders_only_like_okx():
+    # OKX v5, Place order: "clOrdId must be unique among all pending orders and the current request".
     ex = paper()
-    ex.create_order(req("dup1", price="60100"))
-    with pytest.raises(DuplicateClientOrderId):
-        ex.create_order(req("dup1", price="60100"))
+    ex.create_order(req("dup1", price="59000"))  # rests below the bid (59994): pending
+    with pytest.raises(DuplicateClientOrderId, match="51016"):
+        ex.create_order(req("dup1", price="59000"))
+    ex.create_order(req("dup2", amount="0.01", price="60100"))  # crosses: filled at once, no longer pending
+    second = ex.create_order(req("dup2", amount="0.01", price="60100"))  # accepted: a SECOND order
+    assert [o.id for o in ex.all_orders() if o.client_order_id == "dup2"] == ["PO0000002", "PO0000003"]
+    # "if there are multiple orders with the same clOrdId, only the latest one will be returned"
+    assert ex.fetch_order_by_client_id("BTC/USDT", "dup2").id == second.id == "PO0000003"
     with pytest.raises(InvalidOrder, match="letters/digits"):
         ex.create_order(req("has-hyphen"))
+
+
+def test_expired_request_is_not_processed_and_a_delayed_one_arrives_later_or_never():
+    ex = paper()
+    late = OrderRequest("e1", "BTC/USDT", "buy", "limit", D("0.01"), D("59000"), T0 - timedelta(seconds=1))
+    with pytest.raises(InvalidOrder, match="expTime"):
+        ex.create_order(late)
+    # delayed 5 s, expiring in 10 s: the client times out, the order appears 5 s later
+    ex.inject("create_order", "delay", delay=5)
+    with pytest.raises(RequestTimeout):
+        ex.create_order(OrderRequest("e2", "BTC/USDT", "buy", "limit", D("0.01"), D("59000"),
+                                     T0 + timedelta(seconds=10)))
+    assert ex.fetch_order_by_client_id("BTC/USDT", "e2") is None
+    ex.advance(5)
+    assert ex.fetch_order_by_client_id("BTC/USDT", "e2").status == "open"
+    # delayed 20 s but expiring in 10 s: never carried out
+    ex.inject("create_order", "delay", delay=20)
+    with pytest.raises(RequestTimeout):
+        ex.create_order(OrderRequest("e3", "BTC/USDT", "buy", "limit", D("0.01"), D("59000"),
+                                     ex.now + timedelta(seconds=10)))
+    ex.advance(60)
+    assert ex.fetch_order_by_client_id("BTC/USDT", "e3") is None and ex.delayed == []
+
+
+def test_fills_lag_the_order_status():
+    ex = paper(fill_lag=D(3))
+    order = ex.create_order(req("l1", amount="0.01", price="60100"))  # taker: filled at once
+    assert ex.fetch_order_by_client_id("BTC/USDT", "l1").filled == D("0.01")
+    assert ex.fetch_fills("BTC/USDT", order.id) == [] and ex.fetch_my_fills("BTC/USDT") == []
+    ex.advance(3)
+    assert [f.amount for f in ex.fetch_fills("BTC/USDT", order.id)] == [D("0.01")]
 
 
 def test_precision_and_minimums_are_enforced():

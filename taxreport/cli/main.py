@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("taxreport.cli.reconcile_cmds:reconcile", "Check exchange history against the ledger."),
     "export": ("taxreport.cli.export_cmds:export", "Write Koinly, CoinTracker, Form 8949, XLSX and PDF reports."),
     "backtest": ("taxreport.cli.backtest_cmd:backtest", "Compare rebalancing strategies before and after tax."),
+    "venue": ("taxreport.cli.venue_cmds:venue", "Run a local OKX-compatible venue (rehearsals, fault tests)."),
 }
 
 

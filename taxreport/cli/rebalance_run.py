@@ -32,8 +32,24 @@ from taxreport.errors import InputError, MissingDataError, TaxreportError
 ZERO = Decimal(0)
 
 
+def _keep_in_meta(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Exchange connection options travel in ``ctx.meta`` (read by :func:`open_venue`), so every
+    command with the venue options gets them without a parameter of its own."""
+    if value is not None:
+        ctx.meta[f"taxreport.{param.name}"] = value
+    return value
+
+
 def venue_options(f: Callable) -> Callable:
     opts = [
+        click.option("--exchange-url", envvar="TAXREPORT_EXCHANGE_URL", default=None, metavar="URL",
+                     expose_value=False, callback=_keep_in_meta,
+                     help="Live/sandbox: REST base URL of the exchange (an OKX regional domain, or the local "
+                          "venue http://127.0.0.1:PORT) [env TAXREPORT_EXCHANGE_URL; else the basket's api_url]."),
+        click.option("--exchange-timeout", envvar="TAXREPORT_EXCHANGE_TIMEOUT", default=None, metavar="SECONDS",
+                     type=click.FloatRange(min=0.1), expose_value=False, callback=_keep_in_meta,
+                     help="Live/sandbox: HTTP timeout per request in seconds [env TAXREPORT_EXCHANGE_TIMEOUT; "
+                          "default ccxt's 10]."),
         click.option("--basket", "basket_ref", required=True, metavar="NAME_OR_FILE",
                      help="Basket name or path to its .toml file."),
         click.option("--paper", is_flag=True, help="Use the paper exchange (simulated; state kept in a JSON file)."),
@@ -93,6 +109,8 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
     if sum((paper, live, sandbox)) != 1:
         raise InputError("choose exactly one of --paper, --sandbox or --live", field="--paper/--live")
     basket, path = resolve_basket(basket_ref)
+    if paper and (ctx.meta.get("taxreport.exchange_url") or ctx.meta.get("taxreport.exchange_timeout")):
+        raise InputError("--exchange-url and --exchange-timeout are for --live and --sandbox", field="--exchange-url")
     if paper:
         return _open_paper(ctx, basket, path, paper_state, prices, walk, seed, at, paper_balances, readonly,
                            started)
@@ -102,10 +120,19 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
     if live and confirm and not yes:
         click.confirm(f"{confirm} {basket.name} on {basket.exchange.upper()} with REAL money (account "
                       f"{basket.account}). Continue?", abort=True, err=True)
+    from taxreport.exchanges.base import NetworkError
     from taxreport.exchanges.ccxt_exchange import CcxtExchange
 
-    exchange = CcxtExchange(basket.exchange, sandbox=sandbox)
-    validate_markets(basket, exchange.load_markets(), file=str(path))
+    url = ctx.meta.get("taxreport.exchange_url") or getattr(basket, "api_url", None)
+    timeout = ctx.meta.get("taxreport.exchange_timeout")
+    exchange = CcxtExchange(basket.exchange, sandbox=sandbox, api_url=url, timeout=timeout)
+    try:
+        markets = exchange.load_markets()
+    except NetworkError as exc:  # one line, never a traceback; nothing was sent
+        where = f" at {url}" if url else ""
+        raise TaxreportError(f"cannot reach {basket.exchange}{where}: {str(exc).splitlines()[0][:300]}; nothing "
+                             "was sent (check the network, --exchange-url or TAXREPORT_EXCHANGE_URL)") from None
+    validate_markets(basket, markets, file=str(path))
     mode = "sandbox" if sandbox else "live"
     account = basket.account if live else f"sandbox:{basket.name}"
     return Venue(basket, path, mode, exchange, account)
@@ -238,8 +265,16 @@ def make_engine(ctx: click.Context, venue: Venue, *, fill_timeout: float = 30, r
                 offset_ticks: int = 0, market_finish: bool = False):  # noqa: ANN201
     from taxreport.rebalance.executor import ExecConfig, Executor
 
+    from urllib.parse import urlparse
+
+    # expTime: a request not carried out within the HTTP timeout (+2 s) is useless; the skew margin
+    # before concluding "never carried out" is small only for a venue on this machine (same clock).
+    timeout = getattr(venue.exchange, "timeout", None)
+    host = urlparse(getattr(venue.exchange, "api_url", None) or "").hostname
     config = ExecConfig(offset_ticks=offset_ticks, fill_timeout=fill_timeout, reprices=reprices,
-                        market_finish=market_finish, poll_interval=min(5.0, max(fill_timeout / 4, 0.5)))
+                        market_finish=market_finish, poll_interval=min(5.0, max(fill_timeout / 4, 0.5)),
+                        order_expiry=max(float(timeout) + 2, 3.0) if timeout else 10.0,
+                        expiry_margin=0.5 if host in ("127.0.0.1", "localhost", "::1") else 2.0)
     hook = _paper_kill_hook(venue)
     if hook is not None:
         venue.paper.on_step = hook

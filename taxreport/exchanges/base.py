@@ -2,9 +2,16 @@
 default) and the paper exchange (tests, demo, backtests). Numbers are ``Decimal`` here; an adapter
 converts at its own boundary and nowhere else.
 
-Errors: :class:`NetworkError` (and its subclasses) may be retried with backoff — a timeout on
-``create_order`` does NOT mean the order failed: look it up by client order id before retrying.
-:class:`ExchangeError` means the exchange refused: fail fast with its message.
+Errors come in two kinds, and the difference is what keeps live trading safe:
+
+* :class:`ExchangeError` and its subclasses are DEFINITE refusals: the venue answered that it did
+  not carry the request out (insufficient funds, invalid order, unknown order, bad keys). Fail fast.
+* :class:`NetworkError` and its subclasses are AMBIGUOUS: the request may or may not have been
+  carried out (timeout, connection reset, 5xx page, OKX ``50004`` "does not indicate success or
+  failure", an error code we do not know). A read may simply be retried; a ``create_order`` must be
+  resolved by :mod:`taxreport.rebalance.recovery` (wait for its ``expTime``, then look the order and
+  its fills up) before anything is concluded. The one exception is :class:`RateLimitExceeded`: the
+  venue refused to process the request (OKX ``50011`` / HTTP 429), so it may be sent again as is.
 """
 
 from __future__ import annotations
@@ -30,11 +37,25 @@ class InsufficientFunds(ExchangeError):
 
 
 class DuplicateClientOrderId(ExchangeError):
-    """An order with this client order id exists already (OKX rejects duplicates)."""
+    """A PENDING order with this client order id exists already (OKX ``51016``: "clOrdId must be
+    unique among all pending orders and the current request"). The order may have landed: resolve it."""
 
 
-class NetworkError(Exception):
-    """Transient failure (timeout, connection, rate limit): the request may or may not have landed."""
+class OrderNotFound(ExchangeError):
+    """The venue has no such order (OKX ``51603``, or ``51400``/``51401`` on cancel)."""
+
+
+class CancelPending(ExchangeError):
+    """The order is already being cancelled (OKX ``51410``): look it up again a moment later."""
+
+
+class AuthenticationError(ExchangeError):
+    """Keys refused (wrong key, signature, passphrase, permissions): nothing was carried out."""
+
+
+class NetworkError(TaxreportError):
+    """Transient failure (timeout, connection, rate limit): the request may or may not have landed.
+    (A TaxreportError so that one reaching the CLI is one ``error:`` line, never a traceback.)"""
 
 
 class RequestTimeout(NetworkError):
@@ -42,7 +63,12 @@ class RequestTimeout(NetworkError):
 
 
 class RateLimitExceeded(NetworkError):
-    pass
+    """The venue refused to process the request for now (OKX ``50011``, HTTP 429): retry later."""
+
+
+class UnknownResult(NetworkError):
+    """The venue answered with something we cannot classify (an unknown error code, a 5xx JSON body
+    without ``code``): for safety treated like a timeout — the request may have been carried out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +101,7 @@ class OrderRequest:
     type: str  # "limit" | "market"
     amount: Decimal  # base quantity
     price: Decimal | None  # limit price; None for market
+    expires_at: datetime | None = None  # OKX ``expTime``: the venue must not carry it out after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,4 +171,9 @@ class Exchange(ABC):
 
     @abstractmethod
     def fetch_fills(self, symbol: str, order_id: str) -> list[Fill]:
-        """Every fill of one order."""
+        """Every fill of one order (all pages)."""
+
+    @abstractmethod
+    def fetch_my_fills(self, symbol: str, since: datetime | None = None) -> list[Fill]:
+        """Every own fill of ``symbol`` since ``since`` (all pages): the look-up of fills by client
+        order id (OKX's fills endpoints cannot filter by ``clOrdId``; every fill carries it)."""

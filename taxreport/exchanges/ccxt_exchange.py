@@ -8,10 +8,22 @@
 * Numbers become Decimal here and nowhere else: ccxt's precision helpers return strings, other ccxt
   numbers go through their text (:func:`~taxreport.exchanges.markets.ccxt_decimal`), never
   ``Decimal(float)``. Amounts are sent to ccxt as exact strings.
-* ccxt errors are mapped: ``RequestTimeout`` -> :class:`RequestTimeout`, ``RateLimitExceeded`` and
-  ``DDoSProtection`` -> :class:`RateLimitExceeded`, other ``NetworkError`` -> :class:`NetworkError`
-  (retryable; a timed-out create_order may have landed); ``InsufficientFunds``, ``DuplicateOrderId``,
-  ``InvalidOrder`` and any other ``ExchangeError`` -> the matching :class:`ExchangeError` (fail fast).
+* Every ccxt error class is mapped (:data:`ERROR_MAP`, first match wins) to a DEFINITE refusal
+  (:class:`~taxreport.exchanges.base.ExchangeError` and subclasses) or an AMBIGUOUS outcome
+  (:class:`~taxreport.exchanges.base.NetworkError` and subclasses); see :mod:`taxreport.exchanges.base`.
+  Anything ccxt cannot classify — a plain ``ExchangeError`` (an OKX code it does not know, or a 5xx
+  JSON body without ``code``, which ccxt's okx ``handle_errors`` raises as ``ExchangeError``), a
+  ``BadResponse`` — is AMBIGUOUS (:class:`UnknownResult`), never a refusal: the order may exist.
+  ``DDoSProtection`` (HTTP 418/5xx from a protection layer) is ambiguous too; only
+  ``RateLimitExceeded`` (OKX ``50011`` / HTTP 429) means "not processed".
+* Every OKX ``create_order`` carries the ``expTime`` header (Unix ms) of the request's
+  ``expires_at``: OKX does not process a request that reaches it later.
+* Fills are paginated: OKX returns at most 100 per page, newest first; the next page is the one
+  ``after`` the smallest ``billId`` seen ("after: Pagination of data to return records earlier than
+  the requested billId", OKX v5 Get transaction details).
+* ``api_url`` replaces the REST base URL (OKX regional domains, the local venue
+  ``http://127.0.0.1:PORT``); it survives ``set_sandbox_mode``, which swaps ``urls['api']`` for
+  ``urls['test']``. ``timeout`` is the HTTP timeout in seconds.
 * Keys (``sandbox`` adds ``SANDBOX_``): environment ``TAXREPORT_<EXCHANGE>_API_KEY``, ``_SECRET`` and
   ``_PASSWORD`` (OKX's passphrase), else ``[<exchange>]`` (``[<exchange>_sandbox]``) with ``api_key``,
   ``secret``, ``password`` in ``<config dir>/secrets.toml``, which is refused when group/world
@@ -24,10 +36,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 from taxreport.exchanges import base
@@ -93,10 +106,37 @@ def load_credentials(exchange_id: str, *, sandbox: bool = False,
                        source=str(path))
 
 
+def error_map(ccxt: Any) -> list[tuple[Any, type[Exception]]]:
+    """Every ccxt error class -> ours, most specific first (ccxt's hierarchy: ``ccxt.base.errors``)."""
+    return [
+        (ccxt.RequestTimeout, base.RequestTimeout),  # includes OKX 50004 "does not indicate success or failure"
+        (ccxt.RateLimitExceeded, base.RateLimitExceeded),  # OKX 50011, HTTP 429: not processed
+        (ccxt.NetworkError, base.NetworkError),  # DDoSProtection, ExchangeNotAvailable (5xx, HTML pages),
+                                                 # OnMaintenance, InvalidNonce: may or may not have landed
+        (ccxt.CancelPending, base.CancelPending),  # OKX 51410
+        (ccxt.BadResponse, base.UnknownResult),  # NullResponse, unparsable answers
+        (ccxt.InsufficientFunds, base.InsufficientFunds),  # OKX 51008
+        (ccxt.DuplicateOrderId, base.DuplicateClientOrderId),
+        (ccxt.OrderNotFound, base.OrderNotFound),  # OKX 51603, 51400, 51401
+        (ccxt.InvalidOrder, base.InvalidOrder),  # OKX 51020, 51121, OrderNotCached, OrderImmediatelyFillable...
+        (ccxt.AuthenticationError, base.AuthenticationError),  # PermissionDenied, AccountSuspended...
+        ((ccxt.BadRequest, ccxt.ArgumentsRequired, ccxt.NotSupported, ccxt.OperationRejected,
+          ccxt.InvalidAddress, ccxt.InvalidProxySettings, ccxt.ExchangeClosedByUser), base.ExchangeError),
+        (ccxt.BaseError, base.UnknownResult),  # plain ExchangeError (unknown code, JSON without code), others
+    ]
+
+
+def map_error(ccxt: Any, exc: Exception) -> type[Exception]:
+    for source, target in error_map(ccxt):
+        if isinstance(exc, source):
+            return target
+    return base.UnknownResult  # pragma: no cover - BaseError above catches everything from ccxt
+
+
 def _ms_time(value: Any) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def _text(value: Decimal) -> str:
@@ -108,7 +148,7 @@ class CcxtExchange(Exchange):
 
     def __init__(self, exchange_id: str = "okx", *, sandbox: bool = False, credentials: Credentials | None = None,
                  public_only: bool = False, markets: list[dict] | None = None, client: Any = None,
-                 config: dict | None = None) -> None:
+                 config: dict | None = None, api_url: str | None = None, timeout: float | None = None) -> None:
         import ccxt
 
         self._ccxt = ccxt
@@ -130,12 +170,36 @@ class CcxtExchange(Exchange):
         quiet = logging.getLogger("taxreport.exchanges.ccxt_wire")  # ccxt logs request headers (keys) at DEBUG
         quiet.setLevel(logging.WARNING)
         self._client.logger = quiet
+        self.timeout = timeout
+        if timeout is not None:
+            self._client.timeout = int(timeout * 1000)  # ccxt: milliseconds
         if sandbox:
             self._call("set_sandbox_mode", self._client.set_sandbox_mode, True)
+        self.api_url = api_url
+        if api_url:
+            self._set_api_url(api_url)
         self._markets: dict[str, Market] | None = None
         if markets is not None:
             self._client.set_markets(markets)
             self._markets = markets_from_ccxt(self._client.markets, precision_mode=self._client.precisionMode)
+
+    def _set_api_url(self, url: str) -> None:
+        """Point every REST call at ``url`` (after sandbox mode, which swaps urls['api'] for urls['test'])."""
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InputError(f"exchange URL {url!r} must look like https://host or http://127.0.0.1:PORT",
+                             field="--exchange-url")
+        base_url = url.rstrip("/")
+        urls = self._client.urls
+        api = urls.get("api")
+        if isinstance(api, dict):
+            urls["api"] = {k: base_url for k in api}
+        else:
+            urls["api"] = base_url
+        urls["test"] = urls["api"]
+        self._client.hostname = parsed.netloc
 
     def __repr__(self) -> str:
         keys = f"keys from {self._key_source}" if self._key_source else "no keys"
@@ -153,27 +217,35 @@ class CcxtExchange(Exchange):
             text = text.replace(secret, "***")
         return text
 
+    #: Reads have no side effect: a transient failure is retried here (twice, 0.25 s then 0.5 s), so a
+    #: read-only command (``basket status``) survives one dropped answer. Never create or cancel.
+    READS = frozenset({"load_markets", "fetch_balance", "fetch_tickers", "fetch_ticker", "fetch_order",
+                       "fetch_order_trades", "fetch_my_trades"})
+    read_retries = 2
+
     def _call(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        import time
+
+        tries = self.read_retries + 1 if what in self.READS else 1
+        for attempt in range(tries):
+            try:
+                return self._call_once(what, fn, *args, **kwargs)
+            except base.NetworkError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.25 * 2 ** attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call_once(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         ccxt = self._ccxt
         try:
             return fn(*args, **kwargs)
         except ccxt.BaseError as exc:
-            message = self._scrub(f"{self.name} {what}: {exc.__class__.__name__}: {exc}")
-            mapping = [
-                (ccxt.RequestTimeout, base.RequestTimeout),
-                ((ccxt.RateLimitExceeded, ccxt.DDoSProtection), base.RateLimitExceeded),
-                (ccxt.NetworkError, base.NetworkError),
-                (ccxt.InsufficientFunds, base.InsufficientFunds),
-                (ccxt.DuplicateOrderId, base.DuplicateClientOrderId),
-                (ccxt.InvalidOrder, base.InvalidOrder),
-            ]
+            message = self._scrub(f"{self.name} {what}: {exc.__class__.__name__}: {exc}")[:500]
             if isinstance(exc, ccxt.InvalidOrder) and any(code in str(exc) for code in
                                                           _DUPLICATE_ID_CODES.get(self.name, ())):
                 raise base.DuplicateClientOrderId(message) from None
-            for source, target in mapping:
-                if isinstance(exc, source):
-                    raise target(message) from None
-            raise base.ExchangeError(message) from None
+            raise map_error(ccxt, exc)(message) from None
 
     def _require_keys(self, what: str) -> None:
         if not self._secrets:
@@ -246,10 +318,17 @@ class CcxtExchange(Exchange):
         if self.name == "okx" and request.type == "market" and request.side == "buy":
             params["tgtCcy"] = "base_ccy"  # size a market buy in the coin bought, not in USDT
         price = _text(request.price) if request.price is not None else None
-        raw = self._call("create_order", self._client.create_order, request.symbol, request.type, request.side,
-                         _text(request.amount), price, params)
-        order = self._order(raw, fallback=request)
-        return order
+        headers = self._client.headers
+        if self.name == "okx" and request.expires_at is not None:
+            # OKX v5 REST headers: "expTime: Request effective deadline. Unix timestamp format in
+            # milliseconds" - a request reaching OKX after it is not processed.
+            self._client.headers = {**(headers or {}), "expTime": str(int(request.expires_at.timestamp() * 1000))}
+        try:
+            raw = self._call("create_order", self._client.create_order, request.symbol, request.type,
+                             request.side, _text(request.amount), price, params)
+        finally:
+            self._client.headers = headers
+        return self._order(raw, fallback=request)
 
     def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> Order | None:
         self._require_keys("fetch_order")
@@ -276,8 +355,36 @@ class CcxtExchange(Exchange):
         self._call("cancel_order", self._client.cancel_order, order_id, symbol)
         return self._order(self._call("fetch_order", self._client.fetch_order, order_id, symbol))
 
+    def check_connection(self) -> None:
+        """Fail early with one line when the venue cannot be reached (public time/markets)."""
+        self.load_markets()
+
+    def _okx_pages(self, what: str, fn: Callable, *args: Any, params: dict,
+                   since_ms: int | None = None) -> list[dict]:
+        """Every page of an OKX fills listing: 100 per page, newest first, the next page ``after``
+        the smallest billId seen; stops at an incomplete page or one older than ``since_ms``."""
+        out: dict[str, dict] = {}
+        after: str | None = None
+        for _ in range(10_000):
+            page = self._call(what, fn, *args, None, 100, {**params, **({"after": after} if after else {})})
+            for t in page:
+                out[str(t["id"])] = t
+            bills = [int(b) for t in page if (b := (t.get("info") or {}).get("billId")) is not None]
+            if len(page) < 100 or not bills:
+                break
+            oldest = min(int(t.get("timestamp") or 0) for t in page)
+            if since_ms is not None and oldest < since_ms:
+                break
+            after = str(min(bills))
+        trades = sorted(out.values(), key=lambda t: (int(t.get("timestamp") or 0), str(t["id"])))
+        return [t for t in trades if since_ms is None or int(t.get("timestamp") or 0) >= since_ms]
+
     def fetch_fills(self, symbol: str, order_id: str) -> list[Fill]:
         self._require_keys("fetch_fills")
+        if self.name == "okx":
+            trades = self._okx_pages("fetch_order_trades", self._client.fetch_my_trades, symbol,
+                                     params={"ordId": order_id})
+            return [self._fill(t) for t in trades if str(t.get("order")) == str(order_id)]
         if self._client.has.get("fetchOrderTrades"):
             trades = self._call("fetch_order_trades", self._client.fetch_order_trades, order_id, symbol)
         else:
@@ -292,6 +399,9 @@ class CcxtExchange(Exchange):
         self._require_keys("fetch_my_trades")
         self._check("fetchMyTrades")
         ms = int(since.timestamp() * 1000) if since else None
+        if self.name == "okx":
+            return [self._fill(t) for t in self._okx_pages("fetch_my_trades", self._client.fetch_my_trades, symbol,
+                                                           params={} if ms is None else {"begin": ms}, since_ms=ms)]
         return [self._fill(t) for t in self._call("fetch_my_trades", self._client.fetch_my_trades, symbol, ms)]
 
     # --- conversion ----------------------------------------------------------------------------

@@ -14,9 +14,10 @@ rates, maker 0.08% / taker 0.10%). This module does not import ccxt.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from taxreport.errors import InputError
 from taxreport.exchanges.base import Market

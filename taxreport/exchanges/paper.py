@@ -14,10 +14,25 @@ Model (one price level per market, a simulated clock, no real sleeping):
   negative maker fee is a rebate. Funds of open orders are reserved; ``fetch_balances`` returns
   free balances, ``total_balances`` free + reserved.
 * Order and trade ids are deterministic counters (after ``id_prefix``, which the CLI sets per paper
-  basket so two paper states never produce the same trade id in one ledger). A duplicate client
-  order id is refused with :class:`DuplicateClientOrderId`, like OKX.
+  basket so two paper states never produce the same trade id in one ledger).
+* At least as hostile as OKX (the local OKX venue, :mod:`taxreport.venue`, follows the same rules):
+
+  - client order ids are unique only among PENDING orders: OKX v5, Place order: "clOrdId must be
+    unique among all pending orders and the current request" (a finished order's id may be sent
+    again, and then makes a second order);
+  - a look-up by client order id returns the latest order with that id: OKX v5, Get order details:
+    "if there are multiple orders with the same clOrdId, only the latest one will be returned";
+  - a request carrying ``expires_at`` (OKX's ``expTime`` header) that is carried out after it is
+    refused: OKX v5, REST request headers: "expTime: request effective deadline ... the request will
+    not be processed if the current time is later than this deadline";
+  - ``fill_lag`` seconds: fills show in ``fetch_fills``/``fetch_my_fills`` only that long after the
+    order's filled status (OKX's fills endpoints lag the order endpoint);
+  - canceled orders without any fill vanish from the look-up after ``order_history_seconds``.
 * Faults: :meth:`inject` schedules ``timeout`` (not landed), ``timeout_after`` (the order landed but
-  the response timed out), ``network``, ``rate_limit``, ``reject`` and ``insufficient_funds`` on any
+  the response timed out), ``delay`` (the client times out now and the request reaches the matching
+  engine ``delay`` seconds later, unless its ``expires_at`` has passed by then), ``unknown`` /
+  ``unknown_after`` (an unclassifiable answer before / after carrying the request out, like a 5xx
+  JSON without ``code``), ``network``, ``rate_limit``, ``reject`` and ``insufficient_funds`` on any
   API operation. ``on_step`` is called at ``exchange.accepted`` / ``exchange.canceled`` (the request
   was carried out, the response not yet returned): a :class:`CrashAt` there simulates the process
   dying while waiting for the answer.
@@ -27,11 +42,12 @@ Model (one price level per market, a simulated clock, no real sleeping):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.errors import InputError
 from taxreport.exchanges.base import (
@@ -48,13 +64,15 @@ from taxreport.exchanges.base import (
     RateLimitExceeded,
     RequestTimeout,
     Ticker,
+    UnknownResult,
 )
 
 ZERO = Decimal(0)
 OPS = ("create_order", "cancel_order", "fetch_order", "fetch_fills", "fetch_my_fills", "fetch_balances",
        "fetch_tickers", "load_markets")
-FAULT_KINDS = ("timeout", "timeout_after", "network", "rate_limit", "reject", "insufficient_funds")
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FAULT_KINDS = ("timeout", "timeout_after", "delay", "unknown", "unknown_after", "network", "rate_limit", "reject",
+               "insufficient_funds")
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 class SimulatedCrash(BaseException):
     """The process "dies" at a named step. A BaseException, so no ``except Exception`` swallows it."""
@@ -103,6 +121,15 @@ class _Fault:
     skip: int
     times: int
     message: str
+    delay: float = 0.0
+
+
+@dataclass
+class _Delayed:
+    """A create request still travelling to the matching engine (fault ``delay``)."""
+
+    request: OrderRequest
+    arrives: datetime
 
 
 @dataclass
@@ -145,6 +172,8 @@ class PaperExchange(Exchange):
     fundings: list[dict[str, Any]] = field(default_factory=list)  # deposits made with a ``ref``
     faults: list[_Fault] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    fill_lag: Decimal = ZERO  # seconds between an order's filled status and its fills being listed
+    delayed: list[_Delayed] = field(default_factory=list)
 
     # --- simulation controls ----------------------------------------------------------------
     def set_price(self, symbol_or_asset: str, mid: Decimal) -> None:
@@ -154,9 +183,10 @@ class PaperExchange(Exchange):
         self.prices[symbol] = Decimal(mid)
         self._save()
 
-    def advance(self, seconds: float | int | Decimal = 0) -> None:
+    def advance(self, seconds: float | Decimal = 0) -> None:
         """Move the simulated clock (also the executor's ``sleep`` in paper mode) and match."""
         self.now += timedelta(seconds=float(seconds))
+        self._arrive()
         self._match_resting()
         self._save()
 
@@ -175,15 +205,19 @@ class PaperExchange(Exchange):
     def clock(self) -> datetime:
         return self.now
 
-    def inject(self, op: str, kind: str, *, times: int = 1, skip: int = 0, message: str = "") -> None:
-        """Make the next ``times`` calls of ``op`` (after ``skip`` good ones) fail with ``kind``."""
+    def inject(self, op: str, kind: str, *, times: int = 1, skip: int = 0, message: str = "",
+               delay: float = 0.0) -> None:
+        """Make the next ``times`` calls of ``op`` (after ``skip`` good ones) fail with ``kind``
+        (``delay``: seconds the request travels before the matching engine sees it)."""
         if op not in OPS:
             raise ValueError(f"unknown operation {op!r}; one of {', '.join(OPS)}")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
-        if kind == "timeout_after" and op not in ("create_order", "cancel_order"):
-            raise ValueError("timeout_after applies to create_order and cancel_order")
-        self.faults.append(_Fault(op, kind, skip, times, message or f"injected {kind} on {op}"))
+        if kind in ("timeout_after", "unknown_after") and op not in ("create_order", "cancel_order"):
+            raise ValueError(f"{kind} applies to create_order and cancel_order")
+        if kind == "delay" and op != "create_order":
+            raise ValueError("delay applies to create_order")
+        self.faults.append(_Fault(op, kind, skip, times, message or f"injected {kind} on {op}", delay))
 
     def total_balances(self) -> dict[str, Decimal]:
         return {a: q for a, q in sorted(self.balances.items()) if q != 0}
@@ -222,10 +256,39 @@ class PaperExchange(Exchange):
 
     def create_order(self, request: OrderRequest) -> Order:
         after = self._api("create_order")
+        if after == "delay":
+            fault_delay = self._last_delay
+            self.delayed.append(_Delayed(request, self.now + timedelta(seconds=fault_delay)))
+            self._save()
+            raise RequestTimeout(f"{self.name}: create_order timed out (the request is still on its way)")
+        order = self._carry_out(request)
+        self._step("exchange.accepted")
+        if after == "timeout_after":
+            raise RequestTimeout(f"{self.name}: create_order timed out (the order landed)")
+        if after == "unknown_after":
+            raise UnknownResult(f"{self.name}: create_order answered HTTP 500 with a JSON body without code")
+        return order
+
+    def _arrive(self) -> None:
+        """Carry out the delayed requests whose time has come (dropped when past their expiry)."""
+        due = [d for d in self.delayed if d.arrives <= self.now]
+        self.delayed = [d for d in self.delayed if d.arrives > self.now]
+        for d in due:
+            if d.request.expires_at is not None and d.arrives > d.request.expires_at:
+                continue  # "the request will not be processed" (expTime)
+            try:
+                self._carry_out(d.request, at=d.arrives)
+            except ExchangeError:
+                pass  # refused (duplicate pending id, funds...): nobody hears the answer
+
+    def _carry_out(self, request: OrderRequest, at: datetime | None = None) -> Order:
         r = request
+        if r.expires_at is not None and (at or self.now) > r.expires_at:
+            raise InvalidOrder(f"{self.name}: request expired at {r.expires_at:%H:%M:%S} (expTime): not processed")
         market = self._market(r.symbol)
-        if any(o.client_order_id == r.client_order_id for o in self.orders.values()):
-            raise DuplicateClientOrderId(f"{self.name}: duplicated client order id {r.client_order_id}")
+        if any(o.client_order_id == r.client_order_id and o.status == "open" for o in self.orders.values()):
+            raise DuplicateClientOrderId(f"{self.name}: duplicated client order id {r.client_order_id} "
+                                         "(51016: unique among pending orders)")
         if not r.client_order_id.isalnum() or not 1 <= len(r.client_order_id) <= 32 or not r.client_order_id.isascii():
             raise InvalidOrder(f"{self.name}: client order id {r.client_order_id!r} must be 1-32 letters/digits")
         if r.side not in ("buy", "sell") or r.type not in ("limit", "market"):
@@ -253,14 +316,11 @@ class PaperExchange(Exchange):
         if crosses:
             self._fill(order, order.amount, ask if r.side == "buy" else bid, "taker")
         self._save()
-        self._step("exchange.accepted")
-        if after == "timeout_after":
-            raise RequestTimeout(f"{self.name}: create_order timed out (the order landed)")
         return order.snapshot()
 
     def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> Order | None:
         self._api("fetch_order")
-        for order in self.orders.values():
+        for order in reversed(list(self.orders.values())):  # the latest order with this id
             if order.client_order_id == client_order_id and order.symbol == symbol:
                 if (self.order_history_seconds is not None and order.status != "open"
                         and (self.now - (order.updated or order.time)).total_seconds() > self.order_history_seconds):
@@ -280,22 +340,30 @@ class PaperExchange(Exchange):
         self._step("exchange.canceled")
         if after == "timeout_after":
             raise RequestTimeout(f"{self.name}: cancel_order timed out (the order was canceled)")
+        if after == "unknown_after":
+            raise UnknownResult(f"{self.name}: cancel_order answered HTTP 500 with a JSON body without code")
         return order.snapshot()
+
+    def _listed(self, fill: Fill) -> bool:
+        return fill.time + timedelta(seconds=float(self.fill_lag)) <= self.now
 
     def fetch_fills(self, symbol: str, order_id: str) -> list[Fill]:
         self._api("fetch_fills")
-        return [f for f in self.fills if f.order_id == order_id and f.symbol == symbol]
+        return [f for f in self.fills if f.order_id == order_id and f.symbol == symbol and self._listed(f)]
 
     def fetch_my_fills(self, symbol: str, since: datetime | None = None) -> list[Fill]:
         """Every fill of ``symbol`` (the "by trades" lookup of recovery)."""
         self._api("fetch_my_fills")
-        return [f for f in self.fills if f.symbol == symbol and (since is None or f.time >= since)]
+        return [f for f in self.fills if f.symbol == symbol and (since is None or f.time >= since) and self._listed(f)]
 
     # --- internals --------------------------------------------------------------------------
+    _last_delay: float = 0.0
+
     def _api(self, op: str) -> str | None:
         self.calls[op] = self.calls.get(op, 0) + 1
         if self.latency:
             self.now += timedelta(seconds=float(self.latency))
+        self._arrive()
         for fault in self.faults:
             if fault.op != op or fault.times <= 0:
                 continue
@@ -308,13 +376,17 @@ class PaperExchange(Exchange):
                 raise RequestTimeout(msg)
             if kind == "network":
                 raise NetworkError(msg)
+            if kind == "unknown":
+                raise UnknownResult(msg)
+            if kind == "delay":
+                self._last_delay = fault.delay
             if kind == "rate_limit":
                 raise RateLimitExceeded(msg)
             if kind == "reject":
                 raise InvalidOrder(msg)
             if kind == "insufficient_funds":
                 raise InsufficientFunds(msg)
-            return kind  # timeout_after: carry out the call, then time out
+            return kind  # timeout_after, unknown_after, delay: handled by the operation
         return None
 
     def _step(self, name: str) -> None:
@@ -403,7 +475,7 @@ class PaperExchange(Exchange):
         return to_state(self)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], *, state_path: Path | None = None) -> "PaperExchange":
+    def from_state(cls, state: dict[str, Any], *, state_path: Path | None = None) -> PaperExchange:
         from taxreport.exchanges.paper_state import from_state
 
         ex = from_state(cls, state)
@@ -417,7 +489,7 @@ class PaperExchange(Exchange):
         save_state(self, Path(path or self.state_path))  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, path: Path | str) -> "PaperExchange":
+    def load(cls, path: Path | str) -> PaperExchange:
         from taxreport.exchanges.paper_state import load_state
 
         return load_state(cls, Path(path))

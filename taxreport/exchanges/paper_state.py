@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from taxreport.errors import InputError
-
-from taxreport.exchanges.base import Fill, Market
+from taxreport.exchanges.base import Fill, Market, OrderRequest
 from taxreport.model.events import format_time, parse_time
 from taxreport.model.money import decimal_str, parse_decimal
 
 
-def to_state(self) -> dict[str, Any]:  # noqa: ANN001 - self is a PaperExchange
+def to_state(self) -> dict[str, Any]:
     """The JSON-ready state of a paper exchange."""
     s = decimal_str
     return {
@@ -43,15 +42,22 @@ def to_state(self) -> dict[str, Any]:  # noqa: ANN001 - self is a PaperExchange
                    "symbol": f.symbol, "side": f.side, "amount": s(f.amount), "price": s(f.price),
                    "fee": s(f.fee), "fee_asset": f.fee_asset, "time": format_time(f.time),
                    "taker_or_maker": f.taker_or_maker} for f in self.fills],
+        "fill_lag": s(self.fill_lag),
+        "delayed": [{"arrives": format_time(x.arrives), "client_order_id": x.request.client_order_id,
+                     "symbol": x.request.symbol, "side": x.request.side, "type": x.request.type,
+                     "amount": s(x.request.amount),
+                     "price": None if x.request.price is None else s(x.request.price),
+                     "expires_at": None if x.request.expires_at is None else format_time(x.request.expires_at)}
+                    for x in self.delayed],
     }
 
 
-def from_state(cls, state: dict[str, Any]):  # noqa: ANN001, ANN201 - cls is PaperExchange
+def from_state(cls, state: dict[str, Any]):
     """Rebuild a paper exchange (of class ``cls``) from :func:`to_state` output, exactly."""
-    from taxreport.exchanges.paper import _PaperOrder
+    from taxreport.exchanges.paper import _Delayed, _PaperOrder
 
     d = parse_decimal
-    opt = lambda v: None if v is None else d(v)  # noqa: E731
+    opt = lambda v: None if v is None else d(v)
     markets = {k: Market(k, m["base"], m["quote"], d(m["amount_step"]), d(m["price_tick"]), opt(m["min_amount"]),
                          opt(m["min_cost"]), d(m["maker_fee"]), d(m["taker_fee"]))
                for k, m in state["markets"].items()}
@@ -70,18 +76,23 @@ def from_state(cls, state: dict[str, Any]):  # noqa: ANN001, ANN201 - cls is Pap
     ex.fills = [Fill(f["trade_id"], f["order_id"], f["client_order_id"], f["symbol"], f["side"], d(f["amount"]),
                      d(f["price"]), d(f["fee"]), f["fee_asset"], parse_time(f["time"]), f["taker_or_maker"])
                 for f in state["fills"]]
+    ex.fill_lag = d(state.get("fill_lag", "0"))
+    ex.delayed = [_Delayed(OrderRequest(x["client_order_id"], x["symbol"], x["side"], x["type"], d(x["amount"]),
+                                        opt(x["price"]),
+                                        None if x["expires_at"] is None else parse_time(x["expires_at"])),
+                           parse_time(x["arrives"])) for x in state.get("delayed", [])]
     return ex
 
 
 
-def save_state(ex, target: Path) -> None:  # noqa: ANN001
+def save_state(ex, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(to_state(ex), indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, target)
 
 
-def load_state(cls, path: Path):  # noqa: ANN001, ANN201
+def load_state(cls, path: Path):
     from taxreport.importers.base import read_text
 
     text = read_text(path)  # unreadable or not UTF-8: InputError naming the file (and the byte)

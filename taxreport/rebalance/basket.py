@@ -61,7 +61,7 @@ _EXCHANGE = re.compile(r"^[a-z0-9_]{2,30}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _KEYS = ("name", "exchange", "account", "quote", "mode", "threshold", "band", "daily_at", "weekly_on",
          "calendar", "cooldown_minutes", "gate", "min_notional", "min_investment", "max_weight",
-         "weights", "extra")
+         "weights", "extra", "api_url")
 
 
 def baskets_dir() -> Path:
@@ -204,11 +204,16 @@ def basket_from_mapping(data: Mapping[str, Any], *, file: str = "<basket>", text
     if total != HUNDRED:
         raise fail("weights", f"must sum to exactly 100, they sum to {decimal_str(total)}")
 
+    api_url = data.get("api_url")
+    if api_url is not None and (not isinstance(api_url, str) or not re.match(r"^https?://[^\s/]+", api_url)):
+        raise fail("api_url", f"must be an http(s) URL such as https://eea.okx.com or http://127.0.0.1:8765, "
+                              f"got {api_url!r}")
+
     return Basket(name=name, exchange=exchange, account=account, quote=quote, weights=weights, mode=mode,
                   threshold=threshold, band=band, daily_at=daily_at, weekly_on=weekly_on,
                   cooldown_minutes=cooldown, gate=gate, min_notional=min_notional,
                   min_investment=min_investment, max_weight=max_weight, extra=dict(extra),
-                  calendar=calendar)
+                  calendar=calendar, api_url=api_url)
 
 
 def _to_decimal(value: Any) -> Decimal | None:
@@ -315,6 +320,8 @@ def basket_to_dict(basket: Basket) -> dict[str, Any]:
     }
     if basket.max_weight is not None:
         out["max_weight"] = basket.max_weight
+    if getattr(basket, "api_url", None):
+        out["api_url"] = basket.api_url
     out["weights"] = dict(basket.weights)
     if basket.extra:
         out["extra"] = dict(basket.extra)

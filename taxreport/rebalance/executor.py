@@ -1,32 +1,56 @@
 """The executor: carries out a :class:`~taxreport.rebalance.types.Plan` on an exchange, crash-safely,
 writing everything to the ledger as it happens (see :mod:`taxreport.rebalance.journal`).
 
-Per leg (sells first, as planned):
+SAFETY ARGUMENT — why no interleaving of timeouts, crashes and lag can double an order or lose a fill
+on a venue with OKX's semantics (clOrdId unique only among PENDING orders, look-up by clOrdId returns
+only the latest order, fills listed later than the order's filled status, ``expTime`` honoured):
 
-1. Price at the touch: a buy at the best bid, a sell at the best ask (maker orders), moved
-   ``offset_ticks`` ticks towards the other side (enough ticks cross the spread and take). The amount
-   is the leg's remainder truncated to the market step and capped by the free balance.
-2. The client order id is deterministic — ``client_order_id(basket, rebalance id, leg, attempt)`` —
-   and the ``order.intent`` record is written BEFORE ``create_order`` is sent.
-3. A :class:`NetworkError` on ``create_order`` does not mean the order failed: the order is looked up
-   by client order id before any retry (a duplicate id is refused by the exchange anyway). An
-   :class:`ExchangeError` (reject, insufficient funds) is recorded and raised at once.
-4. Wait for fills up to ``fill_timeout`` (polling every ``poll_interval``), writing each fill as a
-   Trade as soon as it is seen; then cancel the remainder, record the final fills and the terminal
-   state, and re-price the remainder, up to ``reprices`` times; optionally finish with a market
-   order (``market_finish``). A remainder below the market's minimums is reported as dust.
+A. *One request per client order id, ever.* Every order attempt gets its own deterministic id
+   (``client_order_id(basket, rebalance id, leg, attempt)``) and the executor sends ``create_order``
+   for that id at most once, with one exception: a definite "not processed" answer (rate limit,
+   OKX ``50011`` / HTTP 429), after which no copy of the request exists anywhere. It never re-sends
+   after an ambiguous answer (timeout, connection error, 5xx page, JSON without ``code``, ``50004``,
+   ``51016`` duplicate, any error it cannot classify): a later attempt uses a NEW id. So the
+   pending-only uniqueness of OKX is never relied on, and "latest order by clOrdId" is the only order.
+B. *Intent before request.* The ``order.intent`` record (with the request's ``expTime``) is in the
+   ledger before the request leaves; a crash at any later point leaves an unfinished intent, which
+   recovery resolves before anything else is planned or sent (every run and every restart).
+C. *No conclusion before expTime.* Every create carries ``expTime`` = now + ``order_expiry``; the
+   venue does not carry out a request that reaches it after that instant. An ambiguous create (or an
+   intent found unfinished after a crash) is resolved by :func:`~taxreport.rebalance.recovery.resolve_intent`:
+   if the venue lists the order it is used; otherwise the executor waits until expTime + a skew
+   margin and looks up BOTH the order by client order id and fills carrying it. Only when both find
+   nothing is the intent recorded ``missing``, and by then the request can never be carried out. A
+   definite refusal is recorded ``rejected``; nothing ambiguous ever is.
+D. *Finished means every fill recorded.* An order gets its terminal update only when the fills
+   written for it (fetched by venue order id, all pages) sum to the venue's filled amount; until
+   then it is ``fills_pending`` (non-terminal), waited for up to ``fill_timeout``, and otherwise left
+   to the next run's recovery. Fills are written one transaction each, keyed by the venue trade id,
+   so a crash between two of them neither loses nor doubles one.
+E. *One process per basket* (a lock in the CLI), and recovery only cancels and records: it never
+   places an order. The next plan is made from the venue's balances after recovery.
 
-Before executing anything, :meth:`Executor.recover` resolves every unfinished intent of the basket
-(:mod:`taxreport.rebalance.recovery`). ``on_step(name)`` is called at every step boundary in
-:data:`STEPS`; the fault suite crashes the process there.
+Hence each intent maps to at most one venue order (A, C), every venue order has an intent (B), and
+every fill of every venue order reaches the ledger exactly once (D, natural keys).
+
+Per leg (sells first, as planned): price at the touch (a buy at the best bid, a sell at the best ask,
+moved ``offset_ticks`` towards the other side), amount = the leg's remainder truncated to the market
+step and capped by the free balance; wait for fills up to ``fill_timeout`` (polling every
+``poll_interval``), cancel, settle, re-price the remainder with a new id, up to ``reprices`` times;
+optionally finish with a market order (``market_finish``). A remainder below the market's minimums
+is reported as dust.
+
+``on_step(name)`` is called at every step boundary in :data:`STEPS`; the fault suite crashes the
+process there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.exchanges.base import (
     DuplicateClientOrderId,
@@ -36,19 +60,23 @@ from taxreport.exchanges.base import (
     NetworkError,
     Order,
     OrderRequest,
+    RateLimitExceeded,
 )
 from taxreport.model.money import decimal_str
 from taxreport.rebalance.ids import client_order_id
-from taxreport.rebalance.journal import Journal
+from taxreport.rebalance.journal import Intent, Journal
 from taxreport.rebalance.recovery import (
     ExchangeUnavailable,
     ExecutionError,
+    Patience,
     RecoveryReport,
+    Resolution,
     Retrier,
     cancel_if_open,
-    finish_order,
     rebalance_summary,
     recover,
+    resolve_intent,
+    settle,
 )
 from taxreport.rebalance.types import Basket, Plan, PlannedOrder
 
@@ -68,8 +96,10 @@ class ExecConfig:
     poll_interval: float = 5.0
     reprices: int = 3  # re-price the remainder up to this many times after the first order
     market_finish: bool = False  # finally send the remainder as a market order
-    retries: int = 5  # NetworkError retries per request
+    retries: int = 5  # NetworkError retries per read request (and rate-limited creates per leg)
     backoff: float = 0.5  # first retry delay in seconds (doubled each time, at most 30 s)
+    order_expiry: float = 10.0  # expTime of each create: seconds after which the venue must not carry it out
+    expiry_margin: float = 2.0  # clock skew allowance before concluding a request was never carried out
 
 
 @dataclass
@@ -98,7 +128,7 @@ class RunResult:
 class Executor:
     """One basket on one exchange. Create a new one after a crash: it recovers from the ledger."""
 
-    def __init__(self, ledger, exchange: Exchange, basket: Basket, *, account: str | None = None,  # noqa: ANN001
+    def __init__(self, ledger, exchange: Exchange, basket: Basket, *, account: str | None = None,
                  config: ExecConfig | None = None, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], datetime] | None = None, on_step: Callable[[str], None] | None = None,
                  id_fn: Callable[[str, str, int, int], str] | None = None) -> None:
@@ -107,19 +137,27 @@ class Executor:
         self.exchange, self.basket = exchange, basket
         self.config = config or ExecConfig()
         self.sleep = sleep or _time.sleep
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.on_step = on_step or (lambda _step: None)
         self.id_fn = id_fn or client_order_id
         self.account = account or basket.account
         self.journal = Journal(ledger, basket.name, self.account, exchange.name, self.clock)
         self.retrier = Retrier(self.sleep, self.config.retries, self.config.backoff)
+        self.patience = Patience(self.sleep, self.clock, fill_wait=self.config.fill_timeout,
+                                 poll=self.config.poll_interval, expiry_margin=self.config.expiry_margin)
         self.markets: dict[str, Market] = self.retrier.call("load markets", exchange.load_markets)
         self.recovered: RecoveryReport | None = None
 
     # --- recovery ---------------------------------------------------------------------------
     def recover(self) -> RecoveryReport:
-        self.recovered = recover(self.journal, self.exchange, self.retrier, self.markets, self.on_step)
-        return self.recovered
+        """Resolve every unfinished intent (crashed runs, pending fills). Safe to call before every
+        run; the reports of successive calls are merged in :attr:`recovered`."""
+        report = recover(self.journal, self.exchange, self.retrier, self.markets, self.on_step, self.patience)
+        if self.recovered is None:
+            self.recovered = report
+        else:
+            self.recovered.merge(report)
+        return report
 
     def new_rebalance_id(self) -> str:
         base = self.clock().strftime("%Y%m%d%H%M%S")
@@ -189,24 +227,36 @@ class Executor:
         cfg, market = self.config, self.markets[leg.symbol]
         result = LegResult(leg.asset, leg.symbol, leg.side, leg.quantity)
         attempts = cfg.reprices + 1 + (1 if cfg.market_finish else 0)
-        for attempt in range(attempts):
-            remaining = leg.quantity - result.filled
-            is_market = cfg.market_finish and attempt == attempts - 1
+        sent, attempt, refused = 0, 0, 0  # orders that reached the venue / ids used / rate-limited sends
+        pending = False
+        venue_filled = ZERO  # the venue's filled amounts (ahead of the recorded fills while they are pending)
+        while sent < attempts:
+            remaining = leg.quantity - venue_filled
+            is_market = cfg.market_finish and sent == attempts - 1
             request, why_not = self._request(rid, index, attempt, leg, market, remaining, is_market)
             if request is None:
                 result.note = why_not
                 break
-            order = self._place(rid, index, attempt, leg.asset, request)
             result.orders.append(request.client_order_id)
-            order = self._wait(order)
-            order = cancel_if_open(self.exchange, self.retrier, order, self.on_step)
-            order, fills, _ = finish_order(self.journal, self.exchange, self.retrier, self.markets, order,
-                                           self.on_step)
-            result.filled += sum((f.amount for f in fills), ZERO)
-            result.notional += sum((f.amount * f.price for f in fills), ZERO)
-            if result.filled >= leg.quantity:
+            res = self._place(rid, index, attempt, leg.asset, request)
+            attempt += 1
+            if res is None:  # rate limited: never processed, recorded "missing"; back off, new id
+                refused += 1
+                if refused > cfg.retries:
+                    raise ExchangeUnavailable(f"{self.exchange.name} rate-limited every order of leg {index} "
+                                              f"({refused} times); run again later")
+                self.sleep(self.retrier.delay(refused - 1))
+                continue
+            sent += 1
+            pending = pending or res.status == "fills_pending"
+            venue_filled += res.filled  # the venue's amount decides the remainder, even while fills are pending
+            result.filled += sum((f.amount for f in res.fills), ZERO)  # what the ledger has
+            result.notional += sum((f.amount * f.price for f in res.fills), ZERO)
+            if venue_filled >= leg.quantity:
                 break
-        result.status = ("filled" if result.filled >= leg.quantity else "partial" if result.filled > 0
+        if pending:
+            result.note = (result.note + "; " if result.note else "") + "fills pending: the next run records them"
+        result.status = ("filled" if venue_filled >= leg.quantity else "partial" if venue_filled > 0
                          else "unfilled")
         return result
 
@@ -241,45 +291,61 @@ class Executor:
         return OrderRequest(cid, symbol, leg.side, "market" if is_market else "limit", amount,
                             None if is_market else price), ""
 
-    def _place(self, rid: str, index: int, attempt: int, asset: str, req: OrderRequest) -> Order:
+    def _place(self, rid: str, index: int, attempt: int, asset: str, req: OrderRequest) -> Resolution | None:
+        """Send one order and see it through: wait for fills, cancel the rest, settle. None when the
+        venue rate-limited the request (definitely not processed)."""
+        from dataclasses import replace
+
         cid = req.client_order_id
-        self.journal.intent(cid, rid, index, attempt, asset, req.symbol, req.side, req.type, req.amount, req.price)
+        req = replace(req, expires_at=self.clock() + timedelta(seconds=self.config.order_expiry))
+        self.journal.intent(cid, rid, index, attempt, asset, req.symbol, req.side, req.type, req.amount, req.price,
+                            expires_at=req.expires_at)
         self.on_step("intent_written")
-        order = self._create(req)
+        intent = Intent(cid, rid, index, attempt, req.symbol, req.side, req.type, req.amount, req.price,
+                        self.clock())
+        try:
+            order = self.exchange.create_order(req)
+        except RateLimitExceeded as exc:  # OKX 50011 / HTTP 429: refused before processing
+            self.retrier.log.append(f"create {cid}: {exc.__class__.__name__}: {exc}")
+            self.journal.update(cid, "missing", None, note=f"rate limited, not processed: {exc}")
+            self.on_step("order_finished")
+            return None
+        except DuplicateClientOrderId as exc:  # 51016: a pending order has this id: it landed
+            found = self._lookup(intent, exc)
+            if found is None:
+                return self._resolve(intent)
+            order = found
+        except ExchangeError as exc:  # a definite refusal: nothing was carried out
+            self.journal.update(cid, "rejected", None, error=str(exc))
+            self.on_step("order_finished")
+            raise ExecutionError(f"{self.exchange.name} refused {req.side} {decimal_str(req.amount)} "
+                                 f"{req.symbol} (order {cid}): {exc}") from exc
+        except NetworkError as exc:  # ambiguous: it may have landed, or may still land before expTime
+            found = self._lookup(intent, exc)
+            if found is None:
+                return self._resolve(intent)
+            order = found
         self.on_step("order_acknowledged")
         self.journal.update(cid, "accepted", order)
         self.on_step("ack_recorded")
-        return order
+        order = self._wait(order)
+        order = cancel_if_open(self.exchange, self.retrier, order, self.on_step, self.sleep)
+        return settle(self.journal, self.exchange, self.retrier, self.markets, order, self.on_step, self.patience)
 
-    def _lookup(self, req: OrderRequest) -> Order | None:
-        return self.retrier.call(f"look up {req.client_order_id}", self.exchange.fetch_order_by_client_id,
-                                 req.symbol, req.client_order_id)
+    def _lookup(self, intent: Intent, exc: Exception) -> Order | None:
+        """After an ambiguous create: the order, if the venue lists it already."""
+        self.retrier.log.append(f"create {intent.client_order_id}: {exc.__class__.__name__}: {exc}")
+        return self.retrier.call(f"look up {intent.client_order_id}", self.exchange.fetch_order_by_client_id,
+                                 intent.symbol, intent.client_order_id)
 
-    def _create(self, req: OrderRequest) -> Order:
-        cid, retries = req.client_order_id, self.config.retries
-        for attempt in range(retries + 1):
-            try:
-                return self.exchange.create_order(req)
-            except DuplicateClientOrderId:
-                found = self._lookup(req)
-                if found is not None:
-                    return found
-                raise
-            except ExchangeError as exc:
-                self.journal.update(cid, "rejected", None, error=str(exc))
-                self.on_step("order_finished")
-                raise ExecutionError(f"{self.exchange.name} refused {req.side} {decimal_str(req.amount)} "
-                                     f"{req.symbol} (order {cid}): {exc}") from exc
-            except NetworkError as exc:
-                self.retrier.log.append(f"create {cid}: {exc.__class__.__name__}: {exc}")
-                found = self._lookup(req)  # the order may have landed: never resend blindly
-                if found is not None:
-                    return found
-                if attempt == retries:
-                    raise ExchangeUnavailable(f"create_order {cid} failed {retries + 1} times ({exc}); the "
-                                              "intent stays open and the next run recovers it") from exc
-                self.sleep(self.retrier.delay(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _resolve(self, intent: Intent) -> Resolution:
+        """An ambiguous create not (yet) listed: never re-sent; resolved after its expTime (safety
+        argument C); an order that shows up meanwhile is cancelled and settled like in recovery."""
+        res = resolve_intent(self.journal, self.exchange, self.retrier, self.markets, intent, self.on_step,
+                             self.patience, accepted=False)
+        if res.status == "missing":
+            self.on_step("order_finished")
+        return res
 
     def _wait(self, order: Order) -> Order:
         deadline = self.clock() + timedelta(seconds=self.config.fill_timeout)
@@ -305,8 +371,7 @@ def run_rebalance(engine: Executor, *, invest: Decimal = ZERO, scheduled: bool =
     ``liquidate`` plans ``basket stop`` (sell every member to the quote asset)."""
     from taxreport.rebalance.planner import plan, plan_liquidation
 
-    if engine.recovered is None:
-        engine.recover()
+    engine.recover()  # every run resolves what earlier runs left unfinished (pending fills) first
     b, ex = engine.basket, engine.exchange
     symbols = [f"{a}/{b.quote}" for a in b.weights if a != b.quote]
     balances = engine.retrier.call("fetch balances", ex.fetch_balances)

@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
 from taxreport.exchanges.base import Fill, Market, Order
-from taxreport.model.events import Event, Record, Trade
+from taxreport.model.events import Event, Record, Trade, format_time, parse_time
 
 TERMINAL = ("closed", "canceled", "rejected", "missing")
 RECORD_SOURCE = "rebalancer"
@@ -88,10 +88,12 @@ class Journal:
         return self.ledger.has_key(f"record:{RECORD_SOURCE}:{self.basket}:{rebalance_id}:{step}")
 
     def intent(self, cid: str, rebalance_id: str, leg: int, attempt: int, asset: str, symbol: str, side: str,
-               type_: str, amount: Decimal, price: Decimal | None) -> bool:
+               type_: str, amount: Decimal, price: Decimal | None, expires_at: datetime | None = None) -> bool:
         data = {"basket": self.basket, "rebalance_id": rebalance_id, "leg": leg, "attempt": attempt,
                 "asset": asset, "symbol": symbol, "side": side, "type": type_, "amount": amount, "price": price,
                 "exchange": self.exchange_name}
+        if expires_at is not None:  # the request's expTime: after it the venue cannot carry it out
+            data["expires_at"] = format_time(expires_at)
         return self.record("order.intent", f"{self.exchange_name}:{cid}:intent", data, order_id=cid,
                            reason=f"order intent before sending {cid}")
 
@@ -166,3 +168,23 @@ class Journal:
 
     def recorded_fill_ids(self, cid: str) -> set[str]:
         return {t.external_id for t in self.trades_of(cid)}
+
+    # --- added for the OKX-safe executor (issue 10) -------------------------------------------
+    def order_records(self, cid: str) -> list[Record]:
+        """The intent and every update of one client order id, in ledger order (read by its order id)."""
+        return [e for e in self.ledger.events(kinds=["record"], order_ref=cid) if isinstance(e, Record)
+                and e.source == RECORD_SOURCE and e.external_id.startswith(f"{self.exchange_name}:{cid}:")]
+
+    def intent_expiry(self, cid: str) -> datetime | None:
+        """The ``expTime`` the order was sent with (None for intents written before it was recorded)."""
+        for rec in self.order_records(cid):
+            if rec.record_type == "order.intent" and rec.data.get("expires_at"):
+                return parse_time(str(rec.data["expires_at"]))
+        return None
+
+    def exchange_order_id(self, cid: str) -> str | None:
+        """The venue's order id, if an update recorded it."""
+        for rec in self.order_records(cid):
+            if rec.record_type == "order.update" and rec.data.get("exchange_order_id"):
+                return str(rec.data["exchange_order_id"])
+        return None

@@ -1,25 +1,40 @@
-"""Crash recovery and the retry policy of the rebalancer.
+"""Crash recovery, the resolution of ambiguous requests, and the retry policy of the rebalancer.
 
-**Recovery** runs before anything else when the engine starts: for every ``order.intent`` of the
-basket without a terminal ``order.update`` (see :mod:`taxreport.rebalance.journal`) it asks the
-exchange what happened — first by client order id, then, if the exchange no longer lists the order,
-by its trades — and records it: an open order is cancelled (its plan is stale; the next run plans
-again from the real balances), every fill is written as a Trade, and a terminal update closes the
-intent (``missing`` if the exchange never received it). Rebalances that started but never finished
-get a ``rebalance.done`` record with status ``interrupted``. Recovery writes only records whose keys
-are not in the ledger yet, so it can itself be interrupted and run again.
+**Resolving an intent** (:func:`resolve_intent`) is the one way the rebalancer learns what became
+of an order whose outcome it does not know: after a crash, after a timeout / 5xx / unknown answer to
+``create_order``, and for an order whose fills were still pending. It
 
-**Retries**: only :class:`~taxreport.exchanges.base.NetworkError` (timeouts, rate limits,
-connection errors) is retried, a bounded number of times with exponential backoff; the sleep
-function is injectable (tests and paper mode never really sleep). ``ExchangeError`` is raised at once.
+1. looks the order up by client order id; if the venue lists it, the order is settled (cancelled if
+   still open, every fill written, see :func:`settle`);
+2. otherwise WAITS until the request's ``expTime`` (recorded in the intent) plus a margin for clock
+   skew has passed — from then on the venue can no longer carry the request out — and looks again,
+   first for the order, then for fills carrying the client order id (by the venue order id when an
+   update recorded it, else by listing the symbol's fills since the intent);
+3. only then concludes: fills found -> written and the intent closed from them; accepted earlier but
+   gone without fills -> ``canceled`` (OKX forgets canceled unfilled orders after 2 hours);
+   nothing at all -> ``missing`` (the venue never carried it out, and now never will).
+
+**Settling** an order (:func:`settle`) writes its terminal state only when the fills written add up
+to the venue's filled amount; otherwise the intent gets a non-terminal ``fills_pending`` update and
+stays unfinished, so every later run (and every restart) resolves it again before trading.
+
+**Recovery** (:func:`recover`) resolves every unfinished intent of the basket, then closes every
+rebalance that started but never finished with a ``rebalance.done`` of status ``interrupted``.
+Everything written is keyed, so recovery can itself be interrupted and run again.
+
+**Retries**: reads are retried on :class:`~taxreport.exchanges.base.NetworkError` a bounded number
+of times with exponential backoff (the sleep function is injectable: tests and paper mode never
+really sleep). ``ExchangeError`` is raised at once. ``create_order`` is never retried here: see
+:mod:`taxreport.rebalance.executor`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from taxreport.errors import TaxreportError
 from taxreport.exchanges.base import Exchange, ExchangeError, Fill, NetworkError, Order
@@ -27,6 +42,8 @@ from taxreport.rebalance.journal import Intent, Journal
 
 T = TypeVar("T")
 ZERO = Decimal(0)
+#: Intents written before the expiry was recorded: assume the request could arrive this long after.
+LEGACY_EXPIRY = timedelta(seconds=120)
 
 
 class ExchangeUnavailable(TaxreportError):
@@ -62,6 +79,22 @@ class Retrier:
 
 
 @dataclass
+class Patience:
+    """How long to wait for things the venue shows late: fills lagging the order status, a request
+    that may still arrive before its ``expTime``. ``sleep`` and ``clock`` are the executor's."""
+
+    sleep: Callable[[float], None]
+    clock: Callable[[], datetime]
+    fill_wait: float = 30.0  # seconds to wait for fills to add up before leaving them pending
+    poll: float = 2.0
+    expiry_margin: float = 2.0  # clock skew allowance beyond expTime
+
+    def until(self, when: datetime) -> None:
+        while (now := self.clock()) < when:
+            self.sleep(max((when - now).total_seconds(), 0.001))
+
+
+@dataclass
 class RecoveryReport:
     orders: list[tuple[str, str]] = field(default_factory=list)  # (client order id, outcome)
     fills_written: int = 0
@@ -71,22 +104,47 @@ class RecoveryReport:
     def empty(self) -> bool:
         return not self.orders and not self.rebalances_closed
 
-
-def fills_by_trades(exchange: Exchange, retrier: Retrier, intent: Intent) -> list[Fill]:
-    """The "by trades" lookup: fills carrying this client order id (when the venue can list trades)."""
-    fetch = getattr(exchange, "fetch_my_fills", None)
-    if fetch is None:
-        return []
-    since = intent.time - timedelta(minutes=5)
-    return [f for f in retrier.call(f"fetch trades of {intent.symbol}", fetch, intent.symbol, since)
-            if f.client_order_id == intent.client_order_id]
+    def merge(self, other: RecoveryReport) -> None:
+        self.orders += other.orders
+        self.fills_written += other.fills_written
+        self.rebalances_closed += other.rebalances_closed
 
 
-def cancel_if_open(exchange: Exchange, retrier: Retrier, order: Order, step: Callable[[str], None]) -> Order:
+@dataclass
+class Resolution:
+    """What became of one intent."""
+
+    status: str  # closed | canceled | rejected | missing | fills_pending
+    order: Order | None
+    fills: list[Fill]
+    written: int
+    outcome: str  # one line for the report
+
+    @property
+    def filled(self) -> Decimal:
+        if self.order is not None:
+            return self.order.filled
+        return sum((f.amount for f in self.fills), ZERO)
+
+
+def fills_by_trades(exchange: Exchange, retrier: Retrier, intent: Intent, order_id: str | None = None) -> list[Fill]:
+    """The look-up of fills by client order id: by the venue order id when known, else every fill
+    of the symbol since shortly before the intent, filtered by client order id (all pages)."""
+    if order_id:
+        fills = retrier.call(f"fills of {order_id}", exchange.fetch_fills, intent.symbol, order_id)
+    else:
+        since = intent.time - timedelta(minutes=5)
+        fills = retrier.call(f"fetch trades of {intent.symbol}", exchange.fetch_my_fills, intent.symbol, since)
+    return [f for f in fills if f.client_order_id == intent.client_order_id]
+
+
+def cancel_if_open(exchange: Exchange, retrier: Retrier, order: Order, step: Callable[[str], None],
+                   sleep: Callable[[float], None] | None = None) -> Order:
     """Cancel an open order; afterwards return its final state from the exchange. After a network
-    error the order is looked up before any retry (the cancel may have gone through); a cancel
-    refused because the order has just finished is fine; any other refusal is raised."""
+    error or a refusal (already finished ``51400/51401``, being cancelled ``51410``) the order is
+    looked up: finished is fine, still open is retried with backoff; then the next run recovers it."""
     cid = order.client_order_id
+    pause = sleep or retrier.sleep
 
     def lookup() -> Order | None:
         return retrier.call(f"look up {cid}", exchange.fetch_order_by_client_id, order.symbol, cid)
@@ -97,73 +155,103 @@ def cancel_if_open(exchange: Exchange, retrier: Retrier, order: Order, step: Cal
             try:
                 exchange.cancel_order(order.symbol, order.id)
                 break
-            except ExchangeError:
-                latest = lookup()
-                if latest is None or latest.status == "open":
-                    raise
-                break
-            except NetworkError as exc:
+            except (ExchangeError, NetworkError) as exc:
                 retrier.log.append(f"cancel {cid}: {exc.__class__.__name__}: {exc}")
                 latest = lookup()
                 if latest is not None and latest.status != "open":
                     break
                 if attempt == retrier.retries:
-                    raise ExchangeUnavailable(f"cancel {cid} failed {attempt + 1} times ({exc}); the next run "
-                                              "recovers the order") from exc
-                retrier.sleep(retrier.delay(attempt))
+                    raise ExchangeUnavailable(f"cancel {cid} failed {attempt + 1} times ({exc}); the order is "
+                                              "still open; the next run recovers it") from None
+                pause(retrier.delay(attempt))
         step("after_cancel")
     return lookup() or order
 
 
-def finish_order(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dict, order: Order,
-                 step: Callable[[str], None]) -> tuple[Order, list[Fill], int]:
-    """Record every fill of a finished (closed/canceled) order, then its terminal update. An order
-    the exchange still reports open gets no terminal update (it could still fill): the error asks
-    for another run, whose recovery resolves it."""
+def settle(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dict, order: Order,
+           step: Callable[[str], None], patience: Patience | None = None) -> Resolution:
+    """Write every fill of a finished (closed/canceled) order; write its terminal state only when
+    the fills add up to the venue's filled amount. Waits up to ``patience.fill_wait`` for lagging
+    fills; if they still do not add up the intent gets ``fills_pending`` and stays unfinished.
+    An order the venue still reports open gets no terminal update (it could still fill)."""
+    cid = order.client_order_id
     if order.status == "open":
-        raise ExchangeUnavailable(f"order {order.client_order_id} is still open on {exchange.name} after "
-                                  "cancelling; run again to recover it")
-    fills = retrier.call(f"fills of {order.client_order_id}", exchange.fetch_fills, order.symbol, order.id)
-    written = journal.fills(fills, markets, on_each=lambda: step("fill_recorded"))
+        raise ExchangeUnavailable(f"order {cid} is still open on {exchange.name} after cancelling; run again "
+                                  "to recover it")
+    deadline = patience.clock() + timedelta(seconds=patience.fill_wait) if patience else None
+    written = 0
+    while True:
+        fills = retrier.call(f"fills of {cid}", exchange.fetch_fills, order.symbol, order.id)
+        written += journal.fills(fills, markets, on_each=lambda: step("fill_recorded"))
+        got = sum((f.amount for f in fills), ZERO)
+        if got == order.filled:
+            break
+        if patience is None or deadline is None or patience.clock() >= deadline:
+            journal.update(cid, "fills_pending", order, fills=len(fills), filled_by_fills=got,
+                           note="the venue's fills do not add up to its filled amount yet")
+            return Resolution("fills_pending", order, fills, written,
+                              f"fills pending ({got} of {order.filled} listed)")
+        patience.sleep(patience.poll)
     status = order.status if order.status in ("closed", "canceled", "rejected") else "canceled"
-    journal.update(order.client_order_id, status, order, fills=len(fills),
-                   filled_by_fills=sum((f.amount for f in fills), ZERO))
+    journal.update(cid, status, order, fills=len(fills), filled_by_fills=got)
     step("order_finished")
-    return order, fills, written
+    return Resolution(status, order, fills, written, f"{status}, {len(fills)} fills")
+
+
+def resolve_intent(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dict, intent: Intent,
+                   step: Callable[[str], None], patience: Patience, *, accepted: bool | None = None) -> Resolution:
+    """What became of ``intent`` (see the module docstring): never concludes "not there" before
+    the request's expTime has passed and both the order and its fills were looked up."""
+    cid = intent.client_order_id
+
+    def lookup() -> Order | None:
+        return retrier.call(f"look up {cid}", exchange.fetch_order_by_client_id, intent.symbol, cid)
+
+    order = lookup()
+    if order is None:
+        expires = journal.intent_expiry(cid) or intent.time + LEGACY_EXPIRY
+        patience.until(expires + timedelta(seconds=patience.expiry_margin))
+        order = lookup()
+    if order is not None:
+        journal.update(cid, "accepted", order)
+        was_open = order.status == "open"
+        order = cancel_if_open(exchange, retrier, order, step, patience.sleep)
+        res = settle(journal, exchange, retrier, markets, order, step, patience)
+        if was_open:
+            head, _, tail = res.outcome.partition(", ")
+            res.outcome = f"{head} (cancelled by recovery), {tail}" if tail else f"{head} (cancelled by recovery)"
+        return res
+    venue_id = journal.exchange_order_id(cid)
+    fills = fills_by_trades(exchange, retrier, intent, venue_id)
+    if accepted is None:
+        accepted = venue_id is not None
+    if fills:
+        written = journal.fills(fills, markets, on_each=lambda: step("fill_recorded"))
+        filled = sum((f.amount for f in fills), ZERO)
+        status = "closed" if filled >= intent.amount else "canceled"
+        journal.update(cid, status, None, filled=filled, fills=len(fills),
+                       note="order no longer listed by the exchange; fills found by trades")
+        return Resolution(status, None, fills, written, f"{status} (found by trades, {len(fills)} fills)")
+    if accepted:
+        journal.update(cid, "canceled", None, filled=ZERO, fills=0,
+                       note="accepted earlier, no longer listed by the exchange, no fills among its trades")
+        return Resolution("canceled", None, [], 0, "canceled (no longer listed, no fills)")
+    journal.update(cid, "missing", None, note="not carried out: after its expTime the venue lists neither the "
+                                              "order nor a fill with its client order id")
+    return Resolution("missing", None, [], 0, "missing: never reached the exchange")
 
 
 def recover(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dict,
-            step: Callable[[str], None] = lambda _s: None) -> RecoveryReport:
+            step: Callable[[str], None] = lambda _s: None, patience: Patience | None = None) -> RecoveryReport:
     report = RecoveryReport()
-    _, accepted = journal.order_states()
+    wait = patience or Patience(retrier.sleep, _utcnow)
+    _, updates = journal.order_states()
     for intent in journal.unfinished_intents():
         cid = intent.client_order_id
-        order = retrier.call(f"look up {cid}", exchange.fetch_order_by_client_id, intent.symbol, cid)
-        if order is None:
-            fills = fills_by_trades(exchange, retrier, intent)
-            if fills:
-                report.fills_written += journal.fills(fills, markets, on_each=lambda: step("fill_recorded"))
-                filled = sum((f.amount for f in fills), ZERO)
-                status = "closed" if filled >= intent.amount else "canceled"
-                journal.update(cid, status, None, filled=filled, fills=len(fills),
-                               note="order no longer listed by the exchange; fills found by trades")
-                report.orders.append((cid, f"{status} (found by trades, {len(fills)} fills)"))
-            elif "accepted" in accepted.get(cid, {}):
-                journal.update(cid, "canceled", None, filled=ZERO, fills=0,
-                               note="accepted earlier, no longer listed by the exchange, no fills among its trades")
-                report.orders.append((cid, "canceled (no longer listed, no fills)"))
-            else:
-                journal.update(cid, "missing", None, note="the exchange never received this order")
-                report.orders.append((cid, "missing: never reached the exchange"))
-            step("recovered_order")
-            continue
-        journal.update(cid, "accepted", order)
-        was_open = order.status == "open"
-        order = cancel_if_open(exchange, retrier, order, step)
-        order, fills, written = finish_order(journal, exchange, retrier, markets, order, step)
-        report.fills_written += written
-        report.orders.append((cid, f"{order.status}{' (cancelled by recovery)' if was_open else ''}, "
-                                   f"{len(fills)} fills"))
+        res = resolve_intent(journal, exchange, retrier, markets, intent, step, wait,
+                             accepted="accepted" in updates.get(cid, {}))
+        report.fills_written += res.written
+        report.orders.append((cid, res.outcome))
         step("recovered_order")
     for rid in journal.unfinished_rebalances():
         summary = rebalance_summary(journal, rid)
@@ -173,6 +261,11 @@ def recover(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dic
             **summary})
         report.rebalances_closed.append(rid)
     return report
+
+
+def _utcnow() -> datetime:
+
+    return datetime.now(UTC)
 
 
 def rebalance_summary(journal: Journal, rebalance_id: str) -> dict:

@@ -25,6 +25,7 @@ class Basket:
     max_weight: Decimal | None = None  # optional cap, percent
     extra: dict = field(default_factory=dict)
     calendar: str = "daily"  # hybrid mode: check on this calendar (daily | weekly), trade beyond the band
+    api_url: str | None = None  # REST base URL of the exchange (regional domain, local venue); None: ccxt's
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""``taxreport venue okx``: run the local OKX-compatible venue (:mod:`taxreport.venue`) on 127.0.0.1,
+or show its books (``--show``)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from taxreport.cli.common import asset_numbers, echo_json
+
+
+@click.group("venue")
+def venue() -> None:
+    """Local trading venues that speak a real exchange's API (for rehearsals and fault tests).
+
+    \b
+    Examples:
+      taxreport venue okx --state ~/okx-venue --port 8765 --fund USDT=10000
+      taxreport venue okx --state ~/okx-venue --show
+    """
+
+
+@venue.command("okx")
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of the venue's books (created on first start; kept across restarts).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="TCP port on 127.0.0.1 (0: a free one; the URL is written to STATE/url).")
+@click.option("--faults", default=None, metavar="SPEC",
+              help="Injected faults, e.g. drop_response=0.1,rate_limit=0.05,fill_lag=2 (see the README).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the price path and the fault dice.")
+@click.option("--fund", default=None, help="New state only: starting balances, e.g. USDT=10000.")
+@click.option("--prices", default=None, help="New state only: starting mid prices, e.g. BTC=60000,ETH=3000.")
+@click.option("--show", is_flag=True, help="Print the books (balances, orders, fills) as JSON and exit.")
+@click.option("--verbose", is_flag=True, help="Log every request to stderr.")
+def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | None, prices: str | None,
+        show: bool, verbose: bool) -> None:
+    """Run a local OKX v5 venue that ccxt's real okx class can trade on.
+
+    Its API keys are generated on first start and written to STATE/okx.env (mode 600) as the
+    TAXREPORT_OKX_* variables the bot reads.
+
+    \b
+    Examples:
+      taxreport venue okx --state ~/okx-venue --port 8765 --fund USDT=10000
+      source ~/okx-venue/okx.env
+      taxreport basket invest 1000 --basket core --live --yes --exchange-url http://127.0.0.1:8765
+      taxreport venue okx --state ~/okx-venue --faults drop_response=0.1,rate_limit=0.05,fill_lag=2
+      taxreport venue okx --state ~/okx-venue --show
+    """
+    from taxreport.venue.faults import parse_faults
+    from taxreport.venue.okx import OkxVenue
+    from taxreport.venue.server import serve
+
+    spec = parse_faults(faults)
+    fund_map = asset_numbers(fund, "--fund") if fund else None
+    price_map = ({f"{a}/USDT": p for a, p in asset_numbers(prices, "--prices").items()} if prices else None)
+    books = OkxVenue(state_dir, seed=seed, fill_lag=spec.fill_lag, fund=fund_map, prices=price_map)
+    if show:
+        echo_json(books.snapshot())
+        return
+    server = serve(books, port, spec, seed, quiet=not verbose)
+    (state_dir / "url").write_text(server.url + "\n", encoding="utf-8")
+    click.echo(f"OKX venue on {server.url} (state {state_dir}, keys in {state_dir / 'okx.env'}, "
+               f"faults {spec.text}, seed {seed}); Ctrl-C stops it", err=True)
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        books.sync()
+        click.echo("venue stopped", err=True)
