@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def from_state(cls, state: dict[str, Any]):
     from taxreport.exchanges.paper import _Delayed, _PaperOrder
 
     d = parse_decimal
-    opt = lambda v: None if v is None else d(v)
+    def opt(v: object) -> Decimal | None:
+        return None if v is None else d(v)
     markets = {k: Market(k, m["base"], m["quote"], d(m["amount_step"]), d(m["price_tick"]), opt(m["min_amount"]),
                          opt(m["min_cost"]), d(m["maker_fee"]), d(m["taker_fee"]))
                for k, m in state["markets"].items()}

@@ -122,7 +122,7 @@ def parse_koinly(path: str, *, account: str | None = None) -> RecordsBatch:
         raise ImportRefused(path, problems)
     pairs = _transfer_pairs([r for _, _, r in parsed])
     done: set[int] = set()
-    for line, cells, row in parsed:
+    for line, _cells, row in parsed:
         if row.line in done:
             continue
         try:

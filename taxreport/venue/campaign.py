@@ -286,15 +286,15 @@ def check(out: Outcome, d: Path, db: str) -> None:
         seen = Counter(t.external_id for t in trades)
         venue_fills = {f.trade_id: f for f in books.fills}
         for tid, n in seen.items():
-            if tid not in venue_fills or n > 1:
+            if tid is None or tid not in venue_fills or n > 1:
                 p["phantom"] += n if tid not in venue_fills else n - 1
                 out.details.append(f"ledger trade {tid} x{n}")
         for t in trades:
-            f = venue_fills.get(t.external_id)
+            f = venue_fills.get(t.external_id) if t.external_id is not None else None
             if f is not None and (t.quantity, t.price, t.fee, t.fee_asset) != (f.amount, f.price, f.fee, f.fee_asset):
                 p["mismatched"] += 1
                 out.details.append(f"fill {t.external_id} differs")
-        terminal = {r.order_id for r in records if r.record_type == "order.update" and r.data.get("status") in TERMINAL}
+        terminal = {r.order_id for r in records if r.order_id is not None and r.record_type == "order.update" and r.data.get("status") in TERMINAL}
         if out.settled:
             for tid in venue_fills:
                 if tid not in seen:
