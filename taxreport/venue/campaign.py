@@ -300,9 +300,9 @@ def check(out: Outcome, d: Path, db: str) -> None:
                 if tid not in seen:
                     p["lost"] += 1
                     out.details.append(f"venue fill {tid} not in the ledger")
-            for cid in intents - terminal:
+            for pending in intents - terminal:
                 p["unfinished"] += 1
-                out.details.append(f"intent {cid} unfinished")
+                out.details.append(f"intent {pending} unfinished")
             ledger_bal = {a: q for (acc, a), q in balances_of(led.events()).items() if acc == "okx:main" and q != 0}
             venue_bal = books.total_balances()
             for asset in sorted(set(ledger_bal) | set(venue_bal)):
