@@ -135,3 +135,28 @@ def test_errors_and_registration():
         AU.compute([buy("2024-08-01T02:00:00", "1", "10", "b"), sell("2024-09-01T02:00:00", "2", "30", "s")],
                    year="2024-25")
     assert base.get("au") is AU and (AU.currency, AU.timezone) == ("AUD", SYD)
+
+
+def test_account_filter_is_respected():
+    # Two accounts, parcels pooled over both (scope universal). In 2024-25: A sells 1 BTC bought for
+    # $100 at $300 (gain $200, held < 12 months); B sells 1 BTC bought for $100 at $60 (loss $40).
+    # --account A: only A's disposal, net capital gain $200 (the note says the return nets every account).
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from taxreport.gains import compute_gains_from_events
+    from taxreport.model.events import Trade
+    from taxreport.prices.rates import RateTable
+
+    def tr(when, side, price, acct, tid):  # noqa: ANN001, ANN202
+        return Trade(time=datetime.fromisoformat(when).replace(tzinfo=timezone.utc), source="t", external_id=tid,
+                     account=acct, side=side, base="BTC", quote="AUD", quantity=Decimal(1), price=Decimal(price))
+
+    events = [tr("2024-08-01T02:00:00", "buy", "100", "A", "1"), tr("2024-08-01T02:00:00", "buy", "100", "B", "2"),
+              tr("2024-10-01T02:00:00", "sell", "300", "A", "3"), tr("2024-10-02T02:00:00", "sell", "60", "B", "4")]
+    s = compute_gains_from_events(events, RateTable(), jurisdiction="au", year="2024-25", accounts=["A"])
+    assert [(d.account, d.gain) for d in s.disposals] == [("A", Decimal(200))]
+    assert s.taxable_gain == Decimal(200)
+    assert any("run without --account" in n for n in s.notes)
+    whole = compute_gains_from_events(events, RateTable(), jurisdiction="au", year="2024-25")
+    assert whole.taxable_gain == Decimal(160)  # 200 - 40

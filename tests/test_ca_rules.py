@@ -181,3 +181,17 @@ def test_acb_is_conserved_including_denied_losses(evs):
     for r in matched:
         assert r.denied >= 0
         assert r.denied <= max(r.cost - (r.disposal.proceeds - r.disposal.fee), D(0)) + D("1e-30")
+
+
+def test_schedule3_figures_foot_when_a_superficial_loss_is_denied():
+    # The partial case above (IT-456R para. 12): proceeds $1,400, ACB $2,000, outlays $0, denied $450,
+    # reported loss -$150. Schedule 3 must foot: proceeds - ACB - outlays = gain, so the ACB reported on
+    # this line is 2,000 - 450 = $1,550 (the denied $450 went to the substituted units' ACB):
+    # 1,400 - 1,550 - 0 = -150.
+    moves = [buy("2024-01-10T15:00:00", "50", "5000", "b1"),
+             sell("2024-03-01T15:00:00", "20", "1400", "s1"),
+             buy("2024-03-15T15:00:00", "15", "1200", "b2")]
+    b = CA.compute(moves, year="2024").breakdown
+    assert (b["schedule3_proceeds"], b["schedule3_acb"], b["schedule3_outlays"], b["schedule3_gain"]) == (
+        D("1400"), D("1550"), D("0"), D("-150"))
+    assert b["schedule3_proceeds"] - b["schedule3_acb"] - b["schedule3_outlays"] == b["schedule3_gain"]

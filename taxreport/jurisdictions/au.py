@@ -37,6 +37,7 @@ from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.calendar import local_date, split_year_bounds
 from taxreport.jurisdictions.holding import anniversary
 from taxreport.jurisdictions.summary import amount_option, choose_method, summarise
+from taxreport.lots.split import allocate
 from taxreport.lots.matching import match_kwargs, match_lots, ref_of
 from taxreport.lots.valuation import SwapCost
 from taxreport.lots.types import MatchedDisposal, Movement
@@ -102,9 +103,10 @@ class Australia:
         kwargs = match_kwargs(opts)
         kwargs["scope"] = opts.get("scope", "universal")
         matched = match_lots(movements, method=method, until=end, **kwargs)
+        accounts = set(opts["accounts"]) if opts.get("accounts") else None
         results: list[DisposalResult] = []
         for md in matched.disposals:
-            if md.disposal.time >= start:
+            if md.disposal.time >= start and (accounts is None or md.disposal.account in accounts):
                 results.extend(_parcels(md, tz))
         nd_gains = sum((r.gain for r in results if r.gain > 0 and r.term == "short"), ZERO)
         d_gains = sum((r.gain for r in results if r.gain > 0 and r.term == "long"), ZERO)
@@ -120,6 +122,9 @@ class Australia:
             "CGT discount 50% for parcels held at least 12 months, excluding the days of acquisition and "
             "disposal (ITAA 1997 s115-25); losses are applied before the discount, to non-discount gains first",
         ]
+        if accounts is not None:
+            notes.append(f"net capital gain of the disposals in {', '.join(sorted(accounts))} only; the return's "
+                         "net capital gain nets every account's gains and losses (run without --account)")
         return summarise(self.code, self.currency, method, label, start, end, results, ZERO,
                          steps["net_capital_gain"], breakdown, matched.open_lots, notes)
 
@@ -129,14 +134,8 @@ def _parcels(md: MatchedDisposal, tz: str) -> list[DisposalResult]:
     quantity (the last parcel takes the remainder, so the parcels add up exactly)."""
     d = md.disposal
     out = []
-    left_p, left_f = d.proceeds, d.fee
-    for i, lot in enumerate(md.lots):
-        if i == len(md.lots) - 1:
-            gross, fee = left_p, left_f
-        else:
-            gross, fee = d.proceeds * lot.quantity / d.quantity, d.fee * lot.quantity / d.quantity
-            left_p -= gross
-            left_f -= fee
+    qs = [lot.quantity for lot in md.lots]
+    for lot, gross, fee in zip(md.lots, allocate(d.proceeds, qs), allocate(d.fee, qs)):
         eligible = lot.rule != "zero-cost" and discount_eligible(lot.acquired_at, d.time, tz)
         proceeds = gross - fee
         out.append(DisposalResult(

@@ -233,8 +233,12 @@ class Canada:
             "allowable_capital_loss": -net * rate if net < 0 else ZERO,
             "superficial_losses_denied": denied,
             "schedule3_proceeds": sum((r.detail["gross_proceeds"] for r in results), ZERO),
-            "schedule3_acb": sum((r.cost for r in results), ZERO),
+            # Schedule 3 columns foot: proceeds - ACB - outlays = gain (or loss). A denied superficial loss
+            # is nil on this disposition (ITA s54 "superficial loss", s40(2)(g)(i)), so the ACB reported
+            # for it is the ACB less the denied part (the denied part moves to the substituted units).
+            "schedule3_acb": sum((r.cost - r.adjustment for r in results), ZERO),
             "schedule3_outlays": sum((r.detail["outlays"] for r in results), ZERO),
+            "schedule3_gain": net,
         }
         last: dict[str, PoolPoint] = {}
         for h in history:
@@ -275,6 +279,7 @@ def _result(r: CaDisposal) -> DisposalResult:
         role=d.role, notes=tuple(notes),
         detail={"gross_proceeds": d.proceeds, "outlays": d.fee, "acb_per_unit": r.cost / d.quantity,
                 "superficial_loss_denied": r.denied, "superficial_test": s_p_b,
+                "schedule3_acb": r.cost - r.denied,
                 "pool_quantity_after": r.pool_after[0], "pool_cost_after": r.pool_after[1]})
 
 

@@ -33,8 +33,12 @@ def qty(value: Decimal | None) -> str:
 
 
 def money(value: Decimal | None) -> str:
-    """Fiat amount rounded half-up to the cent for presentation (``money_str``); empty for ``None``."""
-    return "" if value is None else money_str(value)
+    """Fiat amount rounded half-up to the cent for presentation (``money_str``); empty for ``None``.
+    An amount that rounds to zero is ``0.00``, never ``-0.00``."""
+    if value is None:
+        return ""
+    text = money_str(value)
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 class Num(str):

@@ -74,9 +74,12 @@ def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> by
     ax.plot(xs, ys, color=ACCENT, linewidth=1.4, marker="o" if len(xs) < 40 else None, markersize=3)
     ax.fill_between(xs, ys, min(ys) if ys else 0, color=ACCENT, alpha=0.08)
     ax.set_ylabel(f"value ({currency})" if currency else "value")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    # At most ~7 date ticks whatever the span (a tax year that crosses two calendar years, like the UK's,
+    # gave full dates that overlapped); the concise formatter writes the year once, then months.
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    fig.autofmt_xdate(rotation=0, ha="center")
     ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
     ax.set_axisbelow(True)
     return _png(plt, fig)
