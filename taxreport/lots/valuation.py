@@ -57,6 +57,7 @@ rate; call ``pricer.raise_if_missing()`` before using the movements.
 from __future__ import annotations
 
 import enum
+from itertools import chain
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -166,10 +167,6 @@ def value_events(events: Iterable[Event], pricer: Pricer, *, until: datetime | N
     if any(type(e) is Reversal for e in items):
         items = effective_events(items)
     stats = stats if stats is not None else SwapStats()
-    out: list[Movement] = []
-    extend = out.extend
-    for event in items:
-        if until is not None and event.time >= until:
-            continue
-        extend(value_legs(event_legs(event), pricer, swap_cost, stats))
-    return out
+    if until is not None:
+        items = [e for e in items if e.time < until]
+    return value_legs(chain.from_iterable(map(event_legs, items)), pricer, swap_cost, stats)

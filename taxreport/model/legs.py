@@ -40,10 +40,9 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from taxreport.model.assets import FIAT
 from taxreport.model.events import (
@@ -68,8 +67,7 @@ class LegKind(enum.StrEnum):
     MOVE_IN = "move_in"
 
 
-@dataclass(frozen=True, slots=True)
-class Swap:
+class Swap(NamedTuple):
     """The two sides of a crypto-to-crypto trade, gross of fees (the same whichever side is the quote)."""
 
     given_asset: str
@@ -81,8 +79,9 @@ class Swap:
         return self.given_quantity if asset == self.given_asset else self.received_quantity
 
 
-@dataclass(frozen=True, slots=True)
-class Leg:
+class Leg(NamedTuple):
+    """One movement an event implies (immutable; a named tuple because millions are built per report)."""
+
     kind: LegKind
     role: str  # trade | fee | rebate | deposit | withdrawal | income | transfer | spend | gift…
     time: datetime
@@ -94,7 +93,7 @@ class Leg:
     fee_asset: str | None
     fee_quantity: Decimal
     event_key: str
-    index: int  # position of the leg within its event
+    index: int  # type: ignore[assignment]  # position of the leg within its event (shadows tuple.index)
     counter_account: str | None = None  # transfers: the other account
     acquired_at: datetime | None = None  # deposits with a known original acquisition time
     swap: Swap | None = None  # crypto-to-crypto trade legs (see the module docstring)
@@ -145,11 +144,9 @@ def _leg(event: Event, index: int, kind: LegKind, role: str, account: str, asset
          fee_asset: str | None = None, fee_quantity: Decimal = ZERO, *,
          counter_account: str | None = None, acquired_at: datetime | None = None,
          swap: Swap | None = None) -> Leg:
-    return Leg(kind=kind, role=role, time=event.time, account=account, asset=asset,
-               quantity=quantity, value_asset=value_asset, value_quantity=value_quantity,
-               fee_asset=fee_asset if fee_quantity else None, fee_quantity=fee_quantity,
-               event_key=event.natural_key, index=index, counter_account=counter_account,
-               acquired_at=acquired_at, swap=swap)
+    return Leg(kind, role, event.time, account, asset, quantity, value_asset, value_quantity,
+               fee_asset if fee_quantity else None, fee_quantity, event.natural_key, index, counter_account,
+               acquired_at, swap)
 
 
 def _trade_legs(t: Trade) -> list[Leg]:
