@@ -25,7 +25,7 @@ from taxreport.model.events import Record
 from taxreport.rebalance.executor import ExecConfig, run_rebalance
 from taxreport.rebalance.journal import Journal
 
-CROSSING = dict(offset_ticks=200, fill_timeout=20, poll_interval=5)  # limit orders that take at once
+CROSSING = {"offset_ticks": 200, "fill_timeout": 20, "poll_interval": 5}  # limit orders that take at once
 
 
 def updates(ledger, cid=None):

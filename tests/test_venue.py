@@ -278,6 +278,10 @@ def test_unreachable_exchange_at_start_up_is_one_error_line(monkeypatch, tmp_pat
         assert "Traceback" not in result.output and "s\n" not in result.output
     result = runner.invoke(root, ["basket", "status", "--basket", "core", "--paper", "--exchange-url", "http://x"])
     assert result.exit_code != 0 and "--exchange-url and --exchange-timeout are for --live" in result.output
+    # exported for live use, the variable does not get in the way of paper commands
+    result = runner.invoke(root, ["basket", "invest", "500", "--basket", "core", "--paper", "--prices",
+                                  "BTC=60000,ETH=3000", "--yes"], env={"TAXREPORT_EXCHANGE_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 0, result.output
 
 
 def test_basket_api_url_is_validated_and_round_trips():

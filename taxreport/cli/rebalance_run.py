@@ -37,6 +37,8 @@ def _keep_in_meta(ctx: click.Context, param: click.Parameter, value: Any) -> Any
     command with the venue options gets them without a parameter of its own."""
     if value is not None:
         ctx.meta[f"taxreport.{param.name}"] = value
+        if ctx.get_parameter_source(str(param.name)) is click.core.ParameterSource.COMMANDLINE:
+            ctx.meta[f"taxreport.{param.name}.given"] = True  # from the environment it is only a default
     return value
 
 
@@ -109,7 +111,7 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
     if sum((paper, live, sandbox)) != 1:
         raise InputError("choose exactly one of --paper, --sandbox or --live", field="--paper/--live")
     basket, path = resolve_basket(basket_ref)
-    if paper and (ctx.meta.get("taxreport.exchange_url") or ctx.meta.get("taxreport.exchange_timeout")):
+    if paper and (ctx.meta.get("taxreport.exchange_url.given") or ctx.meta.get("taxreport.exchange_timeout.given")):
         raise InputError("--exchange-url and --exchange-timeout are for --live and --sandbox", field="--exchange-url")
     if paper:
         return _open_paper(ctx, basket, path, paper_state, prices, walk, seed, at, paper_balances, readonly,

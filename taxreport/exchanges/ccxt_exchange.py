@@ -23,7 +23,8 @@
   the requested billId", OKX v5 Get transaction details).
 * ``api_url`` replaces the REST base URL (OKX regional domains, the local venue
   ``http://127.0.0.1:PORT``); it survives ``set_sandbox_mode``, which swaps ``urls['api']`` for
-  ``urls['test']``. ``timeout`` is the HTTP timeout in seconds.
+  ``urls['test']``. ``timeout`` is the HTTP timeout in seconds. Without them, the environment
+  variables ``TAXREPORT_EXCHANGE_URL`` / ``TAXREPORT_EXCHANGE_TIMEOUT`` apply.
 * Keys (``sandbox`` adds ``SANDBOX_``): environment ``TAXREPORT_<EXCHANGE>_API_KEY``, ``_SECRET`` and
   ``_PASSWORD`` (OKX's passphrase), else ``[<exchange>]`` (``[<exchange>_sandbox]``) with ``api_key``,
   ``secret``, ``password`` in ``<config dir>/secrets.toml``, which is refused when group/world
@@ -170,6 +171,15 @@ class CcxtExchange(Exchange):
         quiet = logging.getLogger("taxreport.exchanges.ccxt_wire")  # ccxt logs request headers (keys) at DEBUG
         quiet.setLevel(logging.WARNING)
         self._client.logger = quiet
+        # Callers without their own option (the live `rebalance plan`, market checks) still follow the
+        # environment: TAXREPORT_EXCHANGE_URL / TAXREPORT_EXCHANGE_TIMEOUT.
+        api_url = api_url or os.environ.get("TAXREPORT_EXCHANGE_URL") or None
+        if timeout is None and os.environ.get("TAXREPORT_EXCHANGE_TIMEOUT"):
+            try:
+                timeout = float(os.environ["TAXREPORT_EXCHANGE_TIMEOUT"])
+            except ValueError:
+                raise InputError(f"{os.environ['TAXREPORT_EXCHANGE_TIMEOUT']!r} is not a number of seconds",
+                                 field="TAXREPORT_EXCHANGE_TIMEOUT") from None
         self.timeout = timeout
         if timeout is not None:
             self._client.timeout = int(timeout * 1000)  # ccxt: milliseconds

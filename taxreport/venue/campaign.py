@@ -216,7 +216,7 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
             out.kills += killed
         # The last command again, not killed, with patience for lagging fills (fill_lag <= 2 s), until it
         # ends cleanly and nothing is left unfinished (each start resolves what earlier runs left).
-        patient = [*target[:4], "--fill-timeout", "3", "--reprices", "0"]
+        patient = [*target[:4], "--fill-timeout", "3", "--reprices", "0", "--offset-ticks", "100"]
         final = ["basket", "stop", *patient] if steps[-1][1] == "stop" else ["rebalance", "run", *patient]
         for _ in range(6):
             rc, killed = _wait(_spawn_bot(final, env, log), None)
