@@ -90,11 +90,14 @@ tr export all --year 2024-25 --jurisdiction uk --via USD --peg USDT=USD --out "$
 section "6b. Koinly round trip: the US 2024 Koinly file into an empty ledger gives the same gains"
 KDB="sqlite:///$PWD/demo-out/koinly-roundtrip.sqlite3"
 tr --db "$KDB" import koinly "$OUT/koinly-2024.csv"
-tr --db "$KDB" prices import sample_exports/demo_rates.csv
+# the same rates as the demo ledger: every sample rate file the steps above imported
+for rates in sample_exports/demo_rates.csv sample_exports/*/*-usd.csv; do
+  if [ -e "$rates" ]; then tr --db "$KDB" prices import "$rates"; fi
+done
 for db in "sqlite:///$TAXREPORT_DB" "$KDB"; do
-  echo "\$ taxreport --db ${db##*/} gains --jurisdiction us --year 2024 --peg USDT=USD --format json | total gain"
-  "$BIN/taxreport" --db "$db" gains --jurisdiction us --year 2024 --peg USDT=USD --format json \
-    | "$BIN/python" -c 'import json,sys; d=json.load(sys.stdin); print("gain", d["gain"], "over", len(d["disposals"]), "disposals")'
+  echo; echo "\$ taxreport --db ${db##*/} gains --jurisdiction us --year 2024 --peg USDT=USD --format json  # total gain"
+  "$BIN/taxreport" --db "$db" gains --jurisdiction us --year 2024 --peg USDT=USD --format json > demo-out/roundtrip.json
+  "$BIN/python" -c 'import json; d=json.load(open("demo-out/roundtrip.json")); print("gain", d["gain"], "over", len(d["disposals"]), "disposals")'
 done
 
 section "7. backtest on the SYNTHETIC price set: which rebalancing frequency, before and after tax?"
