@@ -193,3 +193,18 @@ def test_decimal_text_round_trips_exactly_through_the_fast_paths(ledger):
                  quantity=Decimal(q), price=D("1")) for i, q in enumerate(["1E-18", "123456789012345678.9", "0.10"])]
     ledger.append(odd, actor="manual", reason="exactness")
     assert [e.quantity for e in ledger.events()] == [D("1E-18"), D("123456789012345678.9"), D("0.1")]
+
+
+def test_verified_events_is_verify_and_events_in_one_pass(any_ledger, small_chunks):
+    any_ledger.append(trades(8), actor="importer:t", reason="r")
+    result, events = any_ledger.verified_events()
+    assert result == any_ledger.verify() and result.ok and result.rows == 8
+    assert events == trades(8) == any_ledger.events()
+    with any_ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET payload = replace(payload, '\"0.1\"', '\"0.2\"') WHERE seq = 5"))
+    result, events = any_ledger.verified_events()
+    assert not result.ok and result.first_bad_seq == 5 and "edited" in result.problem and events == []
+    with any_ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET payload = 'not json' WHERE seq = 2"))
+    result, events = any_ledger.verified_events()
+    assert not result.ok and result.first_bad_seq == 2 and events == []

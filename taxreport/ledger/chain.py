@@ -54,14 +54,15 @@ class _RowHasher:
         self._hash: Callable[[str, int, str, str, str, str], str] | None = None
 
     def __call__(self, prev_hash: str, row: Mapping[str, object]) -> str:
-        seq, key, kind, time, payload, actor, reason, recorded_at = (row[k] for k in HASHED_FIELDS)
-        if not isinstance(seq, int) or type(seq) is bool or not all(type(v) is str for v in (key, kind, time, payload, actor, reason,
-                                                                      recorded_at)):
+        seq, key, kind, time, payload = row["seq"], row["natural_key"], row["kind"], row["time"], row["payload"]
+        actor, reason, recorded_at = row["actor"], row["reason"], row["recorded_at"]
+        if not (type(seq) is int and type(key) is str and type(kind) is str and type(time) is str
+                and type(payload) is str and type(actor) is str and type(reason) is str
+                and type(recorded_at) is str):
             return row_hash(prev_hash, row)
-        shared = (actor, reason, recorded_at)
-        if shared != self._shared or self._hash is None:
-            self._shared, self._hash = shared, row_hasher(actor, reason, recorded_at)  # type: ignore[arg-type]
-        return self._hash(prev_hash, seq, key, kind, time, payload)  # type: ignore[arg-type, call-overload]
+        if self._hash is None or self._shared != (actor, reason, recorded_at):
+            self._shared, self._hash = (actor, reason, recorded_at), row_hasher(actor, reason, recorded_at)
+        return self._hash(prev_hash, seq, key, kind, time, payload)
 
 
 @dataclass(frozen=True)

@@ -360,18 +360,42 @@ class Ledger:
     # --- audit ------------------------------------------------------------------------------
     def verify(self) -> VerifyResult:
         """Walk the whole chain (never from a cache): see :func:`taxreport.ledger.chain.verify_rows`."""
-        c = schema.events.c
+        return self._walk(decode=False)[0]
+
+    def verified_events(self) -> tuple[VerifyResult, list[Event]]:
+        """:meth:`verify` and :meth:`events` in one pass over the rows (what a report that refuses a tampered
+        ledger needs): the events are returned, and kept as :meth:`events` keeps them, only when the chain
+        verifies; otherwise the list is empty and the result says which row is bad."""
+        result, events = self._walk(decode=True)
+        if not result.ok or events is None:
+            return result, []
+        self._events_cache = ((result.rows, result.head_hash, result.rows), events)
+        return result, list(events)
+
+    def _walk(self, *, decode: bool) -> tuple[VerifyResult, list[Event] | None]:
         with self.engine.connect() as conn:
             head_seq, head_hash = self._head(conn)
-            stmt = select(*[getattr(c, n) for n in ("seq", "natural_key", "kind", "time", "payload", "actor",
-                                                      "reason", "recorded_at", "prev_hash", "hash")]).order_by(c.seq)
+            cursor = conn.exec_driver_sql(f"SELECT {', '.join(_VERIFY_COLUMNS)} FROM events ORDER BY seq")
+            decoded: list[Event] | None = [] if decode else None
             with progress.task("Verifying the ledger", head_seq) as bar:
-                def mappings() -> Iterator[Mapping[str, Any]]:
-                    for part in conn.execution_options(yield_per=CHUNK).execute(stmt).partitions():
-                        yield from (r._mapping for r in part)  # type: ignore[misc]
+                def rows() -> Iterator[Mapping[str, Any]]:
+                    nonlocal decoded
+                    while part := cursor.fetchmany(CHUNK):
+                        if decoded is not None:
+                            try:
+                                decoded.extend(_decode_many([r[4] for r in part]))
+                            except (ValueError, TypeError, KeyError):
+                                decoded = None  # an edited payload: the walk below names the row
+                        for r in part:
+                            yield dict(zip(_VERIFY_COLUMNS, r))
                         bar.advance(len(part))
 
-                return verify_rows(mappings(), head_seq, head_hash)
+                result = verify_rows(rows(), head_seq, head_hash)
+        return result, decoded
+
+
+_VERIFY_COLUMNS = ("seq", "natural_key", "kind", "time", "payload", "actor", "reason", "recorded_at", "prev_hash",
+                   "hash")
 
 
 def _decode_many(payloads: list[str]) -> list[Event]:
