@@ -4,6 +4,7 @@ the real CLI (click's runner), with the paper state file carrying the exchange a
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -158,9 +159,18 @@ def test_loop_on_paper_runs_the_schedule_with_simulated_time(cli):
     cli("basket", "invest", "1000", "--basket", "daily", "--paper", *START)
     out = cli("rebalance", "run", "--basket", "daily", "--paper", "--loop", "--interval", "43200", "--checks", "4",
               "--walk", "3", "--seed", "11", "--at", "2026-03-02T00:01:00Z").output
-    # checks at +0h (not due: ran at 00:00), +12h (not due), +24h (due), +36h (not due)
-    assert out.count("not due") == 3 and out.count("rebalance 20260303000100") == 1
-    assert "loop ended after 4 check(s)" in out
+    # checks at +0h (not due: invested at 00:00), +12h (not due), +24h (due), +36h (not due); every line
+    # carries its UTC time; the due check's legs are all dust after a 3% walk: nothing traded, nothing recorded
+    lines = out.splitlines()
+    assert lines[1] == "2026-03-02T00:01:00Z INFO    daily: not due (scheduled daily run at 2026-03-03T00:00:00Z)"
+    assert out.count("not due") == 3
+    assert lines[3].startswith("2026-03-03T00:01:00Z INFO    daily: nothing to trade (every leg is dust: ")
+    assert lines[3].endswith("nothing recorded")
+    assert lines[-1] == "2026-03-03T12:01:00Z INFO    bot stopped after 4 check(s)"
+    led = Ledger(f"sqlite:///{cli.db}")
+    assert not [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.trigger"
+                and e.time > datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)]
+    led.close()
 
 
 def test_choices_and_refusals(cli):
@@ -188,20 +198,21 @@ def test_ctrl_c_in_loop_finishes_the_current_rebalance_then_stops(cli, monkeypat
 
     cli("basket", "create", "daily", "--weights", "BTC=50,ETH=30,SOL=20", "--mode", "daily", "--gate", "0")
     cli("basket", "invest", "1000", "--basket", "daily", "--paper", *START)
-    real = executor_module.run_rebalance
+    real = executor_module.Executor.execute
     calls = []
 
-    def interrupted(engine, **kw):
+    def interrupted(engine, plan, **kw):
         calls.append(kw)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the rebalance runs ...
-        return real(engine, **kw)  # ... which still completes
+        return real(engine, plan, **kw)  # ... which still completes
 
-    monkeypatch.setattr(executor_module, "run_rebalance", interrupted)
+    monkeypatch.setattr(executor_module.Executor, "execute", interrupted)
     out = cli("rebalance", "run", "--basket", "daily", "--paper", "--loop", "--interval", "86400", "--checks", "5",
-              "--at", "2026-03-03T00:00:00Z").output
+              "--prices", "BTC=70000", "--at", "2026-03-03T00:00:00Z").output
     assert len(calls) == 1
-    assert "stopping after the current step" in out
-    assert "rebalance 20260303000000 (paper): completed" in out and "loop ended after 1 check(s)" in out
+    assert "SIGINT: stopping after the current step" in out
+    assert "Z INFO    daily: run 20260303000000 completed (3 leg(s), cash 0.00% of the basket)" in out
+    assert out.splitlines()[-1].endswith("Z INFO    bot stopped after 1 check(s)")
     reconcile_db = cli.db
     led = Ledger(f"sqlite:///{reconcile_db}")
     assert [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.done"][-1].data["status"] == "completed"
