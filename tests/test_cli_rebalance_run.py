@@ -77,11 +77,13 @@ def test_invest_run_status_history_and_the_ledger_reconciles(cli):
     assert D(status["total_pnl"]) == expected - 10000
     assert status["last_rebalance"]["rebalance_id"] == third["rebalance_id"] == "20260316000000"
     assert status["next_rebalance"] == "2026-03-23T00:00:00Z"  # weekly, Monday 00:00 UTC
-    # today's P&L: no rebalance before 2026-03-16 00:00 other than the one of 03-09 -> value - its value_after
+    # today's P&L: value now - the basket's holdings at 00:00 UTC valued at the prices seen at 00:00 (the
+    # third run's plan valued exactly that), no cash invested since
     history = json.loads(cli("basket", "history", "--basket", "core", "--format", "json").output)
     assert [h["rebalance_id"] for h in history] == ["20260302000000", "20260309000000", "20260316000000"]
     assert [h["status"] for h in history] == ["completed"] * 3
-    assert D(status["today_pnl"]) == expected - D(history[1]["value_after"])
+    assert D(status["value_at_day_start"]) == D(third["summary"]["total_value_before"])
+    assert D(status["today_pnl"]) == expected - D(third["summary"]["total_value_before"])
     table = cli("basket", "history", "--basket", "core").output
     assert "invest 10000 USDT" in table and "manual run" in table
 
@@ -117,7 +119,11 @@ def test_run_recovers_what_a_crashed_process_left_on_the_exchange(cli):
     assert [r["outcome"] for r in result["recovered"]] == ["canceled (cancelled by recovery), 0 fills"]
     assert not PaperExchange.load(state_file()).open_orders()
     history = json.loads(cli("basket", "history", "--basket", "core", "--format", "json").output)
-    assert [h["status"] for h in history] == ["completed", "interrupted", "completed"]
+    # the paper book still fills nothing (touch_fill_ratio 0): the new run's orders rest and are cancelled,
+    # so the run is NOT completed: incomplete, with why, and redone at the next check
+    assert result["status"] == "incomplete" and "filled 0 of" in result["why"]
+    assert [h["status"] for h in history] == ["completed", "interrupted", "incomplete"]
+    assert "filled 0 of" in history[-1]["error"]
     reconcile(cli.db)
 
 

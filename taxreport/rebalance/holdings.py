@@ -26,10 +26,11 @@ basket's run history summary (last run, last completed run, redo reason), and ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from taxreport.model.events import Event, Record, Trade
 from taxreport.model.money import decimal_str
@@ -212,7 +213,7 @@ class BasketBook:
         }
 
     @classmethod
-    def from_state(cls, s: Mapping[str, Any]) -> "BasketBook":
+    def from_state(cls, s: Mapping[str, Any]) -> BasketBook:
         def dec(m: Mapping[str, str]) -> dict[str, Decimal]:
             return {k: Decimal(v) for k, v in m.items()}
 

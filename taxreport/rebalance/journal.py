@@ -40,11 +40,12 @@ import hashlib
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from taxreport.exchanges.base import Fill, Market, Order
 from taxreport.model.events import Event, Record, Trade, format_time, parse_time
@@ -71,12 +72,12 @@ class Intent:
 class Journal:
     """Reads and writes one basket's records in the ledger (actor ``rebalancer:<basket>``)."""
 
-    def __init__(self, ledger, basket: str, account: str, exchange_name: str,  # noqa: ANN001
+    def __init__(self, ledger, basket: str, account: str, exchange_name: str,
                  clock: Callable[[], datetime] | None = None, *, quote: str = "USDT",
                  checkpoint: bool = True) -> None:
         self.ledger, self.basket, self.account, self.exchange_name = ledger, basket, account, exchange_name
         self.actor = f"rebalancer:{basket}"
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.quote = quote
         self.checkpoint = checkpoint
         self._book: BasketBook | None = None
@@ -282,3 +283,52 @@ class Journal:
             if rec.record_type == "order.update" and rec.data.get("exchange_order_id"):
                 return str(rec.data["exchange_order_id"])
         return None
+
+
+def running_accounts(ledger, basket: str) -> list[str]:
+    """Accounts in which ``basket`` is running (its last basket.invest is later than its last
+    basket.stop). Reads the basket's invest/stop records (rare: ``basket create --force`` only)."""
+    last: dict[str, str] = {}
+    for row in ledger.rows(kinds=["record"], actor_prefix=f"rebalancer:{basket}"):
+        ev = row.event
+        if row.actor == f"rebalancer:{basket}" and isinstance(ev, Record) and ev.account \
+                and ev.record_type in ("basket.invest", "basket.stop"):
+            last[ev.account] = ev.record_type
+    return sorted(a for a, kind in last.items() if kind == "basket.invest")
+
+
+def basket_accounts(ledger, basket) -> list[dict[str, Any]]:
+    """Every account ``basket`` has records in, with its state, invested money, value (own holdings
+    at the prices its last check saw; None if never checked) and last run (``basket list``)."""
+    from sqlalchemy import select
+
+    from taxreport.ledger import schema
+
+    c = schema.events.c
+    with ledger.engine.connect() as conn:
+        accounts = sorted({a for (raw,) in conn.execute(select(c.accounts).where(
+            c.actor == f"rebalancer:{basket.name}", c.kind == "record").distinct()) for a in raw.strip(",").split(",") if a})
+    out = []
+    for account in accounts:
+        journal = Journal(ledger, basket.name, account, "-", quote=basket.quote)
+        book = journal.sync()
+        if book.state == "new":
+            continue
+        from taxreport.rebalance.runner import RunnerState, state_path
+
+        marks = RunnerState.load(state_path(journal)).marks
+        prices = marks[-1][1] if marks else None
+        value = None
+        if prices is not None:
+            value = Decimal(0)
+            for asset, qty in book.holdings.items():
+                if asset == basket.quote or asset in ("USDT", "USDC") and asset not in prices:
+                    value += qty
+                elif asset in prices:
+                    value += qty * prices[asset]
+        last = book.last_trade_run
+        out.append({"account": account, "state": book.state, "invested": book.invested, "value": value,
+                    "holdings": dict(book.holdings),
+                    "last_run": None if last is None else {"time": last.time, "rebalance_id": last.rebalance_id,
+                                                          "status": last.status}})
+    return out

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from taxreport.errors import InputError, TaxreportError
 
@@ -66,7 +66,7 @@ class Notifier:
         import apprise
 
         self.basket, self.log = basket, log
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.apprise = apprise.Apprise()
         self.services: list[str] = []
         for url in urls:

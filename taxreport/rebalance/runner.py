@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 from taxreport.exchanges.base import ExchangeError, NetworkError, Ticker
@@ -57,11 +58,11 @@ class LogLine:
     data: dict[str, Any] = field(default_factory=dict)
 
     def text(self) -> str:
-        stamp = self.time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"{stamp} {self.level.upper():7} {self.message}"
 
     def jsonable(self) -> dict[str, Any]:
-        return {"time": self.time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        return {"time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
                 "level": self.level, "event": self.event, "message": self.message, **self.data}
 
 
@@ -125,8 +126,8 @@ def plan_for(engine: Any, view: View, *, scheduled: bool = False, liquidate: boo
     from taxreport.rebalance.triggers import band_width
 
     b, ex = engine.basket, engine.exchange
-    common: dict[str, Any] = dict(tickers=view.tickers, amount_to_precision=ex.amount_to_precision,
-                                  price_to_precision=ex.price_to_precision)
+    common: dict[str, Any] = {"tickers": view.tickers, "amount_to_precision": ex.amount_to_precision,
+                              "price_to_precision": ex.price_to_precision}
     if liquidate:
         return plan_liquidation(b, view.balances, view.mids, engine.markets, **common)
     cash = view.cash(b)
@@ -171,11 +172,11 @@ def classify(result: Any, basket: Basket) -> tuple[str, str]:
 
 
 def run_check(engine: Any, *, reason: str, venue: str, scheduled: bool = False, liquidate: bool = False,
-              buy_only: bool = False, only_drifted: bool = False, log: Log | None = None) -> CheckResult:
+              buy_only: bool = False, only_drifted: bool = False, log: Log | None = None,
+              state: RunnerState | None = None) -> CheckResult:
     """Recover, look at the basket's own holdings, plan, and trade; write the outcome record when
     a run did not complete. Nothing is recorded when the plan has no orders (all dust, or inside
     the band in threshold mode); a calendar mode's gate skip is recorded as ``skipped``."""
-    b = engine.basket
     now = engine.clock()
     emit = log or (lambda _line: None)
     rec = engine.recover()
@@ -186,15 +187,18 @@ def run_check(engine: Any, *, reason: str, venue: str, scheduled: bool = False, 
                       "closed": list(rec.rebalances_closed)}))
     try:
         return _check(engine, reason=reason, venue=venue, scheduled=scheduled, liquidate=liquidate,
-                      buy_only=buy_only, only_drifted=only_drifted, emit=emit)
+                      buy_only=buy_only, only_drifted=only_drifted, emit=emit,
+                      state=state or RunnerState.load(state_path(engine.journal)))
     finally:
         engine.recovered = None  # the next check recovers again (cheap: the journal is incremental)
 
 
 def _check(engine: Any, *, reason: str, venue: str, scheduled: bool, liquidate: bool, buy_only: bool,
-           only_drifted: bool, emit: Log) -> CheckResult:
+           only_drifted: bool, emit: Log, state: RunnerState) -> CheckResult:
     b, now = engine.basket, engine.clock()
     view = look(engine)
+    state.mark(now, view.mids)  # prices seen: today's P&L needs the ones at 00:00 UTC
+    state.save()
     warnings = [s.message(b.name, engine.account) for s in view.shortfalls]
     for w in warnings:
         emit(LogLine(now, "warning", "shortfall", w))
@@ -221,6 +225,9 @@ def _check(engine: Any, *, reason: str, venue: str, scheduled: bool, liquidate: 
         return CheckResult("nothing", None, why, p, warnings=warnings)
     try:
         result = engine.execute(p, trigger={"reason": reason, "venue": venue})
+    except KeyError as exc:  # a venue that stops quoting a member mid-run (tickers without the symbol)
+        raise MissingDataError(f"{engine.exchange.name} gave no price for {exc.args[0]} during the run; "
+                               "what was done is recorded and the next check recovers and redoes it") from None
     except TaxreportError as exc:  # ExecutionError: the done record (failed) is written already
         from taxreport.rebalance.recovery import ExecutionError
 
@@ -262,10 +269,26 @@ class RunnerState:
     last_slot: datetime | None = None  # a calendar slot checked without a record (all dust)
     failures: int = 0  # consecutive unfinished runs (redo backoff)
     last_summary: str | None = None  # ISO week of the last weekly summary
+    marks: list[tuple[datetime, dict[str, Decimal]]] = field(default_factory=list)  # prices seen, 3 days
     path: Path | None = None
 
+    def mark(self, when: datetime, mids: dict[str, Decimal]) -> None:
+        """Remember the prices seen at ``when`` (today's P&L needs the prices at 00:00 UTC)."""
+        self.marks = [m for m in self.marks if m[0] >= when - timedelta(days=3) and m[0] != when]
+        self.marks.append((when, dict(mids)))
+        self.marks.sort(key=lambda m: m[0])
+
+    def price_at(self, moment: datetime, slack: timedelta = timedelta(hours=1)) -> dict[str, Decimal] | None:
+        """The prices last seen at or before ``moment`` (within ``slack``), else the first seen
+        within ``slack`` after it; None when no check was close enough to ``moment``."""
+        before = [m for m in self.marks if moment - slack <= m[0] <= moment]
+        if before:
+            return before[-1][1]
+        after = [m for m in self.marks if moment < m[0] <= moment + slack]
+        return after[0][1] if after else None
+
     @classmethod
-    def load(cls, path: Path | None) -> "RunnerState":
+    def load(cls, path: Path | None) -> RunnerState:
         state = cls(path=path)
         if path is None or not path.exists():
             return state
@@ -275,6 +298,8 @@ class RunnerState:
             state.last_slot = datetime.fromisoformat(d["last_slot"]) if d.get("last_slot") else None
             state.failures = int(d.get("failures", 0))
             state.last_summary = d.get("last_summary")
+            state.marks = [(datetime.fromisoformat(t), {a: Decimal(p) for a, p in m.items()})
+                           for t, m in d.get("marks", [])]
         except (OSError, ValueError, KeyError, TypeError):
             return cls(path=path)
         return state
@@ -284,7 +309,8 @@ class RunnerState:
             return
         d = {"last_check": self.last_check.isoformat() if self.last_check else None,
              "last_slot": self.last_slot.isoformat() if self.last_slot else None,
-             "failures": self.failures, "last_summary": self.last_summary}
+             "failures": self.failures, "last_summary": self.last_summary,
+             "marks": [[t.isoformat(), {a: decimal_str(p) for a, p in m.items()}] for t, m in self.marks]}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -334,7 +360,7 @@ def check_if_due(engine: Any, state: RunnerState, *, venue: str, log: Log, notif
                     {"basket": b.name, "next": _z(due)}))
         return None
     redo = book.redo is not None
-    result = run_check(engine, reason=why, venue=venue, scheduled=True, log=log)
+    result = run_check(engine, reason=why, venue=venue, scheduled=True, log=log, state=state)
     state.last_check = now
     if result.status is None and b.mode != "threshold":
         state.last_slot = now
@@ -376,7 +402,7 @@ def report(result: CheckResult, engine: Any, log: Log, notify: Notify | None, *,
 
 
 def _z(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # ------------------------------------------------------------------------------------------ daemon
@@ -469,7 +495,7 @@ class Daemon:
 
 
 def state_path(journal: Any) -> Path:
-    return journal._book_path().with_suffix(".runner.json")  # noqa: SLF001 - one cache folder
+    return journal._book_path().with_suffix(".runner.json")
 
 
 def with_every(basket: Basket, every: str) -> Basket:
