@@ -146,8 +146,13 @@ def test_stop_keep_assets_sells_nothing(cli):
     cli("basket", "invest", "10000", "--basket", "core", "--paper", *START)
     before = reconcile(cli.db)
     out = cli("basket", "stop", "--basket", "core", "--paper", "--keep-assets").output
-    assert "stopped" in out
+    assert "stopped; nothing sold, released to account paper:core: " in out
     assert reconcile(cli.db) == before
+    # the coins are the account's now (as OKX's "stop, keep the assets"): the basket owns nothing
+    status = json.loads(cli("basket", "status", "--basket", "core", "--paper", "--format", "json").output)
+    assert status["state"] == "stopped" and D(status["total_value"]) == 0
+    assert {a: D(q) for a, q in status["released"].items() if a != "USDT"} == \
+        {a: q for a, q in before.items() if a != "USDT"}
 
 
 def test_paper_balances_start_a_basket_holding_coins(cli):

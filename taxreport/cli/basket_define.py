@@ -216,14 +216,16 @@ def list_baskets(ctx: click.Context, fmt: str) -> None:
             continue
         weights = ", ".join(f"{a} {decimal_str(w)}%" for a, w in it["weights"].items())
         if not it["venues"]:
-            rows.append((it["name"], it["mode"], weights, "-", "new", "", "", it["path"]))
+            rows.append((it["name"], it["mode"], weights, "-", "new", "", "", ""))
         for v in it["venues"]:
             value = "" if v["value"] is None else f"{money_str(v['value'])} {it['quote']}"
             last = "" if v["last_run"] is None else f"{v['last_run']['time']:%Y-%m-%d %H:%M} {v['last_run']['status']}"
-            rows.append((it["name"], it["mode"], weights, v["account"], v["state"], value, last, it["path"]))
+            rows.append((it["name"], it["mode"], weights, v["account"], v["state"], value, last, ""))
     print_table(f"{len(found)} baskets", [("name", "left"), ("mode", "left"), ("weights", "left"),
                                           ("venue account", "left"), ("state", "left"), ("value", "right"),
-                                          ("last run (UTC)", "left"), ("file / problem", "left")], rows)
+                                          ("last run (UTC)", "left"), ("problem", "left")], rows)
+    click.echo(f"basket files in {baskets_dir()}; values are the baskets' own holdings at the prices of their "
+               "last check")
     bad = sum(1 for it in items if not it["ok"])
     if bad:
         click.echo(f"warning: {bad} basket file(s) are invalid and cannot be used (see above)", err=True)

@@ -11,7 +11,7 @@ holds; other money in the account (coins held before, other baskets) is never co
 * ``invest AMOUNT``: at least the basket's minimum investment; the money becomes the basket's and is
   bought to target (``--buy-only``: no sells; ``--only-drifted``: members outside the band only).
 * ``stop``: sells what the basket owns to the quote asset — a TAXABLE DISPOSAL, so it warns and asks
-  first — and releases it to the account; ``--keep-assets`` only pauses (holdings stay the basket's).
+  first — and releases it to the account; ``--keep-assets`` releases the coins unsold.
 * ``history``: past rebalances from the audit trail (venue, trigger, status and why, every fill).
 """
 
@@ -264,14 +264,14 @@ def _owned_elsewhere(ctx: click.Context, venue, engine) -> Decimal:  # noqa: ANN
 @click.command("stop")
 @venue_options
 @exec_options
-@click.option("--keep-assets", is_flag=True, help="Only stop rebalancing; sell nothing.")
+@click.option("--keep-assets", is_flag=True, help="Sell nothing: release the basket's coins to the account as they are.")
 @format_option()
 @click.pass_context
 def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: bool, paper_state: Path | None,
          prices: str | None, walk: str | None, seed: int | None, at: str | None, yes: bool, fill_timeout: float,
          reprices: int, offset_ticks: int, market_finish: bool, keep_assets: bool, fmt: str) -> None:
     """Stop a basket: sell what the BASKET owns to the quote asset (a TAXABLE DISPOSAL) and release it
-    to the account, or --keep-assets (pause: the basket keeps its holdings). Coins in the account
+    to the account, or --keep-assets (release its coins unsold). Coins in the account
     that the basket did not buy are never sold.
 
     \b
@@ -294,10 +294,14 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
         stamp = f"{b.name}:{engine.clock():%Y%m%d%H%M%S%f}:stop"
         notify = _notifier(venue, lambda _line: None)
         if keep_assets:
-            engine.journal.record("basket.stop", stamp, {"keep_assets": True, "venue": venue.mode})
-            click.echo(f"basket {b.name} stopped; it keeps its assets. `basket invest` starts it again.")
+            kept = dict(engine.journal.sync().holdings)
+            engine.journal.record("basket.stop", stamp, {"keep_assets": True, "venue": venue.mode,
+                                                         "released": dict(kept)})
+            text = ", ".join(f"{decimal_str(q)} {a}" for a, q in kept.items()) or "nothing"
+            click.echo(f"basket {b.name} stopped; nothing sold, released to account {venue.account}: {text}. "
+                       "`basket invest` starts it again with new money.")
             if notify:
-                notify("stop", f"taxreport: {b.name} stopped", "Stopped with --keep-assets; nothing sold.")
+                notify("stop", f"taxreport: {b.name} stopped", f"Stopped with --keep-assets; released {text}.")
             return
         view = look(engine)
         for x in view.shortfalls:
@@ -317,10 +321,12 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
         if notify:
             notify("stop", f"taxreport: {b.name} stopped",
                    "Sold and released: " + ", ".join(f"{decimal_str(q)} {a}" for a, q in book.holdings.items()))
-    if check.run is None:
-        click.echo(f"basket {b.name} stopped; nothing to sell ({check.why})")
-        return
-    report_run(check.run, venue, fmt, check)
+    released = ", ".join(f"{decimal_str(q)} {a}" for a, q in book.holdings.items()) or "nothing"
+    if check.run is not None:
+        report_run(check.run, venue, fmt, check)
+    if fmt != "json":
+        click.echo(f"basket {b.name} stopped; released to account {venue.account}: {released}"
+                   + ("" if check.run is not None else f" (nothing to sell: {check.why})"))
 
 
 @click.command("history")

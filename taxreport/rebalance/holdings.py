@@ -9,8 +9,10 @@ same from the ledger, which already holds everything the basket did:
   basket's account) moves its holdings: a buy adds the base (less a fee charged in the base, as OKX
   does on spot buys) and spends ``quantity × price`` (plus a fee charged in the quote); a sell the
   reverse;
-* ``basket.stop`` releases the holdings back to the account (they are no longer the basket's) unless
-  ``keep_assets`` (then the basket is only paused and keeps them);
+* ``basket.stop`` releases the holdings back to the account (they are no longer the basket's): after
+  selling them (``basket stop``) or as they are (``--keep-assets``), as OKX's "stop and keep the
+  assets" hands the coins back to the trading account. A later ``basket invest`` starts afresh, so a
+  member removed in between is never orphaned inside the basket;
 * everything else in the account — coins held before the basket, other baskets, manual trades,
   deposits — is NOT the basket's and is never planned, sold or counted.
 
@@ -125,10 +127,9 @@ class BasketBook:
             self.state, self.state_time, self.released = "active", rec.time, {}
         elif kind == "basket.stop":
             self.state, self.state_time = "stopped", rec.time
-            if not d.get("keep_assets"):
-                self.released = dict(self.holdings)
-                self._move(rec.time, {a: -q for a, q in self.holdings.items()}, -self.invested)
-                self.invested = ZERO
+            self.released = dict(self.holdings)
+            self._move(rec.time, {a: -q for a, q in self.holdings.items()}, -self.invested)
+            self.invested = ZERO
         elif kind == "rebalance.trigger":
             rid = str(d["rebalance_id"])
             self.open_runs[rid] = rec.time
