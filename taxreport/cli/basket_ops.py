@@ -313,6 +313,11 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
         if not yes:
             click.confirm("Sell the basket's holdings and stop it?", abort=True, err=True)
         check = run_check(engine, reason="basket stop: sell every member", venue=venue.mode, liquidate=True)
+        if check.status in ("failed", "incomplete"):
+            if check.run is not None:
+                report_run(check.run, venue, fmt, check)
+            raise TaxreportError(f"basket {b.name} is NOT stopped: the sale was {check.status} ({check.why}); "
+                                 "run `basket stop` again to sell the rest")
         book = engine.journal.sync()
         engine.journal.record("basket.stop", stamp, {
             "keep_assets": False, "venue": venue.mode,

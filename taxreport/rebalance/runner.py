@@ -238,7 +238,10 @@ def _check(engine: Any, *, reason: str, venue: str, scheduled: bool, liquidate: 
     if status == "incomplete":
         engine.journal.rebalance_record(result.rebalance_id, "outcome", "rebalance.outcome",
                                         {"rebalance_id": result.rebalance_id, "status": status, "why": why})
-    after = look(engine)
+    try:
+        after = look(engine)
+    except (ExchangeError, NetworkError, MissingDataError, TaxreportError):  # the run is recorded; only the
+        return CheckResult("traded", status, why, p, result, warnings)         # after-look is missing
     value = after.value(b)
     pct = after.cash(b) / value * HUNDRED if value > 0 else None
     return CheckResult("traded", status, why, p, result, warnings, pct, value)
@@ -359,12 +362,16 @@ def check_if_due(engine: Any, state: RunnerState, *, venue: str, log: Log, notif
         log(LogLine(now, "info", "not_due", f"{b.name}: not due ({why} at {_z(due)})",
                     {"basket": b.name, "next": _z(due)}))
         return None
-    redo = book.redo is not None
+    redo = book.redo
     result = run_check(engine, reason=why, venue=venue, scheduled=True, log=log, state=state)
+    if redo is not None and result.status is None:  # nothing left to trade: the unfinished run is resolved
+        engine.journal.rebalance_record(redo.rebalance_id, "resolved", "rebalance.outcome", {
+            "rebalance_id": redo.rebalance_id, "status": "completed",
+            "why": f"redo check at {_z(now)} found nothing left to trade ({result.why})"})
     state.last_check = now
     if result.status is None and b.mode != "threshold":
         state.last_slot = now
-    if result.status in ("failed", "incomplete") or (redo and result.status is None and book.redo):
+    if result.status in ("failed", "incomplete"):
         state.failures += 1
     elif result.status in ("completed", "skipped"):
         state.failures = 0
