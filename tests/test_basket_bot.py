@@ -447,7 +447,7 @@ def test_a_price_missing_mid_run_is_a_clean_error_and_the_run_is_redone(ledger, 
     real = ex.fetch_tickers
     calls = {"n": 0}
 
-    def flaky(symbols):  # noqa: ANN001, ANN202 - the venue stops quoting SOL after the plan
+    def flaky(symbols):
         calls["n"] += 1
         out = real(symbols)
         return out if calls["n"] <= 1 else {s: t for s, t in out.items() if s != "SOL/USDT"}
@@ -474,3 +474,27 @@ def test_weekly_summary_is_sent_once_a_week(ledger):
     summaries = [s for s in sent if s[0] == "summary"]
     assert len(summaries) == 2  # weeks 11 and 12 of 2026 start inside the 15 days (not the first week)
     assert summaries[0][1] == "taxreport: weekly summary of bot" and "invested 10000.00" in summaries[0][2]
+
+
+def test_a_redo_that_finds_nothing_left_to_trade_resolves_the_unfinished_run(ledger):
+    ex = paper()
+    fund(ledger, ex, "USDT", D(10000), basket=True)
+    threshold = Basket(**{**BASKET.__dict__, "mode": "threshold", "threshold": D(5)})
+    engine = engine_for(ledger, ex, basket=threshold)
+    state, lines = RunnerState(), []
+    assert run_check(engine, reason="invest", venue="paper", state=state).status == "completed"
+    ex.set_price("BTC", D(75000))  # BTC ~55.6%: beyond the 5pp band
+    ex.touch_fill_ratio = D(0)
+    ex.advance(600)
+    assert check_if_due(engine, state, venue="paper", log=lines.append).status == "incomplete"
+    ex.set_price("BTC", D(60000))  # back inside the band before the redo
+    ex.touch_fill_ratio = D(1)
+    ex.advance(600)
+    again = check_if_due(engine, state, venue="paper", log=lines.append)
+    assert again is not None and again.status is None and again.why.startswith("inside the band")
+    book = engine.journal.sync()
+    assert book.redo is None and book.last_run.status == "completed"
+    assert book.last_run.why.startswith("redo check at ") and "found nothing left to trade" in book.last_run.why
+    ex.advance(600)
+    check_if_due(engine, state, venue="paper", log=lines.append)
+    assert [ln.event for ln in lines].count("incomplete") == 1  # not redone again and again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -193,7 +194,7 @@ def list_baskets(ctx: click.Context, fmt: str) -> None:
 
     found = list_saved()
     ledger = open_ledger(ctx) if found else None
-    items = []
+    items: list[dict[str, Any]] = []
     for path, b, err in found:
         if b is None:
             items.append({"name": path.stem, "path": str(path), "ok": False, "error": err, "venues": []})
@@ -209,7 +210,7 @@ def list_baskets(ctx: click.Context, fmt: str) -> None:
         click.echo(f"no baskets in {baskets_dir()} (create one with `taxreport basket create core "
                    "--weights BTC=50,ETH=30,SOL=20`)")
         return
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for it in items:
         if not it["ok"]:
             rows.append((it["name"], "INVALID", "", "", "", "", "", it["error"]))

@@ -494,7 +494,7 @@ def _paper_lock(venue: Venue) -> Iterator[None]:
         yield
 
 
-def _notifier(venue: Venue, sink: LogSink):  # noqa: ANN202
+def _notifier(venue: Venue, sink: Callable[[Any], None]):  # noqa: ANN202
     from taxreport.rebalance.notify import notifier_for
 
     return notifier_for(venue.basket.name, log=sink, clock=venue.clock)

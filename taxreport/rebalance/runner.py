@@ -444,6 +444,7 @@ class Daemon:
         """Returns the number of checks made. Only a stop request (or ``checks``) ends it."""
         from taxreport.rebalance.recovery import ExchangeUnavailable
 
+        recoverable: tuple[type[BaseException], ...] = (ExchangeUnavailable, *RECOVERABLE)
         engine, n, failures = None, 0, 0
         self.log(LogLine(self.clock(), "info", "start", f"bot started: check every {decimal_str(Decimal(str(self.interval)))} s"
                          + (f", {self.checks} check(s)" if self.checks else ""), {"venue": self.venue}))
@@ -458,7 +459,7 @@ class Daemon:
                 self._drain_retries(engine)
                 self._weekly_summary(engine)
                 failures = 0
-            except (ExchangeUnavailable, *RECOVERABLE) as exc:
+            except recoverable as exc:
                 if engine is not None:
                     self._drain_retries(engine)
                 failures += 1
