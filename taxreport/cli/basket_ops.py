@@ -372,7 +372,8 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
             runs[key].update(status=d["status"], finished=rec.time, orders=sum(x["orders"] for x in d["legs"]),
                              bought=Decimal(d["bought"]), sold=Decimal(d["sold"]),
                              fees={k: Decimal(v) for k, v in d["fees"].items()},
-                             value_after=None if d.get("value_after") is None else Decimal(d["value_after"]),
+                             # the executor's snapshot is of the whole account, not the basket's own value
+                             account_value_after=None if d.get("value_after") is None else Decimal(d["value_after"]),
                              error=d.get("error") or d.get("skipped"))
     from taxreport.model.events import Trade
 
@@ -394,13 +395,12 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
     print_table(f"{len(items)} rebalance(s) of basket {b.name} (amounts in {q}; fees in --format json)",
                 [("started (UTC)", "left"), ("id", "left"), ("venue", "left"), ("trigger", "left"),
                  ("status", "left"), ("trades", "left"),
-                 ("orders", "right"), ("sold", "right"), ("bought", "right"), ("value after", "right")],
+                 ("orders", "right"), ("sold", "right"), ("bought", "right")],
                 [(f"{r['time']:%Y-%m-%d %H:%M}", r["rebalance_id"], r["venue"], _short(r["reason"]),
                   r["status"] + (f": {_short(r['error'])}" if r.get("error") and r["status"] != "skipped" else ""),
                   _trades_text(r["trades"]),
                   r.get("orders", ""), money_str(r["sold"]) if "sold" in r else "",
-                  money_str(r["bought"]) if "bought" in r else "",
-                  money_str(r["value_after"]) if r.get("value_after") is not None else "") for r in items])
+                  money_str(r["bought"]) if "bought" in r else "") for r in items])
 
 
 def _trades_text(trades: list[dict]) -> str:
@@ -410,7 +410,7 @@ def _trades_text(trades: list[dict]) -> str:
     total: dict[tuple[str, str], Decimal] = {}
     for t in trades:
         total[(t["side"], t["asset"])] = total.get((t["side"], t["asset"]), ZERO) + t["quantity"]
-    return "; ".join(f"{side} {decimal_str(q)} {asset}" for (side, asset), q in total.items())
+    return ", ".join(f"{'+' if side == 'buy' else '-'}{decimal_str(q)} {asset}" for (side, asset), q in total.items())
 
 
 def _short(text: str, width: int = 28) -> str:
