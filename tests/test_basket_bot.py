@@ -498,3 +498,24 @@ def test_a_redo_that_finds_nothing_left_to_trade_resolves_the_unfinished_run(led
     ex.advance(600)
     check_if_due(engine, state, venue="paper", log=lines.append)
     assert [ln.event for ln in lines].count("incomplete") == 1  # not redone again and again
+
+
+def test_a_stop_whose_sale_does_not_fill_leaves_the_basket_running(cli):
+    from taxreport.config import data_dir
+
+    cli("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20")
+    cli("basket", "invest", "1000", "--basket", "core", "--paper", *PRICES)
+    state = data_dir() / "paper" / "core.json"
+    ex = PaperExchange.load(state)
+    ex.touch_fill_ratio = D(0)  # the sells rest at the touch and never fill
+    ex.save(state)
+    failed = cli("basket", "stop", "--basket", "core", "--paper", "--yes", ok=False)
+    assert failed.exit_code == 1
+    assert "basket core is NOT stopped: the sale was incomplete (sell " in failed.output
+    status = json.loads(cli("basket", "status", "--basket", "core", "--paper", "--format", "json").output)
+    assert status["state"] == "active" and D(status["total_value"]) > 990
+    ex = PaperExchange.load(state)
+    ex.touch_fill_ratio = D(1)
+    ex.save(state)
+    assert "stopped; released to account paper:core" in cli("basket", "stop", "--basket", "core", "--paper",
+                                                            "--yes").output

@@ -82,6 +82,7 @@ def test_invest_run_status_history_and_the_ledger_reconciles(cli):
     history = json.loads(cli("basket", "history", "--basket", "core", "--format", "json").output)
     assert [h["rebalance_id"] for h in history] == ["20260302000000", "20260309000000", "20260316000000"]
     assert [h["status"] for h in history] == ["completed"] * 3
+    assert D(history[-1]["value_after"]) == expected  # the basket's own value after its last run
     assert D(status["value_at_day_start"]) == D(third["summary"]["total_value_before"])
     assert D(status["today_pnl"]) == expected - D(third["summary"]["total_value_before"])
     table = cli("basket", "history", "--basket", "core").output

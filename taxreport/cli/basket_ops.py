@@ -361,7 +361,9 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
         if rec.record_type == "order.intent" and rec.order_id:
             cids[rec.order_id] = key
         if rec.record_type == "rebalance.outcome" and key in runs:
-            runs[key].update(status=rec.data["status"], error=rec.data.get("why"))
+            runs[key].update(status=rec.data["status"], error=rec.data.get("why") or None)
+            if rec.data.get("value") is not None:
+                runs[key].update(value_after=Decimal(rec.data["value"]), cash_after=Decimal(rec.data["cash"]))
         if rec.record_type == "rebalance.trigger":
             runs[key] = {"rebalance_id": rid, "time": rec.time, "account": rec.account,
                          "venue": rec.data.get("venue") or (rec.account or "").split(":")[0],
@@ -395,12 +397,13 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
     print_table(f"{len(items)} rebalance(s) of basket {b.name} (amounts in {q}; fees in --format json)",
                 [("started (UTC)", "left"), ("id", "left"), ("venue", "left"), ("trigger", "left"),
                  ("status", "left"), ("trades", "left"),
-                 ("orders", "right"), ("sold", "right"), ("bought", "right")],
+                 ("orders", "right"), ("sold", "right"), ("bought", "right"), ("basket value after", "right")],
                 [(f"{r['time']:%Y-%m-%d %H:%M}", r["rebalance_id"], r["venue"], _short(r["reason"]),
                   r["status"] + (f": {_short(r['error'])}" if r.get("error") and r["status"] != "skipped" else ""),
                   _trades_text(r["trades"]),
                   r.get("orders", ""), money_str(r["sold"]) if "sold" in r else "",
-                  money_str(r["bought"]) if "bought" in r else "") for r in items])
+                  money_str(r["bought"]) if "bought" in r else "",
+                  money_str(r["value_after"]) if r.get("value_after") is not None else "") for r in items])
 
 
 def _trades_text(trades: list[dict]) -> str:

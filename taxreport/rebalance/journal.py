@@ -19,8 +19,10 @@ record_type            external_id                          written
 =====================  ===================================  ============================================
 
 ``rebalance.outcome`` (``<basket>:<rebalance id>:outcome``) is written by the runner
-(:mod:`taxreport.rebalance.runner`) after a ``rebalance.done`` whose legs did not all fill: status
-``incomplete`` and why, so the next check redoes the run.
+(:mod:`taxreport.rebalance.runner`) after every ``rebalance.done`` of a run that traded: ``completed``
+or ``incomplete`` (a leg did not fill) and why, with the BASKET's own value and cash after it (the
+done record's ``value_after`` is the whole account's). An incomplete run is redone at the next check;
+``<basket>:<rebalance id>:resolved`` closes one whose redo found nothing left to trade.
 
 **Incremental reading.** :meth:`Journal.sync` reads only the ledger rows written since the last sync
 (by ``seq``) and feeds them to the basket's :class:`~taxreport.rebalance.holdings.BasketBook`, which

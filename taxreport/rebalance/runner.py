@@ -235,15 +235,16 @@ def _check(engine: Any, *, reason: str, venue: str, scheduled: bool, liquidate: 
             raise
         return CheckResult("traded", "failed", str(exc), p, None, warnings)
     status, why = classify(result, b)
-    if status == "incomplete":
-        engine.journal.rebalance_record(result.rebalance_id, "outcome", "rebalance.outcome",
-                                        {"rebalance_id": result.rebalance_id, "status": status, "why": why})
+    outcome: dict[str, Any] = {"rebalance_id": result.rebalance_id, "status": status, "why": why}
+    value = pct = None
     try:
         after = look(engine)
-    except (ExchangeError, NetworkError, MissingDataError, TaxreportError):  # the run is recorded; only the
-        return CheckResult("traded", status, why, p, result, warnings)         # after-look is missing
-    value = after.value(b)
-    pct = after.cash(b) / value * HUNDRED if value > 0 else None
+        value = after.value(b)
+        pct = after.cash(b) / value * HUNDRED if value > 0 else None
+        outcome.update(value=value, cash=after.cash(b), cash_pct=pct)  # the basket's own, not the account's
+    except (ExchangeError, NetworkError, MissingDataError, TaxreportError):
+        pass  # the run is recorded; only its value after is unknown
+    engine.journal.rebalance_record(result.rebalance_id, "outcome", "rebalance.outcome", outcome)
     return CheckResult("traded", status, why, p, result, warnings, pct, value)
 
 
