@@ -413,7 +413,7 @@ def test_sigterm_finishes_the_step_and_exits_0(cli, tmp_path):
     assert proc.returncode == 0, out + err
     assert "SIGTERM: stopping after the current step" in err
     last = out.strip().splitlines()[-1]
-    assert " INFO    bot stopped after " in last and last.endswith(" check(s)")
+    assert " INFO    bot stopped: loop ended after " in last and last.endswith(" check(s)")
 
 
 def test_buy_only_and_only_drifted(ledger):

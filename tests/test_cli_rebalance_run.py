@@ -178,7 +178,7 @@ def test_loop_on_paper_runs_the_schedule_with_simulated_time(cli):
     assert out.count("not due") == 3
     assert lines[3].startswith("2026-03-03T00:01:00Z INFO    daily: nothing to trade (every leg is dust: ")
     assert lines[3].endswith("nothing recorded")
-    assert lines[-1] == "2026-03-03T12:01:00Z INFO    bot stopped after 4 check(s)"
+    assert lines[-1] == "2026-03-03T12:01:00Z INFO    bot stopped: loop ended after 4 check(s)"
     led = Ledger(f"sqlite:///{cli.db}")
     assert not [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.trigger"
                 and e.time > datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)]
@@ -224,7 +224,7 @@ def test_ctrl_c_in_loop_finishes_the_current_rebalance_then_stops(cli, monkeypat
     assert len(calls) == 1
     assert "SIGINT: stopping after the current step" in out
     assert "Z INFO    daily: run 20260303000000 completed (3 leg(s), cash 0.00% of the basket)" in out
-    assert out.splitlines()[-1].endswith("Z INFO    bot stopped after 1 check(s)")
+    assert out.splitlines()[-1].endswith("Z INFO    bot stopped: loop ended after 1 check(s)")
     reconcile_db = cli.db
     led = Ledger(f"sqlite:///{reconcile_db}")
     assert [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.done"][-1].data["status"] == "completed"

@@ -473,7 +473,7 @@ class Daemon:
             if self.should_stop() or (self.checks is not None and n >= self.checks):
                 break
             self.wait(delay)
-        self.log(LogLine(self.clock(), "info", "stop", f"bot stopped after {n} check(s)", {"checks": n}))
+        self.log(LogLine(self.clock(), "info", "stop", f"bot stopped: loop ended after {n} check(s)", {"checks": n}))
         return n
 
     def _state_for(self, engine: Any) -> RunnerState:
