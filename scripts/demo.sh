@@ -46,13 +46,27 @@ tr basket invest 10000 --basket core --paper --prices BTC=42000,ETH=2300,SOL=100
 "$BIN/taxreport" rebalance run --basket core --paper --loop --interval 604800 --checks 50 --walk 6 --seed 7 \
     --at 2024-01-15T00:00:00Z > demo-out/paper-loop.txt
 echo; echo "\$ taxreport rebalance run --basket core --paper --loop --interval 604800 --checks 50 --walk 6 --seed 7 --at 2024-01-15T00:00:00Z"
-echo "$(grep -c ': skipped' demo-out/paper-loop.txt) weekly checks skipped inside the 3pp gate," \
-     "$(grep -c '(paper): completed' demo-out/paper-loop.txt) rebalanced; $(tail -n 1 demo-out/paper-loop.txt)"
+echo "$(grep -c ' skipped (' demo-out/paper-loop.txt) weekly checks skipped inside the 3pp gate," \
+     "$(grep -c ' completed (' demo-out/paper-loop.txt) rebalanced; $(tail -n 1 demo-out/paper-loop.txt)"
 echo "(full output in demo-out/paper-loop.txt)"
 tr basket history --basket core --limit 12
 tr_json "$OUT/rebalance-history.json" basket history --basket core --format json
 tr basket status --basket core --paper
 tr ledger balances --account paper:core
+
+section "3b. two baskets on ONE paper account that also holds 1 BTC of its own (isolation)"
+tr basket create alpha --weights BTC=50,ETH=50 --paper-account shared --gate 0 --force
+tr basket create beta --weights ETH=50,SOL=50 --paper-account shared --gate 0 --force
+tr basket invest 1000 --basket alpha --paper --prices BTC=29500,ETH=2000 --paper-deposit BTC=1 \
+    --at 2024-01-08T00:00:00Z --yes
+tr basket invest 2000 --basket beta --paper --prices SOL=100 --at 2024-01-08T00:10:00Z --yes
+tr rebalance run --basket alpha --paper --prices BTC=36000 --at 2024-01-15T00:00:00Z --yes
+tr rebalance run --basket beta --paper --prices SOL=80 --at 2024-01-15T00:10:00Z --yes
+tr basket status --basket alpha --paper
+tr basket stop --basket alpha --paper --yes --at 2024-01-15T01:00:00Z
+tr basket list
+tr ledger balances --account paper:shared
+echo "(the account still holds its own 1 BTC and all of beta's coins: alpha sold only what it owned)"
 
 section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"
 # sample_exports/okx holds SYNTHETIC OKX exports (real T4/F2 layouts, UTC+8 metadata line) of this paper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal as D
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -130,3 +131,32 @@ def test_plan_from_a_basket_file_path(tmp_path):
 def test_help_has_examples():
     for args in (["basket", "create"], ["basket", "show"], ["basket", "list"], ["rebalance", "plan"]):
         assert "Examples:" in run(*args, "--help").output
+
+
+def test_live_plan_of_1000_usdt_on_an_account_holding_1_btc_plans_no_btc_sale(monkeypatch, tmp_path):
+    """Issue #11: `rebalance plan --invest 1000` on an account that already holds 1 BTC planned a
+    29,500 USDT BTC sale (the whole account was the basket). Now only the invested cash is planned."""
+    from taxreport.cli import rebalance_plan
+    from taxreport.exchanges.markets import default_markets
+    from taxreport.exchanges.paper import PaperExchange
+
+    ex = PaperExchange(markets=default_markets())
+    for asset, price in (("BTC", D(29500)), ("ETH", D(2000)), ("SOL", D(100))):
+        ex.set_price(asset, price)
+
+    def fake_live(basket, sandbox):  # noqa: ANN001, ANN202
+        symbols = [f"{a}/USDT" for a in basket.weights]
+        tickers = ex.fetch_tickers(symbols)
+        mids = {s.split("/")[0]: (t.bid + t.ask) / 2 for s, t in tickers.items()}
+        return ex, ex.load_markets(), {"BTC": D(1), "USDT": D(1200)}, mids, tickers
+
+    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "ledger.sqlite3"))
+
+    monkeypatch.setattr(rebalance_plan, "_live_inputs", fake_live)
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20")
+    data = json.loads(run("rebalance", "plan", "--basket", "core", "--invest", "1000", "--format", "json").output)
+    assert [o["side"] for o in data["orders"]] == ["buy", "buy", "buy"]
+    assert D(data["total_value"]) == 1000
+    assert sum(D(o["notional"]) for o in data["orders"]) <= 1000
+    refused = run("rebalance", "plan", "--basket", "core", "--invest", "5000")
+    assert "the account has only 1200 USDT free" in refused.output

@@ -4,6 +4,7 @@ the real CLI (click's runner), with the paper state file carrying the exchange a
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -76,11 +77,14 @@ def test_invest_run_status_history_and_the_ledger_reconciles(cli):
     assert D(status["total_pnl"]) == expected - 10000
     assert status["last_rebalance"]["rebalance_id"] == third["rebalance_id"] == "20260316000000"
     assert status["next_rebalance"] == "2026-03-23T00:00:00Z"  # weekly, Monday 00:00 UTC
-    # today's P&L: no rebalance before 2026-03-16 00:00 other than the one of 03-09 -> value - its value_after
+    # today's P&L: value now - the basket's holdings at 00:00 UTC valued at the prices seen at 00:00 (the
+    # third run's plan valued exactly that), no cash invested since
     history = json.loads(cli("basket", "history", "--basket", "core", "--format", "json").output)
     assert [h["rebalance_id"] for h in history] == ["20260302000000", "20260309000000", "20260316000000"]
     assert [h["status"] for h in history] == ["completed"] * 3
-    assert D(status["today_pnl"]) == expected - D(history[1]["value_after"])
+    assert D(history[-1]["value_after"]) == expected  # the basket's own value after its last run
+    assert D(status["value_at_day_start"]) == D(third["summary"]["total_value_before"])
+    assert D(status["today_pnl"]) == expected - D(third["summary"]["total_value_before"])
     table = cli("basket", "history", "--basket", "core").output
     assert "invest 10000 USDT" in table and "manual run" in table
 
@@ -116,7 +120,11 @@ def test_run_recovers_what_a_crashed_process_left_on_the_exchange(cli):
     assert [r["outcome"] for r in result["recovered"]] == ["canceled (cancelled by recovery), 0 fills"]
     assert not PaperExchange.load(state_file()).open_orders()
     history = json.loads(cli("basket", "history", "--basket", "core", "--format", "json").output)
-    assert [h["status"] for h in history] == ["completed", "interrupted", "completed"]
+    # the paper book still fills nothing (touch_fill_ratio 0): the new run's orders rest and are cancelled,
+    # so the run is NOT completed: incomplete, with why, and redone at the next check
+    assert result["status"] == "incomplete" and "filled 0 of" in result["why"]
+    assert [h["status"] for h in history] == ["completed", "interrupted", "incomplete"]
+    assert "filled 0 of" in history[-1]["error"]
     reconcile(cli.db)
 
 
@@ -139,8 +147,13 @@ def test_stop_keep_assets_sells_nothing(cli):
     cli("basket", "invest", "10000", "--basket", "core", "--paper", *START)
     before = reconcile(cli.db)
     out = cli("basket", "stop", "--basket", "core", "--paper", "--keep-assets").output
-    assert "stopped" in out
+    assert "stopped; nothing sold, released to account paper:core: " in out
     assert reconcile(cli.db) == before
+    # the coins are the account's now (as OKX's "stop, keep the assets"): the basket owns nothing
+    status = json.loads(cli("basket", "status", "--basket", "core", "--paper", "--format", "json").output)
+    assert status["state"] == "stopped" and D(status["total_value"]) == 0
+    assert {a: D(q) for a, q in status["released"].items() if a != "USDT"} == \
+        {a: q for a, q in before.items() if a != "USDT"}
 
 
 def test_paper_balances_start_a_basket_holding_coins(cli):
@@ -158,9 +171,18 @@ def test_loop_on_paper_runs_the_schedule_with_simulated_time(cli):
     cli("basket", "invest", "1000", "--basket", "daily", "--paper", *START)
     out = cli("rebalance", "run", "--basket", "daily", "--paper", "--loop", "--interval", "43200", "--checks", "4",
               "--walk", "3", "--seed", "11", "--at", "2026-03-02T00:01:00Z").output
-    # checks at +0h (not due: ran at 00:00), +12h (not due), +24h (due), +36h (not due)
-    assert out.count("not due") == 3 and out.count("rebalance 20260303000100") == 1
-    assert "loop ended after 4 check(s)" in out
+    # checks at +0h (not due: invested at 00:00), +12h (not due), +24h (due), +36h (not due); every line
+    # carries its UTC time; the due check's legs are all dust after a 3% walk: nothing traded, nothing recorded
+    lines = out.splitlines()
+    assert lines[1] == "2026-03-02T00:01:00Z INFO    daily: not due (scheduled daily run at 2026-03-03T00:00:00Z)"
+    assert out.count("not due") == 3
+    assert lines[3].startswith("2026-03-03T00:01:00Z INFO    daily: nothing to trade (every leg is dust: ")
+    assert lines[3].endswith("nothing recorded")
+    assert lines[-1] == "2026-03-03T12:01:00Z INFO    bot stopped: loop ended after 4 check(s)"
+    led = Ledger(f"sqlite:///{cli.db}")
+    assert not [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.trigger"
+                and e.time > datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)]
+    led.close()
 
 
 def test_choices_and_refusals(cli):
@@ -188,20 +210,21 @@ def test_ctrl_c_in_loop_finishes_the_current_rebalance_then_stops(cli, monkeypat
 
     cli("basket", "create", "daily", "--weights", "BTC=50,ETH=30,SOL=20", "--mode", "daily", "--gate", "0")
     cli("basket", "invest", "1000", "--basket", "daily", "--paper", *START)
-    real = executor_module.run_rebalance
+    real = executor_module.Executor.execute
     calls = []
 
-    def interrupted(engine, **kw):
+    def interrupted(engine, plan, **kw):
         calls.append(kw)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the rebalance runs ...
-        return real(engine, **kw)  # ... which still completes
+        return real(engine, plan, **kw)  # ... which still completes
 
-    monkeypatch.setattr(executor_module, "run_rebalance", interrupted)
+    monkeypatch.setattr(executor_module.Executor, "execute", interrupted)
     out = cli("rebalance", "run", "--basket", "daily", "--paper", "--loop", "--interval", "86400", "--checks", "5",
-              "--at", "2026-03-03T00:00:00Z").output
+              "--prices", "BTC=70000", "--at", "2026-03-03T00:00:00Z").output
     assert len(calls) == 1
-    assert "stopping after the current step" in out
-    assert "rebalance 20260303000000 (paper): completed" in out and "loop ended after 1 check(s)" in out
+    assert "SIGINT: stopping after the current step" in out
+    assert "Z INFO    daily: run 20260303000000 completed (3 leg(s), cash 0.00% of the basket)" in out
+    assert out.splitlines()[-1].endswith("Z INFO    bot stopped: loop ended after 1 check(s)")
     reconcile_db = cli.db
     led = Ledger(f"sqlite:///{reconcile_db}")
     assert [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.done"][-1].data["status"] == "completed"

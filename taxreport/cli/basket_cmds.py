@@ -9,10 +9,10 @@ from taxreport.cli.lazy import LazyGroup
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "create": ("taxreport.cli.basket_define:create", "Create a basket (target weights) and save it as TOML."),
     "show": ("taxreport.cli.basket_define:show", "Show a basket's definition."),
-    "list": ("taxreport.cli.basket_define:list_baskets", "List saved baskets."),
-    "status": ("taxreport.cli.basket_ops:status", "Value, P&L, allocation vs target, last/next rebalance."),
+    "list": ("taxreport.cli.basket_define:list_baskets", "List baskets with venue, state, value, last run."),
+    "status": ("taxreport.cli.basket_ops:status", "Own value, P&L (total, today), allocation, last/next run."),
     "invest": ("taxreport.cli.basket_ops:invest", "Add AMOUNT of the quote asset and buy to target weights."),
-    "stop": ("taxreport.cli.basket_ops:stop", "Stop a basket (sells everything unless --keep-assets)."),
+    "stop": ("taxreport.cli.basket_ops:stop", "Stop a basket: sell what it owns (or --keep-assets) and release it."),
     "history": ("taxreport.cli.basket_ops:history", "Past rebalances of a basket from the audit trail."),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,8 +17,12 @@ from taxreport.errors import InputError
 @click.option("--exchange", default="okx", show_default=True, help="ccxt exchange id.")
 @click.option("--account", default=None, help="Ledger account the bot trades in [default: EXCHANGE:main].")
 @click.option("--quote", default="USDT", show_default=True, help="Quote asset every member trades against.")
-@click.option("--mode", type=click.Choice(["daily", "weekly", "threshold", "hybrid"]), default="weekly",
-              show_default=True, help="When to rebalance.")
+@click.option("--mode", type=click.Choice(["daily", "weekly", "threshold", "hybrid", "interval"]), default=None,
+              help="When to rebalance [default: weekly; interval with --every].")
+@click.option("--every", default=None, metavar="INTERVAL",
+              help="Fixed-interval rebalancing (mode interval): 30m … 28d, e.g. 4h.")
+@click.option("--paper-account", default=None, metavar="NAME",
+              help="Paper venue: baskets naming the same paper account share it (and its other holdings).")
 @click.option("--threshold", default="5", show_default=True, help="Band: percentage points (or percent of target with --band relative).")
 @click.option("--band", type=click.Choice(["absolute", "relative"]), default="absolute", show_default=True)
 @click.option("--daily-at", default="00:00", show_default=True, help="UTC time of daily (and weekly) runs, HH:MM.")
@@ -35,9 +40,12 @@ from taxreport.errors import InputError
 @click.option("--markets", "markets_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Check the members against a JSON table of ccxt markets (offline).")
 @click.option("--check-markets", is_flag=True, help="Check the members against the exchange's live markets (public API, no keys).")
-@click.option("--force", is_flag=True, help="Replace an existing basket of that name.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing basket of that name (its weights only while it is stopped).")
 @format_option()
-def create(name: str, weights: str, exchange: str, account: str | None, quote: str, mode: str, threshold: str,
+@click.pass_context
+def create(ctx: click.Context, name: str, weights: str, exchange: str, account: str | None, quote: str, mode: str | None,
+           every: str | None, paper_account: str | None, threshold: str,
            band: str, daily_at: str, weekly_on: str, calendar: str, cooldown_minutes: int, gate: str,
            min_notional: str, min_investment: str, max_weight: str | None, file: Path | None,
            markets_file: Path | None, check_markets: bool, force: bool, fmt: str) -> None:
@@ -52,6 +60,7 @@ def create(name: str, weights: str, exchange: str, account: str | None, quote: s
     """
     from taxreport.rebalance.basket import basket_from_mapping, basket_to_dict, save_basket, validate_markets
 
+    mode = mode or ("interval" if every else "weekly")
     data: dict = {"name": name, "exchange": exchange, "account": account or f"{exchange.lower()}:main",
                   "quote": quote, "mode": mode, "threshold": threshold, "band": band, "daily_at": daily_at,
                   "weekly_on": weekly_on, "calendar": calendar, "cooldown_minutes": cooldown_minutes,
@@ -59,7 +68,13 @@ def create(name: str, weights: str, exchange: str, account: str | None, quote: s
                   "weights": dict(parse_pairs(weights, option="--weights"))}
     if max_weight is not None:
         data["max_weight"] = max_weight
+    if every is not None:
+        data["every"] = every
+    if paper_account is not None:
+        data["paper_account"] = paper_account
     basket = basket_from_mapping(data, file="command line")
+    if force:
+        _refuse_weight_change_while_running(ctx, basket, file)
     if markets_file is not None:
         from taxreport.exchanges.markets import markets_from_fixture
 
@@ -82,6 +97,29 @@ def create(name: str, weights: str, exchange: str, account: str | None, quote: s
     _print_basket(basket, path)
 
 
+def _refuse_weight_change_while_running(ctx: click.Context, basket, file: Path | None) -> None:  # noqa: ANN001
+    """OKX does not let a running Smart Portfolio change its coins or ratios: stop it first. A
+    member removed while running would be orphaned (not in status, not sold by stop)."""
+    from taxreport.cli.common import open_ledger
+    from taxreport.rebalance.basket import baskets_dir, load_basket
+    from taxreport.rebalance.journal import running_accounts
+
+    path = file or baskets_dir() / f"{basket.name}.toml"
+    if not path.is_file():
+        return
+    try:
+        old = load_basket(path)
+    except InputError:
+        return
+    if dict(old.weights) == dict(basket.weights) and old.quote == basket.quote:
+        return
+    running = running_accounts(open_ledger(ctx), basket.name)
+    if running:
+        raise InputError(f"basket {basket.name!r} is running on {', '.join(running)}: its weights cannot change "
+                         f"while it runs (as on OKX); stop it first (`taxreport basket stop --basket {basket.name} "
+                         "... [--keep-assets]`), then create it again", field="--weights")
+
+
 def _print_basket(basket, path: Path | None) -> None:  # noqa: ANN001
     from taxreport.model.money import decimal_str
 
@@ -95,11 +133,12 @@ def _print_basket(basket, path: Path | None) -> None:  # noqa: ANN001
                 "threshold": f"when an asset drifts more than {band} (checked every "
                              f"{basket.cooldown_minutes} min at most)",
                 "hybrid": ("checked weekly on " + basket.weekly_on if basket.calendar == "weekly"
-                           else "checked daily") + f" at {basket.daily_at} UTC, trades only beyond {band}"
+                           else "checked daily") + f" at {basket.daily_at} UTC, trades only beyond {band}",
+                "interval": f"every {basket.every} (slots from 00:00 UTC)",
                 }[basket.mode]
     click.echo(f"exchange {basket.exchange}, account {basket.account}, quote {basket.quote}")
     click.echo(f"rebalances {schedule}")
-    if basket.mode in ("daily", "weekly"):
+    if basket.mode in ("daily", "weekly", "interval"):
         click.echo(f"gate: skips unless an asset drifts more than {decimal_str(basket.gate)}pp"
                    if basket.gate else "gate 0: every scheduled run trades")
     click.echo(f"minimum order {decimal_str(basket.min_notional)} {basket.quote}, minimum investment "
@@ -137,37 +176,57 @@ def show(name_or_file: str | None, basket_opt: str | None, fmt: str) -> None:
 
 @click.command("list")
 @format_option()
-def list_baskets(fmt: str) -> None:
-    """List saved baskets (broken files are listed with their error, not hidden).
+@click.pass_context
+def list_baskets(ctx: click.Context, fmt: str) -> None:
+    """List saved baskets, with every venue each one runs on: state, invested, value (its own
+    holdings at the prices seen by its last check) and last run. Broken files are listed with
+    their error, not hidden.
 
     \b
     Examples:
       taxreport basket list
       taxreport basket list --format json
     """
-    from taxreport.model.money import decimal_str
+    from taxreport.cli.common import open_ledger
+    from taxreport.model.money import decimal_str, money_str
     from taxreport.rebalance.basket import baskets_dir, list_saved
+    from taxreport.rebalance.journal import basket_accounts
 
     found = list_saved()
+    ledger = open_ledger(ctx) if found else None
+    items: list[dict[str, Any]] = []
+    for path, b, err in found:
+        if b is None:
+            items.append({"name": path.stem, "path": str(path), "ok": False, "error": err, "venues": []})
+            continue
+        venues = basket_accounts(ledger, b)
+        items.append({"name": b.name, "path": str(path), "ok": True, "error": None, "mode": b.mode,
+                      "exchange": b.exchange, "account": b.account, "quote": b.quote, "weights": dict(b.weights),
+                      "venues": venues})
     if fmt == "json":
-        echo_json([{"name": b.name if b else p.stem, "path": str(p), "ok": b is not None, "error": err,
-                    **({"mode": b.mode, "exchange": b.exchange, "account": b.account, "quote": b.quote,
-                        "weights": dict(b.weights)} if b else {})} for p, b, err in found])
+        echo_json(items)
         return
     if not found:
         click.echo(f"no baskets in {baskets_dir()} (create one with `taxreport basket create core "
                    "--weights BTC=50,ETH=30,SOL=20`)")
         return
-    rows = []
-    for path, b, err in found:
-        if b is None:
-            rows.append((path.stem, "INVALID", "", "", err))
-        else:
-            rows.append((b.name, b.mode, ", ".join(f"{a} {decimal_str(w)}%" for a, w in b.weights.items()),
-                         b.account, str(path)))
+    rows: list[tuple[str, ...]] = []
+    for it in items:
+        if not it["ok"]:
+            rows.append((it["name"], "INVALID", "", "", "", "", "", it["error"]))
+            continue
+        weights = ", ".join(f"{a} {decimal_str(w)}%" for a, w in it["weights"].items())
+        if not it["venues"]:
+            rows.append((it["name"], it["mode"], weights, "-", "new", "", "", ""))
+        for v in it["venues"]:
+            value = "" if v["value"] is None else f"{money_str(v['value'])} {it['quote']}"
+            last = "" if v["last_run"] is None else f"{v['last_run']['time']:%Y-%m-%d %H:%M} {v['last_run']['status']}"
+            rows.append((it["name"], it["mode"], weights, v["account"], v["state"], value, last, ""))
     print_table(f"{len(found)} baskets", [("name", "left"), ("mode", "left"), ("weights", "left"),
-                                          ("account", "left"), ("file / problem", "left")], rows)
-    bad = sum(1 for _, b, _ in found if b is None)
+                                          ("venue account", "left"), ("state", "left"), ("value", "right"),
+                                          ("last run (UTC)", "left"), ("problem", "left")], rows)
+    click.echo(f"basket files in {baskets_dir()}; values are the baskets' own holdings at the prices of their "
+               "last check")
+    bad = sum(1 for it in items if not it["ok"])
     if bad:
         click.echo(f"warning: {bad} basket file(s) are invalid and cannot be used (see above)", err=True)
-

@@ -1,15 +1,18 @@
 """``taxreport basket status|invest|stop|history``: operate a basket (paper, sandbox or live).
 
-* ``status``: total value (members at mid price + quote cash), invested (every ``basket invest`` and
-  paper funding, in the quote asset), total P&L = value - invested, today's P&L = value - (value after
-  the last rebalance before 00:00 UTC today + invested since), allocation vs target, last and next
-  rebalance. Reads only; writes nothing.
-* ``invest AMOUNT``: at least the basket's minimum investment (100 of the quote asset by default);
-  paper mode deposits the cash first; then buys to the target weights.
-* ``stop``: sells every member to the quote asset — a TAXABLE DISPOSAL, so it warns and asks first —
-  or, with ``--keep-assets``, only stops rebalancing (``rebalance run`` then refuses the basket until
-  the next ``basket invest``).
-* ``history``: past rebalances from the audit trail (trigger, status, orders, traded, fees).
+Everything here works on what the BASKET owns (:mod:`taxreport.rebalance.holdings`: what it was
+given by ``basket invest`` and what its own fills bought and sold), capped by what the account
+holds; other money in the account (coins held before, other baskets) is never counted or traded.
+
+* ``status``: total value (own members at mid + own cash), invested, total P&L = value - invested,
+  today's P&L = value now - (own holdings at 00:00 UTC at the prices at 00:00 UTC) - cash invested
+  since, allocation vs target, last and next run (the runner's schedule). Writes nothing to the
+  ledger (it remembers the prices it saw, for today's P&L).
+* ``invest AMOUNT``: at least the basket's minimum investment; the money becomes the basket's and is
+  bought to target (``--buy-only``: no sells; ``--only-drifted``: members outside the band only).
+* ``stop``: sells what the basket owns to the quote asset — a TAXABLE DISPOSAL, so it warns and asks
+  first — and releases it to the account; ``--keep-assets`` releases the coins unsold.
+* ``history``: past rebalances from the audit trail (venue, trigger, status and why, every fill).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
 from taxreport.cli.rebalance_run import (
+    _notifier,
+    _paper_lock,
+    add_paper_deposit,
     basket_lock,
-    basket_state,
     exec_options,
     make_engine,
     open_venue,
@@ -31,7 +36,7 @@ from taxreport.cli.rebalance_run import (
     sync_paper_funding,
     venue_options,
 )
-from taxreport.errors import InputError
+from taxreport.errors import InputError, TaxreportError
 
 ZERO = Decimal(0)
 
@@ -42,13 +47,32 @@ def _journal(ctx: click.Context, venue):  # noqa: ANN001, ANN202
     return Journal(open_ledger(ctx), venue.basket.name, venue.account, venue.exchange.name, venue.clock)
 
 
+def _midnight_value(view, b, book, day_start: datetime, marks: dict[str, Decimal] | None):  # noqa: ANN001
+    """Value at 00:00 UTC: the basket's holdings then, at the prices then (None when unknown)."""
+    if marks is None:
+        return None, ZERO
+    held, invested_since = book.holdings_at(day_start)
+    value = ZERO if b.quote in b.weights else held.get(b.quote, ZERO)
+    for asset in b.weights:
+        if asset == b.quote:
+            value += held.get(asset, ZERO)
+        elif held.get(asset):
+            if asset not in marks:
+                return None, ZERO
+            value += held[asset] * marks[asset]
+    return value, invested_since
+
+
 @click.command("status")
 @venue_options
 @format_option()
 @click.pass_context
 def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: bool, paper_state: Path | None,
            prices: str | None, walk: str | None, seed: int | None, at: str | None, fmt: str) -> None:
-    """Value, P&L (total and today), allocation vs target, last and next rebalance.
+    """The basket's OWN value, P&L (total and today), allocation vs target, last and next run.
+
+    Only what the basket owns is counted (what it was given by `basket invest` and what its own
+    fills bought and sold), capped by what the account holds; other money in the account is not.
 
     \b
     Examples:
@@ -57,87 +81,128 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
       taxreport basket status --basket core --live
     """
     from taxreport.model.money import decimal_str, money_str
+    from taxreport.rebalance.holdings import capped_balances
     from taxreport.rebalance.planner import asset_rows
-    from taxreport.rebalance.triggers import next_run
+    from taxreport.rebalance.runner import RunnerState, member_symbols, next_due, state_path
 
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, readonly=True)
     b, ex = venue.basket, venue.exchange
     journal = _journal(ctx, venue)
+    book = journal.sync()
     now = venue.clock() if venue.clock else datetime.now(timezone.utc)
-    balances = venue.paper.total_balances() if venue.paper is not None else ex.fetch_balances()
-    symbols = [f"{a}/{b.quote}" for a in b.weights if a != b.quote]
+    account = venue.paper.total_balances() if venue.paper is not None else ex.fetch_balances()
+    symbols = member_symbols(b)
     tickers = ex.fetch_tickers(symbols)
-    mids = {s.split("/")[0]: (t.bid + t.ask) / 2 for s, t in tickers.items()}
-    held = {a: q for a, q in balances.items() if a in b.weights}
-    cash = ZERO if b.quote in b.weights else balances.get(b.quote, ZERO)
+    missing = [s for s in symbols if s not in tickers]
+    if missing:
+        raise TaxreportError(f"{ex.name} gave no price for {', '.join(missing)}")
+    mids = {s.split("/")[0]: (t.bid + t.ask) / 2 for s, t in tickers.items() if s in symbols}
+    assets = list(b.weights) + ([] if b.quote in b.weights else [b.quote])
+    held, short = capped_balances(book.holdings, account, assets)
+    cash = ZERO if b.quote in b.weights else held.get(b.quote, ZERO)
     members_value = sum((held.get(a, ZERO) * (mids[a] if a != b.quote else 1) for a in b.weights), ZERO)
     value = members_value + cash
-    rows = asset_rows(b, held, mids)[0] if members_value > 0 else ()
-    recs = journal.records()
-    invests = [r for r in recs if r.record_type == "basket.invest"]
-    invested = sum((Decimal(r.data["amount"]) for r in invests), ZERO)
+    rows = asset_rows(b, held, mids, invest=cash)[0] if value > 0 else ()
+    invested = book.invested
+    state = RunnerState.load(state_path(journal))
     day_start = datetime.combine(now.date(), time(0), tzinfo=timezone.utc)
-    runs = [r for r in recs if r.record_type == "rebalance.done"]
-    done = [r for r in runs if r.data.get("status") != "skipped"]
-    snaps = [r for r in runs if r.time <= day_start and r.data.get("value_after") is not None]
-    base = Decimal(snaps[-1].data["value_after"]) if snaps else ZERO
-    since = snaps[-1].time if snaps else None
-    today = value - base - sum((Decimal(r.data["amount"]) for r in invests if since is None or r.time >= since),
-                               ZERO)
-    state, _ = basket_state(journal)
-    last = done[-1] if done else None
-    nxt = None if state == "stopped" else next_run(b, now)
+    marks = state.price_at(day_start)
+    if marks is None and venue.paper is None:
+        marks = _day_open(ex, symbols, day_start)
+    state.mark(now, mids)
+    state.save()
+    base, invested_today = _midnight_value(None, b, book, day_start, marks)
+    today = None if base is None else value - base - invested_today
+    due, why = next_due(b, book, state, now)
+    last = book.last_trade_run
     out = {
         "basket": b.name, "venue": venue.mode, "account": venue.account, "quote": b.quote, "as_of": now,
-        "state": state, "total_value": value, "cash": cash, "invested": invested, "total_pnl": value - invested,
-        "total_pnl_pct": (value - invested) / invested * 100 if invested else None, "today_pnl": today, "today_pnl_since": since,
-        "last_rebalance": None if last is None else {"time": last.time, "rebalance_id": last.data["rebalance_id"],
-                                                      "status": last.data["status"]},
-        "next_rebalance": nxt,
+        "state": book.state, "total_value": value, "cash": cash, "invested": invested,
+        "total_pnl": value - invested, "total_pnl_pct": (value - invested) / invested * 100 if invested else None,
+        "today_pnl": today, "value_at_day_start": base, "fees": dict(book.fees),
+        "account_shortfalls": [{"asset": x.asset, "basket_holds": x.basket_holds, "account_has": x.account_has}
+                               for x in short],
+        "last_rebalance": None if last is None else {"time": last.time, "rebalance_id": last.rebalance_id,
+                                                      "status": last.status, "why": last.why},
+        "next_rebalance": due, "next_reason": why,
         "allocation": [{"asset": r.asset, "quantity": r.quantity, "price": r.price, "value": r.value,
                         "weight": r.weight, "target": r.target, "drift": r.drift} for r in rows],
+        "released": dict(book.released),
     }
     if fmt == "json":
         echo_json(out)
         return
     q = b.quote
-    print_table(f"basket {b.name} ({venue.mode}, account {venue.account}) at {now:%Y-%m-%d %H:%M} UTC",
+    for x in short:
+        click.echo("WARNING: " + x.message(b.name, venue.account), err=True)
+    print_table(f"basket {b.name} ({venue.mode}, account {venue.account}, {book.state}) at {now:%Y-%m-%d %H:%M} UTC",
                 [("asset", "left"), ("quantity", "right"), (f"price {q}", "right"), (f"value {q}", "right"),
                  ("weight", "right"), ("target", "right"), ("drift pp", "right")],
                 [(r.asset, decimal_str(r.quantity), money_str(r.price), money_str(r.value), f"{money_str(r.weight)}%",
-                  f"{money_str(r.target)}%", f"{'+' if r.drift > 0 else ''}{money_str(r.drift)}") for r in rows])
+                  f"{money_str(r.target)}%", f"{'+' if r.drift > 0 else ''}{money_str(r.drift)}") for r in rows]
+                + ([(f"{q} (cash)", decimal_str(cash), "1", money_str(cash),
+                     f"{money_str(cash / value * 100)}%", "0.00%", "")] if cash and value else []))
     pct = f" ({money_str(out['total_pnl_pct'])}%)" if invested else ""
     click.echo(f"total value   {money_str(value)} {q}  (members {money_str(members_value)} + cash {money_str(cash)})")
     click.echo(f"invested      {money_str(invested)} {q}")
     click.echo(f"total P&L     {money_str(value - invested)} {q}{pct}")
-    click.echo(f"today's P&L   {money_str(today)} {q}  (since "
-               + (f"the value recorded at {since:%Y-%m-%d %H:%M} UTC)" if since else "the first investment)"))
-    click.echo("last rebalance " + (f"{last.time:%Y-%m-%d %H:%M} UTC ({last.data['status']}, id "
-                                    f"{last.data['rebalance_id']})" if last else "never"))
-    click.echo("next rebalance " + ("none: the basket is stopped" if nxt is None else
-                                    f"{nxt:%Y-%m-%d %H:%M} UTC ({b.mode})"))
+    click.echo("today's P&L   " + (f"{money_str(today)} {q}  (value now vs {money_str(base)} {q} at 00:00 UTC, "
+                                   "from prices)" if today is not None else
+                                   "unknown: no price at 00:00 UTC recorded yet (the bot records one per check)"))
+    click.echo("last run      " + (f"{last.time:%Y-%m-%d %H:%M} UTC ({last.status}, id {last.rebalance_id})"
+                                   + (f": {last.why}" if last.why and last.status != "completed" else "")
+                                   if last else "never"))
+    click.echo("next run      " + (f"{due:%Y-%m-%d %H:%M} UTC ({why})" if due else why))
+    if book.state == "stopped" and book.released:
+        click.echo("released      " + ", ".join(f"{decimal_str(v)} {k}" for k, v in book.released.items()))
+
+
+def _day_open(ex, symbols: list[str], day_start: datetime) -> dict[str, Decimal] | None:  # noqa: ANN001
+    """Live/sandbox: the open of today's first 1-minute candle (ccxt ``fetch_ohlcv``), when the
+    adapter exposes it; None otherwise."""
+    fetch = getattr(ex, "fetch_day_open", None)
+    if fetch is None:
+        return None
+    try:
+        return fetch(symbols, day_start)
+    except Exception:  # noqa: BLE001 - optional: today's P&L is then reported unknown
+        return None
+
+
+def _open_engine(ctx: click.Context, venue, fill_timeout: float, reprices: int, offset_ticks: int,  # noqa: ANN001
+                 market_finish: bool):  # noqa: ANN202
+    engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
+                         market_finish=market_finish)
+    return engine
 
 
 @click.command("invest")
 @click.argument("amount")
 @venue_options
 @exec_options
+@click.option("--buy-only", is_flag=True, help="Only buy (underweight members first); never sell to rebalance.")
+@click.option("--only-drifted", is_flag=True, help="Trade only the members outside the band/gate.")
+@click.option("--paper-deposit", default=None, metavar="ASSET=QTY,...",
+              help="Paper: also put money in the paper ACCOUNT that is NOT the basket's (other holdings).")
 @format_option()
 @click.pass_context
 def invest(ctx: click.Context, amount: str, basket_ref: str, paper: bool, live: bool, sandbox: bool,
            paper_state: Path | None, prices: str | None, walk: str | None, seed: int | None, at: str | None,
-           yes: bool, fill_timeout: float, reprices: int, offset_ticks: int, market_finish: bool, fmt: str) -> None:
+           yes: bool, fill_timeout: float, reprices: int, offset_ticks: int, market_finish: bool, buy_only: bool,
+           only_drifted: bool, paper_deposit: str | None, fmt: str) -> None:
     """Add AMOUNT of the quote asset to the basket and buy to the target weights (minimum 100).
+    The money becomes the basket's: only it (and what it buys) is ever traded by the basket.
 
     \b
     Examples:
       taxreport basket invest 10000 --basket core --paper --prices BTC=60000,ETH=3000,SOL=150
+      taxreport basket invest 500 --basket core --paper --buy-only
       taxreport basket invest 500 --basket core --live
     """
     from taxreport.model.money import decimal_str, parse_decimal
     from taxreport.rebalance.basket import check_investment, resolve_basket
-    from taxreport.rebalance.executor import run_rebalance
+    from taxreport.rebalance.runner import run_check
 
     try:
         cash = parse_decimal(amount, what="AMOUNT")
@@ -147,8 +212,9 @@ def invest(ctx: click.Context, amount: str, basket_ref: str, paper: bool, live: 
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, yes=yes,
                        confirm=f"Invest {amount} in basket")
+    add_paper_deposit(ctx, venue, paper_deposit)
     b = venue.basket
-    with basket_lock(b.name):
+    with basket_lock(b.name), _paper_lock(venue):
         engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
                              market_finish=market_finish)
         engine.recover()
@@ -157,27 +223,56 @@ def invest(ctx: click.Context, amount: str, basket_ref: str, paper: bool, live: 
             venue.paper.deposit(b.quote, cash, ref=f"{venue.paper.id_prefix}:invest:{len(venue.paper.fundings) + 1}")
             sync_paper_funding(open_ledger(ctx), venue)
         else:
+            book = engine.journal.sync()
             free = engine.retrier.call("fetch balances", venue.exchange.fetch_balances).get(b.quote, ZERO)
-            if free < cash:
-                raise InputError(f"only {decimal_str(free)} {b.quote} free on {b.exchange}: deposit first",
+            owned = _owned_elsewhere(ctx, venue, engine)
+            if free - owned < cash:
+                raise InputError(f"only {decimal_str(free)} {b.quote} free on {b.exchange}, of which "
+                                 f"{decimal_str(owned)} already belong to baskets on account {venue.account} "
+                                 f"(this one: {decimal_str(book.holdings.get(b.quote, ZERO))}): deposit first",
                                  field="AMOUNT")
         engine.journal.record("basket.invest", f"{b.name}:{moment:%Y%m%d%H%M%S%f}:invest",
                               {"amount": cash, "quote": b.quote, "venue": venue.mode})
-        result = run_rebalance(engine, invest=cash, trigger={"reason": f"invest {decimal_str(cash)} {b.quote}",
-                                                             "venue": venue.mode})
-    report_run(result, venue, fmt)
+        check = run_check(engine, reason=f"invest {decimal_str(cash)} {b.quote}", venue=venue.mode,
+                          buy_only=buy_only, only_drifted=only_drifted)
+    if check.run is None:
+        click.echo(f"invested {decimal_str(cash)} {b.quote}; no orders: {check.why}")
+        return
+    report_run(check.run, venue, fmt, check)
+
+
+def _owned_elsewhere(ctx: click.Context, venue, engine) -> Decimal:  # noqa: ANN001
+    """Quote cash already owned by baskets (this one included) in this account."""
+    from taxreport.rebalance.basket import list_saved
+    from taxreport.rebalance.journal import Journal
+
+    total = ZERO
+    for _path, other, _err in list_saved():
+        if other is None:
+            continue
+        account = other.account if venue.mode == "live" else None
+        if venue.mode == "live" and account != venue.account:
+            continue
+        if venue.mode != "live" and other.name != venue.basket.name:
+            continue
+        j = engine.journal if other.name == venue.basket.name else Journal(
+            open_ledger(ctx), other.name, venue.account, venue.exchange.name, venue.clock)
+        total += max(j.sync().holdings.get(venue.basket.quote, ZERO), ZERO)
+    return total
 
 
 @click.command("stop")
 @venue_options
 @exec_options
-@click.option("--keep-assets", is_flag=True, help="Only stop rebalancing; sell nothing.")
+@click.option("--keep-assets", is_flag=True, help="Sell nothing: release the basket's coins to the account as they are.")
 @format_option()
 @click.pass_context
 def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: bool, paper_state: Path | None,
          prices: str | None, walk: str | None, seed: int | None, at: str | None, yes: bool, fill_timeout: float,
          reprices: int, offset_ticks: int, market_finish: bool, keep_assets: bool, fmt: str) -> None:
-    """Stop a basket: sell every member to the quote asset (a TAXABLE DISPOSAL), or --keep-assets.
+    """Stop a basket: sell what the BASKET owns to the quote asset (a TAXABLE DISPOSAL) and release it
+    to the account, or --keep-assets (release its coins unsold). Coins in the account
+    that the basket did not buy are never sold.
 
     \b
     Examples:
@@ -186,32 +281,57 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
       taxreport basket stop --basket core --live
     """
     from taxreport.model.money import decimal_str
-    from taxreport.rebalance.executor import run_rebalance
+    from taxreport.rebalance.runner import look, run_check
 
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, yes=yes,
                        confirm=None if keep_assets else "Sell every member of basket", started=True)
     b = venue.basket
-    with basket_lock(b.name):
+    with basket_lock(b.name), _paper_lock(venue):
         engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
                              market_finish=market_finish)
         engine.recover()
         stamp = f"{b.name}:{engine.clock():%Y%m%d%H%M%S%f}:stop"
+        notify = _notifier(venue, lambda _line: None)
         if keep_assets:
-            engine.journal.record("basket.stop", stamp, {"keep_assets": True, "venue": venue.mode})
-            click.echo(f"basket {b.name} stopped; its assets stay where they are. `basket invest` starts it again.")
+            kept = dict(engine.journal.sync().holdings)
+            engine.journal.record("basket.stop", stamp, {"keep_assets": True, "venue": venue.mode,
+                                                         "released": dict(kept)})
+            text = ", ".join(f"{decimal_str(q)} {a}" for a, q in kept.items()) or "nothing"
+            click.echo(f"basket {b.name} stopped; nothing sold, released to account {venue.account}: {text}. "
+                       "`basket invest` starts it again with new money.")
+            if notify:
+                notify("stop", f"taxreport: {b.name} stopped", f"Stopped with --keep-assets; released {text}.")
             return
-        held = engine.retrier.call("fetch balances", venue.exchange.fetch_balances)
-        selling = ", ".join(f"{decimal_str(held[a])} {a}" for a in b.weights if a != b.quote and held.get(a))
-        click.echo(f"WARNING: this sells {selling or 'nothing'} for {b.quote}. Every sale is a TAXABLE "
-                   "DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
+        view = look(engine)
+        for x in view.shortfalls:
+            click.echo("WARNING: " + x.message(b.name, venue.account), err=True)
+        selling = ", ".join(f"{decimal_str(view.balances[a])} {a}" for a in b.weights
+                            if a != b.quote and view.balances.get(a))
+        click.echo(f"WARNING: this sells the basket's {selling or 'nothing'} for {b.quote}. Every sale is a "
+                   "TAXABLE DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
         if not yes:
-            click.confirm("Sell everything and stop the basket?", abort=True, err=True)
-        result = run_rebalance(engine, liquidate=True, trigger={"reason": "basket stop: sell every member",
-                                                                "venue": venue.mode})
-        engine.journal.record("basket.stop", stamp, {"keep_assets": False, "venue": venue.mode,
-                                                     "rebalance_id": result.rebalance_id})
-    report_run(result, venue, fmt)
+            click.confirm("Sell the basket's holdings and stop it?", abort=True, err=True)
+        check = run_check(engine, reason="basket stop: sell every member", venue=venue.mode, liquidate=True)
+        if check.status in ("failed", "incomplete"):
+            if check.run is not None:
+                report_run(check.run, venue, fmt, check)
+            raise TaxreportError(f"basket {b.name} is NOT stopped: the sale was {check.status} ({check.why}); "
+                                 "run `basket stop` again to sell the rest")
+        book = engine.journal.sync()
+        engine.journal.record("basket.stop", stamp, {
+            "keep_assets": False, "venue": venue.mode,
+            "rebalance_id": check.run.rebalance_id if check.run else None,
+            "released": {a: q for a, q in book.holdings.items()}})
+        if notify:
+            notify("stop", f"taxreport: {b.name} stopped",
+                   "Sold and released: " + ", ".join(f"{decimal_str(q)} {a}" for a, q in book.holdings.items()))
+    released = ", ".join(f"{decimal_str(q)} {a}" for a, q in book.holdings.items()) or "nothing"
+    if check.run is not None:
+        report_run(check.run, venue, fmt, check)
+    if fmt != "json":
+        click.echo(f"basket {b.name} stopped; released to account {venue.account}: {released}"
+                   + ("" if check.run is not None else f" (nothing to sell: {check.why})"))
 
 
 @click.command("history")
@@ -233,21 +353,39 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
 
     b = resolve_basket(basket_ref)[0]
     journal = Journal(open_ledger(ctx), b.name, b.account, "-")
-    runs: dict[str, dict] = {}
+    runs: dict = {}
+    cids: dict[str, tuple] = {}  # client order id -> (account, rebalance id)
     for rec in journal.records(all_accounts=True):
         rid = rec.data.get("rebalance_id")
         key = (rec.account, rid)
+        if rec.record_type == "order.intent" and rec.order_id:
+            cids[rec.order_id] = key
+        if rec.record_type == "rebalance.outcome" and key in runs:
+            runs[key].update(status=rec.data["status"], error=rec.data.get("why") or None)
+            if rec.data.get("value") is not None:
+                runs[key].update(value_after=Decimal(rec.data["value"]), cash_after=Decimal(rec.data["cash"]))
         if rec.record_type == "rebalance.trigger":
             runs[key] = {"rebalance_id": rid, "time": rec.time, "account": rec.account,
-                         "venue": rec.data.get("venue", ""), "reason": rec.data.get("reason", ""),
-                         "max_drift": Decimal(rec.data["max_drift"]), "status": "running"}
+                         "venue": rec.data.get("venue") or (rec.account or "").split(":")[0],
+                         "reason": rec.data.get("reason", ""),
+                         "max_drift": Decimal(rec.data["max_drift"]), "status": "running", "trades": []}
         elif rec.record_type == "rebalance.done" and key in runs:
             d = rec.data
             runs[key].update(status=d["status"], finished=rec.time, orders=sum(x["orders"] for x in d["legs"]),
                              bought=Decimal(d["bought"]), sold=Decimal(d["sold"]),
                              fees={k: Decimal(v) for k, v in d["fees"].items()},
-                             value_after=None if d.get("value_after") is None else Decimal(d["value_after"]),
+                             # the executor's snapshot is of the whole account, not the basket's own value
+                             account_value_after=None if d.get("value_after") is None else Decimal(d["value_after"]),
                              error=d.get("error") or d.get("skipped"))
+    from taxreport.model.events import Trade
+
+    for row in journal.ledger.rows(kinds=["trade"], actor_prefix=journal.actor):
+        t = row.event
+        if row.actor == journal.actor and isinstance(t, Trade) and t.order_id in cids and cids[t.order_id] in runs:
+            runs[cids[t.order_id]]["trades"].append({
+                "time": t.time, "side": t.side.value, "asset": t.base, "quantity": t.quantity, "price": t.price,
+                "value": t.quantity * t.price, "fee": t.fee, "fee_asset": t.fee_asset, "order_id": t.order_id,
+                "trade_id": t.external_id})
     items = list(runs.values())[-limit:] if limit else list(runs.values())
     if not items and fmt != "json":
         click.echo(f"basket {b.name} has no rebalances yet")
@@ -257,13 +395,25 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
         return
     q = b.quote
     print_table(f"{len(items)} rebalance(s) of basket {b.name} (amounts in {q}; fees in --format json)",
-                [("started (UTC)", "left"), ("id", "left"), ("trigger", "left"), ("status", "left"),
-                 ("orders", "right"), ("sold", "right"), ("bought", "right"), ("value after", "right")],
-                [(f"{r['time']:%Y-%m-%d %H:%M}", r["rebalance_id"], _short(r["reason"]),
+                [("started (UTC)", "left"), ("id", "left"), ("venue", "left"), ("trigger", "left"),
+                 ("status", "left"), ("trades", "left"),
+                 ("orders", "right"), ("sold", "right"), ("bought", "right"), ("basket value after", "right")],
+                [(f"{r['time']:%Y-%m-%d %H:%M}", r["rebalance_id"], r["venue"], _short(r["reason"]),
                   r["status"] + (f": {_short(r['error'])}" if r.get("error") and r["status"] != "skipped" else ""),
+                  _trades_text(r["trades"]),
                   r.get("orders", ""), money_str(r["sold"]) if "sold" in r else "",
                   money_str(r["bought"]) if "bought" in r else "",
                   money_str(r["value_after"]) if r.get("value_after") is not None else "") for r in items])
+
+
+def _trades_text(trades: list[dict]) -> str:
+    """Per asset and side: the quantity traded in this rebalance (each fill is in --format json)."""
+    from taxreport.model.money import decimal_str
+
+    total: dict[tuple[str, str], Decimal] = {}
+    for t in trades:
+        total[(t["side"], t["asset"])] = total.get((t["side"], t["asset"]), ZERO) + t["quantity"]
+    return ", ".join(f"{'+' if side == 'buy' else '-'}{decimal_str(q)} {asset}" for (side, asset), q in total.items())
 
 
 def _short(text: str, width: int = 28) -> str:

@@ -8,7 +8,7 @@ from taxreport.cli.lazy import LazyGroup
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("taxreport.cli.rebalance_plan:plan", "Dry run: the orders a rebalance would place."),
-    "run": ("taxreport.cli.rebalance_run:run", "Rebalance once (or --loop) on the paper or live exchange."),
+    "run": ("taxreport.cli.rebalance_run:run", "Rebalance once, --if-due (cron) or --loop (daemon)."),
 }
 
 

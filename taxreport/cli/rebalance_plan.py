@@ -28,7 +28,8 @@ from taxreport.errors import InputError
 @click.option("--as-scheduled", is_flag=True, help="Apply the basket's gate/band like a scheduled run: no orders when inside it.")
 @click.option("--sandbox", is_flag=True, help="Live read-only: use the exchange's demo/sandbox (OKX demo trading).")
 @format_option()
-def plan(basket_ref: str, paper: bool, balances: str | None, prices: str | None, markets_file: Path | None,
+@click.pass_context
+def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None, prices: str | None, markets_file: Path | None,
          fee_rate: str | None, buy_fee_in: str | None, price_offset: str, invest: str, as_scheduled: bool,
          sandbox: bool, fmt: str) -> None:
     """Dry run: the orders a rebalance would place now (nothing is sent).
@@ -59,6 +60,7 @@ def plan(basket_ref: str, paper: bool, balances: str | None, prices: str | None,
         raise InputError("must be a fraction between -1 and 1, e.g. 0.001", field="--price-offset")
     fee_side = buy_fee_in or ("base" if basket.exchange == "okx" else "quote")
     extra: dict = {}
+    extra_json: dict = {}
     if paper:
         if balances is None or prices is None:
             raise InputError("--paper plans from given numbers: add --balances and --prices "
@@ -86,15 +88,50 @@ def plan(basket_ref: str, paper: bool, balances: str | None, prices: str | None,
                                  "--paper --balances … --prices …") from None
         extra["amount_to_precision"] = exchange.amount_to_precision
         source = f"{basket.exchange}{' sandbox' if sandbox else ''} (read-only)"
+        owned = _basket_owned(ctx, basket, sandbox, held, cash)
+        if owned is None:  # never invested, nothing given with --invest: what would the whole account do
+            scope = "the whole account (the basket is not invested yet; `basket invest` isolates it)"
+        else:
+            held, cash, warnings = owned
+            scope = "the basket's own holdings"
+            for warning in warnings:
+                click.echo(f"WARNING: {warning}", err=True)
+        extra_json["scope"] = scope
     result = make_plan(basket, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
                        invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
     if fmt == "json":
         from taxreport.rebalance.planner import plan_to_dict
 
         echo_json({"source": source, "basket_file": str(path), "fee_rate": fee if fee is not None else "market taker",
-                   "buy_fee_in": fee_side, **plan_to_dict(result)})
+                   "buy_fee_in": fee_side, **extra_json, **plan_to_dict(result)})
         return
     _print_plan(result, source)
+    if "scope" in extra_json:
+        click.echo(f"planned from {extra_json['scope']}")
+
+
+def _basket_owned(ctx: click.Context, basket, sandbox: bool, account: dict, invest):  # noqa: ANN001, ANN202
+    """A live plan sees what the BASKET owns (capped by the account): a basket not invested yet owns
+    only the cash ``--invest`` gives it; its own cash is invested. None for a basket never invested
+    and no ``--invest``: the caller then plans the whole account, and says so."""
+    from taxreport.cli.common import open_ledger
+    from taxreport.errors import InputError as _InputError
+    from taxreport.rebalance.holdings import capped_balances
+    from taxreport.rebalance.journal import Journal
+
+    where = f"sandbox:{basket.name}" if sandbox else basket.account
+    book = Journal(open_ledger(ctx), basket.name, where, basket.exchange, quote=basket.quote).sync()
+    if book.state == "new" and not invest:
+        return None
+    assets = list(basket.weights) + ([] if basket.quote in basket.weights else [basket.quote])
+    owned = dict(book.holdings)
+    owned[basket.quote] = owned.get(basket.quote, 0) + invest
+    held, short = capped_balances(owned, account, assets)
+    if invest > held.get(basket.quote, 0):
+        raise _InputError(f"cannot invest {invest} {basket.quote}: the account has only "
+                          f"{account.get(basket.quote, 0)} {basket.quote} free", field="--invest")
+    cash = 0 if basket.quote in basket.weights else held.get(basket.quote, 0)
+    return held, type(invest)(cash), [s.message(basket.name, where) for s in short]
 
 
 def _live_inputs(basket, sandbox: bool):  # noqa: ANN001, ANN202

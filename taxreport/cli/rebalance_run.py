@@ -143,9 +143,15 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
 def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_balances,  # noqa: ANN001
                 readonly: bool = False, started: bool = False) -> Venue:
     from taxreport.config import data_dir
+    from taxreport.exchanges.markets import DATA_FILE
+    from taxreport.exchanges.markets import default_markets as okx_markets
     from taxreport.exchanges.paper import PaperExchange, default_markets
+    from taxreport.rebalance.basket import validate_markets
 
-    state_file = state_file or data_dir() / "paper" / f"{basket.name}.json"
+    # like `rebalance plan --paper`: a coin without a bundled OKX market is refused, never invented
+    validate_markets(basket, okx_markets(), file=str(DATA_FILE))
+    owner = basket.paper_account or basket.name  # baskets naming one paper account share it
+    state_file = state_file or data_dir() / "paper" / f"{owner}.json"
     now = datetime.now(timezone.utc).replace(microsecond=0)
     when = parse_when(at, what="--at") if at else None
     if (readonly or started) and not state_file.exists():
@@ -166,7 +172,7 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
     else:
         members = [a for a in basket.weights if a != basket.quote]
         ex = PaperExchange(markets=default_markets(members, basket.quote), now=when or now,
-                           id_prefix=f"{basket.name}{(when or now):%Y%m%d%H%M%S}")
+                           id_prefix=f"{owner}{(when or now):%Y%m%d%H%M%S}")
     ex.state_path = None if readonly else state_file
     if prices:
         for asset, price in asset_numbers(prices, "--prices").items():
@@ -181,8 +187,8 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
     if missing:
         raise MissingDataError(f"no paper price for {', '.join(missing)}: give --prices, e.g. "
                                f"--prices {','.join(s.split('/')[0] + '=100' for s in missing)}")
-    venue = Venue(basket, path, "paper", ex, f"paper:{basket.name}", ex, ex.advance, ex.clock)
-    funded = ZERO
+    venue = Venue(basket, path, "paper", ex, f"paper:{owner}", ex, ex.advance, ex.clock)
+    funded, coins = ZERO, {}
     if paper_balances:
         for asset, qty in asset_numbers(paper_balances, "--paper-balances").items():
             if asset != basket.quote and f"{asset}/{basket.quote}" not in ex.markets:
@@ -190,6 +196,7 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
             if qty <= 0:
                 raise InputError(f"{asset} must be positive", field="--paper-balances")
             ex.deposit(asset, qty, ref=f"{ex.id_prefix}:fund:{len(ex.fundings) + 1}")
+            coins[asset] = qty
             funded += qty if asset == basket.quote else qty * ex.prices[f"{asset}/{basket.quote}"]
     if readonly:
         return venue
@@ -201,7 +208,8 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
 
         Journal(ledger, basket.name, venue.account, ex.name, ex.clock).record(
             "basket.invest", f"{basket.name}:{ex.id_prefix}:funding",
-            {"amount": funded, "quote": basket.quote, "venue": "paper", "note": "starting paper balances"})
+            {"amount": funded, "quote": basket.quote, "venue": "paper", "note": "starting paper balances",
+             "assets": coins})
     return venue
 
 
@@ -303,23 +311,23 @@ def _paper_kill_hook(venue: Venue) -> Callable[[str], None] | None:
     return hook
 
 
-def basket_state(journal) -> tuple[str, Any]:  # noqa: ANN001
-    """``("stopped", record)`` if the last basket.stop is later than the last basket.invest."""
-    last = None
-    for rec in journal.records():
-        if rec.record_type in ("basket.stop", "basket.invest"):
-            last = rec
-    if last is not None and last.record_type == "basket.stop":
-        return "stopped", last
-    return "active", last
+def basket_state(journal) -> tuple[str, datetime | None]:  # noqa: ANN001
+    """``(state, since)``: ``new``, ``active`` or ``stopped`` (the last basket.stop is later than the
+    last basket.invest), from the journal's incremental book."""
+    book = journal.sync()
+    return book.state, book.state_time
 
 
-def report_run(result, venue: Venue, fmt: str) -> None:  # noqa: ANN001
+def report_run(result, venue: Venue, fmt: str, check=None) -> None:  # noqa: ANN001
+    """Print one run (``check``: the runner's classification, e.g. ``incomplete`` and why)."""
     from taxreport.model.money import decimal_str, money_str
+
+    status = check.status if check is not None and check.status else result.status
+    why = check.why if check is not None and status == "incomplete" else ""
 
     rec = result.recovery
     if fmt == "json":
-        echo_json({"rebalance_id": result.rebalance_id, "status": result.status, "venue": venue.mode,
+        echo_json({"rebalance_id": result.rebalance_id, "status": status, "why": why, "venue": venue.mode,
                    "account": venue.account,
                    "recovered": [{"client_order_id": c, "outcome": o} for c, o in (rec.orders if rec else [])],
                    "legs": [{"asset": x.asset, "side": x.side, "planned": x.planned, "filled": x.filled,
@@ -333,7 +341,7 @@ def report_run(result, venue: Venue, fmt: str) -> None:  # noqa: ANN001
         click.echo(f"rebalance {result.rebalance_id}: skipped ({result.plan.skipped})")
         return
     q = venue.basket.quote
-    print_table(f"rebalance {result.rebalance_id} ({venue.mode}): {result.status}",
+    print_table(f"rebalance {result.rebalance_id} ({venue.mode}): {status}",
                 [("side", "left"), ("asset", "left"), ("planned", "right"), ("filled", "right"),
                  (f"avg price {q}", "right"), ("orders", "right"), ("status", "left")],
                 [(x.side.upper(), x.asset, decimal_str(x.planned), decimal_str(x.filled),
@@ -343,6 +351,51 @@ def report_run(result, venue: Venue, fmt: str) -> None:  # noqa: ANN001
         click.echo("no orders: the basket is on target (or every leg is dust)")
     fees = ", ".join(f"{decimal_str(v)} {k}" for k, v in result.summary.get("fees", {}).items()) or "none"
     click.echo(f"fills written to the ledger as trades in account {venue.account}; fees: {fees}")
+    if why:
+        click.echo(f"INCOMPLETE: {why}; the next check redoes this run")
+
+
+def add_paper_deposit(ctx: click.Context, venue: Venue, spec: str | None) -> None:
+    """``--paper-deposit BTC=1,USDT=500``: money in the paper ACCOUNT that is not the basket's (other
+    holdings sharing the account). Written to the ledger as deposits; no ``basket.invest``."""
+    if not spec:
+        return
+    if venue.paper is None:
+        raise InputError("--paper-deposit is for --paper only", field="--paper-deposit")
+    ex, q = venue.paper, venue.basket.quote
+    for asset, qty in asset_numbers(spec, "--paper-deposit").items():
+        if qty <= 0:
+            raise InputError(f"{asset} must be positive", field="--paper-deposit")
+        if asset != q and f"{asset}/{q}" not in ex.markets:
+            raise InputError(f"{asset} has no paper market {asset}/{q}", field="--paper-deposit")
+        ex.deposit(asset, qty, ref=f"{ex.id_prefix}:outside:{len(ex.fundings) + 1}")
+    ex.save()
+    sync_paper_funding(open_ledger(ctx), venue)
+
+
+class LogSink:
+    """Where the bot's lines go: stdout (text with a UTC timestamp, or one JSON object per line)
+    and, with ``--log-file``, appended to a file in the same format. Never prints a secret: lines
+    are built from plans, fills and error messages, which never carry keys."""
+
+    def __init__(self, fmt: str, log_file: Path | None) -> None:
+        self.fmt = fmt
+        self.file = log_file.open("a", encoding="utf-8") if log_file else None
+
+    def __call__(self, line) -> None:  # noqa: ANN001 - runner.LogLine
+        import json as _json
+
+        from taxreport.cli.common import to_jsonable
+
+        text = _json.dumps(to_jsonable(line.jsonable()), ensure_ascii=False) if self.fmt == "jsonl" else line.text()
+        click.echo(text)
+        if self.file is not None:
+            self.file.write(text + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 @click.command("run")
@@ -350,106 +403,142 @@ def report_run(result, venue: Venue, fmt: str) -> None:  # noqa: ANN001
 @exec_options
 @click.option("--paper-balances", default=None,
               help="Paper: starting balances of a NEW paper basket, e.g. USDT=10000 (written as deposits).")
-@click.option("--as-scheduled", is_flag=True, help="Apply the basket's gate/band (skip when inside it).")
-@click.option("--loop", is_flag=True, help="Run on the basket's schedule until Ctrl-C (finishes the current step).")
+@click.option("--paper-deposit", default=None, metavar="ASSET=QTY,...",
+              help="Paper: put money in the paper ACCOUNT that is NOT the basket's (other holdings sharing it).")
+@click.option("--as-scheduled", is_flag=True,
+              help="Apply the basket's gate/band now (skip when inside it), whatever the calendar says.")
+@click.option("--if-due", is_flag=True,
+              help="One check, only if the schedule says it is due (or a previous run must be redone): for cron.")
+@click.option("--loop", is_flag=True,
+              help="Run as a daemon on the basket's schedule until SIGTERM/Ctrl-C (finishes the current step, exit 0).")
+@click.option("--every", default=None, metavar="INTERVAL",
+              help="Rebalance on a fixed interval instead of the basket's calendar: 30m … 28d (e.g. 4h).")
 @click.option("--interval", type=click.FloatRange(min=1), default=60, show_default=True,
               help="--loop: seconds between schedule checks (paper: simulated seconds, no real waiting).")
 @click.option("--checks", type=click.IntRange(min=1), default=None, help="--loop: stop after N checks.")
-@format_option()
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also append every line to this file (same format).")
+@format_option("table", "json", "jsonl")
 @click.pass_context
 def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: bool, paper_state: Path | None,
         prices: str | None, walk: str | None, seed: int | None, at: str | None, yes: bool, fill_timeout: float,
-        reprices: int, offset_ticks: int, market_finish: bool, paper_balances: str | None, as_scheduled: bool,
-        loop: bool, interval: float, checks: int | None, fmt: str) -> None:
-    """Rebalance a basket now (or on its schedule with --loop). First recovers any order a previous
-    run left unfinished; every order, fill and the outcome are written to the ledger.
+        reprices: int, offset_ticks: int, market_finish: bool, paper_balances: str | None,
+        paper_deposit: str | None, as_scheduled: bool, if_due: bool, loop: bool, every: str | None,
+        interval: float, checks: int | None, log_file: Path | None, fmt: str) -> None:
+    """Rebalance a basket now, once when due (--if-due, for cron), or as a daemon (--loop). Plans from
+    the basket's OWN holdings (other money in the account is never touched), recovers any order a
+    previous run left unfinished, and redoes an incomplete run at the next check.
 
     \b
     Examples:
-      taxreport rebalance run --basket core --paper --paper-balances USDT=10000 \\
-          --prices BTC=60000,ETH=3000,SOL=150
-      taxreport basket invest 10000 --basket core --paper
+      taxreport basket invest 10000 --basket core --paper --prices BTC=60000,ETH=3000,SOL=150
       taxreport rebalance run --basket core --paper --prices BTC=66000,ETH=2900,SOL=140
       taxreport rebalance run --basket core --paper --loop --walk 2 --seed 7 --interval 86400 --checks 30
-      taxreport rebalance run --basket core --sandbox
-      taxreport rebalance run --basket core --live --loop
+      taxreport rebalance run --basket core --live --if-due --yes --log-file ~/core.log   # from cron
+      taxreport rebalance run --basket core --live --loop --yes --format jsonl           # under systemd
+      taxreport rebalance run --basket core --paper --loop --every 4h --interval 3600 --checks 48
     """
-    from taxreport.rebalance.executor import run_rebalance
+    from taxreport.rebalance import runner
 
+    if sum((as_scheduled, if_due, loop)) > 1:
+        raise InputError("choose at most one of --as-scheduled, --if-due and --loop", field="--loop")
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, paper_balances=paper_balances,
                        confirm="Place orders to rebalance basket", yes=yes)
-    with basket_lock(venue.basket.name):
-        engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
-                             market_finish=market_finish)
-        state, rec = basket_state(engine.journal)
-        if state == "stopped":
-            raise TaxreportError(f"basket {venue.basket.name} was stopped at {rec.time:%Y-%m-%d %H:%M} UTC; "
-                                 "`taxreport basket invest` starts it again")
-        engine.recover()
-        if not loop:
-            trigger = {"reason": "scheduled check" if as_scheduled else "manual run",
-                       "venue": venue.mode}
-            report_run(run_rebalance(engine, scheduled=as_scheduled, trigger=trigger), venue, fmt)
-            return
-        _loop(engine, venue, interval=interval, checks=checks, walk=walk, seed=seed, fmt=fmt)
+    if every:
+        venue.basket = runner.with_every(venue.basket, every)
+    add_paper_deposit(ctx, venue, paper_deposit)
+    sink = LogSink("jsonl" if fmt == "jsonl" or (fmt == "json" and (loop or if_due)) else "text", log_file)
+    try:
+        with basket_lock(venue.basket.name), _paper_lock(venue):
+            def engine_factory():  # noqa: ANN202
+                engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices,
+                                     offset_ticks=offset_ticks, market_finish=market_finish)
+                engine.basket = venue.basket
+                return engine
+
+            if loop:
+                _daemon(ctx, venue, engine_factory, sink, interval=interval, checks=checks, walk=walk, seed=seed)
+                return
+            engine = engine_factory()
+            book = engine.journal.sync()
+            if book.state == "stopped":
+                raise TaxreportError(f"basket {venue.basket.name} was stopped at {book.state_time:%Y-%m-%d %H:%M} "
+                                     "UTC; `taxreport basket invest` starts it again")
+            if if_due:
+                state = runner.RunnerState.load(runner.state_path(engine.journal))
+                result = runner.check_if_due(engine, state, venue=venue.mode, log=sink,
+                                             notify=_notifier(venue, sink))
+                if result is not None and fmt == "table" and result.run is not None:
+                    report_run(result.run, venue, fmt, result)
+                return
+            reason = "scheduled check" if as_scheduled else "manual run"
+            result = runner.run_check(engine, reason=reason, venue=venue.mode, scheduled=as_scheduled,
+                                      log=sink if fmt != "json" else None)
+            runner.report(result, engine, lambda _line: None, _notifier(venue, sink), venue=venue.mode)
+            if result.run is None and fmt != "json":
+                click.echo(f"no orders: {result.why}")
+            elif result.run is None:
+                echo_json({"status": result.status, "why": result.why, "venue": venue.mode, "legs": []})
+            else:
+                report_run(result.run, venue, fmt, result)
+    finally:
+        sink.close()
 
 
-def _loop(engine, venue: Venue, *, interval: float, checks: int | None, walk: str | None, seed: int | None,
-          fmt: str) -> None:  # noqa: ANN001
+@contextlib.contextmanager
+def _paper_lock(venue: Venue) -> Iterator[None]:
+    """Baskets sharing one paper account share its state file: one process at a time on it."""
+    if venue.paper is None or venue.basket.paper_account is None:
+        yield
+        return
+    with basket_lock(f"paper-{venue.basket.paper_account}"):
+        yield
+
+
+def _notifier(venue: Venue, sink: Callable[[Any], None]):  # noqa: ANN202
+    from taxreport.rebalance.notify import notifier_for
+
+    return notifier_for(venue.basket.name, log=sink, clock=venue.clock)
+
+
+def _daemon(ctx: click.Context, venue: Venue, engine_factory, sink: LogSink, *, interval: float,  # noqa: ANN001
+            checks: int | None, walk: str | None, seed: int | None) -> None:
+    """The CLI side of :class:`taxreport.rebalance.runner.Daemon`: signals, waiting, paper time."""
     import time
 
-    from taxreport.rebalance.executor import run_rebalance
-    from taxreport.rebalance.planner import asset_rows
-    from taxreport.rebalance.triggers import next_run, should_rebalance
+    from taxreport.rebalance.runner import Daemon, RunnerState
 
     stop = {"asked": False}
 
-    def on_sigint(_sig, _frame) -> None:  # noqa: ANN001
-        if stop["asked"]:
+    def on_signal(signum, _frame) -> None:  # noqa: ANN001
+        if stop["asked"] and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop["asked"] = True
-        click.echo("stopping after the current step (Ctrl-C again to abort now; the next run recovers)", err=True)
+        name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        click.echo(f"{name}: stopping after the current step (Ctrl-C again to abort now; the next run recovers)",
+                   err=True)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    b, n, last_check = venue.basket, 0, None
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    n = {"waits": 0}
+
+    def wait(seconds: float) -> None:
+        if venue.paper is not None:
+            venue.paper.advance(seconds)
+            n["waits"] += 1
+            if walk:
+                _walk(venue.paper, walk, None if seed is None else seed + n["waits"])
+            return
+        wake = time.monotonic() + seconds
+        while not stop["asked"] and time.monotonic() < wake:
+            time.sleep(min(1.0, max(wake - time.monotonic(), 0)))
+
+    clock = venue.clock or (lambda: datetime.now(timezone.utc))
+    daemon = Daemon(make_engine=engine_factory, wait=wait, log=sink, clock=clock, interval=interval,
+                    checks=checks, venue=venue.mode, should_stop=lambda: stop["asked"],
+                    notify=_notifier(venue, sink), state=RunnerState())
     try:
-        while not stop["asked"] and (checks is None or n < checks):
-            n += 1
-            now = engine.clock()
-            runs = engine.journal.records("rebalance.done")
-            if b.mode == "threshold":  # checked every cooldown; only a trade is recorded
-                symbols = [f"{a}/{b.quote}" for a in b.weights if a != b.quote]
-                tickers = engine.retrier.call("fetch tickers", engine.exchange.fetch_tickers, symbols)
-                balances = engine.retrier.call("fetch balances", engine.exchange.fetch_balances)
-                mids = {s.split("/")[0]: (t.bid + t.ask) / 2 for s, t in tickers.items()}
-                rows, _ = asset_rows(b, {a: q for a, q in balances.items() if a in b.weights}, mids)
-                done = [r for r in runs if r.data.get("status") == "completed"]
-                go, why = should_rebalance(b, rows, now, done[-1].time if done else None, last_check=last_check)
-                last_check = now
-                if go:
-                    report_run(run_rebalance(engine, trigger={"reason": why, "venue": venue.mode}), venue, fmt)
-                elif fmt != "json":
-                    click.echo(f"{now:%Y-%m-%d %H:%M} UTC: {why}")
-            else:  # calendar modes: a due run is recorded even when the gate/band skips it
-                due = next_run(b, runs[-1].time) if runs else now
-                if now >= due:
-                    trigger = {"reason": f"scheduled {b.mode} run", "due": due, "venue": venue.mode}
-                    report_run(run_rebalance(engine, scheduled=True, trigger=trigger), venue, fmt)
-                elif fmt != "json":
-                    click.echo(f"{now:%Y-%m-%d %H:%M} UTC: not due (next {b.mode} run {due:%Y-%m-%d %H:%M} UTC)")
-            if stop["asked"] or (checks is not None and n >= checks):
-                break
-            if venue.paper is not None:
-                venue.paper.advance(interval)
-                if walk:
-                    _walk(venue.paper, walk, None if seed is None else seed + n)
-            else:
-                wake = time.monotonic() + interval
-                while not stop["asked"] and time.monotonic() < wake:
-                    time.sleep(min(1.0, wake - time.monotonic()))
-        if fmt != "json":
-            nxt = next_run(b, engine.clock())
-            click.echo(f"loop ended after {n} check(s); next scheduled run {nxt:%Y-%m-%d %H:%M} UTC")
+        daemon.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -6,12 +6,14 @@ Layout (every key but ``[weights]`` is optional and has the default shown)::
     exchange = "okx"              # a ccxt exchange id
     account = "okx:main"          # ledger account the bot trades in (default "<exchange>:main")
     quote = "USDT"
-    mode = "weekly"               # daily | weekly | threshold | hybrid
+    mode = "weekly"               # daily | weekly | threshold | hybrid | interval
     threshold = 5                 # the band: percentage points, or percent of target if band = "relative"
     band = "absolute"             # absolute | relative (a 15% band on a 20% target fires above 23%)
     daily_at = "00:00"            # UTC time of daily runs (and of weekly runs)
     weekly_on = "monday"          # weekday of weekly runs
     calendar = "daily"            # hybrid mode: check daily or weekly, trade only beyond the band
+    every = "4h"                  # mode = "interval" only: 30m … 28d
+    paper_account = "main"        # paper venue: baskets naming the same paper account share it
     cooldown_minutes = 5          # threshold checks no more often than this
     gate = 3                      # scheduled runs skip when no asset drifts more than this (pp); 0 = always
     min_notional = 5              # our own minimum order value in the quote asset (OKX spot gives none)
@@ -49,7 +51,7 @@ from taxreport.model.assets import is_stablecoin, normalise_asset
 from taxreport.model.money import decimal_str, parse_decimal
 from taxreport.rebalance.types import Basket
 
-MODES = ("daily", "weekly", "threshold", "hybrid")
+MODES = ("daily", "weekly", "threshold", "hybrid", "interval")
 BANDS = ("absolute", "relative")
 CALENDARS = ("daily", "weekly")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -61,7 +63,7 @@ _EXCHANGE = re.compile(r"^[a-z0-9_]{2,30}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _KEYS = ("name", "exchange", "account", "quote", "mode", "threshold", "band", "daily_at", "weekly_on",
          "calendar", "cooldown_minutes", "gate", "min_notional", "min_investment", "max_weight",
-         "weights", "extra", "api_url")
+         "weights", "extra", "api_url", "every", "paper_account")
 
 
 def baskets_dir() -> Path:
@@ -161,6 +163,22 @@ def basket_from_mapping(data: Mapping[str, Any], *, file: str = "<basket>", text
     if weekly_on is None:
         raise fail("weekly_on", f"must be a weekday name (monday … sunday), got {data['weekly_on']!r}")
     calendar = choice("calendar", "daily", CALENDARS)
+    every = None
+    if "every" in data or mode == "interval":
+        if mode != "interval":
+            raise fail("every", "needs mode = \"interval\"")
+        every = text_field("every", "")
+        try:
+            from taxreport.rebalance.runner import parse_every
+
+            parse_every(every)
+        except InputError as exc:
+            raise fail("every", exc.reason) from None
+    paper_account = None
+    if "paper_account" in data:
+        paper_account = text_field("paper_account", "")
+        if not _NAME.match(paper_account):
+            raise fail("paper_account", f"{paper_account!r} must be 1-40 letters, digits, '-' or '_'")
     cooldown = data.get("cooldown_minutes", 5)
     if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
         raise fail("cooldown_minutes", f"must be a whole number of minutes >= 0, got {cooldown!r}")
@@ -213,7 +231,7 @@ def basket_from_mapping(data: Mapping[str, Any], *, file: str = "<basket>", text
                   threshold=threshold, band=band, daily_at=daily_at, weekly_on=weekly_on,
                   cooldown_minutes=cooldown, gate=gate, min_notional=min_notional,
                   min_investment=min_investment, max_weight=max_weight, extra=dict(extra),
-                  calendar=calendar, api_url=api_url)
+                  calendar=calendar, api_url=api_url, every=every, paper_account=paper_account)
 
 
 def _to_decimal(value: Any) -> Decimal | None:
@@ -322,6 +340,10 @@ def basket_to_dict(basket: Basket) -> dict[str, Any]:
         out["max_weight"] = basket.max_weight
     if getattr(basket, "api_url", None):
         out["api_url"] = basket.api_url
+    if basket.every is not None:
+        out["every"] = basket.every
+    if basket.paper_account is not None:
+        out["paper_account"] = basket.paper_account
     out["weights"] = dict(basket.weights)
     if basket.extra:
         out["extra"] = dict(basket.extra)

@@ -18,6 +18,18 @@ record_type            external_id                          written
 ``basket.stop``
 =====================  ===================================  ============================================
 
+``rebalance.outcome`` (``<basket>:<rebalance id>:outcome``) is written by the runner
+(:mod:`taxreport.rebalance.runner`) after every ``rebalance.done`` of a run that traded: ``completed``
+or ``incomplete`` (a leg did not fill) and why, with the BASKET's own value and cash after it (the
+done record's ``value_after`` is the whole account's). An incomplete run is redone at the next check;
+``<basket>:<rebalance id>:resolved`` closes one whose redo found nothing left to trade.
+
+**Incremental reading.** :meth:`Journal.sync` reads only the ledger rows written since the last sync
+(by ``seq``) and feeds them to the basket's :class:`~taxreport.rebalance.holdings.BasketBook`, which
+keeps the basket's holdings and what recovery needs (unfinished intents and rebalances). The book is
+checkpointed in ``<data dir>/books/`` (a cache: checked against the ledger's hash at its ``seq`` and
+rebuilt from the ledger when it does not match), so a check costs the same in week 1 and week 52.
+
 Fills are :class:`~taxreport.model.events.Trade` events (``source`` = exchange name, ``external_id`` =
 exchange trade id, ``order_id`` = client order id, fee and fee asset exactly as the fill says): fills,
 not orders, are the truth for cost basis. A terminal ``order.update`` is written only after every
@@ -26,14 +38,20 @@ fill of the order has been written, so an intent without one is exactly "unfinis
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 from taxreport.exchanges.base import Fill, Market, Order
 from taxreport.model.events import Event, Record, Trade, format_time, parse_time
+from taxreport.rebalance.holdings import BasketBook
 
 TERMINAL = ("closed", "canceled", "rejected", "missing")
 RECORD_SOURCE = "rebalancer"
@@ -56,11 +74,82 @@ class Intent:
 class Journal:
     """Reads and writes one basket's records in the ledger (actor ``rebalancer:<basket>``)."""
 
-    def __init__(self, ledger, basket: str, account: str, exchange_name: str,  # noqa: ANN001
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, ledger, basket: str, account: str, exchange_name: str,
+                 clock: Callable[[], datetime] | None = None, *, quote: str = "USDT",
+                 checkpoint: bool = True) -> None:
         self.ledger, self.basket, self.account, self.exchange_name = ledger, basket, account, exchange_name
         self.actor = f"rebalancer:{basket}"
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.quote = quote
+        self.checkpoint = checkpoint
+        self._book: BasketBook | None = None
+        self._saved_seq = -1
+
+    # --- the incremental book ----------------------------------------------------------------
+    def _book_path(self) -> Path:
+        from taxreport.config import data_dir
+
+        tag = hashlib.sha256(f"{self.ledger.url}|{self.actor}|{self.account}".encode()).hexdigest()[:16]
+        return data_dir() / "books" / f"{self.basket}-{tag}.json"
+
+    def _load_book(self) -> BasketBook:
+        fresh = BasketBook(self.basket, self.account, self.quote)
+        if not self.checkpoint:
+            return fresh
+        path = self._book_path()
+        try:
+            book = BasketBook.from_state(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return fresh
+        if book.account != self.account or book.basket != self.basket or book.last_seq <= 0:
+            return fresh
+        from sqlalchemy import select
+
+        from taxreport.ledger import schema
+
+        c = schema.events.c
+        with self.ledger.engine.connect() as conn:
+            stored = conn.execute(select(c.hash).where(c.seq == book.last_seq)).scalar_one_or_none()
+        if stored != book.last_hash:  # another ledger, or a rebuilt one: the cache is worthless
+            return fresh
+        self._saved_seq = book.last_seq
+        return book
+
+    def sync(self) -> BasketBook:
+        """Feed the book every event of this basket written since the last sync (by ledger seq)."""
+        from sqlalchemy import select
+
+        from taxreport.ledger import schema
+        from taxreport.model.codec import event_from_payload
+
+        if self._book is None:
+            self._book = self._load_book()
+        book = self._book
+        c = schema.events.c
+        stmt = (select(c.seq, c.payload, c.hash).where(c.seq > book.last_seq, c.actor == self.actor)
+                .order_by(c.seq))
+        with self.ledger.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                book.apply(event_from_payload(json.loads(row.payload)))
+                book.last_seq, book.last_hash = row.seq, row.hash
+        if self.checkpoint and book.last_seq != self._saved_seq:
+            self._save_book(book)
+        return book
+
+    def _save_book(self, book: BasketBook) -> None:
+        path = self._book_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(book.to_state(), sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+            self._saved_seq = book.last_seq
+        except OSError:
+            pass  # a cache: the next process rebuilds it from the ledger
+
+    @property
+    def book(self) -> BasketBook:
+        return self.sync()
 
     # --- writing ----------------------------------------------------------------------------
     def write(self, events: Iterable[Event], reason: str) -> int:
@@ -135,8 +224,24 @@ class Journal:
                 out.append(ev)
         return out
 
-    def order_states(self) -> tuple[list[Intent], dict[str, dict[str, Record]]]:
-        """Every intent of this exchange, and per client order id its updates by status."""
+    def order_states(self) -> tuple[list[Intent], dict[str, dict[str, Any]]]:
+        """The UNFINISHED intents of this basket, and per client order id the statuses seen so far
+        (``{"accepted": True}`` when the exchange acknowledged it). From the incremental book: what
+        recovery needs, in time independent of the journal's length (:meth:`all_order_states`
+        reads everything)."""
+        book = self.sync()
+        intents = [self._intent(i) for i in book.open_intents.values()
+                   if i.get("exchange", self.exchange_name) == self.exchange_name]
+        return intents, {cid: {"accepted": True} for cid in book.accepted}
+
+    @staticmethod
+    def _intent(d: Mapping[str, Any]) -> Intent:
+        return Intent(d["client_order_id"], d["rebalance_id"], int(d["leg"]), int(d["attempt"]), d["symbol"],
+                      d["side"], d["type"], Decimal(d["amount"]), None if d["price"] is None else Decimal(d["price"]),
+                      d["time"])
+
+    def all_order_states(self) -> tuple[list[Intent], dict[str, dict[str, Record]]]:
+        """Every intent of this exchange, and per client order id its updates by status (full read)."""
         intents, updates = [], defaultdict(dict)
         for rec in self.records():
             if rec.record_type == "order.intent" and rec.data.get("exchange") == self.exchange_name:
@@ -149,18 +254,10 @@ class Journal:
         return intents, dict(updates)
 
     def unfinished_intents(self) -> list[Intent]:
-        intents, updates = self.order_states()
-        return [i for i in intents if not any(s in TERMINAL for s in updates.get(i.client_order_id, {}))]
+        return self.order_states()[0]
 
     def unfinished_rebalances(self) -> list[str]:
-        started, done = [], set()
-        for rec in self.records():
-            rid = rec.data.get("rebalance_id")
-            if rec.record_type == "rebalance.trigger":
-                started.append(rid)
-            elif rec.record_type == "rebalance.done":
-                done.add(rid)
-        return [r for r in started if r not in done]
+        return list(self.sync().open_runs)
 
     def trades_of(self, cid: str) -> list[Trade]:
         return [e for e in self.ledger.events(kinds=["trade"], order_ref=cid) if isinstance(e, Trade)
@@ -188,3 +285,52 @@ class Journal:
             if rec.record_type == "order.update" and rec.data.get("exchange_order_id"):
                 return str(rec.data["exchange_order_id"])
         return None
+
+
+def running_accounts(ledger, basket: str) -> list[str]:
+    """Accounts in which ``basket`` is running (its last basket.invest is later than its last
+    basket.stop). Reads the basket's invest/stop records (rare: ``basket create --force`` only)."""
+    last: dict[str, str] = {}
+    for row in ledger.rows(kinds=["record"], actor_prefix=f"rebalancer:{basket}"):
+        ev = row.event
+        if row.actor == f"rebalancer:{basket}" and isinstance(ev, Record) and ev.account \
+                and ev.record_type in ("basket.invest", "basket.stop"):
+            last[ev.account] = ev.record_type
+    return sorted(a for a, kind in last.items() if kind == "basket.invest")
+
+
+def basket_accounts(ledger, basket) -> list[dict[str, Any]]:
+    """Every account ``basket`` has records in, with its state, invested money, value (own holdings
+    at the prices its last check saw; None if never checked) and last run (``basket list``)."""
+    from sqlalchemy import select
+
+    from taxreport.ledger import schema
+
+    c = schema.events.c
+    with ledger.engine.connect() as conn:
+        accounts = sorted({a for (raw,) in conn.execute(select(c.accounts).where(
+            c.actor == f"rebalancer:{basket.name}", c.kind == "record").distinct()) for a in raw.strip(",").split(",") if a})
+    out = []
+    for account in accounts:
+        journal = Journal(ledger, basket.name, account, "-", quote=basket.quote)
+        book = journal.sync()
+        if book.state == "new":
+            continue
+        from taxreport.rebalance.runner import RunnerState, state_path
+
+        marks = RunnerState.load(state_path(journal)).marks
+        prices = marks[-1][1] if marks else None
+        value = None
+        if prices is not None:
+            value = Decimal(0)
+            for asset, qty in book.holdings.items():
+                if asset == basket.quote or asset in ("USDT", "USDC") and asset not in prices:
+                    value += qty
+                elif asset in prices:
+                    value += qty * prices[asset]
+        last = book.last_trade_run
+        out.append({"account": account, "state": book.state, "invested": book.invested, "value": value,
+                    "holdings": dict(book.holdings),
+                    "last_run": None if last is None else {"time": last.time, "rebalance_id": last.rebalance_id,
+                                                          "status": last.status}})
+    return out

@@ -32,7 +32,7 @@ Trigger logic (when to run) lives in :mod:`taxreport.rebalance.triggers` and is 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 from taxreport.errors import InputError, MissingDataError
 from taxreport.exchanges.base import Market, Ticker
@@ -195,13 +195,16 @@ def plan(basket: Basket, balances: Mapping[str, Decimal], prices: Mapping[str, D
          markets: Mapping[str, Market], *, fee_rate: Decimal | None = None,
          tickers: Mapping[str, Ticker] | None = None, price_offset: Decimal = ZERO, invest: Decimal = ZERO,
          buy_fee_in: str = "quote", gate_check: bool = False,
-         amount_to_precision: Precision | None = None, price_to_precision: Precision | None = None) -> Plan:
+         amount_to_precision: Precision | None = None, price_to_precision: Precision | None = None,
+         buy_only: bool = False, only: Collection[str] | None = None) -> Plan:
     """The orders that bring ``balances`` back to the basket's target weights (module doc: how).
 
     ``gate_check=True`` returns a plan without orders (``skipped`` says why) when no asset is beyond
     the basket's band (threshold, hybrid) or gate (daily, weekly): what a scheduled run would do.
     ``amount_to_precision``/``price_to_precision`` (e.g. the ccxt adapter's methods) replace the
-    market-step arithmetic when given.
+    market-step arithmetic when given. ``buy_only`` (``basket invest --buy-only``) plans no sells:
+    the cash buys the underweight members, scaled to fit. ``only`` (``--only-drifted``) plans legs
+    for these members only (the others are left as they are).
     """
     if buy_fee_in not in ("quote", "base"):
         raise ValueError("buy_fee_in must be 'quote' or 'base'")
@@ -220,9 +223,11 @@ def plan(basket: Basket, balances: Mapping[str, Decimal], prices: Mapping[str, D
     sells: list[PlannedOrder] = []
     buys: list[tuple[str, Decimal, Decimal]] = []
     for row in rows:
-        if row.asset == basket.quote:
+        if row.asset == basket.quote or (only is not None and row.asset not in only):
             continue
         delta = row.target_value - row.value
+        if buy_only and delta < 0:
+            continue
         if delta == 0:
             legs.market(row.asset)
             continue

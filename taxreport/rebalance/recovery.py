@@ -269,24 +269,33 @@ def _utcnow() -> datetime:
 
 
 def rebalance_summary(journal: Journal, rebalance_id: str) -> dict:
-    """Per leg: what was filled (from the fills in the ledger), fees, orders sent."""
-    intents, updates = journal.order_states()
+    """Per leg: what was filled (from the fills in the ledger), fees, orders sent. An unfinished
+    rebalance (the executor and recovery ask only about those) is read from the journal's
+    incremental book and its fills by order id, so the cost does not grow with the journal."""
+    book = journal.sync()
+    if rebalance_id in book.run_intents:
+        open_ids = set(book.open_intents)
+        mine = [(i["cid"], i["leg"], i["symbol"], i["side"],
+                 "open" if i["cid"] in open_ids else book.run_status.get(i["cid"], "open"))
+                for i in book.run_intents[rebalance_id]]
+    else:
+        intents, updates = journal.all_order_states()
+        mine = [(i.client_order_id, i.leg, i.symbol, i.side,
+                 next((s for s in ("closed", "canceled", "rejected", "missing")
+                       if s in updates.get(i.client_order_id, {})), "open"))
+                for i in intents if i.rebalance_id == rebalance_id]
     legs: dict[int, dict] = {}
     fees: dict[str, Decimal] = {}
-    for intent in intents:
-        if intent.rebalance_id != rebalance_id:
-            continue
-        leg = legs.setdefault(intent.leg, {"leg": intent.leg, "symbol": intent.symbol, "side": intent.side,
-                                           "orders": 0, "filled": ZERO, "notional": ZERO})
+    for cid, index, symbol, side, state in mine:
+        leg = legs.setdefault(index, {"leg": index, "symbol": symbol, "side": side,
+                                      "orders": 0, "filled": ZERO, "notional": ZERO})
         leg["orders"] += 1
-        for t in journal.trades_of(intent.client_order_id):
+        for t in journal.trades_of(cid):
             leg["filled"] += t.quantity
             leg["notional"] += t.quantity * t.price
             if t.fee:
                 fees[t.fee_asset] = fees.get(t.fee_asset, ZERO) + t.fee
-        states = updates.get(intent.client_order_id, {})
-        leg.setdefault("statuses", []).append(next((s for s in ("closed", "canceled", "rejected", "missing")
-                                                    if s in states), "open"))
+        leg.setdefault("statuses", []).append(state)
     out_legs = []
     for leg in sorted(legs.values(), key=lambda x: x["leg"]):
         leg["average_price"] = leg["notional"] / leg["filled"] if leg["filled"] else None

@@ -9,6 +9,9 @@ Modes (as OKX's Smart Portfolio bot):
 * ``threshold`` — checked no more often than ``cooldown_minutes`` (5 by default); trades when any
   asset deviates from its target by MORE than the band.
 * ``hybrid`` — checked on the ``calendar`` (daily or weekly, as above), trades only beyond the band.
+* ``interval`` — due every ``every`` (``4h``, ``30m``, ``2d``: 30 minutes to 28 days, as OKX's and
+  Gate's fixed-interval rebalancing), on slots counted from 1970-01-01 00:00 UTC (``4h``: 00:00,
+  04:00, 08:00 … UTC); gated like daily/weekly.
 
 The band is ``threshold`` percentage points (``band = "absolute"``) or ``threshold`` percent of each
 target (``band = "relative"``: a 15% band on a 20% target is 3pp, so it fires above 23% or below 17%).
@@ -88,6 +91,13 @@ def next_run(basket: Basket, after: datetime) -> datetime:
     calendar = basket.mode if basket.mode in ("daily", "weekly") else getattr(basket, "calendar", "daily")
     if basket.mode == "threshold":
         return after + timedelta(minutes=basket.cooldown_minutes)
+    if basket.mode == "interval":
+        from taxreport.rebalance.runner import parse_every
+
+        step_s = int(parse_every(basket.every or "").total_seconds())
+        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        slots = int((after - epoch).total_seconds()) // step_s + 1
+        return epoch + timedelta(seconds=slots * step_s)
     candidate = datetime.combine(after.date(), _at(basket))
     if calendar == "weekly":
         days = (WEEKDAYS.index(basket.weekly_on) - candidate.weekday()) % 7

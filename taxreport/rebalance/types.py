@@ -13,7 +13,7 @@ class Basket:
     account: str  # ledger account, e.g. "okx:main"
     quote: str  # "USDT"
     weights: dict[str, Decimal]  # asset -> percent, sums to exactly 100
-    mode: str = "weekly"  # daily | weekly | threshold | hybrid
+    mode: str = "weekly"  # daily | weekly | threshold | hybrid | interval
     threshold: Decimal = Decimal(5)  # band, percentage points (or percent of target if relative)
     band: str = "absolute"  # absolute | relative
     daily_at: str = "00:00"  # UTC time of day for daily runs
@@ -26,6 +26,8 @@ class Basket:
     extra: dict = field(default_factory=dict)
     calendar: str = "daily"  # hybrid mode: check on this calendar (daily | weekly), trade beyond the band
     api_url: str | None = None  # REST base URL of the exchange (regional domain, local venue); None: ccxt's
+    every: str | None = None  # interval mode: "4h", "30m", "2d" (30 minutes … 28 days)
+    paper_account: str | None = None  # paper venue account shared by several baskets (default: the name)
 
 
 @dataclass(frozen=True)

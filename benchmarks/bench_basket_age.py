@@ -1,0 +1,77 @@
+"""Per-check cost of the basket bot against the basket's age (issue #11: "the bot gets slower every
+day"). A paper basket (gate 0, so every weekly check trades) runs N simulated weeks in one ledger;
+every ``--every`` weeks we time one complete scheduled check (recover + sync the basket's book +
+plan from its own holdings + trade) in a fresh process-like state: a new Executor and Journal that
+start from the book checkpoint, like a cron ``rebalance run --if-due``.
+
+Usage: ``.venv/bin/python benchmarks/bench_basket_age.py [WEEKS] [--every K]`` (default 104, 13).
+Two figures: the whole check including its trades (dominated by the ledger's appends, one transaction
+per order intent, update and fill), and the bot's own part (book sync from the checkpoint, recovery,
+balances, plan). Flat means the last figure is about the first one, not ten times it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+D = Decimal
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("weeks", type=int, nargs="?", default=104)
+    ap.add_argument("--every", type=int, default=13)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["TAXREPORT_HOME"] = home
+        from taxreport.exchanges.paper import PaperExchange, default_markets
+        from taxreport.ledger import Ledger
+        from taxreport.model.events import Deposit
+        from taxreport.rebalance.executor import ExecConfig, Executor
+        from taxreport.rebalance.journal import Journal
+        from taxreport.rebalance.runner import RunnerState, check_if_due, look, plan_for
+        from taxreport.rebalance.types import Basket
+
+        basket = Basket(name="bench", exchange="paper", account="paper:main", quote="USDT",
+                        weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0))
+        led = Ledger(f"sqlite:///{home}/ledger.sqlite3")
+        ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]),
+                           now=datetime(2026, 1, 5, tzinfo=UTC), id_prefix="bench")
+        for asset, price in (("BTC", D(60000)), ("ETH", D(3000)), ("SOL", D(150))):
+            ex.set_price(asset, price)
+        ex.deposit("USDT", D(10000), ref="bench:fund")
+        led.append([Deposit(time=ex.now, source="paper", external_id="bench:fund", account="paper:main",
+                            asset="USDT", quantity=D(10000), cost=D(10000), cost_currency="USD")],
+                   actor="manual", reason="bench")
+        Journal(led, "bench", "paper:main", "paper", ex.clock).record(
+            "basket.invest", "bench:invest", {"amount": D(10000), "quote": "USDT"})
+        state = RunnerState()
+        print(f"{'week':>5} {'ledger rows':>12} {'check+trade (ms)':>17} {'bot part (ms)':>14}")
+        for week in range(args.weeks):
+            ex.set_price("BTC", ex.prices["BTC/USDT"] * (D(1) + (D(3) if week % 2 else D(-3)) / 100))
+            engine = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock,
+                              config=ExecConfig(fill_timeout=10, poll_interval=5))
+            start = time.perf_counter()
+            check_if_due(engine, state, venue="paper", log=lambda _line: None)
+            took = time.perf_counter() - start
+            if week % args.every == 0 or week == args.weeks - 1:
+                # the bot's own part of a check, as a new process does it: load the book checkpoint and
+                # read the rows since, recover, fetch balances/tickers, plan from the basket's holdings
+                fresh = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock)
+                start = time.perf_counter()
+                fresh.recover()
+                plan_for(fresh, look(fresh), scheduled=True)
+                own = time.perf_counter() - start
+                print(f"{week + 1:>5} {led.count():>12} {took * 1000:>17.1f} {own * 1000:>14.1f}")
+            ex.advance(7 * 86400)
+        led.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
