@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-packaging bench clean
+.PHONY: demo test test-packaging bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "taxreport needs Python 3.11 or newer (python3 not found or too old)" >&2; exit 1; }
@@ -33,6 +33,10 @@ test-packaging: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gains.py 100000
+
+# issue 14: import + every year as separate CLI calls, against RP2 and BittyTax (installed in benchmarks/.peers)
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/bench_e2e.py 100000 --runs 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info
