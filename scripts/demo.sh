@@ -139,7 +139,10 @@ printf 'name = "rehearsal"\nexchange = "okx"\naccount = "okx:rehearsal"\napi_url
 echo "(basket demo-out/rehearsal.toml: api_url = \"$URL\"; --exchange-url or TAXREPORT_EXCHANGE_URL work too)"
 tr basket invest 1000 --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1
 tr basket status --basket demo-out/rehearsal.toml --live
-tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1
+# a stop whose sale does not fully fill leaves the basket running (it says so); stopping again sells the rest
+tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1 --market-finish \
+  || tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1 --market-finish \
+  || tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1 --market-finish
 kill "$VENUE_PID"; wait "$VENUE_PID" 2>/dev/null || true; trap - EXIT
 echo; echo "\$ taxreport venue okx --state $VENUE --show   # the venue's own books (summarised)"
 "$BIN/taxreport" venue okx --state "$VENUE" --show > demo-out/venue-books.json
@@ -153,7 +156,7 @@ section "an accountant's read-only copy of the ledger (read-only folder and file
 mkdir -p demo-out/accountant && cp "$TAXREPORT_DB" demo-out/accountant/ledger.sqlite3
 chmod 444 demo-out/accountant/ledger.sqlite3 && chmod 555 demo-out/accountant
 tr --db demo-out/accountant/ledger.sqlite3 ledger verify
-tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024
+tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024 --peg USDT=USD
 chmod 755 demo-out/accountant
 echo
 echo "== demo finished; outputs in $OUT/:"
