@@ -142,7 +142,10 @@ printf 'name = "rehearsal"\nexchange = "okx"\naccount = "okx:rehearsal"\napi_url
 echo "(basket demo-out/rehearsal.toml: api_url = \"$URL\"; --exchange-url or TAXREPORT_EXCHANGE_URL work too)"
 tr basket invest 1000 --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1
 tr basket status --basket demo-out/rehearsal.toml --live
-tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1
+# a stop whose sale does not fully fill leaves the basket running (it says so); stopping again sells the rest
+tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1 --market-finish \
+  || tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1 --market-finish \
+  || tr basket stop --basket demo-out/rehearsal.toml --live --yes --fill-timeout 2 --reprices 1 --market-finish
 kill "$VENUE_PID"; wait "$VENUE_PID" 2>/dev/null || true; trap - EXIT
 echo; echo "\$ taxreport venue okx --state $VENUE --show   # the venue's own books (summarised)"
 "$BIN/taxreport" venue okx --state "$VENUE" --show > demo-out/venue-books.json
