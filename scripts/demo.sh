@@ -139,7 +139,7 @@ section "an accountant's read-only copy of the ledger (read-only folder and file
 mkdir -p demo-out/accountant && cp "$TAXREPORT_DB" demo-out/accountant/ledger.sqlite3
 chmod 444 demo-out/accountant/ledger.sqlite3 && chmod 555 demo-out/accountant
 tr --db demo-out/accountant/ledger.sqlite3 ledger verify
-tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024
+tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024 --peg USDT=USD
 chmod 755 demo-out/accountant
 echo
 echo "== demo finished; outputs in $OUT/:"
