@@ -193,6 +193,9 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
         return venue
     ex.save()
     ledger = open_ledger(ctx)
+    from taxreport.simulated import mark_simulated  # events helper (issue #12): paper money is never taxed
+
+    mark_simulated(ledger, venue.account, "paper", actor=f"rebalancer:{basket.name}", time=ex.now)
     sync_paper_funding(ledger, venue)
     if funded:
         from taxreport.rebalance.journal import Journal
@@ -278,6 +281,10 @@ def make_engine(ctx: click.Context, venue: Venue, *, fill_timeout: float = 30, r
     hook = _paper_kill_hook(venue)
     if hook is not None:
         venue.paper.on_step = hook
+    if venue.mode == "sandbox":  # events helper (issue #12): OKX demo trading moves no real money
+        from taxreport.simulated import mark_simulated
+
+        mark_simulated(open_ledger(ctx), venue.account, "okx-sandbox", actor=f"rebalancer:{venue.basket.name}")
     return Executor(open_ledger(ctx), venue.exchange, venue.basket, account=venue.account, config=config,
                     sleep=venue.sleep, clock=venue.clock, on_step=hook)
 
