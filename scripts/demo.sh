@@ -107,6 +107,7 @@ section "6b. Koinly round trip: the US 2024 Koinly file into an empty ledger giv
 KDB="sqlite:///$PWD/demo-out/koinly-roundtrip.sqlite3"
 tr --db "$KDB" import koinly "$OUT/koinly-2024.csv"
 tr --db "$KDB" prices import sample_exports/demo_rates.csv
+tr --db "$KDB" prices import sample_exports/events/btc-usd.csv   # the BTC price section 1b's withdrawal fee needs
 for db in "sqlite:///$TAXREPORT_DB" "$KDB"; do
   echo "\$ taxreport --db ${db##*/} gains --jurisdiction us --year 2024 --peg USDT=USD --format json | total gain"
   "$BIN/taxreport" --db "$db" gains --jurisdiction us --year 2024 --peg USDT=USD --format json \
@@ -155,7 +156,7 @@ section "an accountant's read-only copy of the ledger (read-only folder and file
 mkdir -p demo-out/accountant && cp "$TAXREPORT_DB" demo-out/accountant/ledger.sqlite3
 chmod 444 demo-out/accountant/ledger.sqlite3 && chmod 555 demo-out/accountant
 tr --db demo-out/accountant/ledger.sqlite3 ledger verify
-tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024
+tr --db demo-out/accountant/ledger.sqlite3 gains -j us -y 2024 --peg USDT=USD
 chmod 755 demo-out/accountant
 echo
 echo "== demo finished; outputs in $OUT/:"
