@@ -281,10 +281,14 @@ def make_engine(ctx: click.Context, venue: Venue, *, fill_timeout: float = 30, r
     hook = _paper_kill_hook(venue)
     if hook is not None:
         venue.paper.on_step = hook
-    if venue.mode == "sandbox":  # events helper (issue #12): OKX demo trading moves no real money
+    # events helper (issue #12): OKX demo trading and a venue on this machine (the local OKX venue,
+    # `taxreport venue okx`, binds 127.0.0.1; real OKX never answers on loopback) move no real money.
+    simulated_venue = "okx-sandbox" if venue.mode == "sandbox" else \
+        "okx-local" if host in ("127.0.0.1", "localhost", "::1") else None
+    if simulated_venue:
         from taxreport.simulated import mark_simulated
 
-        mark_simulated(open_ledger(ctx), venue.account, "okx-sandbox", actor=f"rebalancer:{venue.basket.name}")
+        mark_simulated(open_ledger(ctx), venue.account, simulated_venue, actor=f"rebalancer:{venue.basket.name}")
     return Executor(open_ledger(ctx), venue.exchange, venue.basket, account=venue.account, config=config,
                     sleep=venue.sleep, clock=venue.clock, on_step=hook)
 
