@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: taxreport end to end on a fresh embedded SQLite ledger, in the order a user works:
 #   1. ledger     import a year of manual trades (canonical CSV), idempotently; verify the audit chain
+#   1b. events    a real-looking OKX history (events CSV): deposit -> review -> ledger basis -> gains
 #   2. basket     define a 50/30/20 BTC/ETH/SOL basket; dry-run plan (the worked example)
 #   3. rebalance  a year (2024) of weekly paper rebalances; every order and fill lands in the ledger
 #   4. OKX        reconcile OKX's CSV history of that account against the ledger, then import it
@@ -30,6 +31,19 @@ tr import csv sample_exports/demo_trades.csv   # again: idempotent, adds nothing
 tr ledger list --limit 4
 tr prices import sample_exports/demo_rates.csv  # SYNTHETIC daily USD->GBP rates for the UK figures
 tr ledger verify
+
+section "1b. a real-looking OKX history: deposit -> review -> basis -> trades (SYNTHETIC rows, events CSV)"
+# A USDT deposit imported without its cost basis, trades, a withdrawal to Kraken matched to its deposit,
+# staking income. review lists what blocks the year with the command that fixes it; gains refuses until then.
+tr import csv sample_exports/events/okx-events.csv sample_exports/events/kraken-events.csv
+tr prices import sample_exports/events/btc-usd.csv
+tr review -j us -y 2024 --peg USDT=USD \
+    || echo "(exit status $? — expected: the USDT deposit has no cost basis yet)"
+tr gains -j us -y 2024 --peg USDT=USD || echo "(exit status $? — expected: gains points to review)"
+tr ledger basis deposit:csv:okx:main/D-2001 --cost 10000 --cost-currency USD --acquired-at 2024-06-03T09:00:00Z
+tr review -j us -y 2024 --peg USDT=USD
+tr ledger add income --time 2024-09-01T00:00:00Z --account okx:main --asset ETH --quantity 0.002 \
+    --kind staking --value 4.90 --value-currency USD --id S-2002
 
 section "2. basket core (50% BTC / 30% ETH / 20% SOL, weekly, 3pp gate) and a dry-run plan"
 tr basket create core --weights BTC=50,ETH=30,SOL=20 --mode weekly --force
@@ -89,6 +103,8 @@ tr --db "sqlite:///$PWD/demo-out/okx-real.sqlite3" import okx "${REAL[@]}" --acc
 tr --db "sqlite:///$PWD/demo-out/okx-real.sqlite3" ledger balances
 
 section "5. capital gains: US 2024 and UK 2024-25"
+# The paper basket (paper:core) is SIMULATED: left out of every tax figure below (add --include-simulated
+# to see it, marked SIMULATED). These figures are the imported kraken:main and okx:main histories.
 # The paper basket trades against USDT: value it 1:1 in USD, explicitly (never assumed silently).
 tr gains --jurisdiction us --year 2024 --peg USDT=USD
 tr gains --jurisdiction uk --year 2024-25 --via USD --peg USDT=USD

@@ -77,6 +77,7 @@ class GainsRequest:
     selections: Mapping[str, list[tuple[str, Decimal | None]]] | None = None  # --lots (method specific)
     timezone: str | None = None  # None: the country's
     country_options: Mapping[str, str] = field(default_factory=dict)  # --option KEY=VALUE
+    include_simulated: bool = False  # events helper (issue #12): --include-simulated
 
     def engine_options(self) -> dict[str, Any]:
         """The options mapping the jurisdiction modules read (see the table above)."""
@@ -97,6 +98,8 @@ class GainsRequest:
             o["selections"] = self.selections
         if self.timezone:
             o["timezone"] = self.timezone
+        if self.include_simulated:
+            o["include_simulated"] = True  # events helper (issue #12)
         return o
 
     def with_options(self, **country_options: str) -> "GainsRequest":
@@ -114,12 +117,18 @@ def require_verified(ledger: Any) -> None:
                           "no report is made from it (see 'taxreport ledger verify')")
 
 
-def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]:  # noqa: ARG001
+def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]:
     """THE place the ledger's events are loaded (after the chain is verified) and filtered for every
     gains computation, report and export. ``request`` is what filters may read. Reversals are applied
     later, by the legs."""
     require_verified(ledger)
-    return list(ledger.events())
+    events = list(ledger.events())
+    if request is not None:  # events helper (issue #12): a year with blocking review items is refused
+        from taxreport.review import refuse_blocking
+
+        refuse_blocking(ledger, events, jurisdiction=request.jurisdiction, year=request.year,
+                        options=request.engine_options(), verify=False)
+    return events
 
 
 def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearSummary:
@@ -151,6 +160,22 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     j = jbase.get(jurisdiction)
     opts = dict(options or {})
     cur = (currency or j.currency).upper()
+    # --- events helper (issue #12): simulated accounts out unless asked, basis supplements, own transfers ---
+    from taxreport.jurisdictions.gifts import gifts_for
+    from taxreport.prepare import prepare_events
+
+    prepared = prepare_events(events if isinstance(events, list) else list(events),
+                              include_simulated=bool(opts.pop("include_simulated", False)))
+    events, gifts = gifts_for(prepared.events, j.code)  # a US/DE gift is no disposal for the donor
+    if gifts:
+        prepared.notes.append(f"{gifts} gift(s) given: no disposal for the donor in {j.name} (the lots leave "
+                              "without gain or loss; see taxreport/jurisdictions/gifts.py)")
+    if accounts and not prepared.included_simulated:
+        simulated = [a for a in accounts if a in prepared.simulated]
+        if simulated:
+            raise InputError(f"{', '.join(simulated)} holds simulated money and is left out of every tax figure; "
+                             "add --include-simulated to see it (the report then says SIMULATED)", field="--account")
+    # --- end events helper ---
     if accounts and getattr(j, "pools_per_person", False):
         # A same-day group (UK) or the ACB pool and superficial-loss test (CA) span every account of
         # the person: a per-account view would drop or misstate mixed disposals, so refuse it.
@@ -174,6 +199,14 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
         swaps = SwapStats()
         movements = value_events(events, pricer, until=cutoff,
                                  swap_cost=getattr(j, "swap_cost", SwapCost.RECEIVED), stats=swaps)
+        # --- events helper (issue #12): income as income, valued with the same rates ---
+        from taxreport.jurisdictions.income import RULES, income_of_year
+
+        income_start, income_end = j.year_bounds(year, opts["timezone"]) if opts.get(  # type: ignore[call-arg]
+            "timezone") else j.year_bounds(year)
+        income = income_of_year(events, pricer, jurisdiction=j.code, start=income_start, end=income_end) \
+            if j.code in RULES else None
+        # --- end events helper ---
         pricer.raise_if_missing()
         opts.setdefault("currency", cur)
         summary = j.compute(movements, year=year, method=method, options=opts)
@@ -187,6 +220,8 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     if accounts:
         _restrict(summary, set(accounts))
     summary.notes[:0] = pricer.notes() + swaps.notes()
+    summary.income = income  # events helper (issue #12)
+    summary.notes[:0] = prepared.notes  # events helper (issue #12): SIMULATED banner / simulated left out
     return summary
 
 
@@ -196,7 +231,10 @@ def compute_gains(ledger, *, jurisdiction: str, year: str, method: str | None = 
     """:func:`compute_gains_from_events` over the ledger's events (:func:`load_events`) and its rate store."""
     from taxreport.prices.store import load_table
 
-    events = load_events(ledger, GainsRequest(jurisdiction, year))
+    events = load_events(ledger)
+    from taxreport.review import refuse_blocking  # events helper (issue #12): blocking review items stop the year
+
+    refuse_blocking(ledger, events, jurisdiction=jurisdiction, year=year, options=options, verify=False)
     return compute_gains_from_events(events, load_table(ledger), jurisdiction=jurisdiction, year=year,
                                      method=method, accounts=accounts, currency=currency, options=options)
 

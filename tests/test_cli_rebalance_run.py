@@ -93,11 +93,19 @@ def test_fills_reach_the_tax_engine(cli):
     cli("basket", "invest", "10000", "--basket", "core", "--paper", *START)
     cli("rebalance", "run", "--basket", "core", "--paper", "--prices", "BTC=66000,ETH=2900,SOL=140",
         "--at", "2026-03-09T00:00:00Z")
-    gains = json.loads(cli("gains", "-j", "us", "-y", "2026", "--peg", "USDT=USD", "--format", "json").output)
     trades = json.loads(cli("ledger", "list", "--kind", "trade", "--format", "json").output)
     assert {t["account"] for t in trades} == {"paper:core"} and {t["source"] for t in trades} == {"paper"}
-    # Every fill disposes of exactly one asset (USDT for a buy, the coin for a sell): one disposal each.
+    # Issue #12: the paper account is declared simulated by its writer, so by default no paper fill is taxed.
+    declared = json.loads(cli("ledger", "list", "--kind", "account", "--format", "json").output)
+    assert [(d["account"], d["simulated"], d["venue"]) for d in declared] == [("paper:core", True, "paper")]
+    real = json.loads(cli("gains", "-j", "us", "-y", "2026", "--peg", "USDT=USD", "--format", "json").output)
+    assert real["disposals"] == [] and real["simulated"] is False
+    # --include-simulated puts them back, and says so. Every fill disposes of exactly one asset (USDT for a
+    # buy, the coin for a sell): one disposal each.
+    gains = json.loads(cli("gains", "-j", "us", "-y", "2026", "--peg", "USDT=USD", "--include-simulated",
+                           "--format", "json").output)
     assert len(gains["disposals"]) == len(trades) == 6
+    assert gains["simulated"] is True and gains["notes"][0].startswith("SIMULATED")
 
 
 def test_run_recovers_what_a_crashed_process_left_on_the_exchange(cli):

@@ -249,6 +249,9 @@ def test_live_journey_end_to_end_through_ccxt_and_http(venue, monkeypatch, tmp_p
     out = cli("basket", "invest", "1000", "--basket", "core", "--live", "--exchange-url", server.url, *fast)
     assert "(live): completed" in out
     _assert_books_equal_ledger(books, tmp_path)
+    # Issue #12: the account traded on the local venue is declared simulated by its writer (no real money).
+    declared = json.loads(cli("ledger", "list", "--kind", "account", "--format", "json"))
+    assert [(d["simulated"], d["venue"]) for d in declared] == [(True, "okx-local")]
     monkeypatch.setenv("TAXREPORT_EXCHANGE_URL", server.url)  # the environment variable works as well
     out = cli("rebalance", "run", "--basket", "core", "--live", "--loop", "--checks", "1", "--interval", "1", *fast)
     assert "loop ended after 1 check(s)" in out

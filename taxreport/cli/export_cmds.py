@@ -22,7 +22,7 @@ def _name(fmt: str, jurisdiction: str | None, year: str) -> str:
     return FILE_NAMES[fmt].format(year=year, j=(jurisdiction or "all").lower())
 
 
-def _year_options(need_jurisdiction: bool) -> Callable:
+def _year_options(need_jurisdiction: bool, simulated_flag: bool = False) -> Callable:
     def deco(f: Callable) -> Callable:
         f = click.option("--year", "-y", required=True, help="Tax year as the country writes it: 2024, or 2024-25 "
                          "for uk/au.")(f)
@@ -33,8 +33,28 @@ def _year_options(need_jurisdiction: bool) -> Callable:
                          help="Only this account (repeatable). Default: every account.")(f)
         f = click.option("--out", "-o", default=None, type=click.Path(),
                          help="Output file (default: a descriptive name in the current folder).")(f)
+        if simulated_flag:  # events helper (issue #12); the gains exports get it from gains_options
+            f = click.option("--include-simulated", is_flag=True,
+                             help="Put simulated accounts (paper, local venue) back in; not a tax report then.")(f)
         return f
     return deco
+
+
+def _events(ctx: click.Context, kw: dict[str, Any]) -> list:
+    """The ledger's events (chain verified; reversals and supplied cost bases applied) without simulated
+    accounts unless --include-simulated; a year with blocking review items is refused (events helper,
+    issue #12)."""
+    from taxreport.gains import load_events
+    from taxreport.model.legs import effective_events
+    from taxreport.prepare import apply_basis
+    from taxreport.review import refuse_blocking
+    from taxreport.simulated import without_simulated
+
+    ledger = open_ledger(ctx)
+    stored = load_events(ledger)
+    refuse_blocking(ledger, stored, jurisdiction=kw.get("jurisdiction"), year=kw["year"],
+                    options={"include_simulated": bool(kw.get("include_simulated"))}, verify=False)
+    return apply_basis(without_simulated(effective_events(stored), include=bool(kw.get("include_simulated"))))
 
 
 def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSummary
@@ -63,9 +83,7 @@ def _bounds(jurisdiction: str | None, year: str):  # noqa: ANN202
 
 def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: bool) -> tuple[Path, int]:
     start, end = _bounds(kw.get("jurisdiction"), kw["year"])
-    from taxreport.gains import load_events
-
-    events = load_events(open_ledger(ctx))
+    events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
     path = Path(kw.get("out") or _name(module.__name__.rsplit(".", 1)[-1], kw.get("jurisdiction"), kw["year"]))
     n = module.export(events, path, start=start if only_year else None, end=end,
                       accounts=list(kw.get("accounts") or ()) or None)
@@ -84,7 +102,13 @@ def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...],
 
         report = reconcile_okx(ledger, list(recon_files), account=recon_account or "okx:main",
                                start=summary.year_start, end=summary.year_end)
-    return collect(summary, list(ledger.rows()), reconciliation=report, reconciliation_note=note,
+    rows = list(ledger.rows())
+    from taxreport.simulated import simulated_accounts  # events helper (issue #12): audit rows of real accounts
+
+    sim = set() if any(n.startswith("SIMULATED") for n in summary.notes) else \
+        set(simulated_accounts([r.event for r in rows]))
+    rows = [r for r in rows if not sim.intersection(r.event.accounts)] if sim else rows
+    return collect(summary, rows, reconciliation=report, reconciliation_note=note,
                    now=datetime.now(timezone.utc))
 
 
@@ -109,7 +133,7 @@ def export() -> None:
 
 
 @export.command("koinly")
-@_year_options(need_jurisdiction=False)
+@_year_options(need_jurisdiction=False, simulated_flag=True)
 @click.option("--only-year", is_flag=True, help="Only the year's rows (default: all history up to the year's end, "
               "which Koinly needs for cost basis).")
 @click.pass_context
@@ -128,7 +152,7 @@ def koinly_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
 
 
 @export.command("cointracker")
-@_year_options(need_jurisdiction=False)
+@_year_options(need_jurisdiction=False, simulated_flag=True)
 @click.option("--only-year", is_flag=True, help="Only the year's rows (default: all history up to the year's end).")
 @click.pass_context
 def cointracker_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
@@ -150,7 +174,7 @@ def _cointracker_warning(ctx: click.Context, kw: dict[str, Any], only_year: bool
     from taxreport.reports import cointracker
 
     start, end = _bounds(kw.get("jurisdiction"), kw["year"])
-    rows = cointracker.untagged(open_ledger(ctx).events(), start=start if only_year else None, end=end,
+    rows = cointracker.untagged(_events(ctx, kw), start=start if only_year else None, end=end,
                                 accounts=list(kw.get("accounts") or ()) or None)
     if rows:
         kinds = sorted({r.income_type or r.purpose or r.kind for r in rows})
@@ -292,7 +316,7 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         task = progress.add_task("computing gains…", total=steps + 1)
         summary = _summary(ctx, kw)
         data = _report_data(ctx, summary, recon_files, reconcile_account)
-        events = open_ledger(ctx).events()  # the chain was verified by the gains request above
+        events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
         progress.advance(task)
         folder.mkdir(parents=True, exist_ok=True)
         for fmt_name, module in (("koinly", koinly), ("cointracker", cointracker)):

@@ -62,6 +62,7 @@ def _money(value: Any) -> Any:
 
 def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
     """The ``--format json`` document (amounts rounded to the cent here, quantities exact)."""
+    from taxreport.jurisdictions.income import income_json
     from taxreport.model.money import decimal_str, money_str
 
     return {
@@ -81,6 +82,9 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
                       "account": m.account, "lot": m.lot_ref, "rule": m.rule} for m in d.lots],
         } for d in summary.disposals],
         "notes": list(summary.notes),
+        # events helper (issue #12): income as income; SIMULATED when simulated accounts were put in
+        "income": income_json(summary.income) if getattr(summary, "income", None) is not None else None,
+        "simulated": any(n.startswith("SIMULATED") for n in summary.notes),
     }
 
 
@@ -100,6 +104,15 @@ def _print(data: dict[str, Any], detail: bool) -> None:
             rows.append((key, str(value)))
         else:
             rows.append((key, ", ".join(f"{k}={v}" for k, v in value.items())))
+    if data.get("simulated"):  # events helper (issue #12)
+        title = "SIMULATED (not a tax figure): " + title
+    income = data.get("income")
+    if income and income["items"]:  # events helper (issue #12)
+        rows.append((f"income ({income['category']})", income["total"]))
+        rows.extend((f"  income: {k}", v) for k, v in income["by_type"].items())
+        if income["not_income"] != "0.00":
+            rows.append(("  received, not income here", income["not_income"]))
+        rows.append(("  taxable income", income["taxable"]))
     print_table(title, [("", "left"), (cur, "right")], rows)
     if detail:
         drows = []

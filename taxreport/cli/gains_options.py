@@ -60,6 +60,8 @@ def gains_options(*, accounts: bool = True) -> Callable[[Callable[..., Any]], Ca
         click.option("--timezone", default=None, help="IANA zone for local dates (default: the country's)."),
         click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
                      help="Country option, e.g. form8949_reporting=none (US), losses_brought_forward=1200 (UK)."),
+        click.option("--include-simulated", is_flag=True,  # events helper (issue #12)
+                     help="Put simulated accounts (paper, local venue) back in; the report then says SIMULATED."),
     ]
     if accounts:
         opts.insert(1, click.option(
@@ -75,7 +77,7 @@ def gains_options(*, accounts: bool = True) -> Callable[[Callable[..., Any]], Ca
 
 
 GAINS_FLAGS = ("method", "accounts", "currency", "via", "peg", "rate_lookback", "universal", "universal_until",
-               "allow_zero_cost", "lots_file", "timezone", "extra")
+               "allow_zero_cost", "lots_file", "timezone", "extra", "include_simulated")
 
 
 def request_from_flags(jurisdiction: str, year: str, kw: dict[str, Any]):  # noqa: ANN201 - GainsRequest
@@ -116,4 +118,5 @@ def request_from_flags(jurisdiction: str, year: str, kw: dict[str, Any]):  # noq
         rate_lookback_days=int(kw.get("rate_lookback") or 0), universal=bool(kw.get("universal")),
         universal_until=until, zero_cost_assets=tuple(a.strip().upper() for a in kw.get("allow_zero_cost") or ()),
         selections=selections, timezone=timezone,
-        country_options=_pairs(tuple(kw.get("extra") or ()), "--option", upper=False))
+        country_options=_pairs(tuple(kw.get("extra") or ()), "--option", upper=False),
+        include_simulated=bool(kw.get("include_simulated")))  # events helper (issue #12)

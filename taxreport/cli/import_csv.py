@@ -13,7 +13,9 @@ from taxreport.cli.common import echo_json, format_option, open_ledger
 @format_option()
 @click.pass_context
 def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, fmt: str) -> None:
-    """Import trades from the canonical CSV: timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id.
+    """Import trades from the canonical CSV: timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id,
+    or events of every kind from its events form (a type column: trade, deposit, withdrawal, transfer,
+    income, gift-in, gift-out, lost; see the README).
 
     Timestamps are ISO 8601 with an offset or Z; side is buy/sell; price is in the quote asset;
     fee may be empty. Every file is checked before anything is written; a file with any bad row
@@ -22,6 +24,7 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     \b
     Example:
       taxreport import csv trades.csv --account kraken:main
+      taxreport import csv events.csv   # header type,timestamp,account,asset,quantity,...
     """
     from taxreport.importers.base import write_batch
     from taxreport.importers.canonical_csv import parse_canonical_csv

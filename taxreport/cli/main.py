@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("taxreport.cli.export_cmds:export", "Write Koinly, CoinTracker, Form 8949, XLSX and PDF reports."),
     "backtest": ("taxreport.cli.backtest_cmd:backtest", "Compare rebalancing strategies before and after tax."),
     "venue": ("taxreport.cli.venue_cmds:venue", "Run a local OKX-compatible venue (rehearsals, fault tests)."),
+    "review": ("taxreport.cli.review_cmd:review", "What blocks or distorts a tax year, and how to fix each item."),
 }
 
 

@@ -202,6 +202,9 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
         return venue
     ex.save()
     ledger = open_ledger(ctx)
+    from taxreport.simulated import mark_simulated  # events helper (issue #12): paper money is never taxed
+
+    mark_simulated(ledger, venue.account, "paper", actor=f"rebalancer:{basket.name}", time=ex.now)
     sync_paper_funding(ledger, venue)
     if funded:
         from taxreport.rebalance.journal import Journal
@@ -288,6 +291,14 @@ def make_engine(ctx: click.Context, venue: Venue, *, fill_timeout: float = 30, r
     hook = _paper_kill_hook(venue)
     if hook is not None:
         venue.paper.on_step = hook
+    # events helper (issue #12): OKX demo trading and a venue on this machine (the local OKX venue,
+    # `taxreport venue okx`, binds 127.0.0.1; real OKX never answers on loopback) move no real money.
+    simulated_venue = "okx-sandbox" if venue.mode == "sandbox" else \
+        "okx-local" if host in ("127.0.0.1", "localhost", "::1") else None
+    if simulated_venue:
+        from taxreport.simulated import mark_simulated
+
+        mark_simulated(open_ledger(ctx), venue.account, simulated_venue, actor=f"rebalancer:{venue.basket.name}")
     return Executor(open_ledger(ctx), venue.exchange, venue.basket, account=venue.account, config=config,
                     sleep=venue.sleep, clock=venue.clock, on_step=hook)
 

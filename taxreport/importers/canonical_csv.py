@@ -11,10 +11,39 @@ Header (every column present, in any order, no others)::
 * ``fee``: may be empty (no fee); negative for a rebate; ``fee_asset`` is required with a fee.
 * ``id``: the venue's trade id; re-importing a row with the same account and id adds nothing. When
   empty, the row's content identifies it.
+
+**Events form** (the header has a ``type`` column): one row per event of any kind. Required columns
+``type,timestamp,account,quantity``; any of :data:`EVENT_OPTIONAL` may follow, in any order (no others).
+A cell a row's type does not use must be empty (a filled one is refused: it would be silently lost).
+
+==============  ======================================================================================
+``type``        uses
+==============  ======================================================================================
+``trade``       ``side, base, quote, price, fee, fee_asset`` (as the trade form; ``asset`` empty)
+``deposit``     ``asset``; ``cost, cost_currency, acquired_at`` when the basis is known
+``gift-in``     ``asset``; ``cost, cost_currency, acquired_at`` (the donor's basis) when known
+``withdrawal``  ``asset, fee`` (to an own wallet: no disposal; matched to a deposit if one fits)
+``gift-out``    ``asset, fee, value, value_currency`` (a disposal at ``value``, else market value)
+``lost``        ``asset, fee, value, value_currency`` (a disposal for ``value``, 0 when empty)
+``transfer``    ``asset, to_account, fee`` (``account`` is where the coins leave; ``quantity`` includes
+                the fee)
+``income``      ``asset, income_type`` (staking, airdrop, reward, interest, mining, other), ``value,
+                value_currency`` (else valued from the rate store)
+``basis``       ``target`` (the key of a deposit or gift already in the ledger), ``cost, cost_currency,
+                acquired_at``: the basis supplied afterwards, as ``taxreport ledger basis`` does
+                (``account`` and ``quantity`` empty; ``timestamp`` is when you state it)
+==============  ======================================================================================
+
+Example::
+
+    type,timestamp,account,asset,quantity,cost,cost_currency,income_type,value,value_currency,id
+    deposit,2024-01-02T09:00:00Z,okx:main,USDT,1000,1000,USD,,,,d-1
+    income,2024-05-01T00:00:00Z,okx:main,ETH,0.01,,,staking,30,USD,i-1
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from taxreport.errors import InputError
@@ -24,6 +53,22 @@ from taxreport.model.money import parse_decimal
 
 COLUMNS = ("timestamp", "account", "side", "base", "quote", "quantity", "price", "fee", "fee_asset", "id")
 SOURCE = "csv"
+EVENT_REQUIRED = ("type", "timestamp", "account", "quantity")
+EVENT_OPTIONAL = ("side", "base", "quote", "price", "fee", "fee_asset", "asset", "to_account", "cost",
+                  "cost_currency", "acquired_at", "value", "value_currency", "income_type", "id", "note", "target")
+EVENT_TYPES = ("trade", "deposit", "gift-in", "withdrawal", "gift-out", "lost", "transfer", "income", "basis")
+# The cells each type reads (besides type, timestamp, account, quantity, id, note).
+USES: dict[str, frozenset[str]] = {
+    "trade": frozenset({"side", "base", "quote", "price", "fee", "fee_asset"}),
+    "deposit": frozenset({"asset", "cost", "cost_currency", "acquired_at"}),
+    "gift-in": frozenset({"asset", "cost", "cost_currency", "acquired_at"}),
+    "withdrawal": frozenset({"asset", "fee"}),
+    "gift-out": frozenset({"asset", "fee", "value", "value_currency"}),
+    "lost": frozenset({"asset", "fee", "value", "value_currency"}),
+    "transfer": frozenset({"asset", "to_account", "fee"}),
+    "income": frozenset({"asset", "income_type", "value", "value_currency"}),
+    "basis": frozenset({"target", "cost", "cost_currency", "acquired_at"}),
+}
 
 
 def parse_canonical_csv(path: str | Path, *, account: str | None = None) -> ParsedBatch:
@@ -40,6 +85,8 @@ def parse_canonical_csv(path: str | Path, *, account: str | None = None) -> Pars
         raise InputError("empty file: expected the header " + ",".join(COLUMNS), file=name)
     _, header = first
     header = [h.strip() for h in header]
+    if "type" in header:
+        return _parse_events(name, header, lines, account)
     missing = [c for c in COLUMNS if c not in header]
     extra = [h for h in header if h not in COLUMNS]
     if missing or extra or len(set(header)) != len(header):
@@ -111,3 +158,148 @@ def _trade(row: dict[str, str], default_account: str | None) -> Trade:
     except ValueError as exc:
         field, _, reason = str(exc).partition(": ")
         raise _FieldError(field if field in COLUMNS else "row", reason or str(exc)) from None
+
+
+def _parse_events(name: str, header: list[str], lines, account: str | None) -> ParsedBatch:  # noqa: ANN001
+    """The events form (module docstring): every row checked; any bad row refuses the file."""
+    missing = [c for c in EVENT_REQUIRED if c not in header]
+    extra = [h for h in header if h not in EVENT_REQUIRED and h not in EVENT_OPTIONAL]
+    if missing or extra or len(set(header)) != len(header):
+        detail = "; ".join(filter(None, [
+            f"missing {', '.join(missing)}" if missing else "",
+            f"unknown {', '.join(extra)}" if extra else "",
+            "a column appears twice" if len(set(header)) != len(header) else "",
+        ]))
+        raise InputError(f"header {','.join(header)!r} is not the canonical events header: "
+                         f"{','.join(EVENT_REQUIRED)} and any of {','.join(EVENT_OPTIONAL)} ({detail})",
+                         file=name, line=1)
+    batch = ParsedBatch(name)
+    problems: list[InputError] = []
+    col = {h: i for i, h in enumerate(header)}
+    try:
+        for line, cells in lines:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                problems.append(InputError(f"has {len(cells)} cells, the header has {len(header)}",
+                                           file=name, line=line))
+                continue
+            row = {h: "" for h in (*EVENT_REQUIRED, *EVENT_OPTIONAL)}
+            row.update({h: cells[i].strip() for h, i in col.items()})
+            try:
+                batch.add(_event(row, account), f"{name}:{line}")
+            except _FieldError as exc:
+                problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
+    except InputError as exc:
+        problems.append(InputError(exc.reason, file=name, line=exc.line))
+    if problems:
+        raise ImportRefused(name, problems)
+    return batch
+
+
+def _event(row: dict[str, str], default_account: str | None):  # noqa: ANN202 - an Event
+    from taxreport.model.events import Deposit, GiftIn, Income, Transfer, Withdrawal
+
+    kind = row["type"].lower()
+    if kind not in EVENT_TYPES:
+        raise _FieldError("type", f"{row['type']!r} is not one of {', '.join(EVENT_TYPES)}" if row["type"]
+                          else "is empty")
+    for cell in EVENT_OPTIONAL:
+        if row[cell] and cell not in USES[kind] and cell not in ("id", "note"):
+            raise _FieldError(cell, f"is not used by a {kind} row; leave it empty")
+    if kind == "trade":
+        trade = _trade(row, default_account)
+        return dataclasses.replace(trade, note=row["note"]) if row["note"] else trade
+    if kind == "basis":
+        return _basis(row)
+    account = row["account"] or default_account
+    if not account:
+        raise _FieldError("account", "is empty and no --account was given")
+    if default_account and row["account"] and row["account"] != default_account:
+        raise _FieldError("account", f"is {row['account']!r} but --account says {default_account!r}")
+    try:
+        when = parse_time(row["timestamp"] or "", what="timestamp") if row["timestamp"] else None
+    except ValueError as exc:
+        raise _FieldError("timestamp", str(exc).split(": ", 1)[-1] + " (use ISO 8601 with Z or an offset)") from None
+    if when is None:
+        raise _FieldError("timestamp", "is empty")
+
+    def number(cell: str, default: str | None = None):  # noqa: ANN202
+        if not row[cell]:
+            if default is None:
+                return None
+            return parse_decimal(default)
+        try:
+            return parse_decimal(row[cell], what=cell)
+        except ValueError as exc:
+            raise _FieldError(cell, str(exc).split(": ", 1)[-1]) from None
+
+    def moment(cell: str):  # noqa: ANN202
+        if not row[cell]:
+            return None
+        try:
+            return parse_time(row[cell], what=cell)
+        except ValueError as exc:
+            raise _FieldError(cell, str(exc).split(": ", 1)[-1]) from None
+
+    if not row["quantity"]:
+        raise _FieldError("quantity", "is empty")
+    if not row["asset"]:
+        raise _FieldError("asset", "is empty")
+    common = {"time": when, "source": SOURCE, "external_id": f"{account}/{row['id']}" if row["id"] else None,
+              "note": row["note"], "account": account, "asset": row["asset"], "quantity": number("quantity")}
+    try:
+        if kind in ("deposit", "gift-in"):
+            cls = Deposit if kind == "deposit" else GiftIn
+            return cls(**common, cost=number("cost"), cost_currency=row["cost_currency"] or None,
+                       acquired_at=moment("acquired_at"))
+        if kind in ("withdrawal", "gift-out", "lost"):
+            purpose = {"withdrawal": "own-wallet", "gift-out": "gift", "lost": "lost"}[kind]
+            value, currency = number("value"), row["value_currency"] or None
+            if kind == "lost" and value is None and currency is None:
+                value, currency = parse_decimal("0"), "USD"  # nothing received for lost coins
+            return Withdrawal(**common, fee=number("fee", "0"), purpose=purpose, value=value, value_currency=currency)
+        if kind == "transfer":
+            if not row["to_account"]:
+                raise _FieldError("to_account", "is empty (a transfer goes from account to to_account)")
+            del common["account"]
+            return Transfer(**common, from_account=account, to_account=row["to_account"], fee=number("fee", "0"))
+        if not row["income_type"]:
+            raise _FieldError("income_type", "is empty (staking, airdrop, reward, interest, mining, other)")
+        return Income(**common, income_type=row["income_type"].lower(), value=number("value"),
+                      value_currency=row["value_currency"] or None)
+    except ValueError as exc:
+        field, _, reason = str(exc).partition(": ")
+        known = (*EVENT_REQUIRED, *EVENT_OPTIONAL)
+        raise _FieldError(field if field in known else ("account" if field == "from_account" else "row"),
+                          reason or str(exc)) from None
+
+
+
+def _basis(row: dict[str, str]):  # noqa: ANN202 - a BasisSupplement
+    """A ``basis`` row: the cost basis of an event already in the ledger (``target``: its key, as
+    ``taxreport review`` shows it), like ``taxreport ledger basis``; ``account`` and ``quantity`` stay empty."""
+    from taxreport.model.events import BasisSupplement
+
+    for cell in ("account", "quantity"):
+        if row[cell]:
+            raise _FieldError(cell, "is not used by a basis row (the target event has them); leave it empty")
+    for cell in ("target", "cost", "cost_currency"):
+        if not row[cell]:
+            raise _FieldError(cell, "is empty (a basis row needs target, cost and cost_currency)")
+    try:
+        when = parse_time(row["timestamp"], what="timestamp") if row["timestamp"] else None
+        acquired = parse_time(row["acquired_at"], what="acquired_at") if row["acquired_at"] else None
+    except ValueError as exc:
+        field, _, reason = str(exc).partition(": ")
+        raise _FieldError(field, reason + " (use ISO 8601 with Z or an offset)") from None
+    if when is None:
+        raise _FieldError("timestamp", "is empty")
+    try:
+        cost = parse_decimal(row["cost"], what="cost")
+        return BasisSupplement(time=when, source=SOURCE, external_id=row["id"] or None, note=row["note"],
+                               target_key=row["target"], cost=cost, cost_currency=row["cost_currency"],
+                               acquired_at=acquired)
+    except ValueError as exc:
+        field, _, reason = str(exc).partition(": ")
+        raise _FieldError(field if field in EVENT_OPTIONAL else "row", reason or str(exc)) from None

@@ -63,6 +63,7 @@ class YearSummary:
     breakdown: dict[str, Any] = field(default_factory=dict)  # short/long, exempt/taxable, discount…
     open_lots: list[OpenLot] = field(default_factory=list)  # holdings at year end
     notes: list[str] = field(default_factory=list)  # price sources, assumptions (peg), rounding
+    income: Any = None  # events helper (issue #12): taxreport.jurisdictions.income.IncomeReport of the year
     # The IANA zone whose local dates decided the year and the holding periods; every report shows
     # dates in it (set by taxreport.gains from --timezone or the country's zone).
     timezone: str = "UTC"

@@ -269,13 +269,7 @@ class Deposit(_OneAssetInOneAccount):
 
     def __post_init__(self) -> None:
         _OneAssetInOneAccount.__post_init__(self)
-        if (self.cost is None) != (self.cost_currency is None):
-            raise ValueError("cost_currency: cost and cost_currency go together")
-        if self.cost is not None:
-            _non_negative(self.cost, "cost")
-            object.__setattr__(self, "cost_currency", normalise_asset(self.cost_currency, what="cost_currency"))
-        if self.acquired_at is not None:
-            object.__setattr__(self, "acquired_at", utc(self.acquired_at, what="acquired_at"))
+        _cost_triplet(self)
 
 
 WITHDRAWAL_PURPOSES = ("own-wallet", "spend", "gift", "donation", "lost")
@@ -381,6 +375,100 @@ def _require_account(value: str, what: str = "account") -> None:
         raise ValueError(f"{what}: must be a non-empty name without surrounding spaces, got {value!r}")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GiftIn(_OneAssetInOneAccount):
+    """Coins received as a gift (kind ``gift-in``). ``cost``/``cost_currency`` (and ``acquired_at``) give
+    the basis the recipient takes over when known: in the US the donor's basis and holding period carry
+    over (IRC §1015(a), §1223(2)); in the UK a gift is acquired at market value (TCGA 1992 s17(1)).
+    Without a cost the coins are acquired at their market value on receipt (the UK rule); ``taxreport
+    review`` lists such gifts so the donor's basis can be supplied (``taxreport ledger basis``)."""
+
+    kind: ClassVar[str] = "gift-in"
+    cost: Decimal | None = None
+    cost_currency: str | None = None
+    acquired_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _OneAssetInOneAccount.__post_init__(self)
+        _cost_triplet(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BasisSupplement(Event):
+    """The cost basis of a deposit (or gift received) already in the ledger, supplied afterwards (kind
+    ``basis``): never an edit of the deposit, a new audited event naming it by ``target_key``. The tax
+    engine reads the deposit as if it had carried ``cost``/``cost_currency``/``acquired_at``
+    (:func:`taxreport.prepare.prepare_events`). To correct a basis, reverse this event and write another."""
+
+    kind: ClassVar[str] = "basis"
+    target_key: str
+    cost: Decimal
+    cost_currency: str
+    acquired_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if not self.target_key.strip():
+            raise ValueError("target_key: must not be empty")
+        _cost_triplet(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferLink(Event):
+    """The user's statement that a withdrawal and a deposit in the ledger are one transfer between two of
+    their own accounts (kind ``link``), for pairs the automatic matching could not decide
+    (:mod:`taxreport.lots.own_transfers`). Names both by natural key."""
+
+    kind: ClassVar[str] = "link"
+    withdrawal_key: str
+    deposit_key: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if not self.withdrawal_key.strip() or not self.deposit_key.strip():
+            raise ValueError("withdrawal_key: a link needs a withdrawal and a deposit")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountDeclaration(Event):
+    """What an account is, declared by the writer that creates it (kind ``account``). ``simulated``
+    accounts (the paper exchange, the local OKX venue, OKX demo trading) hold no real money: the tax
+    engine and every export leave them out unless asked (``--include-simulated``). ``venue`` says which
+    writer declared it (``paper``, ``okx-local``, ``okx-sandbox``…)."""
+
+    kind: ClassVar[str] = "account"
+    account: str
+    simulated: bool
+    venue: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        _require_account(self.account)
+        if not isinstance(self.simulated, bool):
+            raise ValueError(f"simulated: must be true or false, got {self.simulated!r}")
+        if not self.venue.strip():
+            raise ValueError("venue: must not be empty")
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return (self.account,)
+
+
+def _cost_triplet(event: "Deposit | GiftIn | BasisSupplement") -> None:
+    """``cost``/``cost_currency`` come together (cost not negative, currency normalised); ``acquired_at``
+    is a UTC time when given."""
+    if (event.cost is None) != (event.cost_currency is None):
+        raise ValueError("cost_currency: cost and cost_currency go together")
+    if event.cost is not None:
+        _non_negative(event.cost, "cost")
+        object.__setattr__(event, "cost_currency", normalise_asset(event.cost_currency or "", what="cost_currency"))
+    if event.acquired_at is not None:
+        object.__setattr__(event, "acquired_at", utc(event.acquired_at, what="acquired_at"))
+        if isinstance(event, GiftIn) and event.acquired_at > event.time:
+            raise ValueError("acquired_at: is after the event itself")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Trade, Transfer, Deposit, Withdrawal, Income, Reversal, Record)
+    cls.kind: cls for cls in (Trade, Transfer, Deposit, Withdrawal, Income, Reversal, Record, GiftIn,
+                              BasisSupplement, TransferLink, AccountDeclaration)
 }

@@ -46,14 +46,18 @@ from typing import Iterable, Iterator, NamedTuple
 
 from taxreport.model.assets import FIAT
 from taxreport.model.events import (
+    AccountDeclaration,
+    BasisSupplement,
     Deposit,
     Event,
+    GiftIn,
     Income,
     Record,
     Reversal,
     Side,
     Trade,
     Transfer,
+    TransferLink,
     Withdrawal,
 )
 
@@ -136,6 +140,12 @@ def event_legs(event: Event) -> list[Leg]:
         ]
     if isinstance(event, (Record, Reversal)):
         return []
+    # --- events helper (issue #12): gifts received, basis supplements, links, account declarations ---
+    if isinstance(event, GiftIn):
+        return _gift_in_legs(event)
+    if isinstance(event, (BasisSupplement, TransferLink, AccountDeclaration)):
+        return []  # move nothing: read by taxreport.prepare before legs are taken
+    # --- end events helper ---
     raise TypeError(f"no legs defined for {type(event).__name__}")
 
 
@@ -242,6 +252,15 @@ def _withdrawal_legs(w: Withdrawal) -> list[Leg]:
     if w.fee:
         legs.append(_leg(w, 1, LegKind.DISPOSE, "fee", w.account, w.asset, w.fee, None, None))
     return legs
+
+
+def _gift_in_legs(g: GiftIn) -> list[Leg]:
+    """A gift received (events helper, issue #12): with a stated basis, a lot with that cost and original
+    date (like a deposit with basis); without one, an acquisition at market value on receipt."""
+    if g.cost is not None:
+        return [_leg(g, 0, LegKind.MOVE_IN, "gift-in", g.account, g.asset, g.quantity, g.cost_currency, g.cost,
+                     acquired_at=g.acquired_at)]
+    return [_leg(g, 0, LegKind.ACQUIRE, "gift-in", g.account, g.asset, g.quantity, None, None)]
 
 
 def _require_positive(value: Decimal, trade: Trade, what: str) -> None:

@@ -154,7 +154,16 @@ def context(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> dict[str,
         "reconciliation": recon, "reconciliation_note": data.reconciliation_note,
         "audit_count": len(data.audit), "audit_head": data.audit[-1].hash if data.audit else "",
         "disclaimer": DISCLAIMER, "rounding": ROUNDING, "local": local,
+        # events helper (issue #12): income section; SIMULATED banner on every page
+        "income": s.income, "simulated": simulated_accounts_of(s),
     }
+
+
+def simulated_accounts_of(summary: Any) -> str:
+    """The simulated accounts a summary made with --include-simulated names in its SIMULATED note, else ""
+    (events helper, issue #12)."""
+    note = next((n for n in summary.notes if n.startswith("SIMULATED")), "")
+    return note[note.find("(") + 1:note.find(")")] if "(" in note else ("simulated accounts" if note else "")
 
 
 def reconciliation_view(report: Any) -> dict[str, Any] | None:

@@ -116,6 +116,17 @@ def event_rows(event: Event) -> list[TxRow]:
                      income_type=event.income_type, what=f"income ({event.income_type})")]
     if isinstance(event, Record):
         return []
+    # --- events helper (issue #12): a gift received is a receive row; declarations, links and basis
+    # supplements move no money (a supplied basis is applied to its deposit before rows are made) ---
+    from taxreport.model.events import AccountDeclaration, BasisSupplement, GiftIn, TransferLink
+
+    if isinstance(event, GiftIn):
+        detail = f" (cost basis {decimal_str(event.cost)} {event.cost_currency})" if event.cost is not None else ""
+        return [_row(event, event.account, "deposit", received=(event.quantity, event.asset),
+                     what="gift received", detail=detail)]
+    if isinstance(event, (AccountDeclaration, BasisSupplement, TransferLink)):
+        return []
+    # --- end events helper ---
     raise TypeError(f"no export rows defined for {type(event).__name__}")
 
 

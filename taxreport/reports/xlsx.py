@@ -189,7 +189,28 @@ def build(data: ReportData) -> Any:
                                ("Actor", "text"), ("Reason", "text"), ("Kind", "text"), ("Ledger key", "text"),
                                ("Hash", "text")],
            [[a.seq, a.recorded_at, a.time, a.actor, a.reason, a.kind, a.key, a.hash] for a in data.audit])
+    _income_and_simulated(wb, s)  # events helper (issue #12)
     return wb
+
+
+def _income_and_simulated(wb: Any, s: Any) -> None:
+    """Events helper (issue #12): an Income sheet when income was received in the period; with simulated
+    accounts included, every sheet's name starts with SIMULATED and its printed header says so."""
+    income = getattr(s, "income", None)
+    if income is not None and income.items:
+        _sheet(wb, "Income", [("Received (UTC)", "time"), ("Account", "text"), ("Asset", "text"),
+                              ("Quantity", "qty"), ("Type", "text"), (f"Value ({s.currency})", "money"),
+                              ("Income here", "text"), ("Ledger event", "text")],
+               [[i.time, i.account, i.asset, i.quantity, i.income_type, i.value, "yes" if i.is_income else "no", i.ref]
+                for i in income.items]
+               + [[None, "Total income", None, None, income.category, income.total, None, None],
+                  [None, "Taxable income", None, None, income.source, income.taxable, None, None]])
+    note = next((n for n in s.notes if n.startswith("SIMULATED")), None)
+    if note:
+        for ws in wb.worksheets:
+            ws.title = f"SIMULATED {ws.title}"[:31]
+            ws.oddHeader.center.text = note[:250]
+            ws.sheet_properties.tabColor = "B00020"
 
 
 def export(data: ReportData, path: Any) -> Path:
