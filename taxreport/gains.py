@@ -108,21 +108,22 @@ class GainsRequest:
         return replace(self, country_options={**self.country_options, **country_options})
 
 
-def require_verified(ledger: Any) -> None:
+def _verified_events(ledger: Any) -> list[Event]:
     """Refuse to report from a ledger whose hash chain does not verify: every report says its figures
-    come from the hash-chained ledger, so an edited, deleted or reordered row stops it (one line, why)."""
-    result = ledger.verify()
+    come from the hash-chained ledger, so an edited, deleted or reordered row stops it (one line, why).
+    The check and the events come from one pass over the rows (:meth:`Ledger.verified_events`)."""
+    result, events = ledger.verified_events()
     if not result.ok:
         raise LedgerError(f"the ledger's hash chain does not verify ({result.problem}); "
                           "no report is made from it (see 'taxreport ledger verify')")
+    return list(events)
 
 
 def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]:
     """THE place the ledger's events are loaded (after the chain is verified) and filtered for every
     gains computation, report and export. ``request`` is what filters may read. Reversals are applied
     later, by the legs."""
-    require_verified(ledger)
-    events = list(ledger.events())
+    events = _verified_events(ledger)
     if request is not None:  # events helper (issue #12): a year with blocking review items is refused
         from taxreport.review import refuse_blocking
 
