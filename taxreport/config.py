@@ -1,14 +1,15 @@
 """Where things live: the ledger database URL, the config directory, basket files.
 
 The database is ``--db`` (a SQLAlchemy URL or a plain file path), else ``$TAXREPORT_DB``, else a
-SQLite file in the user data directory (platformdirs). Secrets never live here: exchange keys come
-from the environment (see :mod:`taxreport.exchanges`).
+SQLite file in the user data directory (platformdirs). Secrets (exchange keys, notification URLs) come
+from the environment or from ``secrets.toml`` in the config directory, read by :func:`read_secrets` only.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 APP_NAME = "taxreport"
 
@@ -38,3 +39,21 @@ def database_url(value: str | None = None) -> str:
     path = Path(raw).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def read_secrets() -> tuple[Path, dict[str, Any]] | None:
+    """``secrets.toml`` in the config directory (path and tables), or None when there is none. A file
+    readable by other users is refused; a parse error never quotes the file (it may hold a key)."""
+    from taxreport.errors import InputError, TaxreportError
+
+    path = config_dir() / "secrets.toml"
+    if not path.is_file():
+        return None
+    if os.name != "nt" and path.stat().st_mode & 0o077:
+        raise TaxreportError(f"refusing to read {path}: it is readable by other users (run `chmod 600 {path}`)")
+    import tomllib
+
+    try:
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"cannot read secrets file ({exc.__class__.__name__})", file=str(path)) from None

@@ -83,19 +83,12 @@ def load_credentials(exchange_id: str, *, sandbox: bool = False,
         if missing:
             raise TaxreportError(f"incomplete {exchange_id} keys in the environment: {', '.join(missing)} not set")
         return Credentials(found["api_key"], found["secret"], found.get("password"), source="environment")
-    from taxreport.config import config_dir
+    from taxreport.config import read_secrets
 
-    path = config_dir() / "secrets.toml"
-    if not path.is_file():
+    secrets = read_secrets()
+    if secrets is None:
         return None
-    if os.name != "nt" and path.stat().st_mode & 0o077:
-        raise TaxreportError(f"refusing to read {path}: it is readable by other users (run `chmod 600 {path}`)")
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:  # the message may quote the file: keep it out
-        raise InputError(f"cannot read secrets file ({exc.__class__.__name__})", file=str(path)) from None
+    path, data = secrets
     section = data.get(f"{exchange_id}_sandbox" if sandbox else exchange_id)
     if section is None:
         return None

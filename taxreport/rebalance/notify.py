@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from taxreport.errors import InputError, TaxreportError
+from taxreport.errors import InputError
 
 KINDS = ("failed", "incomplete", "stranded_cash", "shortfall", "stop", "summary")
 
@@ -34,19 +34,12 @@ def notify_urls(basket: str, *, environ: dict[str, str] | None = None) -> list[s
     raw = env.get(f"TAXREPORT_NOTIFY_{basket.upper().replace('-', '_')}")
     if raw:
         return [u for u in re.split(r"[\s,]+", raw) if u]
-    from taxreport.config import config_dir
+    from taxreport.config import read_secrets
 
-    path = config_dir() / "secrets.toml"
-    if not path.is_file():
+    secrets = read_secrets()
+    if secrets is None:
         return []
-    if os.name != "nt" and path.stat().st_mode & 0o077:
-        raise TaxreportError(f"refusing to read {path}: it is readable by other users (run `chmod 600 {path}`)")
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:  # the message may quote the file: keep it out
-        raise InputError(f"cannot read secrets file ({exc.__class__.__name__})", file=str(path)) from None
+    path, data = secrets
     urls = (data.get("notify") or {}).get(basket)
     if urls is None:
         return []
