@@ -45,7 +45,8 @@ def _history(tmp: Path) -> list[list[str]]:
     """SYNTHETIC inputs of a mixed history, as CLI commands: USD trades on Kraken (the demo's sample),
     a crypto-to-crypto trade with the fee in the asset received, OKX trades against EUR, OKX staking
     income, Simple Earn in and out (transfers), Deposit yield (interest), a withdrawal with a fee, and
-    BittyTax records of a gift, lost coins, a spend (with its GBP value) and a donation."""
+    BittyTax records of a gift, lost coins, a spend (with its GBP value) and a donation, and two gifts
+    received (one with the donor's basis and date, one without)."""
     (tmp / "cc.csv").write_text("timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n"
                                 "2025-03-01T12:00:00Z,kraken:main,buy,ETH,BTC,0.5,0.03,0.0005,ETH,K-2001\n")
     meta = "UID:000 (SYNTHETIC),Account Type:Main,Time Zone:UTC+0\n"
@@ -84,6 +85,12 @@ def _history(tmp: Path) -> list[list[str]]:
     return [["import", "csv", str(REPO / "sample_exports" / "demo_trades.csv"), str(tmp / "cc.csv")],
             ["import", "okx", str(tmp / "okx-t.csv"), str(tmp / "okx-f.csv")],
             ["import", "bittytax", str(tmp / "bitty.csv")],
+            # gifts received: one with the donor's basis and date (US IRC §1015 carry-over), one without
+            ["ledger", "add", "gift-in", "--time", "2025-02-01T10:00:00Z", "--account", "kraken:main",
+             "--asset", "BTC", "--quantity", "0.05", "--cost", "2000", "--cost-currency", "USD",
+             "--acquired-at", "2024-03-01T00:00:00Z", "--note", "from dad"],
+            ["ledger", "add", "gift-in", "--time", "2025-02-02T10:00:00Z", "--account", "kraken:main",
+             "--asset", "ETH", "--quantity", "0.2"],
             ["prices", "import", str(tmp / "rates.csv")]]
 
 
@@ -108,8 +115,12 @@ def test_koinly_round_trip_gives_the_same_gains_for_every_country(tmp_path):
     out = tmp_path / "koinly.csv"
     run(a, "export", "koinly", "--year", "2025", "--out", str(out))
     text = run(b, "import", "koinly", str(out))
-    assert "22 events (2 income, 13 trade, 2 transfer, 5 withdrawal); 22 added" in text
-    assert "0 added, 22 duplicates" in run(b, "import", "koinly", str(out))  # re-import adds nothing
+    assert "24 events (2 gift-in, 2 income, 13 trade, 2 transfer, 5 withdrawal); 24 added" in text
+    assert "0 added, 24 duplicates" in run(b, "import", "koinly", str(out))  # re-import adds nothing
+    assert "gift received on kraken:main (cost basis 2000 USD, acquired 2024-03-01): from dad" in out.read_text()
+    gifts_b = [e for e in json.loads(run(b, "ledger", "list", "--format", "json")) if e["kind"] == "gift-in"]
+    assert sorted((g["asset"], g["quantity"], g["cost"], g["acquired_at"]) for g in gifts_b) == [
+        ("BTC", "0.05", "2000", "2024-03-01T00:00:00.000000Z"), ("ETH", "0.2", None, None)]
     assert ",Gift," in out.read_text() and ",0,GBP,Lost," in out.read_text()
     run(b, "prices", "import", str(tmp_path / "rates.csv"))
     compared = 0
