@@ -23,7 +23,7 @@ from taxreport.errors import TaxreportError
 from taxreport.importers.base import ImportRefused
 from taxreport.importers.bittytax import parse_bittytax
 from taxreport.importers.koinly import parse_koinly
-from taxreport.model.events import Deposit, Income, Trade, Transfer, Withdrawal
+from taxreport.model.events import Deposit, GiftIn, Income, Trade, Transfer, Withdrawal
 from taxreport.model.legs import balances_of
 
 D = Decimal
@@ -45,7 +45,8 @@ def _history(tmp: Path) -> list[list[str]]:
     """SYNTHETIC inputs of a mixed history, as CLI commands: USD trades on Kraken (the demo's sample),
     a crypto-to-crypto trade with the fee in the asset received, OKX trades against EUR, OKX staking
     income, Simple Earn in and out (transfers), Deposit yield (interest), a withdrawal with a fee, and
-    BittyTax records of a gift, lost coins, a spend (with its GBP value) and a donation."""
+    BittyTax records of a gift, lost coins, a spend (with its GBP value) and a donation, and two gifts
+    received (one with the donor's basis and date, one without)."""
     (tmp / "cc.csv").write_text("timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n"
                                 "2025-03-01T12:00:00Z,kraken:main,buy,ETH,BTC,0.5,0.03,0.0005,ETH,K-2001\n")
     meta = "UID:000 (SYNTHETIC),Account Type:Main,Time Zone:UTC+0\n"
@@ -84,6 +85,12 @@ def _history(tmp: Path) -> list[list[str]]:
     return [["import", "csv", str(REPO / "sample_exports" / "demo_trades.csv"), str(tmp / "cc.csv")],
             ["import", "okx", str(tmp / "okx-t.csv"), str(tmp / "okx-f.csv")],
             ["import", "bittytax", str(tmp / "bitty.csv")],
+            # gifts received: one with the donor's basis and date (US IRC §1015 carry-over), one without
+            ["ledger", "add", "gift-in", "--time", "2025-02-01T10:00:00Z", "--account", "kraken:main",
+             "--asset", "BTC", "--quantity", "0.05", "--cost", "2000", "--cost-currency", "USD",
+             "--acquired-at", "2024-03-01T00:00:00Z", "--note", "from dad"],
+            ["ledger", "add", "gift-in", "--time", "2025-02-02T10:00:00Z", "--account", "kraken:main",
+             "--asset", "ETH", "--quantity", "0.2"],
             ["prices", "import", str(tmp / "rates.csv")]]
 
 
@@ -108,8 +115,12 @@ def test_koinly_round_trip_gives_the_same_gains_for_every_country(tmp_path):
     out = tmp_path / "koinly.csv"
     run(a, "export", "koinly", "--year", "2025", "--out", str(out))
     text = run(b, "import", "koinly", str(out))
-    assert "22 events (2 income, 13 trade, 2 transfer, 5 withdrawal); 22 added" in text
-    assert "0 added, 22 duplicates" in run(b, "import", "koinly", str(out))  # re-import adds nothing
+    assert "24 events (2 gift-in, 2 income, 13 trade, 2 transfer, 5 withdrawal); 24 added" in text
+    assert "0 added, 24 duplicates" in run(b, "import", "koinly", str(out))  # re-import adds nothing
+    assert "gift received on kraken:main (cost basis 2000 USD, acquired 2024-03-01): from dad" in out.read_text()
+    gifts_b = [e for e in json.loads(run(b, "ledger", "list", "--format", "json")) if e["kind"] == "gift-in"]
+    assert sorted((g["asset"], g["quantity"], g["cost"], g["acquired_at"]) for g in gifts_b) == [
+        ("BTC", "0.05", "2000", "2024-03-01T00:00:00.000000Z"), ("ETH", "0.2", None, None)]
     assert ",Gift," in out.read_text() and ",0,GBP,Lost," in out.read_text()
     run(b, "prices", "import", str(tmp_path / "rates.csv"))
     compared = 0
@@ -180,7 +191,7 @@ def test_koinly_transfer_pair_and_taxreport_descriptions(tmp_path):
 
 
 @pytest.mark.parametrize("row, line_field, reason", [
-    ("2025-01-01 00:00 UTC,,,1,BTC,,,,,Gift,,", "Label", "'Gift' received needs the gift-in event kind"),
+    ("2025-01-01 00:00 UTC,,,1,BTC,1,BTC,,,Gift,,", "Fee Amount", "a fee on a received-only row"),
     ("2025-01-01 00:00 UTC,,,1,BTC,,,,,lost,,", "Label", "'lost' is not a deposit or income label"),
     ("2025-01-01 00:00 UTC,1,BTC,,,,,,,Cost,,", "Label", "'Cost' is not a withdrawal label"),
     ("2025-01-01 00:00 UTC,1,BTC,2,ETH,,,,,Swap,,", "Label", "'Swap' on a trade is not supported"),
@@ -229,11 +240,53 @@ def _bitty_without_gifts(tmp_path: Path, name: str) -> str:
     return str(p)
 
 
-def test_bittytax_example_file_refuses_the_gift_received_row_naming_it():
-    with pytest.raises(ImportRefused) as info:
-        parse_bittytax(str(BITTY / "example.csv"))
-    assert [(p.line, p.field) for p in info.value.problems] == [(40, "Type")]
-    assert "'Gift-Received' needs the gift-in event kind" in info.value.problems[0].reason
+@pytest.mark.parametrize("name", ["example.csv", "example_2021.csv"])
+def test_bittytax_example_file_gift_received_is_a_gift_in_without_basis(tmp_path, name):
+    # line 40 of both files: Gift-Received,0.24,BTC,,,,,,,,Desktop wallet,2017-08-08 13:21:29 (UTC; the
+    # 2021 file writes 2017-08-08T14:21:29 BST)
+    batch = parse_bittytax(str(BITTY / name))
+    [(origin, gift)] = [(o, e) for o, e in zip(batch.origins, batch.events) if isinstance(e, GiftIn)]
+    assert origin.endswith(f"{name}:40")
+    assert (gift.account, gift.asset, gift.quantity, gift.cost, gift.cost_currency, gift.acquired_at) == (
+        "Desktop wallet", "BTC", D("0.24"), None, None, None)
+    assert gift.time == datetime(2017, 8, 8, 13, 21, 29, tzinfo=UTC)
+    # every other row is what the file without the gift gives
+    others = [e for e in batch.events if not isinstance(e, GiftIn)]
+    assert others == parse_bittytax(_bitty_without_gifts(tmp_path, name)).events
+    assert len(batch.events) == 60
+
+
+def test_bittytax_gift_received_keeps_buy_value_in_the_note_and_review_lists_it(tmp_path):
+    bitty = tmp_path / "g.csv"
+    bitty.write_text("Type,Buy Quantity,Buy Asset,Buy Value in GBP,Sell Quantity,Sell Asset,Sell Value,Fee Quantity,"
+                     "Fee Asset,Fee Value,Wallet,Timestamp,Note\n"
+                     "Gift-Received,0.5,ETH,1200.00,,,,,,,W,2024-05-01T10:00:00 UTC,from mum\n")
+    (gift,) = parse_bittytax(str(bitty)).events
+    assert isinstance(gift, GiftIn) and (gift.quantity, gift.cost, gift.note) == (
+        D("0.5"), None, "from mum; BittyTax Buy Value 1200.00 GBP")
+    db = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    assert "1 added" in run(db, "import", "bittytax", str(bitty))
+    items = json.loads(run(db, "review", "--format", "json"))
+    items = items["items"] if isinstance(items, dict) else items
+    assert [i["kind"] for i in items if i["ref"] == gift.natural_key] == ["gift_without_basis"]
+
+
+def test_koinly_gift_received_label_and_own_description(tmp_path):
+    path = _koinly(tmp_path, KOINLY_HEADER + "\n"
+                   "2025-01-01 00:00 UTC,,,0.1,BTC,,,9000,USD,Gift,from dad,\n"
+                   "2025-01-02 00:00:00 UTC,,,0.05,BTC,,,,,,\"gift received on k:main (cost basis 900 USD, "
+                   "acquired 2021-03-01): birthday\",\n"
+                   "2025-01-03 00:00:00 UTC,,,0.02,BTC,,,,,,gift received on k:main,\n")
+    labelled, own, bare = parse_koinly(path, account="k:main").events
+    # Koinly's Net Worth is the market value on receipt, not the donor's basis: note only, no cost
+    assert isinstance(labelled, GiftIn) and (labelled.quantity, labelled.cost, labelled.note) == (
+        D("0.1"), None, "from dad; Koinly Net Worth 9000 USD")
+    assert isinstance(own, GiftIn) and (own.cost, own.cost_currency, own.acquired_at, own.note) == (
+        D(900), "USD", datetime(2021, 3, 1, tzinfo=UTC), "birthday")
+    assert isinstance(bare, GiftIn) and (bare.cost, bare.account) == (None, "k:main")
+    # without --account, taxreport's description names it
+    assert parse_koinly(_koinly(tmp_path, KOINLY_HEADER + "\n2025-01-03 00:00:00 UTC,,,0.02,BTC,,,,,,"
+                                "gift received on k:main,\n", "k2.csv")).events[0].account == "k:main"
 
 
 def test_bittytax_example_rows(tmp_path):

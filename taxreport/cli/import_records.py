@@ -45,7 +45,8 @@ def import_koinly(ctx: click.Context, files: tuple[str, ...], account: str | Non
     Reward, Staking, Airdrop, Mining, Fork, Lending interest, Income, Fee refund…; Net Worth = its
     value); Sent only = a withdrawal (Label Gift, Donation, Lost, or taxreport's "withdrawal (spend)";
     Net Worth = its value). A sent and a received row with the same TxHash in two accounts are one
-    transfer. A received Gift is refused for now; unknown labels are refused, never guessed. Dates are UTC. Every file is checked
+    transfer. A received Gift is a gift-in (basis only from taxreport's own "(cost basis …)" text, Net
+    Worth kept in the note); unknown labels are refused, never guessed. Dates are UTC. Every file is checked
     before anything is written; re-importing adds nothing.
 
     \b
@@ -74,7 +75,8 @@ def import_bittytax(ctx: click.Context, files: tuple[str, ...], account: str | N
 
     Trade, Deposit, Withdrawal, Stake/Unstake (moves to WALLET:staked), income types (Mining,
     Staking-Reward, Interest, Dividend, Income, Fork, Airdrop, Referral, Cashback, Fee-Rebate), Spend,
-    Gift-Sent, Charity-Sent and Lost. Gift-Received is refused for now; Gift-Spouse, loans and margin
+    Gift-Sent, Charity-Sent and Lost; Gift-Received is a gift-in without basis (Buy Value in the note,
+    listed by `taxreport review`). Gift-Spouse, loans and margin
     are not supported. Timestamps without a zone are UTC (UTC, GMT, BST, ±HH:MM accepted). Every file
     is checked before anything is written; re-importing adds nothing.
 

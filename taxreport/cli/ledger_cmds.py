@@ -94,12 +94,12 @@ def _value(f):  # noqa: ANN001, ANN202
 
 def _build(factory, **kw):  # noqa: ANN001, ANN003, ANN202
     """Build the event; a bad value is one line naming its option."""
-    from taxreport.model.money import parse_decimal
+    from taxreport.model.money import parse_amount
 
     try:
         for name in ("quantity", "price", "fee", "cost", "value"):
             if kw.get(name) is not None:
-                kw[name] = parse_decimal(kw[name], what=name)
+                kw[name] = parse_amount(kw[name], what=name)
         for name in ("acquired_at",):
             if kw.get(name) is not None:
                 kw[name] = parse_when(kw[name], what=f"--{name.replace('_', '-')}")

@@ -30,7 +30,10 @@ in your total holdings. This is not a taxable event."); ``Mining``, ``Staking-Re
 ``Fee-Rebate`` -> :class:`Income` (Buy Value as its value); ``Spend`` -> :class:`Withdrawal` ``spend``,
 ``Gift-Sent`` -> ``gift``, ``Charity-Sent`` -> ``donation``, ``Lost`` -> ``lost`` (Sell Value as
 proceeds; for Lost "If a value is not specified, a default disposal value of zero is assumed").
-``Gift-Received`` needs the gift-in event kind of issue #12 and is refused for now; ``Gift-Spouse``
+``Gift-Received`` -> :class:`GiftIn` without a cost (BittyTax's Buy Value is the market value on
+receipt, not the donor's basis: it is kept in the note, ``taxreport review`` lists the gift as
+``gift_without_basis`` and ``taxreport ledger basis`` supplies the donor's basis where the country
+carries it over); ``Gift-Spouse``
 (a "No-Gain/No-Loss" disposal), loans and margin types are refused (not supported). Trade values (Buy/Sell Value) and every Fee Value
 are not used by the tax engine (it values from its rates): they are kept in the event's note.
 
@@ -56,7 +59,7 @@ from taxreport.importers.records import (
     make_trade,
     where,
 )
-from taxreport.model.events import Deposit, Event, Income, Transfer, Withdrawal
+from taxreport.model.events import Deposit, Event, GiftIn, Income, Transfer, Withdrawal
 
 SOURCE = "bittytax"
 COLUMNS = ("Type", "Buy Quantity", "Buy Asset", "Buy Value", "Sell Quantity", "Sell Asset", "Sell Value",
@@ -65,10 +68,9 @@ INCOME = {"mining": "mining", "staking-reward": "staking", "staking": "staking",
           "dividend": "other", "income": "other", "fork": "fork", "airdrop": "airdrop", "referral": "reward",
           "cashback": "rebate", "fee-rebate": "rebate"}
 DISPOSALS = {"spend": "spend", "gift-sent": "gift", "charity-sent": "donation", "lost": "lost"}
-PENDING = ("gift-received",)  # needs the gift-in event kind (issue #12 item 2)
 UNSUPPORTED = ("gift-spouse", "loan", "loan-repayment", "loan-interest", "margin-gain", "margin-loss", "margin-fee",
                "margin-fee-rebate")
-KNOWN = ("trade", "deposit", "withdrawal", "stake", "unstake", *INCOME, *DISPOSALS, *PENDING, *UNSUPPORTED)
+KNOWN = ("trade", "deposit", "withdrawal", "stake", "unstake", *INCOME, *DISPOSALS, "gift-received", *UNSUPPORTED)
 STAKED_SUFFIX = ":staked"
 ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "BST": 1}
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\s*(?:([A-Za-z]{1,5})|([+-]\d{2}:?\d{2}))?$")
@@ -152,9 +154,6 @@ def _event(cells: Cells, account: str | None, values: dict[str, tuple[str, str]]
     key = kind.lower()
     if key not in KNOWN:
         raise CellError("Type", f"{kind!r} is not a BittyTax record type (see its README, Transaction Records)")
-    if key in PENDING:
-        raise CellError("Type", f"{kind!r} needs the gift-in event kind (issue #12), not available yet in "
-                                "this version: refused rather than booked as something else")
     if key in UNSUPPORTED:
         raise CellError("Type", f"{kind!r} (no-gain/no-loss gifts to a spouse, loans, margin) is not supported "
                                 "by taxreport")
@@ -183,7 +182,7 @@ def _event(cells: Cells, account: str | None, values: dict[str, tuple[str, str]]
                           given=gave, received=got, fee=fee, fee_asset=fee_asset, note="; ".join(notes),
                           fields=("Buy Asset", "Fee Quantity"))
     note = "; ".join(notes)
-    if key in ("deposit", "unstake", *INCOME):
+    if key in ("deposit", "gift-received", "unstake", *INCOME):
         qty, asset = _side(cells, "Buy")
         if fee:
             raise CellError("Fee Quantity", f"a {kind} with a fee is not supported (ledger deposits and income "
@@ -191,6 +190,12 @@ def _event(cells: Cells, account: str | None, values: dict[str, tuple[str, str]]
                                             "Spend")
         if key == "deposit":
             return Deposit(account=wallet, asset=asset, quantity=qty, note=note, time=when, source=SOURCE, external_id=ext)
+        if key == "gift-received":
+            # Buy Value is the market value on receipt, not the donor's basis: kept in the note only
+            if value := _value(cells, values, "Buy Value"):
+                note = "; ".join(x for x in (note, f"BittyTax Buy Value {value[0]} {value[1]}") if x)
+            return GiftIn(account=wallet, asset=asset, quantity=qty, note=note, time=when, source=SOURCE,
+                          external_id=ext)
         if key == "unstake":
             return Transfer(from_account=wallet + STAKED_SUFFIX, to_account=wallet, asset=asset, quantity=qty,
                             note=note or kind, time=when, source=SOURCE, external_id=ext)

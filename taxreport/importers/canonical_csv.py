@@ -49,7 +49,7 @@ from pathlib import Path
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, read_text
 from taxreport.model.events import Trade, parse_time
-from taxreport.model.money import parse_decimal
+from taxreport.model.money import parse_amount, parse_decimal
 
 COLUMNS = ("timestamp", "account", "side", "base", "quote", "quantity", "price", "fee", "fee_asset", "id")
 SOURCE = "csv"
@@ -132,7 +132,7 @@ def _trade(row: dict[str, str], default_account: str | None) -> Trade:
 
     def number(field: str) -> object:
         try:
-            return parse_decimal(need(field), what=field)
+            return parse_amount(need(field), what=field)
         except ValueError as exc:
             raise _FieldError(field, str(exc).split(": ", 1)[-1]) from None
 
@@ -230,7 +230,7 @@ def _event(row: dict[str, str], default_account: str | None):  # noqa: ANN202 - 
                 return None
             return parse_decimal(default)
         try:
-            return parse_decimal(row[cell], what=cell)
+            return parse_amount(row[cell], what=cell)
         except ValueError as exc:
             raise _FieldError(cell, str(exc).split(": ", 1)[-1]) from None
 
@@ -296,7 +296,7 @@ def _basis(row: dict[str, str]):  # noqa: ANN202 - a BasisSupplement
     if when is None:
         raise _FieldError("timestamp", "is empty")
     try:
-        cost = parse_decimal(row["cost"], what="cost")
+        cost = parse_amount(row["cost"], what="cost")
         return BasisSupplement(time=when, source=SOURCE, external_id=row["id"] or None, note=row["note"],
                                target_key=row["target"], cost=cost, cost_currency=row["cost_currency"],
                                acquired_at=acquired)

@@ -24,9 +24,12 @@ Row meaning (Koinly's rules, the same as :mod:`taxreport.reports.txrows`):
   ``Fork``, ``Lending interest``/``Loan interest``, ``Income``/``Other income``/``Salary``, ``Fee
   refund``/``Cashback``; withdrawal ``Gift``, ``Donation``, ``Lost`` (a :class:`Withdrawal` with that
   purpose, Net Worth as its value: the same event the canonical CSV's ``gift-out``/``lost`` rows make).
-  A *received* ``Gift`` needs the gift-in event kind of issue #12 and is refused for now, naming the
-  label; every other label (``Cost``, ``Swap``, ``Realized gain``, ``Liquidity in`` …) is refused,
-  never guessed.
+  A *received* ``Gift`` (or taxreport's own description ``gift received on …``) is a :class:`GiftIn`:
+  its cost basis only from taxreport's own ``(cost basis X CCY[, acquired YYYY-MM-DD])`` text, which
+  ``export koinly`` writes for a gift with a known (donor's) basis; Koinly's Net Worth is the market
+  value on receipt, not the donor's basis, so it is kept in the note and the gift has no cost
+  (``taxreport review`` lists it as ``gift_without_basis``). Every other label (``Cost``, ``Swap``,
+  ``Realized gain``, ``Liquidity in`` …) is refused, never guessed.
 * **Transfers between own accounts**: a sent-only and a received-only row with the same TxHash, the
   same currency and amount, in two different accounts, are one :class:`Transfer` (its fee from the
   sent row), as ``export koinly`` writes them.
@@ -57,10 +60,12 @@ from taxreport.importers.records import (
     make_trade,
     where,
 )
+from taxreport.model.money import parse_amount
 from taxreport.model.events import (
     INCOME_TYPES,
     Deposit,
     Event,
+    GiftIn,
     Income,
     Transfer,
     Withdrawal,
@@ -76,10 +81,9 @@ INCOME_LABELS = {"reward": "reward", "staking": "staking", "airdrop": "airdrop",
                  "income": "other", "other income": "other", "salary": "other", "fee refund": "rebate",
                  "cashback": "rebate"}
 WITHDRAWAL_LABELS = {"donation": "donation", "gift": "gift", "lost": "lost"}
-PENDING_RECEIVED = ("gift",)  # a gift received needs the gift-in event kind (issue #12 item 2)
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(?:\s*UTC)?$", re.IGNORECASE)
 # taxreport's own descriptions (reports/txrows.py): "<what> on <account><detail>[: note]"
-_OURS = re.compile(r"^(?P<what>(?:buy|sell) \S+ (?:with|for) \S+|deposit|withdrawal to own wallet|"
+_OURS = re.compile(r"^(?P<what>(?:buy|sell) \S+ (?:with|for) \S+|deposit|gift received|withdrawal to own wallet|"
                    r"withdrawal \([a-z-]+\)|income \([a-z]+\)|transfer (?:to|from) own account \S+|"
                    r"fee rebate of trade \S+) on (?P<account>[^\s:]+(?::[^\s:]+)*)(?P<rest>(?: \(.*?\))?)"
                    r"(?::\s(?P<note>.*))?$")
@@ -231,9 +235,6 @@ def _transfer_pairs(rows: list[_Row]) -> dict[int, _Row]:
 
 def _event(row: _Row, external_id: str) -> Event:
     label = _label(row)
-    if label in PENDING_RECEIVED and row.received and not row.sent:
-        raise CellError("Label", f"{row.label!r} received needs the gift-in event kind (issue #12), not "
-                                 "available yet in this version: refused rather than booked as something else")
     t, src, note = row.time, SOURCE, row.note
     if row.sent and row.received:
         if label:
@@ -254,6 +255,8 @@ def _event(row: _Row, external_id: str) -> Event:
             raise CellError("Fee Amount", "a fee on a received-only row is not supported (ledger deposits and "
                                           "income carry no fee): enter the amount net of the fee")
         qty, asset = row.received
+        if label == "gift" or (not label and row.ours is not None and row.ours.group("what") == "gift received"):
+            return _gift_in(row, external_id)
         if label in INCOME_LABELS:
             value = row.worth
             kind = INCOME_LABELS[label]
@@ -268,10 +271,8 @@ def _event(row: _Row, external_id: str) -> Event:
         cost: Decimal | None = row.worth[0] if row.worth else None
         ccy: str | None = row.worth[1] if row.worth else None
         acquired: datetime | None = None
-        if cost is None and row.ours and (b := _BASIS.search(row.ours.group("rest"))):
-            cost, ccy = Decimal(b.group("cost")), b.group("ccy")
-            if b.group("day"):
-                acquired = datetime.fromisoformat(b.group("day")).replace(tzinfo=UTC)
+        if cost is None:
+            cost, ccy, acquired = _own_basis(row)
         return Deposit(account=row.account, asset=asset, quantity=qty, cost=cost, cost_currency=ccy,
                        acquired_at=acquired, time=t, source=src, external_id=external_id, note=note)
     assert row.sent is not None
@@ -295,3 +296,27 @@ def _event(row: _Row, external_id: str) -> Event:
     return Withdrawal(account=row.account, asset=asset, quantity=qty, fee=sent_fee, purpose=purpose,
                       value=value[0] if value else None, value_currency=value[1] if value else None,
                       time=t, source=src, external_id=external_id, note=note)
+
+
+def _own_basis(row: _Row) -> tuple[Decimal | None, str | None, datetime | None]:
+    """The cost basis taxreport's own export wrote into the description (``(cost basis X CCY[, acquired
+    YYYY-MM-DD])``, :mod:`taxreport.reports.txrows`), else nothing."""
+    if row.ours is None or not (b := _BASIS.search(row.ours.group("rest"))):
+        return None, None, None
+    try:
+        cost = parse_amount(b.group("cost"), what="Description")
+    except ValueError as exc:
+        raise CellError("Description", str(exc).split(": ", 1)[-1]) from None
+    acquired = datetime.fromisoformat(b.group("day")).replace(tzinfo=UTC) if b.group("day") else None
+    return cost, b.group("ccy"), acquired
+
+
+def _gift_in(row: _Row, external_id: str) -> GiftIn:
+    """A received gift: the donor's basis only from taxreport's own description; Koinly's Net Worth is the
+    market value on receipt (not the donor's basis), kept in the note (module docstring)."""
+    assert row.received is not None
+    cost, ccy, acquired = _own_basis(row)
+    worth = f"Koinly Net Worth {row.worth[0]} {row.worth[1]}" if row.worth else ""
+    return GiftIn(account=row.account, asset=row.received[1], quantity=row.received[0], cost=cost,
+                  cost_currency=ccy, acquired_at=acquired, time=row.time, source=SOURCE,
+                  external_id=external_id, note="; ".join(x for x in (row.note, worth) if x))

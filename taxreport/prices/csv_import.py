@@ -13,6 +13,11 @@
   history; :func:`file_layout` names it ``ohlcv`` and ``taxreport prices import`` hands it to
   :func:`taxreport.prices.candles.parse_ohlcv_csv` (the candle store). :func:`parse_rate_file` refuses it.
 
+Every rate goes through :func:`taxreport.model.money.parse_amount` (issue #12 item 7): ``1e15`` or more,
+more than 30 significant digits or an exponent like ``1e400`` is refused. Its lower bound (non-zero
+values below ``1e-30``) leaves room for any real rate: SHIB/USD is about 0.00001 and even a meme token
+priced in BTC stays above 1e-15.
+
 Lines starting with ``#`` are comments. Every bad row is reported (file, line, field) and nothing is written if any row is bad.
 """
 
@@ -26,7 +31,7 @@ from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, csv_lines, read_text
 from taxreport.model.assets import normalise_asset
 from taxreport.model.events import parse_time
-from taxreport.model.money import parse_decimal
+from taxreport.model.money import parse_amount
 from taxreport.prices.candles import HEADER as OHLCV_HEADER
 from taxreport.prices.store import RateRow
 
@@ -115,7 +120,7 @@ def _parse_generic(path: str, lower: list[str], body, source: str) -> list[RateR
             if base == quote:
                 raise ValueError("base and quote are the same")
             field = "rate"
-            rate = parse_decimal(cells[col_r], what="rate")
+            rate = parse_amount(cells[col_r], what="rate")
             if rate <= 0:
                 raise ValueError(f"must be greater than zero, got {cells[col_r].strip()}")
         except ValueError as exc:
@@ -159,7 +164,7 @@ def _parse_ecb(path: str, names: list[str], body, source: str) -> tuple[list[Rat
                 gaps += 1
                 continue
             try:
-                rate = parse_decimal(cell, what=code)
+                rate = parse_amount(cell, what=code)
                 if rate <= 0:
                     raise ValueError(f"{code}: must be greater than zero, got {cell}")
             except ValueError as exc:

@@ -38,6 +38,7 @@ from taxreport.errors import InputError
 from taxreport.model.events import (
     Deposit,
     Event,
+    GiftIn,
     Income,
     Record,
     Side,
@@ -96,14 +97,8 @@ def event_rows(event: Event) -> list[TxRow]:
     if isinstance(event, Transfer):
         return _transfer_rows(event)
     if isinstance(event, Deposit):
-        detail = ""
-        if event.cost is not None:
-            detail = f" (cost basis {decimal_str(event.cost)} {event.cost_currency}"
-            if event.acquired_at is not None:
-                detail += f", acquired {event.acquired_at:%Y-%m-%d}"
-            detail += ")"
         return [_row(event, event.account, "deposit", received=(event.quantity, event.asset),
-                     what="deposit", detail=detail)]
+                     what="deposit", detail=_basis_detail(event))]
     if isinstance(event, Withdrawal):
         fee = (event.fee, event.asset) if event.fee else None
         value = (event.value, event.value_currency) if event.value is not None else None
@@ -118,16 +113,26 @@ def event_rows(event: Event) -> list[TxRow]:
         return []
     # --- events helper (issue #12): a gift received is a receive row; declarations, links and basis
     # supplements move no money (a supplied basis is applied to its deposit before rows are made) ---
-    from taxreport.model.events import AccountDeclaration, BasisSupplement, GiftIn, TransferLink
+    from taxreport.model.events import AccountDeclaration, BasisSupplement, TransferLink
 
     if isinstance(event, GiftIn):
-        detail = f" (cost basis {decimal_str(event.cost)} {event.cost_currency})" if event.cost is not None else ""
         return [_row(event, event.account, "deposit", received=(event.quantity, event.asset),
-                     what="gift received", detail=detail)]
+                     what="gift received", detail=_basis_detail(event))]
     if isinstance(event, (AccountDeclaration, BasisSupplement, TransferLink)):
         return []
     # --- end events helper ---
     raise TypeError(f"no export rows defined for {type(event).__name__}")
+
+
+def _basis_detail(event: Deposit | GiftIn) -> str:
+    """`` (cost basis X CCY[, acquired YYYY-MM-DD])`` for a deposit or gift with a known basis (read
+    back by :mod:`taxreport.importers.koinly`), else ``""``."""
+    if event.cost is None:
+        return ""
+    detail = f" (cost basis {decimal_str(event.cost)} {event.cost_currency}"
+    if event.acquired_at is not None:
+        detail += f", acquired {event.acquired_at:%Y-%m-%d}"
+    return detail + ")"
 
 
 def _row(event: Event, account: str, kind: str, *, sent: tuple[Decimal, str] | None = None,
