@@ -90,12 +90,14 @@ def _markets(markets_file: str | None):  # noqa: ANN202
 def strategy_report(run, grid, taxes: list) -> dict[str, Any]:  # noqa: ANN001
     """Every metric of one strategy, as the table and ``--format json`` show it."""
     from taxreport.rebalance import metrics
+    from taxreport.rebalance.tax_policy import final_max_drift
 
     m = metrics.summary(run.values, timeframe=grid.timeframe, traded_notional=run.traded_notional)
     out: dict[str, Any] = {"strategy": run.label, "mode": run.strategy.basket.mode if run.strategy.rebalances else None,
                            **m, "fees": run.fees, "traded_notional": run.traded_notional,
                            "rebalances": run.rebalances, "orders": run.orders, "fills": len(run.trades),
-                           "dust_legs": run.dust_legs, "notes": list(run.notes), "tax": {}}
+                           "dust_legs": run.dust_legs, "notes": list(run.notes), "tax": {},
+                           "tax_aware": run.strategy.tax_aware, "final_max_drift": final_max_drift(run, grid)}
     for t in taxes:
         out["tax"][t.jurisdiction] = {
             "currency": t.currency, "error": t.error, "taxable_disposals": t.disposals,
@@ -123,7 +125,9 @@ def _num(value: Decimal | None, unit: str = "0.01") -> str:
 @click.option("--from", "date_from", default=None, help="First bar (UTC date); default: the first common bar.")
 @click.option("--to", "date_to", default=None, help="Last day included (UTC date); default: the last common bar.")
 @click.option("--compare", default=DEFAULT_COMPARE, show_default=True,
-              help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket.")
+              help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket; "
+                   "any with the suffix +tax-aware (weekly+tax-aware): partial rebalances to half the band and "
+                   "tax-minimising lots where the country allows (US: hifo).")
 @click.option("--timeframe", default="1d", show_default=True, type=click.Choice(["1h", "4h", "1d", "1w"]))
 @click.option("--source", default=None, help="Candle source to use when several are stored (see `prices candles list`).")
 @click.option("--candles", "prices_file", default=None, type=click.Path(dir_okay=False),
@@ -175,6 +179,7 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
     from taxreport.rebalance.backtest_tax import estimate, rate_rows
     from taxreport.rebalance.basket import resolve_basket
     from taxreport.rebalance.strategies import parse_strategies
+    from taxreport.rebalance.tax_policy import tax_method
 
     basket, _path = resolve_basket(basket_ref)
     start = parse_when(date_from, what="--from")
@@ -211,7 +216,8 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
         reports = []
         for run in runs:
             progress.update(task, description=f"tax: {run.label}")
-            taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=method) for code in codes]
+            taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=tax_method(run.strategy, code, method))
+                     for code in codes]
             reports.append(strategy_report(run, grid, taxes))
     charts = []
     if charts_dir:
