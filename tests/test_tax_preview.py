@@ -140,3 +140,47 @@ def test_no_lots_is_an_error_not_a_guess() -> None:
     table = rates(["2025-02-01"], ["100000"])
     p = preview(history([]), table, sell_plan("1", "100000"), BASKET, TaxSettings("us"), at("2025-02-01"))
     assert p.error is not None and p.legs == []
+
+
+def test_cli_rebalance_plan_shows_the_tax_preview(tmp_path) -> None:  # noqa: ANN001
+    """The user's journey: trades imported into a ledger, a basket with a [tax] table, `rebalance plan`
+    (table and --format json). Figures as in test_us_fifo_long_then_short_and_estimated_tax: 1 BTC
+    bought 10 Jan 2024 at 40,000, 1 BTC 1 Sep 2024 at 60,000; holding 2 BTC + 0 ETH at 100,000 with a
+    50/50 BTC/ETH basket sells 1 BTC (to 100,000 of each): FIFO lot 1, long-term, gain 60,000; at the
+    basket's 20% marginal rate the estimated tax is 12,000."""
+    import json
+
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+
+    (tmp_path / "trades.csv").write_text(
+        "timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n"
+        "2024-01-02T12:00:00Z,okx:main,buy,USDT,USD,100000,1,0,USD,T-0\n"
+        "2024-01-10T12:00:00Z,okx:main,buy,BTC,USDT,1,40000,0,USDT,T-1\n"
+        "2024-09-01T12:00:00Z,okx:main,buy,BTC,USDT,1,60000,0,USDT,T-2\n")
+    (tmp_path / "rates.csv").write_text("date,base,quote,rate\n2024-01-10,BTC,USDT,40000\n"
+                                        "2024-09-01,BTC,USDT,60000\n")
+    (tmp_path / "taxed.toml").write_text('name = "taxed"\n[weights]\nBTC = 50\nETH = 50\n'
+                                         '[tax]\njurisdiction = "us"\nmarginal_rate = 0.20\n')
+    db = str(tmp_path / "l.sqlite")
+
+    def run(*args: str):  # noqa: ANN202
+        return CliRunner().invoke(root, ["--db", db, *args], catch_exceptions=False)
+
+    assert run("import", "csv", str(tmp_path / "trades.csv")).exit_code == 0
+    assert run("prices", "import", str(tmp_path / "rates.csv")).exit_code == 0
+    args = ["rebalance", "plan", "--basket", str(tmp_path / "taxed.toml"), "--paper", "--balances", "BTC=2,ETH=0",
+            "--prices", "BTC=100000,ETH=3000", "--fee-rate", "0", "--at", "2025-02-01T12:00:00Z"]
+    out = run(*args, "--format", "json")
+    assert out.exit_code == 0, out.output
+    tax = json.loads(out.output)["tax"]
+    assert tax["error"] is None, tax
+    assert (tax["jurisdiction"], tax["currency"], D(tax["realised_gain"]), D(tax["estimated_tax"])) == (
+        "us", "USD", D(60000), D(12000))
+    [order] = tax["orders"]
+    assert order["lots"] == [{"acquired": "2024-01-10", "quantity": "1", "cost": "40000", "gain": "60000",
+                              "term": "long", "rule": "fifo", "lot": order["lots"][0]["lot"]}]
+    table = run(*args)
+    assert table.exit_code == 0 and "tax preview: US 2025" in table.output
+    assert "ESTIMATED tax 12000.00 USD at 20" in table.output

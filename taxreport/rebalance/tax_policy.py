@@ -131,7 +131,7 @@ def parse_tax_table(data: Any, fail: Any) -> TaxSettings | None:
         if key not in data:
             return None
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
             raise fail(f"tax.{key}", f"must be a number, got {value!r}")
         try:
             number_ = Decimal(str(value))

@@ -147,7 +147,8 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
                 jurisdiction=j.code, year=year, method="specific", via=request.via, peg=peg,
                 rate_lookback_days=7, selections=selections))
     except TaxreportError as exc:
-        out.error = str(exc).splitlines()[0]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        out.error = " ".join(lines[:2])
         return out
     out.taxable_before, out.taxable_after = before.taxable_gain, after.taxable_gain
     mine = [d for d in after.disposals if d.event_key.split("#")[0] in keys and d.asset != basket.quote]
