@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from taxreport.errors import TaxreportError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary, get
 from taxreport.model.assets import STABLECOINS
-from taxreport.model.events import Event, Trade
+from taxreport.model.events import Event, Side, Trade
 from taxreport.prices.rates import RateTable
 from taxreport.rebalance.tax_policy import (
     AllowanceCheck, HeldLot, TaxSettings, allowance_check, deferrable_quantity, tax_budget_factor,
@@ -128,22 +128,23 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     peg = {basket.quote: "USD"} if basket.quote in STABLECOINS and basket.quote != "EURC" else {}
     request = GainsRequest(jurisdiction=j.code, year=year, method=method,
                            via=tuple(dict.fromkeys(["USD", "EUR", basket.quote])), peg=peg, rate_lookback_days=7)
-    trades = [Trade(time=now, source=SOURCE, external_id=f"{plan.basket}:{n}", account=basket.account, side="sell",
+    trades = [Trade(time=now, source=SOURCE, external_id=f"{plan.basket}:{n}", account=basket.account, side=Side.SELL,
                     base=o.asset, quote=basket.quote, quantity=o.quantity, price=o.limit_price,
                     fee=o.notional * fee_rate, fee_asset=basket.quote)
               for n, o in enumerate(sells)]
     keys = {t.natural_key: o for t, o in zip(trades, sells)}
-    past = [e for e in events if e.time <= now]
+    past: list[Event] = [e for e in events if e.time <= now]
+    hypothetical: list[Event] = list(trades)
     try:
         before = compute_request(past, table, request)
         if not sells:
             out.taxable_before = out.taxable_after = before.taxable_gain
             out.notes.append("no sell orders: the plan realises nothing")
             return out
-        after = compute_request(past + trades, table, request)
+        after = compute_request(past + hypothetical, table, request)
         if settings.choose_lots:
             selections = _selections(before, after, keys, basket.account, now, j.timezone)
-            after = compute_request(past + trades, table, GainsRequest(
+            after = compute_request(past + hypothetical, table, GainsRequest(
                 jurisdiction=j.code, year=year, method="specific", via=request.via, peg=peg,
                 rate_lookback_days=7, selections=selections))
     except TaxreportError as exc:
