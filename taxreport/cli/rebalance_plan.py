@@ -109,11 +109,15 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
             for warning in warnings:
                 click.echo(f"WARNING: {warning}", err=True)
         extra_json["scope"] = scope
-    result = make_plan(basket, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
-                       invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
-    from taxreport.cli.plan_tax import print_preview, tax_preview_for
 
-    taxed = tax_preview_for(basket, result, fee_rate=fee, fx=fx_rates, at=at)
+    def planned(b):  # noqa: ANN001, ANN202 - the tax-budget policy re-plans with shrunk weights
+        return make_plan(b, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
+                         invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
+
+    result = planned(basket)
+    from taxreport.cli.plan_tax import print_preview, tax_aware_plan
+
+    result, taxed = tax_aware_plan(basket, result, planned, fee_rate=fee, fx=fx_rates, at=at)
     if fmt == "json":
         from taxreport.rebalance.planner import plan_to_dict
         from taxreport.rebalance.tax_preview import preview_to_dict
