@@ -268,6 +268,9 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
                       _pct(s["annualised_volatility"]), _pct(s["max_drawdown"]), _num(s["sharpe"]),
                       _num(s["turnover"]), money_str(s["fees"]), str(s["rebalances"]), str(s["orders"]))
     console.print(table)
+    if any(s.get("tax_aware") for s in result["strategies"]):  # +tax-aware: show both end inside the band
+        console.print("  largest drift from target at the end: " + ", ".join(
+            f"{s['strategy']} {_num(s['final_max_drift'])}pp" for s in result["strategies"]))
     for code in result["jurisdictions"]:
         first = result["strategies"][0]["tax"][code]
         cur = first["currency"]
