@@ -133,7 +133,18 @@ def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]
 
 
 def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearSummary:
-    """:func:`compute_gains_from_events` for a :class:`GainsRequest`."""
+    """:func:`compute_gains_from_events` for a :class:`GainsRequest`. With ``method="specific"``, the
+    lots identified at the time of sale and recorded in the ledger
+    (:mod:`taxreport.rebalance.lot_identification`) are used; a ``--lots`` row for the same disposal wins."""
+    if request.method == "specific":
+        from dataclasses import replace
+
+        from taxreport.rebalance.lot_identification import recorded_selections
+
+        events = events if isinstance(events, list) else list(events)
+        recorded = recorded_selections(events)
+        if recorded:
+            request = replace(request, selections={**recorded, **(request.selections or {})})
     return compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
                                      method=request.method, accounts=list(request.accounts) or None,
                                      currency=request.currency, options=request.engine_options())

@@ -143,7 +143,7 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
             return out
         after = compute_request(past + hypothetical, table, request)
         if settings.choose_lots:
-            selections = _selections(before, after, keys, basket.account, now, j.timezone)
+            selections = minimising_selections(before, after, keys, basket.account, now, j.timezone)
             after = compute_request(past + hypothetical, table, GainsRequest(
                 jurisdiction=j.code, year=year, method="specific", via=request.via, peg=peg,
                 rate_lookback_days=7, selections=selections))
@@ -219,7 +219,7 @@ def _lots(d: DisposalResult, summary: YearSummary) -> list[PreviewLot]:
     return out
 
 
-def _selections(before: YearSummary, after: YearSummary, keys: Mapping[str, Any], account: str, now: datetime,
+def minimising_selections(before: YearSummary, after: YearSummary, keys: Mapping[str, Any], account: str, now: datetime,
                 tz: str) -> dict[str, list[tuple[str, Decimal | None]]]:
     """The tax-minimising lots for each hypothetical sale, keyed by its disposal ref."""
     from zoneinfo import ZoneInfo
