@@ -67,3 +67,37 @@ def test_only_countries_that_allow_choosing_lots() -> None:
                  quote="USDT", quantity=D(1), price=D(50000))
     with pytest.raises(InputError, match="does not let you choose lots"):
         identify_lots([], [], [sale], jurisdiction="de", quote="USDT")
+
+
+def test_paper_run_of_a_tax_aware_basket_records_lots_and_the_preview(ledger) -> None:  # noqa: ANN001
+    """The user's journey: a paper basket with [tax] us + choose_lots runs weekly; every sell fill gets
+    its lots.identified record in the ledger, every plan record that trades carries the tax preview, and
+    `gains --method specific` matches each bot sale with exactly the recorded lots (no --lots file)."""
+    from taxreport.model.events import Record
+    from taxreport.rebalance.basket import baskets_dir
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(root, ["--db", ledger.url, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("basket", "create", "core", "--weights", "BTC=50,ETH=30,SOL=20", "--mode", "weekly", "--force")
+    path = baskets_dir() / "core.toml"
+    path.write_text(path.read_text() + '\n[tax]\njurisdiction = "us"\nchoose_lots = true\nmarginal_rate = 0.24\n')
+    run("basket", "invest", "10000", "--basket", "core", "--paper", "--prices", "BTC=42000,ETH=2300,SOL=100",
+        "--at", "2024-01-08T00:00:00Z", "--yes")
+    run("rebalance", "run", "--basket", "core", "--paper", "--loop", "--interval", "604800", "--checks", "8",
+        "--walk", "15", "--seed", "7", "--at", "2024-01-15T00:00:00Z")
+    events = list(ledger.events())
+    sells = {e.natural_key: e for e in events if isinstance(e, Trade) and e.side == "sell"}
+    identified = recorded_selections(events)
+    assert sells and {ref.split("#")[0] for ref in identified} == set(sells)
+    for ref, lots in identified.items():  # each identification covers exactly the units sold
+        assert sum((q for _, q in lots if q is not None), D(0)) == sells[ref.split("#")[0]].quantity
+    plans = [e for e in events if isinstance(e, Record) and e.record_type == "rebalance.plan" and e.data["orders"]]
+    assert plans and all(p.data["tax"]["jurisdiction"] == "us" and p.data["tax"]["error"] is None for p in plans
+                         if any(o["side"] == "sell" for o in p.data["orders"]))
+    report = json.loads(run("gains", "--jurisdiction", "us", "--year", "2024", "--peg", "USDT=USD",
+                            "--method", "specific", "--format", "json"))
+    used = {d["ref"]: [lot["lot"] for lot in d["lots"]] for d in report["disposals"] if d["ref"] in identified}
+    assert used == {ref: [lot for lot, _ in lots] for ref, lots in identified.items()}

@@ -40,16 +40,12 @@ def tax_preview_for(basket: Any, plan: Any, *, fee_rate: Decimal | None, fx: tup
     if basket.tax is None:
         return None
     from taxreport.cli.common import open_ledger, parse_when
-    from taxreport.gains import load_events
-    from taxreport.prices.store import load_table
-    from taxreport.rebalance.tax_preview import preview
+    from taxreport.rebalance.tax_preview import preview_from_ledger
 
     now = parse_when(at, what="--at") if at else datetime.now(timezone.utc)
     assert now is not None
-    ledger = open_ledger(click.get_current_context(), readonly=True)
-    events = load_events(ledger)
-    return preview(events, load_table(ledger), plan, basket, basket.tax, now,
-                   fee_rate=fee_rate if fee_rate is not None else Decimal(0), fx=parse_fx(fx))
+    return preview_from_ledger(open_ledger(click.get_current_context(), readonly=True), plan, basket, now,
+                               fee_rate=fee_rate if fee_rate is not None else Decimal(0), fx=parse_fx(fx))
 
 
 def print_preview(p: Any) -> None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from taxreport.errors import InputError
+from taxreport.errors import InputError, TaxreportError
 from taxreport.model.events import Event, Record, Trade
 from taxreport.prices.rates import RateTable
 
@@ -102,3 +102,26 @@ def recorded_selections(events: Iterable[Event]) -> Selections:
             out[ref] = [(str(row["lot"]), Decimal(row["quantity"]) if row.get("quantity") is not None else None)
                         for row in e.data["lots"]]
     return out
+
+
+def fill_identifier(ledger: Any, basket: Any) -> Callable[[Trade], list[Event]]:
+    """For :attr:`taxreport.rebalance.journal.Journal.lot_identifier`: the identification records of one
+    sell fill, from the ledger's events and rates as they are just before it. If the engine cannot
+    identify (no lots, a rate missing) the fill is still written, with a ``lots.unidentified`` record
+    saying why: the sale then falls back to FIFO (IRS FAQ Q41), never to a guess."""
+    from taxreport.prices.store import load_table
+    from taxreport.rebalance.journal import RECORD_SOURCE
+
+    def identify(trade: Trade) -> list[Event]:
+        try:
+            chosen = identify_lots(list(ledger.events()), load_table(ledger), [trade],
+                                   jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time)
+            return list(identification_records(chosen, [trade], jurisdiction=basket.tax.jurisdiction,
+                                               source=RECORD_SOURCE, basket=basket.name))
+        except TaxreportError as exc:
+            why = " ".join(line.strip() for line in str(exc).splitlines()[:2])
+            return [Record(time=trade.time, source=RECORD_SOURCE, external_id=f"lots-unidentified:{trade.natural_key}",
+                           record_type="lots.unidentified", account=trade.account, order_id=trade.order_id,
+                           data={"sale": trade.natural_key, "reason": why, "basket": basket.name})]
+
+    return identify

@@ -260,3 +260,15 @@ def preview_to_dict(p: TaxPreview) -> dict[str, Any]:
             "headroom": p.allowance.headroom, "warning": p.allowance.warning},
         "advice": list(p.advice), "notes": list(p.notes), "error": p.error,
     }
+
+
+def preview_from_ledger(ledger: Any, plan: Plan, basket: Basket, now: datetime, *, fee_rate: Decimal = ZERO,
+                        fx: Mapping[str, Decimal] | None = None) -> TaxPreview | None:
+    """:func:`preview` over a ledger's events and rate store (``rebalance plan``, and the plan record a
+    run writes to the audit trail). None when the basket has no ``[tax]`` table."""
+    if basket.tax is None:
+        return None
+    from taxreport.gains import load_events
+    from taxreport.prices.store import load_table
+
+    return preview(load_events(ledger), load_table(ledger), plan, basket, basket.tax, now, fee_rate=fee_rate, fx=fx)
