@@ -58,7 +58,9 @@ def test_identified_lots_are_recorded_and_used_by_gains(ledger) -> None:  # noqa
     def btc(summary: dict) -> list[tuple]:
         return [(D(d["gain"]), d["term"]) for d in summary["disposals"] if d["asset"] == "BTC"]
 
-    assert btc(gains()) == [(D(10000), "long")]  # FIFO by default
+    fifo = gains()
+    assert btc(fifo) == [(D(10000), "long")]  # FIFO by default, and a note says identifications exist
+    assert any("1 sale(s) have their lots identified" in n for n in fifo["notes"])
     assert btc(gains("--method", "specific")) == [(D(-10000), "short")]  # the recorded identification
 
 
