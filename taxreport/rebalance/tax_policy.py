@@ -45,9 +45,6 @@ from taxreport.jurisdictions.holding import held_more_than_one_year
 
 ZERO, ONE, HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 
-# ESTIMATE ONLY: the default marginal rate when the basket names none (the backtest's illustrative rates).
-DEFAULT_RATES: dict[str, Decimal] = {"us": Decimal("0.24"), "uk": Decimal("0.24"), "de": Decimal("0.42"),
-                                     "au": Decimal("0.30"), "ca": Decimal("0.30")}
 # Countries with a holding period that changes the tax: a lot held more than one year is long-term
 # (US IRC §1222), tax-free (DE § 23 Abs. 1 Satz 1 Nr. 2 EStG) or eligible for the 50% discount (AU ITAA 1997 s115-25).
 HOLDING_PERIOD = frozenset({"us", "de", "au"})
@@ -73,7 +70,7 @@ class TaxSettings:
 
     jurisdiction: str
     method: str | None = None
-    marginal_rate: Decimal | None = None  # None: DEFAULT_RATES[jurisdiction]
+    marginal_rate: Decimal | None = None  # None: backtest_tax.ILLUSTRATIVE_RATES[jurisdiction]
     defer_short_term: int | None = None  # days
     tax_budget: Decimal | None = None  # percent of the value moved
     use_allowance: bool = False
@@ -82,7 +79,10 @@ class TaxSettings:
 
     @property
     def rate(self) -> Decimal:
-        return self.marginal_rate if self.marginal_rate is not None else DEFAULT_RATES.get(self.jurisdiction, ZERO)
+        """``marginal_rate``, else the backtest's ILLUSTRATIVE rate for the country (an estimate, labelled)."""
+        from taxreport.rebalance.backtest_tax import ILLUSTRATIVE_RATES
+
+        return self.marginal_rate if self.marginal_rate is not None else ILLUSTRATIVE_RATES.get(self.jurisdiction, ZERO)
 
     @property
     def rate_is_default(self) -> bool:
