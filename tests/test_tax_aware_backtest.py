@@ -35,11 +35,11 @@ def test_weekly_tax_aware_lowers_the_taxable_gain_for_us_uk_de(tmp_path: Path) -
     basket.write_text('name = "core"\nmode = "weekly"\n[weights]\nBTC = 50\nETH = 30\nSOL = 20\n')
     result = CliRunner().invoke(root, [
         "--db", str(tmp_path / "l.sqlite"), "backtest", "--basket", str(basket), "--candles", str(CANDLES),
-        "--from", "2023-01-01", "--to", "2024-12-31", "--compare", "weekly,weekly+tax-aware", "--initial", "100000",
+        "--from", "2023-01-01", "--to", "2024-12-31", "--compare", "buy-and-hold,weekly,weekly+tax-aware", "--initial", "100000",
         "--fee-rate", "0.001", "--slippage", "0.0005", "--jurisdiction", "us,uk,de", "--fx", "GBP=0.79",
         "--fx", "EUR=0.92", "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    naive, aware = json.loads(result.output)["strategies"]
+    hold, naive, aware = json.loads(result.output)["strategies"]
     assert (naive["strategy"], aware["strategy"]) == ("weekly", "weekly+tax-aware")
     for code in ("us", "uk", "de"):
         assert naive["tax"][code]["error"] is None and aware["tax"][code]["error"] is None
@@ -48,3 +48,14 @@ def test_weekly_tax_aware_lowers_the_taxable_gain_for_us_uk_de(tmp_path: Path) -
     # both end inside the basket's 3pp gate of the targets
     assert D(naive["final_max_drift"]) <= 3 and D(aware["final_max_drift"]) <= 3
     assert aware["rebalances"] > 0 and aware["tax_aware"] is True
+
+    # After tax IF LIQUIDATED at the last close (2025-01-01T00:00Z, the close of the 31 Dec bar):
+    # buy-and-hold realised nothing, so its whole unrealised gain is taxed on the sale. US: that moment is
+    # 31 Dec 2024 in New York, a year with no other gain: tax = 24% x the liquidation gain. DE: it is
+    # 1 Jan 2025 in Berlin and every lot was bought on 1 Jan 2023 (held more than one year, § 23 Abs. 1
+    # Satz 1 Nr. 2 EStG): tax-free, so "if sold" equals "after tax".
+    us, de = hold["tax"]["us"], hold["tax"]["de"]
+    assert D(us["liquidation_gain"]) > 0 and D(us["liquidation_tax"]) == D(us["liquidation_gain"]) * D("0.24")
+    assert D(us["after_tax_if_liquidated"]) == D(hold["final_value"]) - D(us["liquidation_tax"])
+    assert D(de["liquidation_gain"]) > 0 and D(de["liquidation_tax"]) == 0
+    assert D(de["after_tax_if_liquidated"]) == D(hold["final_value"])

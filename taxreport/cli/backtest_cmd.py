@@ -87,7 +87,8 @@ def _markets(markets_file: str | None):  # noqa: ANN202
     return markets_from_fixture(markets_file) if markets_file else default_markets()
 
 
-def strategy_report(run, grid, taxes: list) -> dict[str, Any]:  # noqa: ANN001
+def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  # noqa: ANN001
+                    fx: dict[str, Decimal] | None = None) -> dict[str, Any]:
     """Every metric of one strategy, as the table and ``--format json`` show it."""
     from taxreport.rebalance import metrics
     from taxreport.rebalance.tax_policy import final_max_drift
@@ -105,6 +106,15 @@ def strategy_report(run, grid, taxes: list) -> dict[str, Any]:  # noqa: ANN001
             "taxable_gain": t.taxable_gain, "estimated_tax": t.estimated_tax, "illustrative_rate": t.rate,
             "estimate": True, "years": t.years,
         }
+        sold = (liquidations or {}).get(t.jurisdiction)
+        if sold is not None:  # everything sold at the last close (tax_preview.liquidation_preview)
+            rate = Decimal(1) if t.currency == "USD" else (fx or {}).get(t.currency)
+            ok = sold.error is None and t.error is None
+            out["tax"][t.jurisdiction].update({
+                "liquidation_gain": sold.realised_gain if ok else None,
+                "liquidation_tax": sold.estimated_tax if ok else None, "liquidation_error": sold.error,
+                "after_tax_if_liquidated": (out["final_value"] - (t.estimated_tax + sold.estimated_tax) / rate)
+                if ok and rate else None})
     return out
 
 
@@ -200,6 +210,10 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
     grid = price_grid(_load_candles(ctx, basket, timeframe, source, prices_file, start, end), basket, timeframe,
                       start=start, end=end)
     markets = _markets(markets_file)
+    from taxreport.rebalance.backtest import backtest_markets
+    from taxreport.rebalance.tax_preview import liquidation_preview
+
+    bt_markets = backtest_markets(markets, grid, settings)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
                   TimeElapsedColumn(), transient=True, disable=fmt == "json") as progress:
@@ -218,7 +232,10 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
             progress.update(task, description=f"tax: {run.label}")
             taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=tax_method(run.strategy, code, method))
                      for code in codes]
-            reports.append(strategy_report(run, grid, taxes))
+            sold = {code: liquidation_preview(run, grid, code, rows=rows, markets=bt_markets, fx=fx,
+                                              method=tax_method(run.strategy, code, method), fee_rate=settings.fee_rate)
+                    for code in codes}
+            reports.append(strategy_report(run, grid, taxes, sold, fx))
     charts = []
     if charts_dir:
         from taxreport.rebalance.backtest_charts import write_charts
@@ -275,21 +292,24 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
         first = result["strategies"][0]["tax"][code]
         cur = first["currency"]
         tax = Table(title=f"After tax, {code.upper()}: gains from the tax engine in {cur}; tax is an ESTIMATE; "
-                          f"'after tax' = final value minus est. tax, in {q}", header_style="bold")
+                          f"'after tax' = final value minus est. tax, in {q}; 'if sold' = after the tax of selling everything at the "
+                          "last close too", header_style="bold")
         errors: dict[str, None] = {}
-        for header in ("strategy", "disposals", "crypto", "realised", "taxable", "est. tax", "after tax"):
+        for header in ("strategy", "disposals", "crypto", "realised", "taxable", "est. tax", "after tax",
+                       "if sold"):
             tax.add_column(header, justify="left" if header == "strategy" else "right",
                            no_wrap=header == "strategy")
         for s in result["strategies"]:
             t = s["tax"][code]
             if t["error"]:
-                tax.add_row(s["strategy"], "n/a", "", "", "", "", "n/a")
+                tax.add_row(s["strategy"], "n/a", "", "", "", "", "n/a", "n/a")
                 errors.setdefault(t["error"], None)
                 continue
             rate = Decimal(1) if cur == "USD" else fx.get(cur)
             after = money_str(s["final_value"] - t["estimated_tax"] / rate) if rate else "n/a"
             tax.add_row(s["strategy"], str(t["taxable_disposals"]), str(t["crypto_disposals"]),
-                        money_str(t["realised_gain"]), money_str(t["taxable_gain"]), money_str(t["estimated_tax"]), after)
+                        money_str(t["realised_gain"]), money_str(t["taxable_gain"]), money_str(t["estimated_tax"]), after,
+                        _num(t.get("after_tax_if_liquidated")))
         console.print(tax)
         for error in errors:
             console.print(f"  {code.upper()}: {error}", style="red")

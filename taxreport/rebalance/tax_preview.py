@@ -7,7 +7,8 @@ quote asset); the engine (:func:`taxreport.gains.compute_request`: legs, valuati
 lot matching, holding period, pools, allowances) computes the tax year containing ``now`` twice, without
 and with those trades. The legs' disposals are the preview; the **estimated tax** is the marginal rate
 times the increase of the year's taxable gain (so the DE Freigrenze, the UK annual exempt amount, the
-AU discount and US loss netting all come from the engine). Labelled an estimate everywhere.
+AU discount and US loss netting all come from the engine); it is negative when the sales LOWER the
+year's taxable gain (a loss realised against the year's gains). Labelled an estimate everywhere.
 
 What it does not foresee: sales after ``now`` (UK 30-day rule, CA superficial loss look forward: a
 rebuy within 30 days would change the matching), and income or other gains outside this ledger.
@@ -170,7 +171,8 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
                                   f"{settings.defer_short_term} days; sell other members or less to wait")
         out.legs.append(leg)
     out.realised_gain = sum((leg.gain for leg in out.legs), ZERO)
-    out.estimated_tax = max(out.taxable_after - out.taxable_before, ZERO) * out.rate
+    # negative when the sales lower the year's taxable gain (a realised loss against the year's gains)
+    out.estimated_tax = (out.taxable_after - out.taxable_before) * out.rate
     usd_to = _usd_rate(j.currency, fx)
     out.moved = sum((o.notional for o in plan.orders), ZERO) * usd_to if usd_to is not None else ZERO
     if settings.tax_budget is not None and out.moved:
@@ -272,3 +274,25 @@ def preview_from_ledger(ledger: Any, plan: Plan, basket: Basket, now: datetime, 
     from taxreport.prices.store import load_table
 
     return preview(load_events(ledger), load_table(ledger), plan, basket, basket.tax, now, fee_rate=fee_rate, fx=fx)
+
+
+def liquidation_preview(run: Any, grid: Any, code: str, *, rows: Sequence[tuple], markets: Mapping[str, Any],
+                        method: str | None = None, fee_rate: Decimal | None = None,
+                        fx: Mapping[str, Decimal] | None = None) -> TaxPreview:
+    """A backtest run's tax if everything it holds were sold at the last close: the
+    :func:`~taxreport.rebalance.planner.plan_liquidation` of its final holdings (what ``basket stop``
+    would sell), previewed like any plan (:func:`preview`) over the run's own trades. So buy-and-hold
+    is not flattered by gains it never realised."""
+    from taxreport.rebalance.backtest_tax import run_events
+    from taxreport.rebalance.planner import plan_liquidation
+
+    basket = run.strategy.basket
+    last = len(grid.times) - 1
+    _, qty, cash = run.positions[-1]
+    assets = [s.split("/")[0] for s in grid.symbols]
+    balances = dict(zip(assets, qty))
+    balances[basket.quote] = balances.get(basket.quote, ZERO) + cash
+    plan = plan_liquidation(basket, balances, dict(zip(assets, grid.closes[last])), markets, fee_rate=fee_rate)
+    settings = TaxSettings(code, method=method)
+    return preview(run_events(run, grid), rows, plan, basket, settings, grid.close_time(last),
+                   fee_rate=fee_rate or ZERO, fx=fx)
