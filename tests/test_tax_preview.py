@@ -197,3 +197,21 @@ def test_cli_rebalance_plan_shows_the_tax_preview(tmp_path) -> None:  # noqa: AN
     assert D(data["tax"]["realised_gain"]) == D(56400) and D(data["tax"]["budget_factor"]) == D("0.94")
     assert any("tax budget" in a for a in data["tax"]["advice"])
     assert [r["target"] for r in data["rows"]] == ["50", "50"]  # the rows keep the basket's real targets
+
+
+def test_harvest_losses_advice_us_allowed_uk_refused() -> None:
+    # 1 BTC bought 1 Sep 2024 at 60,000; price now 45,000: down 25% (> 20%), loss 15,000.
+    # US: allowed (IRC §1091 covers stock or securities). UK at 1 USD = 0.8 GBP: loss 12,000 GBP,
+    # refused, naming the 30-day rule (TCGA92 s106A(5)).
+    events = history([("2024-09-01", "1", "60000")])
+    plan = Plan(basket="t", quote="USDT", total_value=D(45000),
+                rows=(AssetRow("BTC", D(1), D(45000), D(45000), D(100), D(50), D(50), D(22500)),),
+                orders=(), dust=(), max_drift=D(50))
+    us = preview(events, rates(["2024-09-01"], ["60000"]), plan, BASKET, TaxSettings("us", harvest_losses=D(20)),
+                 at("2025-02-01"))
+    assert us.advice == ["harvest-losses 20%: 1 BTC in 1 lot(s) would realise a loss of 15000.00 USD; "
+                         "allowed: no wash-sale rule applies to crypto in US"]
+    uk = preview(events, rates(["2024-09-01"], ["60000"], {"GBP": "0.8"}), plan, BASKET,
+                 TaxSettings("uk", harvest_losses=D(20)), at("2025-02-01"), fx={"GBP": D("0.8")})
+    assert len(uk.advice) == 1 and "loss of 12000.00 GBP" in uk.advice[0] and "s106A(5)" in uk.advice[0]
+    assert uk.advice[0].split("; ")[1].startswith("refused")

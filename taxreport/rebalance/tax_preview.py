@@ -138,6 +138,8 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     hypothetical: list[Event] = list(trades)
     try:
         before = compute_request(past, table, request)
+        if settings.harvest_losses is not None:
+            out.advice += harvest_advice(before, plan, basket, settings, fx)
         if not sells:
             out.taxable_before = out.taxable_after = before.taxable_gain
             out.notes.append("no sell orders: the plan realises nothing")
@@ -195,6 +197,31 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
         f"the {year} taxable gain the engine computes with these sales ({out.taxable_before} -> {out.taxable_after})",
         "sales after now are not foreseen (a rebuy within 30 days changes UK/CA matching)",
     ]
+    return out
+
+
+def harvest_advice(before: YearSummary, plan: Plan, basket: Basket, settings: TaxSettings,
+                   fx: Mapping[str, Decimal] | None) -> list[str]:
+    """``harvest-losses Y``: per member, the lots in the basket's account down more than Y% at the plan's
+    price, and whether selling and rebuying them may realise the loss in the country
+    (:func:`taxreport.rebalance.tax_policy.harvest_losses`, which names the rule when it refuses)."""
+    from taxreport.rebalance.tax_policy import harvest_losses
+
+    assert settings.harvest_losses is not None
+    usd_to = _usd_rate(before.currency, fx)
+    if usd_to is None:
+        return [f"harvest-losses: needs --fx {before.currency}=RATE to value the lots in {before.currency}"]
+    out = []
+    for row in plan.rows:
+        if row.asset == basket.quote:
+            continue
+        held = [HeldLot(lot.lot_ref, before.local_date(lot.acquired_at) if lot.acquired_at else None, lot.quantity,
+                        lot.cost) for lot in before.open_lots if lot.asset == row.asset and lot.account in (basket.account, None)]
+        decision = harvest_losses(settings.jurisdiction, held, row.price * usd_to, settings.harvest_losses)
+        if decision.lots:
+            units = sum((lot.quantity for lot in decision.lots), ZERO)
+            out.append(f"harvest-losses {settings.harvest_losses}%: {units} {row.asset} in {len(decision.lots)} lot(s) "
+                       f"would realise a loss of {decision.loss:.2f} {before.currency}; {decision.reason}")
     return out
 
 
