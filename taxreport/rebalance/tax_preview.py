@@ -177,6 +177,9 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     out.estimated_tax = (out.taxable_after - out.taxable_before) * out.rate
     usd_to = _usd_rate(j.currency, fx)
     out.moved = sum((o.notional for o in plan.orders), ZERO) * usd_to if usd_to is not None else ZERO
+    if settings.tax_budget is not None and usd_to is None:
+        out.advice.append(f"tax-budget: not applied: the value moved needs --fx {j.currency}=RATE (1 USD = RATE "
+                          f"{j.currency})")
     if settings.tax_budget is not None and out.moved:
         band = basket.gate if basket.mode in ("daily", "weekly") else basket.threshold
         k, why = tax_budget_factor(out.estimated_tax, out.moved, settings.tax_budget, plan.max_drift, band)
@@ -196,6 +199,7 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
         f"ESTIMATE: {out.rate * 100}% {'illustrative' if out.rate_is_default else 'marginal'} rate x the increase of "
         f"the {year} taxable gain the engine computes with these sales ({out.taxable_before} -> {out.taxable_after})",
         "sales after now are not foreseen (a rebuy within 30 days changes UK/CA matching)",
+        "rates up to 7 days old are accepted where none is stored for the moment (as gains --rate-lookback 7)",
     ]
     return out
 
