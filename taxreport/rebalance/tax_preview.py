@@ -153,6 +153,9 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     except TaxreportError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         out.error = " ".join(lines[:2])
+        if "short by" in out.error:
+            out.error += (f" -- the ledger holds fewer lots in {basket.account} than the plan sells: import the "
+                          "account's history (or record the basket's fills) first")
         return out
     out.taxable_before, out.taxable_after = before.taxable_gain, after.taxable_gain
     mine = [d for d in after.disposals if d.event_key.split("#")[0] in keys and d.asset != basket.quote]
