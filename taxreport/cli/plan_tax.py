@@ -69,6 +69,9 @@ def print_preview(p: Any) -> None:
                f"{' (illustrative rate: set marginal_rate in [tax])' if p.rate_is_default else ''}")
     for line in p.advice:
         click.echo(f"tax policy: {line}")
+    for note in p.notes:
+        if note.startswith("SIMULATED"):
+            click.echo(note)
 
 
 def tax_aware_plan(basket: Any, plan: Any, replan: Any, *, fee_rate: Decimal | None, fx: tuple[str, ...],

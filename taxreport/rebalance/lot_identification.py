@@ -43,7 +43,7 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     from taxreport.jurisdictions.base import get
     from taxreport.model.assets import STABLECOINS
     from taxreport.rebalance.tax_policy import CHOOSE_LOTS
-    from taxreport.rebalance.tax_preview import minimising_selections, rows_of, year_of
+    from taxreport.rebalance.tax_preview import is_simulated, minimising_selections, rows_of, year_of
 
     j = get(jurisdiction)
     if j.code not in CHOOSE_LOTS:
@@ -55,7 +55,8 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     table = RateTable.from_rows(base_rows + [(t.base, t.quote, t.time, t.price, "fill price") for t in sells])
     peg = {quote: "USD"} if quote in STABLECOINS and quote != "EURC" else {}
     request = GainsRequest(jurisdiction=j.code, year=year_of(j.code, moment), via=tuple(dict.fromkeys(["USD", quote])),
-                           peg=peg, rate_lookback_days=7)
+                           peg=peg, rate_lookback_days=7,
+                           include_simulated=any(is_simulated(events, t.account) for t in sells))
     past: list[Event] = [e for e in events if e.time <= moment]
     before = compute_request(past, table, request)
     after = compute_request(past + list(sells), table, request)

@@ -20,7 +20,7 @@ selections ``gains --method specific --lots FILE`` uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
@@ -83,6 +83,15 @@ class TaxPreview:
     error: str | None = None
 
 
+def is_simulated(events: Sequence[Event], account: str) -> bool:
+    """Whether ``account`` is declared simulated in ``events`` (:mod:`taxreport.simulated`): a paper
+    basket's preview and lot identification then include simulated accounts (and say so), since
+    simulated money is otherwise left out of every tax figure."""
+    from taxreport.simulated import simulated_accounts
+
+    return account in simulated_accounts(events)
+
+
 def rows_of(table: RateTable) -> list[tuple[str, str, datetime, Decimal, str]]:
     """A rate table's rows (to extend it with the plan's prices)."""
     rows = []
@@ -127,8 +136,10 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     extra += [("USD", cur.upper(), now, rate, "assumed flat rate (--fx)") for cur, rate in (fx or {}).items()]
     table = RateTable.from_rows(base_rows + extra)
     peg = {basket.quote: "USD"} if basket.quote in STABLECOINS and basket.quote != "EURC" else {}
+    simulated = is_simulated(events, basket.account)
     request = GainsRequest(jurisdiction=j.code, year=year, method=method,
-                           via=tuple(dict.fromkeys(["USD", "EUR", basket.quote])), peg=peg, rate_lookback_days=7)
+                           via=tuple(dict.fromkeys(["USD", "EUR", basket.quote])), peg=peg, rate_lookback_days=7,
+                           include_simulated=simulated)
     trades = [Trade(time=now, source=SOURCE, external_id=f"{plan.basket}:{n}", account=basket.account, side=Side.SELL,
                     base=o.asset, quote=basket.quote, quantity=o.quantity, price=o.limit_price,
                     fee=o.notional * fee_rate, fee_asset=basket.quote)
@@ -147,9 +158,8 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
         after = compute_request(past + hypothetical, table, request)
         if settings.choose_lots:
             selections = minimising_selections(before, after, keys, basket.account, now, j.timezone)
-            after = compute_request(past + hypothetical, table, GainsRequest(
-                jurisdiction=j.code, year=year, method="specific", via=request.via, peg=peg,
-                rate_lookback_days=7, selections=selections))
+            after = compute_request(past + hypothetical, table, replace(request, method="specific",
+                                                                        selections=selections))
     except TaxreportError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         out.error = " ".join(lines[:2])
@@ -198,7 +208,8 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
                               f"use-allowance: {max(out.allowance.headroom, ZERO):.2f} {j.currency} of the "
                               f"{out.allowance.allowance} {'Freigrenze' if j.code == 'de' else 'annual exempt amount'} "
                               f"left in {year} after this plan")
-    out.notes = [
+    out.notes = ([f"SIMULATED: {basket.account} holds simulated money (paper or a local venue); this preview "
+                  "includes simulated accounts, as if the money were real"] if simulated else []) + [
         f"ESTIMATE: {out.rate * 100}% {'illustrative' if out.rate_is_default else 'marginal'} rate x the increase of "
         f"the {year} taxable gain the engine computes with these sales ({out.taxable_before} -> {out.taxable_after})",
         "sales after now are not foreseen (a rebuy within 30 days changes UK/CA matching)",
