@@ -7,7 +7,7 @@
 #   4. OKX        reconcile OKX's CSV history of that account against the ledger, then import it
 #   5. gains      US 2024 and UK 2024-25 summaries (USD->GBP from the sample rates)
 #   6. exports    Koinly, CoinTracker, Form 8949, HMRC computation, XLSX, PDF for both years
-#   7. backtest   buy-and-hold vs daily vs weekly vs threshold, before and after tax
+#   7. backtest   buy-and-hold vs daily vs weekly vs threshold, before and after tax; weekly vs weekly+tax-aware
 #   8. live       a short live run through ccxt's real okx class and HTTP against the local OKX venue
 # All sample data is SYNTHETIC (see sample_exports/*/README.md). Outputs land in
 # sample_exports/demo-output/; the ledger itself in demo-out/ (ignored by git).
@@ -82,6 +82,27 @@ tr basket list
 tr ledger balances --account paper:shared
 echo "(the account still holds its own 1 BTC and all of beta's coins: alpha sold only what it owned)"
 
+section "3c. tax preview: what the next rebalance of that paper basket would cost in US tax"
+# The same account with a [tax] table: the sells' lots (chosen to minimise tax, US specific
+# identification), gain, term and an ESTIMATED tax at 24%, from the real tax engine over the ledger.
+cat > "$TAXREPORT_HOME/config/baskets/core-us.toml" <<'TOML'
+name = "core-us"
+account = "paper:core"
+mode = "weekly"
+[weights]
+BTC = 50
+ETH = 30
+SOL = 20
+[tax]
+jurisdiction = "us"
+marginal_rate = 0.24
+choose_lots = true
+defer_short_term = 30
+TOML
+CORE_BAL=$("$BIN/taxreport" ledger balances --account paper:core --format json | "$BIN/python" -c \
+  'import json,sys; print(",".join(r["asset"] + "=" + r["quantity"] for r in json.load(sys.stdin) if r["asset"] != "USDT"))')
+tr rebalance plan --basket core-us --paper --balances "$CORE_BAL" --prices BTC=60000,ETH=2300,SOL=100 --at 2024-12-30
+
 section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"
 # sample_exports/okx holds SYNTHETIC OKX exports (real T4/F2 layouts, UTC+8 metadata line) of this paper
 # account with three deliberate differences: a fill missing, a manual trade added, one fee raised.
@@ -139,6 +160,9 @@ tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
 tr_json "$OUT/backtest.json" backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
     --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
     --jurisdiction us,uk --fx GBP=0.79 --format json
+# Naive weekly versus tax-aware weekly (partial rebalances to half the gate, US lots highest basis first):
+tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 --compare weekly,weekly+tax-aware \
+    --initial 100000 --fee-rate 0.001 --slippage 0.0005 --jurisdiction us,uk,de --fx GBP=0.79 --fx EUR=0.92
 
 section "8. live on the local OKX venue (ccxt's real okx class over HTTP; injected faults)"
 # `taxreport venue okx` speaks OKX's v5 REST API on 127.0.0.1 (free port), keeps its books in

@@ -133,10 +133,24 @@ def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]
 
 
 def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearSummary:
-    """:func:`compute_gains_from_events` for a :class:`GainsRequest`."""
-    return compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
-                                     method=request.method, accounts=list(request.accounts) or None,
-                                     currency=request.currency, options=request.engine_options())
+    """:func:`compute_gains_from_events` for a :class:`GainsRequest`. With ``method="specific"``, the
+    lots identified at the time of sale and recorded in the ledger
+    (:mod:`taxreport.rebalance.lot_identification`) are used; a ``--lots`` row for the same disposal wins."""
+    from dataclasses import replace
+
+    from taxreport.rebalance.lot_identification import recorded_selections
+
+    events = events if isinstance(events, list) else list(events)
+    recorded = recorded_selections(events)
+    if recorded and request.method == "specific":
+        request = replace(request, selections={**recorded, **(request.selections or {})})
+    summary = compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
+                                        method=request.method, accounts=list(request.accounts) or None,
+                                        currency=request.currency, options=request.engine_options())
+    if recorded and request.method != "specific" and "specific" in jbase.get(request.jurisdiction).methods:
+        summary.notes.append(f"{len(recorded)} sale(s) have their lots identified at the time of sale in the ledger "
+                             "(lots.identified records); run with --method specific to use them")
+    return summary
 
 
 def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:

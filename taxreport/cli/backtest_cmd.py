@@ -87,15 +87,18 @@ def _markets(markets_file: str | None):  # noqa: ANN202
     return markets_from_fixture(markets_file) if markets_file else default_markets()
 
 
-def strategy_report(run, grid, taxes: list) -> dict[str, Any]:  # noqa: ANN001
+def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  # noqa: ANN001
+                    fx: dict[str, Decimal] | None = None) -> dict[str, Any]:
     """Every metric of one strategy, as the table and ``--format json`` show it."""
     from taxreport.rebalance import metrics
+    from taxreport.rebalance.tax_policy import final_max_drift
 
     m = metrics.summary(run.values, timeframe=grid.timeframe, traded_notional=run.traded_notional)
     out: dict[str, Any] = {"strategy": run.label, "mode": run.strategy.basket.mode if run.strategy.rebalances else None,
                            **m, "fees": run.fees, "traded_notional": run.traded_notional,
                            "rebalances": run.rebalances, "orders": run.orders, "fills": len(run.trades),
-                           "dust_legs": run.dust_legs, "notes": list(run.notes), "tax": {}}
+                           "dust_legs": run.dust_legs, "notes": list(run.notes), "tax": {},
+                           "tax_aware": run.strategy.tax_aware, "final_max_drift": final_max_drift(run, grid)}
     for t in taxes:
         out["tax"][t.jurisdiction] = {
             "currency": t.currency, "error": t.error, "taxable_disposals": t.disposals,
@@ -103,6 +106,15 @@ def strategy_report(run, grid, taxes: list) -> dict[str, Any]:  # noqa: ANN001
             "taxable_gain": t.taxable_gain, "estimated_tax": t.estimated_tax, "illustrative_rate": t.rate,
             "estimate": True, "years": t.years,
         }
+        sold = (liquidations or {}).get(t.jurisdiction)
+        if sold is not None:  # everything sold at the last close (tax_preview.liquidation_preview)
+            rate = Decimal(1) if t.currency == "USD" else (fx or {}).get(t.currency)
+            ok = sold.error is None and t.error is None
+            out["tax"][t.jurisdiction].update({
+                "liquidation_gain": sold.realised_gain if ok else None,
+                "liquidation_tax": sold.estimated_tax if ok else None, "liquidation_error": sold.error,
+                "after_tax_if_liquidated": (out["final_value"] - (t.estimated_tax + sold.estimated_tax) / rate)
+                if ok and rate else None})
     return out
 
 
@@ -123,7 +135,9 @@ def _num(value: Decimal | None, unit: str = "0.01") -> str:
 @click.option("--from", "date_from", default=None, help="First bar (UTC date); default: the first common bar.")
 @click.option("--to", "date_to", default=None, help="Last day included (UTC date); default: the last common bar.")
 @click.option("--compare", default=DEFAULT_COMPARE, show_default=True,
-              help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket.")
+              help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket; "
+                   "any with the suffix +tax-aware (weekly+tax-aware): partial rebalances to half the band and "
+                   "tax-minimising lots where the country allows (US: hifo).")
 @click.option("--timeframe", default="1d", show_default=True, type=click.Choice(["1h", "4h", "1d", "1w"]))
 @click.option("--source", default=None, help="Candle source to use when several are stored (see `prices candles list`).")
 @click.option("--candles", "prices_file", default=None, type=click.Path(dir_okay=False),
@@ -175,6 +189,7 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
     from taxreport.rebalance.backtest_tax import estimate, rate_rows
     from taxreport.rebalance.basket import resolve_basket
     from taxreport.rebalance.strategies import parse_strategies
+    from taxreport.rebalance.tax_policy import tax_method
 
     basket, _path = resolve_basket(basket_ref)
     start = parse_when(date_from, what="--from")
@@ -195,6 +210,10 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
     grid = price_grid(_load_candles(ctx, basket, timeframe, source, prices_file, start, end), basket, timeframe,
                       start=start, end=end)
     markets = _markets(markets_file)
+    from taxreport.rebalance.backtest import backtest_markets
+    from taxreport.rebalance.tax_preview import liquidation_preview
+
+    bt_markets = backtest_markets(markets, grid, settings)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
                   TimeElapsedColumn(), transient=True, disable=fmt == "json") as progress:
@@ -211,8 +230,12 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
         reports = []
         for run in runs:
             progress.update(task, description=f"tax: {run.label}")
-            taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=method) for code in codes]
-            reports.append(strategy_report(run, grid, taxes))
+            taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=tax_method(run.strategy, code, method))
+                     for code in codes]
+            sold = {code: liquidation_preview(run, grid, code, rows=rows, markets=bt_markets, fx=fx,
+                                              method=tax_method(run.strategy, code, method), fee_rate=settings.fee_rate)
+                    for code in codes}
+            reports.append(strategy_report(run, grid, taxes, sold, fx))
     charts = []
     if charts_dir:
         from taxreport.rebalance.backtest_charts import write_charts
@@ -262,25 +285,31 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
                       _pct(s["annualised_volatility"]), _pct(s["max_drawdown"]), _num(s["sharpe"]),
                       _num(s["turnover"]), money_str(s["fees"]), str(s["rebalances"]), str(s["orders"]))
     console.print(table)
+    if any(s.get("tax_aware") for s in result["strategies"]):  # +tax-aware: show both end inside the band
+        console.print("  largest drift from target at the end: " + ", ".join(
+            f"{s['strategy']} {_num(s['final_max_drift'])}pp" for s in result["strategies"]))
     for code in result["jurisdictions"]:
         first = result["strategies"][0]["tax"][code]
         cur = first["currency"]
         tax = Table(title=f"After tax, {code.upper()}: gains from the tax engine in {cur}; tax is an ESTIMATE; "
-                          f"'after tax' = final value minus est. tax, in {q}", header_style="bold")
+                          f"'after tax' = final value minus est. tax, in {q}; 'if sold' = after the tax of selling everything at the "
+                          "last close too", header_style="bold")
         errors: dict[str, None] = {}
-        for header in ("strategy", "disposals", "crypto", "realised", "taxable", "est. tax", "after tax"):
+        for header in ("strategy", "disposals", "crypto", "realised", "taxable", "est. tax", "after tax",
+                       "if sold"):
             tax.add_column(header, justify="left" if header == "strategy" else "right",
                            no_wrap=header == "strategy")
         for s in result["strategies"]:
             t = s["tax"][code]
             if t["error"]:
-                tax.add_row(s["strategy"], "n/a", "", "", "", "", "n/a")
+                tax.add_row(s["strategy"], "n/a", "", "", "", "", "n/a", "n/a")
                 errors.setdefault(t["error"], None)
                 continue
             rate = Decimal(1) if cur == "USD" else fx.get(cur)
             after = money_str(s["final_value"] - t["estimated_tax"] / rate) if rate else "n/a"
             tax.add_row(s["strategy"], str(t["taxable_disposals"]), str(t["crypto_disposals"]),
-                        money_str(t["realised_gain"]), money_str(t["taxable_gain"]), money_str(t["estimated_tax"]), after)
+                        money_str(t["realised_gain"]), money_str(t["taxable_gain"]), money_str(t["estimated_tax"]), after,
+                        _num(t.get("after_tax_if_liquidated")))
         console.print(tax)
         for error in errors:
             console.print(f"  {code.upper()}: {error}", style="red")

@@ -27,11 +27,15 @@ from taxreport.errors import InputError
 @click.option("--invest", default="0", show_default=True, help="Quote cash to add to the basket (as `basket invest`).")
 @click.option("--as-scheduled", is_flag=True, help="Apply the basket's gate/band like a scheduled run: no orders when inside it.")
 @click.option("--sandbox", is_flag=True, help="Live read-only: use the exchange's demo/sandbox (OKX demo trading).")
+@click.option("--fx", "fx_rates", multiple=True, metavar="CUR=RATE",
+              help="Tax preview: ASSUMED flat rate 1 USD = RATE CUR when the ledger has no rate, e.g. --fx GBP=0.79.")
+@click.option("--at", "at", default=None, metavar="TIME",
+              help="Tax preview: the moment of the sales (ISO 8601 or YYYY-MM-DD) [default: now].")
 @format_option()
 @click.pass_context
 def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None, prices: str | None, markets_file: Path | None,
          fee_rate: str | None, buy_fee_in: str | None, price_offset: str, invest: str, as_scheduled: bool,
-         sandbox: bool, fmt: str) -> None:
+         sandbox: bool, fx_rates: tuple[str, ...], at: str | None, fmt: str) -> None:
     """Dry run: the orders a rebalance would place now (nothing is sent).
 
     \b
@@ -42,6 +46,14 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
           --prices BTC=55000,ETH=2850,SOL=200 --fee-rate 0 --format json
       taxreport rebalance plan --basket core            # live balances and tickers, read-only
       taxreport rebalance plan --basket ./core.toml --sandbox --as-scheduled
+      taxreport --db ledger.sqlite rebalance plan --basket taxed --paper --balances BTC=0.5,ETH=4 \
+          --prices BTC=60000,ETH=3000 --at 2025-03-01 --format json     # with a [tax] table: tax preview
+
+    \b
+    Tax preview (a [tax] table in the basket; lots from the --db ledger): per sell leg the lots it
+    would consume under the country's rules, gain or loss, term (short/long, DE exempt), the plan's
+    realised gain and ESTIMATED tax at the basket's marginal_rate, and what the policies say
+    (defer_short_term N, tax_budget X, use_allowance, harvest_losses Y, choose_lots for US/AU).
     """
     from taxreport.model.money import parse_decimal
     from taxreport.rebalance.basket import resolve_basket, validate_markets
@@ -97,17 +109,28 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
             for warning in warnings:
                 click.echo(f"WARNING: {warning}", err=True)
         extra_json["scope"] = scope
-    result = make_plan(basket, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
-                       invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
+
+    def planned(b):  # noqa: ANN001, ANN202 - the tax-budget policy re-plans with shrunk weights
+        return make_plan(b, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
+                         invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
+
+    result = planned(basket)
+    from taxreport.cli.plan_tax import print_preview, tax_aware_plan
+
+    result, taxed = tax_aware_plan(basket, result, planned, fee_rate=fee, fx=fx_rates, at=at)
     if fmt == "json":
         from taxreport.rebalance.planner import plan_to_dict
+        from taxreport.rebalance.tax_preview import preview_to_dict
 
         echo_json({"source": source, "basket_file": str(path), "fee_rate": fee if fee is not None else "market taker",
-                   "buy_fee_in": fee_side, **extra_json, **plan_to_dict(result)})
+                   "buy_fee_in": fee_side, **extra_json, **plan_to_dict(result),
+                   **({"tax": preview_to_dict(taxed)} if taxed is not None else {})})
         return
     _print_plan(result, source)
     if "scope" in extra_json:
         click.echo(f"planned from {extra_json['scope']}")
+    if taxed is not None:
+        print_preview(taxed)
 
 
 def _basket_owned(ctx: click.Context, basket, sandbox: bool, account: dict, invest):  # noqa: ANN001, ANN202

@@ -165,7 +165,12 @@ class _Replay:
         closes = self.grid.closes[i]
         prices = dict(zip(self.assets, closes))
         tickers = ex.fetch_tickers(list(self.grid.symbols)) if self.settings.slippage else None
-        p = plan(self.basket, ex.fetch_balances(), prices, self.markets, fee_rate=self.settings.fee_rate,
+        basket = self.basket
+        if self.strategy.tax_aware and not entry:  # "+tax-aware": trade only part of the way (strategies.py)
+            from taxreport.rebalance.tax_policy import shrunk_basket
+
+            basket = shrunk_basket(basket, ex.fetch_balances(), prices)
+        p = plan(basket, ex.fetch_balances(), prices, self.markets, fee_rate=self.settings.fee_rate,
                  tickers=tickers, buy_fee_in="base", invest=self.settings.initial if entry else ZERO)
         self.run.dust_legs += len(p.dust)
         if not p.orders:

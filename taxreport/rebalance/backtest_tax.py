@@ -97,6 +97,16 @@ def rate_rows(grid: PriceGrid, runs: Sequence[StrategyRun], fx: Mapping[str, Dec
     return rows
 
 
+def run_events(run: StrategyRun, grid: PriceGrid) -> list[Event]:
+    """The ledger a run would have made: the initial quote cash (a deposit at cost) and its fills."""
+    basket = run.strategy.basket
+    events: list[Event] = [Deposit(time=grid.close_time(0), source="backtest", external_id=f"{run.label}:initial",
+                                   account=basket.account, asset=basket.quote, quantity=run.initial,
+                                   cost=run.initial, cost_currency=basket.quote)]
+    events.extend(run.trades)
+    return events
+
+
 def estimate(run: StrategyRun, grid: PriceGrid, code: str, *, fx: Mapping[str, Decimal] | None = None,
              rows: list[tuple] | None = None, method: str | None = None) -> TaxEstimate:
     """The engine's gains per tax year for one run, and the illustrative tax estimate."""
@@ -108,10 +118,7 @@ def estimate(run: StrategyRun, grid: PriceGrid, code: str, *, fx: Mapping[str, D
     result = TaxEstimate(j.code, j.currency, rate=ILLUSTRATIVE_RATES.get(j.code, ZERO))
     basket = run.strategy.basket
     start = grid.close_time(0)
-    events: list[Event] = [Deposit(time=start, source="backtest", external_id=f"{run.label}:initial",
-                                   account=basket.account, asset=basket.quote, quantity=run.initial,
-                                   cost=run.initial, cost_currency=basket.quote)]
-    events.extend(run.trades)
+    events = run_events(run, grid)
     table = RateTable.from_rows(rows if rows is not None else rate_rows(grid, [run], fx))
     via = tuple(dict.fromkeys(["USD", "EUR", basket.quote]))
     peg = {basket.quote: "USD"} if basket.quote in STABLECOINS and basket.quote != "EURC" else {}

@@ -23,6 +23,8 @@ Layout (every key but ``[weights]`` is optional and has the default shown)::
     BTC = 50
     ETH = 30
     SOL = 20
+    [tax]                         # optional: tax preview and tax-aware policies (rebalance/tax_policy.py)
+    jurisdiction = "us"
 
 Rules: 2–20 assets; weights positive and summing to EXACTLY 100 (Decimal arithmetic: 33.33 + 33.33
 + 33.34 is fine, three times 33.333 is refused); asset symbols are upper-cased and case variants
@@ -63,7 +65,7 @@ _EXCHANGE = re.compile(r"^[a-z0-9_]{2,30}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _KEYS = ("name", "exchange", "account", "quote", "mode", "threshold", "band", "daily_at", "weekly_on",
          "calendar", "cooldown_minutes", "gate", "min_notional", "min_investment", "max_weight",
-         "weights", "extra", "api_url", "every", "paper_account")
+         "weights", "extra", "api_url", "every", "paper_account", "tax")
 
 
 def baskets_dir() -> Path:
@@ -227,11 +229,14 @@ def basket_from_mapping(data: Mapping[str, Any], *, file: str = "<basket>", text
         raise fail("api_url", f"must be an http(s) URL such as https://eea.okx.com or http://127.0.0.1:8765, "
                               f"got {api_url!r}")
 
+    from taxreport.rebalance.tax_policy import parse_tax_table
+
+    tax = parse_tax_table(data.get("tax"), lambda f, reason: fail(f, reason, "tax" if "." in f else None))
     return Basket(name=name, exchange=exchange, account=account, quote=quote, weights=weights, mode=mode,
                   threshold=threshold, band=band, daily_at=daily_at, weekly_on=weekly_on,
                   cooldown_minutes=cooldown, gate=gate, min_notional=min_notional,
                   min_investment=min_investment, max_weight=max_weight, extra=dict(extra),
-                  calendar=calendar, api_url=api_url, every=every, paper_account=paper_account)
+                  calendar=calendar, api_url=api_url, every=every, paper_account=paper_account, tax=tax)
 
 
 def _to_decimal(value: Any) -> Decimal | None:
@@ -347,6 +352,10 @@ def basket_to_dict(basket: Basket) -> dict[str, Any]:
     out["weights"] = dict(basket.weights)
     if basket.extra:
         out["extra"] = dict(basket.extra)
+    if basket.tax is not None:
+        from dataclasses import asdict
+
+        out["tax"] = asdict(basket.tax)
     return out
 
 
@@ -356,7 +365,7 @@ def basket_to_toml(basket: Basket) -> str:
     lines = [f"# taxreport basket: {basket.name}"]
     data = basket_to_dict(basket)
     for key, value in data.items():
-        if key in ("weights", "extra"):
+        if key in ("weights", "extra", "tax"):
             continue
         lines.append(f"{key} = {_toml_value(value)}")
     lines.append("")
@@ -368,6 +377,10 @@ def basket_to_toml(basket: Basket) -> str:
         lines.append("[extra]")
         for key, value in basket.extra.items():
             lines.append(f"{json.dumps(str(key), ensure_ascii=False)} = {_toml_value(value)}")
+    if basket.tax is not None:
+        from taxreport.rebalance.tax_policy import tax_table_toml
+
+        lines += ["", *tax_table_toml(basket.tax)]
     return "\n".join(lines) + "\n"
 
 

@@ -142,6 +142,10 @@ class Executor:
         self.id_fn = id_fn or client_order_id
         self.account = account or basket.account
         self.journal = Journal(ledger, basket.name, self.account, exchange.name, self.clock)
+        if basket.tax is not None and basket.tax.choose_lots:  # US/AU: identify lots at each sale, recorded
+            from taxreport.rebalance.lot_identification import fill_identifier
+
+            self.journal.lot_identifier = fill_identifier(ledger, basket)
         self.retrier = Retrier(self.sleep, self.config.retries, self.config.backoff)
         self.patience = Patience(self.sleep, self.clock, fill_wait=self.config.fill_timeout,
                                  poll=self.config.poll_interval, expiry_margin=self.config.expiry_margin)
@@ -181,7 +185,10 @@ class Executor:
         self.on_step("trigger_written")
         from taxreport.rebalance.planner import plan_to_dict
 
-        self.journal.rebalance_record(rid, "plan", "rebalance.plan", {"rebalance_id": rid, **plan_to_dict(plan)})
+        record = {"rebalance_id": rid, **plan_to_dict(plan)}
+        if self.basket.tax is not None and plan.orders and not self.journal.has_rebalance_record(rid, "plan"):
+            record["tax"] = self._tax_preview(plan)
+        self.journal.rebalance_record(rid, "plan", "rebalance.plan", record)
         self.on_step("plan_written")
         legs: list[LegResult] = []
         status, error = "completed", None
@@ -208,6 +215,21 @@ class Executor:
         if error:
             raise ExecutionError(error)
         return result
+
+    def _tax_preview(self, plan: Plan) -> dict[str, Any]:
+        """The plan's tax preview for the audit trail (rebalance/tax_preview.py; sells before fees).
+        Never stops a run: a preview that cannot be made is recorded with its reason."""
+        from dataclasses import replace
+
+        from taxreport.errors import TaxreportError
+        from taxreport.rebalance.tax_preview import preview_from_ledger, preview_to_dict
+
+        try:
+            taxed = preview_from_ledger(self.journal.ledger, plan, replace(self.basket, account=self.account),
+                                        self.clock())
+        except TaxreportError as exc:
+            return {"error": str(exc).splitlines()[0]}
+        return preview_to_dict(taxed) if taxed is not None else {}
 
     def _value(self) -> Decimal | None:
         """The basket's value now (members at mid + quote cash), for status and today's P&L."""

@@ -74,6 +74,10 @@ class Intent:
 class Journal:
     """Reads and writes one basket's records in the ledger (actor ``rebalancer:<basket>``)."""
 
+    # Set for a basket that identifies lots at each sale (taxreport.rebalance.lot_identification): the
+    # records it returns for a sell fill are written in the fill's own transaction.
+    lot_identifier: Callable[[Trade], list[Event]] | None = None
+
     def __init__(self, ledger, basket: str, account: str, exchange_name: str,
                  clock: Callable[[], datetime] | None = None, *, quote: str = "USDT",
                  checkpoint: bool = True) -> None:
@@ -205,7 +209,11 @@ class Journal:
         """Write fills not yet recorded, one transaction each (so a crash loses none written)."""
         written = 0
         for fill in fills:
-            n = self.write([self.fill_trade(fill, markets[fill.symbol])], f"fill of order {fill.client_order_id}")
+            trade = self.fill_trade(fill, markets[fill.symbol])
+            extra: list[Event] = []
+            if self.lot_identifier is not None and trade.side == "sell" and not self.ledger.has_key(trade.natural_key):
+                extra = self.lot_identifier(trade)  # tax-aware basket: lots identified AT the sale, same transaction
+            n = min(self.write([trade, *extra], f"fill of order {fill.client_order_id}"), 1)  # fills, not records
             written += n
             if n and on_each is not None:
                 on_each()

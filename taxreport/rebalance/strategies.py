@@ -11,6 +11,13 @@ Strategy specs (``--compare``, comma-separated):
 ``threshold:X``               trade whenever an asset drifts more than X (the basket's band kind)
 ``hybrid:X``                  check daily, trade only beyond X; ``hybrid:weekly:X`` checks weekly
 ``basket``                    exactly the basket file's own mode and settings
+``<any>+tax-aware``           that strategy with the tax-aware policies on (``weekly+tax-aware``):
+                              each rebalance is shrunk so the largest drift is left at half the
+                              band/gate instead of zero (the ``tax_budget`` shrink of
+                              :func:`taxreport.rebalance.tax_policy.tax_budget_factor`, always
+                              applied), and the tax engine uses the tax-minimising lot order where
+                              the country lets you choose lots (US: ``hifo``, a standing specific
+                              identification) unless ``--method`` names one
 ============================  ====================================================================
 
 The gate of scheduled modes (3pp by default) comes from the basket; ``gate`` overrides it for every
@@ -42,6 +49,7 @@ class Strategy:
     label: str  # as written: "threshold:5"
     kind: str  # buy-and-hold | daily | weekly | threshold | hybrid
     basket: Basket  # the basket with this strategy's mode/threshold/calendar
+    tax_aware: bool = False  # "+tax-aware": partial rebalances, tax-minimising lots (module doc)
 
     @property
     def rebalances(self) -> bool:
@@ -58,8 +66,17 @@ def _band(text: str, spec: str) -> Decimal:
     return value
 
 
+TAX_AWARE = "+tax-aware"
+
+
 def parse_strategy(spec: str, basket: Basket, *, gate: Decimal | None = None) -> Strategy:
     text = spec.strip().lower()
+    if text.endswith(TAX_AWARE):
+        inner = parse_strategy(text[: -len(TAX_AWARE)], basket, gate=gate)
+        if not inner.rebalances:
+            raise InputError(f"{spec!r}: buy-and-hold never sells, there is nothing to make tax-aware",
+                             field="--compare")
+        return replace(inner, label=inner.label + TAX_AWARE, tax_aware=True)
     parts = text.split(":")
     kind = parts[0]
     base = basket if gate is None else replace(basket, gate=gate)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taxreport.rebalance.tax_policy import TaxSettings
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Basket:
     api_url: str | None = None  # REST base URL of the exchange (regional domain, local venue); None: ccxt's
     every: str | None = None  # interval mode: "4h", "30m", "2d" (30 minutes … 28 days)
     paper_account: str | None = None  # paper venue account shared by several baskets (default: the name)
+    tax: TaxSettings | None = None  # the [tax] table: jurisdiction, method, rate, policies (rebalance/tax_policy.py)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""The tax preview part of ``rebalance plan`` (edges only: read the ledger, print; the logic is
+:mod:`taxreport.rebalance.tax_preview`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from taxreport.cli.common import print_table
+from taxreport.errors import InputError
+
+TAX_HELP = ("The tax preview (basket [tax] table): per sell, the lots it consumes under the country's rules, "
+            "gain, term/exempt, and the ESTIMATED tax at the basket's marginal_rate. Policies (each off by default): "
+            "defer_short_term N, tax_budget X, use_allowance, harvest_losses Y, choose_lots (US/AU).")
+
+
+def parse_fx(values: tuple[str, ...]) -> dict[str, Decimal]:
+    """``--fx GBP=0.79`` (1 USD = 0.79 GBP), as ``backtest --fx``."""
+    from taxreport.model.money import parse_decimal
+
+    out: dict[str, Decimal] = {}
+    for item in values:
+        cur, sep, rate = item.partition("=")
+        try:
+            value = parse_decimal(rate, what="--fx") if sep else None
+        except ValueError:
+            value = None
+        if not sep or not cur.strip().isalpha() or value is None or value <= 0:
+            raise InputError(f"{item!r} must look like GBP=0.79 (1 USD = 0.79 GBP)", field="--fx")
+        out[cur.strip().upper()] = value
+    return out
+
+
+def tax_preview_for(basket: Any, plan: Any, *, fee_rate: Decimal | None, fx: tuple[str, ...], at: str | None) -> Any:
+    """The plan's :class:`~taxreport.rebalance.tax_preview.TaxPreview` from the ledger (``--db``), or
+    None when the basket has no ``[tax]`` table."""
+    if basket.tax is None:
+        return None
+    from taxreport.cli.common import open_ledger, parse_when
+    from taxreport.rebalance.tax_preview import preview_from_ledger
+
+    now = parse_when(at, what="--at") if at else datetime.now(timezone.utc)
+    assert now is not None
+    return preview_from_ledger(open_ledger(click.get_current_context(), readonly=True), plan, basket, now,
+                               fee_rate=fee_rate if fee_rate is not None else Decimal(0), fx=parse_fx(fx))
+
+
+def print_preview(p: Any) -> None:
+    from taxreport.model.money import decimal_str, money_str
+
+    if p.error:
+        click.echo(f"tax preview ({p.jurisdiction}): not available: {p.error}")
+        return
+    rows = []
+    for n, leg in enumerate(p.legs, start=1):
+        for lot in leg.lots:
+            rows.append((n, leg.asset, lot.acquired.isoformat() if lot.acquired else "pool", decimal_str(lot.quantity),
+                         money_str(lot.cost), money_str(lot.gain), lot.term or "-", lot.rule))
+    if rows:
+        print_table(f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}",
+                    [("sell", "right"), ("asset", "left"), ("acquired", "left"), ("quantity", "right"),
+                     ("cost", "right"), ("gain", "right"), ("term", "left"), ("rule", "left")], rows)
+    click.echo(f"realised gain {money_str(p.realised_gain)} {p.currency}; taxable gain of {p.year} "
+               f"{money_str(p.taxable_before)} -> {money_str(p.taxable_after)}; ESTIMATED tax "
+               f"{money_str(p.estimated_tax)} {p.currency} at {p.rate * 100}%"
+               f"{' (illustrative rate: set marginal_rate in [tax])' if p.rate_is_default else ''}")
+    for line in p.advice:
+        click.echo(f"tax policy: {line}")
+    for note in p.notes:
+        if note.startswith("SIMULATED"):
+            click.echo(note)
+
+
+def tax_aware_plan(basket: Any, plan: Any, replan: Any, *, fee_rate: Decimal | None, fx: tuple[str, ...],
+                   at: str | None) -> tuple[Any, Any]:
+    """The plan and its tax preview, with the ``tax_budget`` policy applied: when the preview's estimated
+    tax is over budget, the plan is made again with :func:`~taxreport.rebalance.tax_policy.partial_weights`
+    (every leg ``k`` of the way, the largest drift left at the band edge) or skipped (``k = 0``); the
+    rows still show the basket's real targets and a note says what was shrunk."""
+    from dataclasses import replace
+
+    from taxreport.rebalance.tax_policy import partial_weights
+
+    taxed = tax_preview_for(basket, plan, fee_rate=fee_rate, fx=fx, at=at)
+    if taxed is None or taxed.budget_factor is None or taxed.budget_factor >= 1:
+        return plan, taxed
+    k, advice = taxed.budget_factor, list(taxed.advice)
+    if k == 0:
+        shrunk = replace(plan, orders=(), dust=(), skipped=advice[0] if advice else "over the tax budget",
+                         quote_after=plan.quote_balance)
+    else:
+        current = {r.asset: r.weight for r in plan.rows}
+        smaller = replan(replace(basket, weights=partial_weights(current, dict(basket.weights), k)))
+        shrunk = replace(smaller, rows=plan.rows, max_drift=plan.max_drift,
+                         notes=(*smaller.notes, f"tax-budget: every leg shrunk to {k * 100:.2f}% of the full rebalance"))
+    again = tax_preview_for(basket, shrunk, fee_rate=fee_rate, fx=fx, at=at)
+    again.budget_factor = k
+    again.advice = advice + [a for a in again.advice if not a.startswith("tax-budget")]
+    return shrunk, again

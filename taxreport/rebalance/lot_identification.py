@@ -1,0 +1,128 @@
+"""Lot identification recorded AT THE TIME OF SALE, in the ledger, so ``gains --method specific`` uses
+exactly those lots without a ``--lots`` file.
+
+Why: US specific identification only holds if the units are identified no later than the sale
+(Treas. Reg. §1.1012-1(j)(3) as amended by T.D. 10000: "identifies ... no later than the date and time
+of the sale"; IRS virtual-currency FAQ Q39-Q40: "you may choose which units ... are deemed sold ... if
+you can specifically identify which unit ... is involved in the transaction"); otherwise FIFO (Q41).
+AU allows choosing the units sold where records identify them (ATO, crypto "Keeping crypto records").
+
+The record is an ordinary audit :class:`~taxreport.model.events.Record` (it moves no money; hash-chained
+with everything else) of type :data:`RECORD_TYPE`, written next to the sale::
+
+    data = {"disposal": "trade:okx:okx:main/123#0",          # the sale's disposal ref (as --lots names it)
+            "lots": [{"lot": "trade:okx:okx:main/77#0", "quantity": "0.01"}, …],
+            "policy": "tax-minimising", "jurisdiction": "us"}
+
+:func:`identify_lots` picks the lots for a sale through the real engine (its open lots just before the
+sale, :func:`taxreport.rebalance.tax_policy.tax_minimising_selection`); :func:`identification_records`
+makes the records; :func:`recorded_selections` turns a ledger's records back into the ``selections``
+the engine's ``specific`` method reads (:mod:`taxreport.lots.selections` has the same shape). A later
+``--lots`` file row for the same disposal overrides the record (and the report says so).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from taxreport.errors import InputError, TaxreportError
+from taxreport.model.events import Event, Record, Trade
+from taxreport.prices.rates import RateTable
+
+RECORD_TYPE = "lots.identified"
+Selections = dict[str, list[tuple[str, Decimal | None]]]
+
+
+def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], sells: Sequence[Trade], *,
+                  jurisdiction: str, quote: str, now: datetime | None = None) -> Selections:
+    """The tax-minimising lots for each of ``sells`` (trades not yet in ``events``), keyed by the
+    sale's disposal ref. Raises the engine's error when a sale has no lots to identify."""
+    from taxreport.gains import GainsRequest, compute_request
+    from taxreport.jurisdictions.base import get
+    from taxreport.model.assets import STABLECOINS
+    from taxreport.rebalance.tax_policy import CHOOSE_LOTS
+    from taxreport.rebalance.tax_preview import is_simulated, minimising_selections, rows_of, year_of
+
+    j = get(jurisdiction)
+    if j.code not in CHOOSE_LOTS:
+        raise InputError(f"{j.name} does not let you choose lots", field="tax.choose_lots")
+    if not sells:
+        return {}
+    moment = now or max(t.time for t in sells)
+    base_rows = rows_of(rates) if isinstance(rates, RateTable) else list(rates)
+    table = RateTable.from_rows(base_rows + [(t.base, t.quote, t.time, t.price, "fill price") for t in sells])
+    peg = {quote: "USD"} if quote in STABLECOINS and quote != "EURC" else {}
+    request = GainsRequest(jurisdiction=j.code, year=year_of(j.code, moment), via=tuple(dict.fromkeys(["USD", quote])),
+                           peg=peg, rate_lookback_days=7,
+                           include_simulated=any(is_simulated(events, t.account) for t in sells))
+    past: list[Event] = [e for e in events if e.time <= moment]
+    before = compute_request(past, table, request)
+    after = compute_request(past + list(sells), table, request)
+    keys = {t.natural_key: _Sold(t.base) for t in sells}
+    accounts = {t.account for t in sells}
+    if len(accounts) != 1:
+        raise InputError("identify the lots of one account's sales at a time", field="sells")
+    return minimising_selections(before, after, keys, accounts.pop(), moment, j.timezone)
+
+
+class _Sold:
+    """What :func:`taxreport.rebalance.tax_preview.minimising_selections` reads of a sale: its asset."""
+
+    def __init__(self, asset: str) -> None:
+        self.asset = asset
+
+
+def identification_records(selections: Mapping[str, list[tuple[str, Decimal | None]]], sells: Sequence[Trade], *,
+                           jurisdiction: str, source: str, basket: str | None = None) -> list[Record]:
+    """One :data:`RECORD_TYPE` record per identified sale, timed AT the sale (same time, same account)."""
+    by_key = {t.natural_key: t for t in sells}
+    out = []
+    for ref, lots in selections.items():
+        trade = by_key.get(ref.split("#")[0])
+        if trade is None:
+            raise InputError(f"{ref} is not one of these sales", field="selections")
+        out.append(Record(time=trade.time, source=source, external_id=f"lots:{ref}", record_type=RECORD_TYPE,
+                          account=trade.account, order_id=trade.order_id,
+                          data={"disposal": ref, "jurisdiction": jurisdiction, "policy": "tax-minimising",
+                                **({"basket": basket} if basket else {}),
+                                "lots": [{"lot": lot, "quantity": str(q) if q is not None else None}
+                                         for lot, q in lots]}))
+    return out
+
+
+def recorded_selections(events: Iterable[Event]) -> Selections:
+    """The ledger's recorded identifications (reversed records dropped) as engine ``selections``."""
+    from taxreport.model.legs import effective_events
+
+    out: Selections = {}
+    for e in effective_events(events):
+        if isinstance(e, Record) and e.record_type == RECORD_TYPE:
+            ref = str(e.data["disposal"])
+            out[ref] = [(str(row["lot"]), Decimal(row["quantity"]) if row.get("quantity") is not None else None)
+                        for row in e.data["lots"]]
+    return out
+
+
+def fill_identifier(ledger: Any, basket: Any) -> Callable[[Trade], list[Event]]:
+    """For :attr:`taxreport.rebalance.journal.Journal.lot_identifier`: the identification records of one
+    sell fill, from the ledger's events and rates as they are just before it. If the engine cannot
+    identify (no lots, a rate missing) the fill is still written, with a ``lots.unidentified`` record
+    saying why: the sale then falls back to FIFO (IRS FAQ Q41), never to a guess."""
+    from taxreport.prices.store import load_table
+    from taxreport.rebalance.journal import RECORD_SOURCE
+
+    def identify(trade: Trade) -> list[Event]:
+        try:
+            chosen = identify_lots(list(ledger.events()), load_table(ledger), [trade],
+                                   jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time)
+            return list(identification_records(chosen, [trade], jurisdiction=basket.tax.jurisdiction,
+                                               source=RECORD_SOURCE, basket=basket.name))
+        except TaxreportError as exc:
+            why = " ".join(line.strip() for line in str(exc).splitlines()[:2])
+            return [Record(time=trade.time, source=RECORD_SOURCE, external_id=f"lots-unidentified:{trade.natural_key}",
+                           record_type="lots.unidentified", account=trade.account, order_id=trade.order_id,
+                           data={"sale": trade.natural_key, "reason": why, "basket": basket.name})]
+
+    return identify
