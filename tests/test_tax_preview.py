@@ -215,3 +215,26 @@ def test_harvest_losses_advice_us_allowed_uk_refused() -> None:
                  TaxSettings("uk", harvest_losses=D(20)), at("2025-02-01"), fx={"GBP": D("0.8")})
     assert len(uk.advice) == 1 and "loss of 12000.00 GBP" in uk.advice[0] and "s106A(5)" in uk.advice[0]
     assert uk.advice[0].split("; ")[1].startswith("refused")
+
+
+def test_a_basis_supplied_after_the_preview_moment_still_applies() -> None:
+    # The user deposits 1,000,000 USDT on 2 Jan 2023 WITHOUT a basis, then (recorded in 2026, long after)
+    # supplies it with `ledger basis` (cost 1,000,000 USD). A preview at 1 Feb 2025 must use that basis:
+    # the ledger as known today, as of the plan's moment (taxreport.model.events.as_of). Without it the
+    # USDT spent on the BTC buy has no lots and the preview fails ("without cost basis").
+    # Same lots and price as the FIFO test above: 1.5 BTC sold at 100,000 -> realised 80,000.
+    from taxreport.model.events import BasisSupplement, as_of
+
+    events = history([("2024-01-10", "1", "40000"), ("2024-09-01", "1", "60000")])
+    bare = Deposit(time=at("2023-01-02"), source="t", external_id="dep", account="okx:main", asset="USDT",
+                   quantity=D(1_000_000))
+    basis = BasisSupplement(time=at("2026-11-27"), source="manual", target_key=bare.natural_key,
+                            cost=D(1_000_000), cost_currency="USD")
+    events = [bare, *events[1:], basis]
+    assert as_of(events, at("2025-02-01"))[-1] is basis  # timeless: kept whatever its recording time
+    assert basis not in [e for e in events if e.time <= at("2025-02-01")]
+    table = rates(["2024-01-10", "2024-09-01", "2025-02-01"], ["40000", "60000", "100000"])
+    p = preview(events, table, sell_plan("1.5", "100000"), BASKET, TaxSettings("us", marginal_rate=D("0.24")),
+                at("2025-02-01"))
+    assert p.error is None
+    assert p.realised_gain == D(80000)

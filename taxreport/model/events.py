@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Iterable, Mapping
 
 from taxreport.model.assets import normalise_asset
 from taxreport.model.money import decimal_str
@@ -76,6 +76,10 @@ class Event:
     """Common fields of every ledger event."""
 
     kind: ClassVar[str] = "event"
+    #: True for events that say something about other events or accounts (a reversal, a basis supplied
+    #: later, a transfer link, an account declaration): they apply whatever their recording ``time``, so
+    #: a view of the ledger "as of" an earlier moment keeps them (:func:`as_of`).
+    timeless: ClassVar[bool] = False
     time: datetime
     source: str
     external_id: str | None = None
@@ -321,6 +325,7 @@ class Reversal(Event):
     a wrong one is reversed and, if needed, written again correctly under a new id."""
 
     kind: ClassVar[str] = "reversal"
+    timeless: ClassVar[bool] = True
     target_key: str
     reason: str
 
@@ -401,6 +406,7 @@ class BasisSupplement(Event):
     (:func:`taxreport.prepare.prepare_events`). To correct a basis, reverse this event and write another."""
 
     kind: ClassVar[str] = "basis"
+    timeless: ClassVar[bool] = True
     target_key: str
     cost: Decimal
     cost_currency: str
@@ -420,6 +426,7 @@ class TransferLink(Event):
     (:mod:`taxreport.lots.own_transfers`). Names both by natural key."""
 
     kind: ClassVar[str] = "link"
+    timeless: ClassVar[bool] = True
     withdrawal_key: str
     deposit_key: str
 
@@ -437,6 +444,7 @@ class AccountDeclaration(Event):
     writer declared it (``paper``, ``okx-local``, ``okx-sandbox``…)."""
 
     kind: ClassVar[str] = "account"
+    timeless: ClassVar[bool] = True
     account: str
     simulated: bool
     venue: str
@@ -466,6 +474,12 @@ def _cost_triplet(event: "Deposit | GiftIn | BasisSupplement") -> None:
         object.__setattr__(event, "acquired_at", utc(event.acquired_at, what="acquired_at"))
         if isinstance(event, GiftIn) and event.acquired_at > event.time:
             raise ValueError("acquired_at: is after the event itself")
+
+
+def as_of(events: Iterable[Event], moment: datetime) -> list[Event]:
+    """The ledger as it stood at ``moment`` for tax: events up to then, plus every :attr:`Event.timeless`
+    correction or statement, whenever it was recorded (a basis supplied today for a 2024 deposit)."""
+    return [e for e in events if e.time <= moment or e.timeless]
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

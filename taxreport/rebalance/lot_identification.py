@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, TaxreportError
-from taxreport.model.events import Event, Record, Trade
+from taxreport.model.events import Event, Record, Trade, as_of
 from taxreport.prices.rates import RateTable
 
 RECORD_TYPE = "lots.identified"
@@ -57,7 +57,7 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     request = GainsRequest(jurisdiction=j.code, year=year_of(j.code, moment), via=tuple(dict.fromkeys(["USD", quote])),
                            peg=peg, rate_lookback_days=7,
                            include_simulated=any(is_simulated(events, t.account) for t in sells))
-    past: list[Event] = [e for e in events if e.time <= moment]
+    past: list[Event] = as_of(events, moment)
     before = compute_request(past, table, request)
     after = compute_request(past + list(sells), table, request)
     keys = {t.natural_key: _Sold(t.base) for t in sells}

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 from taxreport.errors import TaxreportError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary, get
 from taxreport.model.assets import STABLECOINS
-from taxreport.model.events import Event, Side, Trade
+from taxreport.model.events import Event, Side, Trade, as_of
 from taxreport.prices.rates import RateTable
 from taxreport.rebalance.tax_policy import (
     AllowanceCheck, HeldLot, TaxSettings, allowance_check, deferrable_quantity, tax_budget_factor,
@@ -145,7 +145,7 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
                     fee=o.notional * fee_rate, fee_asset=basket.quote)
               for n, o in enumerate(sells)]
     keys = {t.natural_key: o for t, o in zip(trades, sells)}
-    past: list[Event] = [e for e in events if e.time <= now]
+    past: list[Event] = as_of(events, now)
     hypothetical: list[Event] = list(trades)
     try:
         before = compute_request(past, table, request)
