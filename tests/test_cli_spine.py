@@ -123,6 +123,9 @@ def test_startup_imports_no_heavy_libraries(tmp_path):
     import subprocess
     import sys
 
+    from taxreport.ledger import Ledger
+
+    Ledger(f"sqlite:///{tmp_path / 'x.sqlite3'}").close()  # an empty ledger (a missing one is refused)
     code = ("import sys; from click.testing import CliRunner; from taxreport.cli.main import root; "
             f"r = CliRunner().invoke(root, ['--db', {str(tmp_path / 'x.sqlite3')!r}, 'ledger', 'balances']); "
             "assert r.exit_code == 0, r.output; "

@@ -316,7 +316,7 @@ def test_events_csv_refuses_a_file_with_any_bad_row_naming_file_line_field(cli, 
                  f"{bad}:4: income_type: is empty", f"{bad}:5: side: is not used by a lost row",
                  f"{bad}:6: type: 'frob' is not one of"):
         assert line in result.output
-    assert json.loads(cli("ledger", "list", "--format", "json").output) == []  # nothing written
+    assert not (tmp_path / "l.sqlite3").exists()  # nothing written: refused before the ledger was opened
 
 
 # --- the "Done when" journey -------------------------------------------------------------------------

@@ -85,6 +85,9 @@ def test_prices_help_has_examples(db):
 
 
 def test_gains_does_not_import_heavy_modules(tmp_path):
+    from taxreport.ledger import Ledger
+
+    Ledger(f"sqlite:///{tmp_path / 'empty.sqlite3'}").close()  # an empty ledger (a missing one is refused)
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"

@@ -151,8 +151,17 @@ def test_read_only_commands_never_write_to_a_writable_ledger(tmp_path):
             led.append(trades(6)[-1:], actor="importer:test", reason="r")
 
 
-def test_reading_a_ledger_that_does_not_exist_yet_creates_it_empty_as_before(tmp_path):
+def test_reading_a_ledger_that_does_not_exist_is_refused_and_creates_nothing(tmp_path):
+    # A mistyped --db must not become a new empty ledger reported as "0 events" / "no gains".
     path = tmp_path / "new.sqlite3"
+    for args in (["ledger", "verify"], ["ledger", "list"], ["gains", "-j", "us", "-y", "2024"], ["review"]):
+        result = CliRunner().invoke(root, ["--db", str(path), *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.startswith(f"error: no ledger at {path}: nothing has been written there yet")
+        assert "Traceback" not in result.output
+    assert not path.exists()
+    # an empty ledger that exists is fine
+    Ledger(f"sqlite:///{path}").close()
     result = CliRunner().invoke(root, ["--db", str(path), "ledger", "verify"])
     assert result.exit_code == 0 and "ledger OK: 0 events" in result.output
 

@@ -33,5 +33,8 @@ def test_a_forced_rich_reporter_is_installed_and_removed(monkeypatch):
 
 def test_json_output_of_a_command_has_no_bar(tmp_path, monkeypatch):
     monkeypatch.delenv("TAXREPORT_PROGRESS", raising=False)
+    from taxreport.ledger import Ledger
+
+    Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}").close()
     result = CliRunner().invoke(root, ["--db", str(tmp_path / "l.sqlite3"), "ledger", "verify", "--format", "json"])
     assert result.exit_code == 0 and result.output.startswith("{") and "━" not in result.output

@@ -25,7 +25,13 @@ NOT_UTF8 = b'name = "x"\xff\n'  # the 0xff is byte 10 (counting from 0)
 
 
 def _run(tmp_path: Path, *args: str):
-    return CliRunner().invoke(root, ["--db", str(tmp_path / "ledger.sqlite3"), *args], catch_exceptions=True)
+    """The command on the (empty, existing) ledger in ``tmp_path`` (reading commands refuse a missing one)."""
+    from taxreport.ledger import Ledger
+
+    db = tmp_path / "ledger.sqlite3"
+    if not db.exists():
+        Ledger(f"sqlite:///{db}").close()
+    return CliRunner().invoke(root, ["--db", str(db), *args], catch_exceptions=True)
 
 
 def _problems(exc: ImportRefused) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import click
@@ -12,8 +13,12 @@ import click
 from taxreport.errors import InputError, TaxreportError
 
 
-def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 - returns taxreport.ledger.Ledger
-    """The ledger named by ``--db``/``$TAXREPORT_DB`` (opened once per command).
+def open_ledger(ctx: click.Context, *, readonly: bool = False, must_exist: bool = False):  # noqa: ANN201
+    """The ledger (a :class:`taxreport.ledger.Ledger`) named by ``--db``/``$TAXREPORT_DB``, opened once
+    per command.
+
+    Commands that report from the ledger pass ``must_exist=True``: a SQLite file that does not exist (a
+    mistyped ``--db``) is an error, never a new empty ledger reported as "no gains".
 
     Commands that only read pass ``readonly=True``: nothing is migrated or written, and an archived or
     handed-over SQLite copy on a read-only folder or file can be read. Other commands open a SQLite file
@@ -30,6 +35,8 @@ def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 
             url = database_url(root.obj.get("db"))
         except OSError as exc:  # the folder of a file path cannot be created
             raise TaxreportError(f"cannot create the ledger's folder {exc.filename}: {exc.strerror}") from exc
+        if must_exist:
+            _require_existing(url)
         try:
             root.obj["ledger"] = Ledger(url, readonly=True if readonly else None)
         except SQLAlchemyError as exc:
@@ -50,6 +57,16 @@ def open_ledger(ctx: click.Context, *, readonly: bool = False):  # noqa: ANN201 
             raise
         root.call_on_close(root.obj["ledger"].close)
     return root.obj["ledger"]
+
+
+def _require_existing(url: str) -> None:
+    """A SQLite file URL must name an existing file (plain string check: no SQLAlchemy import here)."""
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    if not path.exists():
+        raise TaxreportError(f"no ledger at {path}: nothing has been written there yet (check --db or "
+                             "$TAXREPORT_DB; import your history first with `taxreport import ...`)")
 
 
 def _safe_url(url: str) -> str:

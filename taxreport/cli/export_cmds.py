@@ -50,7 +50,7 @@ def _events(ctx: click.Context, kw: dict[str, Any]) -> list:
     from taxreport.review import refuse_blocking
     from taxreport.simulated import without_simulated
 
-    ledger = open_ledger(ctx)
+    ledger = open_ledger(ctx, must_exist=True)
     stored = load_events(ledger)
     refuse_blocking(ledger, stored, jurisdiction=kw.get("jurisdiction"), year=kw["year"],
                     options={"include_simulated": bool(kw.get("include_simulated"))}, verify=False)
@@ -61,7 +61,7 @@ def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSumm
     """The gains of the export's request (the same flags and engine path as ``taxreport gains``)."""
     from taxreport.gains import gains_for
 
-    return gains_for(open_ledger(ctx), _request(kw))
+    return gains_for(open_ledger(ctx, must_exist=True), _request(kw))
 
 
 def _request(kw: dict[str, Any]):  # noqa: ANN202 - GainsRequest
@@ -95,7 +95,7 @@ def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...],
 
     from taxreport.reports.data import collect
 
-    ledger = open_ledger(ctx)
+    ledger = open_ledger(ctx, must_exist=True)
     report, note = None, "not run for this report (add --reconcile-okx FILE to include it)"
     if recon_files:
         from taxreport.reconcile import reconcile_okx

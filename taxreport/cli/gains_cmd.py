@@ -40,7 +40,7 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
     from taxreport.gains import gains_for
 
     request = request_from_flags(jurisdiction, year, flags)
-    summary = gains_for(open_ledger(ctx), request)
+    summary = gains_for(open_ledger(ctx, must_exist=True), request)
     data = summary_json(summary)
     if fmt == "json":
         echo_json(data)

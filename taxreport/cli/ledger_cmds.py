@@ -456,7 +456,7 @@ def list_events(ctx: click.Context, asset: str | None, account: str | None, kind
       taxreport ledger list --asset BTC --from 2024-01-01 --to 2024-12-31
       taxreport ledger list --kind trade --account okx:main --limit 20 --format json
     """
-    rows = list(open_ledger(ctx, readonly=True).rows(kinds=kinds or None, account=account, asset=asset,
+    rows = list(open_ledger(ctx, readonly=True, must_exist=True).rows(kinds=kinds or None, account=account, asset=asset,
                                       start=parse_when(start, what="--from"),
                                       end=parse_when(end, what="--to", end_of_day=True)))
     if limit:
@@ -483,7 +483,7 @@ def verify(ctx: click.Context, fmt: str) -> None:
     Example:
       taxreport ledger verify
     """
-    result = open_ledger(ctx, readonly=True).verify()
+    result = open_ledger(ctx, readonly=True, must_exist=True).verify()
     if fmt == "json":
         echo_json({"ok": result.ok, "rows": result.rows, "head_hash": result.head_hash,
                    "first_bad_row": result.first_bad_seq, "problem": result.problem})
@@ -512,7 +512,7 @@ def balances(ctx: click.Context, at: str | None, account: str | None, asset: str
     from taxreport.model.legs import balances_of
 
     moment = parse_when(at, what="--at", end_of_day=True)
-    events = open_ledger(ctx, readonly=True).events()
+    events = open_ledger(ctx, readonly=True, must_exist=True).events()
     totals = balances_of(events, at=moment - timedelta(microseconds=1) if moment else None)
     items = [(acc, a, q) for (acc, a), q in totals.items()
              if (not account or acc == account) and (not asset or a == asset.upper())]

@@ -46,7 +46,7 @@ def review(ctx: click.Context, year: str | None, jurisdiction: str | None, inclu
         options["peg"] = {k.upper(): v.upper() for k, v in parse_pairs(",".join(peg), option="--peg")}
     if allow_zero_cost:
         options["zero_cost_assets"] = [a.strip().upper() for a in allow_zero_cost]
-    items, end = review_ledger(open_ledger(ctx), jurisdiction=jurisdiction, year=year,
+    items, end = review_ledger(open_ledger(ctx, must_exist=True), jurisdiction=jurisdiction, year=year,
                                include_simulated=include_simulated, options=options)
     blocking = [i for i in items if i.blocking]
     if fmt == "json":
