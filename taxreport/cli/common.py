@@ -79,6 +79,15 @@ def _safe_url(url: str) -> str:
         return "<database>"
 
 
+def option_group(*opts: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One decorator applying click options in the order they are listed (as stacked decorators would)."""
+    def apply(f: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+    return apply
+
+
 def format_option(*choices: str) -> Callable:
     options = choices or ("table", "json")
     return click.option("--format", "fmt", type=click.Choice(options), default=options[0], show_default=True,

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import click
 
+from taxreport.cli.common import option_group
 from taxreport.errors import InputError
 
 
@@ -69,11 +70,7 @@ def gains_options(*, accounts: bool = True) -> Callable[[Callable[..., Any]], Ca
             help="Report only disposals in this account (repeatable). Lots are matched over all accounts. "
                  "Refused for uk and ca, which pool per person (a disposal can mix accounts)."))
 
-    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
-        for opt in reversed(opts):
-            f = opt(f)
-        return f
-    return deco
+    return option_group(*opts)
 
 
 GAINS_FLAGS = ("method", "accounts", "currency", "via", "peg", "rate_lookback", "universal", "universal_until",

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, parse_when, print_table
+from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when, print_table
 from taxreport.errors import InputError, LedgerError
 
 
@@ -51,45 +51,33 @@ def add() -> None:
     """
 
 
-def _common(f):  # noqa: ANN001, ANN202
-    for opt in reversed([
-        click.option("--time", "when", required=True, help="ISO 8601 time with offset or Z, e.g. 2024-03-01T12:00:00Z."),
-        click.option("--id", "event_id", default=None,
-                     help="Your id for this event. Without one, an identical entry is treated as a duplicate."),
-        click.option("--note", default="", help="Free text kept with the event."),
-        click.option("--reason", default="manual entry", show_default=True, help="Why it is written (audit trail)."),
-    ]):
-        f = opt(f)
-    return f
+_common = option_group(
+    click.option("--time", "when", required=True, help="ISO 8601 time with offset or Z, e.g. 2024-03-01T12:00:00Z."),
+    click.option("--id", "event_id", default=None,
+                 help="Your id for this event. Without one, an identical entry is treated as a duplicate."),
+    click.option("--note", default="", help="Free text kept with the event."),
+    click.option("--reason", default="manual entry", show_default=True, help="Why it is written (audit trail)."),
+)
 
 
-def _one_asset(f):  # noqa: ANN001, ANN202
-    for opt in reversed([
-        click.option("--account", required=True, help="Account, e.g. okx:main."),
-        click.option("--asset", required=True, help="Asset, e.g. BTC."),
-        click.option("--quantity", required=True, help="Quantity (exact decimal, > 0)."),
-    ]):
-        f = opt(f)
-    return f
+_one_asset = option_group(
+    click.option("--account", required=True, help="Account, e.g. okx:main."),
+    click.option("--asset", required=True, help="Asset, e.g. BTC."),
+    click.option("--quantity", required=True, help="Quantity (exact decimal, > 0)."),
+)
 
 
-def _cost(f):  # noqa: ANN001, ANN202
-    for opt in reversed([
-        click.option("--cost", default=None, help="Cost basis of the whole quantity (exact decimal)."),
-        click.option("--cost-currency", default=None, help="Currency of --cost, e.g. USD."),
-        click.option("--acquired-at", default=None, help="When the coins were originally acquired (ISO 8601)."),
-    ]):
-        f = opt(f)
-    return f
+_cost = option_group(
+    click.option("--cost", default=None, help="Cost basis of the whole quantity (exact decimal)."),
+    click.option("--cost-currency", default=None, help="Currency of --cost, e.g. USD."),
+    click.option("--acquired-at", default=None, help="When the coins were originally acquired (ISO 8601)."),
+)
 
 
-def _value(f):  # noqa: ANN001, ANN202
-    for opt in reversed([
-        click.option("--value", default=None, help="Value of the whole quantity (default: from the rate store)."),
-        click.option("--value-currency", default=None, help="Currency of --value, e.g. USD."),
-    ]):
-        f = opt(f)
-    return f
+_value = option_group(
+    click.option("--value", default=None, help="Value of the whole quantity (default: from the rate store)."),
+    click.option("--value-currency", default=None, help="Currency of --value, e.g. USD."),
+)
 
 
 def _build(factory, **kw):  # noqa: ANN001, ANN003, ANN202

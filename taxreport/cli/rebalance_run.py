@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, parse_when, print_table
+from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, option_group, parse_when, print_table
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 
 ZERO = Decimal(0)
@@ -42,48 +42,40 @@ def _keep_in_meta(ctx: click.Context, param: click.Parameter, value: Any) -> Any
     return value
 
 
-def venue_options(f: Callable) -> Callable:
-    opts = [
-        click.option("--exchange-url", envvar="TAXREPORT_EXCHANGE_URL", default=None, metavar="URL",
-                     expose_value=False, callback=_keep_in_meta,
-                     help="Live/sandbox: REST base URL of the exchange (an OKX regional domain, or the local "
-                          "venue http://127.0.0.1:PORT) [env TAXREPORT_EXCHANGE_URL; else the basket's api_url]."),
-        click.option("--exchange-timeout", envvar="TAXREPORT_EXCHANGE_TIMEOUT", default=None, metavar="SECONDS",
-                     type=click.FloatRange(min=0.1), expose_value=False, callback=_keep_in_meta,
-                     help="Live/sandbox: HTTP timeout per request in seconds [env TAXREPORT_EXCHANGE_TIMEOUT; "
-                          "default ccxt's 10]."),
-        click.option("--basket", "basket_ref", required=True, metavar="NAME_OR_FILE",
-                     help="Basket name or path to its .toml file."),
-        click.option("--paper", is_flag=True, help="Use the paper exchange (simulated; state kept in a JSON file)."),
-        click.option("--live", is_flag=True, help="Trade for real on the basket's exchange (asks for confirmation)."),
-        click.option("--sandbox", is_flag=True, help="Use the exchange's demo trading (OKX demo) through ccxt."),
-        click.option("--paper-state", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Paper state file [default: $TAXREPORT_HOME/paper/<basket>.json]."),
-        click.option("--prices", default=None, help="Paper: set mid prices in the quote asset, e.g. BTC=60000,ETH=3000."),
-        click.option("--walk", default=None, metavar="PCT",
-                     help="Paper: move every price by a seeded random step of up to PCT percent first."),
-        click.option("--seed", type=int, default=None, help="Paper: seed of --walk (default: from the clock)."),
-        click.option("--at", "at", default=None, help="Paper: simulated time of this run (ISO 8601; never backwards)."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+venue_options = option_group(
+    click.option("--exchange-url", envvar="TAXREPORT_EXCHANGE_URL", default=None, metavar="URL",
+                 expose_value=False, callback=_keep_in_meta,
+                 help="Live/sandbox: REST base URL of the exchange (an OKX regional domain, or the local "
+                      "venue http://127.0.0.1:PORT) [env TAXREPORT_EXCHANGE_URL; else the basket's api_url]."),
+    click.option("--exchange-timeout", envvar="TAXREPORT_EXCHANGE_TIMEOUT", default=None, metavar="SECONDS",
+                 type=click.FloatRange(min=0.1), expose_value=False, callback=_keep_in_meta,
+                 help="Live/sandbox: HTTP timeout per request in seconds [env TAXREPORT_EXCHANGE_TIMEOUT; "
+                      "default ccxt's 10]."),
+    click.option("--basket", "basket_ref", required=True, metavar="NAME_OR_FILE",
+                 help="Basket name or path to its .toml file."),
+    click.option("--paper", is_flag=True, help="Use the paper exchange (simulated; state kept in a JSON file)."),
+    click.option("--live", is_flag=True, help="Trade for real on the basket's exchange (asks for confirmation)."),
+    click.option("--sandbox", is_flag=True, help="Use the exchange's demo trading (OKX demo) through ccxt."),
+    click.option("--paper-state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Paper state file [default: $TAXREPORT_HOME/paper/<basket>.json]."),
+    click.option("--prices", default=None, help="Paper: set mid prices in the quote asset, e.g. BTC=60000,ETH=3000."),
+    click.option("--walk", default=None, metavar="PCT",
+                 help="Paper: move every price by a seeded random step of up to PCT percent first."),
+    click.option("--seed", type=int, default=None, help="Paper: seed of --walk (default: from the clock)."),
+    click.option("--at", "at", default=None, help="Paper: simulated time of this run (ISO 8601; never backwards)."),
+)
 
 
-def exec_options(f: Callable) -> Callable:
-    opts = [
-        click.option("--yes", is_flag=True, help="Do not ask for confirmation."),
-        click.option("--fill-timeout", type=click.FloatRange(min=0), default=30, show_default=True,
-                     help="Seconds to wait for fills before cancelling and re-pricing."),
-        click.option("--reprices", type=click.IntRange(min=0), default=3, show_default=True,
-                     help="Re-price the unfilled remainder up to N times."),
-        click.option("--offset-ticks", type=int, default=0, show_default=True,
-                     help="Limit price this many ticks from the touch towards the other side (>0 crosses sooner)."),
-        click.option("--market-finish", is_flag=True, help="Send what is still unfilled as a market order at the end."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+exec_options = option_group(
+    click.option("--yes", is_flag=True, help="Do not ask for confirmation."),
+    click.option("--fill-timeout", type=click.FloatRange(min=0), default=30, show_default=True,
+                 help="Seconds to wait for fills before cancelling and re-pricing."),
+    click.option("--reprices", type=click.IntRange(min=0), default=3, show_default=True,
+                 help="Re-price the unfilled remainder up to N times."),
+    click.option("--offset-ticks", type=int, default=0, show_default=True,
+                 help="Limit price this many ticks from the touch towards the other side (>0 crosses sooner)."),
+    click.option("--market-finish", is_flag=True, help="Send what is still unfilled as a market order at the end."),
+)
 
 
 @dataclass

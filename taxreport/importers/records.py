@@ -192,6 +192,12 @@ def where(path: str, line: int, exc: CellError) -> InputError:
     return InputError(exc.reason, file=path, line=line, field=exc.column)
 
 
+def invalid(path: str, line: int, exc: ValueError) -> InputError:
+    """A model's ``"field: reason"`` refusal of the event a row makes, placed at ``path:line``."""
+    field, _, reason = str(exc).partition(": ")
+    return InputError(reason or str(exc), file=path, line=line, field=field if reason else None)
+
+
 @dataclass
 class RecordsBatch:
     """What a records importer makes of one file (nothing written yet)."""
