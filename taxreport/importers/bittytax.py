@@ -53,6 +53,7 @@ from taxreport.importers.base import ImportRefused
 from taxreport.importers.records import (
     CellError,
     Cells,
+    invalid,
     RecordsBatch,
     RowIds,
     Table,
@@ -131,8 +132,7 @@ def parse_bittytax(path: str, *, account: str | None = None, value_currency: str
         except CellError as exc:
             problems.append(where(path, line, exc))
         except ValueError as exc:
-            field, _, reason = str(exc).partition(": ")
-            problems.append(InputError(reason or str(exc), file=path, line=line, field=field if reason else None))
+            problems.append(invalid(path, line, exc))
     if problems:
         raise ImportRefused(path, problems)
     return batch
