@@ -41,7 +41,8 @@ from taxreport.errors import InputError
               help="Check the members against a JSON table of ccxt markets (offline).")
 @click.option("--check-markets", is_flag=True, help="Check the members against the exchange's live markets (public API, no keys).")
 @click.option("--force", is_flag=True,
-              help="Replace an existing basket of that name (its weights only while it is stopped).")
+              help="Replace an existing basket of that name (its weights only while it is stopped). The "
+                   "options given replace the old ones; what no option sets ([tax], [extra], api_url) is kept.")
 @format_option()
 @click.pass_context
 def create(ctx: click.Context, name: str, weights: str, exchange: str, account: str | None, quote: str, mode: str | None,
@@ -75,6 +76,7 @@ def create(ctx: click.Context, name: str, weights: str, exchange: str, account: 
     basket = basket_from_mapping(data, file="command line")
     if force:
         _refuse_weight_change_while_running(ctx, basket, file)
+        basket = _keep_what_no_option_sets(basket, file)
     if markets_file is not None:
         from taxreport.exchanges.markets import markets_from_fixture
 
@@ -95,6 +97,24 @@ def create(ctx: click.Context, name: str, weights: str, exchange: str, account: 
         return
     click.echo(f"saved basket {basket.name!r} to {path}")
     _print_basket(basket, path)
+
+
+def _keep_what_no_option_sets(basket, file: Path | None):  # noqa: ANN001, ANN202
+    """``create --force`` over an existing file: the tables and keys that no option of ``create``
+    can express (``[tax]``, ``[extra]``, ``api_url``) are carried over from the old file, so
+    re-creating a basket never silently drops its tax policy. An unreadable old file keeps nothing."""
+    from dataclasses import replace
+
+    from taxreport.rebalance.basket import baskets_dir, load_basket
+
+    path = file or baskets_dir() / f"{basket.name}.toml"
+    if not path.is_file():
+        return basket
+    try:
+        old = load_basket(path)
+    except InputError:
+        return basket
+    return replace(basket, tax=old.tax, extra=dict(old.extra), api_url=old.api_url)
 
 
 def _refuse_weight_change_while_running(ctx: click.Context, basket, file: Path | None) -> None:  # noqa: ANN001
