@@ -256,7 +256,11 @@ def test_live_journey_end_to_end_through_ccxt_and_http(venue, monkeypatch, tmp_p
     out = cli("rebalance", "run", "--basket", "core", "--live", "--loop", "--checks", "1", "--interval", "1", *fast)
     assert "loop ended after 1 check(s)" in out
     status = json.loads(cli("basket", "status", "--basket", "core", "--live", "--format", "json"))
-    assert status is not None
+    # today's P&L from OKX's daily candle (GET /api/v5/market/candles, bar=1Dutc): the venue opened
+    # today, so the basket held nothing at 00:00 UTC and today's P&L is its value less what was invested
+    assert status["day_start_prices_from"] == "daily candle open"
+    assert set(status["prices_at_day_start"]) == {"BTC", "ETH", "SOL"}
+    assert D(status["today_pnl"]) == D(status["total_value"]) - D(status["value_at_day_start"]) - D(1000)
     cli("basket", "stop", "--basket", "core", "--live", *fast)
     _assert_books_equal_ledger(books, tmp_path)
     held = books.ex.total_balances()

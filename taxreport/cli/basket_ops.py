@@ -107,9 +107,7 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
     invested = book.invested
     state = RunnerState.load(state_path(journal))
     day_start = datetime.combine(now.date(), time(0), tzinfo=timezone.utc)
-    marks = state.price_at(day_start)
-    if marks is None and venue.paper is None:
-        marks = _day_open(ex, symbols, day_start)
+    marks, source = _day_start_prices(ex, symbols, day_start, state.price_at(day_start), paper=venue.paper is not None)
     state.mark(now, mids)
     state.save()
     base, invested_today = _midnight_value(None, b, book, day_start, marks)
@@ -120,7 +118,8 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
         "basket": b.name, "venue": venue.mode, "account": venue.account, "quote": b.quote, "as_of": now,
         "state": book.state, "total_value": value, "cash": cash, "invested": invested,
         "total_pnl": value - invested, "total_pnl_pct": (value - invested) / invested * 100 if invested else None,
-        "today_pnl": today, "value_at_day_start": base, "fees": dict(book.fees),
+        "today_pnl": today, "value_at_day_start": base, "day_start": day_start, "prices_at_day_start": marks,
+        "day_start_prices_from": source, "fees": dict(book.fees),
         "account_shortfalls": [{"asset": x.asset, "basket_holds": x.basket_holds, "account_has": x.account_has}
                                for x in short],
         "last_rebalance": None if last is None else {"time": last.time, "rebalance_id": last.rebalance_id,
@@ -147,9 +146,11 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
     click.echo(f"total value   {money_str(value)} {q}  (members {money_str(members_value)} + cash {money_str(cash)})")
     click.echo(f"invested      {money_str(invested)} {q}")
     click.echo(f"total P&L     {money_str(value - invested)} {q}{pct}")
-    click.echo("today's P&L   " + (f"{money_str(today)} {q}  (value now vs {money_str(base)} {q} at 00:00 UTC, "
-                                   "from prices)" if today is not None else
-                                   "unknown: no price at 00:00 UTC recorded yet (the bot records one per check)"))
+    click.echo("today's P&L   " + (f"{money_str(today)} {q}  (value now vs {money_str(base)} {q} at 00:00 UTC"
+                                   + (f" + {money_str(invested_today)} invested since" if invested_today else "")
+                                   + f"; prices at 00:00 UTC: {source})" if today is not None else
+                                   "unknown: no price at 00:00 UTC (the exchange gave no daily candle and no "
+                                   "check ran near 00:00 UTC)"))
     click.echo("last run      " + (f"{last.time:%Y-%m-%d %H:%M} UTC ({last.status}, id {last.rebalance_id})"
                                    + (f": {last.why}" if last.why and last.status != "completed" else "")
                                    if last else "never"))
@@ -158,16 +159,24 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
         click.echo("released      " + ", ".join(f"{decimal_str(v)} {k}" for k, v in book.released.items()))
 
 
-def _day_open(ex, symbols: list[str], day_start: datetime) -> dict[str, Decimal] | None:  # noqa: ANN001
-    """Live/sandbox: the open of today's first 1-minute candle (ccxt ``fetch_ohlcv``), when the
-    adapter exposes it; None otherwise."""
-    fetch = getattr(ex, "fetch_day_open", None)
-    if fetch is None:
-        return None
+def _day_start_prices(ex, symbols: list[str], day_start: datetime, seen: dict[str, Decimal] | None,  # noqa: ANN001
+                      *, paper: bool) -> tuple[dict[str, Decimal] | None, str | None]:
+    """The members' prices at 00:00 UTC today, for today's P&L: the exchange's daily candle open
+    (ccxt ``fetch_ohlcv(symbol, '1d', since=00:00 UTC, limit=1)``; paper: the paper price in effect
+    at 00:00 UTC), completed by the mids the bot saw within an hour of 00:00 UTC; None when neither
+    knows (today's P&L is then reported unknown, never guessed)."""
+    from taxreport.errors import TaxreportError
+
     try:
-        return fetch(symbols, day_start)
-    except Exception:  # noqa: BLE001 - optional: today's P&L is then reported unknown
-        return None
+        opened = ex.fetch_day_open(symbols, day_start) or {}
+    except (TaxreportError, ValueError):  # no candle answer: the prices seen near 00:00 UTC may still do
+        opened = {}
+    if not opened and not seen:
+        return None, None
+    source = ("paper prices" if paper else "daily candle open") if opened else "prices seen near 00:00 UTC"
+    if opened and seen and set(seen) - set(opened):
+        source += " and prices seen near 00:00 UTC"
+    return {**(seen or {}), **opened}, source
 
 
 def _open_engine(ctx: click.Context, venue, fill_timeout: float, reprices: int, offset_ticks: int,  # noqa: ANN001

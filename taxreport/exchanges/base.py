@@ -177,3 +177,9 @@ class Exchange(ABC):
     def fetch_my_fills(self, symbol: str, since: datetime | None = None) -> list[Fill]:
         """Every own fill of ``symbol`` since ``since`` (all pages): the look-up of fills by client
         order id (OKX's fills endpoints cannot filter by ``clOrdId``; every fill carries it)."""
+
+    def fetch_day_open(self, symbols: list[str], day_start: datetime) -> dict[str, Decimal] | None:
+        """The open price at ``day_start`` (00:00 UTC) of each symbol's daily candle, keyed by base
+        asset; None when the venue cannot say (today's P&L is then measured from the prices the bot
+        saw near 00:00 UTC, or reported unknown)."""
+        return None

@@ -223,7 +223,7 @@ class CcxtExchange(Exchange):
     #: Reads have no side effect: a transient failure is retried here (twice, 0.25 s then 0.5 s), so a
     #: read-only command (``basket status``) survives one dropped answer. Never create or cancel.
     READS = frozenset({"load_markets", "fetch_balance", "fetch_tickers", "fetch_ticker", "fetch_order",
-                       "fetch_order_trades", "fetch_my_trades"})
+                       "fetch_order_trades", "fetch_my_trades", "fetch_ohlcv"})
     read_retries = 2
 
     def _call(self, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -291,6 +291,24 @@ class CcxtExchange(Exchange):
         free = raw.get("free") or {}
         return {asset: amount for asset, value in free.items()
                 if (amount := ccxt_decimal(value, what=f"{asset} balance")) is not None}
+
+    def fetch_day_open(self, symbols: list[str], day_start: datetime) -> dict[str, Decimal] | None:
+        """Today's daily candle open of each symbol: ccxt ``fetch_ohlcv(symbol, '1d', since=00:00 UTC,
+        limit=1)`` (on OKX ccxt asks ``GET /api/v5/market/candles`` with ``bar=1Dutc``, "UTC+0 opening
+        price k-line", ``before=since-1`` and ``after=since+1 day``). None when the exchange has no
+        candles or no candle opening exactly at ``day_start`` (a market listed later that day)."""
+        if not self._client.has.get("fetchOHLCV"):
+            return None
+        since = int(day_start.timestamp() * 1000)
+        out: dict[str, Decimal] = {}
+        for symbol in symbols:
+            rows = self._call("fetch_ohlcv", self._client.fetch_ohlcv, symbol, "1d", since, 1)
+            row = next((r for r in rows or [] if int(r[0]) == since), None)
+            price = None if row is None else ccxt_decimal(row[1], what=f"{symbol} daily open")
+            if price is None or price <= 0:
+                return None
+            out[symbol.split("/")[0]] = price
+        return out
 
     def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         if self._client.has.get("fetchTickers"):

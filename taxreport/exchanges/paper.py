@@ -152,6 +152,9 @@ class _PaperOrder:
                      self.filled, self.status, self.time)
 
 
+PRICE_LOG_KEPT = timedelta(days=3)
+
+
 @dataclass
 class PaperExchange(Exchange):
     markets: dict[str, Market] = field(default_factory=dict)
@@ -174,6 +177,9 @@ class PaperExchange(Exchange):
     calls: dict[str, int] = field(default_factory=dict)
     fill_lag: Decimal = ZERO  # seconds between an order's filled status and its fills being listed
     delayed: list[_Delayed] = field(default_factory=list)
+    #: symbol -> [(time, mid)] every price set in the last PRICE_LOG_KEPT (and the one in effect before):
+    #: the paper prices at 00:00 UTC for today's P&L (:meth:`fetch_day_open`)
+    price_log: dict[str, list[tuple[datetime, Decimal]]] = field(default_factory=dict)
 
     # --- simulation controls ----------------------------------------------------------------
     def set_price(self, symbol_or_asset: str, mid: Decimal) -> None:
@@ -181,7 +187,21 @@ class PaperExchange(Exchange):
         if mid <= 0:
             raise ValueError(f"price of {symbol} must be positive, got {mid}")
         self.prices[symbol] = Decimal(mid)
+        log = [x for x in self.price_log.get(symbol, []) if x[0] < self.now]
+        cutoff = self.now - PRICE_LOG_KEPT
+        older = [x for x in log if x[0] <= cutoff]
+        self.price_log[symbol] = older[-1:] + [x for x in log if x[0] > cutoff] + [(self.now, Decimal(mid))]
         self._save()
+
+    def fetch_day_open(self, symbols: list[str], day_start: datetime) -> dict[str, Decimal] | None:
+        """The paper price in effect at ``day_start`` (the last one set at or before it), per base
+        asset; a symbol whose price was first set after ``day_start`` is left out (unknown)."""
+        out: dict[str, Decimal] = {}
+        for symbol in symbols:
+            before = [p for t, p in self.price_log.get(symbol, []) if t <= day_start]
+            if before:
+                out[symbol.split("/")[0]] = before[-1]
+        return out
 
     def advance(self, seconds: float | Decimal = 0) -> None:
         """Move the simulated clock (also the executor's ``sleep`` in paper mode) and match."""

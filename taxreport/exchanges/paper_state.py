@@ -34,6 +34,7 @@ def to_state(self) -> dict[str, Any]:
                     for k, m in self.markets.items()},
         "balances": {a: s(q) for a, q in self.balances.items()},
         "prices": {k: s(v) for k, v in self.prices.items()},
+        "price_log": {k: [[format_time(t), s(p)] for t, p in log] for k, log in self.price_log.items()},
         "orders": [{"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side,
                     "type": o.type, "amount": s(o.amount), "price": None if o.price is None else s(o.price),
                     "time": format_time(o.time), "filled": s(o.filled), "status": o.status,
@@ -79,6 +80,7 @@ def from_state(cls, state: dict[str, Any]):
                      d(f["price"]), d(f["fee"]), f["fee_asset"], parse_time(f["time"]), f["taker_or_maker"])
                 for f in state["fills"]]
     ex.fill_lag = d(state.get("fill_lag", "0"))
+    ex.price_log = {k: [(parse_time(t), d(p)) for t, p in log] for k, log in state.get("price_log", {}).items()}
     ex.delayed = [_Delayed(OrderRequest(x["client_order_id"], x["symbol"], x["side"], x["type"], d(x["amount"]),
                                         opt(x["price"]),
                                         None if x["expires_at"] is None else parse_time(x["expires_at"])),

@@ -208,22 +208,61 @@ class OkxVenue:
                     "bids": [[decimal_str(bid - tick * i), "1000", "0", "1"] for i in range(levels) if bid - tick * i > 0],
                     "ts": ms(self.ex.now)}
 
-    def candles(self, inst: str, bar: str, limit: int) -> list[list[str]]:
-        """1-minute closes of the price path, grouped into ``bar`` (1m, 5m, 15m, 1H, 1D)."""
+    def candles(self, inst: str, bar: str, limit: str | None, after: str | None = None,
+                before: str | None = None) -> list[list[str]]:
+        """``GET /api/v5/market/candles`` and ``history-candles`` from the venue's 1-minute price path
+        (the last 1,440 minutes are kept, as OKX's recent-candles endpoint: "This endpoint can retrieve
+        the latest 1,440 data entries"). OKX v5, Get candlesticks, quoted:
+
+        * ``bar``: "Bar size, the default is `1m` e.g. [1m/3m/5m/15m/30m/1H/2H/4H] UTC+8 opening price
+          k-line: [6H/12H/1D/2D/3D/1W/1M/3M] UTC+0 opening price k-line: [6Hutc/12Hutc/1Dutc/2Dutc/
+          3Dutc/1Wutc/1Mutc/3Mutc]" — served: every fixed-length bar up to a day (the 6H/12H/1D bars
+          open at 00:00 UTC+8, the ``utc`` ones at 00:00 UTC); multi-day, week and month bars and
+          ``1s`` answer ``51000`` (Parameter bar error);
+        * ``after``: "Pagination of data to return records earlier than the requested `ts`";
+          ``before``: "Pagination of data to return records newer than the requested `ts`";
+        * ``limit``: "Number of results per request. The maximum is `300`. The default is `100`.";
+        * the rows: "The data returned will be arranged in an array like this:
+          [ts,o,h,l,c,vol,volCcy,volCcyQuote,confirm]", newest first, ``ts`` the "Opening time of
+          the candlestick", ``confirm`` "`0`: K line is uncompleted `1`: K line is completed" (the
+          bar still open now is ``0``). Volumes are ``0``: the venue's price path has no volume."""
         self.sync()
-        seconds = {"1m": 60, "5m": 300, "15m": 900, "1H": 3600, "1D": 86400}.get(bar)
-        if seconds is None:
-            raise OkxError("51000", f"Parameter bar error: {bar}")
+        hours = {"6H": 6, "12H": 12, "1D": 24}
+        fixed = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "2H": 7200, "4H": 14400}
+        if bar in fixed:
+            seconds, shift = fixed[bar], 0
+        elif bar in hours:
+            seconds, shift = hours[bar] * 3600, 8 * 3600  # UTC+8 opening
+        elif bar.endswith("utc") and bar[:-3] in hours:
+            seconds, shift = hours[bar[:-3]] * 3600, 0
+        else:
+            raise OkxError("51000", "Parameter bar error")
+        try:
+            count = 100 if limit in (None, "") else int(limit)
+            after_ms = int(after) if after else None
+            before_ms = int(before) if before else None
+        except ValueError:
+            raise OkxError("51000", "Parameter limit error") from None
+        count = max(1, min(count, 300))
+        size, offset = seconds * 1000, shift * 1000
         with self.lock:
             symbol = self._market_or_error(inst)
             groups: dict[int, list[Decimal]] = {}
-            for t, px in self.meta["history"].get(symbol, []):
-                groups.setdefault(int(t) // (seconds * 1000) * seconds * 1000, []).append(Decimal(px))
+            now = int(ms(self.ex.now))
+            # the price now closes the bar still open (OKX always lists the current bar)
+            points = [*self.meta["history"].get(symbol, []), [str(now), decimal_str(self.ex.prices[symbol])]]
+            for t, px in points:
+                start = (int(t) + offset) // size * size - offset
+                groups.setdefault(start, []).append(Decimal(px))
             rows = []
-            for start in sorted(groups, reverse=True)[:limit]:
+            for start in sorted(groups, reverse=True):
+                if (after_ms is not None and start >= after_ms) or (before_ms is not None and start <= before_ms):
+                    continue
                 p = groups[start]
                 rows.append([str(start), decimal_str(p[0]), decimal_str(max(p)), decimal_str(min(p)),
-                             decimal_str(p[-1]), "0", "0", "0", "1"])
+                             decimal_str(p[-1]), "0", "0", "0", "1" if start + size <= now else "0"])
+                if len(rows) == count:
+                    break
             return rows
 
     def currencies(self) -> list[dict[str, Any]]:

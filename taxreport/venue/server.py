@@ -168,7 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "GET" and path in ("/api/v5/market/books", "/api/v5/market/books-full"):
             answer = [v.book(q.get("instId", ""), int(q.get("sz") or 1))]
         elif method == "GET" and path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
-            answer = v.candles(q.get("instId", ""), q.get("bar", "1m"), limit)
+            answer = v.candles(q.get("instId", ""), q.get("bar") or "1m", q.get("limit"), q.get("after"),
+                               q.get("before"))
         elif method == "GET" and path == "/api/v5/asset/currencies":
             answer = v.currencies()
         elif method == "GET" and path == "/api/v5/account/balance":
