@@ -15,7 +15,8 @@ from taxreport.exchanges.paper import CrashAt, PaperExchange, SimulatedCrash
 from taxreport.ledger import Ledger
 from taxreport.model.legs import balances_of
 from taxreport.rebalance.basket import resolve_basket
-from taxreport.rebalance.executor import ExecConfig, Executor, run_rebalance
+from taxreport.rebalance.executor import ExecConfig, Executor
+from taxreport.rebalance.runner import run_check
 
 D = Decimal
 START = ["--prices", "BTC=60000,ETH=3000,SOL=150", "--at", "2026-03-02T00:00:00Z"]
@@ -119,7 +120,7 @@ def test_run_recovers_what_a_crashed_process_left_on_the_exchange(cli):
     engine = Executor(led, ex, basket, account="paper:core", config=ExecConfig(fill_timeout=10, poll_interval=5),
                       sleep=ex.advance, clock=ex.clock, on_step=CrashAt("ack_recorded"))
     with pytest.raises(SimulatedCrash):
-        run_rebalance(engine, trigger={"reason": "crash test"})
+        run_check(engine, reason="crash test", venue="paper")
     led.close()
     assert len(PaperExchange.load(state_file()).open_orders()) == 1
     # ... and the next CLI run recovers it first: cancels it, records it, closes the old rebalance.

@@ -22,8 +22,9 @@ from test_executor_support import (
 
 from taxreport.exchanges.base import OrderRequest, RequestTimeout
 from taxreport.model.events import Record
-from taxreport.rebalance.executor import ExecConfig, run_rebalance
+from taxreport.rebalance.executor import ExecConfig
 from taxreport.rebalance.journal import Journal
+from taxreport.rebalance.runner import run_check
 
 CROSSING = {"offset_ticks": 200, "fill_timeout": 20, "poll_interval": 5}  # limit orders that take at once
 
@@ -76,9 +77,12 @@ def test_fills_lagging_beyond_the_wait_stay_pending_and_the_next_run_records_the
     assert ledger.events(kinds=["trade"]) == [] or not list(ledger.events(kinds=["trade"]))
     ex.advance(600)
     engine = executor(ledger, ex, config=ExecConfig(**CROSSING))
-    run_rebalance(engine, trigger={"reason": "next run"})  # resolves the pending fills before planning
-    assert sorted(c for c, o in engine.recovered.orders) == sorted(pending)
-    assert all(o.startswith("closed, 1 fills") for _, o in engine.recovered.orders)
+    engine.journal.record("basket.invest", "core:test:invest", {"amount": D(10000), "quote": "USDT", "venue": "paper"})
+    lines = []
+    run_check(engine, reason="next run", venue="paper", log=lines.append)  # resolves the pending fills first
+    [recovered] = [line.data["orders"] for line in lines if line.event == "recovered"]
+    assert sorted(o["client_order_id"] for o in recovered) == sorted(pending)
+    assert all(o["outcome"].startswith("closed, 1 fills") for o in recovered)
     assert_consistent(ledger, ex)
 
 

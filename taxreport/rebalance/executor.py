@@ -383,27 +383,3 @@ class Executor:
                 self.journal.fills(fills, self.markets, on_each=lambda: self.on_step("fill_recorded"))
                 seen = order.filled
         return order
-
-
-def run_rebalance(engine: Executor, *, invest: Decimal = ZERO, scheduled: bool = False, liquidate: bool = False,
-                  trigger: dict[str, Any] | None = None) -> RunResult:
-    """Recover, then plan from the exchange's fresh balances and touch prices, then execute.
-
-    ``scheduled`` applies the basket's gate/band (a due run inside it is recorded as skipped);
-    ``liquidate`` plans ``basket stop`` (sell every member to the quote asset)."""
-    from taxreport.rebalance.planner import plan, plan_liquidation
-
-    engine.recover()  # every run resolves what earlier runs left unfinished (pending fills) first
-    b, ex = engine.basket, engine.exchange
-    symbols = [f"{a}/{b.quote}" for a in b.weights if a != b.quote]
-    balances = engine.retrier.call("fetch balances", ex.fetch_balances)
-    tickers = engine.retrier.call("fetch tickers", ex.fetch_tickers, symbols)
-    mids = {s.split("/")[0]: (t.bid + t.ask) / 2 for s, t in tickers.items()}
-    held = {a: q for a, q in balances.items() if a in b.weights or a == b.quote}
-    common = dict(tickers=tickers, amount_to_precision=ex.amount_to_precision, price_to_precision=ex.price_to_precision)
-    if liquidate:
-        p = plan_liquidation(b, held, mids, engine.markets, **common)
-    else:
-        fee_in = "base" if ex.name in ("okx", "paper") else "quote"  # OKX charges a spot buy's fee in the coin
-        p = plan(b, held, mids, engine.markets, invest=invest, buy_fee_in=fee_in, gate_check=scheduled, **common)
-    return engine.execute(p, trigger=trigger)
