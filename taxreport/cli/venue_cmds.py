@@ -3,7 +3,6 @@ or show its books (``--show``)."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import click
@@ -51,7 +50,7 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
     """
     from taxreport.venue.faults import parse_faults
     from taxreport.venue.okx import OkxVenue
-    from taxreport.venue.server import serve
+    from taxreport.venue.server import run_venue
 
     spec = parse_faults(faults)
     fund_map = asset_numbers(fund, "--fund") if fund else None
@@ -60,20 +59,10 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
     if show:
         echo_json(books.snapshot())
         return
-    server = serve(books, port, spec, seed, quiet=not verbose)
-    (state_dir / "url").write_text(server.url + "\n", encoding="utf-8")
-    click.echo(f"OKX venue on {server.url} (state {state_dir}, keys in {state_dir / 'okx.env'}, "
-               f"faults {spec.text}, seed {seed}); Ctrl-C stops it", err=True)
 
-    def stop(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    def ready(url: str) -> None:
+        click.echo(f"OKX venue on {url} (state {state_dir}, keys in {state_dir / 'okx.env'}, "
+                   f"faults {spec.text}, seed {seed}); Ctrl-C stops it", err=True)
 
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        books.sync()
-        click.echo("venue stopped", err=True)
+    run_venue(books, port=port, faults=spec, seed=seed, quiet=not verbose, on_ready=ready)
+    click.echo("venue stopped", err=True)

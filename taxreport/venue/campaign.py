@@ -123,7 +123,7 @@ def _wait(pid: int, kill_after: float | None, limit: float = 120.0) -> tuple[int
 def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, str]:
     from taxreport.venue.faults import parse_faults
     from taxreport.venue.okx import OkxVenue
-    from taxreport.venue.server import serve
+    from taxreport.venue.server import run_venue
 
     spec = parse_faults(faults)
     pid = os.fork()
@@ -133,20 +133,7 @@ def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, s
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             books = OkxVenue(state, seed=seed, fill_lag=spec.fill_lag, fund={"USDT": FUND})
-            server = serve(books, 0, spec, seed)
-            (state / "url.tmp").write_text(server.url, encoding="utf-8")
-            os.replace(state / "url.tmp", state / "url")
-
-            def stop(_sig: int, _frame: object) -> None:
-                raise KeyboardInterrupt
-
-            signal.signal(signal.SIGTERM, stop)
-            try:
-                server.serve_forever(poll_interval=0.1)
-            except KeyboardInterrupt:
-                pass
-            server.server_close()
-            books.sync()
+            run_venue(books, port=0, faults=spec, seed=seed, poll_interval=0.1)
         except BaseException:  # noqa: BLE001
             import traceback
 

@@ -25,6 +25,7 @@ import hmac
 import json
 import sys
 from datetime import UTC, datetime
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -234,3 +235,32 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(venue: OkxVenue, port: int, faults: FaultSpec, seed: int, *, quiet: bool = True) -> VenueServer:
     """A bound server (``port`` 0 picks a free one); call ``serve_forever()`` on it."""
     return VenueServer(venue, port, faults, seed, quiet=quiet)
+
+
+def run_venue(books: OkxVenue, *, port: int, faults: FaultSpec, seed: int, quiet: bool = True,
+              on_ready: Callable[[str], None] | None = None, poll_interval: float = 0.2) -> None:
+    """Serve ``books`` on 127.0.0.1 until SIGINT or SIGTERM: the one way a venue runs (``taxreport
+    venue okx`` and the fault campaign's venue process). The URL is written atomically to
+    ``<state dir>/url`` before ``on_ready(url)``; on the way out the server closes and the books are
+    brought up to date (``sync``) and saved."""
+    import os
+    import signal
+
+    server = serve(books, port, faults, seed, quiet=quiet)
+    tmp = books.dir / "url.tmp"
+    tmp.write_text(server.url + "\n", encoding="utf-8")
+    os.replace(tmp, books.dir / "url")
+    if on_ready is not None:
+        on_ready(server.url)
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=poll_interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        books.sync()
