@@ -84,3 +84,66 @@ def test_create_without_force_still_refuses_to_overwrite(cli):
     cli("basket", "create", "core", "--weights", "BTC=50,ETH=50")
     out = cli("basket", "create", "core", "--weights", "BTC=50,ETH=50", ok=False).output
     assert "exists already (use --force to replace it)" in out
+
+
+PRESETS = """\
+[conservative]
+weights = { BTC = 60, ETH = 30, USDC = 10 }
+source = "test: the user's own numbers"
+
+[thirds]
+weights = { BTC = "33.33", ETH = "33.33", SOL = "33.34" }
+source = "test"
+
+[short]
+weights = { BTC = 60, ETH = 30 }
+source = "sums to 90"
+"""
+
+
+def _write_presets(text: str = PRESETS):
+    from taxreport.rebalance.presets import presets_path
+
+    path = presets_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_preset_is_shipped_and_asking_for_one_says_where_to_write_it(cli):
+    out = cli("basket", "create", "calm", "--preset", "conservative", ok=False).output
+    assert "no preset 'conservative': taxreport ships none" in out and "presets.toml" in out
+    assert not (baskets_dir() / "calm.toml").exists()
+    assert "no presets in" in cli("basket", "presets").output
+
+
+def test_create_from_a_user_preset_records_where_its_weights_came_from(cli):
+    _write_presets()
+    out = cli("basket", "create", "calm", "--preset", "conservative", "--mode", "weekly").output
+    assert "weights from preset 'conservative' (source: test: the user's own numbers)" in out
+    b = load_basket(baskets_dir() / "calm.toml")
+    assert b.weights == {"BTC": D(60), "ETH": D(30), "USDC": D(10)} and b.mode == "weekly"
+    assert b.extra == {"preset": "conservative", "preset_source": "test: the user's own numbers"}
+    cli("basket", "create", "thirds", "--preset", "thirds")
+    assert sum(load_basket(baskets_dir() / "thirds.toml").weights.values()) == 100
+    listed = json.loads(cli("basket", "presets", "--format", "json").output)
+    assert [p["name"] for p in listed["presets"]] == ["conservative", "thirds", "short"]
+    # typed weights replacing a preset basket (--force, never ran) drop the preset's provenance
+    cli("basket", "create", "calm", "--weights", "BTC=50,ETH=50", "--force")
+    assert load_basket(baskets_dir() / "calm.toml").extra == {}
+
+
+def test_bad_presets_are_refused_with_file_and_field(cli):
+    path = _write_presets()
+    out = cli("basket", "create", "x", "--preset", "short", ok=False).output
+    assert f"{path}: short.weights: preset short: must sum to exactly 100, they sum to 90" in out
+    assert "it has: conservative, short, thirds" in cli("basket", "create", "x", "--preset", "nope", ok=False).output
+    assert "either --weights" in cli("basket", "create", "x", "--preset", "thirds", "--weights", "BTC=50,ETH=50",
+                                     ok=False).output
+    _write_presets('[loose]\nweights = { BTC = 50.5, ETH = 49.5 }\nsource = "x"\n')
+    out = cli("basket", "create", "x", "--preset", "loose", ok=False).output
+    assert "presets.toml:2: loose.weights: BTC must be an exact number" in out
+    _write_presets('[nosource]\nweights = { BTC = 50, ETH = 50 }\n')
+    out = cli("basket", "create", "x", "--preset", "nosource", ok=False).output
+    assert "nosource.source: missing: say where these weights come from" in out
+    assert not (baskets_dir() / "x.toml").exists()

@@ -9,6 +9,7 @@ from taxreport.cli.lazy import LazyGroup
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "create": ("taxreport.cli.basket_define:create", "Create a basket (target weights) and save it as TOML."),
     "show": ("taxreport.cli.basket_define:show", "Show a basket's definition."),
+    "presets": ("taxreport.cli.basket_define:presets", "List the risk-profile presets of your presets file."),
     "list": ("taxreport.cli.basket_define:list_baskets", "List baskets with venue, state, value, last run."),
     "status": ("taxreport.cli.basket_ops:status", "Own value, P&L (total, today), allocation, last/next run."),
     "invest": ("taxreport.cli.basket_ops:invest", "Add AMOUNT of the quote asset and buy to target weights."),

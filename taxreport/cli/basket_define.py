@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,11 @@ from taxreport.errors import InputError
 
 @click.command("create")
 @click.argument("name")
-@click.option("--weights", required=True, help="Target weights in percent, summing to exactly 100: BTC=50,ETH=30,SOL=20.")
+@click.option("--weights", default=None, help="Target weights in percent, summing to exactly 100: BTC=50,ETH=30,SOL=20.")
+@click.option("--preset", default=None, metavar="NAME",
+              help="Take the weights from a risk-profile preset of YOUR presets file (none are shipped).")
+@click.option("--presets", "presets_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Presets file [default: <config dir>/presets.toml].")
 @click.option("--exchange", default="okx", show_default=True, help="ccxt exchange id.")
 @click.option("--account", default=None, help="Ledger account the bot trades in [default: EXCHANGE:main].")
 @click.option("--quote", default="USDT", show_default=True, help="Quote asset every member trades against.")
@@ -45,7 +50,8 @@ from taxreport.errors import InputError
                    "options given replace the old ones; what no option sets ([tax], [extra], api_url) is kept.")
 @format_option()
 @click.pass_context
-def create(ctx: click.Context, name: str, weights: str, exchange: str, account: str | None, quote: str, mode: str | None,
+def create(ctx: click.Context, name: str, weights: str | None, preset: str | None, presets_file: Path | None,
+           exchange: str, account: str | None, quote: str, mode: str | None,
            every: str | None, paper_account: str | None, threshold: str,
            band: str, daily_at: str, weekly_on: str, calendar: str, cooldown_minutes: int, gate: str,
            min_notional: str, min_investment: str, max_weight: str | None, file: Path | None,
@@ -58,25 +64,54 @@ def create(ctx: click.Context, name: str, weights: str, exchange: str, account: 
       taxreport basket create swing --weights BTC=60,ETH=40 --mode threshold --threshold 5 --cooldown 10
       taxreport basket create steady --weights BTC=40,ETH=30,USDC=30 --mode hybrid --band relative \\
           --threshold 15 --calendar daily --daily-at 08:00
+      taxreport basket create calm --preset conservative --mode weekly
+
+    \b
+    Presets: OKX's guide names risk profiles (conservative, low, medium, higher growth) but we found
+    no published OKX allocation for them, so none is shipped. Write your own, with their source, in
+    <config dir>/presets.toml (see `taxreport basket presets`):
+      [conservative]
+      weights = { BTC = 60, ETH = 30, USDC = 10 }
+      source = "where these numbers come from"
     """
     from taxreport.rebalance.basket import basket_from_mapping, basket_to_dict, save_basket, validate_markets
 
+    if (weights is None) == (preset is None):
+        raise InputError("give either --weights (e.g. BTC=50,ETH=30,SOL=20) or --preset NAME", field="--weights")
+    chosen = None
+    if preset is not None:
+        from taxreport.rebalance.presets import find_preset
+
+        chosen = find_preset(preset, presets_file)
+    elif presets_file is not None:
+        raise InputError("--presets only goes with --preset", field="--presets")
     mode = mode or ("interval" if every else "weekly")
     data: dict = {"name": name, "exchange": exchange, "account": account or f"{exchange.lower()}:main",
                   "quote": quote, "mode": mode, "threshold": threshold, "band": band, "daily_at": daily_at,
                   "weekly_on": weekly_on, "calendar": calendar, "cooldown_minutes": cooldown_minutes,
                   "gate": gate, "min_notional": min_notional, "min_investment": min_investment,
-                  "weights": dict(parse_pairs(weights, option="--weights"))}
+                  "weights": dict(chosen.weights) if chosen else dict(parse_pairs(weights or "", option="--weights"))}
     if max_weight is not None:
         data["max_weight"] = max_weight
     if every is not None:
         data["every"] = every
     if paper_account is not None:
         data["paper_account"] = paper_account
-    basket = basket_from_mapping(data, file="command line")
+    try:
+        basket = basket_from_mapping(data, file="command line")
+    except InputError as exc:
+        if chosen is None or not (exc.field or "").startswith("weights"):
+            raise
+        raise InputError(f"preset {chosen.name}: {exc.reason}", file=str(presets_file or _presets_default()),
+                         field=f"{chosen.name}.weights") from None
     if force:
         _refuse_weight_change_while_running(ctx, basket, file)
         basket = _keep_what_no_option_sets(basket, file)
+    # [extra] says where the weights came from: the preset (and its source), or nothing if typed in
+    extra = {k: v for k, v in basket.extra.items() if k not in ("preset", "preset_source")}
+    if chosen is not None:
+        extra.update(preset=chosen.name, preset_source=chosen.source)
+    basket = replace(basket, extra=extra)
     if markets_file is not None:
         from taxreport.exchanges.markets import markets_from_fixture
 
@@ -96,7 +131,48 @@ def create(ctx: click.Context, name: str, weights: str, exchange: str, account: 
         echo_json({"path": str(path), **basket_to_dict(basket)})
         return
     click.echo(f"saved basket {basket.name!r} to {path}")
+    if chosen is not None:
+        click.echo(f"weights from preset {chosen.name!r} (source: {chosen.source})")
     _print_basket(basket, path)
+
+
+def _presets_default() -> Path:
+    from taxreport.rebalance.presets import presets_path
+
+    return presets_path()
+
+
+@click.command("presets")
+@click.option("--presets", "presets_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Presets file [default: <config dir>/presets.toml].")
+@format_option()
+def presets(presets_file: Path | None, fmt: str) -> None:
+    """List the risk-profile presets of your presets file (`basket create --preset NAME`).
+
+    taxreport ships none: OKX's guide names risk profiles but we found no published OKX allocation
+    for them. Each preset in the file gives its weights and where they come from.
+
+    \b
+    Examples:
+      taxreport basket presets
+      taxreport basket presets --presets ./my-presets.toml --format json
+    """
+    from taxreport.model.money import decimal_str
+    from taxreport.rebalance.presets import load_presets
+
+    path, found = load_presets(presets_file)
+    if fmt == "json":
+        echo_json({"path": str(path), "presets": [{"name": p.name, "weights": p.weights, "source": p.source,
+                                                   "description": p.description} for p in found.values()]})
+        return
+    if not found:
+        click.echo(f"no presets in {path}: taxreport ships none (no published OKX allocation to cite); write "
+                   "your own there, e.g.\n  [conservative]\n  weights = { BTC = 60, ETH = 30, USDC = 10 }\n"
+                   "  source = \"where these numbers come from\"")
+        return
+    print_table(f"{len(found)} preset(s) in {path}", [("name", "left"), ("weights", "left"), ("source", "left")],
+                [(p.name, ", ".join(f"{a} {decimal_str(w)}%" for a, w in p.weights.items()), p.source)
+                 for p in found.values()])
 
 
 def _keep_what_no_option_sets(basket, file: Path | None):  # noqa: ANN001, ANN202
