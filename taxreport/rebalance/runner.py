@@ -332,6 +332,10 @@ def next_due(basket: Basket, book: BasketBook, state: RunnerState, now: datetime
         return None, f"basket {basket.name} is stopped"
     if book.state == "new":
         return None, f"basket {basket.name} has no investment yet"
+    if book.open_runs:  # a run started and never finished: the process died mid-run (kill -9, power)
+        rid, started = min(book.open_runs.items(), key=lambda item: item[1])
+        return started, (f"redo: run {rid} started at {_z(started)} never finished (the process stopped "
+                         "mid-run); the check recovers its orders first")
     redo = book.redo
     if redo is not None:
         delay = REDO_BACKOFF[min(max(state.failures - 1, 0), len(REDO_BACKOFF) - 1)]
