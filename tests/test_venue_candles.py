@@ -95,3 +95,38 @@ def test_paper_day_open_is_the_paper_price_in_effect_at_midnight():
     # kept across processes
     again = PaperExchange.from_state(ex.to_state())
     assert again.fetch_day_open(["BTC/USDT"], jan9) == {"BTC": D(43000)}
+
+
+def test_paper_status_today_pnl_uses_the_paper_prices_at_midnight(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+
+    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "ledger.sqlite3"))
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(root, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    cli("basket", "create", "beta", "--weights", "ETH=50,SOL=50", "--gate", "0")
+    cli("basket", "invest", "2000", "--basket", "beta", "--paper", "--prices", "ETH=2000,SOL=100",
+        "--at", "2024-01-08T00:10:00Z", "--yes")
+    # next day, 00:20 UTC, SOL has fallen to 90; nothing checked the basket near midnight: the paper
+    # prices in effect at 00:00 UTC (ETH 2000, SOL 100, set the day before) are the day's open
+    s = json.loads(cli("basket", "status", "--basket", "beta", "--paper", "--prices", "SOL=90",
+                       "--at", "2024-01-09T00:20:00Z", "--format", "json"))
+    assert s["day_start_prices_from"] == "paper prices"
+    assert s["prices_at_day_start"] == {"ETH": "2000", "SOL": "100"}
+    qty = {row["asset"]: D(row["quantity"]) for row in s["allocation"]}
+    cash = D(s["cash"])
+    # by hand: value at 00:00 = ETH qty x 2000 + SOL qty x 100 + cash; now = ETH x 2000 + SOL x 90 + cash;
+    # today's P&L = SOL qty x (90 - 100) (nothing invested since midnight)
+    assert D(s["value_at_day_start"]) == qty["ETH"] * 2000 + qty["SOL"] * 100 + cash
+    assert D(s["today_pnl"]) == qty["SOL"] * (D(90) - D(100))
+    assert D(s["total_pnl"]) == D(s["total_value"]) - D(2000)
+    out = cli("basket", "status", "--basket", "beta", "--paper", "--at", "2024-01-09T00:21:00Z")
+    assert "prices at 00:00 UTC: paper prices" in out
