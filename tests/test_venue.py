@@ -261,7 +261,13 @@ def test_live_journey_end_to_end_through_ccxt_and_http(venue, monkeypatch, tmp_p
     assert status["day_start_prices_from"] == "daily candle open"
     assert set(status["prices_at_day_start"]) == {"BTC", "ETH", "SOL"}
     assert D(status["today_pnl"]) == D(status["total_value"]) - D(status["value_at_day_start"]) - D(1000)
-    cli("basket", "stop", "--basket", "core", "--live", *fast)
+    # under these faults a 1-second sale may not fill completely: the basket then stays running and
+    # says so; stopping again sells the rest (as `make demo` does)
+    first = runner.invoke(root, ["basket", "stop", "--basket", "core", "--live", *fast, "--market-finish"],
+                          catch_exceptions=False)
+    if first.exit_code != 0:
+        assert "is NOT stopped: the sale was incomplete" in first.output, first.output
+        cli("basket", "stop", "--basket", "core", "--live", *fast, "--market-finish")
     _assert_books_equal_ledger(books, tmp_path)
     held = books.ex.total_balances()
     assert set(held) <= {"USDT", "BTC", "ETH", "SOL"} and held["USDT"] > D(9900)
