@@ -136,7 +136,7 @@ def test_create_from_a_user_preset_records_where_its_weights_came_from(cli):
 def test_bad_presets_are_refused_with_file_and_field(cli):
     path = _write_presets()
     out = cli("basket", "create", "x", "--preset", "short", ok=False).output
-    assert f"{path}: short.weights: preset short: must sum to exactly 100, they sum to 90" in out
+    assert f"{path}:10: short.weights: preset short: must sum to exactly 100, they sum to 90" in out
     assert "it has: conservative, short, thirds" in cli("basket", "create", "x", "--preset", "nope", ok=False).output
     assert "either --weights" in cli("basket", "create", "x", "--preset", "thirds", "--weights", "BTC=50,ETH=50",
                                      ok=False).output

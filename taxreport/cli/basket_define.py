@@ -102,7 +102,7 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
     except InputError as exc:
         if chosen is None or not (exc.field or "").startswith("weights"):
             raise
-        raise InputError(f"preset {chosen.name}: {exc.reason}", file=str(presets_file or _presets_default()),
+        raise InputError(f"preset {chosen.name}: {exc.reason}", file=chosen.file, line=chosen.line,
                          field=f"{chosen.name}.weights") from None
     if force:
         _refuse_weight_change_while_running(ctx, basket, file)
@@ -134,12 +134,6 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
     if chosen is not None:
         click.echo(f"weights from preset {chosen.name!r} (source: {chosen.source})")
     _print_basket(basket, path)
-
-
-def _presets_default() -> Path:
-    from taxreport.rebalance.presets import presets_path
-
-    return presets_path()
 
 
 @click.command("presets")

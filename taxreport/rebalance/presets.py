@@ -43,6 +43,8 @@ class Preset:
     weights: dict[str, Decimal]
     source: str
     description: str = ""
+    file: str = ""
+    line: int | None = None  # of its ``weights`` (for error messages)
 
 
 def presets_path() -> Path:
@@ -112,7 +114,8 @@ def load_presets(path: Path | None = None) -> tuple[Path, dict[str, Preset]]:
         description = table.get("description", "")
         if not isinstance(description, str):
             raise fail("must be a string", "description")
-        out[name] = Preset(name, weights, source.strip(), description.strip())
+        out[name] = Preset(name, weights, source.strip(), description.strip(), str(file),
+                           _line_of(text, name, "weights"))
     return file, out
 
 
