@@ -77,6 +77,7 @@ class BasketBook:
     run_intents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # open rid -> its intents
     run_status: dict[str, str] = field(default_factory=dict)  # cid of an open run -> terminal status
     last_run: RunInfo | None = None
+    stopping: str | None = None  # rid of a `basket stop` sale not followed by basket.stop (unfinished)
     last_completed: RunInfo | None = None
     last_trade_run: RunInfo | None = None  # last run that was not a skip
     runs: int = 0
@@ -125,8 +126,9 @@ class BasketBook:
             self.invested += amount
             self._move(rec.time, assets, amount)
             self.state, self.state_time, self.released = "active", rec.time, {}
+            self.stopping = None
         elif kind == "basket.stop":
-            self.state, self.state_time = "stopped", rec.time
+            self.state, self.state_time, self.stopping = "stopped", rec.time, None
             self.released = dict(self.holdings)
             self._move(rec.time, {a: -q for a, q in self.holdings.items()}, -self.invested)
             self.invested = ZERO
@@ -134,6 +136,8 @@ class BasketBook:
             rid = str(d["rebalance_id"])
             self.open_runs[rid] = rec.time
             self.run_intents.setdefault(rid, [])
+            if d.get("liquidate") or str(d.get("reason", "")).startswith("basket stop"):
+                self.stopping = rid  # the sale of `basket stop`; cleared by its basket.stop record
         elif kind == "order.intent" and rec.order_id:
             cid = rec.order_id
             self.open_intents[cid] = {**dict(d), "client_order_id": cid, "time": rec.time}
@@ -209,7 +213,7 @@ class BasketBook:
             "open_runs": {r: t.isoformat() for r, t in self.open_runs.items()},
             "run_intents": self.run_intents, "run_status": self.run_status,
             "last_run": run(self.last_run), "last_completed": run(self.last_completed),
-            "last_trade_run": run(self.last_trade_run), "runs": self.runs,
+            "last_trade_run": run(self.last_trade_run), "runs": self.runs, "stopping": self.stopping,
             "day_events": [[w.isoformat(), dec(d), decimal_str(i)] for w, d, i in self.day_events],
         }
 
@@ -235,7 +239,7 @@ class BasketBook:
             open_runs={r: datetime.fromisoformat(t) for r, t in s["open_runs"].items()},
             run_intents={r: [dict(i) for i in c] for r, c in s["run_intents"].items()}, run_status=dict(s["run_status"]),
             last_run=run(s["last_run"]), last_completed=run(s["last_completed"]),
-            last_trade_run=run(s["last_trade_run"]), runs=int(s["runs"]),
+            last_trade_run=run(s["last_trade_run"]), runs=int(s["runs"]), stopping=s.get("stopping"),
             day_events=[(datetime.fromisoformat(w), dec(d), Decimal(i)) for w, d, i in s["day_events"]],
         )
 

@@ -224,7 +224,7 @@ def _check(engine: Any, *, reason: str, venue: str, scheduled: bool, liquidate: 
             else "on target"
         return CheckResult("nothing", None, why, p, warnings=warnings)
     try:
-        result = engine.execute(p, trigger={"reason": reason, "venue": venue})
+        result = engine.execute(p, trigger={"reason": reason, "venue": venue, **({"liquidate": True} if liquidate else {})})
     except KeyError as exc:  # a venue that stops quoting a member mid-run (tickers without the symbol)
         raise MissingDataError(f"{engine.exchange.name} gave no price for {exc.args[0]} during the run; "
                                "what was done is recorded and the next check recovers and redoes it") from None
@@ -332,6 +332,9 @@ def next_due(basket: Basket, book: BasketBook, state: RunnerState, now: datetime
         return None, f"basket {basket.name} is stopped"
     if book.state == "new":
         return None, f"basket {basket.name} has no investment yet"
+    if book.stopping is not None:  # never buy back what `basket stop` was selling
+        return None, (f"`basket stop` of {basket.name} did not finish (run {book.stopping}): the bot trades "
+                      f"nothing until `taxreport basket stop --basket {basket.name}` is run again")
     if book.open_runs:  # a run started and never finished: the process died mid-run (kill -9, power)
         rid, started = min(book.open_runs.items(), key=lambda item: item[1])
         return started, (f"redo: run {rid} started at {_z(started)} never finished (the process stopped "
