@@ -324,7 +324,7 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
         check = run_check(engine, reason="basket stop: sell every member", venue=venue.mode, liquidate=True)
         if check.status in ("failed", "incomplete"):
             if check.run is not None:
-                report_run(check.run, venue, fmt, check)
+                report_run(check.run, venue, fmt, check, redo="the bot trades nothing until `basket stop` runs again")
             raise TaxreportError(f"basket {b.name} is NOT stopped: the sale was {check.status} ({check.why}); "
                                  "run `basket stop` again to sell the rest")
         book = engine.journal.sync()

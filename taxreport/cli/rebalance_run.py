@@ -321,8 +321,10 @@ def basket_state(journal) -> tuple[str, datetime | None]:  # noqa: ANN001
     return book.state, book.state_time
 
 
-def report_run(result, venue: Venue, fmt: str, check=None) -> None:  # noqa: ANN001
-    """Print one run (``check``: the runner's classification, e.g. ``incomplete`` and why)."""
+def report_run(result, venue: Venue, fmt: str, check=None,  # noqa: ANN001
+               redo: str = "the next check redoes this run") -> None:
+    """Print one run (``check``: the runner's classification, e.g. ``incomplete`` and why; ``redo``:
+    what happens to an incomplete one)."""
     from taxreport.model.money import decimal_str, money_str
 
     status = check.status if check is not None and check.status else result.status
@@ -355,7 +357,7 @@ def report_run(result, venue: Venue, fmt: str, check=None) -> None:  # noqa: ANN
     fees = ", ".join(f"{decimal_str(v)} {k}" for k, v in result.summary.get("fees", {}).items()) or "none"
     click.echo(f"fills written to the ledger as trades in account {venue.account}; fees: {fees}")
     if why:
-        click.echo(f"INCOMPLETE: {why}; the next check redoes this run")
+        click.echo(f"INCOMPLETE: {why}; {redo}")
 
 
 def add_paper_deposit(ctx: click.Context, venue: Venue, spec: str | None) -> None:
@@ -468,6 +470,10 @@ def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: b
             if book.state == "stopped":
                 raise TaxreportError(f"basket {venue.basket.name} was stopped at {book.state_time:%Y-%m-%d %H:%M} "
                                      "UTC; `taxreport basket invest` starts it again")
+            if book.stopping is not None and not if_due:
+                raise TaxreportError(f"`basket stop` of {venue.basket.name} did not finish (run {book.stopping}): "
+                                     f"run `taxreport basket stop --basket {venue.basket.name}` again to sell the "
+                                     "rest (a rebalance now would buy back what it was selling)")
             if if_due:
                 state = runner.RunnerState.load(runner.state_path(engine.journal))
                 result = runner.check_if_due(engine, state, venue=venue.mode, log=sink,
