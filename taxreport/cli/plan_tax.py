@@ -68,35 +68,34 @@ def print_preview(p: Any) -> None:
                f"{money_str(p.estimated_tax)} {p.currency} at {p.rate * 100}%"
                f"{' (illustrative rate: set marginal_rate in [tax])' if p.rate_is_default else ''}")
     for line in p.advice:
-        click.echo(f"tax policy: {line}")
+        if not line.startswith(("defer-short-term:", "tax-budget:", "use-allowance:", "harvest-losses:")):
+            click.echo(f"tax advice: {line}")
     for note in p.notes:
         if note.startswith("SIMULATED"):
             click.echo(note)
 
 
-def tax_aware_plan(basket: Any, plan: Any, replan: Any, *, fee_rate: Decimal | None, fx: tuple[str, ...],
+def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_rate: Decimal, fx: tuple[str, ...],
                    at: str | None) -> tuple[Any, Any]:
-    """The plan and its tax preview, with the ``tax_budget`` policy applied: when the preview's estimated
-    tax is over budget, the plan is made again with :func:`~taxreport.rebalance.tax_policy.partial_weights`
-    (every leg ``k`` of the way, the largest drift left at the band edge) or skipped (``k = 0``); the
-    rows still show the basket's real targets and a note says what was shrunk."""
-    from dataclasses import replace
+    """The plan a tax-aware basket would trade and its :class:`~taxreport.rebalance.tax_plan.TaxedPlan`
+    (None without a ``[tax]`` table): the SAME :func:`~taxreport.rebalance.tax_plan.tax_adjusted_plan`
+    ``rebalance run`` trades, over the ``--db`` ledger at ``--at``."""
+    if basket.tax is None:
+        return plan, None
+    from taxreport.cli.common import open_ledger, parse_when
+    from taxreport.rebalance.tax_plan import tax_adjusted_plan
+    from taxreport.rebalance.tax_run import ledger_inputs
 
-    from taxreport.rebalance.tax_policy import partial_weights
+    now = parse_when(at, what="--at") if at else datetime.now(timezone.utc)
+    assert now is not None
+    events, rates = ledger_inputs(open_ledger(click.get_current_context(), readonly=True))
+    taxed = tax_adjusted_plan(events, rates, plan, basket, now, replan=replan, make_leg=make_leg,
+                              fee_rate=fee_rate, fx=parse_fx(fx))
+    return taxed.plan, taxed
 
-    taxed = tax_preview_for(basket, plan, fee_rate=fee_rate, fx=fx, at=at)
-    if taxed is None or taxed.budget_factor is None or taxed.budget_factor >= 1:
-        return plan, taxed
-    k, advice = taxed.budget_factor, list(taxed.advice)
-    if k == 0:
-        shrunk = replace(plan, orders=(), dust=(), skipped=advice[0] if advice else "over the tax budget",
-                         quote_after=plan.quote_balance)
-    else:
-        current = {r.asset: r.weight for r in plan.rows}
-        smaller = replan(replace(basket, weights=partial_weights(current, dict(basket.weights), k)))
-        shrunk = replace(smaller, rows=plan.rows, max_drift=plan.max_drift,
-                         notes=(*smaller.notes, f"tax-budget: every leg shrunk to {k * 100:.2f}% of the full rebalance"))
-    again = tax_preview_for(basket, shrunk, fee_rate=fee_rate, fx=fx, at=at)
-    again.budget_factor = k
-    again.advice = advice + [a for a in again.advice if not a.startswith("tax-budget")]
-    return shrunk, again
+
+def print_decisions(taxed: Any) -> None:
+    for d in taxed.decisions:
+        click.echo(f"tax policy {d.text()}")
+    if taxed.changed:
+        click.echo("the tax policies changed the trades: the orders above are what `rebalance run` sends")

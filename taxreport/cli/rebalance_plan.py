@@ -110,27 +110,34 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
                 click.echo(f"WARNING: {warning}", err=True)
         extra_json["scope"] = scope
 
-    def planned(b):  # noqa: ANN001, ANN202 - the tax-budget policy re-plans with shrunk weights
+    def planned(b, gate: bool = as_scheduled):  # noqa: ANN001, ANN202 - the tax policies re-plan with other weights
         return make_plan(b, held, price_of, markets, fee_rate=fee, tickers=tickers, price_offset=offset,
-                         invest=cash, buy_fee_in=fee_side, gate_check=as_scheduled, **extra)
+                         invest=cash, buy_fee_in=fee_side, gate_check=gate, **extra)
+
+    def leg(asset, side, quantity):  # noqa: ANN001, ANN202 - the loss harvest's sell and rebuy
+        from taxreport.rebalance.planner import order_leg
+
+        return order_leg(basket, markets, price_of, asset, side, quantity, fee_rate=fee, tickers=tickers,
+                         price_offset=offset, amount_to_precision=extra.get("amount_to_precision"))
 
     result = planned(basket)
-    from taxreport.cli.plan_tax import print_preview, tax_aware_plan
+    from taxreport.cli.plan_tax import print_decisions, print_preview, tax_aware_plan
+    from taxreport.rebalance.tax_run import preview_fee
 
-    result, taxed = tax_aware_plan(basket, result, planned, fee_rate=fee, fx=fx_rates, at=at)
+    result, taxed = tax_aware_plan(basket, result, lambda b: planned(b, False), leg,
+                                   fee_rate=preview_fee(fee, markets, basket), fx=fx_rates, at=at)
     if fmt == "json":
         from taxreport.rebalance.planner import plan_to_dict
-        from taxreport.rebalance.tax_preview import preview_to_dict
-
         echo_json({"source": source, "basket_file": str(path), "fee_rate": fee if fee is not None else "market taker",
                    "buy_fee_in": fee_side, **extra_json, **plan_to_dict(result),
-                   **({"tax": preview_to_dict(taxed)} if taxed is not None else {})})
+                   **({"tax": taxed.record()} if taxed is not None else {})})
         return
     _print_plan(result, source)
     if "scope" in extra_json:
         click.echo(f"planned from {extra_json['scope']}")
-    if taxed is not None:
-        print_preview(taxed)
+    if taxed is not None and taxed.preview is not None:
+        print_preview(taxed.preview)
+        print_decisions(taxed)
 
 
 def _basket_owned(ctx: click.Context, basket, sandbox: bool, account: dict, invest):  # noqa: ANN001, ANN202

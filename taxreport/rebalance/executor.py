@@ -186,8 +186,10 @@ class Executor:
         from taxreport.rebalance.planner import plan_to_dict
 
         record = {"rebalance_id": rid, **plan_to_dict(plan)}
-        if self.basket.tax is not None and plan.orders and not self.journal.has_rebalance_record(rid, "plan"):
-            record["tax"] = self._tax_preview(plan)
+        if self.basket.tax is not None and (plan.orders or plan.tax is not None) \
+                and not self.journal.has_rebalance_record(rid, "plan"):
+            # a tax-aware plan carries its preview and the policies' decisions (rebalance/tax_plan.py)
+            record["tax"] = dict(plan.tax) if plan.tax is not None else self._tax_preview(plan)
         self.journal.rebalance_record(rid, "plan", "rebalance.plan", record)
         self.on_step("plan_written")
         legs: list[LegResult] = []

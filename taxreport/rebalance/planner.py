@@ -293,3 +293,17 @@ def plan_to_dict(p: Plan) -> dict:
                   "reason": d.reason} for d in p.dust],
         "notes": list(p.notes),
     }
+
+
+def order_leg(basket: Basket, markets: Mapping[str, Market], prices: Mapping[str, Decimal], asset: str, side: str,
+              quantity: Decimal, *, fee_rate: Decimal | None = None, tickers: Mapping[str, Ticker] | None = None,
+              price_offset: Decimal = ZERO, amount_to_precision: Precision | None = None,
+              price_to_precision: Precision | None = None) -> tuple[PlannedOrder | DustLeg, Decimal]:
+    """One leg of ``quantity`` units made exactly as :func:`plan` makes its legs (amount step, tick,
+    touch price, minimums), and its fee rate; a :class:`DustLeg` (with the reason) when it is too small.
+    For legs a rebalance does not derive from weights (the tax-aware loss harvest's sell and rebuy)."""
+    legs = _Legs(basket, markets, tickers, _norm(prices, "price"), fee_rate, price_offset,
+                 amount_to_precision, price_to_precision)
+    market = legs.market(asset)
+    order = legs.leg(asset, side, quantity, legs.limit_price(asset, market, side))
+    return (order if order is not None else legs.dust[-1]), legs.fee(market)

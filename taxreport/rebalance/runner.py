@@ -120,12 +120,13 @@ def _fee_in(engine: Any) -> str:
 
 
 def plan_for(engine: Any, view: View, *, scheduled: bool = False, liquidate: bool = False,
-             buy_only: bool = False, only_drifted: bool = False) -> Plan:
-    """The plan for the basket's own holdings (its cash invested). Pure apart from ``engine.markets``."""
+             buy_only: bool = False, only_drifted: bool = False, basket: Basket | None = None) -> Plan:
+    """The plan for the basket's own holdings (its cash invested). Pure apart from ``engine.markets``.
+    ``basket``: plan with these weights instead (the tax policies' shrunk rebalances)."""
     from taxreport.rebalance.planner import asset_rows, plan, plan_liquidation
     from taxreport.rebalance.triggers import band_width
 
-    b, ex = engine.basket, engine.exchange
+    b, ex = basket or engine.basket, engine.exchange
     common: dict[str, Any] = {"tickers": view.tickers, "amount_to_precision": ex.amount_to_precision,
                               "price_to_precision": ex.price_to_precision}
     if liquidate:
@@ -214,6 +215,11 @@ def _check(engine: Any, *, reason: str, venue: str, scheduled: bool, liquidate: 
                f"(over {decimal_str(CASH_LIMIT)}%): reinvested")
         p = plan_for(engine, view, scheduled=False, buy_only=buy_only, only_drifted=only_drifted)
         reason = f"{reason}; {why}"
+    if b.tax is not None and not liquidate and not buy_only and not p.skipped:  # issue #15: trade the
+        from taxreport.rebalance.tax_run import adjust_check  # tax-adjusted plan `rebalance plan` shows
+
+        p = adjust_check(engine, view, p, log=emit, replan=lambda nb: plan_for(
+            engine, view, basket=nb, only_drifted=only_drifted))
     if p.skipped:
         if b.mode in ("threshold",) or not scheduled:
             return CheckResult("nothing", None, p.skipped, p, warnings=warnings)

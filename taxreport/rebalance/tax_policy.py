@@ -212,6 +212,11 @@ def deferrable_quantity(lots: Sequence[HeldLot], today: date, days: int) -> Deci
     return sum((lot.quantity for lot in lots if turns_long_within(lot.acquired, today, days)), ZERO)
 
 
+def band_of(basket: Any) -> Decimal:
+    """The drift (pp) a basket tolerates: the gate of a daily/weekly basket, else its threshold band."""
+    return basket.gate if basket.mode in ("daily", "weekly") else basket.threshold
+
+
 def tax_budget_factor(estimated_tax: Decimal, moved: Decimal, budget_pct: Decimal,
                       max_drift: Decimal, band: Decimal) -> tuple[Decimal, str | None]:
     """``tax-budget X``: the fraction ``k`` (0..1) of the planned trades to keep, and why.
@@ -333,7 +338,7 @@ def shrunk_basket(basket: Any, balances: Mapping[str, Decimal], prices: Mapping[
 
     rows, _ = asset_rows(basket, balances, prices)
     max_drift = max(abs(r.drift) for r in rows)
-    band = basket.gate if basket.mode in ("daily", "weekly") else basket.threshold
+    band = band_of(basket)
     half = band / 2
     if band <= 0 or max_drift <= half:
         return basket

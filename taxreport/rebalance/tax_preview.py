@@ -31,7 +31,7 @@ from taxreport.model.assets import STABLECOINS
 from taxreport.model.events import Event, Side, Trade, as_of
 from taxreport.prices.rates import RateTable
 from taxreport.rebalance.tax_policy import (
-    AllowanceCheck, HeldLot, TaxSettings, allowance_check, deferrable_quantity, tax_budget_factor,
+    AllowanceCheck, HeldLot, TaxSettings, allowance_check, band_of, deferrable_quantity, tax_budget_factor,
     tax_minimising_selection,
 )
 from taxreport.rebalance.types import Basket, Plan
@@ -115,19 +115,51 @@ def year_of(code: str, moment: datetime) -> str:
     raise TaxreportError(f"no {code} tax year contains {moment.isoformat()}")
 
 
-def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: Plan, basket: Basket,
+@dataclass
+class PreviewContext:
+    """What every preview of one check shares (one engine run of the year WITHOUT the plan): the events
+    as of ``now``, the rate table with the plan's prices, the request, and the year's summary before the
+    plan. :func:`prepare` makes it once; :func:`preview_in` previews any plan of that check against it
+    (the tax-aware policies preview several shrunk plans of the same check)."""
+
+    basket: Basket
+    settings: TaxSettings
+    now: datetime
+    year: str
+    method: str
+    fee_rate: Decimal
+    fx: Mapping[str, Decimal] | None
+    table: RateTable
+    request: Any  # taxreport.gains.GainsRequest
+    past: list[Event]
+    simulated: bool
+    before: YearSummary | None = None
+    error: str | None = None
+
+    def held(self, asset: str) -> list[HeldLot]:
+        """The open lots of ``asset`` in the basket's account before the plan (tax currency)."""
+        if self.before is None:
+            return []
+        b = self.before
+        return [HeldLot(lot.lot_ref, b.local_date(lot.acquired_at) if lot.acquired_at else None, lot.quantity, lot.cost)
+                for lot in b.open_lots if lot.asset == asset and lot.account in (self.basket.account, None)]
+
+
+def _error_text(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:2])
+
+
+def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: Plan, basket: Basket,
             settings: TaxSettings, now: datetime, *, fee_rate: Decimal = ZERO,
-            fx: Mapping[str, Decimal] | None = None) -> TaxPreview:
-    """The tax preview of ``plan``'s sell orders at ``now`` (module doc). Errors of the engine (no lots,
-    missing rates) are reported in :attr:`TaxPreview.error`, never raised."""
+            fx: Mapping[str, Decimal] | None = None, before: YearSummary | None = None) -> PreviewContext:
+    """The shared part of every preview of ``plan``'s check (:class:`PreviewContext`). ``before`` may be
+    given when the caller has the year's summary of exactly these events and rates already (a cache)."""
     from taxreport.gains import GainsRequest, compute_request
 
     j = get(settings.jurisdiction)
     method = settings.method or j.methods[0]
     year = year_of(j.code, now)
-    out = TaxPreview(j.code, j.currency, year, "specific" if settings.choose_lots else method, settings.rate,
-                     settings.rate_is_default)
-    sells = [o for o in plan.orders if o.side == "sell"]
     base_rows = rows_of(rates) if isinstance(rates, RateTable) else list(rates)
     extra = [(a, basket.quote, now, p.limit_price, "plan price") for a, p in
              {o.asset: o for o in plan.orders}.items()]
@@ -140,15 +172,45 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     request = GainsRequest(jurisdiction=j.code, year=year, method=method,
                            via=tuple(dict.fromkeys(["USD", "EUR", basket.quote])), peg=peg, rate_lookback_days=7,
                            include_simulated=simulated)
+    ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request, as_of(events, now),
+                         simulated)
+    try:
+        ctx.before = before if before is not None else compute_request(ctx.past, table, request)
+    except TaxreportError as exc:
+        ctx.error = _error_text(exc)
+    return ctx
+
+
+def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: Plan, basket: Basket,
+            settings: TaxSettings, now: datetime, *, fee_rate: Decimal = ZERO,
+            fx: Mapping[str, Decimal] | None = None) -> TaxPreview:
+    """The tax preview of ``plan``'s sell orders at ``now`` (module doc). Errors of the engine (no lots,
+    missing rates) are reported in :attr:`TaxPreview.error`, never raised."""
+    return preview_in(prepare(events, rates, plan, basket, settings, now, fee_rate=fee_rate, fx=fx), plan)
+
+
+def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
+    """The tax preview of ``plan`` (one plan of ``ctx``'s check: same prices, same moment)."""
+    from taxreport.gains import compute_request
+
+    basket, settings, now, fee_rate, fx = ctx.basket, ctx.settings, ctx.now, ctx.fee_rate, ctx.fx
+    j = get(settings.jurisdiction)
+    year, table, request = ctx.year, ctx.table, ctx.request
+    out = TaxPreview(j.code, j.currency, year, "specific" if settings.choose_lots else ctx.method, settings.rate,
+                     settings.rate_is_default)
+    sells = [o for o in plan.orders if o.side == "sell"]
     trades = [Trade(time=now, source=SOURCE, external_id=f"{plan.basket}:{n}", account=basket.account, side=Side.SELL,
                     base=o.asset, quote=basket.quote, quantity=o.quantity, price=o.limit_price,
                     fee=o.notional * fee_rate, fee_asset=basket.quote)
               for n, o in enumerate(sells)]
     keys = {t.natural_key: o for t, o in zip(trades, sells)}
-    past: list[Event] = as_of(events, now)
+    past = ctx.past
     hypothetical: list[Event] = list(trades)
+    if ctx.before is None:
+        out.error = ctx.error or "the tax engine gave no result"
+        return _explained(out, basket)
+    before = ctx.before
     try:
-        before = compute_request(past, table, request)
         if settings.harvest_losses is not None:
             out.advice += harvest_advice(before, plan, basket, settings, fx)
         if not sells:
@@ -161,12 +223,8 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
             after = compute_request(past + hypothetical, table, replace(request, method="specific",
                                                                         selections=selections))
     except TaxreportError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        out.error = " ".join(lines[:2])
-        if "short by" in out.error:
-            out.error += (f" -- the ledger holds fewer lots in {basket.account} than the plan sells: import the "
-                          "account's history (or record the basket's fills) first")
-        return out
+        out.error = _error_text(exc)
+        return _explained(out, basket)
     out.taxable_before, out.taxable_after = before.taxable_gain, after.taxable_gain
     mine = [d for d in after.disposals if d.event_key.split("#")[0] in keys and d.asset != basket.quote]
     for o in sells:
@@ -194,7 +252,7 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
         out.advice.append(f"tax-budget: not applied: the value moved needs --fx {j.currency}=RATE (1 USD = RATE "
                           f"{j.currency})")
     if settings.tax_budget is not None and out.moved:
-        band = basket.gate if basket.mode in ("daily", "weekly") else basket.threshold
+        band = band_of(basket)
         k, why = tax_budget_factor(out.estimated_tax, out.moved, settings.tax_budget, plan.max_drift, band)
         out.budget_factor = k
         if why:
@@ -209,12 +267,19 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
                               f"{out.allowance.allowance} {'Freigrenze' if j.code == 'de' else 'annual exempt amount'} "
                               f"left in {year} after this plan")
     out.notes = ([f"SIMULATED: {basket.account} holds simulated money (paper or a local venue); this preview "
-                  "includes simulated accounts, as if the money were real"] if simulated else []) + [
+                  "includes simulated accounts, as if the money were real"] if ctx.simulated else []) + [
         f"ESTIMATE: {out.rate * 100}% {'illustrative' if out.rate_is_default else 'marginal'} rate x the increase of "
         f"the {year} taxable gain the engine computes with these sales ({out.taxable_before} -> {out.taxable_after})",
         "sales after now are not foreseen (a rebuy within 30 days changes UK/CA matching)",
         "rates up to 7 days old are accepted where none is stored for the moment (as gains --rate-lookback 7)",
     ]
+    return out
+
+
+def _explained(out: TaxPreview, basket: Basket) -> TaxPreview:
+    if out.error and "short by" in out.error:
+        out.error += (f" -- the ledger holds fewer lots in {basket.account} than the plan sells: import the "
+                      "account's history (or record the basket's fills) first")
     return out
 
 

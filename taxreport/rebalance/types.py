@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from taxreport.rebalance.tax_policy import TaxSettings
@@ -79,3 +79,6 @@ class Plan:
     notes: tuple[str, ...] = ()  # what the planner adjusted, e.g. "buys scaled to 99.9% to fit 284.7 USDT"
     quote_balance: Decimal = Decimal(0)  # quote asset available before the orders
     quote_after: Decimal = Decimal(0)  # projected quote balance after every order fills (fees included)
+    # a tax-aware basket: the tax preview and the policies' decisions (rebalance/tax_plan.py TaxedPlan.record),
+    # written with the plan in the audit trail
+    tax: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)

@@ -1,0 +1,66 @@
+"""The tax-aware step of a basket check (``rebalance run``, once or ``--loop``): the edges around the pure
+:func:`taxreport.rebalance.tax_plan.tax_adjusted_plan` — read the ledger's events and rates, build the
+planner callbacks from the check's balances and prices, log every policy decision, and attach the preview
+and decisions to the plan so the executor records them in its ``rebalance.plan`` audit record.
+
+Cost (issue #11: the per-check cost must not grow with the basket's age): the ledger's events and rates
+are read once per ledger state and the year's summary before the plan once per (ledger state, moment)
+through :class:`taxreport.ledger.derived.DerivedCache`, keyed by the chain head; a check previews its
+candidate plans against that one summary (:class:`~taxreport.rebalance.tax_preview.PreviewContext`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, Callable
+
+from taxreport.rebalance.tax_plan import TaxedPlan, tax_adjusted_plan
+from taxreport.rebalance.types import Basket, Plan
+
+ZERO = Decimal(0)
+
+
+def ledger_inputs(ledger: Any) -> tuple[list[Any], Any]:
+    """The ledger's events and rate table (what ``gains`` reads)."""
+    from taxreport.gains import load_events
+    from taxreport.prices.store import load_table
+
+    return load_events(ledger), load_table(ledger)
+
+
+def preview_fee(fee_rate: Decimal | None, markets: Any, basket: Basket) -> Decimal:
+    """The sell fee rate the tax preview deducts from proceeds: the one given (``--fee-rate``), else the
+    highest taker fee among the members' markets (what the planner charges when none is given)."""
+    if fee_rate is not None:
+        return fee_rate
+    fees = [markets[f"{a}/{basket.quote}"].taker_fee for a in basket.weights
+            if a != basket.quote and f"{a}/{basket.quote}" in markets]
+    return max([f for f in fees if f is not None] or [ZERO])
+
+
+def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket], Plan],
+                 log: Callable[[Any], None] | None = None) -> Plan:
+    """The check's plan after the basket's tax policies, with ``plan.tax`` set (preview + decisions) for
+    the audit trail; every decision is logged (a warning for warnings and refusals)."""
+    from taxreport.rebalance.planner import order_leg
+    from taxreport.rebalance.runner import LogLine
+
+    b = engine.basket
+    ex = engine.exchange
+    basket = replace(b, account=engine.account)
+    events, rates = ledger_inputs(engine.journal.ledger)
+
+    def make_leg(asset: str, side: str, quantity: Decimal) -> Any:
+        return order_leg(b, engine.markets, view.mids, asset, side, quantity, tickers=view.tickers,
+                         amount_to_precision=ex.amount_to_precision, price_to_precision=ex.price_to_precision)
+
+    taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
+                                         make_leg=make_leg, fx=getattr(engine, "tax_fx", None),
+                                         fee_rate=preview_fee(None, engine.markets, b))
+    if log is not None:
+        now = engine.clock()
+        for d in taxed.decisions:
+            level = "warning" if d.action in ("warned", "refused", "not_applied") else "info"
+            log(LogLine(now, level, "tax", f"{b.name}: tax policy {d.text()}", {"basket": b.name, **d.to_dict()}))
+    return replace(taxed.plan, tax=taxed.record())
