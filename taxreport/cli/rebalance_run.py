@@ -423,13 +423,16 @@ class LogSink:
 @click.option("--checks", type=click.IntRange(min=1), default=None, help="--loop: stop after N checks.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also append every line to this file (same format).")
+@click.option("--fx", "fx_rates", multiple=True, metavar="CUR=RATE",
+              help="Tax-aware basket ([tax] table): ASSUMED flat rate 1 USD = RATE CUR where the ledger has none "
+                   "(as `rebalance plan --fx`), e.g. --fx GBP=0.79.")
 @format_option("table", "json", "jsonl")
 @click.pass_context
 def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: bool, paper_state: Path | None,
         prices: str | None, walk: str | None, seed: int | None, at: str | None, yes: bool, fill_timeout: float,
         reprices: int, offset_ticks: int, market_finish: bool, paper_balances: str | None,
         paper_deposit: str | None, as_scheduled: bool, if_due: bool, loop: bool, every: str | None,
-        interval: float, checks: int | None, log_file: Path | None, fmt: str) -> None:
+        interval: float, checks: int | None, log_file: Path | None, fx_rates: tuple[str, ...], fmt: str) -> None:
     """Rebalance a basket now, once when due (--if-due, for cron), or as a daemon (--loop). Plans from
     the basket's OWN holdings (other money in the account is never touched), recovers any order a
     previous run left unfinished, and redoes an incomplete run at the next check.
@@ -442,6 +445,11 @@ def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: b
       taxreport rebalance run --basket core --live --if-due --yes --log-file ~/core.log   # from cron
       taxreport rebalance run --basket core --live --loop --yes --format jsonl           # under systemd
       taxreport rebalance run --basket core --paper --loop --every 4h --interval 3600 --checks 48
+
+    \b
+    A basket with a [tax] table trades the TAX-ADJUSTED plan `rebalance plan` shows (its policies
+    defer_short_term, tax_budget, use_allowance, harvest_losses applied; each decision logged and
+    recorded with the plan in the audit trail).
     """
     from taxreport.rebalance import runner
 
@@ -450,6 +458,9 @@ def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: b
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, paper_balances=paper_balances,
                        confirm="Place orders to rebalance basket", yes=yes)
+    from taxreport.cli.plan_tax import parse_fx
+
+    tax_fx = parse_fx(fx_rates)
     if every:
         venue.basket = runner.with_every(venue.basket, every)
     add_paper_deposit(ctx, venue, paper_deposit)
@@ -460,6 +471,7 @@ def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: b
                 engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices,
                                      offset_ticks=offset_ticks, market_finish=market_finish)
                 engine.basket = venue.basket
+                engine.tax_fx = tax_fx  # a tax-aware basket's policies value non-USD taxes with it (issue #15)
                 return engine
 
             if loop:
