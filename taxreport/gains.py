@@ -141,7 +141,7 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
     from taxreport.rebalance.lot_identification import recorded_selections
 
     events = events if isinstance(events, list) else list(events)
-    recorded = recorded_selections(events)
+    recorded = recorded_selections(events, until=year_cutoff(jbase.get(request.jurisdiction), request.year))
     if recorded and request.method == "specific":
         request = replace(request, selections={**recorded, **(request.selections or {})})
     summary = compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
@@ -166,6 +166,13 @@ def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any
     o = options or {}
     return Pricer(rates, currency, via=tuple(o.get("via", ())), peg=o.get("peg"),
                   lookback_days=int(o.get("rate_lookback_days", 0)))
+
+
+def year_cutoff(j: Any, year: str) -> datetime:
+    """The last moment whose events a tax year's computation reads (the year's end plus the country's
+    look-ahead, e.g. the UK 30-day rule)."""
+    _, year_end = j.year_bounds(year)
+    return year_end + timedelta(days=1 + int(getattr(j, "lookahead_days", DEFAULT_LOOKAHEAD_DAYS)))
 
 
 def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
@@ -206,8 +213,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
             raise InputError(f"no events in account(s) {', '.join(unknown)}; known: {', '.join(sorted(seen)) or 'none'}",
                              field="--account")
     pricer = make_pricer(rates, cur, opts)
-    _, year_end = j.year_bounds(year)
-    cutoff = year_end + timedelta(days=1 + int(getattr(j, "lookahead_days", DEFAULT_LOOKAHEAD_DAYS)))
+    cutoff = year_cutoff(j, year)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
     try:

@@ -29,12 +29,12 @@ def test_defer_short_term_uses_the_holding_period_of_pub_544() -> None:
     assert deferrable_quantity(lots, date(2024, 3, 1), 30) == D("0.4")
 
 
-def test_tax_budget_shrinks_to_the_band_edge_or_skips() -> None:
+def test_tax_budget_shrinks_to_half_the_band_or_skips() -> None:
     # Budget 1% of 10,000 moved = 100. Estimated tax 50 -> within budget, keep everything (k = 1).
     assert tax_budget_factor(D(50), D(10000), D(1), D(8), D(3)) == (D(1), None)
-    # Tax 300 > 100: shrink so the largest drift (8pp) is left at the 3pp band: k = 1 - 3/8 = 0.625.
+    # Tax 300 > 100: shrink so the largest drift (8pp) is left at half the 3pp band: k = 1 - 1.5/8 = 0.8125.
     k, why = tax_budget_factor(D(300), D(10000), D(1), D(8), D(3))
-    assert k == D("0.625") and why is not None and "3.00%" in why
+    assert k == D("0.8125") and why is not None and "3.00%" in why and "half the 3pp band" in why
     # Nothing beyond the band (2pp <= 3pp): skip (k = 0).
     k, why = tax_budget_factor(D(300), D(10000), D(1), D(2), D(3))
     assert k == 0 and why is not None and "skipped" in why

@@ -185,17 +185,18 @@ def test_cli_rebalance_plan_shows_the_tax_preview(tmp_path) -> None:  # noqa: AN
     assert table.exit_code == 0 and "tax preview: US 2025" in table.output
     assert "ESTIMATED tax 12000.00 USD at 20" in table.output
     # tax_budget = 1 (%): the full plan moves 100,000 (sell) + 100,000 (buy) = 200,000 for 12,000 of
-    # estimated tax (6%, over budget): every leg is shrunk so the largest drift (50pp) is left at the
-    # weekly gate (3pp): k = 1 - 3/50 = 0.94 -> weights 100 + 0.94 x (50 - 100) = 53 / 47 -> sell
-    # 200,000 x (1 - 0.53) / 100,000 = 0.94 BTC from the first lot: gain 0.94 x 60,000 = 56,400.
+    # estimated tax (6%, over budget): every leg is shrunk so the largest drift (50pp) is left at half the
+    # weekly gate (1.5pp): k = 1 - 1.5/50 = 0.97 -> weights 100 + 0.97 x (50 - 100) = 51.5 / 48.5 -> sell
+    # 200,000 x (1 - 0.515) / 100,000 = 0.97 BTC from the first lot: gain 0.97 x 60,000 = 58,200.
     (tmp_path / "budget.toml").write_text((tmp_path / "taxed.toml").read_text() + "tax_budget = 1\n")
     args[args.index(str(tmp_path / "taxed.toml"))] = str(tmp_path / "budget.toml")
     out = run(*args, "--format", "json")
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert [(o["side"], D(o["quantity"])) for o in data["orders"]][0] == ("sell", D("0.94"))
-    assert D(data["tax"]["realised_gain"]) == D(56400) and D(data["tax"]["budget_factor"]) == D("0.94")
-    assert any("tax budget" in a for a in data["tax"]["advice"])
+    assert [(o["side"], D(o["quantity"])) for o in data["orders"]][0] == ("sell", D("0.97"))
+    assert D(data["tax"]["realised_gain"]) == D(58200) and D(data["tax"]["budget_factor"]) == D("0.97")
+    assert [(d["policy"], d["action"]) for d in data["tax"]["decisions"]] == [("tax_budget", "shrunk")]
+    assert "tax budget" in data["tax"]["decisions"][0]["reason"] and data["tax"]["changed_by_policies"]
     assert [r["target"] for r in data["rows"]] == ["50", "50"]  # the rows keep the basket's real targets
 
 

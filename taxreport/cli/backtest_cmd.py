@@ -100,12 +100,18 @@ def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  #
                            "dust_legs": run.dust_legs, "notes": list(run.notes), "tax": {},
                            "tax_aware": run.strategy.tax_aware, "final_max_drift": final_max_drift(run, grid)}
     for t in taxes:
+        rate = Decimal(1) if t.currency == "USD" else (fx or {}).get(t.currency)
         out["tax"][t.jurisdiction] = {
             "currency": t.currency, "error": t.error, "taxable_disposals": t.disposals,
             "crypto_disposals": t.crypto_disposals, "realised_gain": t.realised_gain,
             "taxable_gain": t.taxable_gain, "estimated_tax": t.estimated_tax, "illustrative_rate": t.rate,
-            "estimate": True, "years": t.years,
+            "estimate": True, "years": _years_after_tax(run, grid, t, rate),
+            "final_value": out["final_value"], "final_max_drift": out["final_max_drift"],
+            "after_tax": out["final_value"] - t.estimated_tax / rate if rate and t.error is None else None,
         }
+        if run.jurisdiction is not None:  # a +tax-aware replay of this country's policies
+            out["tax"][t.jurisdiction].update(rebalances=run.rebalances, orders=run.orders, fees=run.fees,
+                                              policy_decisions=dict(sorted(run.decisions.items())))
         sold = (liquidations or {}).get(t.jurisdiction)
         if sold is not None:  # everything sold at the last close (tax_preview.liquidation_preview)
             rate = Decimal(1) if t.currency == "USD" else (fx or {}).get(t.currency)
@@ -115,6 +121,27 @@ def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  #
                 "liquidation_tax": sold.estimated_tax if ok else None, "liquidation_error": sold.error,
                 "after_tax_if_liquidated": (out["final_value"] - (t.estimated_tax + sold.estimated_tax) / rate)
                 if ok and rate else None})
+    return out
+
+
+def _years_after_tax(run, grid, t, rate: Decimal | None) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Each tax year's figures plus the value at its last bar and that value after the estimated tax of
+    this and every earlier year (in the quote asset; None without a rate to the tax currency)."""
+    from taxreport.jurisdictions.base import get
+    from taxreport.rebalance.backtest_tax import year_labels
+
+    if t.error is not None:
+        return list(t.years)
+    bounds = {label: hi for label, _lo, hi in year_labels(get(t.jurisdiction), grid.close_time(0),
+                                                          grid.close_time(len(grid.times) - 1) + grid.step)}
+    out, paid = [], Decimal(0)
+    for year in t.years:
+        paid += year["estimated_tax"]
+        hi = bounds.get(year["year"])
+        last = max((i for i in range(len(grid.times)) if hi is None or grid.close_time(i) < hi), default=0)
+        value = run.values[last]
+        out.append({**year, "value_at_end": value,
+                    "after_tax_value": value - paid / rate if rate else None})
     return out
 
 
@@ -136,8 +163,9 @@ def _num(value: Decimal | None, unit: str = "0.01") -> str:
 @click.option("--to", "date_to", default=None, help="Last day included (UTC date); default: the last common bar.")
 @click.option("--compare", default=DEFAULT_COMPARE, show_default=True,
               help="Strategies: buy-and-hold, daily, weekly, threshold:X, hybrid:X, hybrid:weekly:X, basket; "
-                   "any with the suffix +tax-aware (weekly+tax-aware): partial rebalances to half the band and "
-                   "tax-minimising lots where the country allows (US: hifo).")
+                   "any with the suffix +tax-aware (weekly+tax-aware): replayed once per --jurisdiction with that "
+                   "country's tax policies (the basket's [tax] table, else sensible defaults), the same code "
+                   "as rebalance plan/run.")
 @click.option("--timeframe", default="1d", show_default=True, type=click.Choice(["1h", "4h", "1d", "1w"]))
 @click.option("--source", default=None, help="Candle source to use when several are stored (see `prices candles list`).")
 @click.option("--candles", "prices_file", default=None, type=click.Path(dir_okay=False),
@@ -215,27 +243,38 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
 
     bt_markets = backtest_markets(markets, grid, settings)
 
+    from taxreport.rebalance.backtest import TaxReplay
+
+    fx_rows: list[tuple] = []
+    if not prices_file:
+        from taxreport.jurisdictions.base import get
+
+        wanted = {get(c).currency for c in codes} - {"USD"} - set(fx)
+        if wanted:
+            fx_rows = _stored_fx_rows(ctx, wanted, grid.times[0], grid.close_time(len(grid.times) - 1))
+    replays = [TaxReplay(code, fx, tuple(fx_rows)) for code in codes]
+    replays_per = sum(len(replays) if s.tax_aware and replays else 1 for s in strategies)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
                   TimeElapsedColumn(), transient=True, disable=fmt == "json") as progress:
-        task = progress.add_task("backtest", total=len(grid.times) * len(strategies))
-        runs = run_backtest(strategies, grid, markets, settings,
+        task = progress.add_task("backtest", total=len(grid.times) * replays_per)
+        runs = run_backtest(strategies, grid, markets, settings, tax=replays,
                             progress=lambda label, n: progress.update(task, advance=n, description=label))
-        rows = rate_rows(grid, runs, fx)
-        if not prices_file:
-            from taxreport.jurisdictions.base import get
-
-            wanted = {get(c).currency for c in codes} - {"USD"} - set(fx)
-            if wanted:
-                rows += _stored_fx_rows(ctx, wanted, grid.times[0], grid.close_time(len(grid.times) - 1))
-        reports = []
+        rows = rate_rows(grid, runs, fx) + fx_rows
+        reports: list[dict[str, Any]] = []
         for run in runs:
             progress.update(task, description=f"tax: {run.label}")
+            mine = [run.jurisdiction] if run.jurisdiction else codes
             taxes = [estimate(run, grid, code, fx=fx, rows=rows, method=tax_method(run.strategy, code, method))
-                     for code in codes]
+                     for code in mine]
             sold = {code: liquidation_preview(run, grid, code, rows=rows, markets=bt_markets, fx=fx,
                                               method=tax_method(run.strategy, code, method), fee_rate=settings.fee_rate)
-                    for code in codes}
-            reports.append(strategy_report(run, grid, taxes, sold, fx))
+                    for code in mine}
+            report = strategy_report(run, grid, taxes, sold, fx)
+            if run.jurisdiction and reports and reports[-1]["strategy"] == run.label:
+                reports[-1]["tax"].update(report["tax"])  # one row; each country's figures from its own replay
+            else:
+                reports.append(report)
+        runs = [r for n, r in enumerate(runs) if n == 0 or r.label != runs[n - 1].label]  # charts: one per strategy
     charts = []
     if charts_dir:
         from taxreport.rebalance.backtest_charts import write_charts
@@ -287,7 +326,11 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
     console.print(table)
     if any(s.get("tax_aware") for s in result["strategies"]):  # +tax-aware: show both end inside the band
         console.print("  largest drift from target at the end: " + ", ".join(
-            f"{s['strategy']} {_num(s['final_max_drift'])}pp" for s in result["strategies"]))
+            f"{s['strategy']} {_num(s['final_max_drift'])}pp" if not s.get("tax_aware") or not s["tax"] else
+            s["strategy"] + " " + "/".join(f"{c.upper()} {_num(t['final_max_drift'])}pp" for c, t in s["tax"].items())
+            for s in result["strategies"]))
+        console.print("  each +tax-aware row is replayed once per country with that country's policies "
+                      "(rebalance/tax_plan.py, as rebalance plan/run): its after-tax figures are that replay's")
     for code in result["jurisdictions"]:
         first = result["strategies"][0]["tax"][code]
         cur = first["currency"]
@@ -305,8 +348,7 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
                 tax.add_row(s["strategy"], "n/a", "", "", "", "", "n/a", "n/a")
                 errors.setdefault(t["error"], None)
                 continue
-            rate = Decimal(1) if cur == "USD" else fx.get(cur)
-            after = money_str(s["final_value"] - t["estimated_tax"] / rate) if rate else "n/a"
+            after = money_str(t["after_tax"]) if t.get("after_tax") is not None else "n/a"
             tax.add_row(s["strategy"], str(t["taxable_disposals"]), str(t["crypto_disposals"]),
                         money_str(t["realised_gain"]), money_str(t["taxable_gain"]), money_str(t["estimated_tax"]), after,
                         _num(t.get("after_tax_if_liquidated")))

@@ -17,6 +17,12 @@ close, ``time + timeframe``):
    venue's and the planner's; dust legs are counted, never retried.
 4. Every fill becomes a ledger :class:`~taxreport.model.events.Trade` (source ``backtest``) in memory:
    the tax engine reads those (:mod:`taxreport.rebalance.backtest_tax`).
+5. A ``+tax-aware`` strategy is replayed once per tax country (:class:`TaxReplay`): at every rebalance
+   the plan goes through the SAME :func:`taxreport.rebalance.tax_plan.tax_adjusted_plan` as ``rebalance
+   plan`` and ``rebalance run`` (the basket's ``[tax]`` policies, or
+   :func:`~taxreport.rebalance.tax_policy.tax_aware_defaults` for the country), over the run's own trades
+   so far; where the country lets you choose lots the sales' identification is recorded at the sale
+   (:mod:`taxreport.rebalance.lot_identification`) and the tax engine uses it (method ``specific``).
 
 Slippage model: with ``slippage = s`` the venue's bid/ask are ``close*(1-s)`` / ``close*(1+s)`` on the
 tick and orders at the touch fill as takers there; with ``s = 0`` orders rest at the close and fill
@@ -34,7 +40,7 @@ from typing import Callable, Mapping, Sequence
 
 from taxreport.errors import InputError
 from taxreport.exchanges.base import ExchangeError, Market, OrderRequest
-from taxreport.model.events import Trade
+from taxreport.model.events import Event, Trade
 from taxreport.prices.candles import Candle, timeframe_delta
 from taxreport.rebalance.planner import asset_rows, plan, should_rebalance
 from taxreport.rebalance.strategies import Scheduler, Strategy
@@ -100,6 +106,15 @@ class Settings:
     source: str = "backtest"
 
 
+@dataclass(frozen=True)
+class TaxReplay:
+    """A ``+tax-aware`` replay's country: the policies it runs and the rates its previews need."""
+
+    jurisdiction: str
+    fx: Mapping[str, Decimal] = field(default_factory=dict)  # assumed flat USD->currency rates (--fx)
+    rows: tuple[tuple, ...] = ()  # stored USD/EUR/currency rates (the ledger's rate store)
+
+
 @dataclass
 class StrategyRun:
     strategy: Strategy
@@ -117,6 +132,9 @@ class StrategyRun:
     capped_short: Decimal = ZERO  # by how much quote, in total
     positions: list[tuple[int, tuple[Decimal, ...], Decimal]] = field(default_factory=list)  # bar, qty, cash
     notes: list[str] = field(default_factory=list)
+    jurisdiction: str | None = None  # a +tax-aware replay: the country whose policies it ran
+    records: list[Event] = field(default_factory=list)  # lots identified at each sale (lots.identified)
+    decisions: dict[str, int] = field(default_factory=dict)  # "policy action" -> count over the replay
 
     @property
     def label(self) -> str:
@@ -138,8 +156,16 @@ def backtest_markets(markets: Mapping[str, Market], grid: PriceGrid, settings: S
 
 
 class _Replay:
-    def __init__(self, strategy: Strategy, grid: PriceGrid, markets: dict[str, Market], settings: Settings) -> None:
+    def __init__(self, strategy: Strategy, grid: PriceGrid, markets: dict[str, Market], settings: Settings,
+                 tax: TaxReplay | None = None) -> None:
         b = strategy.basket
+        if tax is not None:
+            from taxreport.rebalance.tax_policy import tax_aware_defaults
+
+            b = replace(b, tax=tax_aware_defaults(tax.jurisdiction, b.tax))
+            strategy = replace(strategy, basket=b)
+        self.tax = tax
+        self.tax_rows: list[tuple] = list(tax.rows) if tax else []
         if settings.min_notional is not None:
             b = replace(b, min_notional=settings.min_notional)
         self.strategy, self.basket, self.grid, self.markets, self.settings = strategy, b, grid, markets, settings
@@ -149,7 +175,7 @@ class _Replay:
         self.balances: dict[str, Decimal] = {b.quote: settings.initial}
         self.counters = {"order": 0, "trade": 0}
         self.spread_bps = settings.slippage * 20000
-        self.run = StrategyRun(strategy, [], initial=settings.initial)
+        self.run = StrategyRun(strategy, [], initial=settings.initial, jurisdiction=tax.jurisdiction if tax else None)
 
     # --- the venue --------------------------------------------------------------------------
     def _venue(self, i: int):  # noqa: ANN202
@@ -166,12 +192,17 @@ class _Replay:
         prices = dict(zip(self.assets, closes))
         tickers = ex.fetch_tickers(list(self.grid.symbols)) if self.settings.slippage else None
         basket = self.basket
-        if self.strategy.tax_aware and not entry:  # "+tax-aware": trade only part of the way (strategies.py)
-            from taxreport.rebalance.tax_policy import shrunk_basket
+        if self.tax is not None:
+            self._rates_at(i)
+        held = ex.fetch_balances()
 
-            basket = shrunk_basket(basket, ex.fetch_balances(), prices)
-        p = plan(basket, ex.fetch_balances(), prices, self.markets, fee_rate=self.settings.fee_rate,
-                 tickers=tickers, buy_fee_in="base", invest=self.settings.initial if entry else ZERO)
+        def replan(b: Basket):  # noqa: ANN202
+            return plan(b, held, prices, self.markets, fee_rate=self.settings.fee_rate,
+                        tickers=tickers, buy_fee_in="base", invest=self.settings.initial if entry else ZERO)
+
+        p = replan(basket)
+        if self.tax is not None and not entry and p.orders:  # the policies of rebalance plan/run (tax_plan.py)
+            p = self._tax_adjusted(p, i, held, prices, tickers, replan)
         self.run.dust_legs += len(p.dust)
         if not p.orders:
             return False
@@ -192,11 +223,68 @@ class _Replay:
             except ExchangeError as exc:  # the planner's checks should prevent this: say so, go on
                 self.run.notes.append(f"{ex.now.isoformat()}: {order.side} {order.symbol} refused: {exc}")
         ex.advance(0)
+        first = len(self.run.trades)
         self._record(ex, entry=entry)
+        if self.tax is not None and self.basket.tax is not None and self.basket.tax.choose_lots:
+            self._identify(self.run.trades[first:], i)
         self.balances = ex.total_balances()
         if self.basket.quote not in self.balances:
             self.balances[self.basket.quote] = ZERO
         return True
+
+    # --- tax-aware (TaxReplay) ----------------------------------------------------------------------
+    def _rates_at(self, i: int) -> None:
+        """Candle closes (and the assumed --fx rates) at bar ``i``, as rate rows for the previews."""
+        moment = self.grid.close_time(i)
+        for symbol, close in zip(self.grid.symbols, self.grid.closes[i]):
+            base, quote = symbol.split("/")
+            self.tax_rows.append((base, quote, moment, close, "backtest candles"))
+        assert self.tax is not None
+        for currency, rate in self.tax.fx.items():
+            self.tax_rows.append(("USD", currency.upper(), moment, rate, "assumed flat rate (--fx)"))
+
+    def _events(self) -> list[Event]:
+        from taxreport.rebalance.backtest_tax import run_events
+
+        return run_events(self.run, self.grid)
+
+    def _tax_adjusted(self, p, i: int, held, prices, tickers, replan):  # noqa: ANN001, ANN202
+        from taxreport.rebalance.planner import order_leg
+        from taxreport.rebalance.tax_plan import tax_adjusted_plan
+
+        assert self.tax is not None
+        fee = self.settings.fee_rate if self.settings.fee_rate is not None else ZERO
+
+        def leg(asset: str, side: str, quantity: Decimal):  # noqa: ANN202
+            return order_leg(self.basket, self.markets, prices, asset, side, quantity, fee_rate=self.settings.fee_rate,
+                             tickers=tickers)
+
+        taxed = tax_adjusted_plan(self._events(), self.tax_rows, p, self.basket, self.grid.close_time(i),
+                                  replan=replan, make_leg=leg, fee_rate=fee, fx=self.tax.fx)
+        for d in taxed.decisions:
+            key = f"{d.policy} {d.action}"
+            self.run.decisions[key] = self.run.decisions.get(key, 0) + 1
+        return taxed.plan
+
+    def _identify(self, fills: Sequence[Trade], i: int) -> None:
+        """Lots identified at the time of each sale (US/AU choose_lots), as ``rebalance run`` records them."""
+        from taxreport.errors import TaxreportError
+        from taxreport.rebalance.lot_identification import identification_records, identify_lots
+
+        assert self.tax is not None
+        sells = [t for t in fills if t.side == "sell"]
+        if not sells:
+            return
+        try:
+            new = {t.natural_key for t in fills}
+            before = [e for e in self._events() if e.natural_key not in new]  # the ledger just before the sales
+            chosen = identify_lots(before, self.tax_rows, sells, jurisdiction=self.tax.jurisdiction,
+                                   quote=self.basket.quote, now=self.grid.close_time(i))
+        except TaxreportError as exc:  # the sale stays FIFO (IRS FAQ Q41): say so
+            self.run.notes.append(f"{self.grid.close_time(i).isoformat()}: lots not identified ({exc}); FIFO")
+            return
+        self.run.records.extend(identification_records(chosen, sells, jurisdiction=self.tax.jurisdiction,
+                                                       source=self.settings.source, basket=self.basket.name))
 
     def _record(self, ex, *, entry: bool) -> None:  # noqa: ANN001
         b, s = self.basket, self.settings
@@ -264,9 +352,11 @@ class _Replay:
 
 
 def run_backtest(strategies: Sequence[Strategy], grid: PriceGrid, markets: Mapping[str, Market],
-                 settings: Settings = Settings(), *, progress: Callable[[str, int], None] | None = None
-                 ) -> list[StrategyRun]:
-    """One :class:`StrategyRun` per strategy over the same grid, markets and settings."""
+                 settings: Settings = Settings(), *, progress: Callable[[str, int], None] | None = None,
+                 tax: Sequence[TaxReplay] = ()) -> list[StrategyRun]:
+    """One :class:`StrategyRun` per strategy over the same grid, markets and settings; a ``+tax-aware``
+    strategy once per :class:`TaxReplay` (its country's policies), in that order (one run without
+    policies when no country is given)."""
     if settings.initial <= 0:
         raise InputError("must be positive", field="--initial")
     if settings.slippage < 0 or settings.slippage >= ONE:
@@ -274,8 +364,11 @@ def run_backtest(strategies: Sequence[Strategy], grid: PriceGrid, markets: Mappi
     if settings.fee_rate is not None and not ZERO <= settings.fee_rate < ONE:
         raise InputError("must be a fraction between 0 and 1 (0.001 = 0.1%)", field="--fee-rate")
     mkts = backtest_markets(markets, grid, settings)
-    runs = []
+    runs: list[StrategyRun] = []
     for strategy in strategies:
         tick = (lambda n, label=strategy.label: progress(label, n)) if progress else None
-        runs.append(_Replay(strategy, grid, mkts, settings).replay(tick))
+        if strategy.tax_aware and tax:
+            runs.extend(_Replay(strategy, grid, mkts, settings, t).replay(tick) for t in tax)
+        else:
+            runs.append(_Replay(strategy, grid, mkts, settings).replay(tick))
     return runs

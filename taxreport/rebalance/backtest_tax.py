@@ -104,6 +104,7 @@ def run_events(run: StrategyRun, grid: PriceGrid) -> list[Event]:
                                    account=basket.account, asset=basket.quote, quantity=run.initial,
                                    cost=run.initial, cost_currency=basket.quote)]
     events.extend(run.trades)
+    events.extend(run.records)  # lots identified at each sale (a +tax-aware run where the country allows it)
     return events
 
 

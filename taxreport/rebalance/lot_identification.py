@@ -54,7 +54,9 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     base_rows = rows_of(rates) if isinstance(rates, RateTable) else list(rates)
     table = RateTable.from_rows(base_rows + [(t.base, t.quote, t.time, t.price, "fill price") for t in sells])
     peg = {quote: "USD"} if quote in STABLECOINS and quote != "EURC" else {}
-    request = GainsRequest(jurisdiction=j.code, year=year_of(j.code, moment), via=tuple(dict.fromkeys(["USD", quote])),
+    # method specific: the lots identified at earlier sales (recorded) are gone; unnamed sales are FIFO (FAQ Q41)
+    request = GainsRequest(jurisdiction=j.code, year=year_of(j.code, moment), method="specific",
+                           via=tuple(dict.fromkeys(["USD", quote])),
                            peg=peg, rate_lookback_days=7,
                            include_simulated=any(is_simulated(events, t.account) for t in sells))
     past: list[Event] = as_of(events, moment)
@@ -92,13 +94,14 @@ def identification_records(selections: Mapping[str, list[tuple[str, Decimal | No
     return out
 
 
-def recorded_selections(events: Iterable[Event]) -> Selections:
-    """The ledger's recorded identifications (reversed records dropped) as engine ``selections``."""
+def recorded_selections(events: Iterable[Event], *, until: datetime | None = None) -> Selections:
+    """The ledger's recorded identifications (reversed records dropped) as engine ``selections``; with
+    ``until``, only those of sales before it (a tax year's computation does not read later sales)."""
     from taxreport.model.legs import effective_events
 
     out: Selections = {}
     for e in effective_events(events):
-        if isinstance(e, Record) and e.record_type == RECORD_TYPE:
+        if isinstance(e, Record) and e.record_type == RECORD_TYPE and (until is None or e.time < until):
             ref = str(e.data["disposal"])
             out[ref] = [(str(row["lot"]), Decimal(row["quantity"]) if row.get("quantity") is not None else None)
                         for row in e.data["lots"]]

@@ -11,13 +11,12 @@ Strategy specs (``--compare``, comma-separated):
 ``threshold:X``               trade whenever an asset drifts more than X (the basket's band kind)
 ``hybrid:X``                  check daily, trade only beyond X; ``hybrid:weekly:X`` checks weekly
 ``basket``                    exactly the basket file's own mode and settings
-``<any>+tax-aware``           that strategy with the tax-aware policies on (``weekly+tax-aware``):
-                              each rebalance is shrunk so the largest drift is left at half the
-                              band/gate instead of zero (the ``tax_budget`` shrink of
-                              :func:`taxreport.rebalance.tax_policy.tax_budget_factor`, always
-                              applied), and the tax engine uses the tax-minimising lot order where
-                              the country lets you choose lots (US: ``hifo``, a standing specific
-                              identification) unless ``--method`` names one
+``<any>+tax-aware``           that strategy with the tax-aware policies on (``weekly+tax-aware``),
+                              replayed once per tax country: every rebalance goes through
+                              :func:`taxreport.rebalance.tax_plan.tax_adjusted_plan` (the code of
+                              ``rebalance plan/run``) with the basket's ``[tax]`` policies, else
+                              :func:`taxreport.rebalance.tax_policy.tax_aware_defaults`; lots
+                              identified at each sale where the country allows it (US, AU)
 ============================  ====================================================================
 
 The gate of scheduled modes (3pp by default) comes from the basket; ``gate`` overrides it for every
@@ -49,7 +48,7 @@ class Strategy:
     label: str  # as written: "threshold:5"
     kind: str  # buy-and-hold | daily | weekly | threshold | hybrid
     basket: Basket  # the basket with this strategy's mode/threshold/calendar
-    tax_aware: bool = False  # "+tax-aware": partial rebalances, tax-minimising lots (module doc)
+    tax_aware: bool = False  # "+tax-aware": the country's tax policies at every rebalance (module doc)
 
     @property
     def rebalances(self) -> bool:

@@ -60,6 +60,7 @@ HARVEST_RULES: dict[str, str | None] = {
     "au": "ATO wash-sale guidance (TR 2008/1, Part IVA ITAA 1936): a sale and rebuy for the tax benefit "
           "may have the loss cancelled",
 }
+HARVEST_DEFAULT = Decimal(20)  # +tax-aware backtest: harvest lots down more than 20% where allowed (US)
 _KEYS = ("jurisdiction", "method", "marginal_rate", "defer_short_term", "tax_budget", "use_allowance",
          "harvest_losses", "choose_lots")
 
@@ -93,14 +94,16 @@ def tax_aware_defaults(code: str, base: TaxSettings | None = None) -> TaxSetting
     """The policies a ``+tax-aware`` backtest switches on when the basket sets none, per country:
     a tax budget of 0.5% of the value moved everywhere; tax-minimising lot choice where the country
     allows it (US, AU); defer lots turning long-term/tax-free within 30 days (US, DE, AU); the allowance
-    check where there is one (UK, DE)."""
+    where there is one (UK, DE); loss harvesting of lots down more than 20% where lots can be chosen and
+    no wash-sale rule applies (US)."""
     b = base if base is not None and base.jurisdiction == code else TaxSettings(code)
     return TaxSettings(
         jurisdiction=code, method=b.method, marginal_rate=b.marginal_rate,
         defer_short_term=b.defer_short_term if b.defer_short_term is not None else (30 if code in HOLDING_PERIOD else None),
         tax_budget=b.tax_budget if b.tax_budget is not None else Decimal("0.5"),
         use_allowance=b.use_allowance or code in ("uk", "de"),
-        harvest_losses=b.harvest_losses,
+        harvest_losses=b.harvest_losses if b.harvest_losses is not None else (
+            HARVEST_DEFAULT if code in CHOOSE_LOTS and HARVEST_RULES.get(code) is None else None),
         choose_lots=b.choose_lots or code in CHOOSE_LOTS)
 
 
@@ -221,9 +224,10 @@ def tax_budget_factor(estimated_tax: Decimal, moved: Decimal, budget_pct: Decima
                       max_drift: Decimal, band: Decimal) -> tuple[Decimal, str | None]:
     """``tax-budget X``: the fraction ``k`` (0..1) of the planned trades to keep, and why.
 
-    Within budget (``estimated_tax <= X% x moved``): ``k = 1``. Over budget: shrink so the largest
-    drift lands ON the band's edge instead of on target, ``k = 1 - band / max_drift`` (scaling every
-    leg by ``k`` scales every drift by ``1 - k``), or skip (``k = 0``) when nothing is beyond the band.
+    Within budget (``estimated_tax <= X% x moved``): ``k = 1``. Over budget: skip (``k = 0``) when every
+    member is inside the band (nothing forces a trade); else shrink so the largest drift lands at HALF the
+    band instead of on target, ``k = 1 - (band/2) / max_drift`` (scaling every leg by ``k`` scales every
+    drift by ``1 - k``): back inside the band with room, so the next check does not trade again at once.
     """
     if moved <= 0 or estimated_tax <= budget_pct / HUNDRED * moved:
         return ONE, None
@@ -231,8 +235,8 @@ def tax_budget_factor(estimated_tax: Decimal, moved: Decimal, budget_pct: Decima
            f"{moved:.2f} moved, above the {budget_pct}% tax budget")
     if max_drift <= band:
         return ZERO, why + ": skipped (every member is inside the band)"
-    k = ONE - band / max_drift
-    return k, why + f": trades shrunk to {k * HUNDRED:.2f}% (largest drift left at the {band}pp band edge)"
+    k = ONE - band / 2 / max_drift
+    return k, why + f": trades shrunk to {k * HUNDRED:.2f}% (largest drift left at half the {band}pp band)"
 
 
 def partial_weights(current: Mapping[str, Decimal], target: Mapping[str, Decimal], k: Decimal) -> dict[str, Decimal]:
@@ -326,36 +330,14 @@ def tax_minimising_selection(lots: Sequence[HeldLot], quantity: Decimal, price: 
     return out
 
 
-def shrunk_basket(basket: Any, balances: Mapping[str, Decimal], prices: Mapping[str, Decimal]) -> Any:
-    """The ``+tax-aware`` backtest's rebalance: the basket with :func:`partial_weights` so the planner
-    moves every member only ``k = 1 - (band/2) / max_drift`` of the way to target, leaving the largest
-    drift at half the band (the gate of daily/weekly, else the threshold): the ``tax_budget`` shrink of
-    :func:`tax_budget_factor`, applied to every rebalance, aiming inside the band so the next check does not
-    trade again at once. Nothing changes when the drift is already inside half the band."""
-    from dataclasses import replace
-
-    from taxreport.rebalance.planner import asset_rows
-
-    rows, _ = asset_rows(basket, balances, prices)
-    max_drift = max(abs(r.drift) for r in rows)
-    band = band_of(basket)
-    half = band / 2
-    if band <= 0 or max_drift <= half:
-        return basket
-    k = ONE - half / max_drift
-    current = {r.asset: r.weight for r in rows}
-    return replace(basket, weights=partial_weights(current, dict(basket.weights), k))
-
-
 def tax_method(strategy: Any, code: str, method: str | None) -> str | None:
     """The lot method the tax engine uses for a backtest run: ``--method`` when given; for a
-    ``+tax-aware`` run where the country lets you choose lots (:data:`CHOOSE_LOTS`) and offers a
-    highest-cost standing order, ``hifo`` (sell the highest-basis units first); else the country's default."""
+    ``+tax-aware`` run where the country lets you choose lots (:data:`CHOOSE_LOTS`), ``specific``: the
+    lots its replay identified at each sale (lots.identified records, as ``rebalance run`` writes them);
+    else the country's default."""
     if method or not getattr(strategy, "tax_aware", False) or code not in CHOOSE_LOTS:
         return method
-    from taxreport.jurisdictions.base import get
-
-    return "hifo" if "hifo" in get(code).methods else None
+    return "specific"
 
 
 def final_max_drift(run: Any, grid: Any) -> Decimal | None:

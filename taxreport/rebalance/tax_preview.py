@@ -158,7 +158,8 @@ def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     from taxreport.gains import GainsRequest, compute_request
 
     j = get(settings.jurisdiction)
-    method = settings.method or j.methods[0]
+    # choose_lots: the earlier sales' recorded identifications apply (method specific; the rest FIFO)
+    method = "specific" if settings.choose_lots and "specific" in j.methods else settings.method or j.methods[0]
     year = year_of(j.code, now)
     base_rows = rows_of(rates) if isinstance(rates, RateTable) else list(rates)
     extra = [(a, basket.quote, now, p.limit_price, "plan price") for a, p in
@@ -338,6 +339,7 @@ def minimising_selections(before: YearSummary, after: YearSummary, keys: Mapping
 
     today = now.astimezone(ZoneInfo(tz)).date()
     out: dict[str, list[tuple[str, Decimal | None]]] = {}
+    used: dict[str, Decimal] = {}  # units of each lot named by an earlier sale of the same batch
     for d in after.disposals:
         key = d.event_key.split("#")[0]
         if key not in keys or d.event_key in out:
@@ -345,12 +347,19 @@ def minimising_selections(before: YearSummary, after: YearSummary, keys: Mapping
         order = keys[key]
         if d.asset != order.asset:
             continue
-        held = [HeldLot(lot.lot_ref, before.local_date(lot.acquired_at) if lot.acquired_at else None, lot.quantity,
-                        lot.cost)
-                for lot in before.open_lots if lot.asset == d.asset and lot.account == account]
+        held = []
+        for lot in before.open_lots:
+            if lot.asset != d.asset or lot.account not in (account, None):  # None: a taxpayer-wide pool (AU)
+                continue
+            left = lot.quantity - used.get(str(lot.lot_ref), ZERO)
+            if left > 0:
+                held.append(HeldLot(lot.lot_ref, before.local_date(lot.acquired_at) if lot.acquired_at else None, left,
+                                    lot.cost * left / lot.quantity))
         total = sum((x.quantity for x in after.disposals if x.event_key == d.event_key), ZERO)
         price = d.proceeds / d.quantity if d.quantity else ZERO
         out[d.event_key] = [(ref, q) for ref, q in tax_minimising_selection(held, total, price, today)]
+        for ref, q in out[d.event_key]:
+            used[ref] = used.get(ref, ZERO) + (q or ZERO)
     return out
 
 
