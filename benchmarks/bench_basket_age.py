@@ -27,6 +27,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("weeks", type=int, nargs="?", default=104)
     ap.add_argument("--every", type=int, default=13)
+    ap.add_argument("--tax", metavar="JURISDICTION", default=None,
+                    help="a tax-aware basket (issue #15): [tax] with every policy of that country on; adds the "
+                         "tax step's own time (preview + policies) as a column")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ["TAXREPORT_HOME"] = home
@@ -40,6 +43,12 @@ def main() -> None:
 
         basket = Basket(name="bench", exchange="paper", account="paper:main", quote="USDT",
                         weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0))
+        if args.tax:
+            from dataclasses import replace
+
+            from taxreport.rebalance.tax_policy import tax_aware_defaults
+
+            basket = replace(basket, tax=tax_aware_defaults(args.tax))
         led = Ledger(f"sqlite:///{home}/ledger.sqlite3")
         ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]),
                            now=datetime(2026, 1, 5, tzinfo=UTC), id_prefix="bench")
@@ -52,7 +61,8 @@ def main() -> None:
         Journal(led, "bench", "paper:main", "paper", ex.clock).record(
             "basket.invest", "bench:invest", {"amount": D(10000), "quote": "USDT"})
         state = RunnerState()
-        print(f"{'week':>5} {'ledger rows':>12} {'check+trade (ms)':>17} {'bot part (ms)':>14}")
+        print(f"{'week':>5} {'ledger rows':>12} {'check+trade (ms)':>17} {'bot part (ms)':>14}"
+              + (f" {'tax step (ms)':>14}" if args.tax else ""))
         for week in range(args.weeks):
             ex.set_price("BTC", ex.prices["BTC/USDT"] * (D(1) + (D(3) if week % 2 else D(-3)) / 100))
             engine = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock,
@@ -66,9 +76,17 @@ def main() -> None:
                 fresh = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock)
                 start = time.perf_counter()
                 fresh.recover()
-                plan_for(fresh, look(fresh), scheduled=True)
+                view = look(fresh)
+                planned = plan_for(fresh, view, scheduled=True)
                 own = time.perf_counter() - start
-                print(f"{week + 1:>5} {led.count():>12} {took * 1000:>17.1f} {own * 1000:>14.1f}")
+                tax = ""
+                if args.tax:  # the tax-aware step of the same check: preview + policies (rebalance/tax_run.py)
+                    from taxreport.rebalance.tax_run import adjust_check
+
+                    start = time.perf_counter()
+                    adjust_check(fresh, view, planned, replan=lambda b: plan_for(fresh, view, basket=b))
+                    tax = f" {(time.perf_counter() - start) * 1000:>14.1f}"
+                print(f"{week + 1:>5} {led.count():>12} {took * 1000:>17.1f} {own * 1000:>14.1f}{tax}")
             ex.advance(7 * 86400)
         led.close()
 

@@ -4,6 +4,7 @@
 #   1b. events    a real-looking OKX history (events CSV): deposit -> review -> ledger basis -> gains
 #   2. basket     define a 50/30/20 BTC/ETH/SOL basket; dry-run plan (the worked example)
 #   3. rebalance  a year (2024) of weekly paper rebalances; every order and fill lands in the ledger
+#   3c/3d. tax    tax preview of a plan; a tax-aware run whose US policies change the trades (loss harvest)
 #   4. OKX        reconcile OKX's CSV history of that account against the ledger, then import it
 #   5. gains      US 2024 and UK 2024-25 summaries (USD->GBP from the sample rates)
 #   6. exports    Koinly, CoinTracker, Form 8949, HMRC computation, XLSX, PDF for both years
@@ -103,6 +104,37 @@ CORE_BAL=$("$BIN/taxreport" ledger balances --account paper:core --format json |
   'import json,sys; print(",".join(r["asset"] + "=" + r["quantity"] for r in json.load(sys.stdin) if r["asset"] != "USDT"))')
 tr rebalance plan --basket core-us --paper --balances "$CORE_BAL" --prices BTC=60000,ETH=2300,SOL=100 --at 2024-12-30
 
+section "3d. a tax-aware RUN: the policies change what the bot trades (US loss harvest, tax budget)"
+# A paper basket with every US policy on. Invested at BTC 60,000; a week later BTC is 40,000 (down 33%).
+# `rebalance plan` shows the plan the policies make and why; `rebalance run` trades exactly that plan
+# (the same function): the rebalance sells ETH and buys BTC, and harvest_losses adds a sale of the losing
+# BTC lot and its rebuy (no wash-sale rule for crypto in the US, IRC §1091), the lot identified at the sale.
+cat > "$TAXREPORT_HOME/config/baskets/taxed.toml" <<'TOML'
+name = "taxed"
+account = "paper:taxed"
+mode = "weekly"
+[weights]
+BTC = 50
+ETH = 50
+[tax]
+jurisdiction = "us"
+marginal_rate = 0.24
+choose_lots = true
+defer_short_term = 30
+tax_budget = 0.5
+harvest_losses = 20
+TOML
+tr basket invest 10000 --basket taxed --paper --prices BTC=60000,ETH=3000 --at 2024-01-08T00:00:00Z --yes
+TAXED_BAL=$("$BIN/taxreport" ledger balances --account paper:taxed --format json | "$BIN/python" -c \
+  'import json,sys; print(",".join(r["asset"] + "=" + r["quantity"] for r in json.load(sys.stdin)))')
+TAXED_CASH=$("$BIN/taxreport" ledger balances --account paper:taxed --format json | "$BIN/python" -c \
+  'import json,sys; print(next((r["quantity"] for r in json.load(sys.stdin) if r["asset"] == "USDT"), "0"))')
+tr rebalance plan --basket taxed --paper --balances "$TAXED_BAL" --invest "$TAXED_CASH" \
+    --prices BTC=40000,ETH=3000 --at 2024-01-15T00:00:00Z
+tr rebalance run --basket taxed --paper --prices BTC=40000,ETH=3000 --at 2024-01-15T00:00:00Z
+echo "(the rebalance.plan audit record of that run carries the preview and each decision: basket history --format json)"
+tr gains --jurisdiction us --year 2024 --peg USDT=USD --method specific --include-simulated --account paper:taxed
+
 section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"
 # sample_exports/okx holds SYNTHETIC OKX exports (real T4/F2 layouts, UTC+8 metadata line) of this paper
 # account with three deliberate differences: a fill missing, a manual trade added, one fee raised.
@@ -160,9 +192,11 @@ tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
 tr_json "$OUT/backtest.json" backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 \
     --compare buy-and-hold,daily,weekly,threshold:5,hybrid:weekly:5 --fee-rate 0.001 --slippage 0.0005 \
     --jurisdiction us,uk --fx GBP=0.79 --format json
-# Naive weekly versus tax-aware weekly (partial rebalances to half the gate, US lots highest basis first):
+# Naive weekly versus tax-aware weekly: the tax-aware row is replayed once per country through the same
+# policy code as rebalance plan/run (tax budget, deferral, allowance, US loss harvest, lots chosen at sale):
 tr backtest --basket "$BASKET" --from 2023-01-01 --to 2024-12-31 --compare weekly,weekly+tax-aware \
-    --initial 100000 --fee-rate 0.001 --slippage 0.0005 --jurisdiction us,uk,de --fx GBP=0.79 --fx EUR=0.92
+    --initial 100000 --fee-rate 0.001 --slippage 0.0005 --jurisdiction us,uk,de,au --fx GBP=0.79 --fx EUR=0.92 \
+    --fx AUD=1.5
 
 section "8. live on the local OKX venue (ccxt's real okx class over HTTP; injected faults)"
 # `taxreport venue okx` speaks OKX's v5 REST API on 127.0.0.1 (free port), keeps its books in

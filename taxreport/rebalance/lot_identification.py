@@ -23,7 +23,7 @@ the engine's ``specific`` method reads (:mod:`taxreport.lots.selections` has the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -108,18 +108,57 @@ def recorded_selections(events: Iterable[Event], *, until: datetime | None = Non
     return out
 
 
-def fill_identifier(ledger: Any, basket: Any) -> Callable[[Trade], list[Event]]:
+CONTEXT_WINDOW = timedelta(minutes=30)  # a check's fills come within its fill timeouts of its preview
+
+
+def identify_in_context(ctx: Any, trade: Trade, used: dict[str, Decimal]) -> Selections | None:
+    """The tax-minimising lots of one sell fill from the lots the check's preview saw
+    (:class:`taxreport.rebalance.tax_preview.PreviewContext`: the year before the plan, through the engine)
+    less the units this check's earlier fills took (``used``, updated): no re-read of the ledger, so the
+    identification's cost does not grow with its age. None when the context does not apply (another day,
+    an asset or fee the fast path does not cover, a non-USD country): the caller then runs the engine."""
+    from zoneinfo import ZoneInfo
+
+    from taxreport.jurisdictions.base import get
+    from taxreport.model.assets import STABLECOINS
+    from taxreport.rebalance.tax_policy import HeldLot, tax_minimising_selection
+
+    j = get(ctx.settings.jurisdiction)
+    if (ctx.before is None or j.currency != "USD" or trade.quote not in STABLECOINS or trade.fee_asset == trade.base
+            or not ctx.now - CONTEXT_WINDOW <= trade.time <= ctx.now + CONTEXT_WINDOW
+            or trade.account != ctx.basket.account):
+        return None
+    zone = ZoneInfo(j.timezone)
+    if trade.time.astimezone(zone).date() != ctx.now.astimezone(zone).date():
+        return None
+    held = []
+    for lot in ctx.held(trade.base):
+        left = lot.quantity - used.get(str(lot.lot_ref), Decimal(0))
+        if left > 0:
+            held.append(HeldLot(lot.lot_ref, lot.acquired, left, lot.cost * left / lot.quantity))
+    chosen = tax_minimising_selection(held, trade.quantity, trade.price, trade.time.astimezone(zone).date())
+    for ref, q in chosen:
+        used[ref] = used.get(ref, Decimal(0)) + q
+    return {f"{trade.natural_key}#0": [(ref, q) for ref, q in chosen]}
+
+
+def fill_identifier(ledger: Any, basket: Any, *, context: Any = None) -> Callable[[Trade], list[Event]]:
     """For :attr:`taxreport.rebalance.journal.Journal.lot_identifier`: the identification records of one
-    sell fill, from the ledger's events and rates as they are just before it. If the engine cannot
+    sell fill, from the ledger's events and rates as they are just before it (or, with the check's
+    preview ``context``, from the lots it saw: :func:`identify_in_context`). If the engine cannot
     identify (no lots, a rate missing) the fill is still written, with a ``lots.unidentified`` record
     saying why: the sale then falls back to FIFO (IRS FAQ Q41), never to a guess."""
     from taxreport.prices.store import load_table
     from taxreport.rebalance.journal import RECORD_SOURCE
 
+    used: dict[str, Decimal] = {}
+
     def identify(trade: Trade) -> list[Event]:
         try:
-            chosen = identify_lots(list(ledger.events()), load_table(ledger), [trade],
-                                   jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time)
+            chosen = identify_in_context(context, trade, used) if context is not None else None
+            if chosen is None:
+                chosen = identify_lots(list(ledger.events()), load_table(ledger), [trade],
+                                       jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time)
             return list(identification_records(chosen, [trade], jurisdiction=basket.tax.jurisdiction,
                                                source=RECORD_SOURCE, basket=basket.name))
         except TaxreportError as exc:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from taxreport.errors import TaxreportError
 from taxreport.jurisdictions.base import DisposalResult, YearSummary, get
@@ -152,9 +152,13 @@ def _error_text(exc: Exception) -> str:
 
 def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: Plan, basket: Basket,
             settings: TaxSettings, now: datetime, *, fee_rate: Decimal = ZERO,
-            fx: Mapping[str, Decimal] | None = None, before: YearSummary | None = None) -> PreviewContext:
-    """The shared part of every preview of ``plan``'s check (:class:`PreviewContext`). ``before`` may be
-    given when the caller has the year's summary of exactly these events and rates already (a cache)."""
+            fx: Mapping[str, Decimal] | None = None,
+            cache: Callable[[Mapping[str, Any], Callable[[], YearSummary]], YearSummary] | None = None
+            ) -> PreviewContext:
+    """The shared part of every preview of ``plan``'s check (:class:`PreviewContext`). ``cache(key,
+    compute)`` may return the year's summary before the plan without computing it (a cache keyed by the
+    ledger's state, :class:`taxreport.ledger.derived.DerivedCache`): ``key`` names everything else it
+    depends on (country, year, method, the events as of now, the assumed rates)."""
     from taxreport.gains import GainsRequest, compute_request
 
     j = get(settings.jurisdiction)
@@ -176,7 +180,13 @@ def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request, as_of(events, now),
                          simulated)
     try:
-        ctx.before = before if before is not None else compute_request(ctx.past, table, request)
+        def compute() -> YearSummary:
+            return compute_request(ctx.past, table, request)
+
+        key = {"jurisdiction": j.code, "year": year, "method": method, "simulated": simulated,
+               "events_as_of_now": len(ctx.past), "quote": basket.quote,
+               "fx": {c: str(r) for c, r in sorted((fx or {}).items())}}
+        ctx.before = cache(key, compute) if cache is not None else compute()
     except TaxreportError as exc:
         ctx.error = _error_text(exc)
     return ctx

@@ -55,9 +55,21 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
         return order_leg(b, engine.markets, view.mids, asset, side, quantity, tickers=view.tickers,
                          amount_to_precision=ex.amount_to_precision, price_to_precision=ex.price_to_precision)
 
+    from taxreport.ledger.derived import DerivedCache
+    from taxreport.rebalance.tax_preview import prepare
+
+    assert b.tax is not None
+    fx, fee = getattr(engine, "tax_fx", None), preview_fee(None, engine.markets, b)
+    ledger = engine.journal.ledger
+    cache = DerivedCache(ledger)
+    ctx = prepare(events, rates, plan, basket, b.tax, engine.clock(), fee_rate=fee, fx=fx,
+                  cache=lambda key, compute: cache.get_or_compute("tax-preview-before", key, compute))
     taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
-                                         make_leg=make_leg, fx=getattr(engine, "tax_fx", None),
-                                         fee_rate=preview_fee(None, engine.markets, b))
+                                         make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
+    if b.tax.choose_lots:  # this check's sales are identified from the lots the preview saw (no re-read)
+        from taxreport.rebalance.lot_identification import fill_identifier
+
+        engine.journal.lot_identifier = fill_identifier(ledger, basket, context=ctx)
     if log is not None:
         now = engine.clock()
         for d in taxed.decisions:
