@@ -71,3 +71,30 @@ def test_plan_then_run_send_the_same_tax_adjusted_legs(ledger) -> None:  # noqa:
     # (00:00 UTC on 8 Jan is 7 Jan in New York, the US engine's local date); 0.0833 BTC x (40,000 - 60,000)
     # = about -1,665 before fees
     assert D(-1700) < D(btc_leg["gain"]) < D(-1650) and btc_leg["lots"][0]["acquired"] == "2024-01-07"
+
+
+def test_the_run_reads_only_new_rows_and_still_refuses_a_tampered_chain(ledger) -> None:  # noqa: ANN001
+    """tax_run.verified_events: a long-running bot verifies only the rows appended since its last check;
+    an edited new row is still refused (the whole chain is then walked and names it)."""
+    from datetime import datetime, timezone
+
+    import pytest
+    from sqlalchemy import text
+
+    from taxreport.errors import TaxreportError
+    from taxreport.model.events import Deposit
+    from taxreport.rebalance.tax_run import verified_events
+
+    def deposit(n: int) -> Deposit:
+        return Deposit(time=datetime(2024, 1, n, tzinfo=timezone.utc), source="t", external_id=f"d{n}",
+                       account="okx:main", asset="USDT", quantity=D(n), cost=D(n), cost_currency="USD")
+
+    ledger.append([deposit(1), deposit(2)], actor="manual", reason="t")
+    assert [e.external_id for e in verified_events(ledger)] == ["d1", "d2"]
+    ledger.append([deposit(3)], actor="manual", reason="t")
+    assert [e.external_id for e in verified_events(ledger)] == ["d1", "d2", "d3"]
+    ledger.append([deposit(4)], actor="manual", reason="t")
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET payload = replace(payload, '\"4\"', '\"40\"') WHERE seq = 4"))
+    with pytest.raises(TaxreportError, match="row 4"):
+        verified_events(ledger)

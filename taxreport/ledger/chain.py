@@ -74,12 +74,15 @@ class VerifyResult:
     problem: str = ""
 
 
-def verify_rows(rows: Iterable[Mapping[str, object]], head_seq: int, head_hash: str) -> VerifyResult:
-    """Walk rows in ``seq`` order and check numbering, links and hashes; then the head."""
-    prev = GENESIS
-    expected_seq = 1
+def verify_rows(rows: Iterable[Mapping[str, object]], head_seq: int, head_hash: str, *,
+                after_seq: int = 0, after_hash: str = GENESIS) -> VerifyResult:
+    """Walk rows in ``seq`` order and check numbering, links and hashes; then the head. With ``after_seq``
+    and ``after_hash`` (a row already verified), ``rows`` are the rows after it: the chain is checked from
+    there on (an incremental reader)."""
+    prev = after_hash
+    expected_seq = after_seq + 1
     hash_of = _RowHasher()
-    count = 0
+    count = after_seq
     for row in rows:
         seq = int(row["seq"])  # type: ignore[call-overload]
         if seq != expected_seq:

@@ -21,12 +21,50 @@ from taxreport.rebalance.types import Basket, Plan
 ZERO = Decimal(0)
 
 
-def ledger_inputs(ledger: Any) -> tuple[list[Any], Any]:
-    """The ledger's events and rate table (what ``gains`` reads)."""
+# ledger URL -> (head seq, head hash, verified events up to it): a long-running bot (``--loop``) reads and
+# verifies only the rows appended since its previous check
+_VERIFIED: dict[str, tuple[int, str, list[Any]]] = {}
+
+
+def verified_events(ledger: Any) -> list[Any]:
+    """The ledger's events, the chain verified (as ``gains`` reads them), incrementally within a process:
+    rows already verified by an earlier call are not read again; the rows appended since are verified
+    from the last verified row's hash on (:func:`taxreport.ledger.chain.verify_rows`). A chain that does
+    not continue (rows deleted, a head that went back) is read and verified whole, which names the bad row.
+    A row edited in place behind the chain's back after it was read is what ``ledger verify`` finds."""
     from taxreport.gains import load_events
+    from taxreport.ledger.chain import verify_rows
+    from taxreport.ledger.store import _VERIFY_COLUMNS, _decode_many
+
+    url = str(ledger.url)
+    cached = _VERIFIED.get(url)
+    if cached is not None:
+        seq, digest, events = cached
+        with ledger.engine.connect() as conn:
+            head_seq, head_hash = ledger._head(conn)  # noqa: SLF001 - the head and the rows in one connection
+            if (head_seq, head_hash) == (seq, digest):
+                return list(events)
+            if head_seq > seq:
+                cursor = conn.exec_driver_sql(f"SELECT {', '.join(_VERIFY_COLUMNS)} FROM events WHERE seq > {int(seq)} "
+                                              "ORDER BY seq")
+                rows = [dict(zip(_VERIFY_COLUMNS, r)) for r in cursor.fetchall()]
+                result = verify_rows(rows, head_seq, head_hash, after_seq=seq, after_hash=digest)
+                if result.ok:
+                    events = events + _decode_many([str(r["payload"]) for r in rows])
+                    _VERIFIED[url] = (head_seq, head_hash, events)
+                    return list(events)
+    events = load_events(ledger)  # whole: verified (raises naming the bad row)
+    head_seq, head_hash = ledger.head()
+    if len(events) == head_seq:  # nothing appended between the walk and the head read
+        _VERIFIED[url] = (head_seq, head_hash, list(events))
+    return events
+
+
+def ledger_inputs(ledger: Any) -> tuple[list[Any], Any]:
+    """The ledger's events (verified, :func:`verified_events`) and rate table (what ``gains`` reads)."""
     from taxreport.prices.store import load_table
 
-    return load_events(ledger), load_table(ledger)
+    return verified_events(ledger), load_table(ledger)
 
 
 def preview_fee(fee_rate: Decimal | None, markets: Any, basket: Basket) -> Decimal:
