@@ -186,3 +186,43 @@ def test_tax_budget_skips_a_rebalance_inside_the_band() -> None:
     assert taxed.plan.orders == () and "skipped" in (taxed.plan.skipped or "")
     [d] = taxed.decisions
     assert (d.policy, d.action) == ("tax_budget", "skipped") and "above the 1% tax budget" in d.reason
+
+
+def test_use_allowance_uk_trades_up_to_the_annual_exempt_amount() -> None:
+    # UK, 1 USD = 0.8 GBP every day. 2 BTC bought 1 May 2024 at 50,000 (one s104 pool: £40,000 a BTC,
+    # TCGA92 s104); 10 ETH. On 15 Jan 2025 (tax year 2024-25, annual exempt amount £3,000, TCGA92 s1K;
+    # gov.uk "Capital Gains Tax allowances") BTC is 60,000 (£48,000): BTC 120,000 + ETH 30,000 = 150,000, weights 80/20, drift 30pp; the gate is 20pp.
+    # The full plan sells 45,000 / 60,000 = 0.75 BTC: gain 0.75 x (48,000 - 40,000) = £6,000, over the AEA.
+    # use_allowance: k = 3,000 / 6,000 = 0.5 (above the band-edge minimum 1 - 20/30 = 1/3): BTC's goal
+    # 80 + 0.5 x (50 - 80) = 65%, sell 22,500 / 60,000 = 0.375 BTC, gain 0.375 x 8,000 = £3,000: exactly
+    # the AEA, nothing taxable.
+    events = trades([("2024-05-01", "buy", "BTC", "2", "50000"), ("2024-05-01", "buy", "ETH", "10", "3000")])
+    table = rates([("2024-05-01", "BTC", "50000"), ("2024-05-01", "ETH", "3000")], {"GBP": "0.8"})
+    taxed = adjusted(basket(TaxSettings("uk", use_allowance=True), gate="20"), {"BTC": "2", "ETH": "10", "USDT": "0"},
+                     {"BTC": "60000", "ETH": "3000"}, events, table, "2025-01-15", fx={"GBP": D("0.8")})
+    assert taxed.full.orders[0].quantity == D("0.75")
+    assert [(o.side, o.asset, o.quantity) for o in taxed.plan.orders if o.side == "sell"] == [("sell", "BTC", D("0.375"))]
+    a = taxed.preview.allowance
+    assert (a.allowance, a.before, a.after) == (D(3000), D(0), D(3000))
+    assert taxed.preview.taxable_after == 0 and taxed.preview.estimated_tax == 0
+    [d] = taxed.decisions
+    assert (d.policy, d.action) == ("use_allowance", "shrunk") and "annual exempt amount, TCGA92 s1K" in d.reason
+
+
+def test_use_allowance_de_restores_a_deferred_sale_that_stays_below_the_freigrenze() -> None:
+    # DE, 1 USD = 0.9 EUR. 1 BTC bought 1 Mar 2024 at 58,000; 10 ETH. On 15 Feb 2025 BTC is 60,000: weights
+    # 60/40, the full plan sells 0.16666666 BTC. The lot is tax-free from 2 Mar 2025 (held more than one
+    # year, § 23 Abs. 1 Satz 1 Nr. 2 EStG), within defer_short_term = 30 days: the sale is deferred (cut by
+    # the 3pp band). But the full sale gains only 0.16666666 x 2,000 x 0.9 = 299.99998800 EUR, the year's
+    # only gain, far below the 1,000 EUR Freigrenze (§ 23 Abs. 3 Satz 5 EStG): nothing is saved by waiting,
+    # so use_allowance restores the full rebalance.
+    events = trades([("2024-03-01", "buy", "BTC", "1", "58000"), ("2024-03-01", "buy", "ETH", "10", "4000")])
+    table = rates([("2024-03-01", "BTC", "58000"), ("2024-03-01", "ETH", "4000")], {"EUR": "0.9"})
+    taxed = adjusted(basket(TaxSettings("de", defer_short_term=30, use_allowance=True)),
+                     {"BTC": "1", "ETH": "10", "USDT": "0"}, {"BTC": "60000", "ETH": "4000"}, events, table,
+                     "2025-02-15", fx={"EUR": D("0.9")})
+    assert [(d.policy, d.action) for d in taxed.decisions] == [("defer_short_term", "deferred"),
+                                                              ("use_allowance", "restored")]
+    assert not taxed.changed and taxed.plan.orders == taxed.full.orders
+    assert taxed.preview.realised_gain == D("0.16666666") * 2000 * D("0.9") == D("299.99998800")
+    assert "Freigrenze" in taxed.decisions[1].reason and taxed.preview.estimated_tax == 0

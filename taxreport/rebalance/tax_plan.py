@@ -20,7 +20,7 @@ The policies, in the order they apply (each off unless the ``[tax]`` table sets 
    drift is left on the band's edge (``k = 1 - band/max_drift`` of the way to the TARGETS; a deferral
    before it is superseded), or skipped when every member is inside the band
    (:func:`~taxreport.rebalance.tax_policy.tax_budget_factor`).
-3. ``use_allowance`` (UK annual exempt amount, TCGA92 s3; DE Freigrenze, § 23 Abs. 3 Satz 5 EStG): a plan
+3. ``use_allowance`` (UK annual exempt amount, TCGA92 s1K; DE Freigrenze, § 23 Abs. 3 Satz 5 EStG): a plan
    that would take the year's gain over the allowance is shrunk (never below the band edge) so the year
    stays within it — for DE strictly below, since reaching the Freigrenze makes the WHOLE gain taxable —
    and a warning is recorded when even the band-edge trade crosses it; a plan an earlier policy shrank is
@@ -65,7 +65,7 @@ MakeLeg = Callable[[str, str, Decimal], "tuple[PlannedOrder | DustLeg, Decimal]"
 HOLDING_RULE = {"us": "IRC §1222 (long-term after more than one year)",
                 "de": "§ 23 Abs. 1 Satz 1 Nr. 2 EStG (tax-free after more than one year)",
                 "au": "ITAA 1997 s115-25 (50% discount after at least 12 months)"}
-ALLOWANCE_RULE = {"uk": "annual exempt amount, TCGA92 s3", "de": "Freigrenze, § 23 Abs. 3 Satz 5 EStG"}
+ALLOWANCE_RULE = {"uk": "annual exempt amount, TCGA92 s1K (s3 before 6 April 2019)", "de": "Freigrenze, § 23 Abs. 3 Satz 5 EStG"}
 
 
 @dataclass(frozen=True)
