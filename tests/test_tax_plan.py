@@ -226,3 +226,19 @@ def test_use_allowance_de_restores_a_deferred_sale_that_stays_below_the_freigren
     assert not taxed.changed and taxed.plan.orders == taxed.full.orders
     assert taxed.preview.realised_gain == D("0.16666666") * 2000 * D("0.9") == D("299.99998800")
     assert "Freigrenze" in taxed.decisions[1].reason and taxed.preview.estimated_tax == 0
+
+
+def test_a_plan_at_a_past_moment_ignores_corrections_of_later_events() -> None:
+    # A basis supplied (today) for a deposit made on 3 Jun 2024 is part of the ledger as of any moment
+    # (events.as_of: corrections are timeless), but a plan previewed at 15 Jan 2024 (a paper basket in
+    # simulated time) must not see it: its deposit had not happened yet.
+    from taxreport.model.events import BasisSupplement
+    from taxreport.rebalance.tax_preview import ledger_at
+
+    dep = Deposit(time=at("2024-06-03"), source="t", external_id="late", account="okx:main", asset="USDT",
+                  quantity=D(100), cost=None, cost_currency=None)
+    basis = BasisSupplement(time=at("2024-07-01"), source="manual", external_id="b1", target_key=dep.natural_key,
+                            cost=D(100), cost_currency="USD")
+    events = trades([("2024-01-10", "buy", "BTC", "1", "40000")]) + [dep, basis]
+    assert basis not in ledger_at(events, at("2024-01-15")) and dep not in ledger_at(events, at("2024-01-15"))
+    assert basis in ledger_at(events, at("2024-06-04")) and dep in ledger_at(events, at("2024-06-04"))

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, TaxreportError
-from taxreport.model.events import Event, Record, Trade, as_of
+from taxreport.model.events import Event, Record, Trade
 from taxreport.prices.rates import RateTable
 
 RECORD_TYPE = "lots.identified"
@@ -43,7 +43,7 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     from taxreport.jurisdictions.base import get
     from taxreport.model.assets import STABLECOINS
     from taxreport.rebalance.tax_policy import CHOOSE_LOTS
-    from taxreport.rebalance.tax_preview import is_simulated, minimising_selections, rows_of, year_of
+    from taxreport.rebalance.tax_preview import is_simulated, ledger_at, minimising_selections, rows_of, year_of
 
     j = get(jurisdiction)
     if j.code not in CHOOSE_LOTS:
@@ -59,7 +59,7 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
                            via=tuple(dict.fromkeys(["USD", quote])),
                            peg=peg, rate_lookback_days=7,
                            include_simulated=any(is_simulated(events, t.account) for t in sells))
-    past: list[Event] = as_of(events, moment)
+    past: list[Event] = ledger_at(events, moment)
     before = compute_request(past, table, request)
     after = compute_request(past + list(sells), table, request)
     keys = {t.natural_key: _Sold(t.base) for t in sells}

@@ -92,6 +92,27 @@ def is_simulated(events: Sequence[Event], account: str) -> bool:
     return account in simulated_accounts(events)
 
 
+def ledger_at(events: Sequence[Event], moment: datetime) -> list[Event]:
+    """The ledger as it stood at ``moment`` for a sale then (:func:`taxreport.model.events.as_of`: events up
+    to then and every timeless correction), less the corrections of events that had not happened yet (a
+    basis supplied for a later deposit, a link to a later deposit, a reversal of either): a plan previewed
+    at a past moment (``--at``, a paper basket in simulated time) sees no correction without its event."""
+    from taxreport.model.events import BasisSupplement, Reversal, TransferLink
+
+    def known(e: Event, present: set[str]) -> bool:
+        if isinstance(e, (Reversal, BasisSupplement)):
+            return e.target_key in present
+        if isinstance(e, TransferLink):
+            return e.withdrawal_key in present and e.deposit_key in present
+        return True
+
+    past = as_of(events, moment)
+    for _ in range(2):  # a reversal of a dropped correction goes in the second pass
+        present = {e.natural_key for e in past}
+        past = [e for e in past if not e.timeless or known(e, present)]
+    return past
+
+
 def rows_of(table: RateTable) -> list[tuple[str, str, datetime, Decimal, str]]:
     """A rate table's rows (to extend it with the plan's prices)."""
     rows = []
@@ -177,7 +198,7 @@ def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     request = GainsRequest(jurisdiction=j.code, year=year, method=method,
                            via=tuple(dict.fromkeys(["USD", "EUR", basket.quote])), peg=peg, rate_lookback_days=7,
                            include_simulated=simulated)
-    ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request, as_of(events, now),
+    ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request, ledger_at(events, now),
                          simulated)
     try:
         def compute() -> YearSummary:
