@@ -12,10 +12,6 @@ import click
 from taxreport.cli.common import print_table
 from taxreport.errors import InputError
 
-TAX_HELP = ("The tax preview (basket [tax] table): per sell, the lots it consumes under the country's rules, "
-            "gain, term/exempt, and the ESTIMATED tax at the basket's marginal_rate. Policies (each off by default): "
-            "defer_short_term N, tax_budget X, use_allowance, harvest_losses Y, choose_lots (US/AU).")
-
 
 def parse_fx(values: tuple[str, ...]) -> dict[str, Decimal]:
     """``--fx GBP=0.79`` (1 USD = 0.79 GBP), as ``backtest --fx``."""

@@ -52,8 +52,13 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
     \b
     Tax preview (a [tax] table in the basket; lots from the --db ledger): per sell leg the lots it
     would consume under the country's rules, gain or loss, term (short/long, DE exempt), the plan's
-    realised gain and ESTIMATED tax at the basket's marginal_rate, and what the policies say
-    (defer_short_term N, tax_budget X, use_allowance, harvest_losses Y, choose_lots for US/AU).
+    realised gain and ESTIMATED tax at the basket's marginal_rate. The orders shown are the
+    TAX-ADJUSTED plan `rebalance run` sends, with one line per policy decision and its rule:
+      defer_short_term N  do not sell lots turning long-term/tax-free within N days (US/DE/AU)
+      tax_budget X        over X% of the value moved in tax: shrink to half the band, or skip
+      use_allowance       UK/DE: stay within the annual exempt amount / below the Freigrenze
+      harvest_losses Y    US: sell and rebuy lots down more than Y% (refused in UK/CA/AU: the rule)
+      choose_lots         US/AU: the lots that minimise tax, recorded at each sale by `run`
     """
     from taxreport.model.money import parse_decimal
     from taxreport.rebalance.basket import resolve_basket, validate_markets

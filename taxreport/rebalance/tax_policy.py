@@ -4,7 +4,7 @@ Nothing here computes a gain: gains, terms and exemptions come from the real tax
 (:mod:`taxreport.rebalance.tax_preview` runs it); the holding-period test is the engine's own
 (:func:`taxreport.jurisdictions.holding.held_more_than_one_year`), the DE Freigrenze and the UK
 annual exempt amount are read from their country modules. These functions only DECIDE from those
-figures.
+figures; :func:`taxreport.rebalance.tax_plan.tax_adjusted_plan` applies them to a plan.
 
 The basket TOML's ``[tax]`` table (every key optional but ``jurisdiction``; each policy off by default)::
 
@@ -14,8 +14,8 @@ The basket TOML's ``[tax]`` table (every key optional but ``jurisdiction``; each
     marginal_rate = 0.24         # your marginal rate, for the ESTIMATED tax (default: illustrative per country)
     defer_short_term = 30        # days: do not sell lots that turn long-term (US/AU) / tax-free (DE) within N days
     tax_budget = 1.0             # percent: shrink a rebalance whose estimated tax exceeds X% of the value it moves
-    use_allowance = true         # UK/DE: show the allowance/Freigrenze headroom, warn before crossing it
-    harvest_losses = 20          # percent: lots down more than Y% may be sold and rebought where no rule forbids it
+    use_allowance = true         # UK/DE: trade within the allowance / below the Freigrenze, warn before crossing it
+    harvest_losses = 20          # percent: lots down more than Y% are sold and rebought where no rule forbids it
     choose_lots = true           # US/AU: identify the lots that minimise tax for each sale (specific identification)
 
 Sources of the rules the policies respect:
