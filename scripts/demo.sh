@@ -132,7 +132,18 @@ TAXED_CASH=$("$BIN/taxreport" ledger balances --account paper:taxed --format jso
 tr rebalance plan --basket taxed --paper --balances "$TAXED_BAL" --invest "$TAXED_CASH" \
     --prices BTC=40000,ETH=3000 --at 2024-01-15T00:00:00Z
 tr rebalance run --basket taxed --paper --prices BTC=40000,ETH=3000 --at 2024-01-15T00:00:00Z
-echo "(the rebalance.plan audit record of that run carries the preview and each decision: basket history --format json)"
+echo; echo "\$ taxreport ledger list --kind record --account paper:taxed --format json   # the run's rebalance.plan audit record"
+"$BIN/taxreport" ledger list --kind record --account paper:taxed --format json | "$BIN/python" -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if e["record_type"] == "rebalance.plan" and e["data"].get("tax", {}).get("decisions"):
+        t = e["data"]["tax"]
+        print(e["key"], "changed_by_policies:", t["changed_by_policies"], "| realised", t["realised_gain"], t["currency"])
+        for d in t["decisions"]:
+            print("  decision:", d["policy"], d["action"], d["asset"] or "")
+        for o in t["orders"]:
+            print("  sell", o["asset"], o["quantity"], "lots", [(lot["acquired"], lot["quantity"]) for lot in o["lots"]])'
+
 tr gains --jurisdiction us --year 2024 --peg USDT=USD --method specific --include-simulated --account paper:taxed
 
 section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"

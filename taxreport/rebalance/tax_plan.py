@@ -181,8 +181,8 @@ def tax_adjusted_plan(events: Sequence[Event], rates: RateTable | Sequence[tuple
         if goal != targets:
             p, taxed = make(goal, ONE, "sells of lots turning long-term/tax-free soon deferred")
     # 2. tax_budget X ---------------------------------------------------------------------------------
-    if s.tax_budget is not None:
-        if not taxed.moved and p.orders:
+    if s.tax_budget is not None and any(o.side == "sell" for o in p.orders):  # no sale: nothing realised
+        if not taxed.moved:
             out.decisions.append(Decision("tax_budget", "not_applied", None, f"the value moved needs --fx "
                                           f"{cur}=RATE (1 USD = RATE {cur}) to compare with the budget"))
         else:
