@@ -98,3 +98,44 @@ def test_the_run_reads_only_new_rows_and_still_refuses_a_tampered_chain(ledger) 
         conn.execute(text("UPDATE events SET payload = replace(payload, '\"4\"', '\"40\"') WHERE seq = 4"))
     with pytest.raises(TaxreportError, match="row 4"):
         verified_events(ledger)
+
+
+def test_the_years_summary_before_the_plan_is_computed_once_per_ledger_state(ledger, monkeypatch) -> None:  # noqa: ANN001
+    """tax_run.cached_context: `rebalance plan` then `rebalance run` on an unchanged ledger run the engine
+    for the year before the plan once (DerivedCache, keyed by the ledger's state); an append recomputes it."""
+    from datetime import datetime, timezone
+
+    import taxreport.gains as gains
+    from taxreport.model.events import Deposit
+    from taxreport.rebalance.tax_policy import TaxSettings
+    from taxreport.rebalance.tax_run import cached_context, ledger_inputs
+    from taxreport.rebalance.types import Basket, Plan
+
+    calls = {"n": 0}
+    real = gains.compute_request
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gains, "compute_request", counting)
+    monkeypatch.setenv("TAXREPORT_CACHE", "1")
+    ledger.append([Deposit(time=datetime(2024, 1, 2, tzinfo=timezone.utc), source="t", external_id="d1",
+                           account="okx:main", asset="USDT", quantity=D(100), cost=D(100), cost_currency="USD")],
+                  actor="manual", reason="t")
+    basket = Basket(name="t", exchange="okx", account="okx:main", quote="USDT", weights={"BTC": D(100)},
+                    tax=TaxSettings("us"))
+    plan = Plan(basket="t", quote="USDT", total_value=D(100), rows=(), orders=(), dust=(), max_drift=D(0))
+    now = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+    def context():  # noqa: ANN202
+        events, rates = ledger_inputs(ledger)
+        return cached_context(ledger, events, rates, plan, basket, now, fee_rate=D(0), fx=None)
+
+    first, second = context(), context()
+    assert calls["n"] == 1 and first.before is not None and second.before.gain == first.before.gain
+    ledger.append([Deposit(time=datetime(2024, 1, 3, tzinfo=timezone.utc), source="t", external_id="d2",
+                           account="okx:main", asset="USDT", quantity=D(5), cost=D(5), cost_currency="USD")],
+                  actor="manual", reason="t")
+    context()
+    assert calls["n"] == 2

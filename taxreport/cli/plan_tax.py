@@ -80,13 +80,16 @@ def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_ra
         return plan, None
     from taxreport.cli.common import open_ledger, parse_when
     from taxreport.rebalance.tax_plan import tax_adjusted_plan
-    from taxreport.rebalance.tax_run import ledger_inputs
+    from taxreport.rebalance.tax_run import cached_context, ledger_inputs
 
     now = parse_when(at, what="--at") if at else datetime.now(timezone.utc)
     assert now is not None
-    events, rates = ledger_inputs(open_ledger(click.get_current_context(), readonly=True))
+    ledger = open_ledger(click.get_current_context(), readonly=True)
+    events, rates = ledger_inputs(ledger)
+    assumed = parse_fx(fx)
+    ctx = cached_context(ledger, events, rates, plan, basket, now, fee_rate=fee_rate, fx=assumed)
     taxed = tax_adjusted_plan(events, rates, plan, basket, now, replan=replan, make_leg=make_leg,
-                              fee_rate=fee_rate, fx=parse_fx(fx))
+                              fee_rate=fee_rate, fx=assumed, context=ctx)
     return taxed.plan, taxed
 
 

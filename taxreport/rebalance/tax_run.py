@@ -67,6 +67,20 @@ def ledger_inputs(ledger: Any) -> tuple[list[Any], Any]:
     return verified_events(ledger), load_table(ledger)
 
 
+def cached_context(ledger: Any, events: list[Any], rates: Any, plan: Plan, basket: Basket, now: Any, *,
+                   fee_rate: Decimal, fx: Any) -> Any:
+    """The check's :class:`~taxreport.rebalance.tax_preview.PreviewContext`, the year's summary before the
+    plan read from :class:`taxreport.ledger.derived.DerivedCache` when the ledger has not changed since it
+    was computed (``rebalance plan`` then ``rebalance run``; a check the policies left without trades)."""
+    from taxreport.ledger.derived import DerivedCache
+    from taxreport.rebalance.tax_preview import prepare
+
+    assert basket.tax is not None
+    cache = DerivedCache(ledger)
+    return prepare(events, rates, plan, basket, basket.tax, now, fee_rate=fee_rate, fx=fx,
+                   cache=lambda key, compute: cache.get_or_compute("tax-preview-before", key, compute))
+
+
 def preview_fee(fee_rate: Decimal | None, markets: Any, basket: Basket) -> Decimal:
     """The sell fee rate the tax preview deducts from proceeds: the one given (``--fee-rate``), else the
     highest taker fee among the members' markets (what the planner charges when none is given)."""
@@ -93,15 +107,10 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
         return order_leg(b, engine.markets, view.mids, asset, side, quantity, tickers=view.tickers,
                          amount_to_precision=ex.amount_to_precision, price_to_precision=ex.price_to_precision)
 
-    from taxreport.ledger.derived import DerivedCache
-    from taxreport.rebalance.tax_preview import prepare
-
     assert b.tax is not None
     fx, fee = getattr(engine, "tax_fx", None), preview_fee(None, engine.markets, b)
     ledger = engine.journal.ledger
-    cache = DerivedCache(ledger)
-    ctx = prepare(events, rates, plan, basket, b.tax, engine.clock(), fee_rate=fee, fx=fx,
-                  cache=lambda key, compute: cache.get_or_compute("tax-preview-before", key, compute))
+    ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
     taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
                                          make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
     if b.tax.choose_lots:  # this check's sales are identified from the lots the preview saw (no re-read)
