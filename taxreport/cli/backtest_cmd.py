@@ -88,7 +88,7 @@ def _markets(markets_file: str | None):  # noqa: ANN202
 
 
 def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  # noqa: ANN001
-                    fx: dict[str, Decimal] | None = None) -> dict[str, Any]:
+                    fx: dict[str, Decimal] | None = None, liquidate_at: Any = None) -> dict[str, Any]:
     """Every metric of one strategy, as the table and ``--format json`` show it."""
     from taxreport.rebalance import metrics
     from taxreport.rebalance.tax_policy import final_max_drift
@@ -105,7 +105,7 @@ def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  #
             "currency": t.currency, "error": t.error, "taxable_disposals": t.disposals,
             "crypto_disposals": t.crypto_disposals, "realised_gain": t.realised_gain,
             "taxable_gain": t.taxable_gain, "estimated_tax": t.estimated_tax, "illustrative_rate": t.rate,
-            "estimate": True, "years": _years_after_tax(run, grid, t, rate),
+            "estimate": True, "years": _years_after_tax(run, grid, t, rate, liquidate_at),
             "final_value": out["final_value"], "final_max_drift": out["final_max_drift"],
             "after_tax": out["final_value"] - t.estimated_tax / rate if rate and t.error is None else None,
         }
@@ -124,9 +124,10 @@ def strategy_report(run, grid, taxes: list, liquidations: dict | None = None,  #
     return out
 
 
-def _years_after_tax(run, grid, t, rate: Decimal | None) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Each tax year's figures plus the value at its last bar and that value after the estimated tax of
-    this and every earlier year (in the quote asset; None without a rate to the tax currency)."""
+def _years_after_tax(run, grid, t, rate: Decimal | None, liquidate_at: Any = None) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Each tax year's figures plus the value at its last bar, that value after the estimated tax of this
+    and every earlier year, and after the tax of selling everything then too (``liquidate_at(code, bar)``:
+    tax_preview.liquidation_preview), in the quote asset; None without a rate to the tax currency."""
     from taxreport.jurisdictions.base import get
     from taxreport.rebalance.backtest_tax import year_labels
 
@@ -140,8 +141,12 @@ def _years_after_tax(run, grid, t, rate: Decimal | None) -> list[dict[str, Any]]
         hi = bounds.get(year["year"])
         last = max((i for i in range(len(grid.times)) if hi is None or grid.close_time(i) < hi), default=0)
         value = run.values[last]
+        sold = liquidate_at(t.jurisdiction, last) if liquidate_at is not None and rate else None
         out.append({**year, "value_at_end": value,
-                    "after_tax_value": value - paid / rate if rate else None})
+                    "after_tax_value": value - paid / rate if rate else None,
+                    "liquidation_tax": sold.estimated_tax if sold is not None and sold.error is None else None,
+                    "after_tax_if_liquidated": value - (paid + sold.estimated_tax) / rate
+                    if sold is not None and sold.error is None and rate else None})
     return out
 
 
@@ -269,7 +274,11 @@ def backtest(ctx: click.Context, basket_ref: str, date_from: str | None, date_to
             sold = {code: liquidation_preview(run, grid, code, rows=rows, markets=bt_markets, fx=fx,
                                               method=tax_method(run.strategy, code, method), fee_rate=settings.fee_rate)
                     for code in mine}
-            report = strategy_report(run, grid, taxes, sold, fx)
+            def liquidate_at(code: str, bar: int, run=run):  # noqa: ANN001, ANN202 - per tax year's end
+                return liquidation_preview(run, grid, code, rows=rows, markets=bt_markets, fx=fx, bar=bar,
+                                           method=tax_method(run.strategy, code, method), fee_rate=settings.fee_rate)
+
+            report = strategy_report(run, grid, taxes, sold, fx, liquidate_at)
             if run.jurisdiction and reports and reports[-1]["strategy"] == run.label:
                 reports[-1]["tax"].update(report["tax"])  # one row; each country's figures from its own replay
             else:

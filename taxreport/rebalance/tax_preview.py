@@ -428,17 +428,17 @@ def preview_from_ledger(ledger: Any, plan: Plan, basket: Basket, now: datetime, 
 
 def liquidation_preview(run: Any, grid: Any, code: str, *, rows: Sequence[tuple], markets: Mapping[str, Any],
                         method: str | None = None, fee_rate: Decimal | None = None,
-                        fx: Mapping[str, Decimal] | None = None) -> TaxPreview:
-    """A backtest run's tax if everything it holds were sold at the last close: the
-    :func:`~taxreport.rebalance.planner.plan_liquidation` of its final holdings (what ``basket stop``
-    would sell), previewed like any plan (:func:`preview`) over the run's own trades. So buy-and-hold
-    is not flattered by gains it never realised."""
+                        fx: Mapping[str, Decimal] | None = None, bar: int | None = None) -> TaxPreview:
+    """A backtest run's tax if everything it holds were sold at the last close (or at the close of
+    ``bar``: what it held then): the :func:`~taxreport.rebalance.planner.plan_liquidation` of its holdings
+    (what ``basket stop`` would sell), previewed like any plan (:func:`preview`) over the run's own trades
+    up to then. So buy-and-hold is not flattered by gains it never realised."""
     from taxreport.rebalance.backtest_tax import run_events
     from taxreport.rebalance.planner import plan_liquidation
 
     basket = run.strategy.basket
-    last = len(grid.times) - 1
-    _, qty, cash = run.positions[-1]
+    last = len(grid.times) - 1 if bar is None else bar
+    _, qty, cash = [p for p in run.positions if p[0] <= last][-1]
     assets = [s.split("/")[0] for s in grid.symbols]
     balances = dict(zip(assets, qty))
     balances[basket.quote] = balances.get(basket.quote, ZERO) + cash

@@ -15,6 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable
 
+from taxreport.errors import TaxreportError
 from taxreport.rebalance.tax_plan import TaxedPlan, tax_adjusted_plan
 from taxreport.rebalance.types import Basket, Plan
 
@@ -111,8 +112,15 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
     fx, fee = getattr(engine, "tax_fx", None), preview_fee(None, engine.markets, b)
     ledger = engine.journal.ledger
     ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
-    taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
-                                         make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
+    try:
+        taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
+                                             make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
+    except TaxreportError as exc:  # a policy's re-plan refused (never expected): trade as without policies, say so
+        from taxreport.rebalance.tax_plan import Decision
+
+        why = str(exc).splitlines()[0]
+        taxed = TaxedPlan(plan, None, [Decision("preview", "not_applied", None, f"the tax policies failed ({why}): "
+                                                "the plan is traded as the planner made it")], plan)
     if b.tax.choose_lots:  # this check's sales are identified from the lots the preview saw (no re-read)
         from taxreport.rebalance.lot_identification import fill_identifier
 
