@@ -249,11 +249,15 @@ def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
             out.taxable_before = out.taxable_after = before.taxable_gain
             out.notes.append("no sell orders: the plan realises nothing")
             return out
-        after = compute_request(past + hypothetical, table, request)
         if settings.choose_lots:
-            selections = minimising_selections(before, after, keys, basket.account, now, j.timezone)
+            direct = direct_selections(ctx, trades)  # USD countries: no engine pass to find the disposals
+            if direct is None:
+                first = compute_request(past + hypothetical, table, request)
+                direct = minimising_selections(before, first, keys, basket.account, now, j.timezone)
             after = compute_request(past + hypothetical, table, replace(request, method="specific",
-                                                                        selections=selections))
+                                                                        selections=direct))
+        else:
+            after = compute_request(past + hypothetical, table, request)
     except TaxreportError as exc:
         out.error = _error_text(exc)
         return _explained(out, basket)
@@ -360,6 +364,27 @@ def _lots(d: DisposalResult, summary: YearSummary) -> list[PreviewLot]:
         share = d.proceeds * lm.quantity / d.quantity if d.quantity else ZERO
         out.append(PreviewLot(summary.local_date(lm.acquired_at) if lm.acquired_at else None, lm.quantity, lm.cost,
                               share - lm.cost, term, lm.rule, lm.lot_ref))
+    return out
+
+
+def direct_selections(ctx: PreviewContext, sells: Sequence[Trade]) -> dict[str, list[tuple[str, Decimal | None]]] | None:
+    """The tax-minimising lots of the plan's sells straight from the lots the year before the plan holds
+    (what :func:`taxreport.rebalance.lot_identification.identify_in_context` does for each fill at the
+    run, so the preview names the lots the run will record): each sale's disposal is its trade's first
+    leg (``#0``), its price the limit price. None where that shortcut does not hold (a non-USD country, a
+    quote that is not a USD stablecoin): the caller then finds the disposals with one engine pass."""
+    from taxreport.rebalance.lot_identification import identify_in_context
+
+    out: dict[str, list[tuple[str, Decimal | None]]] = {}
+    used: dict[str, Decimal] = {}
+    for t in sells:
+        try:
+            chosen = identify_in_context(ctx, t, used)
+        except TaxreportError:
+            return None  # fewer units in the lots than sold: let the engine say so
+        if chosen is None:
+            return None
+        out.update(chosen)
     return out
 
 
