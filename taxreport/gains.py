@@ -147,8 +147,9 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
     summary = compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
                                         method=request.method, accounts=list(request.accounts) or None,
                                         currency=request.currency, options=request.engine_options())
-    if recorded and request.method != "specific" and "specific" in jbase.get(request.jurisdiction).methods:
-        summary.notes.append(f"{len(recorded)} sale(s) have their lots identified at the time of sale in the ledger "
+    shown = set(recorded) & {d.event_key for d in summary.disposals}  # not the sales left out (simulated…)
+    if shown and request.method != "specific" and "specific" in jbase.get(request.jurisdiction).methods:
+        summary.notes.append(f"{len(shown)} sale(s) have their lots identified at the time of sale in the ledger "
                              "(lots.identified records); run with --method specific to use them")
     return summary
 
