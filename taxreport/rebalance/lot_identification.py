@@ -116,7 +116,7 @@ def identify_in_context(ctx: Any, trade: Trade, used: dict[str, Decimal]) -> Sel
     (:class:`taxreport.rebalance.tax_preview.PreviewContext`: the year before the plan, through the engine)
     less the units this check's earlier fills took (``used``, updated): no re-read of the ledger, so the
     identification's cost does not grow with its age. None when the context does not apply (another day,
-    an asset or fee the fast path does not cover, a non-USD country): the caller then runs the engine."""
+    a fee paid in the coin sold, no rate to the tax currency): the caller then runs the engine."""
     from zoneinfo import ZoneInfo
 
     from taxreport.jurisdictions.base import get
@@ -124,19 +124,28 @@ def identify_in_context(ctx: Any, trade: Trade, used: dict[str, Decimal]) -> Sel
     from taxreport.rebalance.tax_policy import HeldLot, tax_minimising_selection
 
     j = get(ctx.settings.jurisdiction)
-    if (ctx.before is None or j.currency != "USD" or trade.quote not in STABLECOINS or trade.fee_asset == trade.base
+    if (ctx.before is None or trade.fee_asset == trade.base
             or not ctx.now - CONTEXT_WINDOW <= trade.time <= ctx.now + CONTEXT_WINDOW
             or trade.account != ctx.basket.account):
         return None
     zone = ZoneInfo(j.timezone)
     if trade.time.astimezone(zone).date() != ctx.now.astimezone(zone).date():
         return None
+    if j.currency == "USD" and trade.quote in STABLECOINS and trade.quote != "EURC":
+        price = trade.price  # the quote is pegged to USD in the preview's request
+    else:  # the sale's price in the tax currency, as the preview's engine values it (its rates and peg)
+        from taxreport.gains import make_pricer
+
+        rate = make_pricer(ctx.table, j.currency, ctx.request.engine_options()).rate(trade.quote, trade.time)
+        if rate is None:
+            return None
+        price = trade.price * rate
     held = []
     for lot in ctx.held(trade.base):
         left = lot.quantity - used.get(str(lot.lot_ref), Decimal(0))
         if left > 0:
             held.append(HeldLot(lot.lot_ref, lot.acquired, left, lot.cost * left / lot.quantity))
-    chosen = tax_minimising_selection(held, trade.quantity, trade.price, trade.time.astimezone(zone).date())
+    chosen = tax_minimising_selection(held, trade.quantity, price, trade.time.astimezone(zone).date())
     for ref, q in chosen:
         used[ref] = used.get(ref, Decimal(0)) + q
     return {f"{trade.natural_key}#0": [(ref, q) for ref, q in chosen]}

@@ -250,7 +250,7 @@ def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
             out.notes.append("no sell orders: the plan realises nothing")
             return out
         if settings.choose_lots:
-            direct = direct_selections(ctx, trades)  # USD countries: no engine pass to find the disposals
+            direct = direct_selections(ctx, trades)  # no engine pass to find the disposals
             if direct is None:
                 first = compute_request(past + hypothetical, table, request)
                 direct = minimising_selections(before, first, keys, basket.account, now, j.timezone)
@@ -371,8 +371,8 @@ def direct_selections(ctx: PreviewContext, sells: Sequence[Trade]) -> dict[str, 
     """The tax-minimising lots of the plan's sells straight from the lots the year before the plan holds
     (what :func:`taxreport.rebalance.lot_identification.identify_in_context` does for each fill at the
     run, so the preview names the lots the run will record): each sale's disposal is its trade's first
-    leg (``#0``), its price the limit price. None where that shortcut does not hold (a non-USD country, a
-    quote that is not a USD stablecoin): the caller then finds the disposals with one engine pass."""
+    leg (``#0``), its price the limit price in the tax currency. None where that shortcut does not hold (no
+    rate to the tax currency at hand): the caller then finds the disposals with one engine pass."""
     from taxreport.rebalance.lot_identification import identify_in_context
 
     out: dict[str, list[tuple[str, Decimal | None]]] = {}
