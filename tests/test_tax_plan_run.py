@@ -139,3 +139,38 @@ def test_the_years_summary_before_the_plan_is_computed_once_per_ledger_state(led
                   actor="manual", reason="t")
     context()
     assert calls["n"] == 2
+
+
+def test_a_tax_aware_run_that_cannot_evaluate_its_policies_trades_nothing(ledger) -> None:  # noqa: ANN001
+    """A UK basket with a tax budget: the value moved is in USDT and the budget in GBP, so without
+    ``--fx GBP=RATE`` the budget cannot be checked. `rebalance plan` shows that; `rebalance run` must not
+    trade the full plan blind (the user asked for the budget): it exits non-zero and records no sale. (Here the
+    paper ledger has no GBP rates for the purchase either, so the preview itself cannot run.)"""
+    from taxreport.rebalance.basket import baskets_dir
+
+    def cli(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(root, ["--db", ledger.url, *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    baskets_dir().mkdir(parents=True, exist_ok=True)
+    (baskets_dir() / "uk.toml").write_text(
+        'name = "uk"\naccount = "paper:uk"\nmode = "weekly"\n[weights]\nBTC = 50\nETH = 50\n'
+        '[tax]\njurisdiction = "uk"\ntax_budget = 50\nmarginal_rate = 0.2\n')
+    cli("basket", "invest", "10000", "--basket", "uk", "--paper", "--prices", "BTC=60000,ETH=3000",
+        "--at", "2024-01-08T00:00:00Z", "--yes")
+
+    def sells() -> int:
+        return sum(1 for e in ledger.events() if isinstance(e, Trade) and e.side == "sell")
+
+    assert sells() == 0
+    out = cli("rebalance", "run", "--basket", "uk", "--paper", "--prices", "BTC=90000,ETH=3000",
+              "--at", "2024-01-15T00:00:00Z", code=1)
+    assert "nothing was traded" in out and "--fx" in out and "Traceback" not in out
+    assert sells() == 0
+    # the same check as a plan: shown (exit 0), with the reason the policies could not apply
+    shown = json.loads(cli("rebalance", "plan", "--basket", "uk", "--paper", "--prices", "BTC=90000,ETH=3000",
+                           "--balances", "BTC=0.08328,ETH=1.6656,USDT=0", "--at", "2024-01-15T00:00:00Z",
+                           "--format", "json"))
+    assert any(d["action"] == "not_applied" for d in shown["tax"]["decisions"])
+    assert any(o["side"] == "sell" for o in shown["orders"])

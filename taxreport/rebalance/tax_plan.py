@@ -83,6 +83,12 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "action": self.action, "asset": self.asset, "reason": self.reason}
 
+    @property
+    def blocks_run(self) -> bool:
+        """A policy the basket turned on could not be evaluated at all (no tax preview; a value that needs
+        ``--fx``): ``rebalance plan`` shows it, ``rebalance run`` trades nothing rather than trade blind."""
+        return self.action == "not_applied" and (self.policy == "preview" or "--fx" in self.reason)
+
 
 @dataclass
 class TaxedPlan:

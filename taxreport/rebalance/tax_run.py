@@ -15,7 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable
 
-from taxreport.errors import TaxreportError
+from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.rebalance.tax_plan import TaxedPlan, tax_adjusted_plan
 from taxreport.rebalance.types import Basket, Plan
 
@@ -92,6 +92,13 @@ def preview_fee(fee_rate: Decimal | None, markets: Any, basket: Basket) -> Decim
     return max([f for f in fees if f is not None] or [ZERO])
 
 
+def _not_traded(basket: str, why: str) -> MissingDataError:
+    """The check trades nothing; the daemon logs it and retries with its backoff, a single run exits non-zero."""
+    return MissingDataError(f"basket {basket}: its tax policies cannot be applied ({why}); nothing was traded. "
+                            "Record the account's history in the ledger (import, or --fx for a non-USD country), "
+                            "or remove the basket's [tax] table to trade without tax policies")
+
+
 def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket], Plan],
                  log: Callable[[Any], None] | None = None) -> Plan:
     """The check's plan after the basket's tax policies, with ``plan.tax`` set (preview + decisions) for
@@ -111,16 +118,18 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
     assert b.tax is not None
     fx, fee = getattr(engine, "tax_fx", None), preview_fee(None, engine.markets, b)
     ledger = engine.journal.ledger
-    ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
     try:
+        ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
         taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
                                              make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
-    except TaxreportError as exc:  # a policy's re-plan refused (never expected): trade as without policies, say so
-        from taxreport.rebalance.tax_plan import Decision
-
-        why = str(exc).splitlines()[0]
-        taxed = TaxedPlan(plan, None, [Decision("preview", "not_applied", None, f"the tax policies failed ({why}): "
-                                                "the plan is traded as the planner made it")], plan)
+    except TaxreportError as exc:
+        raise _not_traded(b.name, str(exc).splitlines()[0]) from None
+    blocked = [d for d in taxed.decisions if d.blocks_run]
+    if blocked and any(o.side == "sell" for o in plan.orders):  # a sale the policies could not weigh: a
+        # tax-aware basket never trades it blind (the user asked for these policies); buys realise nothing
+        error = taxed.preview.error if taxed.preview is not None else None
+        raise _not_traded(b.name, "; ".join(f"no tax preview: {error}" if d.policy == "preview" and error
+                                            else f"{d.policy.replace('_', '-')}: {d.reason}" for d in blocked))
     if b.tax.choose_lots:  # this check's sales are identified from the lots the preview saw (no re-read)
         from taxreport.rebalance.lot_identification import fill_identifier
 
