@@ -108,8 +108,9 @@ def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...],
     sim = set() if any(n.startswith("SIMULATED") for n in summary.notes) else \
         set(simulated_accounts([r.event for r in rows]))
     rows = [r for r in rows if not sim.intersection(r.event.accounts)] if sim else rows
+    # the summary came from gains_for, which verified the hash chain (taxreport.gains.load_events)
     return collect(summary, rows, reconciliation=report, reconciliation_note=note,
-                   now=datetime.now(timezone.utc))
+                   now=datetime.now(timezone.utc), chain_verified=True)
 
 
 def _done(path: Path, what: str) -> None:

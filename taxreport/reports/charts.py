@@ -4,6 +4,7 @@ functions only, so importing this module costs nothing.
 * :func:`allocation_chart`: current weight vs target weight per asset at the last rebalance of the
   period (from the ``rebalance.plan`` record: weights before that rebalance traded).
 * :func:`value_chart`: the basket's total value at each rebalance of the period, in the basket's quote.
+* :func:`gains_chart`: the net gain or loss per asset of the period, in the tax currency.
 
 Values are converted to float here only, for drawing; no figure in the report text comes from a chart.
 """
@@ -18,6 +19,7 @@ from typing import Sequence
 INK = "#1f2a44"
 TARGET = "#9aa5b8"
 ACCENT = "#2f6db5"
+LOSS = "#a4262c"
 
 
 def _figure(width: float, height: float):  # noqa: ANN202
@@ -40,6 +42,15 @@ def _png(plt, fig) -> bytes:  # noqa: ANN001
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def _amounts(values: Sequence[float]):  # noqa: ANN202 - a matplotlib formatter
+    """Tick labels with thousands separators, and cents when the amounts are small (a range of a few
+    units labelled "-1, -1, -0, 0" says nothing)."""
+    from matplotlib.ticker import StrMethodFormatter
+
+    span = max((abs(v) for v in values), default=0.0)
+    return StrMethodFormatter("{x:,.0f}" if span >= 100 else "{x:,.2f}")
 
 
 def allocation_chart(allocation: Sequence[tuple[str, Decimal, Decimal]]) -> bytes:
@@ -79,7 +90,25 @@ def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> by
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_major_formatter(_amounts(ys))
     ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
+    ax.set_axisbelow(True)
+    return _png(plt, fig)
+
+
+def gains_chart(per_asset: Sequence[tuple[str, Decimal]], currency: str) -> bytes:
+    """Horizontal bars: net gain (blue) or loss (red) per asset, the largest amounts first (at most 15
+    assets drawn, the rest summed as "other")."""
+    items = sorted(per_asset, key=lambda x: abs(x[1]), reverse=True)
+    if len(items) > 15:
+        items = items[:14] + [("other", sum((g for _, g in items[14:]), Decimal(0)))]
+    items.reverse()  # largest at the top
+    plt, fig, ax = _figure(6.4, 0.6 + 0.28 * max(len(items), 2))
+    values = [float(g) for _, g in items]
+    ax.barh([a for a, _ in items], values, color=[ACCENT if v >= 0 else LOSS for v in values], height=0.6)
+    ax.axvline(0, color="#888888", linewidth=0.6)
+    ax.set_xlabel(f"net gain / loss ({currency})" if currency else "net gain / loss")
+    ax.xaxis.set_major_formatter(_amounts(values))
+    ax.grid(axis="x", color="#e4e4e4", linewidth=0.5)
     ax.set_axisbelow(True)
     return _png(plt, fig)

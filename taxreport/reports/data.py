@@ -84,6 +84,7 @@ class ReportData:
     reconciliation: Any = None  # a taxreport.reconcile ReconcileReport, when one was run
     reconciliation_note: str = "not run for this report"
     generated_at: datetime | None = None
+    chain_verified: bool = False  # the caller verified the ledger's hash chain for this report (the CLI does)
 
 
 def per_asset(summary: YearSummary) -> list[AssetTotals]:
@@ -121,6 +122,69 @@ def breakdown_lines(breakdown: dict[str, Any]) -> list[tuple[str, Any]]:
         else:
             out.append((name, str(value)))
     return out
+
+
+@dataclass(frozen=True)
+class BreakdownView:
+    """The jurisdiction's breakdown as the PDF shows it: category rows (``(name, count, proceeds, cost,
+    gain)``, e.g. short-term/long-term) and the other figures as ``(label, value)`` lines."""
+
+    groups: list[tuple[str, Any, Any, Any, Decimal]]
+    lines: list[tuple[str, Any]]
+
+
+def breakdown_view(breakdown: dict[str, Any]) -> BreakdownView:
+    """The one reader of the summary's ``breakdown`` for the PDF (with :func:`breakdown_lines`): entries
+    that carry a ``gain`` are categories, the rest are figures and settings."""
+    groups = {k: v for k, v in breakdown.items() if isinstance(v, dict) and isinstance(v.get("gain"), Decimal)}
+    rows = [(str(k).replace("_", " "), v.get("count"), v.get("proceeds"), v.get("cost"), v["gain"])
+            for k, v in groups.items()]
+    return BreakdownView(rows, breakdown_lines({k: v for k, v in breakdown.items() if k not in groups}))
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """The ledger events of the period in a few lines: how many, which sequence numbers, the last chain
+    hash, and counts per kind of event and per actor (the workbook lists every one)."""
+
+    count: int
+    first_seq: int | None
+    last_seq: int | None
+    head: str
+    by_kind: list[tuple[str, int]]
+    by_actor: list[tuple[str, int]]
+
+
+def audit_summary(audit: Sequence[AuditRow]) -> AuditSummary:
+    from collections import Counter
+
+    kinds = Counter(a.kind for a in audit)
+    actors = Counter(a.actor for a in audit)
+    seqs = [a.seq for a in audit]
+    return AuditSummary(len(audit), min(seqs) if seqs else None, max(seqs) if seqs else None,
+                        max(audit, key=lambda a: a.seq).hash if audit else "",
+                        sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])),
+                        sorted(actors.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True)
+class RebalanceSummary:
+    count: int
+    first: datetime | None
+    last: datetime | None
+    by_status: list[tuple[str, int]]
+    by_reason: list[tuple[str, int]]
+    orders: int
+
+
+def rebalance_summary(items: Sequence[Rebalance]) -> RebalanceSummary:
+    from collections import Counter
+
+    return RebalanceSummary(
+        len(items), items[0].time if items else None, items[-1].time if items else None,
+        sorted(Counter(r.status for r in items).items(), key=lambda kv: (-kv[1], kv[0])),
+        sorted(Counter(r.reason or "(none)" for r in items).items(), key=lambda kv: (-kv[1], kv[0])),
+        sum(r.orders for r in items))
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -208,7 +272,8 @@ def audit_rows(stored: Iterable[Any], start: datetime | None = None, end: dateti
 
 
 def collect(summary: YearSummary, stored: Sequence[Any], *, reconciliation: Any = None,
-            reconciliation_note: str | None = None, now: datetime | None = None) -> ReportData:
+            reconciliation_note: str | None = None, now: datetime | None = None,
+            chain_verified: bool = False) -> ReportData:
     """Everything the workbook and the PDF need, from the summary and the ledger's stored rows."""
     records = record_rows(stored, summary.year_start, summary.year_end)
     allocation, when, values, currency = allocation_and_values(records)
@@ -218,8 +283,9 @@ def collect(summary: YearSummary, stored: Sequence[Any], *, reconciliation: Any 
         audit=audit_rows(stored, summary.year_start, summary.year_end), reconciliation=reconciliation,
         reconciliation_note=reconciliation_note or ("see below" if reconciliation is not None
                                                     else "not run for this report"),
-        generated_at=now)
+        generated_at=now, chain_verified=chain_verified)
 
 
-__all__ = ["ReportData", "collect", "per_asset", "breakdown_lines", "record_rows", "rebalances", "allocation_and_values",
+__all__ = ["ReportData", "collect", "per_asset", "breakdown_lines", "breakdown_view", "audit_summary",
+           "rebalance_summary", "record_rows", "rebalances", "allocation_and_values",
            "audit_rows"]

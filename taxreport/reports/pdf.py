@@ -1,5 +1,16 @@
-"""The PDF year-end summary: jinja2 templates from the repository's ``templates/`` folder rendered by
-weasyprint, with charts from :mod:`.charts`.
+"""The PDF year-end report: a summary of a few pages (jinja2 templates from the repository's
+``templates/`` folder rendered by weasyprint, charts from :mod:`.charts`) followed by appendices drawn
+by :mod:`.appendix` (reportlab) and joined with pypdf:
+
+* the summary: headline figures, totals, the country's categories and figures, per-asset totals and
+  chart, portfolio charts, holdings at year end summarised per asset and account, reconciliation,
+  rebalances and ledger events summarised, notes. Its length does not grow with the number of
+  disposals, lots or ledger events.
+* Appendix A: every disposal, one line each, with column totals at the end (equal to the summary's);
+  Appendix B: the rebalance log. Both say "page n of m" on every page.
+
+WeasyPrint lays out HTML at ~0.4 s per page, so the long tables do not go through it (issue #14:
+10,000 disposals took 507 s); the appendix pages are placed directly (see :mod:`.appendix`).
 
 Safety (the report shows text from imported files: notes, account and basket names):
 
@@ -23,7 +34,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from taxreport.model.money import decimal_str, quantize_money
-from taxreport.reports.data import ReportData, breakdown_lines
+from taxreport.reports import appendix
+from taxreport.reports.data import ReportData, audit_summary, breakdown_view, rebalance_summary
 
 
 
@@ -124,7 +136,9 @@ def _jurisdiction(code: str) -> tuple[str, str]:
         return code.upper(), "UTC"
 
 
-def context(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
+def context(data: ReportData, assets: dict[str, tuple[bytes, str]],
+            appendices: list[tuple[str, int, int]] | None = None) -> dict[str, Any]:
+    """The template's variables. ``appendices``: ``(title, lines, pages)`` of each appendix that follows."""
     s = data.summary
     name, _ = _jurisdiction(s.jurisdiction)
     tz = s.timezone
@@ -137,22 +151,22 @@ def context(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> dict[str,
     totals = [("Proceeds (net of disposal fees)", s.proceeds), ("Allowable cost", s.cost), ("Gains", s.gains),
               ("Losses", -s.losses),
               ("Net gain", s.gain), ("Allowance / threshold", s.allowance), ("Taxable gain", s.taxable_gain)]
-    groups = {k: v for k, v in s.breakdown.items() if isinstance(v, dict) and isinstance(v.get("gain"), Decimal)}
-    breakdown_groups = [(str(k).replace("_", " "), v.get("count"), v.get("proceeds"), v.get("cost"), v["gain"])
-                        for k, v in groups.items()]
-    breakdown = breakdown_lines({k: v for k, v in s.breakdown.items() if k not in groups})
+    view = breakdown_view(s.breakdown)
     recon = reconciliation_view(data.reconciliation)
+    appendices = appendices or []
     return {
         "s": s, "jurisdiction_name": name, "timezone": tz,
         "period": f"{local(s.year_start):%d %B %Y} – {last_day:%d %B %Y}",
         "generated": (data.generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc),
         "price_notes": price_notes, "other_notes": other_notes,
-        "totals": totals, "breakdown": breakdown, "breakdown_groups": breakdown_groups, "per_asset": data.per_asset,
-        "disposals": s.disposals, "holdings": holdings(s), "rebalances": data.rebalances,
+        "totals": totals, "breakdown": view.lines, "breakdown_groups": view.groups, "per_asset": data.per_asset,
+        "disposal_count": len(s.disposals), "holdings": holdings(s),
+        "rebalance_summary": rebalance_summary(data.rebalances), "audit": audit_summary(data.audit),
+        "appendices": appendices, "chain_verified": data.chain_verified,
         "has_allocation": "taxreport:allocation.png" in assets, "has_values": "taxreport:values.png" in assets,
+        "has_gains_chart": "taxreport:gains.png" in assets,
         "allocation_time": data.allocation_time, "value_currency": data.value_currency,
         "reconciliation": recon, "reconciliation_note": data.reconciliation_note,
-        "audit_count": len(data.audit), "audit_head": data.audit[-1].hash if data.audit else "",
         "disclaimer": DISCLAIMER, "rounding": ROUNDING, "local": local,
         # events helper (issue #12): income section; SIMULATED banner on every page
         "income": s.income, "simulated": simulated_accounts_of(s),
@@ -187,7 +201,8 @@ def reconciliation_view(report: Any) -> dict[str, Any] | None:
             "findings": findings[:MAX_FINDINGS], "more": max(0, len(findings) - MAX_FINDINGS)}
 
 
-def render_html(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> str:
+def render_html(data: ReportData, assets: dict[str, tuple[bytes, str]],
+                appendices: list[tuple[str, int, int]] | None = None) -> str:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
@@ -195,7 +210,7 @@ def render_html(data: ReportData, assets: dict[str, tuple[bytes, str]]) -> str:
     env.filters["money"] = _money
     env.filters["qty"] = _qty
     env.tests["negative"] = _negative
-    return env.get_template("report.html").render(**context(data, assets))
+    return env.get_template("report.html").render(**context(data, assets, appendices))
 
 
 def chart_assets(data: ReportData) -> dict[str, tuple[bytes, str]]:
@@ -206,27 +221,101 @@ def chart_assets(data: ReportData) -> dict[str, tuple[bytes, str]]:
         assets["taxreport:allocation.png"] = (charts.allocation_chart(data.allocation), "image/png")
     if len(data.values) >= 1:
         assets["taxreport:values.png"] = (charts.value_chart(data.values, data.value_currency), "image/png")
+    if data.per_asset:
+        assets["taxreport:gains.png"] = (charts.gains_chart([(a.asset, a.gain) for a in data.per_asset],
+                                                            data.summary.currency), "image/png")
     return assets
+
+
+def disposals_table(data: ReportData) -> appendix.Table:
+    """Appendix A: one line per disposal (local date, rounded amounts, exact quantity) and the column
+    totals, summed from the unrounded lines and rounded once (they equal the summary's totals)."""
+    s = data.summary
+    zone = ZoneInfo(s.timezone)
+    rows = []
+    proceeds = cost = gain = Decimal(0)
+    for n, d in enumerate(s.disposals, start=1):
+        proceeds += d.proceeds
+        cost += d.cost
+        gain += d.gain
+        rows.append((f"{n:,}", d.time.astimezone(zone).date().isoformat(), d.asset, _qty(d.quantity),
+                     _money(d.proceeds), _money(d.cost), _money(d.gain), d.rule,
+                     "exempt" if d.exempt else (d.term or ""), d.account))
+    columns = (appendix.Column("#", "right"), appendix.Column(f"Date ({s.timezone})"), appendix.Column("Asset"),
+               appendix.Column("Quantity", "right"), appendix.Column("Proceeds", "right"),
+               appendix.Column("Cost", "right"),
+               appendix.Column("Gain / loss", "right", negative_red=True),
+               appendix.Column("Rule", wrap=True), appendix.Column("Term"), appendix.Column("Account", wrap=True))
+    intro = (f"One line per disposal of the period, in {s.currency}, in the order the tax computation made them. "
+             "Proceeds are net of disposal fees; cost includes acquisition fees; a loss is negative. Dates are "
+             f"local dates in {s.timezone}, the dates the tax year and holding periods are decided on. Amounts "
+             "are rounded to the cent for presentation; the totals are rounded once from the unrounded lines. "
+             "Every lot matched to each disposal is listed in the XLSX workbook.")
+    totals = (f"Total ({len(rows):,} disposals)", "", "", "", _money(proceeds), _money(cost), _money(gain), "", "", "")
+    return appendix.Table("Appendix A: disposals", intro, columns, rows, totals, empty="No disposals in this period.")
+
+
+def rebalances_table(data: ReportData) -> appendix.Table:
+    """Appendix B: the rebalance log (one line per rebalance of the period)."""
+    rows = [(r.time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"), r.basket, r.reason,
+             _money(r.max_drift) if r.max_drift is not None else "", f"{r.orders:,}",
+             f"{_money(r.total_value)} {r.quote}".strip() if r.total_value is not None else "", r.status)
+            for r in data.rebalances]
+    columns = (appendix.Column("Date (UTC)"), appendix.Column("Basket", wrap=True), appendix.Column("Trigger", wrap=True),
+               appendix.Column("Max drift (pp)", "right"), appendix.Column("Orders", "right"),
+               appendix.Column("Value before", "right"), appendix.Column("Status", wrap=True))
+    intro = ("Every rebalance of the period from the rebalancer's records (trigger, plan, done): the largest drift "
+             "from target in percentage points, the orders planned, the basket's value before trading.")
+    return appendix.Table("Appendix B: rebalance log", intro, columns, rows, None,
+                          empty="No rebalances recorded in this period.")
 
 
 def render_pdf(data: ReportData) -> tuple[bytes, Any]:
     """``(pdf bytes, the fetcher used)``: the fetcher's ``served``/``refused`` lists show every URL
     weasyprint asked for."""
+    import io
     import logging
 
+    from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML
 
     if not (TEMPLATES / "report.html").is_file():
         from taxreport.errors import TaxreportError
 
         raise TaxreportError(f"the PDF templates are missing: expected {TEMPLATES}/report.html (reinstall taxreport)")
+    s = data.summary
+    tables = [disposals_table(data)] + ([rebalances_table(data)] if data.rebalances else [])
+    plans = [appendix.layout(t) for t in tables]
+    listed = [(t.title, len(t.rows), len(p.pages)) for t, p in zip(tables, plans)]
     assets = {"taxreport:report.css": ((TEMPLATES / "report.css").read_bytes(), "text/css")}
     assets.update(chart_assets(data))
-    html = render_html(data, assets)
+    html = render_html(data, assets, listed)
     fetcher = bundled_fetcher(assets)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    pdf = HTML(string=html, base_url=SCHEME, url_fetcher=fetcher).write_pdf()
-    return pdf, fetcher
+    document = HTML(string=html, base_url=SCHEME, url_fetcher=fetcher).render()
+    summary_pages = len(document.pages)
+    summary_pdf = document.write_pdf()
+    total = summary_pages + sum(len(p.pages) for p in plans)
+    name, _ = _jurisdiction(s.jurisdiction)
+    generated = (data.generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    simulated = simulated_accounts_of(s)
+    frame = appendix.Frame(
+        scope=f"{name} · tax year {s.year} · {s.currency}",
+        generated=f"Generated {generated:%Y-%m-%d %H:%M} UTC by taxreport",
+        banner=f"SIMULATED: includes simulated accounts ({simulated}); not a tax figure" if simulated else "",
+        first_pdf_page=summary_pages + 1, pdf_pages=total)
+    appendix_pdf = appendix.render(plans, frame)
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(summary_pdf)))
+    writer.append(PdfReader(io.BytesIO(appendix_pdf)), import_outline=False)
+    page = summary_pages
+    for (title, _, pages) in listed:  # a bookmark per appendix: a 2,000-page PDF stays navigable
+        writer.add_outline_item(title=title, page_number=page)
+        page += pages
+    writer.add_metadata({"/Title": f"Capital gains summary {s.year} ({name})", "/Creator": "taxreport"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), fetcher
 
 
 def export(data: ReportData, path: Any) -> Path:
