@@ -154,7 +154,7 @@ def test_summary_stays_short_and_the_appendix_scales():
         m = len(appendix)
         for i, page in enumerate(appendix, start=1):
             assert f"Appendix A: disposals (page {i} of {m})" in page
-            assert "# Date (UTC) Asset Quantity Proceeds Cost Gain / loss Rule Term Account" in page
+            assert "# Date Asset Quantity Proceeds Cost Gain / loss Rule Term Account" in page
         assert f"{n:,} 2024-05-01 BTC 0.5 " in appendix[-1]
     assert counts[150][0] == counts[1500][0] <= 5
     assert 8 * counts[150][1] <= counts[1500][1] <= 11 * counts[150][1]

@@ -7,8 +7,8 @@ measured once, rows are placed on fixed lines, and the page count is known befor
 page can say "page n of m". :mod:`taxreport.reports.pdf` renders the summary with WeasyPrint and
 appends these pages (pypdf).
 
-Presentation matches the summary: A4 portrait, the same margins as ``templates/report.css``
-(22/16/20/16 mm), DejaVu Sans (matplotlib's bundled copy, so no system font lookup), 7.4 pt rows with
+Presentation matches the summary: A4 portrait, the margins of ``templates/report.css`` (22 mm top, 20 mm
+bottom; 14 mm at the sides instead of 16, room for one more column), DejaVu Sans (matplotlib's bundled copy, so no system font lookup), 7.4 pt rows with
 a bold 7.6 pt header row repeated on every page, zebra rows, negative amounts in red, a totals row at
 the end. A cell too wide for its column wraps onto more lines (nothing is cut off).
 
@@ -29,12 +29,12 @@ from typing import Any, Sequence
 
 MM = 72 / 25.4
 PAGE_W, PAGE_H = 595.2756, 841.8898  # A4 in points
-MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT = 22 * MM, 16 * MM, 20 * MM, 16 * MM
+MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT = 22 * MM, 14 * MM, 20 * MM, 14 * MM
 USABLE_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT
 BODY, BOLD = "TaxreportDejaVuSans", "TaxreportDejaVuSans-Bold"
 SIZE, HEAD_SIZE, TITLE_SIZE, SMALL = 7.4, 7.6, 13.0, 7.0
 LINE = SIZE * 1.25  # one text line inside a row
-PAD_X, PAD_Y = 1.6 * MM, 1.0 * MM
+PAD_X, PAD_Y = 1.2 * MM, 1.0 * MM
 INK, MUTED, NEG = (0.122, 0.165, 0.267), (0.357, 0.396, 0.467), (0.643, 0.149, 0.173)
 HEAD_FILL, ZEBRA, RULE = (0.910, 0.929, 0.957), (0.969, 0.976, 0.984), (0.835, 0.855, 0.890)
 BANNER = (0.690, 0.0, 0.125)
@@ -104,9 +104,10 @@ def _width(text: str, font: str, size: float) -> float:
     return (bold if font == BOLD else regular).stringWidth(text, size)
 
 
-def _natural_widths(table: Table) -> list[float]:
-    """Each column's width: its widest cell (measured among the longest few by length) or its title, plus
-    padding. The totals row's first cell is its label and spans the empty cells after it (not measured)."""
+def _natural_widths(table: Table, *, titles_wrap: bool = False) -> list[float]:
+    """Each column's width: its widest cell (measured among the longest few by length) or its title (its
+    longest word when ``titles_wrap``), plus padding. The totals row's first cell is its label and spans
+    the empty cells after it (not measured)."""
     widths = []
     for c, col in enumerate(table.columns):
         cells = [row[c] for row in table.rows]
@@ -114,26 +115,43 @@ def _natural_widths(table: Table) -> list[float]:
             cells.append(table.totals[c])
         longest = sorted(cells, key=len, reverse=True)[:8]
         body = max((_width(x, BOLD, SIZE) for x in longest), default=0.0)  # bold: the totals row
-        head = _width(col.title, BOLD, HEAD_SIZE)
+        words = col.title.split(" ") if titles_wrap else [col.title]
+        head = max(_width(word, BOLD, HEAD_SIZE) for word in words)
         widths.append(max(body, head) + 2 * PAD_X)
     return widths
 
 
 def _fit(table: Table) -> list[float]:
-    """Natural widths, the wrapping columns narrowed (never below a third of their width or 40 pt)
-    when the table is wider than the page; spare room is spread over every column."""
+    """Column widths that fill the page: natural widths with the spare room spread over every column; if
+    the table is too wide, titles wrap at spaces, then the wrapping columns (accounts, rules) are narrowed:
+    first to what nine cells in ten need, then (rarely) down to 40 pt."""
     widths = _natural_widths(table)
-    total = sum(widths)
+    if sum(widths) > USABLE_W:
+        widths = _natural_widths(table, titles_wrap=True)
     wrap = [i for i, c in enumerate(table.columns) if c.wrap]
-    if total > USABLE_W and wrap:
-        excess = total - USABLE_W
-        room = sum(widths[i] for i in wrap)
-        for i in wrap:
-            widths[i] = max(widths[i] - excess * widths[i] / room, min(widths[i], max(40.0, widths[i] / 3)))
-    elif total < USABLE_W:  # spread the spare room evenly: numbers get air between them
-        spare = (USABLE_W - total) / len(widths)
+    excess = sum(widths) - USABLE_W
+    if excess > 0 and wrap:
+        # first down to the width most cells need (nine rows in ten do not wrap), then to 40 pt
+        for floors in ([max(40.0, min(widths[i], _common_width(table, i))) for i in wrap], [40.0] * len(wrap)):
+            for i, floor in zip(wrap, floors):
+                cut = min(excess, max(0.0, widths[i] - floor))
+                widths[i] -= cut
+                excess -= cut
+    elif excess < 0:  # spread the spare room evenly: numbers get air between them
+        spare = -excess / len(widths)
         widths = [w + spare for w in widths]
     return widths
+
+
+def _common_width(table: Table, c: int) -> float:
+    """The width (with padding) that nine cells in ten of column ``c`` fit in (distinct texts measured once)."""
+    sizes: dict[str, float] = {}
+    for row in table.rows:
+        text = row[c]
+        if text not in sizes:
+            sizes[text] = _width(text, BODY, SIZE)
+    ordered = sorted(sizes[row[c]] for row in table.rows) if table.rows else [0.0]
+    return ordered[int(0.9 * (len(ordered) - 1))] + 2 * PAD_X
 
 
 def _split(text: str, width: float, font: str, size: float) -> list[str]:

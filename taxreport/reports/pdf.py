@@ -113,7 +113,9 @@ def holdings(summary: Any) -> list[Holding]:
         groups.setdefault((lot.asset, lot.account or "all accounts (pooled)"), []).append(lot)
     out = []
     for (asset, account), lots in sorted(groups.items()):
-        days = sorted(summary.local_date(lot.acquired_at) for lot in lots if lot.acquired_at)
+        times = [lot.acquired_at for lot in lots if lot.acquired_at]
+        # local dates keep the order of the instants: only the first and the last need converting
+        days = [summary.local_date(min(times)), summary.local_date(max(times))] if times else []
         acquired = "pool" if not days else (days[0].isoformat() if days[0] == days[-1]
                                             else f"{days[0].isoformat()} – {days[-1].isoformat()}")
         out.append(Holding(asset, account, len(lots), sum((lot.quantity for lot in lots), Decimal(0)),
@@ -241,7 +243,7 @@ def disposals_table(data: ReportData) -> appendix.Table:
         rows.append((f"{n:,}", d.time.astimezone(zone).date().isoformat(), d.asset, _qty(d.quantity),
                      _money(d.proceeds), _money(d.cost), _money(d.gain), d.rule,
                      "exempt" if d.exempt else (d.term or ""), d.account))
-    columns = (appendix.Column("#", "right"), appendix.Column(f"Date ({s.timezone})"), appendix.Column("Asset"),
+    columns = (appendix.Column("#", "right"), appendix.Column("Date"), appendix.Column("Asset"),
                appendix.Column("Quantity", "right"), appendix.Column("Proceeds", "right"),
                appendix.Column("Cost", "right"),
                appendix.Column("Gain / loss", "right", negative_red=True),
