@@ -359,7 +359,7 @@ def _draw_page(w: _Writer, table: Table, widths: list[float],
     last = len(table.rows)  # index of the totals row, if any
     anchors = [(x + width - PAD_X if col.align == "right" else x + PAD_X, col.align, col.negative_red)
                for col, x, width in zip(table.columns, xs, widths)]
-    text = w.text
+    draw = w.text
     for r, wrapped, height in page:
         is_total = table.totals is not None and r == last
         row = table.totals if is_total else table.rows[r]
@@ -376,14 +376,14 @@ def _draw_page(w: _Writer, table: Table, widths: list[float],
                 continue
             color = NEG if red and cell.startswith("-") else INK
             if is_total and c == 0:  # the totals label, left-aligned over the empty cells after it
-                text(MARGIN_LEFT + PAD_X, ty, cell, font, SIZE, color)
+                draw(MARGIN_LEFT + PAD_X, ty, cell, font, SIZE, color)
             elif wrapped is not None and c in wrapped:
                 line_y = ty
                 for part in wrapped[c]:
-                    text(tx, line_y, part, font, SIZE, color, align)
+                    draw(tx, line_y, part, font, SIZE, color, align)
                     line_y -= LINE
             else:
-                text(tx, ty, cell, font, SIZE, color, align)
+                draw(tx, ty, cell, font, SIZE, color, align)
         y -= height
         if not is_total:
             w.line(MARGIN_LEFT, y, right, y, 0.4, RULE)
