@@ -81,13 +81,37 @@ def _bounds(jurisdiction: str | None, year: str):  # noqa: ANN202
     return calendar_year_bounds(year, "UTC")
 
 
-def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: bool) -> tuple[Path, int]:
+def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: bool) -> tuple[Path, int, list]:
+    """Write the Koinly or CoinTracker CSV; ``(path, rows written, the rows)``."""
+    from taxreport.reports.txrows import tx_rows
+
     start, end = _bounds(kw.get("jurisdiction"), kw["year"])
     events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
     path = Path(kw.get("out") or _name(module.__name__.rsplit(".", 1)[-1], kw.get("jurisdiction"), kw["year"]))
-    n = module.export(events, path, start=start if only_year else None, end=end,
-                      accounts=list(kw.get("accounts") or ()) or None)
-    return path, n
+    rows = tx_rows(events, start=start if only_year else None, end=end, accounts=list(kw.get("accounts") or ()) or None)
+    return path, module.write(rows, path), rows
+
+
+def _tx_notes(fmt: str, rows: list) -> list[str]:
+    """What the user must know about rows the format cannot fully express (one line each)."""
+    from taxreport.reports import cointracker, koinly
+    from taxreport.reports.txrows import simulated_note
+
+    notes = [simulated_note(rows, fmt)]
+    if fmt == "koinly":
+        gifts = koinly.untagged_gifts(rows)
+        if gifts:
+            notes.append(f"note: {len(gifts)} received gifts are plain deposits (Koinly documents no tag for a "
+                         "received gift and values an untagged deposit at market price): set their cost basis in "
+                         "Koinly where the donor's basis applies (it is in the Description when known)")
+    else:
+        untagged = [r for r in rows if cointracker.needs_manual_tag(r)]
+        if untagged:
+            kinds = sorted({r.income_type or r.purpose or r.kind for r in untagged})
+            notes.append(f"note: {len(untagged)} CoinTracker rows have no tag ({', '.join(kinds)}); CoinTracker "
+                         "documents no CSV tag we could verify for them: set their category in CoinTracker after "
+                         "import")
+    return [n for n in notes if n]
 
 
 def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...], recon_account: str | None) -> Any:
@@ -148,8 +172,10 @@ def koinly_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
     """
     from taxreport.reports import koinly
 
-    path, n = _tx_export(ctx, koinly, kw, only_year)
+    path, n, rows = _tx_export(ctx, koinly, kw, only_year)
     _done(path, f"{n} rows")
+    for note in _tx_notes("koinly", rows):
+        click.echo(note, err=True)
 
 
 @export.command("cointracker")
@@ -166,21 +192,10 @@ def cointracker_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
     """
     from taxreport.reports import cointracker
 
-    path, n = _tx_export(ctx, cointracker, kw, only_year)
+    path, n, rows = _tx_export(ctx, cointracker, kw, only_year)
     _done(path, f"{n} rows")
-    _cointracker_warning(ctx, kw, only_year)
-
-
-def _cointracker_warning(ctx: click.Context, kw: dict[str, Any], only_year: bool) -> None:
-    from taxreport.reports import cointracker
-
-    start, end = _bounds(kw.get("jurisdiction"), kw["year"])
-    rows = cointracker.untagged(_events(ctx, kw), start=start if only_year else None, end=end,
-                                accounts=list(kw.get("accounts") or ()) or None)
-    if rows:
-        kinds = sorted({r.income_type or r.purpose or r.kind for r in rows})
-        click.echo(f"note: {len(rows)} CoinTracker rows have no tag ({', '.join(kinds)}); CoinTracker documents no "
-                   "CSV tag we could verify for them: set their category in CoinTracker after import", err=True)
+    for note in _tx_notes("cointracker", rows):
+        click.echo(note, err=True)
 
 
 @export.command("form8949")
@@ -304,6 +319,7 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
     from rich.progress import BarColumn, Progress, TextColumn
 
     from taxreport.reports import cointracker, form8949, hmrc, koinly, pdf, xlsx
+    from taxreport.reports.txrows import tx_rows
 
     j, year = kw["jurisdiction"].lower(), kw["year"]
     folder = Path(kw.get("out") or f"exports-{year}")
@@ -320,14 +336,18 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
         progress.advance(task)
         folder.mkdir(parents=True, exist_ok=True)
+        rows = tx_rows(events, end=summary.year_end, accounts=accounts)  # one set of rows for both formats
+        notes: list[str] = []
         for fmt_name, module in (("koinly", koinly), ("cointracker", cointracker)):
             progress.update(task, description=f"{fmt_name}…")
             path = folder / _name(fmt_name, j, year)
-            n = module.export(events, path, end=summary.year_end, accounts=accounts)
+            n = module.write(rows, path)
             what = f"{n} rows"
             if module is cointracker:
-                untagged = len(cointracker.untagged(events, end=summary.year_end, accounts=accounts))
+                untagged = sum(cointracker.needs_manual_tag(r) for r in rows)
                 what += f"; {untagged} need a category set in CoinTracker" if untagged else ""
+            notes.extend(n for n in _tx_notes(fmt_name, rows)
+                         if "CoinTracker rows have no tag" not in n and "simulated accounts" not in n)
             written.append((fmt_name, path, what))
             progress.advance(task)
         if j == "us":
@@ -345,6 +365,11 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         progress.update(task, description="pdf…")
         written.append(("pdf", pdf.export(data, folder / _name("pdf", j, year)), f"{len(summary.disposals)} disposals"))
         progress.advance(task)
+    from taxreport.reports.txrows import simulated_note
+
+    for note in [simulated_note(rows, "all"), *notes]:
+        if note:
+            click.echo(note, err=True)
     listing = [{"format": f, "path": str(p), "bytes": p.stat().st_size, "content": what} for f, p, what in written]
     if fmt == "json":
         echo_json({"folder": str(folder), "files": listing})

@@ -101,6 +101,10 @@ class Leg(NamedTuple):
     counter_account: str | None = None  # transfers: the other account
     acquired_at: datetime | None = None  # deposits with a known original acquisition time
     swap: Swap | None = None  # crypto-to-crypto trade legs (see the module docstring)
+    # Trade legs: the fee paid in this leg's own asset, already inside ``quantity`` (added to what was given,
+    # taken from what was received; negative for a rebate); 0 when the fee is elsewhere. Exports that show
+    # amounts before fees (Koinly, CoinTracker: reports/txrows.py) read it; the tax engine does not need it.
+    own_fee: Decimal = ZERO
 
     @property
     def sign(self) -> int:
@@ -153,10 +157,10 @@ def _leg(event: Event, index: int, kind: LegKind, role: str, account: str, asset
          quantity: Decimal, value_asset: str | None, value_quantity: Decimal | None,
          fee_asset: str | None = None, fee_quantity: Decimal = ZERO, *,
          counter_account: str | None = None, acquired_at: datetime | None = None,
-         swap: Swap | None = None) -> Leg:
+         swap: Swap | None = None, own_fee: Decimal = ZERO) -> Leg:
     return Leg(kind, role, event.time, account, asset, quantity, value_asset, value_quantity,
                fee_asset if fee_quantity else None, fee_quantity, event.natural_key, index, counter_account,
-               acquired_at, swap)
+               acquired_at, swap, own_fee)
 
 
 def _trade_legs(t: Trade) -> list[Leg]:
@@ -176,18 +180,18 @@ def _trade_legs(t: Trade) -> list[Leg]:
         base_fee = fee if fa in (t.quote,) or third else ZERO
         _require_positive(base_in, t, "the base received after the fee")
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out,
-                         swap=swap))
+                         swap=swap, own_fee=fee if fa == t.quote else ZERO))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, base_in, t.quote, gross_quote,
-                         fa, base_fee, swap=swap))
+                         fa, base_fee, swap=swap, own_fee=fee if fa == t.base else ZERO))
     else:
         base_out = t.quantity + (fee if fa == t.base else ZERO)
         quote_in = gross_quote - (fee if fa == t.quote else ZERO)
         base_fee = fee if fa == t.quote or third else ZERO
         _require_positive(quote_in, t, "the quote received after the fee")
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
-                         fa, base_fee, swap=swap))
+                         fa, base_fee, swap=swap, own_fee=fee if fa == t.base else ZERO))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in,
-                         swap=swap))
+                         swap=swap, own_fee=fee if fa == t.quote else ZERO))
     if third:
         legs.append(_third_asset_fee_leg(t))
     return legs
@@ -216,15 +220,17 @@ def _fiat_base_legs(t: Trade) -> list[Leg]:
         quote_out = gross_quote + (fee if fa == t.quote else ZERO)
         _require_positive(fiat_in, t, "the fiat received after the fee")
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.base, t.quantity,
-                         fa, crypto_fee))
-        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, fiat_in, t.base, fiat_in))
+                         fa, crypto_fee, own_fee=fee if fa == t.quote else ZERO))
+        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, fiat_in, t.base, fiat_in,
+                         own_fee=fee if fa == t.base else ZERO))
     else:  # give fiat, receive crypto
         fiat_out = t.quantity + (fee if fa == t.base else ZERO)
         quote_in = gross_quote - (fee if fa == t.quote else ZERO)
         _require_positive(quote_in, t, "the quote received after the fee")
-        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, fiat_out, t.base, fiat_out))
+        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, fiat_out, t.base, fiat_out,
+                         own_fee=fee if fa == t.base else ZERO))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.base, t.quantity,
-                         fa, crypto_fee))
+                         fa, crypto_fee, own_fee=fee if fa == t.quote else ZERO))
     if third:
         legs.append(_third_asset_fee_leg(t))
     return legs

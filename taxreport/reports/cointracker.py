@@ -13,9 +13,12 @@ columns." Tags from "Transaction category definitions"
 * Tags: only ``staking`` (staking reward) is written, the one income tag whose CSV spelling the
   category page shows. An empty tag (a plain trade, send or receive) is always valid, so trades,
   deposits, transfers and own-wallet withdrawals have none. Other income types (airdrop, interest,
-  mining…), gifts, donations, lost coins and third-asset fee rebates also get an empty tag, and
+  mining…), gifts given or received, donations, lost coins and third-asset fee rebates also get an
+  empty tag, and
   :func:`untagged` lists them so the user can set the category in CoinTracker (we do not guess tag
   spellings we could not verify).
+* CoinTracker has no description column, so rows of simulated accounts (``--include-simulated``)
+  cannot be marked in the file; the command says so (:func:`taxreport.reports.txrows.simulated_note`).
 * CoinTracker has no description column: transfers between own accounts are a send row and a
   receive row with the same time, amount and currency, which CoinTracker pairs as a transfer.
 """
@@ -46,13 +49,13 @@ def tag(row: TxRow) -> str:
 
 
 def needs_manual_tag(row: TxRow) -> bool:
-    """Rows whose meaning the CSV cannot carry with a verified tag (income other than staking,
-    gifts/donations/lost, third-asset fee rebates)."""
+    """Rows whose meaning the CSV cannot carry with a verified tag (income other than staking, gifts
+    given or received, donations, lost coins, third-asset fee rebates)."""
     if row.kind == "income":
         return row.income_type not in INCOME_TAGS
     if row.kind == "withdrawal":
         return row.purpose in ("gift", "donation", "lost")
-    return row.kind == "fee-refund"
+    return row.kind in ("fee-refund", "gift-in")
 
 
 def to_cells(row: TxRow) -> list[Any]:
@@ -63,6 +66,11 @@ def to_cells(row: TxRow) -> list[Any]:
 def rows(events: Iterable[Event], *, start: datetime | None = None, end: datetime | None = None,
          accounts: Sequence[str] | None = None) -> list[list[Any]]:
     return [to_cells(r) for r in tx_rows(events, start=start, end=end, accounts=accounts)]
+
+
+def write(rows: Sequence[TxRow], path: Any) -> int:
+    """Write already built rows (:func:`taxreport.reports.txrows.tx_rows`) as the CoinTracker CSV."""
+    return write_csv(path, HEADER, [to_cells(r) for r in rows])
 
 
 def untagged(events: Iterable[Event], **filters: Any) -> list[TxRow]:

@@ -16,6 +16,13 @@ https://help.koinly.io/en/articles/3663453-what-are-labels); the CSV column is s
   ``Lending interest``, ``Income`` (other), ``Fee refund`` (rebates); withdrawals ``Gift``,
   ``Donation``, ``Lost``; trades, deposits, transfers and own-wallet withdrawals have no label.
   A ``spend`` withdrawal has no label either: Koinly treats an unmatched withdrawal as a disposal.
+* A **gift received** has no label: Koinly documents ``Gift`` only as a *withdrawal* tag ("Withdrawals
+  can be tagged as Donation, Gift, Lost, Cost…"); its deposit tags are income, cashback, PNL, loan,
+  liquidity and pool tags, and "without any tags, deposits are considered acquisitions of an asset
+  (equivalent to 'bought at market price')" ("What are tags"). So the row is a plain deposit whose
+  description says ``gift received`` and carries the donor's basis when known (taxreport's importer
+  reads both back); :func:`untagged_gifts` lists them so the user can set the cost basis in Koinly.
+* ``--include-simulated``: rows of simulated accounts have a Description starting ``SIMULATED:``.
 * Transfers between own accounts: a withdrawal row and a deposit row with the same TxHash
   (see :mod:`.txrows`). Import one file per Koinly wallet with ``--account``, or all accounts in one.
 """
@@ -60,6 +67,16 @@ def to_cells(row: TxRow) -> list[Any]:
 def rows(events: Iterable[Event], *, start: datetime | None = None, end: datetime | None = None,
          accounts: Sequence[str] | None = None) -> list[list[Any]]:
     return [to_cells(r) for r in tx_rows(events, start=start, end=end, accounts=accounts)]
+
+
+def untagged_gifts(rows: Sequence[TxRow]) -> list[TxRow]:
+    """Received gifts: written as plain deposits (Koinly has no tag for them; see the module docstring)."""
+    return [r for r in rows if r.kind == "gift-in"]
+
+
+def write(rows: Sequence[TxRow], path: Any) -> int:
+    """Write already built rows (:func:`taxreport.reports.txrows.tx_rows`) as the Koinly CSV."""
+    return write_csv(path, HEADER, [to_cells(r) for r in rows])
 
 
 def render(events: Iterable[Event], **filters: Any) -> str:
