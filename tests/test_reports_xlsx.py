@@ -92,13 +92,30 @@ def test_no_formulas_and_injection_neutralised(ledger, tmp_path):
 
 
 
-def test_breakdown_lines_flatten_groups_and_keep_rates_as_text():
+def test_breakdown_lines_flatten_groups_keep_counts_numbers_and_rates_text():
     lines = report_data.breakdown_lines({"short": {"proceeds": D("10"), "gain": D("2"), "count": D("3")},
                                          "discount_rate": D("0.50"), "discount_amount": D("1.5"),
-                                         "timezone": "Australia/Sydney", "form8949": {"short_box": "C"}})
-    assert lines == [("short: proceeds", D("10")), ("short: gain", D("2")), ("short: count", "3"),
+                                         "timezone": "Australia/Sydney", "form8949": {"short_box": "C"},
+                                         "sa108_number_of_disposals": 7})
+    assert lines == [("short: proceeds", D("10")), ("short: gain", D("2")), ("short: count", 3),
                      ("discount rate", "0.5"), ("discount amount", D("1.5")), ("timezone", "Australia/Sydney"),
-                     ("form8949", "short_box=C")]
+                     ("form8949", "short_box=C"), ("sa108 number of disposals", 7)]
+
+
+def test_counts_in_the_summary_sheet_are_numbers(tmp_path):
+    """Issue #13 item 4: a count is a number cell (3), not the text "3"; so are the disposal count and the
+    per-asset disposals."""
+    from reports_fixtures import us_summary
+
+    s = us_summary()
+    s.breakdown = {"short": {"count": 2, "gain": D("3980.572")}, "long": {"count": D("1"), "gain": D("2200")},
+                   "sa108_number_of_disposals": 3}
+    path = xlsx.export(report_data.collect(s, []), tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(path)
+    values = {r[0].value: r[1].value for r in wb["Summary"].iter_rows(min_row=2)}
+    assert values["Breakdown: short: count"] == 2 and values["Breakdown: long: count"] == 1
+    assert values["Breakdown: sa108 number of disposals"] == 3 and values["Disposals"] == 3
+    assert [r[1].value for r in wb["Per asset"].iter_rows(min_row=2)] == [1, 1, 1]
 
 
 def test_uk_disposals_carry_the_pool_after_in_the_detail_column(tmp_path):

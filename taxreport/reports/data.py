@@ -101,8 +101,8 @@ def per_asset(summary: YearSummary) -> list[AssetTotals]:
 
 def breakdown_lines(breakdown: dict[str, Any]) -> list[tuple[str, Any]]:
     """The jurisdiction's free-form breakdown as ``(label, value)`` lines: Decimal amounts stay
-    Decimal (``count`` entries and rates/ratios become text), nested dicts are flattened as ``"short: gain"``, other
-    values become text."""
+    Decimal, counts are ``int`` (a number in the workbook, not text), rates/ratios become text, nested
+    dicts are flattened as ``"short: gain"``, other values become text."""
     out: list[tuple[str, Any]] = []
     for key, value in breakdown.items():
         name = str(key).replace("_", " ")
@@ -110,13 +110,15 @@ def breakdown_lines(breakdown: dict[str, Any]) -> list[tuple[str, Any]]:
             if any(isinstance(v, Decimal) and k != "count" for k, v in value.items()):
                 for sub, v in value.items():
                     label = f"{name}: {str(sub).replace('_', ' ')}"
-                    out.append((label, str(int(v)) if sub == "count" and isinstance(v, Decimal) else v))
+                    out.append((label, int(v) if sub == "count" and isinstance(v, (Decimal, int)) else v))
             else:
                 out.append((name, ", ".join(f"{k}={v}" for k, v in value.items())))
         elif isinstance(value, Decimal) and NOT_MONEY.intersection(name.split()):
             out.append((name, decimal_str(value)))  # a rate or ratio, not an amount of money
         elif isinstance(value, Decimal):
             out.append((name, value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out.append((name, value))  # a count
         elif isinstance(value, (list, tuple)):
             out.append((name, ", ".join(str(v) for v in value)))
         else:

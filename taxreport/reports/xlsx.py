@@ -121,6 +121,8 @@ def summary_rows(data: ReportData) -> list[list[Any]]:
     for label, value in breakdown_lines(s.breakdown):
         if isinstance(value, Decimal):
             rows.append([f"Breakdown: {label}", None, value])
+        elif isinstance(value, int) and not isinstance(value, bool):
+            rows.append([f"Breakdown: {label}", value, None])  # a count: a number
         else:
             rows.append([f"Breakdown: {label}", str(value), None])
     for note in s.notes:
