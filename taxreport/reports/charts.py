@@ -75,8 +75,8 @@ def allocation_chart(allocation: Sequence[tuple[str, Decimal, Decimal]]) -> byte
     return _png(plt, fig)
 
 
-def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> bytes:
-    """Line of the basket's total value at each rebalance."""
+def value_figure(values: Sequence[tuple[datetime, Decimal]], currency: str):  # noqa: ANN201 - (plt, fig, ax)
+    """The value chart's figure, not yet saved (tests measure its tick labels)."""
     import matplotlib.dates as mdates
 
     plt, fig, ax = _figure(6.4, 2.6)
@@ -93,6 +93,12 @@ def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> by
     ax.yaxis.set_major_formatter(_amounts(ys))
     ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
     ax.set_axisbelow(True)
+    return plt, fig, ax
+
+
+def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> bytes:
+    """Line of the basket's total value at each rebalance."""
+    plt, fig, _ = value_figure(values, currency)
     return _png(plt, fig)
 
 
