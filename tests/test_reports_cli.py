@@ -97,6 +97,6 @@ def test_export_module_imports_no_heavy_library():
 
     code = ("import sys, taxreport.cli.export_cmds, taxreport.reports.pdf, taxreport.reports.xlsx, "
             "taxreport.reports.charts, taxreport.reports.koinly; "
-            "print(sorted(m for m in ('weasyprint', 'matplotlib', 'openpyxl', 'pandas', 'ccxt') if m in sys.modules))")
+            "print(sorted(m for m in ('weasyprint', 'matplotlib', 'openpyxl', 'xlsxwriter', 'reportlab', 'pypdf', 'pandas', 'ccxt') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,6 +1,6 @@
 """``taxreport export …``: Koinly and CoinTracker CSV, Form 8949 CSV, the HMRC computation CSV, the XLSX
 workbook, the PDF summary, and ``all`` of them into one folder. The formats are documented in their
-modules under :mod:`taxreport.reports`; openpyxl, matplotlib and weasyprint load only when used."""
+modules under :mod:`taxreport.reports`; XlsxWriter, matplotlib, weasyprint and reportlab load only when used."""
 
 from __future__ import annotations
 
