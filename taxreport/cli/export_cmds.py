@@ -59,9 +59,30 @@ def _events(ctx: click.Context, kw: dict[str, Any]) -> list:
 
 def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSummary
     """The gains of the export's request (the same flags and engine path as ``taxreport gains``)."""
-    from taxreport.gains import gains_for
+    return _computed(ctx, kw)[1]
 
-    return gains_for(open_ledger(ctx, must_exist=True), _request(kw))
+
+def _computed(ctx: click.Context, kw: dict[str, Any]) -> tuple[list, Any]:
+    """``(the ledger's events, the request's YearSummary)`` from **one** verified read of the ledger:
+    :func:`taxreport.gains.gains_for` step by step (``load_events``: chain verified, blocking review items
+    refused; then ``compute_request``), so ``export all`` does not read and verify a 100,000-event ledger
+    three times."""
+    from taxreport.gains import compute_request, load_events
+    from taxreport.prices.store import load_table
+
+    ledger = open_ledger(ctx, must_exist=True)
+    request = _request(kw)
+    events = load_events(ledger, request)
+    return events, compute_request(events, load_table(ledger), request)
+
+
+def _tx_events(events: list, kw: dict[str, Any]) -> list:
+    """The Koinly/CoinTracker events of an already verified read (as :func:`_events` makes them)."""
+    from taxreport.model.legs import effective_events
+    from taxreport.prepare import apply_basis
+    from taxreport.simulated import without_simulated
+
+    return apply_basis(without_simulated(effective_events(events), include=bool(kw.get("include_simulated"))))
 
 
 def _request(kw: dict[str, Any]):  # noqa: ANN202 - GainsRequest
@@ -114,7 +135,11 @@ def _tx_notes(fmt: str, rows: list) -> list[str]:
     return [n for n in notes if n]
 
 
-def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...], recon_account: str | None) -> Any:
+def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tuple[str, ...],
+                 recon_account: str | None) -> Any:
+    """Everything the workbook and the PDF show, from the summary, the ledger's events (read and verified
+    once by :func:`_computed`) and the stored rows of the tax year (read by time in SQL, for the audit
+    trail and the rebalance records)."""
     from datetime import datetime, timezone
 
     from taxreport.reports.data import collect
@@ -126,13 +151,12 @@ def _report_data(ctx: click.Context, summary: Any, recon_files: tuple[str, ...],
 
         report = reconcile_okx(ledger, list(recon_files), account=recon_account or "okx:main",
                                start=summary.year_start, end=summary.year_end)
-    rows = list(ledger.rows())
+    rows = list(ledger.rows(start=summary.year_start, end=summary.year_end))
     from taxreport.simulated import simulated_accounts  # events helper (issue #12): audit rows of real accounts
 
-    sim = set() if any(n.startswith("SIMULATED") for n in summary.notes) else \
-        set(simulated_accounts([r.event for r in rows]))
+    sim = set() if any(n.startswith("SIMULATED") for n in summary.notes) else set(simulated_accounts(events))
     rows = [r for r in rows if not sim.intersection(r.event.accounts)] if sim else rows
-    # the summary came from gains_for, which verified the hash chain (taxreport.gains.load_events)
+    # the summary came from load_events, which verified the hash chain (taxreport.gains)
     return collect(summary, rows, reconciliation=report, reconciliation_note=note,
                    now=datetime.now(timezone.utc), chain_verified=True)
 
@@ -264,7 +288,8 @@ def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
     """
     from taxreport.reports import xlsx
 
-    data = _report_data(ctx, _summary(ctx, kw), (), None)
+    events, summary = _computed(ctx, kw)
+    data = _report_data(ctx, summary, events, (), None)
     path = xlsx.export(data, kw.get("out") or _name("xlsx", kw["jurisdiction"], kw["year"]))
     _done(path, f"{len(data.summary.disposals)} disposals, {len(data.audit)} ledger events")
 
@@ -290,7 +315,8 @@ def pdf_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
         task = progress.add_task("computing gains…")
-        data = _report_data(ctx, _summary(ctx, kw), recon_files, reconcile_account)
+        events, summary = _computed(ctx, kw)
+        data = _report_data(ctx, summary, events, recon_files, reconcile_account)
         progress.update(task, description="rendering PDF…")
         path = pdf.export(data, kw.get("out") or _name("pdf", kw["jurisdiction"], kw["year"]))
     _done(path, f"{len(data.summary.disposals)} disposals")
@@ -319,6 +345,7 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
     from rich.progress import BarColumn, Progress, TextColumn
 
     from taxreport.reports import cointracker, form8949, hmrc, koinly, pdf, xlsx
+    from taxreport.reports.background import Background
     from taxreport.reports.txrows import tx_rows
 
     j, year = kw["jurisdiction"].lower(), kw["year"]
@@ -331,11 +358,13 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
                   transient=True) as progress:
         steps = 4 + (1 if j in ("us", "uk") else 0)
         task = progress.add_task("computing gains…", total=steps + 1)
-        summary = _summary(ctx, kw)
-        data = _report_data(ctx, summary, recon_files, reconcile_account)
-        events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
+        stored, summary = _computed(ctx, kw)  # one verified read of the ledger for every file
+        data = _report_data(ctx, summary, stored, recon_files, reconcile_account)
+        events = _tx_events(stored, kw)  # events helper (issue #12): simulated accounts out unless asked
         progress.advance(task)
         folder.mkdir(parents=True, exist_ok=True)
+        # the workbook (the longest file) is written by a forked child while this process writes the rest
+        workbook = Background(xlsx.export, data, folder / _name("xlsx", j, year))
         rows = tx_rows(events, end=summary.year_end, accounts=accounts)  # one set of rows for both formats
         notes: list[str] = []
         for fmt_name, module in (("koinly", koinly), ("cointracker", cointracker)):
@@ -359,11 +388,12 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
             path = folder / _name("hmrc", j, year)
             written.append(("hmrc", path, f"{hmrc.export(summary, path)} rows"))
             progress.advance(task)
-        progress.update(task, description="xlsx…")
-        written.append(("xlsx", xlsx.export(data, folder / _name("xlsx", j, year)), f"{len(data.audit)} events"))
-        progress.advance(task)
         progress.update(task, description="pdf…")
-        written.append(("pdf", pdf.export(data, folder / _name("pdf", j, year)), f"{len(summary.disposals)} disposals"))
+        made_pdf = ("pdf", pdf.export(data, folder / _name("pdf", j, year)), f"{len(summary.disposals)} disposals")
+        progress.advance(task)
+        progress.update(task, description="xlsx…")
+        written.append(("xlsx", workbook.wait(), f"{len(data.audit)} events"))
+        written.append(made_pdf)
         progress.advance(task)
     from taxreport.reports.txrows import simulated_note
 

@@ -48,6 +48,11 @@ class Num(str):
 def csv_cell(value: Any) -> str:
     """One CSV cell: numbers (``Decimal``, ``int``, :class:`Num`) verbatim, everything else through
     :func:`safe_text`."""
+    kind = type(value)
+    if kind is Num:  # the common case first: most cells of a large export are numbers we formatted
+        return value  # type: ignore[no-any-return]
+    if kind is str:
+        return safe_text(value)
     if value is None:
         return ""
     if isinstance(value, Num):

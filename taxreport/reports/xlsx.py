@@ -58,6 +58,8 @@ def _cell_value(value: Any, kind: str) -> Any:
     """What a cell holds: a Decimal, int, datetime/date or str (already neutralised), or None."""
     if value is None or value == "":
         return None
+    if type(value) is Decimal and kind in ("money", "qty"):  # the common case first
+        return value
     if kind in ("money", "qty"):
         return value if isinstance(value, Decimal) else Decimal(str(value))
     if kind == "time":
@@ -100,7 +102,8 @@ def _sheet(wb: Any, fmt: _Formats, title: str, columns: Sequence[Column], rows: 
         if kind in fixed:
             widths[c] = max(widths[c], fixed[kind])
         else:
-            longest = max((len(str(r[c])) for r in values if r[c] is not None), default=0)
+            longest = max((len(v) if type(v) is str else len(str(v)) for v in (r[c] for r in values) if v is not None),
+                          default=0)
             widths[c] = max(widths[c], min(longest + 2, MAX_WIDTH))
     for c, width in enumerate(widths):
         ws.set_column(c, c, width)
