@@ -20,8 +20,11 @@ Safety (the report shows text from imported files: notes, account and basket nam
   (the stylesheet and the chart images, under the ``taxreport:`` scheme) and refuses every other URL
   (``file:``, ``http(s):``, ``data:``…), recording what it refused. So even markup that reached the
   renderer could not read a local file or call the network.
+* The appendices are drawn by reportlab from plain text (no markup, nothing fetched); text that could
+  start a spreadsheet formula does not matter in a PDF, so it is printed as it is.
 
-jinja2, matplotlib and weasyprint are imported inside the functions only. No tax rule lives here.
+jinja2, matplotlib, weasyprint, reportlab and pypdf are imported inside the functions only. No tax rule
+lives here.
 """
 
 from __future__ import annotations
