@@ -100,6 +100,14 @@ def test_breakdown_lines_flatten_groups_keep_counts_numbers_and_rates_text():
     assert lines == [("short: proceeds", D("10")), ("short: gain", D("2")), ("short: count", 3),
                      ("discount rate", "0.5"), ("discount amount", D("1.5")), ("timezone", "Australia/Sydney"),
                      ("form8949", "short_box=C"), ("sa108 number of disposals", 7)]
+    # nested groups (UK SA108 split around 30 Oct 2024) flatten at any depth; "rate" in the group's name
+    # does not make its amounts rates
+    nested = report_data.breakdown_lines({"sa108_rate_change_split": {
+        "before 30 Oct 2024": {"gains": D("0"), "count": 0}, "on or after 30 Oct 2024": {"gains": D("10.5"), "count": 3}}})
+    assert nested == [("sa108 rate change split: before 30 Oct 2024: gains", D("0")),
+                      ("sa108 rate change split: before 30 Oct 2024: count", 0),
+                      ("sa108 rate change split: on or after 30 Oct 2024: gains", D("10.5")),
+                      ("sa108 rate change split: on or after 30 Oct 2024: count", 3)]
 
 
 def test_counts_in_the_summary_sheet_are_numbers(tmp_path):

@@ -99,21 +99,24 @@ def per_asset(summary: YearSummary) -> list[AssetTotals]:
     return [AssetTotals(a, *v) for a, v in sorted(acc.items())]
 
 
-def breakdown_lines(breakdown: dict[str, Any]) -> list[tuple[str, Any]]:
+def breakdown_lines(breakdown: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     """The jurisdiction's free-form breakdown as ``(label, value)`` lines: Decimal amounts stay
     Decimal, counts are ``int`` (a number in the workbook, not text), rates/ratios become text, nested
-    dicts are flattened as ``"short: gain"``, other values become text."""
+    dicts are flattened as ``"short: gain"`` (at any depth: ``"sa108 rate change split: before 30 Oct
+    2024: gains"``), a dict of plain settings becomes ``k=v`` text, other values become text."""
     out: list[tuple[str, Any]] = []
     for key, value in breakdown.items():
-        name = str(key).replace("_", " ")
+        name = prefix + str(key).replace("_", " ")
         if isinstance(value, dict):
-            if any(isinstance(v, Decimal) and k != "count" for k, v in value.items()):
+            if any(isinstance(v, (Decimal, dict)) and k != "count" for k, v in value.items()):
                 for sub, v in value.items():
-                    label = f"{name}: {str(sub).replace('_', ' ')}"
-                    out.append((label, int(v) if sub == "count" and isinstance(v, (Decimal, int)) else v))
+                    if str(sub) == "count" and isinstance(v, (Decimal, int)) and not isinstance(v, bool):
+                        out.append((f"{name}: count", int(v)))
+                    else:
+                        out.extend(breakdown_lines({sub: v}, prefix=f"{name}: "))
             else:
                 out.append((name, ", ".join(f"{k}={v}" for k, v in value.items())))
-        elif isinstance(value, Decimal) and NOT_MONEY.intersection(name.split()):
+        elif isinstance(value, Decimal) and NOT_MONEY.intersection(str(key).replace("_", " ").split()):
             out.append((name, decimal_str(value)))  # a rate or ratio, not an amount of money
         elif isinstance(value, Decimal):
             out.append((name, value))

@@ -214,6 +214,7 @@ def render_html(data: ReportData, assets: dict[str, tuple[bytes, str]],
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = _money
     env.filters["qty"] = _qty
+    env.filters["first_upper"] = lambda text: str(text)[:1].upper() + str(text)[1:]  # "Sa108 … 30 Oct", not "oct"
     env.tests["negative"] = _negative
     return env.get_template("report.html").render(**context(data, assets, appendices))
 
