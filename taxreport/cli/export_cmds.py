@@ -302,7 +302,8 @@ def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
 @click.option("--reconcile-account", default=None, help="Ledger account for --reconcile-okx (default okx:main).")
 @click.pass_context
 def pdf_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account: str | None, **kw: Any) -> None:
-    """PDF year-end summary: totals, per asset, charts, disposals, reconciliation, rebalance log.
+    """PDF: a few-page summary (totals, per asset, charts, holdings per asset, reconciliation, audit), then
+    Appendix A (every disposal, with totals) and Appendix B (the rebalance log).
 
     \b
     Examples:

@@ -138,13 +138,15 @@ class BreakdownView:
     lines: list[tuple[str, Any]]
 
 
-def breakdown_view(breakdown: dict[str, Any]) -> BreakdownView:
+def breakdown_view(breakdown: Any) -> BreakdownView:
     """The one reader of the summary's ``breakdown`` for the PDF (with :func:`breakdown_lines`): entries
-    that carry a ``gain`` are categories, the rest are figures and settings."""
-    groups = {k: v for k, v in breakdown.items() if isinstance(v, dict) and isinstance(v.get("gain"), Decimal)}
+    that carry a ``gain`` are categories, the rest are figures and settings. A typed breakdown (a record
+    with ``as_dict()``) is read through its fields."""
+    items: dict[str, Any] = breakdown if isinstance(breakdown, dict) else breakdown.as_dict()
+    groups = {k: v for k, v in items.items() if isinstance(v, dict) and isinstance(v.get("gain"), Decimal)}
     rows = [(str(k).replace("_", " "), v.get("count"), v.get("proceeds"), v.get("cost"), v["gain"])
             for k, v in groups.items()]
-    return BreakdownView(rows, breakdown_lines({k: v for k, v in breakdown.items() if k not in groups}))
+    return BreakdownView(rows, breakdown_lines({k: v for k, v in items.items() if k not in groups}))
 
 
 @dataclass(frozen=True)
