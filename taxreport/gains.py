@@ -27,14 +27,14 @@ Two lower entry points with stable signatures:
 ``move_order``         ``"fifo"`` (default) or ``"method"``: which lots a transfer moves
 ``timezone``           IANA zone of the local dates (default: the jurisdiction's) [``--timezone``]
 ``accounts``           report only disposals in these accounts (set by ``accounts=``); refused for
-                       countries that pool per person (``pools_per_person``: UK, CA)
+                       countries that pool per person (``Policy.pooling`` is ``PERSON``: UK, CA)
 =====================  ==========================================================================
 
 Matching always sees **all** accounts, so lots transferred between accounts keep their basis;
 ``accounts`` only restricts which disposals are reported and summed.
 
-Only legs before the end of the tax year (plus the jurisdiction's ``lookahead_days``, default
-:data:`DEFAULT_LOOKAHEAD_DAYS`, plus one day for time zones) are valued, so later years need no rates.
+Only legs before the end of the tax year (plus the policy's ``lookahead_days``, plus one day for time
+zones) are valued, so later years need no rates.
 """
 
 from __future__ import annotations
@@ -47,16 +47,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, LedgerError
 from taxreport.jurisdictions import base as jbase
-from taxreport.jurisdictions.base import YearSummary
-from taxreport.lots.valuation import SwapCost, SwapStats, value_events
+from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
+from taxreport.jurisdictions.engine import Jurisdiction
+from taxreport.lots.valuation import SwapStats, value_events
 from taxreport.model.events import Event
 from taxreport.prices.rates import Pricer, RateTable
-
-# Legs after the tax year are valued (and need rates) only this many days past its end, for rules that
-# look forward from a disposal (UK 30-day rule, CA superficial loss). A jurisdiction module may set
-# ``lookahead_days`` (US and DE: 0: nothing after the year matters).
-DEFAULT_LOOKAHEAD_DAYS = 62
-
 
 @dataclass(frozen=True)
 class GainsRequest:
@@ -149,8 +144,8 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
                                         currency=request.currency, options=request.engine_options())
     shown = set(recorded) & {d.event_key for d in summary.disposals}  # not the sales left out (simulated…)
     if shown and request.method != "specific" and "specific" in jbase.get(request.jurisdiction).methods:
-        summary.notes.append(f"{len(shown)} sale(s) have their lots identified at the time of sale in the ledger "
-                             "(lots.identified records); run with --method specific to use them")
+        summary.notes.append(Note(f"{len(shown)} sale(s) have their lots identified at the time of sale in the "
+                                  "ledger (lots.identified records); run with --method specific to use them", "method"))
     return summary
 
 
@@ -169,11 +164,11 @@ def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any
                   lookback_days=int(o.get("rate_lookback_days", 0)))
 
 
-def year_cutoff(j: Any, year: str) -> datetime:
+def year_cutoff(j: Jurisdiction, year: str) -> datetime:
     """The last moment whose events a tax year's computation reads (the year's end plus the country's
-    look-ahead, e.g. the UK 30-day rule)."""
+    look-ahead, e.g. the UK 30-day rule, plus a day for time zones)."""
     _, year_end = j.year_bounds(year)
-    return year_end + timedelta(days=1 + int(getattr(j, "lookahead_days", DEFAULT_LOOKAHEAD_DAYS)))
+    return year_end + timedelta(days=1 + j.policy.lookahead_days)
 
 
 def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
@@ -181,6 +176,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
                               currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
     """The tax year's summary from ``events`` (every year; reversals applied here)."""
     j = jbase.get(jurisdiction)
+    policy = j.policy
     opts = dict(options or {})
     cur = (currency or j.currency).upper()
     # --- events helper (issue #12): simulated accounts out unless asked, basis supplements, own transfers ---
@@ -189,7 +185,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
 
     prepared = prepare_events(events if isinstance(events, list) else list(events),
                               include_simulated=bool(opts.pop("include_simulated", False)))
-    events, gifts = gifts_for(prepared.events, j.code)  # a US/DE gift is no disposal for the donor
+    events, gifts = gifts_for(prepared.events, policy.gift_is_disposal)  # a US/DE gift is no disposal for the donor
     if gifts:
         prepared.notes.append(f"{gifts} gift(s) given: no disposal for the donor in {j.name} (the lots leave "
                               "without gain or loss; see taxreport/jurisdictions/gifts.py)")
@@ -199,7 +195,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
             raise InputError(f"{', '.join(simulated)} holds simulated money and is left out of every tax figure; "
                              "add --include-simulated to see it (the report then says SIMULATED)", field="--account")
     # --- end events helper ---
-    if accounts and getattr(j, "pools_per_person", False):
+    if accounts and policy.pooling is Pooling.PERSON:
         # A same-day group (UK) or the ACB pool and superficial-loss test (CA) span every account of
         # the person: a per-account view would drop or misstate mixed disposals, so refuse it.
         raise InputError(f"{j.name} pools each token per person across all accounts (one disposal can mix "
@@ -219,15 +215,13 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
     try:
         swaps = SwapStats()
-        movements = value_events(events, pricer, until=cutoff,
-                                 swap_cost=getattr(j, "swap_cost", SwapCost.RECEIVED), stats=swaps)
+        movements = value_events(events, pricer, until=cutoff, swap_cost=policy.swap_cost, stats=swaps)
         # --- events helper (issue #12): income as income, valued with the same rates ---
-        from taxreport.jurisdictions.income import RULES, income_of_year
+        from taxreport.jurisdictions.income import income_of_year
 
-        income_start, income_end = j.year_bounds(year, opts["timezone"]) if opts.get(  # type: ignore[call-arg]
-            "timezone") else j.year_bounds(year)
-        income = income_of_year(events, pricer, jurisdiction=j.code, start=income_start, end=income_end) \
-            if j.code in RULES else None
+        income_start, income_end = j.year_bounds(year, opts.get("timezone"))
+        income = income_of_year(events, pricer, jurisdiction=j.code, start=income_start, end=income_end,
+                                rules=policy.income) if policy.income is not None else None
         # --- end events helper ---
         pricer.raise_if_missing()
         opts.setdefault("currency", cur)
@@ -237,13 +231,17 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
             gc.enable()
     summary.timezone = str(opts.get("timezone") or j.timezone)
     if cur != j.currency:
-        summary.notes.append(f"amounts are in {cur}, not {j.currency} as {j.name} requires (--currency)")
+        summary.notes.append(Note(f"amounts are in {cur}, not {j.currency} as {j.name} requires (--currency)",
+                                  "currency"))
         summary.currency = cur
     if accounts:
-        _restrict(summary, set(accounts))
-    summary.notes[:0] = pricer.notes() + swaps.notes()
+        summary.notes.append(Note(f"only disposals in {', '.join(sorted(accounts))} are reported; lots were matched "
+                                  "over all accounts; thresholds and allowances apply to the whole taxpayer",
+                                  "accounts"))
+    summary.notes[:0] = notes_of(pricer.notes() + swaps.notes(), "price")
     summary.income = income  # events helper (issue #12)
-    summary.notes[:0] = prepared.notes  # events helper (issue #12): SIMULATED banner / simulated left out
+    summary.notes[:0] = [Note(n, "simulated" if n.startswith("SIMULATED") else "events")
+                         for n in prepared.notes]  # events helper (issue #12): SIMULATED banner / simulated left out
     return summary
 
 
@@ -259,19 +257,3 @@ def compute_gains(ledger, *, jurisdiction: str, year: str, method: str | None = 
     refuse_blocking(ledger, events, jurisdiction=jurisdiction, year=year, options=options, verify=False)
     return compute_gains_from_events(events, load_table(ledger), jurisdiction=jurisdiction, year=year,
                                      method=method, accounts=accounts, currency=currency, options=options)
-
-
-def _restrict(summary: YearSummary, accounts: set[str]) -> None:
-    """Safety net for jurisdiction modules that ignore ``options["accounts"]``."""
-    if all(d.account in accounts for d in summary.disposals):
-        summary.notes.append(f"only disposals in {', '.join(sorted(accounts))} are reported; lots were matched "
-                             "over all accounts; thresholds and allowances apply to the whole taxpayer")
-        return
-    from taxreport.jurisdictions.summary import totals
-
-    summary.disposals = [d for d in summary.disposals if d.account in accounts]
-    t = totals(summary.disposals)
-    summary.proceeds, summary.cost, summary.gain = t["proceeds"], t["cost"], t["gain"]
-    summary.gains, summary.losses = t["gains"], t["losses"]
-    summary.notes.append(f"only disposals in {', '.join(sorted(accounts))} are reported; taxable_gain and the "
-                         "breakdown are for ALL accounts (this jurisdiction module does not filter by account)")

@@ -247,16 +247,16 @@ def review_ledger(ledger, *, jurisdiction: str | None = None, year: str | None =
 
 def _missing_rates(ledger, events: Sequence[Event], jurisdiction: str, end: datetime | None,
                    opts: dict[str, Any]) -> list[ReviewItem]:
-    from taxreport.gains import DEFAULT_LOOKAHEAD_DAYS, make_pricer
+    from taxreport.gains import make_pricer
     from taxreport.jurisdictions.base import get
     from taxreport.lots.valuation import value_events
     from taxreport.prices.store import load_table
 
     j = get(jurisdiction)
     pricer = make_pricer(load_table(ledger), (opts.get("currency") or j.currency).upper(), opts)
-    until = end + timedelta(days=1 + int(getattr(j, "lookahead_days", DEFAULT_LOOKAHEAD_DAYS))) if end else None
+    until = end + timedelta(days=1 + j.policy.lookahead_days) if end else None
     try:
-        value_events(list(events), pricer, until=until)
+        value_events(list(events), pricer, until=until, swap_cost=j.policy.swap_cost)
     except ValueError:
         return []  # a malformed event is reported by gains itself
     out = []
@@ -287,8 +287,7 @@ def refuse_blocking(ledger, events: Sequence[Event], *, jurisdiction: str | None
     if jurisdiction:
         j = get(jurisdiction)
         code = j.code
-        end = (j.year_bounds(year, opts["timezone"]) if opts.get("timezone")  # type: ignore[call-arg]
-               else j.year_bounds(year))[1]
+        end = j.year_bounds(year, opts.get("timezone"))[1]
     else:
         from taxreport.jurisdictions.calendar import calendar_year_bounds
 

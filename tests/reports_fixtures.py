@@ -76,7 +76,8 @@ def us_summary(year: str = "2024"):
     Totals: proceeds 7142.85 + 7000 + 1050.005 = 15192.855; cost 4404.40 + 3552.25 + 1055.633 =
     9012.283; gain 6180.572; gains 2738.45 + 3447.75 = 6186.20; losses 5.628.
     """
-    from taxreport.jurisdictions.base import DisposalResult, YearSummary
+    from taxreport.jurisdictions.base import DisposalResult, Totals, YearSummary
+    from taxreport.jurisdictions.us import UsBreakdown
     from taxreport.lots.types import LotMatch, OpenLot
 
     y = int(year)
@@ -102,7 +103,7 @@ def us_summary(year: str = "2024"):
         year_start=t(f"{y}-01-01T00:00:00"), year_end=t(f"{y + 1}-01-01T00:00:00"),
         disposals=[d1, d2, d3], proceeds=D("15192.855"), cost=D("9012.283"), gain=D("6180.572"),
         gains=D("6186.20"), losses=D("5.628"), allowance=D("0"), taxable_gain=D("6180.572"),
-        breakdown={"short": D("3980.572"), "long": D("2200")},
+        breakdown=UsBreakdown(short=Totals(gain=D("3980.572")), long=Totals(gain=D("2200"))),
         open_lots=[OpenLot(account="kraken:main", asset="BTC", quantity=D("0.4"), cost=D("17617.60"),
                            acquired_at=t(f"{y}-01-05T10:00:00"), lot_ref="trade:csv:K-1#1")],
         notes=["prices: synthetic daily closes (sample_exports/prices)", "=cmd|' /C calc'!A0"],
@@ -123,6 +124,7 @@ def uk_summary():
     Year: gains 190, losses 20, net 170, annual exempt amount 3000, taxable 0.
     """
     from taxreport.jurisdictions.base import DisposalResult, YearSummary
+    from taxreport.jurisdictions.uk import UkDetail
     from taxreport.lots.types import LotMatch
 
     d1 = DisposalResult(
@@ -131,16 +133,16 @@ def uk_summary():
         lots=(LotMatch(D("10"), D("140"), t("2024-06-10T15:00:00"), None, "trade:okx:B-2#1", "same-day"),
               LotMatch(D("20"), D("260"), t("2024-06-20T09:00:00"), None, "trade:okx:B-3#1", "30-day"),
               LotMatch(D("30"), D("300"), None, None, None, "s104")),
-        detail={"local_date": "2024-06-10", "gross_proceeds": D("900"), "disposal_costs": D("10"),
-                "allowable_costs": D("710"), "pool_quantity_after": D("70"), "pool_cost_after": D("700"),
-                "event_keys": ("trade:okx:S-1#0",)})
+        detail=UkDetail(local_date="2024-06-10", gross_proceeds=D("900"), disposal_costs=D("10"),
+                        allowable_costs=D("710"), pool_quantity_after=D("70"), pool_cost_after=D("700"),
+                        event_keys=("trade:okx:S-1#0",)))
     d2 = DisposalResult(
         time=t("2024-09-01T10:00:00"), account="okx:main", asset="TOK", quantity=D("10"), proceeds=D("80"),
         cost=D("100"), gain=D("-20"), rule="s104", event_key="trade:okx:S-2",
         lots=(LotMatch(D("10"), D("100"), None, None, None, "s104"),),
-        detail={"local_date": "2024-09-01", "gross_proceeds": D("80"), "disposal_costs": D("0"),
-                "allowable_costs": D("100"), "pool_quantity_after": D("60"), "pool_cost_after": D("600"),
-                "event_keys": ("trade:okx:S-2#0",)})
+        detail=UkDetail(local_date="2024-09-01", gross_proceeds=D("80"), disposal_costs=D("0"),
+                        allowable_costs=D("100"), pool_quantity_after=D("60"), pool_cost_after=D("600"),
+                        event_keys=("trade:okx:S-2#0",)))
     return YearSummary(
         jurisdiction="uk", currency="GBP", method="hmrc", year="2024-25",
         year_start=t("2024-04-05T23:00:00"), year_end=t("2025-04-05T23:00:00"), disposals=[d1, d2],

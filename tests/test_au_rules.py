@@ -46,11 +46,11 @@ def test_discount_after_losses_ato_kathleen_example():
     assert [(r.asset, r.term, r.gain) for r in s.disposals] == [
         ("AAA", "long", D("3000")), ("BBB", "short", D("520")), ("CCC", "short", D("-600"))]
     b = s.breakdown
-    assert (b["non_discount_gains"], b["discount_gains"], b["capital_losses"]) == (D("520"), D("3000"), D("600"))
-    assert (b["non_discount_gains_after_losses"], b["discount_gains_after_losses"]) == (D("0"), D("2520"))
-    assert b["discount_amount"] == D("1260")
+    assert (b.non_discount_gains, b.discount_gains, b.capital_losses) == (D("520"), D("3000"), D("600"))
+    assert (b.non_discount_gains_after_losses, b.discount_gains_after_losses) == (D("0"), D("2520"))
+    assert b.discount_amount == D("1260")
     assert s.taxable_gain == D("1260")
-    assert b["net_capital_loss_carried_forward"] == D("0")
+    assert b.net_capital_loss_carried_forward == D("0")
     assert (s.year, s.currency, s.allowance) == ("2024-25", "AUD", D("0"))
 
 
@@ -58,11 +58,11 @@ def test_losses_go_to_non_discount_gains_first_and_carry_forward():
     # Non-discount 1,000, discount 10,000, losses 3,000: 1,000 - 1,000 = 0; 10,000 - 2,000 = 8,000;
     # x 50% -> net $4,000 (losses on the discount gain first would give 1,000 + 7,000 x 50% = $4,500).
     steps = net_capital_gain(D("1000"), D("10000"), D("3000"), D("0"), D("0.5"))
-    assert (steps["discount_gains_after_losses"], steps["net_capital_gain"]) == (D("8000"), D("4000"))
+    assert (steps.discount_gains_after_losses, steps.net_capital_gain) == (D("8000"), D("4000"))
     # Losses larger than all gains: 100 + 200 gains, 500 current losses, 50 prior: gains absorbed by 300 of
     # the current losses; carried forward (500 - 300) + 50 = $250; net 0.
     steps = net_capital_gain(D("100"), D("200"), D("500"), D("50"), D("0.5"))
-    assert (steps["net_capital_gain"], steps["net_capital_loss_carried_forward"]) == (D("0"), D("250"))
+    assert (steps.net_capital_gain, steps.net_capital_loss_carried_forward) == (D("0"), D("250"))
 
 
 def test_discount_boundary_excludes_both_days_on_sydney_dates():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from taxreport.errors import InputError, MissingDataError
 from taxreport.jurisdictions import base
 from taxreport.jurisdictions.ca import JURISDICTION as CA
-from taxreport.jurisdictions.ca import match_ca
+from taxreport.jurisdictions.ca import SuperficialTest, match_ca
 from taxreport.lots.types import Acquisition, Disposal
 
 D = Decimal
@@ -50,13 +50,13 @@ def test_plain_average_cost_across_accounts():
     s = CA.compute(moves, year="2024")
     r1, r2 = s.disposals
     assert (r1.proceeds, r1.cost, r1.gain) == (D("89910"), D("67500"), D("22410"))
-    assert (r1.detail["gross_proceeds"], r1.detail["outlays"], r1.detail["acb_per_unit"]) == (
+    assert (r1.detail.gross_proceeds, r1.detail.outlays, r1.detail.acb_per_unit) == (
         D("90000"), D("90"), D("45000"))
-    assert (r1.detail["pool_quantity_after"], r1.detail["pool_cost_after"]) == (D("1.5"), D("67500"))
+    assert (r1.detail.pool_quantity_after, r1.detail.pool_cost_after) == (D("1.5"), D("67500"))
     assert (r2.event_key, r2.cost, r2.gain) == ("s2#0", D("48750"), D("1250"))
-    assert (s.gain, s.taxable_gain, s.breakdown["inclusion_rate"]) == (D("23660"), D("11830"), D("0.5"))
-    assert s.breakdown["schedule3_proceeds"] == D("140000")
-    assert s.breakdown["schedule3_outlays"] == D("90")
+    assert (s.gain, s.taxable_gain, s.breakdown.inclusion_rate) == (D("23660"), D("11830"), D("0.5"))
+    assert s.breakdown.schedule3_proceeds == D("140000")
+    assert s.breakdown.schedule3_outlays == D("90")
     [pool] = s.open_lots
     assert (pool.asset, pool.quantity, pool.cost) == ("BTC", D("1"), D("48750"))
     assert CA.compute(moves, year="2025").disposals == []  # 31 Dec local, not 1 Jan
@@ -76,10 +76,10 @@ def test_full_superficial_loss_is_added_to_the_repurchased_units():
     r1, r2 = s.disposals
     assert (r1.cost, r1.adjustment, r1.gain, r1.adjustment_code) == (D("40000"), D("10000"), D("0"),
                                                                       "superficial loss")
-    assert r1.detail["superficial_test"] == {"sold": D("10"), "acquired_in_period": D("10"),
-                                             "held_at_period_end": D("10")}
+    assert r1.detail.superficial_test == SuperficialTest(sold=D("10"), acquired_in_period=D("10"),
+                                                         held_at_period_end=D("10"))
     assert (r2.cost, r2.gain) == (D("41000"), D("4000"))
-    assert (s.gain, s.taxable_gain, s.breakdown["superficial_losses_denied"]) == (D("4000"), D("2000"), D("10000"))
+    assert (s.gain, s.taxable_gain, s.breakdown.superficial_losses_denied) == (D("4000"), D("2000"), D("10000"))
     assert s.losses == 0
 
 
@@ -97,7 +97,7 @@ def test_partial_superficial_loss_it456r_proportions():
     assert (r.cost, r.adjustment, r.gain) == (D("2000"), D("450"), D("-150"))
     [pool] = s.open_lots
     assert (pool.quantity, pool.cost) == (D("45"), D("4650"))
-    assert (s.gain, s.losses, s.taxable_gain, s.breakdown["allowable_capital_loss"]) == (
+    assert (s.gain, s.losses, s.taxable_gain, s.breakdown.allowable_capital_loss) == (
         D("-150"), D("150"), D("0"), D("75"))
 
 
@@ -112,9 +112,9 @@ def test_loss_not_superficial_when_the_units_are_sold_again_before_day_30():
     s = CA.compute(moves, year="2024")
     r1, r2 = s.disposals
     assert (r1.adjustment, r1.gain) == (D("0"), D("-10000"))
-    assert r1.detail["superficial_test"]["held_at_period_end"] == 0
+    assert r1.detail.superficial_test.held_at_period_end == 0
     assert (r2.cost, r2.gain) == (D("31000"), D("1000"))
-    assert (s.gain, s.taxable_gain, s.breakdown["superficial_losses_denied"]) == (D("-9000"), D("0"), D("0"))
+    assert (s.gain, s.taxable_gain, s.breakdown.superficial_losses_denied) == (D("-9000"), D("0"), D("0"))
 
 
 def test_repurchase_on_day_31_is_outside_the_period():
@@ -135,7 +135,7 @@ def test_bought_in_the_30_days_before_and_partly_sold_is_superficial():
     s = CA.compute(moves, year="2024")
     [r] = s.disposals
     assert (r.adjustment, r.gain) == (D("5000"), D("0"))
-    assert (r.detail["pool_quantity_after"], r.detail["pool_cost_after"]) == (D("5"), D("25000"))
+    assert (r.detail.pool_quantity_after, r.detail.pool_cost_after) == (D("5"), D("25000"))
 
 
 def test_errors_and_registration():
@@ -192,6 +192,6 @@ def test_schedule3_figures_foot_when_a_superficial_loss_is_denied():
              sell("2024-03-01T15:00:00", "20", "1400", "s1"),
              buy("2024-03-15T15:00:00", "15", "1200", "b2")]
     b = CA.compute(moves, year="2024").breakdown
-    assert (b["schedule3_proceeds"], b["schedule3_acb"], b["schedule3_outlays"], b["schedule3_gain"]) == (
+    assert (b.schedule3_proceeds, b.schedule3_acb, b.schedule3_outlays, b.schedule3_gain) == (
         D("1400"), D("1550"), D("0"), D("-150"))
-    assert b["schedule3_proceeds"] - b["schedule3_acb"] - b["schedule3_outlays"] == b["schedule3_gain"]
+    assert b.schedule3_proceeds - b.schedule3_acb - b.schedule3_outlays == b.schedule3_gain

@@ -38,7 +38,7 @@ def test_sale_on_anniversary_is_taxable_day_after_is_not(sold, exempt):
     # gain 60000 - 25000 = 35000: fully taxable within the year (>= 1000 Freigrenze), else tax-free
     assert d.gain == D(35000)
     assert s.taxable_gain == (D(0) if exempt else D(35000))
-    assert s.breakdown["exempt" if exempt else "taxable"]["gain"] == D(35000)
+    assert (s.breakdown.exempt if exempt else s.breakdown.taxable).gain == D(35000)
 
 
 def test_anniversary_of_29_february():
@@ -61,7 +61,7 @@ def test_freigrenze(year, sell_price, taxable):
 
 
 def test_freigrenze_table():
-    assert [(y, a) for y, a in FREIGRENZE] == [(0, D(600)), (2024, D(1000))]
+    assert list(FREIGRENZE.rows) == [(0, D(600)), (2024, D(1000))]
     assert freigrenze(2017) == D(600) and freigrenze(2023) == D(600) and freigrenze(2030) == D(1000)
 
 
@@ -77,7 +77,7 @@ def test_losses_offset_taxable_gains_and_exempt_losses_do_not_count():
     assert [d.gain for d in exempt] == [D(-20000)]
     # taxable: -10000 (s1) + (42000 - 20 - 30000 = 11980) (s2) = 1980 >= 1000 -> all taxable
     assert [d.gain for d in taxable] == [D(-10000), D(11980)]
-    assert s.breakdown["taxable"]["gain"] == D(1980)
+    assert s.breakdown.taxable.gain == D(1980)
     assert s.taxable_gain == D(1980)
 
 

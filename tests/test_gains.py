@@ -10,6 +10,7 @@ import pytest
 from taxreport.errors import MissingDataError
 from taxreport.gains import compute_gains, compute_gains_from_events
 from taxreport.jurisdictions.summary import summarise, totals
+from taxreport.jurisdictions.us import UsBreakdown
 from taxreport.model.events import Reversal, Trade, Transfer
 from taxreport.prices.rates import RateTable
 from taxreport.prices.store import RateRow, write_rates
@@ -96,10 +97,11 @@ def test_summary_helper_arithmetic():
             DisposalResult(at("2024-01-02T00:00:00"), "a", "BTC", D(1), D(50), D("75.5"), D("-25.5"), (), "fifo")]
     # proceeds 150, cost 135.5, gains 40, losses 25.5, net 14.5
     t = totals(rows)
-    assert (t["proceeds"], t["cost"], t["gains"], t["losses"], t["gain"]) == (D(150), D("135.5"), D(40), D("25.5"), D("14.5"))
+    assert (t.proceeds, t.cost, t.gains, t.losses, t.gain, t.count) == (D(150), D("135.5"), D(40), D("25.5"), D("14.5"), 2)
+    breakdown = UsBreakdown(short=t)
     s = summarise("xx", "USD", "fifo", "2024", at("2024-01-01T00:00:00"), at("2025-01-01T00:00:00"), rows,
-                  D(0), D("14.5"), {"k": 1}, [], ["n"])
-    assert (s.gain, s.taxable_gain, s.breakdown, s.notes, len(s.disposals)) == (D("14.5"), D("14.5"), {"k": 1}, ["n"], 2)
+                  D(0), D("14.5"), breakdown, [], ["n"])
+    assert (s.gain, s.taxable_gain, s.breakdown, s.notes, len(s.disposals)) == (D("14.5"), D("14.5"), breakdown, ["n"], 2)
 
 
 def test_unknown_account_is_an_error():

@@ -10,6 +10,7 @@ import pytest
 from reports_fixtures import us_summary
 
 from taxreport.errors import InputError
+from taxreport.jurisdictions.us import Form8949, UsBreakdown
 from taxreport.reports import form8949
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -63,7 +64,7 @@ def test_unknown_reporting_is_refused():
 
 def test_boxes_and_timezone_chosen_by_the_us_computation_are_used():
     summary = us_summary()
-    summary.breakdown["form8949"] = {"reporting": "reported", "short_box": "A", "long_box": "D"}
+    summary.breakdown = UsBreakdown(form8949=Form8949("reported", "A", "D"))
     summary.timezone = "Asia/Tokyo"  # the summary's zone (every report uses it); 2024-03-12T09:15Z is 18:15 in Tokyo, same date
     rows = list(csv.DictReader(io.StringIO(form8949.render(summary))))
     assert {(r["Part"], r["Box"]) for r in rows} == {("I", "A"), ("II", "D")}

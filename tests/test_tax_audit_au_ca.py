@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from taxreport.gains import compute_gains_from_events
+from taxreport.jurisdictions.ca import SuperficialTest
 from test_tax_audit_helpers import cents, rates, trade
 
 D = Decimal
@@ -41,15 +42,15 @@ def test_au_year_loss_discount_and_non_discount_gains():
     s = compute_gains_from_events(ev, rates(), jurisdiction="au", year="2024-25")
     b = s.breakdown
     # non-discount gains 5,000 + 250 = 5,250; discount gains 59,860 + 250 = 60,110; losses 8,000
-    assert b["non_discount_gains"] == D(5250)
-    assert b["discount_gains"] == D(60110)
-    assert b["capital_losses"] == D(8000)
+    assert b.non_discount_gains == D(5250)
+    assert b.discount_gains == D(60110)
+    assert b.capital_losses == D(8000)
     # losses to non-discount gains first: 5,250 -> 0, remaining 2,750 off 60,110 -> 57,360;
     # discount 50%: 28,680; net capital gain 28,680
-    assert b["discount_gains_after_losses"] == D(57360)
-    assert b["discount_amount"] == D(28680)
+    assert b.discount_gains_after_losses == D(57360)
+    assert b.discount_amount == D(28680)
     assert s.taxable_gain == D(28680)
-    assert b["net_capital_loss_carried_forward"] == D(0)
+    assert b.net_capital_loss_carried_forward == D(0)
 
 
 def test_ca_partial_superficial_loss_then_replacement_sold():
@@ -67,8 +68,8 @@ def test_ca_partial_superficial_loss_then_replacement_sold():
     first, second = s.disposals
     # S = 40, P = 10 (bought 31 Jan - 31 Mar; the 2 Jan buy is outside), B = 70 held on 31 Mar.
     # denied = 200 x min(40, 10, 70) / 40 = $50; allowed loss $150
-    assert first.detail["superficial_test"] == {"sold": D(40), "acquired_in_period": D(10),
-                                                "held_at_period_end": D(70)}
+    assert first.detail.superficial_test == SuperficialTest(sold=D(40), acquired_in_period=D(10),
+                                                            held_at_period_end=D(70))
     assert first.adjustment == D(50)
     assert first.gain == D(-150)
     # pool after the sale 60 / $600; 15 Mar: + $60 + denied $50 -> 70 / $710
@@ -78,8 +79,8 @@ def test_ca_partial_superficial_loss_then_replacement_sold():
     # year: -150 + 121.60 = -$28.40; allowable capital loss 1/2 = $14.20; taxable 0
     assert s.gain == D("-28.4")
     assert s.taxable_gain == D(0)
-    assert cents(s.breakdown["allowable_capital_loss"]) == D("14.20")
-    assert s.breakdown["superficial_losses_denied"] == D(50)
+    assert cents(s.breakdown.allowable_capital_loss) == D("14.20")
+    assert s.breakdown.superficial_losses_denied == D(50)
 
 
 def test_ca_loss_not_superficial_when_sold_out_within_30_days():
@@ -107,7 +108,7 @@ def test_ca_superficial_loss_substitute_bought_before_the_sale():
     s = compute_gains_from_events(ev, rates(), jurisdiction="ca", year="2024")
     first, second = s.disposals
     assert (first.cost, first.adjustment, first.gain) == (D(900), D(200), D(0))
-    assert first.detail["pool_cost_after"] == D(1100)
+    assert first.detail.pool_cost_after == D(1100)
     assert (second.cost, second.gain) == (D(1100), D(100))
     assert s.gain == D(100)
     assert s.taxable_gain == D(50)

@@ -77,7 +77,7 @@ def test_transfer_between_own_accounts_keeps_date_and_cost():
     got = sorted((d.account, d.role, d.term, d.proceeds, d.cost, d.gain) for d in s.disposals)
     assert got == [("A", "fee", "long", D(6), D(2), D(4)),
                    ("B", "trade", "long", D(69993), D(19998), D(49995))]
-    assert s.breakdown["long"]["gain"] == D(49999)
+    assert s.breakdown.long.gain == D(49999)
     # --account B: only the sale in B
     sb = compute_gains_from_events(TRANSFER, rates(("BTC", "USD", "2024-03-01T00:00:00", "60000")),
                                    jurisdiction="us", year="2024", accounts=["B"])

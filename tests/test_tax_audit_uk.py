@@ -38,7 +38,7 @@ EVENTS = [
 
 def test_uk_year_same_day_thirty_day_and_pool():
     s = compute_gains_from_events(EVENTS, rates(), jurisdiction="uk", year="2024-25")
-    by_day = {d.detail["local_date"]: d for d in s.disposals}
+    by_day = {d.detail.local_date: d for d in s.disposals}
     assert sorted(by_day) == ["2024-07-10", "2024-07-20", "2024-12-01"]
 
     # 10 July: ONE disposal of 6 BTC (4 + 2), gross 8,000 + 4,200 = £12,200, fees £40, net £12,160.
@@ -50,15 +50,15 @@ def test_uk_year_same_day_thirty_day_and_pool():
     #   pool after: 14 BTC / £15,026.666…
     jul10 = by_day["2024-07-10"]
     assert jul10.quantity == D(6)
-    assert jul10.detail["gross_proceeds"] == D(12200) and jul10.detail["disposal_costs"] == D(40)
+    assert jul10.detail.gross_proceeds == D(12200) and jul10.detail.disposal_costs == D(40)
     assert cents(jul10.cost) == D("9073.33")
     assert cents(jul10.gain) == D("3086.67")
     rules = {}
     for lot in jul10.lots:
         rules[lot.rule] = rules.get(lot.rule, D(0)) + lot.quantity
     assert rules == {"same-day": D(1), "30-day": D(4), "s104": D(1)}
-    assert jul10.detail["pool_quantity_after"] == D(14)
-    assert cents(jul10.detail["pool_cost_after"]) == D("15026.67")
+    assert jul10.detail.pool_quantity_after == D(14)
+    assert cents(jul10.detail.pool_cost_after) == D("15026.67")
 
     # 20 July: 2 BTC for £4,000. 30-day window 21 Jul - 19 Aug: 25 Jul and 9 Aug were used by the
     # earlier disposal (10 July goes first); 10 Aug 2 BTC £3,400 matches -> gain 4,000 - 3,400 = £600.
@@ -72,17 +72,17 @@ def test_uk_year_same_day_thirty_day_and_pool():
     assert [m.rule for m in dec.lots] == ["s104"]
     assert cents(dec.cost) == D("7513.33")
     assert cents(dec.gain) == D("13465.67")
-    assert dec.detail["pool_quantity_after"] == D(7)
+    assert dec.detail.pool_quantity_after == D(7)
 
     # Year: 3,086.666… + 600 + 13,465.666… = £17,152.33; AEA 2024-25 £3,000; taxable £14,152.33.
     assert cents(s.gain) == D("17152.33")
     assert s.allowance == D(3000)
     assert cents(s.taxable_gain) == D("14152.33")
-    assert s.breakdown["sa108_number_of_disposals"] == 3
+    assert s.breakdown.sa108_number_of_disposals == 3
     # SA108 proceeds: 12,200 + 4,000 + 21,000 = £37,200; allowable costs include fees:
     # 9,073.33 + 40 + 3,400 + 7,513.33 + 21 = £20,047.67
-    assert s.breakdown["sa108_disposal_proceeds"] == D(37200)
-    assert cents(s.breakdown["sa108_allowable_costs"]) == D("20047.67")
+    assert s.breakdown.sa108_disposal_proceeds == D(37200)
+    assert cents(s.breakdown.sa108_allowable_costs) == D("20047.67")
 
 
 def test_uk_same_day_buys_and_sells_matched_before_30_day():
@@ -95,7 +95,7 @@ def test_uk_same_day_buys_and_sells_matched_before_30_day():
           trade("2024-03-10T09:00:00", "sell", "ETH", "GBP", "5", "130", "x2"),
           trade("2024-03-10T12:00:00", "buy", "ETH", "GBP", "5", "120", "y1")]
     s = compute_gains_from_events(ev, rates(), jurisdiction="uk", year="2023-24")
-    g = {d.detail["local_date"]: d for d in s.disposals}
+    g = {d.detail.local_date: d for d in s.disposals}
     assert [(m.rule, m.cost) for m in g["2024-03-01"].lots] == [("s104", D(500))]
     assert g["2024-03-01"].gain == D(250)
     assert [(m.rule, m.cost) for m in g["2024-03-10"].lots] == [("same-day", D(600))]
@@ -122,8 +122,8 @@ def test_uk_bed_and_breakfast_across_the_tax_year_end():
           trade("2025-04-05T23:30:00", "sell", "ETH", "GBP", "1", "1600", "k3"),
           trade("2025-04-20T12:00:00", "buy", "ETH", "GBP", "1", "1400", "k4")]
     a = compute_gains_from_events(ev, rates(), jurisdiction="uk", year="2024-25")
-    assert [(d.detail["local_date"], d.rule, d.gain) for d in a.disposals] == [("2025-04-05", "30-day", D(100))]
+    assert [(d.detail.local_date, d.rule, d.gain) for d in a.disposals] == [("2025-04-05", "30-day", D(100))]
     # the pool at the end of 2024-25 is still 2 ETH / £2,000 (the 30-day match never touched it)
     assert [(lot.quantity, lot.cost) for lot in a.open_lots] == [(D(2), D(2000))]
     b = compute_gains_from_events(ev, rates(), jurisdiction="uk", year="2025-26")
-    assert [(d.detail["local_date"], d.rule, d.gain) for d in b.disposals] == [("2025-04-06", "s104", D(600))]
+    assert [(d.detail.local_date, d.rule, d.gain) for d in b.disposals] == [("2025-04-06", "s104", D(600))]

@@ -35,8 +35,8 @@ def test_us_leap_day_lot_and_new_york_dates():
                    ("b2#0", "short", D(21000), D("12512.5"), D("8487.5")),
                    ("c#0", "long", D(22000), D("12512.5"), D("9487.5"))]
     # short 14,935 + 8,487.50 = $23,422.50; long $9,487.50; net $32,910
-    assert s.breakdown["short"]["gain"] == D("23422.5")
-    assert s.breakdown["long"]["gain"] == D("9487.5")
+    assert s.breakdown.short.gain == D("23422.5")
+    assert s.breakdown.long.gain == D("9487.5")
     assert s.taxable_gain == D(32910)
 
 
@@ -77,8 +77,8 @@ def test_de_freigrenze_exactly_reached_makes_everything_taxable():
     # loss sale at 2,250: 2,250 - 2,500 = -250. Net § 23 = 1,200 - 250 + 50 = 1,000 = Freigrenze 2024:
     # not "weniger als 1 000 Euro", so the whole 1,000 is taxable.
     s = compute_gains_from_events(_de_events("2250"), rates(), jurisdiction="de", year="2024")
-    assert s.breakdown["taxable"]["gain"] == D(1000)
-    assert s.breakdown["exempt"]["gain"] == D(30070)  # 30,000 + 70
+    assert s.breakdown.taxable.gain == D(1000)
+    assert s.breakdown.exempt.gain == D(30070)  # 30,000 + 70
     assert s.allowance == D(1000)
     assert s.taxable_gain == D(1000)
     sol = sorted((d.time.day, d.exempt, d.gain) for d in s.disposals if d.asset == "SOL")
@@ -88,7 +88,7 @@ def test_de_freigrenze_exactly_reached_makes_everything_taxable():
 def test_de_net_one_cent_below_freigrenze_is_tax_free():
     # loss sale at 2,249.99: loss 250.01; net 1,200 - 250.01 + 50 = 999.99 < 1,000: tax-free.
     s = compute_gains_from_events(_de_events("2249.99"), rates(), jurisdiction="de", year="2024")
-    assert s.breakdown["taxable"]["gain"] == D("999.99")
+    assert s.breakdown.taxable.gain == D("999.99")
     assert s.taxable_gain == D(0)
 
 
@@ -124,4 +124,4 @@ def test_de_leap_day_acquisition_period_ends_28_february():
     s = compute_gains_from_events(ev, rates(), jurisdiction="de", year="2025")
     assert [(d.exempt, d.gain) for d in s.disposals] == [(False, D(30)), (True, D(40))]
     # net § 23 gain 30 < 1,000: tax-free
-    assert s.breakdown["taxable"]["gain"] == D(30) and s.taxable_gain == D(0)
+    assert s.breakdown.taxable.gain == D(30) and s.taxable_gain == D(0)

@@ -43,7 +43,7 @@ def test_crypto22251_basic_section_104_pool():
     [r] = s.disposals
     assert (r.proceeds, r.cost, r.gain) == (D("300000"), D("42000"), D("258000"))
     assert r.rule == "s104"
-    assert (r.detail["pool_quantity_after"], r.detail["pool_cost_after"]) == (D("100"), D("84000"))
+    assert (r.detail.pool_quantity_after, r.detail.pool_cost_after) == (D("100"), D("84000"))
 
 
 def test_crypto22252_same_day_rule():
@@ -62,9 +62,9 @@ def test_crypto22252_same_day_rule():
     assert (r.proceeds, r.cost, r.gain) == (D("1400"), D("937.5"), D("462.5"))
     assert quantize_money(r.cost, D("1")) == D("938")
     assert r.rule == "same-day"
-    assert r.detail["event_keys"] == ("d1#0", "d2#0")
-    assert (r.detail["pool_quantity_after"], r.detail["pool_cost_after"]) == (D("5100"), D("562.5"))
-    assert s.breakdown["sa108_number_of_disposals"] == 1
+    assert r.detail.event_keys == ("d1#0", "d2#0")
+    assert (r.detail.pool_quantity_after, r.detail.pool_cost_after) == (D("5100"), D("562.5"))
+    assert s.breakdown.sa108_number_of_disposals == 1
 
 
 def test_crypto22253_thirty_day_rule_across_tax_years():
@@ -87,7 +87,7 @@ def test_crypto22253_thirty_day_rule_across_tax_years():
     assert (r1.cost, r1.gain, r1.rule) == (D("235"), D("165"), "30-day")
     assert [(m.quantity, m.cost, m.lot_ref) for m in r1.lots] == [
         (D("700"), D("175"), "a1#0"), (D("300"), D("60"), "a2#0")]
-    assert (r1.detail["pool_quantity_after"], r1.detail["pool_cost_after"]) == (D("2000"), D("1000"))
+    assert (r1.detail.pool_quantity_after, r1.detail.pool_cost_after) == (D("2000"), D("1000"))
     y2 = UK.compute(moves, year="2023-24")
     [r2] = y2.disposals
     assert (r2.cost, r2.gain) == (D("130"), D("20"))
@@ -113,7 +113,7 @@ def test_crypto22254_same_day_with_section_104_pool():
     assert [(m.rule, m.quantity, m.cost) for m in r.lots] == [
         ("same-day", D("6500"), D("500")), ("s104", D("500"), D("62.5"))]
     assert (r.proceeds, r.gain, r.rule) == (D("642"), D("79.5"), "same-day+s104")
-    assert (r.detail["pool_quantity_after"], r.detail["pool_cost_after"]) == (D("7500"), D("937.5"))
+    assert (r.detail.pool_quantity_after, r.detail.pool_cost_after) == (D("7500"), D("937.5"))
 
 
 def test_crypto22255_thirty_day_with_section_104_pool():
@@ -128,7 +128,7 @@ def test_crypto22255_thirty_day_with_section_104_pool():
     assert [(m.rule, m.quantity, m.cost) for m in r.lots] == [
         ("30-day", D("500"), D("17500")), ("s104", D("3500"), D("50000"))]
     assert r.gain == D("92500")
-    assert (r.detail["pool_quantity_after"], r.detail["pool_cost_after"]) == (D("10500"), D("150000"))
+    assert (r.detail.pool_quantity_after, r.detail.pool_cost_after) == (D("10500"), D("150000"))
     [pool] = s.open_lots  # the 500 bought on 11 Sep were all used by the 30-day rule
     assert (pool.quantity, pool.cost) == (D("10500"), D("150000"))
 
@@ -155,18 +155,18 @@ def test_crypto22256_same_day_thirty_day_and_pool():
     assert [(m.rule, m.quantity, m.cost) for m in r1.lots] == [
         ("same-day", D("10000"), D("45000")), ("30-day", D("20000"), D("90000"))]
     assert r1.gain == D("15000")
-    assert (r1.detail["pool_quantity_after"], r1.detail["pool_cost_after"]) == (D("100000"), D("300000"))
+    assert (r1.detail.pool_quantity_after, r1.detail.pool_cost_after) == (D("100000"), D("300000"))
     assert [(m.rule, m.quantity, m.cost) for m in r2.lots] == [("30-day", D("20000"), D("90000"))]
     assert r2.gain == D("10000")
     assert r3.rule == "s104"
     assert quantize_money(r3.cost) == D("313636.36")
     assert quantize_money(r3.gain) == D("-163636.36")
-    assert quantize_money(r3.detail["pool_cost_after"]) == D("31363.64")
-    assert r3.cost + r3.detail["pool_cost_after"] == D("345000")  # exact: nothing lost to rounding
-    assert s.breakdown["sa108_gains_before_losses"] == D("25000")
-    assert quantize_money(s.breakdown["sa108_losses_in_year"]) == D("163636.36")
+    assert quantize_money(r3.detail.pool_cost_after) == D("31363.64")
+    assert r3.cost + r3.detail.pool_cost_after == D("345000")  # exact: nothing lost to rounding
+    assert s.breakdown.sa108_gains_before_losses == D("25000")
+    assert quantize_money(s.breakdown.sa108_losses_in_year) == D("163636.36")
     assert s.taxable_gain == 0  # net loss: nothing taxable, the loss carries forward
-    assert quantize_money(s.breakdown["losses_carried_forward"]) == D("138636.36")
+    assert quantize_money(s.breakdown.losses_carried_forward) == D("138636.36")
 
 
 # --- CRYPTO22257: crypto-to-crypto swaps, through the whole pipeline (trades -> legs -> valuation) -------

@@ -62,17 +62,17 @@ def test_same_day_thirty_day_and_pool_in_one_year_with_fees_and_allowance():
         ("same-day", D("0.5"), D("17500")), ("30-day", D("0.25"), D("9000")), ("s104", D("0.75"), D("23250"))]
     assert (r1.proceeds, r1.cost, r1.gain) == (D("53946"), D("49750"), D("4196"))
     assert r1.rule == "same-day+30-day+s104"
-    assert (r1.detail["gross_proceeds"], r1.detail["disposal_costs"], r1.detail["allowable_costs"]) == (
+    assert (r1.detail.gross_proceeds, r1.detail.disposal_costs, r1.detail.allowable_costs) == (
         D("54000"), D("54"), D("49804"))
-    assert (r1.detail["pool_quantity_after"], r1.detail["pool_cost_after"]) == (D("2.25"), D("69750"))
+    assert (r1.detail.pool_quantity_after, r1.detail.pool_cost_after) == (D("2.25"), D("69750"))
     assert (r2.cost, r2.gain) == (D("31000"), D("8960"))
-    assert (r2.detail["pool_quantity_after"], r2.detail["pool_cost_after"]) == (D("1.25"), D("38750"))
+    assert (r2.detail.pool_quantity_after, r2.detail.pool_cost_after) == (D("1.25"), D("38750"))
     assert (s.gain, s.allowance, s.taxable_gain) == (D("13156"), D("3000"), D("10156"))
-    assert s.breakdown["sa108_disposal_proceeds"] == D("94000")
-    assert s.breakdown["sa108_allowable_costs"] == D("80844")
-    assert s.breakdown["sa108_number_of_disposals"] == 2
+    assert s.breakdown.sa108_disposal_proceeds == D("94000")
+    assert s.breakdown.sa108_allowable_costs == D("80844")
+    assert s.breakdown.sa108_number_of_disposals == 2
     # cost by rule: same day 17,500; 30 days 9,000; pool 23,250 + 31,000 = 54,250
-    assert s.breakdown["cost_by_rule"] == {"same-day": D("17500"), "30-day": D("9000"), "s104": D("54250")}
+    assert s.breakdown.cost_by_rule == {"same-day": D("17500"), "30-day": D("9000"), "s104": D("54250")}
     [pool] = s.open_lots
     assert (pool.asset, pool.quantity, pool.cost) == ("BTC", D("1.25"), D("38750"))
     assert (s.year, s.currency, s.method) == ("2024-25", "GBP", "hmrc")
@@ -83,9 +83,9 @@ def test_losses_brought_forward_only_down_to_the_annual_exempt_amount():
     # £10,156 used, taxable 0, carried forward 20,000 - 10,156 = £9,844.
     s = UK.compute(combined_year(), year="2024-25", options={"losses_brought_forward": D("20000")})
     assert s.taxable_gain == 0
-    assert s.breakdown["losses_brought_forward_used"] == D("10156")
-    assert s.breakdown["losses_carried_forward"] == D("9844")
-    assert s.breakdown["allowance_used"] == D("3000")
+    assert s.breakdown.losses_brought_forward_used == D("10156")
+    assert s.breakdown.losses_carried_forward == D("9844")
+    assert s.breakdown.allowance_used == D("3000")
 
 
 def test_tax_year_boundary_uses_uk_local_date():
@@ -99,8 +99,8 @@ def test_tax_year_boundary_uses_uk_local_date():
     y2 = UK.compute(moves, year="2024-25")
     assert [r.event_key for r in y1.disposals] == ["late-5-april#0"]
     assert [r.event_key for r in y2.disposals] == ["early-6-april#0"]
-    assert y1.disposals[0].detail["local_date"] == "2024-04-05"
-    assert y2.disposals[0].detail["local_date"] == "2024-04-06"
+    assert y1.disposals[0].detail.local_date == "2024-04-05"
+    assert y2.disposals[0].detail.local_date == "2024-04-06"
     assert y1.year_end == y2.year_start == t("2024-04-05T23:00:00")  # midnight BST
     # 2023-24: gain £500 < AEA £6,000 -> nothing taxable; 2024-25: £500 < £3,000 -> nothing taxable.
     assert (y1.gain, y1.allowance, y1.taxable_gain) == (D("500"), D("6000"), D("0"))
@@ -153,7 +153,7 @@ def test_selling_more_than_held_is_an_error_unless_zero_cost_is_allowed():
 
 
 def test_annual_exempt_amount_table_and_unknown_year():
-    assert {y: ANNUAL_EXEMPT_AMOUNT[y] for y in (2020, 2022, 2023, 2024, 2025)} == {
+    assert {y: ANNUAL_EXEMPT_AMOUNT.at(y) for y in (2020, 2022, 2023, 2024, 2025)} == {
         2020: D("12300"), 2022: D("12300"), 2023: D("6000"), 2024: D("3000"), 2025: D("3000")}
     with pytest.raises(InputError, match="2019-20"):
         UK.compute([], year="2019-20")
@@ -235,7 +235,7 @@ def test_losses_brought_forward_hmrc_cg18202_pattern():
     moves = [buy("2023-05-01T12:00:00", "1", "2000", "b"), sell("2023-08-01T12:00:00", "1", "10000", "s")]
     s = UK.compute(moves, year="2023-24", options={"losses_brought_forward": "3500"})
     assert (s.gain, s.allowance, s.taxable_gain) == (D("8000"), D("6000"), D("0"))
-    assert (s.breakdown["losses_brought_forward_used"], s.breakdown["losses_carried_forward"]) == (D("2000"), D("1500"))
+    assert (s.breakdown.losses_brought_forward_used, s.breakdown.losses_carried_forward) == (D("2000"), D("1500"))
     with pytest.raises(InputError, match="losses_brought_forward"):
         UK.compute(moves, year="2023-24", options={"losses_brought_forward": "-1"})
 
@@ -256,8 +256,9 @@ def test_2024_25_gains_split_at_the_30_october_2024_rate_change():
              Disposal(at("2024-10-30T00:30:00"), "okx", "TOK", Decimal(2), Decimal(150), Decimal(0), "d2", 0),
              Disposal(at("2025-02-05T12:00:00"), "okx", "TOK", Decimal(1), Decimal(400), Decimal(0), "d3", 0)]
     s = UK.compute(moves, year="2024-25")
-    split = s.breakdown["sa108_rate_change_split"]
-    assert split["before 30 Oct 2024"] == {"gains": Decimal(100), "losses": Decimal(0), "net": Decimal(100), "count": 1}
-    assert split["on or after 30 Oct 2024"] == {"gains": Decimal(300), "losses": Decimal(50), "net": Decimal(250),
-                                                "count": 2}
-    assert "sa108_rate_change_split" not in UK.compute(moves[:1], year="2023-24").breakdown
+    split = s.breakdown.sa108_rate_change_split
+    assert split["before 30 Oct 2024"].as_dict() == {"gains": Decimal(100), "losses": Decimal(0), "net": Decimal(100),
+                                                     "count": 1}
+    assert split["on or after 30 Oct 2024"].as_dict() == {"gains": Decimal(300), "losses": Decimal(50),
+                                                          "net": Decimal(250), "count": 2}
+    assert "sa108_rate_change_split" not in UK.compute(moves[:1], year="2023-24").breakdown.as_dict()

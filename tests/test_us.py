@@ -44,7 +44,7 @@ def test_one_year_boundary(sold, term):
     [d] = s.disposals
     # proceeds 70000 - 35 = 69965; cost 20000 + 10 = 20010; gain 49955
     assert (d.term, d.proceeds, d.cost, d.gain) == (term, D(69965), D(20010), D(49955))
-    assert s.breakdown[term]["gain"] == D(49955)
+    assert getattr(s.breakdown, term).gain == D(49955)
     assert s.taxable_gain == D(49955) and s.allowance == 0
 
 
@@ -184,8 +184,8 @@ def test_carryover_options_reach_the_summary():
               trade("2024-06-10T15:00:00", "sell", "1", "1900", tid="s")]
     s = us(events, "2024", options={"short_term_loss_carryover": "2000"})
     assert s.gain == D(900)  # the year's own disposals are unchanged
-    sd = s.breakdown["schedule_d"]
-    assert (sd["net"], sd["loss_deduction"], sd["short_term_loss_carryover_out"]) == (D(-1100), D(1100), D(0))
+    sd = s.breakdown.schedule_d
+    assert (sd.net, sd.loss_deduction, sd.short_term_loss_carryover_out) == (D(-1100), D(1100), D(0))
     assert s.taxable_gain == D(0)
     with pytest.raises(InputError, match="filing_status"):
         us(events, "2024", options={"filing_status": "joint"})

@@ -71,7 +71,7 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
         "proceeds": money_str(summary.proceeds), "cost": money_str(summary.cost), "gain": money_str(summary.gain),
         "gains": money_str(summary.gains), "losses": money_str(summary.losses),
         "allowance": money_str(summary.allowance), "taxable_gain": money_str(summary.taxable_gain),
-        "breakdown": _money(summary.breakdown),
+        "breakdown": _money(summary.breakdown.as_dict()),  # the typed breakdown's fields, same keys
         "disposals": [{
             "time": d.time, "account": d.account, "asset": d.asset, "quantity": decimal_str(d.quantity),
             "proceeds": money_str(d.proceeds), "cost": money_str(d.cost), "gain": money_str(d.gain),

@@ -25,126 +25,159 @@ Rules and their sources:
   "Kathleen" example). Unused losses carry forward as a net capital loss (s102-10), applied in later
   years in the order made (s102-15).
 * Income year 1 July - 30 June, written ``2024-25``.
+
+The module is the country's :data:`POLICY` (data) and :class:`AuRules` (hooks of the one engine,
+:mod:`taxreport.jurisdictions.engine`); per parcel :class:`AuDetail`, per year :class:`AuBreakdown`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Sequence
 
-from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import local_date, split_year_bounds
-from taxreport.jurisdictions.holding import anniversary
-from taxreport.jurisdictions.summary import amount_option, choose_method, summarise
+from taxreport.jurisdictions.base import Breakdown, Detail, DisposalResult, Note, Policy, Pooling
+from taxreport.jurisdictions.calendar import TaxYear, local_date
+from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, LotRules
+from taxreport.jurisdictions.holding import Holding, HoldingEffect
+from taxreport.jurisdictions.income import RULES as INCOME_RULES
+from taxreport.lots.matching import ref_of
 from taxreport.lots.split import allocate
-from taxreport.lots.matching import match_kwargs, match_lots, ref_of
+from taxreport.lots.types import MatchedDisposal
 from taxreport.lots.valuation import SwapCost
-from taxreport.lots.types import MatchedDisposal, Movement
 
 ZERO = Decimal(0)
 
 # CGT discount percentage by entity (ITAA 1997 s115-100): only individuals are modelled.
 DISCOUNT: dict[str, Decimal] = {"individual": Decimal("0.5")}
 
+# ITAA 1997 s115-25(1): at least 12 months, excluding the days of acquisition and of the CGT event.
+HOLDING = Holding(1, HoldingEffect.DISCOUNT)
+
 
 def discount_eligible(acquired: datetime | None, sold: datetime, tz: str) -> bool:
     """At least 12 months between acquisition and CGT event, excluding both days."""
-    if acquired is None:
-        return False
-    return local_date(sold, tz) > anniversary(local_date(acquired, tz))
+    return acquired is not None and HOLDING.long(local_date(acquired, tz), local_date(sold, tz))
+
+
+@dataclass(frozen=True)
+class AuDetail(Detail):
+    """One parcel of a disposal (each parcel is a CGT asset)."""
+
+    discount_eligible: bool
+    gross_proceeds: Decimal  # capital proceeds before the costs of disposal
+    costs_of_disposal: Decimal
+    acquired: str | None  # local date (ISO) of the parcel's acquisition
+
+
+@dataclass(frozen=True)
+class NetCapitalGain(Breakdown):
+    """The ATO method statement's steps."""
+
+    current_year_losses_applied: Decimal
+    current_year_losses_unused: Decimal
+    prior_year_losses_applied: Decimal
+    prior_year_losses_unused: Decimal
+    non_discount_gains_after_losses: Decimal
+    discount_gains_after_losses: Decimal
+    discount_amount: Decimal
+    net_capital_gain: Decimal
+    net_capital_loss_carried_forward: Decimal
+
+
+@dataclass(frozen=True)
+class AuBreakdown(Breakdown):
+    non_discount_gains: Decimal
+    discount_gains: Decimal
+    capital_losses: Decimal
+    losses_brought_forward: Decimal
+    discount_rate: Decimal
+    current_year_losses_applied: Decimal
+    current_year_losses_unused: Decimal
+    prior_year_losses_applied: Decimal
+    prior_year_losses_unused: Decimal
+    non_discount_gains_after_losses: Decimal
+    discount_gains_after_losses: Decimal
+    discount_amount: Decimal
+    net_capital_gain: Decimal
+    net_capital_loss_carried_forward: Decimal
+    timezone: str
 
 
 def net_capital_gain(non_discount_gains: Decimal, discount_gains: Decimal, losses: Decimal,
-                     losses_brought_forward: Decimal, discount: Decimal) -> dict[str, Decimal]:
+                     losses_brought_forward: Decimal, discount: Decimal) -> NetCapitalGain:
     """The ATO steps: current-year losses, then prior-year losses, each to non-discount gains first;
     then the discount on what is left of the discount gains."""
     nd, dg = non_discount_gains, discount_gains
-    steps: dict[str, Decimal] = {}
-    for name, amount in (("current_year_losses", losses), ("prior_year_losses", losses_brought_forward)):
+    applied: list[Decimal] = []
+    unused: list[Decimal] = []
+    for amount in (losses, losses_brought_forward):
         on_nd = min(amount, nd)
         nd -= on_nd
         on_dg = min(amount - on_nd, dg)
         dg -= on_dg
-        steps[f"{name}_applied"] = on_nd + on_dg
-        steps[f"{name}_unused"] = amount - on_nd - on_dg
+        applied.append(on_nd + on_dg)
+        unused.append(amount - on_nd - on_dg)
     discount_amount = dg * discount
-    steps.update({
-        "non_discount_gains_after_losses": nd,
-        "discount_gains_after_losses": dg,
-        "discount_amount": discount_amount,
-        "net_capital_gain": nd + dg - discount_amount,
-        "net_capital_loss_carried_forward": steps["current_year_losses_unused"] + steps["prior_year_losses_unused"],
-    })
-    return steps
+    return NetCapitalGain(
+        current_year_losses_applied=applied[0], current_year_losses_unused=unused[0],
+        prior_year_losses_applied=applied[1], prior_year_losses_unused=unused[1],
+        non_discount_gains_after_losses=nd, discount_gains_after_losses=dg, discount_amount=discount_amount,
+        net_capital_gain=nd + dg - discount_amount, net_capital_loss_carried_forward=unused[0] + unused[1])
 
 
-class Australia:
-    code = "au"
-    name = "Australia (ATO, individuals)"
-    currency = "AUD"
-    methods = ("fifo", "specific")
-    timezone = "Australia/Sydney"
-    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (s110-25(2))
-    lookahead_days = 0  # nothing after the income year changes its gains
+POLICY = Policy(
+    code="au", name="Australia (ATO, individuals)", currency="AUD", timezone="Australia/Sydney",
+    tax_year=TaxYear(7, 1), methods=("fifo", "specific"),
+    pooling=Pooling.UNIVERSAL,  # parcels over all accounts unless option scope=account
+    swap_cost=SwapCost.GIVEN,  # crypto/crypto cost: value given (s110-25(2))
+    lookahead_days=0,  # nothing after the income year changes its gains
+    holding=HOLDING,
+    gift_is_disposal=True,  # ITAA 1997 s116-30: see jurisdictions/gifts.py
+    income=INCOME_RULES["au"],
+)
 
-    def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:
-        return split_year_bounds(label, start_month=7, start_day=1, tz=tz or self.timezone)
 
-    def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
-                options: dict[str, Any] | None = None) -> YearSummary:
-        opts = dict(options or {})
-        method = choose_method(self, method)
-        tz = opts.get("timezone") or self.timezone
-        start, end = self.year_bounds(year, tz)
-        first = int(year.strip()[:4])
-        label = f"{first}-{(first + 1) % 100:02d}"
-        bf = amount_option(opts, "losses_brought_forward")
-        kwargs = match_kwargs(opts)
-        kwargs["scope"] = opts.get("scope", "universal")
-        matched = match_lots(movements, method=method, until=end, **kwargs)
-        accounts = set(opts["accounts"]) if opts.get("accounts") else None
-        results: list[DisposalResult] = []
-        for md in matched.disposals:
-            if md.disposal.time >= start and (accounts is None or md.disposal.account in accounts):
-                results.extend(_parcels(md, tz))
+class AuRules(LotRules):
+    def results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
+        """One result per matched parcel, with the disposal's proceeds and costs of disposal shared by
+        quantity (the last parcel takes the remainder, so the parcels add up exactly)."""
+        d = md.disposal
+        out = []
+        qs = [lot.quantity for lot in md.lots]
+        for lot, gross, fee in zip(md.lots, allocate(d.proceeds, qs), allocate(d.fee, qs)):
+            eligible = lot.rule != "zero-cost" and ctx.held_long(lot.acquired_at, d.time)
+            proceeds = gross - fee
+            out.append(DisposalResult(
+                time=d.time, account=d.account, asset=d.asset, quantity=lot.quantity, proceeds=proceeds,
+                cost=lot.cost, gain=proceeds - lot.cost, lots=(lot,), rule=lot.rule,
+                term="long" if eligible else "short", event_key=ref_of(d), role=d.role,
+                detail=AuDetail(discount_eligible=eligible, gross_proceeds=gross, costs_of_disposal=fee,
+                                acquired=ctx.local_day(lot.acquired_at).isoformat() if lot.acquired_at else None)))
+        return out
+
+    def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
+        results = reported
+        bf = ctx.amount("losses_brought_forward")
         nd_gains = sum((r.gain for r in results if r.gain > 0 and r.term == "short"), ZERO)
         d_gains = sum((r.gain for r in results if r.gain > 0 and r.term == "long"), ZERO)
         losses = sum((-r.gain for r in results if r.gain < 0), ZERO)
         steps = net_capital_gain(nd_gains, d_gains, losses, bf, DISCOUNT["individual"])
-        breakdown: dict[str, Any] = {
-            "non_discount_gains": nd_gains, "discount_gains": d_gains, "capital_losses": losses,
-            "losses_brought_forward": bf, "discount_rate": DISCOUNT["individual"], **steps, "timezone": tz,
-        }
-        notes = list(matched.notes) + [
-            f"parcels: {method}, tracked {'per account' if kwargs['scope'] == 'account' else 'over all accounts'}; "
-            f"dates are local dates in {tz}",
-            "CGT discount 50% for parcels held at least 12 months, excluding the days of acquisition and "
-            "disposal (ITAA 1997 s115-25); losses are applied before the discount, to non-discount gains first",
+        breakdown = AuBreakdown(non_discount_gains=nd_gains, discount_gains=d_gains, capital_losses=losses,
+                                losses_brought_forward=bf, discount_rate=DISCOUNT["individual"],
+                                **steps.as_dict(), timezone=ctx.tz)
+        notes = [
+            Note(f"parcels: {ctx.method}, tracked {'per account' if ctx.scope == 'account' else 'over all accounts'}; "
+                 f"dates are local dates in {ctx.tz}", "method"),
+            Note("CGT discount 50% for parcels held at least 12 months, excluding the days of acquisition and "
+                 "disposal (ITAA 1997 s115-25); losses are applied before the discount, to non-discount gains first",
+                 "rule"),
         ]
-        if accounts is not None:
-            notes.append(f"net capital gain of the disposals in {', '.join(sorted(accounts))} only; the return's "
-                         "net capital gain nets every account's gains and losses (run without --account)")
-        return summarise(self.code, self.currency, method, label, start, end, results, ZERO,
-                         steps["net_capital_gain"], breakdown, matched.open_lots, notes)
+        if ctx.accounts is not None:
+            notes.append(Note(f"net capital gain of the disposals in {', '.join(sorted(ctx.accounts))} only; the "
+                              "return's net capital gain nets every account's gains and losses (run without "
+                              "--account)", "warning"))
+        return Assessment(ZERO, steps.net_capital_gain, breakdown, notes)
 
 
-def _parcels(md: MatchedDisposal, tz: str) -> list[DisposalResult]:
-    """One result per matched parcel, with the disposal's proceeds and costs of disposal shared by
-    quantity (the last parcel takes the remainder, so the parcels add up exactly)."""
-    d = md.disposal
-    out = []
-    qs = [lot.quantity for lot in md.lots]
-    for lot, gross, fee in zip(md.lots, allocate(d.proceeds, qs), allocate(d.fee, qs)):
-        eligible = lot.rule != "zero-cost" and discount_eligible(lot.acquired_at, d.time, tz)
-        proceeds = gross - fee
-        out.append(DisposalResult(
-            time=d.time, account=d.account, asset=d.asset, quantity=lot.quantity, proceeds=proceeds,
-            cost=lot.cost, gain=proceeds - lot.cost, lots=(lot,), rule=lot.rule,
-            term="long" if eligible else "short", event_key=ref_of(d), role=d.role,
-            detail={"discount_eligible": eligible, "gross_proceeds": gross, "costs_of_disposal": fee,
-                    "acquired": local_date(lot.acquired_at, tz).isoformat() if lot.acquired_at else None}))
-    return out
-
-
-JURISDICTION = Australia()
+JURISDICTION = Jurisdiction(POLICY, AuRules())

@@ -29,6 +29,10 @@ Rules and their sources:
 * **Inclusion rate** 1/2 (ITA s38(a)); the proposed 2/3 rate (Budget 2024) was never enacted and was
   cancelled on 21 March 2025. Data table :data:`INCLUSION_RATES`; a year outside it is an error.
 * Tax year: the calendar year; dates are local dates in America/Toronto (option ``timezone``).
+
+The module is the country's :data:`POLICY` (data) and :class:`CaRules` (hooks of the one engine,
+:mod:`taxreport.jurisdictions.engine`); per disposal :class:`CaDetail`, per year :class:`CaBreakdown`.
+The pool is the one average-cost pool, :class:`taxreport.lots.pools.AveragePool`.
 """
 
 from __future__ import annotations
@@ -37,31 +41,65 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Sequence
 
-from taxreport.errors import InputError, MissingDataError
-from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import calendar_year_bounds, local_date
-from taxreport.jurisdictions.summary import choose_method, summarise
-from taxreport.jurisdictions.uk_matching import person_level
-from taxreport.lots.valuation import SwapCost
+from taxreport.errors import MissingDataError
+from taxreport.jurisdictions.base import Breakdown, Detail, DisposalResult, Note, Policy, Pooling, YearTable
+from taxreport.jurisdictions.calendar import TaxYear, local_date
+from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
+from taxreport.jurisdictions.income import RULES as INCOME_RULES
+from taxreport.lots.pools import AveragePool
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, Movement, OpenLot
+from taxreport.lots.valuation import SwapCost
 
 ZERO = Decimal(0)
 WINDOW = timedelta(days=30)
 
-# (first year, last year, inclusion rate): ITA s38(a). 2001 is the first full year at 1/2 (the rate
-# changed twice in 2000). Extend the last year once a year has passed without a change in law.
-INCLUSION_RATES: tuple[tuple[int, int, Decimal], ...] = (
-    (2001, 2026, Decimal("0.5")),
-)
+# Inclusion rate by first year: ITA s38(a). 2001 is the first full year at 1/2 (the rate changed twice in
+# 2000). Extend ``last`` once a year has passed without a change in law.
+INCLUSION_RATES: YearTable[Decimal] = YearTable("Canadian capital gains inclusion rate", (
+    (2001, Decimal("0.5")),
+), last=2026)
 
 
 def inclusion_rate(year: int) -> Decimal:
-    for first, last, rate in INCLUSION_RATES:
-        if first <= year <= last:
-            return rate
-    raise InputError(f"no Canadian capital gains inclusion rate on file for {year}", field="--year")
+    return INCLUSION_RATES.at(year)
+
+
+@dataclass(frozen=True)
+class SuperficialTest(Detail):
+    """The counts of the superficial-loss test (S, P, B)."""
+
+    sold: Decimal
+    acquired_in_period: Decimal
+    held_at_period_end: Decimal
+
+
+@dataclass(frozen=True)
+class CaDetail(Detail):
+    """One disposition as Schedule 3 lays it out."""
+
+    gross_proceeds: Decimal  # proceeds of disposition
+    outlays: Decimal  # outlays and expenses
+    acb_per_unit: Decimal
+    superficial_loss_denied: Decimal
+    superficial_test: SuperficialTest | None  # when the loss was tested
+    schedule3_acb: Decimal  # ACB less the denied superficial loss
+    pool_quantity_after: Decimal
+    pool_cost_after: Decimal
+
+
+@dataclass(frozen=True)
+class CaBreakdown(Breakdown):
+    inclusion_rate: Decimal
+    net_capital_gain: Decimal
+    taxable_capital_gain: Decimal
+    allowable_capital_loss: Decimal
+    superficial_losses_denied: Decimal
+    schedule3_proceeds: Decimal
+    schedule3_acb: Decimal
+    schedule3_outlays: Decimal
+    schedule3_gain: Decimal
 
 
 @dataclass(frozen=True)
@@ -143,23 +181,19 @@ def _match_coin(asset: str, seq: list[Acquisition | Disposal], tz: str, zero_ok:
     days = [local_date(_when(m), tz) for m in seq]
     timeline = _Timeline(seq, days)
     pending: dict[int, Decimal] = {}  # index in seq -> denied loss to add once that acquisition is in
-    pool_q = pool_c = ZERO
+    pool = AveragePool(quantize=False)
     for i, m in enumerate(seq):
         if isinstance(m, Acquisition):
-            pool_q += m.quantity
-            pool_c += m.cost + pending.pop(i, ZERO)
-            history.append(PoolPoint(m.date_acquired, asset, pool_q, pool_c))
+            pool.add_units(m.quantity, m.cost + pending.pop(i, ZERO))
+            history.append(PoolPoint(m.date_acquired, asset, pool.quantity, pool.cost))
             continue
         q = m.quantity
-        take = min(q, pool_q)
-        cost = pool_c if take == pool_q else pool_c * take / pool_q
+        take, cost = pool.take_units(q)
         short = q - take
         if short > 0 and not zero_ok:
             problems.append(f"disposal {m.event_key}#{m.leg_index} at {m.time.isoformat()} sells {q} {asset}; "
                             f"only {take} held (shortfall {short}); import the missing acquisitions or allow "
                             f"a zero cost basis for {asset}")
-        pool_q -= take
-        pool_c -= cost
         loss = m.proceeds - m.fee - cost
         denied, counts = ZERO, None
         if loss < 0:
@@ -173,11 +207,11 @@ def _match_coin(asset: str, seq: list[Acquisition | Disposal], tz: str, zero_ok:
                 denied = -loss if units == s else -loss * units / s
                 target = _substitute_index(seq, days, i, day + WINDOW, units)
                 if target is None:
-                    pool_c += denied  # substitutes already held: their ACB goes up now
+                    pool.add_cost(denied)  # substitutes already held: their ACB goes up now
                 else:
                     pending[target] = pending.get(target, ZERO) + denied
-        history.append(PoolPoint(m.time, asset, pool_q, pool_c))
-        out.append(CaDisposal(m, cost, denied, counts, (pool_q, pool_c), short if short > 0 else ZERO))
+        history.append(PoolPoint(m.time, asset, pool.quantity, pool.cost))
+        out.append(CaDisposal(m, cost, denied, counts, (pool.quantity, pool.cost), short if short > 0 else ZERO))
 
 
 def _substitute_index(seq: list[Acquisition | Disposal], days: list[date], i: int, last_day: date,
@@ -198,65 +232,46 @@ def _substitute_index(seq: list[Acquisition | Disposal], days: list[date], i: in
     return found
 
 
-class Canada:
-    code = "ca"
-    name = "Canada (CRA, individuals)"
-    currency = "CAD"
-    methods = ("acb",)  # average cost of identical property: the only method the law allows
-    timezone = "America/Toronto"
-    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (barter, IT-490)
-    lookahead_days = WINDOW.days  # a December loss is tested against holdings 30 days later (taxreport.gains)
-    pools_per_person = True  # read by taxreport.gains: --account is refused (ACB and superficial loss per person)
-
-    def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:
-        return calendar_year_bounds(label, tz or self.timezone)
-
-    def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
-                options: dict[str, Any] | None = None) -> YearSummary:
-        opts = dict(options or {})
-        method = choose_method(self, method, "Canada uses the average cost (ACB) of identical property")
-        tz = opts.get("timezone") or self.timezone
-        start, end = self.year_bounds(year, tz)
-        rate = inclusion_rate(int(year))
-        zero_cost = tuple(opts.get("zero_cost_assets", ()))
-        own, notes = person_level(movements, zero_cost)
-        horizon = end + timedelta(days=self.lookahead_days + 1)  # the superficial-loss period's end
-        own = [m for m in own if m.time < horizon]
-        matched, history = match_ca(own, tz=tz, zero_cost_assets=zero_cost)
-        results = [_result(r) for r in matched if start <= r.disposal.time < end]
-        net = sum((r.gain for r in results), ZERO)
-        denied = sum((r.adjustment for r in results), ZERO)
-        breakdown = {
-            "inclusion_rate": rate,
-            "net_capital_gain": net,
-            "taxable_capital_gain": net * rate if net > 0 else ZERO,
-            "allowable_capital_loss": -net * rate if net < 0 else ZERO,
-            "superficial_losses_denied": denied,
-            "schedule3_proceeds": sum((r.detail["gross_proceeds"] for r in results), ZERO),
-            # Schedule 3 columns foot: proceeds - ACB - outlays = gain (or loss). A denied superficial loss
-            # is nil on this disposition (ITA s54 "superficial loss", s40(2)(g)(i)), so the ACB reported
-            # for it is the ACB less the denied part (the denied part moves to the substituted units).
-            "schedule3_acb": sum((r.cost - r.adjustment for r in results), ZERO),
-            "schedule3_outlays": sum((r.detail["outlays"] for r in results), ZERO),
-            "schedule3_gain": net,
-        }
+class CaRules(PersonRules):
+    def match(self, ctx: Context, movements: Sequence[Movement]) -> Matched:
+        own, notes = self.own_movements(ctx, movements)  # to the superficial-loss period's end
+        matched, history = match_ca(own, tz=ctx.tz, zero_cost_assets=ctx.zero_cost_assets)
         last: dict[str, PoolPoint] = {}
         for h in history:
-            if h.time < end:
+            if h.time < ctx.end:
                 last[h.asset] = h
         open_lots = [OpenLot(None, a, p.quantity, p.cost, None, None, {"rule": "acb"})
                      for a, p in sorted(last.items()) if p.quantity > 0]
-        notes += [
-            f"ACB: average cost per coin over all accounts; dates are local dates in {tz}",
-            "superficial losses: denied when the coin is bought within 30 days before or after the sale and "
-            "still held 30 days after; denied part = loss x min(sold, bought in period, held at end) / sold "
-            "(practitioner formula after CRA IT-456R para. 12); added to the ACB of the substituted units",
-            "purchases by affiliated persons (spouse, RRSP, TFSA, controlled corporation) are not in the ledger "
-            "and are not considered",
-            f"inclusion rate {rate} (ITA s38(a)); net capital losses of other years are not applied",
+        return Matched([_result(r) for r in matched if r.disposal.time >= ctx.start], open_lots, notes)
+
+    def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
+        rate = inclusion_rate(ctx.first_year)
+        results = reported
+        net = sum((r.gain for r in results), ZERO)
+        details = [r.detail for r in results if isinstance(r.detail, CaDetail)]
+        breakdown = CaBreakdown(
+            inclusion_rate=rate, net_capital_gain=net,
+            taxable_capital_gain=net * rate if net > 0 else ZERO,
+            allowable_capital_loss=-net * rate if net < 0 else ZERO,
+            superficial_losses_denied=sum((r.adjustment for r in results), ZERO),
+            schedule3_proceeds=sum((d.gross_proceeds for d in details), ZERO),
+            # Schedule 3 columns foot: proceeds - ACB - outlays = gain (or loss). A denied superficial loss
+            # is nil on this disposition (ITA s54 "superficial loss", s40(2)(g)(i)), so the ACB reported
+            # for it is the ACB less the denied part (the denied part moves to the substituted units).
+            schedule3_acb=sum((r.cost - r.adjustment for r in results), ZERO),
+            schedule3_outlays=sum((d.outlays for d in details), ZERO),
+            schedule3_gain=net)
+        notes = [
+            Note(f"ACB: average cost per coin over all accounts; dates are local dates in {ctx.tz}", "method"),
+            Note("superficial losses: denied when the coin is bought within 30 days before or after the sale and "
+                 "still held 30 days after; denied part = loss x min(sold, bought in period, held at end) / sold "
+                 "(practitioner formula after CRA IT-456R para. 12); added to the ACB of the substituted units",
+                 "rule"),
+            Note("purchases by affiliated persons (spouse, RRSP, TFSA, controlled corporation) are not in the ledger "
+                 "and are not considered", "rule"),
+            Note(f"inclusion rate {rate} (ITA s38(a)); net capital losses of other years are not applied", "allowance"),
         ]
-        return summarise(self.code, self.currency, method, year.strip(), start, end, results, ZERO,
-                         breakdown["taxable_capital_gain"], breakdown, open_lots, notes)
+        return Assessment(ZERO, breakdown.taxable_capital_gain, breakdown, notes)
 
 
 def _result(r: CaDisposal) -> DisposalResult:
@@ -270,17 +285,26 @@ def _result(r: CaDisposal) -> DisposalResult:
     if r.zero_cost:
         notes.append(f"{r.zero_cost} {d.asset} had no acquisition: zero cost basis used because the user allowed it")
     lots = (LotMatch(quantity=d.quantity, cost=r.cost, acquired_at=None, account=None, lot_ref=None, rule="acb"),)
-    s_p_b = {"sold": r.counts[0], "acquired_in_period": r.counts[1], "held_at_period_end": r.counts[2]} \
-        if r.counts else {}
+    test = SuperficialTest(*r.counts) if r.counts else None
     return DisposalResult(
         time=d.time, account=d.account, asset=d.asset, quantity=d.quantity, proceeds=proceeds, cost=r.cost,
         gain=proceeds - r.cost + r.denied, lots=lots, rule="acb", adjustment=r.denied,
         adjustment_code="superficial loss" if r.denied else "", event_key=f"{d.event_key}#{d.leg_index}",
         role=d.role, notes=tuple(notes),
-        detail={"gross_proceeds": d.proceeds, "outlays": d.fee, "acb_per_unit": r.cost / d.quantity,
-                "superficial_loss_denied": r.denied, "superficial_test": s_p_b,
-                "schedule3_acb": r.cost - r.denied,
-                "pool_quantity_after": r.pool_after[0], "pool_cost_after": r.pool_after[1]})
+        detail=CaDetail(gross_proceeds=d.proceeds, outlays=d.fee, acb_per_unit=r.cost / d.quantity,
+                        superficial_loss_denied=r.denied, superficial_test=test, schedule3_acb=r.cost - r.denied,
+                        pool_quantity_after=r.pool_after[0], pool_cost_after=r.pool_after[1]))
 
 
-JURISDICTION = Canada()
+POLICY = Policy(
+    code="ca", name="Canada (CRA, individuals)", currency="CAD", timezone="America/Toronto", tax_year=TaxYear(),
+    methods=("acb",),  # average cost of identical property: the only method the law allows
+    method_reason="Canada uses the average cost (ACB) of identical property",
+    pooling=Pooling.PERSON,  # --account is refused (ACB and superficial loss per person)
+    swap_cost=SwapCost.GIVEN,  # crypto/crypto cost: value given (barter, IT-490)
+    lookahead_days=WINDOW.days,  # a December loss is tested against holdings 30 days later
+    gift_is_disposal=True,  # ITA s69(1)(b): see jurisdictions/gifts.py
+    income=INCOME_RULES["ca"],
+)
+
+JURISDICTION = Jurisdiction(POLICY, CaRules())

@@ -23,38 +23,36 @@ Rules and their sources:
 * Fees (Werbungskosten / Veräußerungskosten) reduce the gain: disposal fees reduce proceeds,
   acquisition fees are part of the cost (Anschaffungskosten).
 * Tax year: the calendar year (Veranlagungszeitraum).
+
+The module is the country's :data:`POLICY` (data) and :class:`DeRules` (hooks of the one engine,
+:mod:`taxreport.jurisdictions.engine`); the year's figures are :class:`DeBreakdown`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Sequence
 
-from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import calendar_year_bounds
-from taxreport.jurisdictions.holding import held_more_than_one_year, local_day_cache
-from taxreport.jurisdictions.summary import choose_method, summarise, totals
-from taxreport.lots.matching import match_kwargs, match_lots, ref_of
-from taxreport.lots.split import split_disposal
+from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, Totals, YearTable
+from taxreport.jurisdictions.calendar import TaxYear
+from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, LotRules
+from taxreport.jurisdictions.holding import Holding, HoldingEffect
+from taxreport.jurisdictions.income import RULES as INCOME_RULES
+from taxreport.jurisdictions.summary import totals
 from taxreport.lots.valuation import SwapCost
-from taxreport.lots.types import Movement
 from taxreport.model.money import money_str
 
 ZERO = Decimal(0)
 
 # first Veranlagungszeitraum -> Freigrenze in EUR (§ 23 Abs. 3 Satz 5 EStG)
-FREIGRENZE: tuple[tuple[int, Decimal], ...] = (
+FREIGRENZE: YearTable[Decimal] = YearTable("Freigrenze", (
     (0, Decimal("600")),
     (2024, Decimal("1000")),
-)
+))
 
 
 def freigrenze(year: int) -> Decimal:
-    found = FREIGRENZE[0][1]
-    for first, amount in FREIGRENZE:
-        if year >= first:
-            found = amount
-    return found
+    return FREIGRENZE.at(year)
 
 
 def taxable_after_freigrenze(net: Decimal, threshold: Decimal) -> Decimal:
@@ -64,78 +62,61 @@ def taxable_after_freigrenze(net: Decimal, threshold: Decimal) -> Decimal:
     return net
 
 
-class Germany:
-    code = "de"
-    name = "Germany"
-    currency = "EUR"
-    methods = ("fifo", "lifo")
-    timezone = "Europe/Berlin"
-    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (§ 6 Abs. 6 EStG)
-    lookahead_days = 0  # nothing after the year changes its gains
+@dataclass(frozen=True)
+class DeBreakdown(Breakdown):
+    taxable: Totals = field(default_factory=Totals)  # held one year or less: § 23
+    exempt: Totals = field(default_factory=Totals)  # held more than one year: not taxable
+    freigrenze: Decimal = ZERO
+    below_freigrenze: bool = False
+    timezone: str = "Europe/Berlin"
+    net_section23_all_accounts: Decimal | None = None  # with an account filter: every account's net § 23 gain
 
-    def year_bounds(self, label: str, tz: str | None = None):  # noqa: ANN201
-        return calendar_year_bounds(label, tz or self.timezone)
 
-    def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
-                options: dict[str, Any] | None = None) -> YearSummary:
-        opts = options or {}
-        method = choose_method(self, method)
-        tz = opts.get("timezone") or self.timezone
-        start, end = self.year_bounds(year, tz)
-        matched = match_lots(movements, method=method, until=end, **match_kwargs(opts))
-        accounts = set(opts["accounts"]) if opts.get("accounts") else None
-        day_of = local_day_cache(tz)
-        results: list[DisposalResult] = []
-        for md in matched.disposals:
-            d = md.disposal
-            if d.time < start:
-                continue
-            sold = day_of(d.time)
+POLICY = Policy(
+    code="de", name="Germany", currency="EUR", timezone="Europe/Berlin", tax_year=TaxYear(),
+    methods=("fifo", "lifo"), pooling=Pooling.ACCOUNT,
+    swap_cost=SwapCost.GIVEN,  # crypto/crypto cost: value given (§ 6 Abs. 6 EStG)
+    lookahead_days=0,  # nothing after the year changes its gains
+    holding=Holding(1, HoldingEffect.EXEMPT), allowance=FREIGRENZE,
+    gift_is_disposal=False,  # § 23 Abs. 1 Satz 3 EStG: see jurisdictions/gifts.py
+    income=INCOME_RULES["de"],
+)
 
-            def exempt(lm, sold=sold) -> bool:  # noqa: ANN001
-                return lm.acquired_at is not None and held_more_than_one_year(day_of(lm.acquired_at), sold)
 
-            for part in split_disposal(md, exempt):
-                proceeds = part.net_proceeds
-                rules = {lm.rule for lm in part.lots}
-                results.append(DisposalResult(
-                    time=d.time, account=d.account, asset=d.asset, quantity=part.quantity, proceeds=proceeds,
-                    cost=part.cost, gain=proceeds - part.cost, lots=part.lots,
-                    rule=rules.pop() if len(rules) == 1 else "mixed", term="long" if part.key else "short",
-                    exempt=bool(part.key), event_key=ref_of(d), role=d.role))
+class DeRules(LotRules):
+    def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
+        year, accounts = ctx.first_year, ctx.accounts
         # The Freigrenze is a euro amount: never compared with an amount in another currency.
-        foreign = str(opts.get("currency") or self.currency).upper() != self.currency
-        threshold = ZERO if foreign else freigrenze(int(year))
+        threshold = ZERO if ctx.foreign else freigrenze(year)
         # The Freigrenze is tested on the taxpayer's whole year (every account), even when only some
         # accounts are reported: then the taxable part is those accounts' net § 23 gain, or 0.
-        person_net = totals(r for r in results if not r.exempt)["gain"]
-        if accounts is not None:
-            results = [r for r in results if r.account in accounts]
-        taxable = totals(r for r in results if not r.exempt)
-        exempt_t = totals(r for r in results if r.exempt)
+        person_net = totals(r for r in whole_year if not r.exempt).gain
+        taxable = totals(r for r in reported if not r.exempt)
+        exempt_t = totals(r for r in reported if r.exempt)
         taxable_gain = taxable_after_freigrenze(person_net, threshold)
         if accounts is not None and taxable_gain:
-            taxable_gain = max(taxable["gain"], ZERO)
-        breakdown = {"taxable": taxable, "exempt": exempt_t, "freigrenze": threshold,
-                     "below_freigrenze": person_net < threshold, "timezone": tz}
-        if accounts is not None:
-            breakdown["net_section23_all_accounts"] = person_net
-        notes = list(matched.notes) + [
-            f"lot method {method}; dates are local dates in {tz}; held more than one year = not taxable "
-            "(§ 23 Abs. 1 Satz 1 Nr. 2 EStG)",
-            f"amounts are in {opts.get('currency')}: the Freigrenze (€ {freigrenze(int(year))}) is a euro amount and "
-            "is not tested; taxable_gain is the whole net § 23 gain (report in EUR to apply it)" if foreign else
-            f"Freigrenze € {threshold} (§ 23 Abs. 3 Satz 5 EStG): net § 23 gain {money_str(person_net)}"
-            + (" (all accounts)" if accounts is not None else "") + " is "
-            + ("below it: tax-free" if person_net < threshold else "at or above it: all taxable")
-            + "; the threshold covers all private sales of the year, not only these",
+            taxable_gain = max(taxable.gain, ZERO)
+        breakdown = DeBreakdown(taxable=taxable, exempt=exempt_t, freigrenze=threshold,
+                                below_freigrenze=person_net < threshold, timezone=ctx.tz,
+                                net_section23_all_accounts=person_net if accounts is not None else None)
+        notes = [
+            Note(f"lot method {ctx.method}; dates are local dates in {ctx.tz}; held more than one year = not taxable "
+                 "(§ 23 Abs. 1 Satz 1 Nr. 2 EStG)", "method"),
+            Note(f"amounts are in {ctx.options.get('currency')}: the Freigrenze (€ {freigrenze(year)}) is a euro "
+                 "amount and is not tested; taxable_gain is the whole net § 23 gain (report in EUR to apply it)"
+                 if ctx.foreign else
+                 f"Freigrenze € {threshold} (§ 23 Abs. 3 Satz 5 EStG): net § 23 gain {money_str(person_net)}"
+                 + (" (all accounts)" if accounts is not None else "") + " is "
+                 + ("below it: tax-free" if person_net < threshold else "at or above it: all taxable")
+                 + "; the threshold covers all private sales of the year, not only these", "allowance"),
         ]
-        if taxable["gain"] < 0:
-            notes.append("net § 23 loss: only deductible from § 23 gains (carry-back/-forward, § 23 Abs. 3 EStG)")
-        if method == "lifo":
-            notes.append("LIFO differs from the BMF letter of 6 Mar 2025 (FIFO); FG Nürnberg 22 Jan 2025 accepted it")
-        return summarise(self.code, self.currency, method, year, start, end, results, threshold, taxable_gain,
-                         breakdown, matched.open_lots, notes)
+        if taxable.gain < 0:
+            notes.append(Note("net § 23 loss: only deductible from § 23 gains (carry-back/-forward, § 23 Abs. 3 EStG)",
+                              "rule"))
+        if ctx.method == "lifo":
+            notes.append(Note("LIFO differs from the BMF letter of 6 Mar 2025 (FIFO); FG Nürnberg 22 Jan 2025 "
+                              "accepted it", "method"))
+        return Assessment(threshold, taxable_gain, breakdown, notes)
 
 
-JURISDICTION = Germany()
+JURISDICTION = Jurisdiction(POLICY, DeRules())

@@ -14,7 +14,8 @@ whether the donor has a disposal depends on the country.
 * **AU** (``au``): yes: CGT event A1, with the market value substitution rule (ITAA 1997 s116-30).
 * **CA** (``ca``): yes: a gift is a deemed disposition at fair market value (Income Tax Act s69(1)(b)).
 
-:func:`gifts_for` rewrites, for the countries where a gift is no disposal, each gift into
+:func:`gifts_for` rewrites, for the countries where a gift is no disposal (the policy's
+``gift_is_disposal``, :class:`taxreport.jurisdictions.base.Policy`), each gift into
 :class:`GiftOutNoGain`: the lots leave the account (to the outside pool, as a withdrawal to an own wallet
 does) and no disposal is reported. It keeps the gift's natural key.
 """
@@ -25,9 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taxreport.model.events import Event, Withdrawal
-
-GIFT_IS_DISPOSAL: dict[str, bool] = {"us": False, "de": False, "uk": True, "au": True, "ca": True}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GiftOutNoGain(Withdrawal):
@@ -40,9 +38,9 @@ class GiftOutNoGain(Withdrawal):
         return self.original_key
 
 
-def gifts_for(events: Sequence[Event], jurisdiction: str) -> tuple[list[Event], int]:
-    """``events`` with gifts rewritten for ``jurisdiction`` (see the module docstring), and how many."""
-    if GIFT_IS_DISPOSAL.get(jurisdiction, True):
+def gifts_for(events: Sequence[Event], gift_is_disposal: bool) -> tuple[list[Event], int]:
+    """``events`` with gifts rewritten where a gift is no disposal (see the module docstring), and how many."""
+    if gift_is_disposal:
         return list(events), 0
     out: list[Event] = []
     count = 0

@@ -60,6 +60,7 @@ class IncomeRules:
     notes: tuple[str, ...] = ()
 
 
+# Each country's policy names its entry (``Policy.income``); a new country may define its own IncomeRules.
 RULES: dict[str, IncomeRules] = {
     "us": IncomeRules("ordinary income at fair market value when received (Schedule 1 line 8v, or Schedule C)",
                       "Rev. Rul. 2023-14; Rev. Rul. 2019-24; Notice 2014-21 Q&A-3, Q&A-8; IRS virtual-currency FAQ"),
@@ -111,10 +112,11 @@ class IncomeReport:
 
 
 def income_of_year(events: Iterable[Event], pricer: Pricer, *, jurisdiction: str, start: datetime,
-                   end: datetime) -> IncomeReport:
+                   end: datetime, rules: IncomeRules | None = None) -> IncomeReport:
     """Every income event with ``start <= time < end`` valued in ``pricer``'s currency (missing rates
-    are collected by the pricer: call ``pricer.raise_if_missing()`` afterwards)."""
-    rules = RULES[jurisdiction]
+    are collected by the pricer: call ``pricer.raise_if_missing()`` afterwards). ``rules``: the
+    country's (its policy's ``income``), else this module's table for ``jurisdiction``."""
+    rules = rules or RULES[jurisdiction]
     items: list[IncomeItem] = []
     for e in events:
         if type(e) is not Income or not start <= e.time < end:

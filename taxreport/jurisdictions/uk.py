@@ -19,26 +19,29 @@ Sources:
 
 Output: one :class:`DisposalResult` per token and UK local day (the same-day group is one disposal for
 HMRC and on SA108). ``proceeds`` is net of disposal costs and ``cost`` is the matched acquisition cost
-(the contract in :mod:`.base`), so ``gain = proceeds - cost``; the SA108 layout is in ``detail``:
-``gross_proceeds`` (SA108 "disposal proceeds"), ``disposal_costs``, ``allowable_costs`` (matched cost plus
-disposal costs), and the Section 104 pool after the day: ``pool_quantity_after``, ``pool_cost_after``.
+(the contract in :mod:`.base`), so ``gain = proceeds - cost``; the SA108 layout is in ``detail``
+(:class:`UkDetail`): ``gross_proceeds`` (SA108 "disposal proceeds"), ``disposal_costs``,
+``allowable_costs`` (matched cost plus disposal costs), and the Section 104 pool after the day:
+``pool_quantity_after``, ``pool_cost_after``. The year's figures are :class:`UkBreakdown`.
+
+The module is the country's :data:`POLICY` (data) and :class:`UkRules` (hooks of the one engine,
+:mod:`taxreport.jurisdictions.engine`: the matching of :mod:`.uk_matching`, the allowance and SA108).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Sequence
 
-from taxreport.errors import InputError
-from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import local_date, split_year_bounds
-from taxreport.jurisdictions.summary import amount_option, choose_method, in_year, summarise
-from taxreport.jurisdictions.uk_matching import THIRTY_DAYS, PoolState, UkDisposal, match_uk, person_level
-from taxreport.lots.valuation import SwapCost
+from taxreport.jurisdictions.base import Breakdown, Detail, DisposalResult, Note, Policy, Pooling, YearTable
+from taxreport.jurisdictions.calendar import TaxYear, local_date
+from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
+from taxreport.jurisdictions.income import RULES as INCOME_RULES
+from taxreport.jurisdictions.uk_matching import THIRTY_DAYS, PoolState, UkDisposal, match_uk
 from taxreport.lots.types import Movement, OpenLot
+from taxreport.lots.valuation import SwapCost
 
 ZERO = Decimal(0)
 # The 30-day rule looks 30 days past a disposal; nothing later affects a tax year.
@@ -49,67 +52,91 @@ LOOKAHEAD_DAYS = THIRTY_DAYS.days
 # 30 October 2024 (Autumn Budget 2024; SA108 2024-25 asks for those gains and losses separately).
 RATE_CHANGE_DAYS: dict[int, date] = {2024: date(2024, 10, 30)}
 
-# Annual exempt amount (individuals), GBP, keyed by the first calendar year of the tax year
-# (2024 = 2024-25). Source: gov.uk Capital Gains Tax allowances; shared/REFERENCE.md §4a.
-ANNUAL_EXEMPT_AMOUNT: dict[int, Decimal] = {
-    2020: Decimal("12300"),
-    2021: Decimal("12300"),
-    2022: Decimal("12300"),
-    2023: Decimal("6000"),
-    2024: Decimal("3000"),
-    2025: Decimal("3000"),
-}
-
-
-def _label(label: str) -> tuple[str, int]:
-    """``"2024-25"`` or ``"2024-2025"`` -> (``"2024-25"``, 2024). Validation is in year_bounds."""
-    first = int(re.match(r"\s*(\d{4})", label).group(1))  # type: ignore[union-attr]
-    return f"{first}-{(first + 1) % 100:02d}", first
+# Annual exempt amount (individuals), GBP, by the first calendar year of the tax year (2024 = 2024-25).
+# Source: gov.uk Capital Gains Tax allowances; shared/REFERENCE.md §4a. A year outside it is an error.
+ANNUAL_EXEMPT_AMOUNT: YearTable[Decimal] = YearTable("UK annual exempt amount", (
+    (2020, Decimal("12300")),
+    (2021, Decimal("12300")),
+    (2022, Decimal("12300")),
+    (2023, Decimal("6000")),
+    (2024, Decimal("3000")),
+    (2025, Decimal("3000")),
+), last=2025)
 
 
 @dataclass(frozen=True)
-class UnitedKingdom:
-    code: str = "uk"
-    name: str = "United Kingdom (HMRC, individuals)"
-    currency: str = "GBP"
-    methods: tuple[str, ...] = ("hmrc",)  # same day, 30 days, s104 pool: the only lawful order
-    timezone: str = "Europe/London"
-    swap_cost = SwapCost.GIVEN  # crypto/crypto cost: value given (s38, CRYPTO22257)
-    lookahead_days: int = LOOKAHEAD_DAYS  # read by taxreport.gains: legs this far past the year are valued
-    pools_per_person = True  # read by taxreport.gains: --account is refused (same-day groups mix accounts)
+class UkDetail(Detail):
+    """One same-day disposal group as SA108 and the HMRC computation need it."""
 
-    def year_bounds(self, label: str, tz: str | None = None) -> tuple[datetime, datetime]:
-        return split_year_bounds(label, start_month=4, start_day=6, tz=tz or self.timezone)
+    local_date: str  # the UK local date (ISO) of the group
+    gross_proceeds: Decimal  # SA108 "disposal proceeds"
+    disposal_costs: Decimal
+    allowable_costs: Decimal  # matched cost + disposal costs
+    pool_quantity_after: Decimal  # the token's Section 104 pool after the day
+    pool_cost_after: Decimal
+    event_keys: tuple[str, ...]  # every ledger event of the same-day group
 
-    def annual_exempt_amount(self, label: str) -> Decimal:
-        self.year_bounds(label)  # validates the label
-        text, first = _label(label)
-        amount = ANNUAL_EXEMPT_AMOUNT.get(first)
-        if amount is None:
-            known = ", ".join(f"{y}-{(y + 1) % 100:02d}" for y in sorted(ANNUAL_EXEMPT_AMOUNT))
-            raise InputError(f"no UK annual exempt amount on file for tax year {text} (known: {known})",
-                             field="--year")
-        return amount
 
-    def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
-                options: dict[str, Any] | None = None) -> YearSummary:
-        options = dict(options or {})
-        method = choose_method(self, method, "the UK has one matching order: same day, 30 days, s104 pool")
-        tz = options.get("timezone") or self.timezone
-        start, end = self.year_bounds(year, tz)
-        label, first = _label(year)
+@dataclass(frozen=True)
+class PeriodTotals(Breakdown):
+    gains: Decimal
+    losses: Decimal
+    net: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
+class UkBreakdown(Breakdown):
+    annual_exempt_amount: Decimal
+    allowance_used: Decimal
+    losses_brought_forward: Decimal
+    losses_brought_forward_used: Decimal
+    losses_carried_forward: Decimal
+    sa108_number_of_disposals: int
+    sa108_disposal_proceeds: Decimal
+    sa108_allowable_costs: Decimal
+    sa108_gains_before_losses: Decimal
+    sa108_losses_in_year: Decimal
+    cost_by_rule: dict[str, Decimal]
+    sa108_rate_change_split: dict[str, PeriodTotals] | None = None  # "before 30 Oct 2024" / "on or after …"
+
+
+def annual_exempt_amount(label: str) -> Decimal:
+    """The annual exempt amount of the tax year written ``label`` (e.g. ``2024-25``)."""
+    return ANNUAL_EXEMPT_AMOUNT.at(POLICY.tax_year.first_year(label), POLICY.tax_year)
+
+
+def _period(results: Sequence[DisposalResult]) -> PeriodTotals:
+    return PeriodTotals(gains=sum((r.gain for r in results if r.gain > 0), ZERO),
+                        losses=sum((-r.gain for r in results if r.gain < 0), ZERO),
+                        net=sum((r.gain for r in results), ZERO), count=len(results))
+
+
+def _uk(r: DisposalResult) -> UkDetail:
+    assert isinstance(r.detail, UkDetail)
+    return r.detail
+
+
+class UkRules(PersonRules):
+    def match(self, ctx: Context, movements: Sequence[Movement]) -> Matched:
+        own, notes = self.own_movements(ctx, movements)
+        groups, history = match_uk(own, tz=ctx.tz, zero_cost_assets=ctx.zero_cost_assets)
+        end_day = ctx.policy.tax_year.first_day_after(ctx.year)
+        last: dict[str, PoolState] = {}
+        for h in history:  # one pass: the pool of each token at the end of the tax year
+            if h.day < end_day:
+                last[h.asset] = h
+        open_lots = [OpenLot(account=None, asset=asset, quantity=state.quantity, cost=state.cost, acquired_at=None,
+                             lot_ref=None, extra={"rule": "s104"})
+                     for asset, state in sorted(last.items()) if state.quantity > 0]
+        return Matched([_result(g) for g in groups if g.items[0].time >= ctx.start], open_lots, notes)
+
+    def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
+        tz, first = ctx.tz, ctx.first_year
         # The allowance is a sterling amount: never subtracted from (or compared with) another currency.
-        foreign = str(options.get("currency") or self.currency).upper() != self.currency
-        aea = ZERO if foreign else self.annual_exempt_amount(year)
-        bf_losses = amount_option(options, "losses_brought_forward")
-
-        zero_cost = tuple(options.get("zero_cost_assets", ()))
-        own, deposit_notes = person_level(movements, zero_cost)
-        horizon = end + timedelta(days=LOOKAHEAD_DAYS + 1)  # nothing later can change this year
-        own = [m for m in own if m.time < horizon]
-        groups, history = match_uk(own, tz=tz, zero_cost_assets=zero_cost)
-        results = in_year([_result(g) for g in groups], start, end)
-
+        aea = ZERO if ctx.foreign else ANNUAL_EXEMPT_AMOUNT.at(first, ctx.policy.tax_year)
+        bf_losses = ctx.amount("losses_brought_forward")
+        results = reported
         net = sum((r.gain for r in results), ZERO)
         over = net - aea
         bf_used = min(bf_losses, over) if over > 0 else ZERO
@@ -117,60 +144,36 @@ class UnitedKingdom:
         allowance_used = min(aea, net) if net > 0 else ZERO
         carried = bf_losses - bf_used + (-net if net < 0 else ZERO)
 
-        split = RATE_CHANGE_DAYS.get(first)
-        if split is not None:  # SA108 2024-25 asks for the gains and losses on or after the rate change apart
-            before = [r for r in results if local_date(r.time, tz) < split]
-            after = [r for r in results if local_date(r.time, tz) >= split]
-            period_split = {
-                f"before {split:%d %b %Y}": {"gains": sum((r.gain for r in before if r.gain > 0), ZERO),
-                                             "losses": sum((-r.gain for r in before if r.gain < 0), ZERO),
-                                             "net": sum((r.gain for r in before), ZERO), "count": len(before)},
-                f"on or after {split:%d %b %Y}": {"gains": sum((r.gain for r in after if r.gain > 0), ZERO),
-                                                  "losses": sum((-r.gain for r in after if r.gain < 0), ZERO),
-                                                  "net": sum((r.gain for r in after), ZERO), "count": len(after)},
-            }
+        split = None
+        day = RATE_CHANGE_DAYS.get(first)
+        if day is not None:  # SA108 2024-25 asks for the gains and losses on or after the rate change apart
+            split = {f"before {day:%d %b %Y}": _period([r for r in results if local_date(r.time, tz) < day]),
+                     f"on or after {day:%d %b %Y}": _period([r for r in results if local_date(r.time, tz) >= day])}
         cost_by_rule: dict[str, Decimal] = {}
         for r in results:
             for lot in r.lots:
                 cost_by_rule[lot.rule] = cost_by_rule.get(lot.rule, ZERO) + lot.cost
-        breakdown = {
-            "annual_exempt_amount": aea,
-            "allowance_used": allowance_used,
-            "losses_brought_forward": bf_losses,
-            "losses_brought_forward_used": bf_used,
-            "losses_carried_forward": carried,
-            "sa108_number_of_disposals": len(results),
-            "sa108_disposal_proceeds": sum((r.detail["gross_proceeds"] for r in results), ZERO),
-            "sa108_allowable_costs": sum((r.detail["allowable_costs"] for r in results), ZERO),
-            "sa108_gains_before_losses": sum((r.gain for r in results if r.gain > 0), ZERO),
-            "sa108_losses_in_year": sum((-r.gain for r in results if r.gain < 0), ZERO),
-            "cost_by_rule": cost_by_rule,
-        }
-        if split is not None:
-            breakdown["sa108_rate_change_split"] = period_split
-        end_day = date(first + 1, 4, 6)
-        last: dict[str, PoolState] = {}
-        for h in history:  # one pass: the pool of each token at the end of the tax year
-            if h.day < end_day:
-                last[h.asset] = h
-        open_lots = []
-        for asset, state in sorted(last.items()):
-            if state.quantity > 0:
-                open_lots.append(OpenLot(account=None, asset=asset, quantity=state.quantity, cost=state.cost,
-                                         acquired_at=None, lot_ref=None, extra={"rule": "s104"}))
-        notes = deposit_notes + [
-            f"UK dates are local dates in {tz}; the tax year runs 6 April to 5 April.",
-            "Matching: same day, then the next 30 days, then the Section 104 pool, per token across "
-            "all accounts (HMRC CRYPTO22200 onward; TCGA92 s104, s105, s106A).",
-            "Proceeds are net of disposal costs; SA108 gross proceeds and allowable costs are in the "
-            "breakdown (sa108_*).",
-            (f"Annual exempt amount {label}: £{aea}." if not foreign else
-             f"Amounts are in {options.get('currency')}: the annual exempt amount "
-             f"(£{self.annual_exempt_amount(year)}) is in GBP and is not applied; taxable_gain is before it "
-             "(report in GBP for the taxable gain)."),
+        breakdown = UkBreakdown(
+            annual_exempt_amount=aea, allowance_used=allowance_used, losses_brought_forward=bf_losses,
+            losses_brought_forward_used=bf_used, losses_carried_forward=carried,
+            sa108_number_of_disposals=len(results),
+            sa108_disposal_proceeds=sum((_uk(r).gross_proceeds for r in results), ZERO),
+            sa108_allowable_costs=sum((_uk(r).allowable_costs for r in results), ZERO),
+            sa108_gains_before_losses=sum((r.gain for r in results if r.gain > 0), ZERO),
+            sa108_losses_in_year=sum((-r.gain for r in results if r.gain < 0), ZERO),
+            cost_by_rule=cost_by_rule, sa108_rate_change_split=split)
+        notes = [
+            Note(f"UK dates are local dates in {tz}; the tax year runs 6 April to 5 April.", "dates"),
+            Note("Matching: same day, then the next 30 days, then the Section 104 pool, per token across "
+                 "all accounts (HMRC CRYPTO22200 onward; TCGA92 s104, s105, s106A).", "method"),
+            Note("Proceeds are net of disposal costs; SA108 gross proceeds and allowable costs are in the "
+                 "breakdown (sa108_*).", "rule"),
+            Note(f"Annual exempt amount {ctx.year}: £{aea}." if not ctx.foreign else
+                 f"Amounts are in {ctx.options.get('currency')}: the annual exempt amount "
+                 f"(£{ANNUAL_EXEMPT_AMOUNT.at(first, ctx.policy.tax_year)}) is in GBP and is not applied; taxable_gain is before it "
+                 "(report in GBP for the taxable gain).", "allowance"),
         ]
-        return summarise("uk", self.currency, method, label, start, end, results, aea, taxable,
-                         breakdown, open_lots, notes)
+        return Assessment(aea, taxable, breakdown, notes)
 
 
 def _result(g: UkDisposal) -> DisposalResult:
@@ -190,16 +193,23 @@ def _result(g: UkDisposal) -> DisposalResult:
         time=first.time, account=",".join(accounts), asset=g.asset, quantity=g.quantity,
         proceeds=proceeds, cost=cost, gain=proceeds - cost, lots=g.lots, rule="+".join(rules),
         event_key=f"{first.event_key}#{first.leg_index}", role=",".join(roles), notes=tuple(notes),
-        detail={
-            "local_date": g.day.isoformat(),
-            "gross_proceeds": gross,
-            "disposal_costs": fees,
-            "allowable_costs": cost + fees,
-            "pool_quantity_after": g.pool_quantity_after,
-            "pool_cost_after": g.pool_cost_after,
-            "event_keys": tuple(f"{d.event_key}#{d.leg_index}" for d in g.items),
-        },
+        detail=UkDetail(local_date=g.day.isoformat(), gross_proceeds=gross, disposal_costs=fees,
+                        allowable_costs=cost + fees, pool_quantity_after=g.pool_quantity_after,
+                        pool_cost_after=g.pool_cost_after,
+                        event_keys=tuple(f"{d.event_key}#{d.leg_index}" for d in g.items)),
     )
 
 
-JURISDICTION = UnitedKingdom()
+POLICY = Policy(
+    code="uk", name="United Kingdom (HMRC, individuals)", currency="GBP", timezone="Europe/London",
+    tax_year=TaxYear(4, 6), methods=("hmrc",),  # same day, 30 days, s104 pool: the only lawful order
+    method_reason="the UK has one matching order: same day, 30 days, s104 pool",
+    pooling=Pooling.PERSON,  # --account is refused (same-day groups mix accounts)
+    swap_cost=SwapCost.GIVEN,  # crypto/crypto cost: value given (s38, CRYPTO22257)
+    lookahead_days=LOOKAHEAD_DAYS,  # legs this far past the year are valued
+    forms=("hmrc",), allowance=ANNUAL_EXEMPT_AMOUNT,
+    gift_is_disposal=True,  # TCGA 1992 s17(1): see jurisdictions/gifts.py
+    income=INCOME_RULES["uk"],
+)
+
+JURISDICTION = Jurisdiction(POLICY, UkRules())

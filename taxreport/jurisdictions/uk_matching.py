@@ -38,7 +38,8 @@ from typing import Iterable
 
 from taxreport.errors import MissingDataError
 from taxreport.jurisdictions.calendar import local_date
-from taxreport.lots.types import Acquisition, Disposal, LotMatch, Move, Movement
+from taxreport.lots.pools import AveragePool
+from taxreport.lots.types import Acquisition, Disposal, LotMatch, Movement
 
 ZERO = Decimal(0)
 THIRTY_DAYS = timedelta(days=30)
@@ -103,58 +104,12 @@ class PoolState:
     cost: Decimal
 
 
-def person_level(movements: Iterable[Movement], zero_cost_assets: Iterable[str] = ()
-                 ) -> tuple[list[Acquisition | Disposal], list[str]]:
-    """The acquisitions and disposals of the *person*, for countries that pool per person (UK, CA).
-
-    A transfer between the person's own accounts changes nothing. Units withdrawn to the person's own
-    outside wallet (``Move.to_account is None``) are still theirs; a deposit without cost basis
-    (``Move.from_account is None``) is covered by such earlier withdrawals of the asset. Deposited units
-    not covered that way have no known cost: an error listing every such deposit
-    (:class:`MissingDataError`), unless the asset is in ``zero_cost_assets``, when they become a
-    zero-cost acquisition at the deposit (and a note says so). Same semantics as
-    :func:`taxreport.lots.matching.match_lots` for the outside wallet.
-    """
-    zero_cost = {a.upper() for a in zero_cost_assets}
-    items = sorted(movements, key=lambda m: m.time)  # stable
-    outside: dict[str, Decimal] = {}
-    out: list[Acquisition | Disposal] = []
-    problems: list[str] = []
-    notes: list[str] = []
-    for m in items:
-        if not isinstance(m, Move):
-            out.append(m)
-            continue
-        if m.from_account is not None and m.to_account is None:
-            outside[m.asset] = outside.get(m.asset, ZERO) + m.quantity
-        elif m.from_account is None and m.to_account is not None:
-            have = outside.get(m.asset, ZERO)
-            used = min(have, m.quantity)
-            outside[m.asset] = have - used
-            missing = m.quantity - used
-            if missing > 0:
-                ref = f"{m.event_key}#{m.leg_index}"
-                if m.asset in zero_cost:
-                    out.append(Acquisition(time=m.time, account=m.to_account, asset=m.asset, quantity=missing,
-                                           cost=ZERO, event_key=m.event_key, leg_index=m.leg_index,
-                                           role="deposit"))
-                    notes.append(f"deposit {ref}: {missing} {m.asset} without known cost basis taken at zero "
-                                 f"cost, as asked")
-                else:
-                    problems.append(f"deposit {ref} at {m.time.isoformat()} into {m.to_account}: {missing} "
-                                    f"{m.asset} without cost basis (give the deposit its cost and acquired_at, "
-                                    f"or allow zero cost basis for {m.asset})")
-    if problems:
-        raise MissingDataError(f"{len(problems)} deposit(s) without cost basis:\n  " + "\n  ".join(problems))
-    return out, notes
-
-
 def match_uk(movements: Iterable[Movement], *, tz: str = "Europe/London",
              zero_cost_assets: Iterable[str] = ()) -> tuple[list[UkDisposal], list[PoolState]]:
     """Match every disposal in ``movements`` (all years) by the UK rules.
 
-    ``movements`` are the person's acquisitions and disposals (see :func:`person_level`; moves are
-    ignored here). Returns the matched same-day disposal groups in date order (then token) and the
+    ``movements`` are the person's acquisitions and disposals (see
+    :func:`taxreport.jurisdictions.engine.person_level`; moves are ignored here). Returns the matched same-day disposal groups in date order (then token) and the
     history of every token's Section 104 pool (one entry per day on which it changed). Selling more
     than is held raises :class:`MissingDataError` naming the disposal and the shortfall, unless the
     token is in ``zero_cost_assets`` (then the missing units get a zero cost and the disposal says so).
@@ -232,27 +187,23 @@ def _match_asset(asset: str, acqs: dict[date, _AcqDay], disps: dict[date, _DispD
 
     # 3. Section 104 pool, day by day. After the same-day rule a day cannot have both an unmatched
     #    acquisition and an unmatched disposal, so the order inside a day does not matter.
-    pool_q = pool_c = ZERO
+    pool = AveragePool(quantize=False)
     history: list[PoolState] = []
     for day in sorted(set(acqs) | set(disps)):
         changed = False
         acq = acqs.get(day)
         if acq is not None and acq.remaining > 0:
-            pool_q += acq.remaining
-            pool_c += acq.cost_remaining
+            pool.add_units(acq.remaining, acq.cost_remaining)
             acq.cost_remaining = ZERO
             acq.remaining = ZERO
             changed = True
         disp = disps.get(day)
         if disp is not None:
             if disp.remaining > 0:
-                take = min(disp.remaining, pool_q)
+                take, cost = pool.take_units(disp.remaining)
                 if take > 0:
-                    cost = pool_c if take == pool_q else pool_c * take / pool_q
                     disp.lots.append(LotMatch(quantity=take, cost=cost, acquired_at=None, account=None,
-                                           lot_ref=None, rule="s104"))
-                    pool_q -= take
-                    pool_c -= cost
+                                              lot_ref=None, rule="s104"))
                     changed = True
                 short = disp.remaining - take
                 if short > 0:
@@ -268,9 +219,9 @@ def _match_asset(asset: str, acqs: dict[date, _AcqDay], disps: dict[date, _DispD
                     disp.notes.append(f"{short} {asset} had no acquisition to match: zero cost basis "
                                    f"used because the user allowed it")
                 disp.remaining = ZERO
-            disp.pool_after = (pool_q, pool_c)
+            disp.pool_after = (pool.quantity, pool.cost)
         if changed:
-            history.append(PoolState(asset=asset, day=day, quantity=pool_q, cost=pool_c))
+            history.append(PoolState(asset=asset, day=day, quantity=pool.quantity, cost=pool.cost))
 
     groups = [
         UkDisposal(asset=asset, day=disp.day, items=tuple(sorted(disp.items, key=lambda x: x.time)),

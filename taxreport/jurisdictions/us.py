@@ -41,42 +41,33 @@ Rules and their sources:
   short-term loss first. Assumes taxable income before the deduction is not negative (worksheet line 1).
   ``taxable_gain`` is the net gain after carryovers, floored at 0; the breakdown's ``schedule_d`` holds
   the deduction and the carryovers out (:func:`schedule_d`).
+
+The module is the country's :data:`POLICY` (data) and :class:`UsRules` (hooks of the one engine,
+:mod:`taxreport.jurisdictions.engine`); the breakdown is :class:`UsBreakdown`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Sequence
 
 from taxreport.errors import InputError
-from taxreport.jurisdictions.base import DisposalResult, YearSummary
-from taxreport.jurisdictions.calendar import calendar_year_bounds
-from taxreport.jurisdictions.holding import held_more_than_one_year, local_day_cache
-from taxreport.jurisdictions.summary import amount_option, choose_method, summarise, totals
-from taxreport.lots.matching import match_kwargs, match_lots, ref_of
-from taxreport.lots.split import split_disposal
+from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, Totals, YearTable
+from taxreport.jurisdictions.calendar import TaxYear
+from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, LotRules
+from taxreport.jurisdictions.holding import Holding, HoldingEffect
+from taxreport.jurisdictions.income import RULES as INCOME_RULES
+from taxreport.jurisdictions.summary import totals
 from taxreport.lots.valuation import SwapCost
-from taxreport.lots.types import LotMatch, Movement
 
 ZERO = Decimal(0)
 
 # first tax year -> {reporting: (short box, long box)}
-BOXES: tuple[tuple[int, dict[str, tuple[str, str]]], ...] = (
+BOXES: YearTable[dict[str, tuple[str, str]]] = YearTable("Form 8949 box table", (
     (0, {"reported": ("A", "D"), "not-reported": ("B", "E"), "none": ("C", "F")}),
     (2025, {"reported": ("G", "J"), "not-reported": ("H", "K"), "none": ("I", "L")}),
-)
-DEFAULT_REPORTING: tuple[tuple[int, str], ...] = ((0, "none"), (2025, "not-reported"))
-
-
-def _from_table(table: tuple, year: int):  # noqa: ANN202
-    found = table[0][1]
-    for first, value in table:
-        if year >= first:
-            found = value
-    return found
-
+))
+DEFAULT_REPORTING: YearTable[str] = YearTable("default 1099 reporting", ((0, "none"), (2025, "not-reported")))
 
 # IRC §1211(b): the most of a net capital loss deductible against other income in a year.
 LOSS_LIMIT: dict[str, Decimal] = {"single": Decimal(3000), "mfj": Decimal(3000), "hoh": Decimal(3000),
@@ -84,15 +75,65 @@ LOSS_LIMIT: dict[str, Decimal] = {"single": Decimal(3000), "mfj": Decimal(3000),
 
 
 @dataclass(frozen=True)
-class ScheduleD:
+class ScheduleD(Breakdown):
     """The capital-loss arithmetic of Schedule D for one year (all USD, unrounded)."""
 
-    short_net: Decimal  # line 7: short-term gains - losses - short-term carryover in
-    long_net: Decimal  # line 15: the same for long-term
+    short_net_after_carryover: Decimal  # line 7: short-term gains - losses - short-term carryover in
+    long_net_after_carryover: Decimal  # line 15: the same for long-term
     net: Decimal  # line 16
     loss_deduction: Decimal  # line 21: the part of a net loss deducted this year (positive)
-    short_carryover_out: Decimal  # to next year's line 6
-    long_carryover_out: Decimal  # to next year's line 14
+    short_term_loss_carryover_out: Decimal  # to next year's line 6
+    long_term_loss_carryover_out: Decimal  # to next year's line 14
+
+    # short names used by the arithmetic and its tests
+    @property
+    def short_net(self) -> Decimal:
+        return self.short_net_after_carryover
+
+    @property
+    def long_net(self) -> Decimal:
+        return self.long_net_after_carryover
+
+    @property
+    def short_carryover_out(self) -> Decimal:
+        return self.short_term_loss_carryover_out
+
+    @property
+    def long_carryover_out(self) -> Decimal:
+        return self.long_term_loss_carryover_out
+
+
+@dataclass(frozen=True)
+class Boxes(Breakdown):
+    """The Form 8949 boxes of one 1099 reporting choice."""
+
+    reporting: str  # reported | not-reported | none
+    short_box: str
+    long_box: str
+
+
+@dataclass(frozen=True)
+class Form8949(Breakdown):
+    """The boxes chosen for the year, and per account where an option overrides them."""
+
+    reporting: str
+    short_box: str
+    long_box: str
+    by_account: dict[str, Boxes] | None = None  # option form8949_reporting@ACCOUNT
+
+    def boxes_for(self, account: str) -> tuple[str, str]:
+        """``(short box, long box)`` of a disposal in ``account``."""
+        b = (self.by_account or {}).get(account)
+        return (b.short_box, b.long_box) if b is not None else (self.short_box, self.long_box)
+
+
+@dataclass(frozen=True)
+class UsBreakdown(Breakdown):
+    short: Totals = field(default_factory=Totals)
+    long: Totals = field(default_factory=Totals)
+    timezone: str = "America/New_York"
+    form8949: Form8949 | None = None
+    schedule_d: ScheduleD | None = None
 
 
 def schedule_d(short_gain: Decimal, long_gain: Decimal, short_in: Decimal, long_in: Decimal,
@@ -114,101 +155,62 @@ def schedule_d(short_gain: Decimal, long_gain: Decimal, short_in: Decimal, long_
 
 def form8949_boxes(year: int, reporting: str | None = None) -> tuple[str, str, str]:
     """``(reporting, short box, long box)`` for ``year``."""
-    how = reporting or _from_table(DEFAULT_REPORTING, year)
-    boxes = _from_table(BOXES, year)
+    how = reporting or DEFAULT_REPORTING.at(year)
+    boxes = BOXES.at(year)
     if how not in boxes:
         raise InputError(f"form8949_reporting must be one of {', '.join(boxes)}, not {how!r}", field="--option")
     return how, *boxes[how]
 
 
-class UnitedStates:
-    code = "us"
-    name = "United States"
-    currency = "USD"
-    methods = ("fifo", "lifo", "hifo", "specific")
-    timezone = "America/New_York"
-    swap_cost = SwapCost.RECEIVED  # crypto/crypto cost: FMV received (IRS FAQ)
-    lookahead_days = 0  # nothing after the year changes its gains
+POLICY = Policy(
+    code="us", name="United States", currency="USD", timezone="America/New_York", tax_year=TaxYear(),
+    methods=("fifo", "lifo", "hifo", "specific"), pooling=Pooling.ACCOUNT,
+    swap_cost=SwapCost.RECEIVED,  # crypto/crypto cost: FMV received (IRS FAQ)
+    lookahead_days=0,  # nothing after the year changes its gains
+    holding=Holding(1, HoldingEffect.TERM), forms=("form8949",),
+    gift_is_disposal=False,  # IRC §1015(a): see jurisdictions/gifts.py
+    income=INCOME_RULES["us"],
+)
 
-    def year_bounds(self, label: str, tz: str | None = None):  # noqa: ANN201
-        return calendar_year_bounds(label, tz or self.timezone)
 
-    def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
-                options: dict[str, Any] | None = None) -> YearSummary:
-        opts = options or {}
-        method = choose_method(self, method)
-        tz = opts.get("timezone") or self.timezone
-        start, end = self.year_bounds(year, tz)
-        how, short_box, long_box = form8949_boxes(int(year), opts.get("form8949_reporting"))
-        per_account: dict[str, dict[str, str]] = {}
+class UsRules(LotRules):
+    def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
+        opts, year, tz = ctx.options, ctx.first_year, ctx.tz
+        how, short_box, long_box = form8949_boxes(year, opts.get("form8949_reporting"))
+        per_account: dict[str, Boxes] = {}
         for key, value in opts.items():
             if isinstance(key, str) and key.startswith("form8949_reporting@"):
-                acct_how, acct_short, acct_long = form8949_boxes(int(year), str(value))
-                per_account[key.split("@", 1)[1]] = {"reporting": acct_how, "short_box": acct_short,
-                                                     "long_box": acct_long}
-        matched = match_lots(movements, method=method, until=end, **match_kwargs(opts))
-        accounts = set(opts["accounts"]) if opts.get("accounts") else None
-        day_of = local_day_cache(tz)
-        results: list[DisposalResult] = []
-        for md in matched.disposals:
-            d = md.disposal
-            if d.time < start or (accounts is not None and d.account not in accounts):
-                continue
-            sold = day_of(d.time)
-
-            def term_of(lm: LotMatch, sold: date = sold) -> str:
-                return _term(lm.acquired_at, sold, day_of)
-
-            for part in split_disposal(md, term_of):
-                proceeds = part.net_proceeds
-                rules = {lm.rule for lm in part.lots}
-                results.append(DisposalResult(
-                    time=d.time, account=d.account, asset=d.asset, quantity=part.quantity, proceeds=proceeds,
-                    cost=part.cost, gain=proceeds - part.cost, lots=part.lots,
-                    rule=rules.pop() if len(rules) == 1 else "mixed", term=str(part.key),
-                    event_key=ref_of(d), role=d.role))
-        short = [r for r in results if r.term == "short"]
-        long_ = [r for r in results if r.term == "long"]
-        st, lt = totals(short), totals(long_)
+                per_account[key.split("@", 1)[1]] = Boxes(*form8949_boxes(year, str(value)))
+        st = totals(r for r in reported if r.term == "short")
+        lt = totals(r for r in reported if r.term == "long")
         status = str(opts.get("filing_status", "single")).lower()
         if status not in LOSS_LIMIT:
             raise InputError(f"filing_status must be one of {', '.join(LOSS_LIMIT)}, not {status!r}", field="--option")
-        sched = schedule_d(st["gain"], lt["gain"], amount_option(opts, "short_term_loss_carryover"),
-                           amount_option(opts, "long_term_loss_carryover"), LOSS_LIMIT[status])
-        net = sched.net
-        breakdown = {
-            "short": st, "long": lt, "timezone": tz,
-            "form8949": {"reporting": how, "short_box": short_box, "long_box": long_box,
-                         **({"by_account": per_account} if per_account else {})},
-            "schedule_d": {"short_net_after_carryover": sched.short_net, "long_net_after_carryover": sched.long_net,
-                           "net": sched.net, "loss_deduction": sched.loss_deduction,
-                           "short_term_loss_carryover_out": sched.short_carryover_out,
-                           "long_term_loss_carryover_out": sched.long_carryover_out},
-        }
-        notes = list(matched.notes) + [
-            f"lot method {method}; lots tracked {'per account' if opts.get('scope', 'account') == 'account' else 'universally' if not opts.get('universal_until') else 'universally, then per account'}",
-            f"dates are local dates in {tz}; long-term = held more than one year (Pub. 544)",
-            f"Form 8949 boxes {short_box} (short) / {long_box} (long): assumed 1099 reporting '{how}' "
-            "(option form8949_reporting)",
-            "no wash-sale rule for digital assets that are not securities (IRC §1091 covers stock or securities)",
-            "proceeds are net of disposal fees (Form 8949 column d)",
-            f"Schedule D: net capital loss deductible up to ${LOSS_LIMIT[status]} ({status}); carryovers in/out in "
-            "the breakdown (options short_term_loss_carryover, long_term_loss_carryover, filing_status)",
+        sched = schedule_d(st.gain, lt.gain, ctx.amount("short_term_loss_carryover"),
+                           ctx.amount("long_term_loss_carryover"), LOSS_LIMIT[status])
+        breakdown = UsBreakdown(short=st, long=lt, timezone=tz,
+                                form8949=Form8949(how, short_box, long_box, per_account or None), schedule_d=sched)
+        scope = opts.get("scope", "account")
+        notes = [
+            Note(f"lot method {ctx.method}; lots tracked {'per account' if scope == 'account' else 'universally' if not opts.get('universal_until') else 'universally, then per account'}", "method"),
+            Note(f"dates are local dates in {tz}; long-term = held more than one year (Pub. 544)", "dates"),
+            Note(f"Form 8949 boxes {short_box} (short) / {long_box} (long): assumed 1099 reporting '{how}' "
+                 "(option form8949_reporting)", "form"),
+            Note("no wash-sale rule for digital assets that are not securities (IRC §1091 covers stock or securities)",
+                 "rule"),
+            Note("proceeds are net of disposal fees (Form 8949 column d)", "rule"),
+            Note(f"Schedule D: net capital loss deductible up to ${LOSS_LIMIT[status]} ({status}); carryovers in/out "
+                 "in the breakdown (options short_term_loss_carryover, long_term_loss_carryover, filing_status)",
+                 "allowance"),
         ]
-        if int(year) >= 2025 and opts.get("scope") == "universal" and not opts.get("universal_until"):
-            notes.append("WARNING: a universal lot pool is not allowed for digital assets from 1 Jan 2025 "
-                         "(Treas. Reg. §1.1012-1(j), Rev. Proc. 2024-28); use --universal-until 2025-01-01")
-        if int(year) < 2025 and opts.get("scope", "account") == "account":
-            notes.append("per-account lots were only required from 1 Jan 2025 (Rev. Proc. 2024-28); "
-                         "--universal gives the pooled method used before")
-        return summarise(self.code, self.currency, method, year, start, end, results, ZERO, max(net, ZERO),
-                         breakdown, matched.open_lots, notes)
+        if year >= 2025 and scope == "universal" and not opts.get("universal_until"):
+            notes.append(Note("WARNING: a universal lot pool is not allowed for digital assets from 1 Jan 2025 "
+                              "(Treas. Reg. §1.1012-1(j), Rev. Proc. 2024-28); use --universal-until 2025-01-01",
+                              "warning"))
+        if year < 2025 and scope == "account":
+            notes.append(Note("per-account lots were only required from 1 Jan 2025 (Rev. Proc. 2024-28); "
+                              "--universal gives the pooled method used before", "method"))
+        return Assessment(ZERO, max(sched.net, ZERO), breakdown, notes)
 
 
-def _term(acquired, sold: date, day_of) -> str:  # noqa: ANN001
-    if acquired is None:
-        return "short"
-    return "long" if held_more_than_one_year(day_of(acquired), sold) else "short"
-
-
-JURISDICTION = UnitedStates()
+JURISDICTION = Jurisdiction(POLICY, UsRules())

@@ -165,18 +165,46 @@ def take_named(pool: Pool, ref: str, quantity: Decimal) -> list[Part]:
 
 
 class AveragePool:
-    """Average cost: one quantity and one cost; every unit costs ``cost / quantity``."""
+    """Average cost: one quantity and one cost; every unit costs ``cost / quantity``. The one
+    average-cost pool: the ``average`` method here, the UK Section 104 pool
+    (:mod:`taxreport.jurisdictions.uk_matching`) and the Canadian ACB (:mod:`taxreport.jurisdictions.ca`).
+    Units taken carry their share of the cost; the last units carry exactly what is left. The share is
+    :func:`share` (quantized, so matched + remaining cost add up exactly) or, with ``quantize=False``,
+    the plain 50-digit quotient the UK and Canadian computations have always used (their worked
+    examples are tested to 1e-40)."""
 
-    __slots__ = ("quantity", "cost", "seq")
+    __slots__ = ("quantity", "cost", "seq", "quantize")
 
-    def __init__(self, hifo: bool = False) -> None:  # noqa: ARG002 - same signature as Pool
+    def __init__(self, hifo: bool = False, *, quantize: bool = True) -> None:  # noqa: ARG002 - as Pool
         self.quantity = ZERO
         self.cost = ZERO
         self.seq = 0
+        self.quantize = quantize
 
     def add(self, lot: Lot) -> None:
-        self.quantity += lot.quantity
-        self.cost += lot.cost
+        self.add_units(lot.quantity, lot.cost)
+
+    def add_units(self, quantity: Decimal, cost: Decimal) -> None:
+        self.quantity += quantity
+        self.cost += cost
+
+    def add_cost(self, amount: Decimal) -> None:
+        """More cost for the units held (CA: a denied superficial loss added to the ACB)."""
+        self.cost += amount
+
+    def take_units(self, quantity: Decimal) -> tuple[Decimal, Decimal]:
+        """Take up to ``quantity`` units: ``(units taken, their cost)``."""
+        q = quantity if quantity < self.quantity else self.quantity
+        if q <= 0:
+            return ZERO, ZERO
+        if q == self.quantity:
+            cost = self.cost
+            self.quantity, self.cost = ZERO, ZERO
+        else:
+            cost = share(self.cost, q, self.quantity) if self.quantize else self.cost * q / self.quantity
+            self.quantity -= q
+            self.cost -= cost
+        return q, cost
 
     def open_lots(self) -> list[Lot]:
         if self.quantity <= 0:
@@ -185,16 +213,9 @@ class AveragePool:
 
 
 def take_average(pool: AveragePool, quantity: Decimal) -> list[Part]:
-    q = quantity if quantity < pool.quantity else pool.quantity
+    q, cost = pool.take_units(quantity)
     if q <= 0:
         return []
-    if q == pool.quantity:
-        cost = pool.cost
-        pool.quantity, pool.cost = ZERO, ZERO
-    else:
-        cost = share(pool.cost, q, pool.quantity)
-        pool.quantity -= q
-        pool.cost -= cost
     return [(Lot(None, None, None, q, cost, 0), q, cost)]
 
 

@@ -259,9 +259,9 @@ def allowance_check(code: str, year: str, before: Decimal, after: Decimal) -> Al
     EStG) headroom for the year, and a warning when the plan's sales cross it. DE is a threshold, not
     an allowance: reaching it makes the WHOLE year's gain taxable. None for other countries."""
     if code == "uk":
-        from taxreport.jurisdictions.uk import JURISDICTION as UK
+        from taxreport.jurisdictions.uk import annual_exempt_amount
 
-        amount = UK.annual_exempt_amount(year)
+        amount = annual_exempt_amount(year)
         warning = None
         if before <= amount < after:
             warning = (f"this plan takes the {year} net gain to {after:.2f}, over the £{amount} annual exempt "

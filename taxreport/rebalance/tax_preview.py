@@ -352,8 +352,10 @@ def _usd_rate(currency: str, fx: Mapping[str, Decimal] | None) -> Decimal | None
 
 def _allowance_basis(code: str, summary: YearSummary) -> Decimal:
     """The gain the UK allowance / DE Freigrenze is measured against, as the engine reports it."""
-    if code == "de":
-        return Decimal(summary.breakdown["taxable"]["gain"])
+    from taxreport.jurisdictions.de import DeBreakdown
+
+    if isinstance(summary.breakdown, DeBreakdown):
+        return summary.breakdown.taxable.gain
     return summary.gain
 
 

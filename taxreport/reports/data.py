@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
-from taxreport.jurisdictions.base import YearSummary
+from taxreport.jurisdictions.base import Breakdown, YearSummary
 from taxreport.model.events import Record
 from taxreport.model.money import decimal_str
 
@@ -99,13 +99,15 @@ def per_asset(summary: YearSummary) -> list[AssetTotals]:
     return [AssetTotals(a, *v) for a, v in sorted(acc.items())]
 
 
-def breakdown_lines(breakdown: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """The jurisdiction's free-form breakdown as ``(label, value)`` lines: Decimal amounts stay
+def breakdown_lines(breakdown: Breakdown | dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The jurisdiction's typed breakdown (its fields, :meth:`Breakdown.as_dict`) or a nested dict of
+    it as ``(label, value)`` lines: Decimal amounts stay
     Decimal, counts are ``int`` (a number in the workbook, not text), rates/ratios become text, nested
     dicts are flattened as ``"short: gain"`` (at any depth: ``"sa108 rate change split: before 30 Oct
     2024: gains"``), a dict of plain settings becomes ``k=v`` text, other values become text."""
     out: list[tuple[str, Any]] = []
-    for key, value in breakdown.items():
+    items = breakdown.as_dict() if isinstance(breakdown, Breakdown) else breakdown
+    for key, value in items.items():
         name = prefix + str(key).replace("_", " ")
         if isinstance(value, dict):
             if any(isinstance(v, (Decimal, dict)) and k != "count" for k, v in value.items()):

@@ -10,7 +10,8 @@ with basis reported / basis not reported / not reported to you; from tax year 20
 the new boxes G/H/I (short) and J/K/L (long) for Form 1099-DA with basis reported / basis not
 reported / no 1099-DA (Form 1099-DA filer instructions, "Applicable checkbox on Form 8949", codes G,
 H, J, K). The box table lives in the US module (:data:`taxreport.jurisdictions.us.BOXES`); the boxes
-the US computation chose are in ``summary.breakdown["form8949"]`` and are used as they are.
+the US computation chose are in ``summary.breakdown.form8949``
+(:class:`taxreport.jurisdictions.us.Form8949`) and are used as they are.
 
 One CSV row per lot matched: a disposal that used several lots is split, its proceeds (and any
 adjustment) allocated to the lots in proportion to quantity, exactly, with the last lot taking the
@@ -71,21 +72,23 @@ def lines(summary: YearSummary, *, tz: str | None = None, reporting: str | None 
     """The Form 8949 lines of ``summary`` (one per lot), Part I before Part II, by box and date.
 
     Boxes: ``reporting`` (reported / not-reported / none) when given, else the boxes the US computation
-    chose (``breakdown["form8949"]``), else the US module's default for the year. Dates: local dates
+    chose (``breakdown.form8949``), else the US module's default for the year. Dates: local dates
     in ``tz``, else the summary's zone (the one every report uses)."""
     if summary.jurisdiction.lower() != "us":
         raise InputError(f"Form 8949 is a US form; the summary is for {summary.jurisdiction!r}",
                          field="--jurisdiction")
     year = int(summary.year[:4])
-    chosen = summary.breakdown.get("form8949") if isinstance(summary.breakdown.get("form8949"), dict) else None
-    if reporting is None and chosen and chosen.get("short_box") and chosen.get("long_box"):
-        boxes = {"short": str(chosen["short_box"]), "long": str(chosen["long_box"])}
+    from taxreport.jurisdictions.us import UsBreakdown
+
+    chosen = summary.breakdown.form8949 if isinstance(summary.breakdown, UsBreakdown) else None
+    if reporting is None and chosen is not None:
+        boxes = {"short": chosen.short_box, "long": chosen.long_box}
     else:
         boxes = {term: box_for(year, reporting, term) for term in PARTS}
     by_account: dict[str, dict[str, str]] = {}
-    if reporting is None and chosen and isinstance(chosen.get("by_account"), dict):
-        for account, b in chosen["by_account"].items():  # a broker's 1099-DA for one account, none for another
-            by_account[account] = {"short": str(b["short_box"]), "long": str(b["long_box"])}
+    if reporting is None and chosen is not None and chosen.by_account:
+        for account, b in chosen.by_account.items():  # a broker's 1099-DA for one account, none for another
+            by_account[account] = {"short": b.short_box, "long": b.long_box}
     zone = ZoneInfo(tz or summary.timezone)
     out: list[Line] = []
     for d in summary.disposals:

@@ -15,7 +15,8 @@ One row per matching part of each disposal (a disposal matched partly on the sam
   part takes the remainder), the matched cost, the allowable cost (matched cost + disposal costs)
   and the gain or loss of the part;
 * the Section 104 pool of that token **after** the disposal (quantity and pooled cost), from the UK
-  module's ``detail`` (``pool_quantity_after``, ``pool_cost_after``).
+  module's typed detail (:class:`taxreport.jurisdictions.uk.UkDetail`: ``pool_quantity_after``,
+  ``pool_cost_after``).
 
 Then total rows: proceeds, allowable costs, gains, losses, net gain, the annual exempt amount and the
 taxable gain. Amounts are rounded half-up to the penny only here (totals from unrounded values).
@@ -29,6 +30,7 @@ from typing import Any
 from taxreport.errors import InputError
 from taxreport.lots.split import allocate
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
+from taxreport.jurisdictions.uk import UkDetail
 from taxreport.reports.cells import Num, money, qty, render_csv, write_csv
 
 HEADER = ["#", "Disposal date", "Token", "Quantity disposed", "Matching rule", "Quantity matched",
@@ -44,10 +46,16 @@ RULES = {
 ZERO = Decimal(0)
 
 
+def _uk(d: DisposalResult) -> UkDetail:
+    if not isinstance(d.detail, UkDetail):
+        raise InputError(f"UK disposal {d.event_key} of {d.asset} has no UK figures (not computed by the UK rules)",
+                         field="detail")
+    return d.detail
+
+
 def _parts(d: DisposalResult) -> list[tuple[Any, Decimal, Decimal]]:
     """``(lot, proceeds part, disposal-cost part)`` for each matching part, allocated exactly."""
-    gross = d.detail.get("gross_proceeds", d.proceeds)
-    fees = d.detail.get("disposal_costs", ZERO)
+    gross, fees = _uk(d).gross_proceeds, _uk(d).disposal_costs
     lots = list(d.lots)
     if not lots:
         raise InputError(f"UK disposal {d.event_key} of {d.asset} has no matching parts", field="lots")
@@ -62,9 +70,9 @@ def rows(summary: YearSummary) -> list[list[Any]]:
     out: list[list[Any]] = []
     for n, d in enumerate(summary.disposals, start=1):
         day = summary.local_date(d.time).isoformat()
-        keys = d.detail.get("event_keys") or (d.event_key,)
-        pool_q = d.detail.get("pool_quantity_after")
-        pool_c = d.detail.get("pool_cost_after")
+        detail = _uk(d)
+        keys = detail.event_keys or (d.event_key,)
+        pool_q, pool_c = detail.pool_quantity_after, detail.pool_cost_after
         for lot, g, f in _parts(d):
             acquired = summary.local_date(lot.acquired_at).isoformat() if lot.acquired_at and \
                 lot.rule in ("same-day", "30-day") else ""
@@ -72,8 +80,8 @@ def rows(summary: YearSummary) -> list[list[Any]]:
                         Num(qty(lot.quantity)), Num(acquired), Num(money(g)), Num(money(f)),
                         Num(money(lot.cost)), Num(money(lot.cost + f)), Num(money(g - f - lot.cost)),
                         Num(qty(pool_q)), Num(money(pool_c)), " ".join(str(k) for k in keys)])
-    gross = sum((d.detail.get("gross_proceeds", d.proceeds) for d in summary.disposals), ZERO)
-    allowable = sum((d.detail.get("allowable_costs", d.cost) for d in summary.disposals), ZERO)
+    gross = sum((_uk(d).gross_proceeds for d in summary.disposals), ZERO)
+    allowable = sum((_uk(d).allowable_costs for d in summary.disposals), ZERO)
     col = HEADER.index
     totals = [  # (label, column, value)
         ("Total disposal proceeds (SA108)", col("Disposal proceeds"), gross),

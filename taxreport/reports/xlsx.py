@@ -173,7 +173,7 @@ def disposal_rows(data: ReportData) -> list[list[Any]]:
     for n, d in enumerate(s.disposals, start=1):
         rows.append([n, "disposal", s.local_date(d.time), d.account, d.asset, d.quantity, d.quantity, d.proceeds,
                      d.cost, d.gain, d.rule, d.term or ("exempt" if d.exempt else ""), None, None, d.event_key,
-                     "; ".join(d.notes), _detail_text(d.detail)])
+                     "; ".join(d.notes), _detail_text(d.detail.as_dict() if d.detail else {})])
         for lot in d.lots:
             acquired = s.local_date(lot.acquired_at) if lot.acquired_at else None
             rows.append([n, "lot", None, lot.account or "", d.asset, lot.quantity, lot.quantity, None, lot.cost, None,
