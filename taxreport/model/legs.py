@@ -32,6 +32,25 @@ bought and ETH/BTC sold are the same swap). The country decides how the swap is 
 what is **received**; the acquisition's cost is the market value of what is received (US) or of what
 is given (UK, DE, AU, CA). Where one side is fiat the fiat amount is the value of both legs.
 
+**Fees on crypto-to-crypto trades** are attributed by what is given and received, never by which token
+the pair lists as quote (BTC/ETH sold and ETH/BTC bought give the same legs, whatever asset pays the fee):
+
+* a **sale of a token** (the usual case; both sides tokens, or both stablecoins): the fee is a cost of the
+  disposal of the token given, as in a sale for fiat: a fee in the asset received lowers the units
+  received and is the disposal's fee (the acquisition costs the value of the units received net);
+  a fee in the asset given is part of what is given (the disposal's units include it, its proceeds are
+  what is received); a fee in a third asset is the disposal's fee (and itself a disposal, as above);
+* a **purchase of a token with a stablecoin** (USDT given, BTC received): the stablecoin is spent like
+  money and the fee is a cost of the acquisition, as in a purchase for fiat (a fee in the token received
+  lowers the units received, cost unchanged; a fee in the stablecoin is more stablecoin disposed of and
+  is added to the cost; a third-asset fee is added to the cost).
+
+Incidental costs of a disposal reduce its proceeds and those of an acquisition are part of its cost in
+every country here (TCGA92 s38(1)(a),(c) and s38(2); IRS virtual-currency FAQ on basis and amount
+realised; § 23 Abs. 3 Satz 1 EStG Werbungskosten / Anschaffungsnebenkosten; ITAA 1997 s110-25(3) and
+s116-20; ITA s40(1)(a)(i) outlays and expenses): either place is lawful, the rule above only makes the
+choice once, orientation-free (``tests/test_swap_fees.py``).
+
 Transfers between own accounts are ``MOVE_OUT``/``MOVE_IN`` pairs: lots move with their dates and
 cost. A ``value_quantity`` of ``None`` means "at market value of the leg's own asset".
 """
@@ -44,7 +63,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Iterator, NamedTuple
 
-from taxreport.model.assets import FIAT
+from taxreport.model.assets import FIAT, STABLECOINS
 from taxreport.model.events import (
     AccountDeclaration,
     BasisSupplement,
@@ -167,12 +186,12 @@ def _trade_legs(t: Trade) -> list[Leg]:
     if t.base in FIAT and t.quote not in FIAT:
         return _fiat_base_legs(t)
     gross_quote = t.quantity * t.price
+    if t.base not in FIAT and t.quote not in FIAT:
+        if t.side is Side.BUY:
+            return _swap_legs(t, t.quote, gross_quote, t.base, t.quantity)
+        return _swap_legs(t, t.base, t.quantity, t.quote, gross_quote)
     fee, fa = t.fee, t.fee_asset
     third = fee != 0 and fa not in (t.base, t.quote)
-    swap: Swap | None = None
-    if t.base not in FIAT and t.quote not in FIAT:
-        swap = (Swap(t.quote, gross_quote, t.base, t.quantity) if t.side is Side.BUY
-                else Swap(t.base, t.quantity, t.quote, gross_quote))
     legs: list[Leg] = []
     if t.side is Side.BUY:
         quote_out = gross_quote + (fee if fa == t.quote else ZERO)
@@ -180,18 +199,47 @@ def _trade_legs(t: Trade) -> list[Leg]:
         base_fee = fee if fa in (t.quote,) or third else ZERO
         _require_positive(base_in, t, "the base received after the fee")
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out,
-                         swap=swap, own_fee=fee if fa == t.quote else ZERO))
+                         own_fee=fee if fa == t.quote else ZERO))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, base_in, t.quote, gross_quote,
-                         fa, base_fee, swap=swap, own_fee=fee if fa == t.base else ZERO))
+                         fa, base_fee, own_fee=fee if fa == t.base else ZERO))
     else:
         base_out = t.quantity + (fee if fa == t.base else ZERO)
         quote_in = gross_quote - (fee if fa == t.quote else ZERO)
         base_fee = fee if fa == t.quote or third else ZERO
         _require_positive(quote_in, t, "the quote received after the fee")
         legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
-                         fa, base_fee, swap=swap, own_fee=fee if fa == t.base else ZERO))
+                         fa, base_fee, own_fee=fee if fa == t.base else ZERO))
         legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in,
-                         swap=swap, own_fee=fee if fa == t.quote else ZERO))
+                         own_fee=fee if fa == t.quote else ZERO))
+    if third:
+        legs.append(_third_asset_fee_leg(t))
+    return legs
+
+
+def _swap_legs(t: Trade, given: str, gross_given: Decimal, received: str, gross_received: Decimal) -> list[Leg]:
+    """A crypto-to-crypto trade, orientation-free: the legs depend only on what is given and received
+    (gross), the fee and its asset, never on which token the pair lists as quote (rule and sources in
+    the module docstring, "Fees on crypto-to-crypto trades")."""
+    fee, fa = t.fee, t.fee_asset
+    third = fee != 0 and fa not in (given, received)
+    swap = Swap(given, gross_given, received, gross_received)
+    given_out = gross_given + (fee if fa == given else ZERO)
+    received_in = gross_received - (fee if fa == received else ZERO)
+    _require_positive(received_in, t, f"the {received} received after the fee")
+    own_given = fee if fa == given else ZERO  # the fee inside each leg's quantity (Leg.own_fee)
+    own_received = fee if fa == received else ZERO
+    if given in STABLECOINS and received not in STABLECOINS:
+        # a purchase of a token with a stablecoin: the fee is a cost of the acquisition (as with fiat)
+        legs = [_leg(t, 0, LegKind.DISPOSE, "trade", t.account, given, given_out, given, given_out, swap=swap,
+                     own_fee=own_given),
+                _leg(t, 1, LegKind.ACQUIRE, "trade", t.account, received, received_in, given, gross_given, fa,
+                     fee if fa == given or third else ZERO, swap=swap, own_fee=own_received)]
+    else:
+        # a sale of the token given: the fee is a cost of that disposal
+        legs = [_leg(t, 0, LegKind.DISPOSE, "trade", t.account, given, given_out, received, gross_received, fa,
+                     fee if fa == received or third else ZERO, swap=swap, own_fee=own_given),
+                _leg(t, 1, LegKind.ACQUIRE, "trade", t.account, received, received_in, received, received_in,
+                     swap=swap, own_fee=own_received)]
     if third:
         legs.append(_third_asset_fee_leg(t))
     return legs
