@@ -245,7 +245,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     return summary
 
 
-def compute_gains(ledger, *, jurisdiction: str, year: str, method: str | None = None,  # noqa: ANN001
+def compute_gains(ledger: Any, *, jurisdiction: str, year: str, method: str | None = None,
                   accounts: Sequence[str] | None = None, currency: str | None = None,
                   options: dict[str, Any] | None = None) -> YearSummary:
     """:func:`compute_gains_from_events` over the ledger's events (:func:`load_events`) and its rate store."""

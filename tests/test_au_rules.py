@@ -47,10 +47,10 @@ def test_discount_after_losses_ato_kathleen_example():
         ("AAA", "long", D("3000")), ("BBB", "short", D("520")), ("CCC", "short", D("-600"))]
     b = s.breakdown
     assert (b.non_discount_gains, b.discount_gains, b.capital_losses) == (D("520"), D("3000"), D("600"))
-    assert (b.non_discount_gains_after_losses, b.discount_gains_after_losses) == (D("0"), D("2520"))
-    assert b.discount_amount == D("1260")
+    assert (b.steps.non_discount_gains_after_losses, b.steps.discount_gains_after_losses) == (D("0"), D("2520"))
+    assert b.steps.discount_amount == D("1260")
     assert s.taxable_gain == D("1260")
-    assert b.net_capital_loss_carried_forward == D("0")
+    assert b.steps.net_capital_loss_carried_forward == D("0")
     assert (s.year, s.currency, s.allowance) == ("2024-25", "AUD", D("0"))
 
 

@@ -47,10 +47,10 @@ def test_au_year_loss_discount_and_non_discount_gains():
     assert b.capital_losses == D(8000)
     # losses to non-discount gains first: 5,250 -> 0, remaining 2,750 off 60,110 -> 57,360;
     # discount 50%: 28,680; net capital gain 28,680
-    assert b.discount_gains_after_losses == D(57360)
-    assert b.discount_amount == D(28680)
+    assert b.steps.discount_gains_after_losses == D(57360)
+    assert b.steps.discount_amount == D(28680)
     assert s.taxable_gain == D(28680)
-    assert b.net_capital_loss_carried_forward == D(0)
+    assert b.steps.net_capital_loss_carried_forward == D(0)
 
 
 def test_ca_partial_superficial_loss_then_replacement_sold():

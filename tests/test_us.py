@@ -165,17 +165,17 @@ def test_schedule_d_loss_limit_and_carryover_by_hand():
     # short -5,000, long +1,000: net -4,000; deduct 3,000; the rest (1,000) is a short-term carryover
     # (the long-term gain absorbed 1,000 of the short-term loss).
     s = schedule_d(D(-5000), D(1000), D(0), D(0), LOSS_LIMIT["single"])
-    assert (s.net, s.loss_deduction, s.short_carryover_out, s.long_carryover_out) == (D(-4000), D(3000), D(1000), D(0))
+    assert (s.net, s.loss_deduction, s.short_term_loss_carryover_out, s.long_term_loss_carryover_out) == (D(-4000), D(3000), D(1000), D(0))
     # short -2,000, long -4,000: net -6,000; the 3,000 deduction takes the 2,000 short-term loss first,
     # then 1,000 of the long-term loss: carry 0 short, 3,000 long.
     s = schedule_d(D(-2000), D(-4000), D(0), D(0), LOSS_LIMIT["single"])
-    assert (s.loss_deduction, s.short_carryover_out, s.long_carryover_out) == (D(3000), D(0), D(3000))
+    assert (s.loss_deduction, s.short_term_loss_carryover_out, s.long_term_loss_carryover_out) == (D(3000), D(0), D(3000))
     # carryovers in keep their character: short +500 - 2,000 in = -1,500; long +10,000: net 8,500, no limit
     s = schedule_d(D(500), D(10000), D(2000), D(0), LOSS_LIMIT["single"])
-    assert (s.short_net, s.net, s.loss_deduction, s.short_carryover_out) == (D(-1500), D(8500), D(0), D(0))
+    assert (s.short_net_after_carryover, s.net, s.loss_deduction, s.short_term_loss_carryover_out) == (D(-1500), D(8500), D(0), D(0))
     # married filing separately: $1,500 (IRC §1211(b)(1)); long -4,000 -> deduct 1,500, carry 2,500 long
     s = schedule_d(D(0), D(-4000), D(0), D(0), LOSS_LIMIT["mfs"])
-    assert (s.loss_deduction, s.long_carryover_out) == (D(1500), D(2500))
+    assert (s.loss_deduction, s.long_term_loss_carryover_out) == (D(1500), D(2500))
 
 
 def test_carryover_options_reach_the_summary():

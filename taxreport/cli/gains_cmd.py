@@ -83,7 +83,7 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
         } for d in summary.disposals],
         "notes": list(summary.notes),
         # events helper (issue #12): income as income; SIMULATED when simulated accounts were put in
-        "income": income_json(summary.income) if getattr(summary, "income", None) is not None else None,
+        "income": income_json(summary.income) if summary.income is not None else None,
         "simulated": any(n.startswith("SIMULATED") for n in summary.notes),
     }
 

@@ -32,7 +32,7 @@ The module is the country's :data:`POLICY` (data) and :class:`AuRules` (hooks of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -92,16 +92,8 @@ class AuBreakdown(Breakdown):
     capital_losses: Decimal
     losses_brought_forward: Decimal
     discount_rate: Decimal
-    current_year_losses_applied: Decimal
-    current_year_losses_unused: Decimal
-    prior_year_losses_applied: Decimal
-    prior_year_losses_unused: Decimal
-    non_discount_gains_after_losses: Decimal
-    discount_gains_after_losses: Decimal
-    discount_amount: Decimal
-    net_capital_gain: Decimal
-    net_capital_loss_carried_forward: Decimal
-    timezone: str
+    steps: NetCapitalGain = field(metadata={"inline": True})  # written at this level in the JSON
+    timezone: str = "Australia/Sydney"
 
 
 def net_capital_gain(non_discount_gains: Decimal, discount_gains: Decimal, losses: Decimal,
@@ -165,7 +157,7 @@ class AuRules(LotRules):
         steps = net_capital_gain(nd_gains, d_gains, losses, bf, DISCOUNT["individual"])
         breakdown = AuBreakdown(non_discount_gains=nd_gains, discount_gains=d_gains, capital_losses=losses,
                                 losses_brought_forward=bf, discount_rate=DISCOUNT["individual"],
-                                **steps.as_dict(), timezone=ctx.tz)
+                                steps=steps, timezone=ctx.tz)
         notes = [
             Note(f"parcels: {ctx.method}, tracked {'per account' if ctx.scope == 'account' else 'over all accounts'}; "
                  f"dates are local dates in {ctx.tz}", "method"),

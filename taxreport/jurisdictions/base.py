@@ -70,7 +70,9 @@ class Figures:
             return out
         for f in fields(self):
             value = _plain(getattr(self, f.name))
-            if value is not None:
+            if value is not None and f.metadata.get("inline"):
+                out.update(value)  # a nested record whose fields are written at this level
+            elif value is not None:
                 out[f.name] = value
         return out
 

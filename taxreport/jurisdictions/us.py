@@ -85,23 +85,6 @@ class ScheduleD(Breakdown):
     short_term_loss_carryover_out: Decimal  # to next year's line 6
     long_term_loss_carryover_out: Decimal  # to next year's line 14
 
-    # short names used by the arithmetic and its tests
-    @property
-    def short_net(self) -> Decimal:
-        return self.short_net_after_carryover
-
-    @property
-    def long_net(self) -> Decimal:
-        return self.long_net_after_carryover
-
-    @property
-    def short_carryover_out(self) -> Decimal:
-        return self.short_term_loss_carryover_out
-
-    @property
-    def long_carryover_out(self) -> Decimal:
-        return self.long_term_loss_carryover_out
-
 
 @dataclass(frozen=True)
 class Boxes(Breakdown):

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, MissingDataError
 from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, take_fifo, take_named
@@ -215,7 +215,8 @@ def _track(balances: dict[tuple[str, str], Decimal], m: Movement) -> None:
             balances[(m.to_account, m.asset)] = balances.get((m.to_account, m.asset), ZERO) + m.quantity
 
 
-def _allocate(pools: dict, balances: dict[tuple[str, str], Decimal], pool) -> None:  # noqa: ANN001
+def _allocate(pools: dict[tuple[str, str], Pool], balances: dict[tuple[str, str], Decimal],
+              pool: Callable[[str, str], Pool]) -> None:
     """Split every universal pool into per-account pools (rule in the module docstring)."""
     for (key, asset), universal_pool in sorted(pools.items()):
         if key != UNIVERSAL:
@@ -227,13 +228,3 @@ def _allocate(pools: dict, balances: dict[tuple[str, str], Decimal], pool) -> No
             for lot, q, c in take_fifo(universal_pool, qty) if isinstance(universal_pool, Pool) else \
                     TAKERS["average"](universal_pool, qty):
                 target.add(Lot(lot.ref, acct, lot.acquired, q, c, lot.seq))
-
-
-def match_kwargs(options: Mapping | None) -> dict:
-    """The :func:`match_lots` keyword arguments a jurisdiction takes from its ``options`` dict:
-    ``scope`` ("account" | "universal"), ``universal_until`` (datetime), ``zero_cost_assets`` (list of assets), ``selections``
-    (specific identification, see :mod:`taxreport.lots.selections`) and ``move_order``."""
-    o = options or {}
-    return {"scope": o.get("scope", "account"), "zero_cost_assets": tuple(o.get("zero_cost_assets", ())),
-            "selections": o.get("selections"), "move_order": o.get("move_order", "fifo"),
-            "universal_until": o.get("universal_until")}
