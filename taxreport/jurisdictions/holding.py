@@ -34,10 +34,6 @@ def anniversary(day: date, years: int = 1) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def held_more_than_one_year(acquired: date, sold: date) -> bool:
-    return sold > anniversary(acquired)
-
-
 class HoldingEffect(enum.StrEnum):
     TERM = "term"  # US: long-term capital gain (Schedule D Part II)
     EXEMPT = "exempt"  # DE: not taxable at all (§ 23 EStG)
@@ -53,7 +49,16 @@ class Holding:
     effect: HoldingEffect
 
     def long(self, acquired: date | None, sold: date) -> bool:
+        """Held more than :attr:`years` years (the one holding-period test; see the module docstring)."""
         return acquired is not None and sold > anniversary(acquired, self.years)
+
+
+def held_more_than_one_year(acquired: date, sold: date) -> bool:
+    """US long-term / DE tax-free: :meth:`Holding.long` with one year."""
+    return ONE_YEAR.long(acquired, sold)
+
+
+ONE_YEAR = Holding(1, HoldingEffect.TERM)
 
 
 def local_day_cache(tz: str) -> Callable[[datetime], date]:
