@@ -74,7 +74,9 @@ def lines(summary: YearSummary, *, tz: str | None = None, reporting: str | None 
     Boxes: ``reporting`` (reported / not-reported / none) when given, else the boxes the US computation
     chose (``breakdown.form8949``), else the US module's default for the year. Dates: local dates
     in ``tz``, else the summary's zone (the one every report uses)."""
-    if summary.jurisdiction.lower() != "us":
+    from taxreport.jurisdictions.base import get
+
+    if "form8949" not in get(summary.jurisdiction).policy.forms:  # the country's policy lists its forms
         raise InputError(f"Form 8949 is a US form; the summary is for {summary.jurisdiction!r}",
                          field="--jurisdiction")
     year = int(summary.year[:4])

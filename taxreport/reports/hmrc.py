@@ -64,7 +64,9 @@ def _parts(d: DisposalResult) -> list[tuple[Any, Decimal, Decimal]]:
 
 
 def rows(summary: YearSummary) -> list[list[Any]]:
-    if summary.jurisdiction.lower() != "uk":
+    from taxreport.jurisdictions.base import get
+
+    if "hmrc" not in get(summary.jurisdiction).policy.forms:  # the country's policy lists its forms
         raise InputError(f"the HMRC computation is for the UK; the summary is for {summary.jurisdiction!r}",
                          field="--jurisdiction")
     out: list[list[Any]] = []
