@@ -23,7 +23,8 @@ Choices made here (documented in README.md, "Capital gains: United Kingdom, Cana
 * The acquisition date of an acquisition is ``date_acquired`` (the original date of a deposit with
   known basis).
 * The same-day group of disposals is reported as **one** disposal (that is how HMRC computes it and how
-  SA108 counts disposals); ``detail["event_keys"]`` lists every ledger event in the group.
+  SA108 counts disposals); the UK detail's ``event_keys`` (:class:`taxreport.jurisdictions.uk.UkDetail`) lists every ledger event
+  in the group.
 * The 30-day rule's exception for tokens acquired while not UK resident is not modelled.
 * Amounts are exact Decimals; HMRC's examples round to whole pounds, we round only when presenting.
 """
