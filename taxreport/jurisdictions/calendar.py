@@ -3,8 +3,8 @@
 A tax year is a range of *local* dates in the jurisdiction's time zone (UK: Europe/London, AU:
 Australia/Sydney…), converted here to a UTC ``[start, end)`` pair so that UTC-stamped ledger events can
 be compared directly. Holding periods are also counted on local dates (:func:`local_date`).
-:class:`TaxYear` is the one rule (a country's policy names its first day); the two functions below are
-its calendar-year and split-year forms.
+:class:`TaxYear` is the one rule (a country's policy names its first day); the function below is
+its calendar-year form (for a calendar year without a country).
 """
 
 from __future__ import annotations
@@ -77,11 +77,3 @@ class TaxYear:
 def calendar_year_bounds(label: str, tz: str) -> tuple[datetime, datetime]:
     """``"2024"`` -> [1 Jan 2024 00:00, 1 Jan 2025 00:00) local time, as UTC."""
     return TaxYear().bounds(label, tz)
-
-
-def split_year_bounds(label: str, *, start_month: int, start_day: int, tz: str) -> tuple[datetime, datetime]:
-    """``"2024-25"`` -> [start_day/start_month/2024, same day 2025) local time, as UTC.
-
-    Used for the UK (6 April) and Australia (1 July). ``"2024-2025"`` is accepted too.
-    """
-    return TaxYear(start_month, start_day).bounds(label, tz)

@@ -35,17 +35,12 @@ def totals(disposals: Iterable[DisposalResult]) -> Totals:
     return Totals(proceeds, cost, gains - losses, gains, losses, count)
 
 
-def in_year(disposals: Iterable[DisposalResult], year_start: datetime, year_end: datetime) -> list[DisposalResult]:
-    """The disposals with ``year_start <= time < year_end`` (UTC), in their order."""
-    return [d for d in disposals if year_start <= d.time < year_end]
-
-
 def summarise(jurisdiction: str, currency: str, method: str, year: str, year_start: datetime,
               year_end: datetime, disposals: Sequence[DisposalResult], allowance: Decimal,
               taxable_gain: Decimal, breakdown: Breakdown | None = None,
               open_lots: Sequence[OpenLot] | None = None, notes: Sequence[str] | None = None) -> YearSummary:
-    """Build the year's :class:`YearSummary` from the disposals *of that year* (filter first with
-    :func:`in_year`). ``gain`` = proceeds - cost + adjustments, i.e. the sum of the disposals' gains."""
+    """Build the year's :class:`YearSummary` from the disposals *of that year* (the engine keeps them).
+    ``gain`` = proceeds - cost + adjustments, i.e. the sum of the disposals' gains."""
     t = totals(disposals)
     return YearSummary(
         jurisdiction=jurisdiction, currency=currency, method=method, year=year,
@@ -70,4 +65,4 @@ def amount_option(options: Mapping[str, Any], key: str) -> Decimal:
     return amount
 
 
-__all__ = ["Note", "amount_option", "in_year", "summarise", "totals"]
+__all__ = ["Note", "amount_option", "summarise", "totals"]
