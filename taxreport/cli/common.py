@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import click
+import orjson
 
 from taxreport.errors import InputError, TaxreportError
 
@@ -109,8 +110,37 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """:func:`to_jsonable`'s conversions of the values JSON has no type for (orjson's ``default``)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# Two-space indent like json.dumps(indent=2); datetimes go through _json_default (UTC, "Z") rather than
+# orjson's own format; a non-string key is refused (and then handled by the json module, as before).
+_ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def json_text(value: Any) -> str:
+    """The ``--format json`` document of ``value``: the text ``json.dumps(to_jsonable(value), indent=2,
+    ensure_ascii=False)`` writes, in one pass through orjson's C encoder (the pure-Python indenting encoder
+    and the second walk of :func:`to_jsonable` were ~40% of a large ``gains`` call). Anything orjson
+    refuses (a non-string key, an integer over 64 bits, a string with a lone surrogate, a type neither
+    knows) takes the former path, so it is written, or refused, exactly as before. The one difference: a
+    float below 1e-4 is written in plain notation (``0.00001``, not ``1e-05``), the same number."""
+    try:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+
+
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+    click.echo(json_text(value))
 
 
 def parse_when(text: str | None, *, what: str, end_of_day: bool = False) -> datetime | None:
