@@ -49,6 +49,7 @@ from taxreport.errors import InputError, LedgerError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.engine import Jurisdiction
+from taxreport.ledger.derived import cached_by_ledger_state
 from taxreport.lots.valuation import SwapStats, value_events
 from taxreport.model.events import Event
 from taxreport.prices.rates import Pricer, RateTable
@@ -149,8 +150,11 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
     return summary
 
 
+@cached_by_ledger_state("gains_for")
 def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:
-    """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine."""
+    """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine. Computed once
+    per verified ledger state and request (:mod:`taxreport.ledger.derived`: a repeated call on an unchanged
+    ledger reads the stored summary without walking the chain again)."""
     from taxreport.prices.store import load_table
 
     return compute_request(load_events(ledger, request), load_table(ledger), request)

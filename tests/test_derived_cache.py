@@ -4,12 +4,15 @@ number, to the cent, as a fresh computation."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from taxreport.gains import compute_gains
+from taxreport.cli.gains_cmd import summary_json
+from taxreport.errors import LedgerError
+from taxreport.gains import GainsRequest, compute_gains, gains_for
 from taxreport.ledger import Ledger, derived
 from taxreport.ledger.derived import DerivedCache
 from taxreport.model import D, Trade
@@ -21,6 +24,13 @@ T0 = datetime(2024, 1, 2, tzinfo=timezone.utc)
 def trade(i: int, side: str, qty: str, price: str) -> Trade:
     return Trade(time=T0 + timedelta(days=i), source="test", external_id=str(i), account="kraken:main", side=side,
                  base="BTC", quote="USD", quantity=D(qty), price=D(price), fee=D("1"), fee_asset="USD")
+
+
+@pytest.fixture(autouse=True)
+def settled(monkeypatch):
+    """Every call here happens as if a minute after the last write (a SQLite state younger than
+    SETTLE_SECONDS is not stored; test_a_state_still_settling_is_not_stored checks that on the real clock)."""
+    monkeypatch.setattr(derived, "_now", lambda: time.time() + 60)
 
 
 @pytest.fixture
@@ -78,3 +88,115 @@ def test_a_corrupt_or_unwritable_cache_only_costs_a_recomputation(led, tmp_path,
     monkeypatch.setenv("TAXREPORT_CACHE", "0")
     off = DerivedCache(led, tmp_path / "cache")
     assert off.get_or_compute("x", {}, lambda: calls.append(1) or 42) == 42 and len(calls) == 3
+
+
+# --- gains_for through the cache (the hook in taxreport/gains.py) -------------------------------------------
+
+def request(year: str = "2024") -> GainsRequest:
+    return GainsRequest(jurisdiction="us", year=year)
+
+
+def history(ledger: Ledger) -> None:
+    ledger.append([trade(0, "buy", "1", "100"), trade(1, "sell", "0.5", "300")], actor="importer:t", reason="r")
+
+
+def count_walks(monkeypatch) -> list[int]:
+    walks: list[int] = []
+    original = Ledger.verified_events
+
+    def walk(self):  # noqa: ANN001, ANN202
+        walks.append(1)
+        return original(self)
+    monkeypatch.setattr(Ledger, "verified_events", walk)
+    return walks
+
+
+def test_a_repeated_gains_for_is_served_without_walking_the_chain_and_equals_a_fresh_one(any_ledger, monkeypatch):
+    history(any_ledger)
+    walks = count_walks(monkeypatch)
+    first = gains_for(any_ledger, request())
+    # same sale as above: proceeds 300 x 0.5 - 1 = 149, cost (100 + 1) / 2 = 50.5, gain 98.5
+    assert (first.proceeds, first.cost, first.gain) == (D("149"), D("50.5"), D("98.5")) and len(walks) == 1
+    with Ledger(any_ledger.url) as again:  # a new command on the unchanged ledger
+        second = gains_for(again, request())
+        assert again._derived_cache.hits == 1
+    assert len(walks) == 1  # no walk on a hit
+    assert summary_json(second) == summary_json(first)
+    monkeypatch.setenv("TAXREPORT_CACHE", "0")
+    with Ledger(any_ledger.url) as fresh:
+        assert summary_json(gains_for(fresh, request())) == summary_json(first)
+    assert len(walks) == 2
+    gains_for(any_ledger, request("2025"))  # another request is another entry
+    assert len(walks) == 3
+
+
+def test_any_append_is_a_new_state(any_ledger, monkeypatch):
+    history(any_ledger)
+    walks = count_walks(monkeypatch)
+    assert gains_for(any_ledger, request()).gain == D("98.5")
+    with Ledger(any_ledger.url) as other:
+        other.append([trade(2, "sell", "0.5", "50")], actor="importer:t", reason="r")
+    # second sale: 25 - 1 = 24 proceeds, cost 50.5: -26.5; year 98.5 - 26.5 = 72
+    assert gains_for(any_ledger, request()).gain == D("72") and len(walks) == 2
+    assert gains_for(any_ledger, request()).gain == D("72") and len(walks) == 2
+
+
+def edit_behind_the_chain(url: str) -> None:
+    """What a user with a database tool does: rewrite an earlier row's payload (sold 0.5 -> 0.4), leaving its
+    hash, the row count and the chain head as they were."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE events SET payload = replace(payload, '\"0.5\"', '\"0.4\"') WHERE seq = 2"))
+    engine.dispose()
+
+
+def test_a_row_edited_behind_the_chain_is_refused_although_the_head_and_count_are_unchanged(any_ledger):
+    history(any_ledger)
+    assert gains_for(any_ledger, request()).gain == D("98.5")  # verified and stored
+    head, count = any_ledger.head(), any_ledger.count()
+    edit_behind_the_chain(any_ledger.url)
+    assert (any_ledger.head(), any_ledger.count()) == (head, count)
+    for led in (any_ledger, Ledger(any_ledger.url)):
+        with pytest.raises(LedgerError, match="row 2 was edited"):
+            gains_for(led, request())
+    assert not any_ledger.verify().ok
+
+
+def test_a_state_still_settling_is_not_stored(led, monkeypatch):
+    monkeypatch.setattr(derived, "_now", time.time)  # the real clock: the ledger was written just now
+    history(led)
+    walks = count_walks(monkeypatch)
+    gains_for(led, request())
+    gains_for(led, request())
+    assert len(walks) == 2 and led._derived_cache.hits == 0
+    assert derived.ledger_state(Ledger("sqlite://")) is None  # an in-memory ledger is never cached
+
+
+def test_a_repeated_gains_json_command_prints_the_stored_document_and_a_tampered_ledger_is_refused(tmp_path,
+                                                                                                   monkeypatch):
+    from click.testing import CliRunner
+
+    import taxreport.gains
+    from taxreport.cli.main import root
+
+    db = str(tmp_path / "cli.sqlite3")
+    with Ledger(f"sqlite:///{db}") as led:
+        history(led)
+    args = ["--db", db, "gains", "-j", "us", "-y", "2024", "--format", "json"]
+    first = CliRunner().invoke(root, args)
+    assert first.exit_code == 0 and '"gain": "98.50"' in first.output
+
+    def no_computation(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("computed again on an unchanged ledger")
+    with monkeypatch.context() as m:
+        m.setattr(taxreport.gains, "gains_for", no_computation)
+        again = CliRunner().invoke(root, args)
+        assert again.exit_code == 0, again.output
+        assert again.output == first.output
+    edit_behind_the_chain(f"sqlite:///{db}")
+    refused = CliRunner().invoke(root, args)
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines()[-1].startswith("error: the ledger's hash chain does not verify (row 2 "
+                                                               "was edited")

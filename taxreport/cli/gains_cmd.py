@@ -4,11 +4,11 @@ Imports no pandas, ccxt, matplotlib or weasyprint (tests/test_gains_cli.py check
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
+from taxreport.cli.common import format_option, json_text, open_ledger, print_table
 from taxreport.cli.gains_options import check_currency, gains_options, request_from_flags
 
 __all__ = ["check_currency", "gains", "summary_json"]
@@ -17,7 +17,9 @@ __all__ = ["check_currency", "gains", "summary_json"]
 @click.command("gains")
 @click.option("--jurisdiction", "-j", required=True, help="Country code: us, uk, de, au, ca.")
 @click.option("--year", "-y", required=True,
-              help="Tax year as the country writes it: 2024 (US, DE, CA) or 2024-25 (UK 6 Apr-5 Apr, AU 1 Jul-30 Jun).")
+              help="Tax year as the country writes it: 2024 (US, DE, CA) or 2024-25 (UK 6 Apr-5 Apr, AU 1 Jul-30 Jun); "
+                   "'all': every tax year of the ledger in one command (one row per year and totals; JSON: a list "
+                   "of the one-year objects).")
 @click.option("--detail", is_flag=True, help="List every disposal with its matched lots.")
 @gains_options()
 @format_option()
@@ -36,16 +38,73 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
       taxreport gains -j us -y 2025 --method hifo --account kraken:main
       taxreport gains -j us -y 2025 --universal-until 2025-01-01
       taxreport gains -j us -y 2024 --peg USDT=USD --method specific --lots my-lots.csv
+      taxreport gains -j uk -y all            # every tax year of the ledger, one row each, and totals
+      taxreport gains -j us -y all --format json
+
+    A repeated call on an unchanged ledger reads the stored result (see "Speed" in the README;
+    TAXREPORT_CACHE=0 turns that off).
     """
     from taxreport.gains import gains_for
 
     request = request_from_flags(jurisdiction, year, flags)
-    summary = gains_for(open_ledger(ctx, must_exist=True), request)
-    data = summary_json(summary)
+    ledger = open_ledger(ctx, must_exist=True)
+    every_year = year.strip().lower() == "all"
     if fmt == "json":
-        echo_json(data)
+        # the document itself is kept per ledger state, like the summary (taxreport/ledger/derived.py)
+        if every_year:
+            def document() -> str:
+                from taxreport.gains_years import gains_all_years
+
+                return json_text([summary_json(s) for s in gains_all_years(ledger, request)])
+        else:
+            def document() -> str:
+                return json_text(summary_json(gains_for(ledger, request)))
+        click.echo(_cached_text(ledger, request, document))
         return
-    _print(data, detail)
+    if every_year:
+        from taxreport.gains_years import gains_all_years
+
+        _print_years(gains_all_years(ledger, request))
+        return
+    _print(summary_json(gains_for(ledger, request)), detail)
+
+
+def _cached_text(ledger: Any, request: Any, make: Callable[[], str]) -> str:
+    from taxreport.ledger.derived import cache_for
+
+    return cache_for(ledger).get_or_compute("gains --format json", {"request": repr(request)}, make)
+
+
+def _print_years(summaries: list[Any]) -> None:
+    """``gains --year all`` as a table: one row per tax year, then the totals; each note once, with its years."""
+    from taxreport.gains_years import totals
+    from taxreport.model.money import money_str
+
+    if not summaries:
+        return
+    first = summaries[0]
+    cur = first.currency
+    rows = [(s.year, str(len(s.disposals)), money_str(s.proceeds), money_str(s.cost), money_str(s.gains),
+             money_str(s.losses), money_str(s.gain), money_str(s.allowance), money_str(s.taxable_gain))
+            for s in summaries]
+    t = totals(summaries)
+    rows.append(("total", str(sum(len(s.disposals) for s in summaries)), money_str(t["proceeds"]),
+                 money_str(t["cost"]), money_str(t["gains"]), money_str(t["losses"]), money_str(t["gain"]), "",
+                 money_str(t["taxable_gain"])))
+    title = (f"{first.jurisdiction.upper()} capital gains, every tax year of the ledger, {cur}, method "
+             f"{first.method}")
+    if any(str(n).startswith("SIMULATED") for s in summaries for n in s.notes):  # events helper (issue #12)
+        title = "SIMULATED (not a tax figure): " + title
+    print_table(title, [("tax year", "left"), ("disposals", "right"), ("proceeds", "right"), ("cost", "right"),
+                        ("gains", "right"), ("losses", "right"), ("net gain", "right"),
+                        ("allowance / threshold", "right"), ("taxable gain", "right")], rows)
+    years_of: dict[str, list[str]] = {}
+    for s in summaries:
+        for note in s.notes:
+            years_of.setdefault(str(note), []).append(s.year)
+    for note, years in years_of.items():
+        where = "" if len(years) == len(summaries) else f" ({', '.join(years)})"
+        click.echo(f"note{where}: {note}")
 
 
 def _money(value: Any) -> Any:

@@ -1,18 +1,43 @@
-"""Derived state computed once per ledger state: a file cache of results (matched lots, a year's summary,
-anything picklable) keyed by what the ledger holds, so a second year, a second export or a re-run on an
+"""Derived state computed once per ledger state: a file cache of results (a tax year's summary, anything
+picklable) keyed by what the ledger holds, so a second export, a re-run or a repeated ``gains`` on an
 unchanged ledger reuses the work instead of redoing it from the beginning of time.
 
-The key of an entry is the **ledger state** plus the caller's ``name`` and ``key`` (the request: country,
-year, method, options…). The ledger state is:
+:func:`cached_by_ledger_state` wraps :func:`taxreport.gains.gains_for` (the one hook in ``gains.py``);
+``ledger verify`` never uses this cache.
 
-* the chain head (last ``seq`` and its hash) and the row count: any append, by anyone, changes it;
+**The key** of an entry is the ledger state read *before* the computation, plus the caller's ``name`` and
+request. The ledger state is:
+
+* the chain head (last ``seq`` and its hash) and the row count: any append, by anyone, changes them;
 * the rate store's row count and largest id (rates are only ever inserted);
-* the code: taxreport's version and the size and modification time of every module, so an upgrade or an
-  edited rule never reads a result an older rule computed.
+* a **storage witness** that changes with any committed write to the database, made by any program:
+  SQLite: device, inode, size and modification time (ns) of the database file (and its status-change
+  time) and of its ``-wal`` and ``-journal`` files when they hold anything, and the ``-wal`` header (its
+  salts change whenever the log restarts); PostgreSQL: the count and the sum of the
+  ``xmin`` (the writing transaction's id) of every row version in ``events`` and ``rates``;
+* the code: taxreport's version and the size and mtime of every module, and Python's version, so an upgrade
+  or an edited rule never reads a result an older rule computed.
 
-So an entry is never stale: it is found only while all of that is unchanged (an edit made behind the hash
-chain's back is what ``ledger verify`` detects; verify never uses this cache). A computation cached here
-must depend only on the ledger's events and rates and on ``key``.
+**Why a hit needs no walk of the hash chain.** An entry is stored only when its computation returned, and
+the computation (``gains_for``) begins by walking the whole chain: a chain that does not verify raises and
+nothing is stored. The state in the key was read *before* that walk, so the walk saw the database as it was
+then or later; if anything was written in between, the witness read at the next call differs from the key
+and the entry is never found. So an entry found under the current state means: the database holds the very
+rows a full walk verified, and serving the result is what a fresh walk and computation would give. This
+includes an edit made behind the chain's back that keeps the row count and the head (editing an earlier
+row's payload): SQLite writes the change to the ``-wal`` file or the database file, so the modification
+time changes (and the size or the ``-wal`` header, unless the new frames overwrite old ones of the same log;
+the database file's status-change time cannot be set back by any user tool); PostgreSQL
+gives the updated row version the new transaction's id, so the ``xmin`` sum changes. Such a state was never
+verified, so it is a miss, the walk runs and the ledger is refused as before.
+
+Two limits, both stated: file times have a coarse clock (a few ms), so a SQLite state is only stored when
+its files were last written at least :data:`SETTLE_SECONDS` before the state was read (a later write then
+carries a later time); and a forger who sets a file's times back after editing it (or recomputes
+every hash of the chain, which ``ledger verify`` cannot catch either) is out of reach of both. A ledger
+with no witness (an in-memory SQLite, another database) is never cached. Entries are pickles in the user's
+cache folder (created private, 0700): as with any file in the user's home, whoever can write it can run
+code as the user.
 
 Entries live in the user cache directory (``$TAXREPORT_HOME/cache`` when set), one folder per ledger URL;
 writing an entry removes that ledger's entries of other states, so the folder holds one state's results.
@@ -22,16 +47,21 @@ A cache that cannot be written (read-only home) or read (corrupt file) is ignore
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
 import pickle
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
 from taxreport.ledger import schema
 
@@ -46,7 +76,7 @@ def code_version() -> str:
     if _code_version is None:
         from taxreport import __version__
 
-        h = hashlib.sha256(__version__.encode())
+        h = hashlib.sha256(f"{__version__} {sys.version}".encode())
         for path in sorted(_PACKAGE.rglob("*.py")):
             st = path.stat()
             h.update(f"{path.relative_to(_PACKAGE)}:{st.st_size}:{st.st_mtime_ns};".encode())
@@ -63,16 +93,125 @@ def cache_root() -> Path:
     return Path(user_cache_dir("taxreport", appauthor=False))
 
 
-def ledger_state(ledger: Any) -> str:
-    """The fingerprint described in the module docstring, read in one transaction."""
+# A SQLite state is stored only when its files were last written at least this long before it was read (see
+# the module docstring: file times have a clock of a few milliseconds).
+SETTLE_SECONDS = 1.0
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _file_witness(path: Path) -> tuple[list[Any], float] | None:
+    """The SQLite files' identity, size and modification time (and the database file's status-change time),
+    the ``-wal`` file's header (checkpoint sequence and salts: new on every restart of the log), and the
+    latest of those times; None when the database file does not exist. An empty ``-wal`` (every process
+    that opens the file creates one) says nothing about the content and is left out. The ``-wal`` file's
+    status-change time is left out too: SQLite run as root gives it the database file's owner on every open
+    (``fchown``), which changes that time without any write."""
+    out: list[Any] = []
+    latest = 0.0
+    for suffix in ("", "-wal", "-journal"):
+        file = path.with_name(path.name + suffix)
+        try:
+            st = file.stat()
+            if suffix and st.st_size:
+                with file.open("rb") as fh:
+                    header = fh.read(32).hex()
+        except FileNotFoundError:
+            if not suffix:
+                return None
+            out.append(None)
+            continue
+        if suffix and st.st_size == 0:
+            out.append(0)
+            continue
+        if suffix:
+            out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, header])
+            latest = max(latest, st.st_mtime_ns / 1e9)
+        else:
+            out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+            latest = max(latest, st.st_mtime_ns / 1e9, st.st_ctime_ns / 1e9)
+    return out, latest
+
+
+def _row_versions(conn: Connection) -> list[Any]:
+    """PostgreSQL: the count and the sum of ``xmin`` of the rows of ``events`` and ``rates`` (an update or a
+    delete-and-insert gives a row a new transaction id)."""
+    return [[int(n), int(total)] for table in ("events", "rates")
+            for n, total in [conn.execute(text(f"SELECT count(*), coalesce(sum(xmin::text::bigint), 0) "
+                                               f"FROM {table}")).one()]]
+
+
+def ledger_state(ledger: Any) -> str | None:
+    """The fingerprint described in the module docstring (None: this ledger cannot be cached now)."""
+    from taxreport.ledger.store import sqlite_path
+
     events, rates = schema.events, schema.rates
+    witness: list[Any] | None = None
+    if ledger.engine.dialect.name == "sqlite":
+        path = sqlite_path(str(ledger.url))
+        files = _file_witness(path) if path is not None else None
+        if files is None or files[1] > _now() - SETTLE_SECONDS:
+            return None
+        witness = files[0]
     with ledger.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            witness = _row_versions(conn)
+        elif witness is None:
+            return None
         head = conn.execute(select(schema.ledger_head.c.seq, schema.ledger_head.c.hash)
                             .where(schema.ledger_head.c.id == 1)).one()
         count = conn.execute(select(func.count()).select_from(events)).scalar_one()
         rate_count, rate_max = conn.execute(select(func.count(), func.max(rates.c.id))).one()
-    return hashlib.sha256(json.dumps([int(head[0]), str(head[1]), int(count), int(rate_count), rate_max,
+    return hashlib.sha256(json.dumps([int(head[0]), str(head[1]), int(count), int(rate_count), rate_max, witness,
                                       code_version()]).encode()).hexdigest()
+
+
+def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """A dataclass instance from its field values without running ``__init__`` (frozen or with
+    ``__post_init__``: the values were already checked when the instance was first made)."""
+    obj: Any = object.__new__(cls)
+    for name, value in zip(names, values):
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+_SHAPES: dict[type, tuple[bool, tuple[str, ...]]] = {}
+
+
+def _shape(cls: type) -> tuple[bool, tuple[str, ...]]:
+    """(whether ``cls(*values)`` rebuilds an instance exactly, the field names) of a dataclass."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fields = dataclasses.fields(cls)
+        positional = (cls.__dataclass_params__.init and not hasattr(cls, "__post_init__")  # type: ignore[attr-defined]
+                      and all(f.init and not f.kw_only for f in fields))
+        shape = _SHAPES[cls] = (positional, tuple(f.name for f in fields))
+    return shape
+
+
+def _reduce(obj: Any) -> Any:
+    positional, names = _shape(type(obj))
+    values = tuple(getattr(obj, n) for n in names)
+    return (type(obj), values) if positional else (_rebuild, (type(obj), names, values))
+
+
+def _dispatch_table() -> dict[Any, Any]:
+    """``copyreg``'s table plus every taxreport dataclass loaded: pickled as their field values. The default
+    for a slotted frozen dataclass goes through ``dataclasses``' ``__getstate__``/``__setstate__``, which look
+    the fields up again for every instance (a 100,000-trade year's summary took ~3 s each way, 2-3x this);
+    a table lookup (not ``reducer_override``) keeps Decimals and datetimes on pickle's C path."""
+    import copyreg
+
+    table: dict[Any, Any] = dict(copyreg.dispatch_table)
+    for name, module in list(sys.modules.items()):
+        if name == "taxreport" or name.startswith("taxreport."):
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and hasattr(value, "__dataclass_fields__") \
+                        and value.__module__ == name:
+                    table[value] = _reduce
+    return table
 
 
 class DerivedCache:
@@ -89,7 +228,11 @@ class DerivedCache:
     def get_or_compute(self, name: str, key: Mapping[str, Any], compute: Callable[[], T]) -> T:
         if not self.enabled:
             return compute()
-        state = ledger_state(self.ledger)
+        pin = getattr(self.ledger, "_pin", None)
+        state = pin.state if pin is not None else ledger_state(self.ledger)
+        if state is None:
+            self.misses += 1
+            return compute()
         entry = hashlib.sha256(json.dumps([name, key], sort_keys=True, default=repr).encode()).hexdigest()
         path = self.folder / f"{state[:32]}-{entry[:32]}.pickle"
         try:
@@ -106,13 +249,41 @@ class DerivedCache:
 
     def _store(self, path: Path, state: str, value: object) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             for old in self.folder.glob("*.pickle"):
                 if not old.name.startswith(state):
                     old.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickler.dispatch_table = _dispatch_table()
+                pickler.dump(value)
             os.replace(tmp, path)
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return  # a cache that cannot be written only costs the recomputation next time
+
+
+def cache_for(ledger: Any) -> DerivedCache:
+    """The ledger's one :class:`DerivedCache` (kept on the ``Ledger`` object: one per command)."""
+    cache = getattr(ledger, "_derived_cache", None)
+    if cache is None:
+        cache = DerivedCache(ledger)
+        try:
+            ledger._derived_cache = cache
+        except AttributeError:  # an object that takes no attributes: a new cache each call
+            pass
+    return cache
+
+
+def cached_by_ledger_state(name: str) -> Callable[[Callable[[Any, Any], T]], Callable[[Any, Any], T]]:
+    """Decorator for ``fn(ledger, request)`` whose result depends only on the ledger's events and rates and on
+    ``request`` (a frozen dataclass: its ``repr`` is the key) and which verifies the chain before computing:
+    the result is computed once per ledger state (see the module docstring)."""
+    def wrap(fn: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+        @functools.wraps(fn)
+        def cached(ledger: Any, request: Any) -> T:
+            if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
+                return fn(ledger, request)
+            return cache_for(ledger).get_or_compute(name, {"request": repr(request)}, lambda: fn(ledger, request))
+        return cached
+    return wrap

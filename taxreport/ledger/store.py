@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -159,6 +160,7 @@ class Ledger:
             readonly = False  # nothing to read yet: created (empty) as before, so reading shows nothing
         self.readonly = readonly
         self._events_cache: tuple[tuple[int, str, int], list[Event]] | None = None
+        self._pin: _Pin | None = None
         if migrate and (not readonly or not _read_only_file(path)):
             from taxreport.ledger.migrate import current_revision, upgrade
 
@@ -338,6 +340,14 @@ class Ledger:
         self._events_cache = (key, out)
         return list(out)
 
+    def time_span(self) -> tuple[datetime, datetime] | None:
+        """The times of the earliest and the latest event (None: no events)."""
+        from taxreport.model.events import parse_time
+
+        with self.engine.connect() as conn:
+            first, last = conn.execute(select(func.min(schema.events.c.time), func.max(schema.events.c.time))).one()
+        return None if first is None else (parse_time(first), parse_time(last))
+
     def head(self) -> tuple[int, str]:
         """The chain head: the last ``seq`` and its hash (``(0, GENESIS)`` when empty). Any append changes it."""
         with self.engine.connect() as conn:
@@ -365,12 +375,35 @@ class Ledger:
     def verified_events(self) -> tuple[VerifyResult, list[Event]]:
         """:meth:`verify` and :meth:`events` in one pass over the rows (what a report that refuses a tampered
         ledger needs): the events are returned, and kept as :meth:`events` keeps them, only when the chain
-        verifies; otherwise the list is empty and the result says which row is bad."""
+        verifies; otherwise the list is empty and the result says which row is bad. Inside :meth:`pinned`,
+        the first walk's answer is the answer of every later call."""
+        if self._pin is not None and self._pin.verified is not None:
+            result, events = self._pin.verified
+            return result, list(events)
         result, events = self._walk(decode=True)
+        if self._pin is not None:
+            self._pin.verified = (result, events or [])
         if not result.ok or events is None:
             return result, []
         self._events_cache = ((result.rows, result.head_hash, result.rows), events)
         return result, list(events)
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One snapshot for a command that reports several things (``gains --year all``, ``export all``):
+        the chain is walked once, on the first :meth:`verified_events`, and that answer is reused; the derived
+        cache (:mod:`taxreport.ledger.derived`) keys every result computed inside by the state read here,
+        *before* that walk (so a write made meanwhile can only make its entries unreachable, never stale)."""
+        from taxreport.ledger.derived import ledger_state
+
+        if self._pin is not None:  # already pinned by the caller
+            yield
+            return
+        self._pin = _Pin(ledger_state(self))
+        try:
+            yield
+        finally:
+            self._pin = None
 
     def _walk(self, *, decode: bool) -> tuple[VerifyResult, list[Event] | None]:
         with self.engine.connect() as conn:
@@ -392,6 +425,12 @@ class Ledger:
 
                 result = verify_rows(rows(), head_seq, head_hash)
         return result, decoded
+
+
+@dataclass
+class _Pin:
+    state: str | None  # the derived cache's key state, read before the walk (None: not cacheable)
+    verified: tuple[VerifyResult, list[Event]] | None = None
 
 
 _VERIFY_COLUMNS = ("seq", "natural_key", "kind", "time", "payload", "actor", "reason", "recorded_at", "prev_hash",
