@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.errors import TaxreportError
 
 
 @click.command("csv")
@@ -26,16 +29,42 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
       taxreport import csv trades.csv --account kraken:main
       taxreport import csv events.csv   # header type,timestamp,account,asset,quantity,...
     """
-    from taxreport.importers.base import write_batch
-    from taxreport.importers.canonical_csv import parse_canonical_csv
+    from taxreport.importers.base import count_lines, write_stream
+    from taxreport.importers.canonical_csv import iter_canonical_csv
 
-    # Every file is parsed before anything is written: one bad file refuses the whole command.
-    batches = [parse_canonical_csv(path, account=account) for path in files]
+    # Every file is checked before anything is written: one bad file refuses the whole command. One file is
+    # checked as it is written (one transaction, rolled back at a bad row: the file is never held whole);
+    # several files are first read through once to check them all.
+    if len(files) > 1:
+        for path in files:
+            for _ in iter_canonical_csv(path, account=account):
+                pass
+    new_file = _new_ledger_file(ctx)
     led = open_ledger(ctx)
-    summaries = [write_batch(led, batch, actor="importer:csv", reason=f"import csv {batch.path}")
-                 for batch in batches]
+    summaries = []
+    try:
+        for path in files:
+            lines = count_lines(path)
+            summaries.append(write_stream(led, path, iter_canonical_csv(path, account=account),
+                                          actor="importer:csv", reason=f"import csv {path}",
+                                          total=lines - 1 if lines else None))
+    except TaxreportError:
+        if new_file is not None and led.count() == 0:  # refused: the ledger this command created goes too
+            led.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                new_file.with_name(new_file.name + suffix).unlink(missing_ok=True)
+        raise
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
         return
     for s in summaries:
         click.echo(f"{s.path}: {s.rows} rows, {s.added} added, {s.duplicates} duplicates (already in the ledger)")
+
+
+def _new_ledger_file(ctx: click.Context) -> Path | None:
+    """The SQLite file of ``--db`` when it does not exist yet (this command creates it), else None."""
+    from taxreport.config import database_url
+    from taxreport.ledger.store import sqlite_path
+
+    path = sqlite_path(database_url(ctx.find_root().obj.get("db") if ctx.find_root().obj else None))
+    return path if path is not None and not path.exists() else None

@@ -13,7 +13,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from taxreport.errors import InputError, TaxreportError
 from taxreport.model.events import Event
@@ -75,9 +75,43 @@ def read_text(path: str | Path) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
 
 
-def csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, cells)`` for every CSV record; line numbers count from 1 in the file."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def file_lines(path: str | Path) -> Iterator[str]:
+    """The file's lines, read one at a time (a million-row file is never held whole), decoded as
+    :func:`read_text` decodes a whole file: UTF-8, every byte-order mark removed. The file is opened now
+    (one that cannot be read is refused here); a byte that is not UTF-8 raises :class:`InputError` naming
+    the file and the byte's offset when the reading reaches it."""
+    name = str(path)
+    try:
+        fh = Path(path).open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from exc
+
+    def lines() -> Iterator[str]:
+        offset = 0
+        with fh:
+            for raw in fh:  # split at b"\n", which is never inside a UTF-8 sequence
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"not UTF-8 text (byte {offset + exc.start})", file=name) from None
+                offset += len(raw)
+                yield line.replace(BOM, "") if BOM in line else line
+    return lines()
+
+
+def count_lines(path: str | Path) -> int | None:
+    """The number of lines of a file (for a progress bar's size; None if it cannot be read)."""
+    try:
+        with Path(path).open("rb") as fh:
+            return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+def csv_lines(text: str | Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, cells)`` for every CSV record of ``text`` (the whole text, or its lines as
+    :func:`file_lines` reads them); line numbers count from 1 in the file."""
+    reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text)
     start = 1
     try:
         for cells in reader:
@@ -85,6 +119,17 @@ def csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", line=reader.line_num) from exc
+
+
+def write_stream(ledger, path: str, items: Iterable[tuple[Event, str]], *, actor: str, reason: str,  # noqa: ANN001
+                 total: int | None = None) -> ImportSummary:
+    """Append a parser's stream of ``(event, origin)`` in one transaction (:meth:`Ledger.append_stream`):
+    the file is never held whole; a bad row anywhere (the parser raises :class:`ImportRefused` at the end)
+    rolls everything back, so a bad file still writes nothing."""
+    result = ledger.append_stream(items, actor=actor, reason=reason, label=f"Importing {Path(path).name}",
+                                  total=total)
+    rows = result.added_count + result.duplicates
+    return ImportSummary(path, rows, result.added_count, result.duplicates, 0)
 
 
 def write_batch(ledger, batch: ParsedBatch, *, actor: str, reason: str) -> ImportSummary:  # noqa: ANN001

@@ -45,10 +45,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Iterator
 
 from taxreport.errors import InputError
-from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, read_text
-from taxreport.model.events import Trade, parse_time
+from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, file_lines
+from taxreport.model.events import Event, Trade, parse_time
 from taxreport.model.money import parse_amount, parse_decimal
 
 COLUMNS = ("timestamp", "account", "side", "base", "quote", "quantity", "price", "fee", "fee_asset", "id")
@@ -72,21 +73,67 @@ USES: dict[str, frozenset[str]] = {
 
 
 def parse_canonical_csv(path: str | Path, *, account: str | None = None) -> ParsedBatch:
+    """Every event of the file, held in a :class:`ParsedBatch` (:class:`ImportRefused` if any row is bad)."""
+    batch = ParsedBatch(str(path))
+    for event, origin in iter_canonical_csv(path, account=account):
+        batch.add(event, origin)
+    return batch
+
+
+def iter_canonical_csv(path: str | Path, *, account: str | None = None) -> Iterator[tuple[Event, str]]:
+    """The file's events with their origins (``file:line``), read a line at a time: what ``import csv``
+    streams into the ledger. Every row is checked; after the first bad row no more events are yielded, the
+    rest is still checked, and at the end :class:`ImportRefused` lists every bad row (so a writer that
+    appends as it reads, in one transaction, writes nothing). A bad header raises before the first event."""
     name = str(path)
-    text = read_text(path)
-    batch = ParsedBatch(name)
-    problems: list[InputError] = []
-    lines = csv_lines(text)
+    lines = csv_lines(file_lines(path))
     try:
         first = next(lines, None)
     except InputError as exc:
+        if exc.file:  # the file itself (not UTF-8): as read_text says it
+            raise
         raise ImportRefused(name, [InputError(exc.reason, file=name, line=exc.line)]) from exc
     if first is None:
         raise InputError("empty file: expected the header " + ",".join(COLUMNS), file=name)
     _, header = first
     header = [h.strip() for h in header]
     if "type" in header:
-        return _parse_events(name, header, lines, account)
+        _check_events_header(name, header)
+        blank = dict.fromkeys((*EVENT_REQUIRED, *EVENT_OPTIONAL), "")
+
+        def make(row: dict[str, str]) -> Event:
+            return _event({**blank, **row}, account)
+    else:
+        _check_trade_header(name, header)
+
+        def make(row: dict[str, str]) -> Event:
+            return _trade(row, account)
+    problems: list[InputError] = []
+    col = {h: i for i, h in enumerate(header)}
+    try:
+        for line, cells in lines:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                problems.append(InputError(f"has {len(cells)} cells, the header has {len(header)}",
+                                           file=name, line=line))
+                continue
+            try:
+                event = make({h: cells[i].strip() for h, i in col.items()})
+            except _FieldError as exc:
+                problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
+                continue
+            if not problems:
+                yield event, f"{name}:{line}"
+    except InputError as exc:
+        if exc.file:  # the file itself (not UTF-8): as read_text says it
+            raise
+        problems.append(InputError(exc.reason, file=name, line=exc.line))
+    if problems:
+        raise ImportRefused(name, problems)
+
+
+def _check_trade_header(name: str, header: list[str]) -> None:
     missing = [c for c in COLUMNS if c not in header]
     extra = [h for h in header if h not in COLUMNS]
     if missing or extra or len(set(header)) != len(header):
@@ -97,25 +144,6 @@ def parse_canonical_csv(path: str | Path, *, account: str | None = None) -> Pars
         ]))
         raise InputError(f"header {','.join(header)!r} is not the canonical trade header "
                          f"{','.join(COLUMNS)} ({detail})", file=name, line=1)
-    col = {h: i for i, h in enumerate(header)}
-    try:
-        for line, cells in lines:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                problems.append(InputError(f"has {len(cells)} cells, the header has {len(header)}",
-                                           file=name, line=line))
-                continue
-            row = {h: cells[i].strip() for h, i in col.items()}
-            try:
-                batch.add(_trade(row, account), f"{name}:{line}")
-            except _FieldError as exc:
-                problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
-    except InputError as exc:
-        problems.append(InputError(exc.reason, file=name, line=exc.line))
-    if problems:
-        raise ImportRefused(name, problems)
-    return batch
 
 
 class _FieldError(Exception):
@@ -160,8 +188,8 @@ def _trade(row: dict[str, str], default_account: str | None) -> Trade:
         raise _FieldError(field if field in COLUMNS else "row", reason or str(exc)) from None
 
 
-def _parse_events(name: str, header: list[str], lines, account: str | None) -> ParsedBatch:  # noqa: ANN001
-    """The events form (module docstring): every row checked; any bad row refuses the file."""
+def _check_events_header(name: str, header: list[str]) -> None:
+    """The events form's header (module docstring)."""
     missing = [c for c in EVENT_REQUIRED if c not in header]
     extra = [h for h in header if h not in EVENT_REQUIRED and h not in EVENT_OPTIONAL]
     if missing or extra or len(set(header)) != len(header):
@@ -173,28 +201,6 @@ def _parse_events(name: str, header: list[str], lines, account: str | None) -> P
         raise InputError(f"header {','.join(header)!r} is not the canonical events header: "
                          f"{','.join(EVENT_REQUIRED)} and any of {','.join(EVENT_OPTIONAL)} ({detail})",
                          file=name, line=1)
-    batch = ParsedBatch(name)
-    problems: list[InputError] = []
-    col = {h: i for i, h in enumerate(header)}
-    try:
-        for line, cells in lines:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                problems.append(InputError(f"has {len(cells)} cells, the header has {len(header)}",
-                                           file=name, line=line))
-                continue
-            row = {h: "" for h in (*EVENT_REQUIRED, *EVENT_OPTIONAL)}
-            row.update({h: cells[i].strip() for h, i in col.items()})
-            try:
-                batch.add(_event(row, account), f"{name}:{line}")
-            except _FieldError as exc:
-                problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
-    except InputError as exc:
-        problems.append(InputError(exc.reason, file=name, line=exc.line))
-    if problems:
-        raise ImportRefused(name, problems)
-    return batch
 
 
 def _event(row: dict[str, str], default_account: str | None):  # noqa: ANN202 - an Event

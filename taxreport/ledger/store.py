@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from sqlalchemy import Engine, and_, create_engine, event, func, pool, select, update
@@ -138,9 +138,15 @@ CHUNK = 5000
 class _Prepared:
     index: int  # in the batch
     event: Event
+    origin: str | None  # e.g. "trades.csv:12", for errors
     key: str
     payload: str
     content_hash: str
+
+
+def _where(p: _Prepared) -> str:
+    """The prefix naming an event in an error: its origin, else its place in the batch."""
+    return f"{p.origin}: " if p.origin else f"event {p.index + 1} of the batch: "
 
 
 class Ledger:
@@ -214,27 +220,65 @@ class Ledger:
             raise ValueError("origins must match events one to one")
         if self.readonly:
             raise LedgerError(f"{self._name()} is open read-only; nothing was written")
-        where = (lambda i: f"{origins[i]}: ") if origins else (lambda i: f"event {i + 1} of the batch: ")
-        result = AppendResult()
         total = len(events)
-        with progress.task(f"Writing {total:,} events to the ledger", total) as bar, \
-                self.engine.begin() as conn:
+        # a reversal may target any event of the batch, before or after it
+        in_batch = {e.natural_key for e in events} if any(isinstance(e, Reversal) for e in events) else None
+        chunks = ([(i, events[i], origins[i] if origins else None) for i in range(start, min(start + CHUNK, total))]
+                  for start in range(0, total, CHUNK))
+        return self._write(chunks, actor=actor, reason=reason, label=f"Writing {total:,} events to the ledger",
+                           total=total, in_batch=in_batch)
+
+    def append_stream(self, items: Iterable[tuple[Event, str | None]], *, actor: str, reason: str,
+                      label: str = "Writing events to the ledger", total: int | None = None) -> AppendResult:
+        """:meth:`append` for a stream of ``(event, origin)`` too large to hold (a million-row import): read,
+        encoded, hashed and inserted :data:`CHUNK` at a time, **in one transaction**. If ``items`` raises (a
+        bad row found further on), nothing is written: the transaction is rolled back. ``total`` (an
+        estimate) only sizes the progress bar. A reversal in the stream may target an event already stored or
+        earlier in the stream (not a later one)."""
+        _check_actor(actor)
+        if not reason.strip():
+            raise ValueError("reason: every write must say why")
+        if self.readonly:
+            raise LedgerError(f"{self._name()} is open read-only; nothing was written")
+
+        def chunks() -> Iterator[list[tuple[int, Event, str | None]]]:
+            part: list[tuple[int, Event, str | None]] = []
+            for i, (ev, origin) in enumerate(items):
+                part.append((i, ev, origin))
+                if len(part) == CHUNK:
+                    yield part
+                    part = []
+            if part:
+                yield part
+
+        return self._write(chunks(), actor=actor, reason=reason, label=label, total=total, in_batch=None)
+
+    def _write(self, chunks: Iterable[list[tuple[int, Event, str | None]]], *, actor: str, reason: str,
+               label: str, total: int | None, in_batch: set[str] | None) -> AppendResult:
+        """The one write path: ``chunks`` of ``(index, event, origin)`` in one transaction (module docstring).
+        ``in_batch``: the keys of the whole batch when it is known and holds a reversal; None for a stream
+        (a reversal's target is then looked up in the database, which holds the earlier chunks)."""
+        result = AppendResult()
+        with progress.task(label, total) as bar, self.engine.begin() as conn:
             seq, prev = self._lock_head(conn)
             now = format_time(datetime.now(timezone.utc))
             hash_row = row_hasher(actor, reason, now)
-            reversals = _ReversalCheck(self, conn, events, where) \
-                if any(isinstance(e, Reversal) for e in events) else None
+            reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _insert_sql(conn)
-            for start in range(0, total, CHUNK):
-                chunk = [_Prepared(i, ev, ev.natural_key, payload, hashlib.sha256(payload.encode()).hexdigest())
-                         for i, ev in enumerate(events[start:start + CHUNK], start)
-                         for payload in (payload_json(ev),)]
+            for part in chunks:
+                chunk = [_Prepared(i, ev, origin, ev.natural_key, payload,
+                                   hashlib.sha256(payload.encode()).hexdigest())
+                         for i, ev, origin in part for payload in (payload_json(ev),)]
+                has_reversal = any(isinstance(p.event, Reversal) for p in chunk)
+                if has_reversal and in_batch is None:
+                    reversals = reversals or _ReversalCheck(self, conn, set())
+                    reversals.in_batch = {p.key for p in chunk}
                 # Optimistic: only duplicates inside the chunk are looked for first; a key already stored (by
                 # an earlier append or an earlier chunk of this one) makes the insert fail on the unique
                 # natural key, and the chunk is then checked against the database and written again.
-                lookup = reversals is not None and any(isinstance(p.event, Reversal) for p in chunk)
+                lookup = reversals is not None and has_reversal
                 stored = self._existing(conn, [p.key for p in chunk]) if lookup else {}
-                pending, dups = _dedupe(chunk, stored, where)
+                pending, dups = _dedupe(chunk, stored)
                 if reversals is not None:
                     reversals.check([p for p in pending if isinstance(p.event, Reversal)])
                 rows = _chain(pending, seq, prev, hash_row, actor, reason, now)
@@ -246,7 +290,7 @@ class Ledger:
                     if lookup:
                         raise
                     stored = self._existing(conn, [p.key for p in chunk])
-                    pending, dups = _dedupe(chunk, stored, where)
+                    pending, dups = _dedupe(chunk, stored)
                     rows = _chain(pending, seq, prev, hash_row, actor, reason, now)
                     if rows:
                         conn.exec_driver_sql(insert, rows)
@@ -454,8 +498,7 @@ _INSERT_COLUMNS = ("seq", "natural_key", "kind", "time", "accounts", "assets", "
                    "content_hash", "actor", "reason", "recorded_at", "prev_hash", "hash")
 
 
-def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str], where: Callable[[int], str]
-            ) -> tuple[list[_Prepared], int]:
+def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str]) -> tuple[list[_Prepared], int]:
     """The events of ``chunk`` to write and the number of duplicates (same key, same content) skipped;
     the same key with different content is refused."""
     seen: dict[str, str] = {}
@@ -466,7 +509,7 @@ def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str], where: Callable[[
         if previous is not None:
             if previous != p.content_hash:
                 raise LedgerError(
-                    f"{where(p.index)}{p.key} is already in the ledger with different content; "
+                    f"{_where(p)}{p.key} is already in the ledger with different content; "
                     "events are never edited: reverse the old one and write a corrected one "
                     "with a new id")
             dups += 1
@@ -496,10 +539,9 @@ class _ReversalCheck:
     """The rules of reversals in one append: the target exists (stored or in the batch), is not itself a
     reversal, and is not reversed twice."""
 
-    def __init__(self, ledger: "Ledger", conn: Connection, events: Sequence[Event],
-                 where: Callable[[int], str]) -> None:
-        self.ledger, self.conn, self.where = ledger, conn, where
-        self.in_batch = {e.natural_key for e in events}
+    def __init__(self, ledger: "Ledger", conn: Connection, in_batch: set[str]) -> None:
+        self.ledger, self.conn = ledger, conn
+        self.in_batch = in_batch
         self.already = {
             json.loads(p)["target_key"]
             for (p,) in conn.execute(select(schema.events.c.payload).where(schema.events.c.kind == "reversal"))
@@ -512,9 +554,9 @@ class _ReversalCheck:
         for p in pending:
             target = p.event.target_key  # type: ignore[attr-defined]
             if target not in existing and target not in self.in_batch:
-                raise LedgerError(f"{self.where(p.index)}reversal targets {target}, which is not in the ledger")
+                raise LedgerError(f"{_where(p)}reversal targets {target}, which is not in the ledger")
             if target.startswith("reversal:"):
-                raise LedgerError(f"{self.where(p.index)}a reversal cannot be reversed; write the event again instead")
+                raise LedgerError(f"{_where(p)}a reversal cannot be reversed; write the event again instead")
             if target in self.already:
-                raise LedgerError(f"{self.where(p.index)}{target} is already reversed")
+                raise LedgerError(f"{_where(p)}{target} is already reversed")
             self.already.add(target)
