@@ -2,7 +2,7 @@
 """End-to-end benchmark against the peers (issue 14), as a user runs each tool: separate CLI calls.
 
     .venv/bin/python benchmarks/bench_e2e.py 100000 --runs 3          # taxreport vs RP2 and BittyTax
-    .venv/bin/python benchmarks/bench_e2e.py 1000000 --runs 1 --no-peers
+    .venv/bin/python benchmarks/bench_e2e.py 1000000 --runs 1 --no-peers --year-all
 
 One seeded history (:mod:`history`: BTC/ETH/SOL against one fiat, 2022-01-01..2024-12-31) is written as
 taxreport's canonical CSV, RP2's ODS + ini and BittyTax's CSV (:mod:`peers`). Each run, in alternating
@@ -92,16 +92,23 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Step:
 
 def taxreport_job(bin_dir: Path, work: Path, csv: Path, jurisdiction: str, years: tuple[str, ...],
                   extra: list[str], repeat: bool) -> list[Step]:
+    """A fresh ledger and a fresh ``$TAXREPORT_HOME`` (so no derived result of an earlier run is reused):
+    ``import csv``, one ``gains`` call per year (``years == ("all",)``: one ``gains --year all``), then, with
+    ``repeat``, the last call again on the unchanged ledger."""
     db = work / f"{jurisdiction}.sqlite3"
     for p in work.glob(f"{jurisdiction}.sqlite3*"):
         p.unlink()
+    home = work / f"home-taxreport-{jurisdiction}"
+    shutil.rmtree(home, ignore_errors=True)
+    env = dict(os.environ, TAXREPORT_HOME=str(home))
     tr = str(bin_dir / "taxreport")
-    steps = [run([tr, "--db", str(db), "import", "csv", str(csv)], work)]
+    steps = [run([tr, "--db", str(db), "import", "csv", str(csv)], work, env)]
     for y in years:
-        steps.append(run([tr, "--db", str(db), "gains", "-j", jurisdiction, "-y", y, *extra, "--format", "json"], work))
+        steps.append(run([tr, "--db", str(db), "gains", "-j", jurisdiction, "-y", y, *extra, "--format", "json"], work,
+                         env))
     if repeat:
         steps.append(run([tr, "--db", str(db), "gains", "-j", jurisdiction, "-y", years[-1], *extra, "--format",
-                          "json"], work))
+                          "json"], work, env))
     return steps
 
 
@@ -118,6 +125,8 @@ def main() -> None:
     ap.add_argument("--peers", type=Path, default=HERE / ".peers", help="the peers' venv (created on first use)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/taxreport-bench"))
     ap.add_argument("--only", choices=("us", "uk"), default=None)
+    ap.add_argument("--year-all", action="store_true",
+                    help="also time import + one `gains --year all` call per country")
     args = ap.parse_args()
 
     work = args.work / str(args.n)
@@ -148,9 +157,15 @@ def main() -> None:
             rp2_out = work / "rp2-out"
             order.append(("RP2", lambda: [run([str(peers_bin / "rp2_us"), "-m", "fifo", "-o", str(rp2_out),
                                                str(work / "rp2.ini"), str(work / "rp2.ods")], work)]))
+    if do_us and args.year_all:
+        order.append(("taxreport US all", lambda: taxreport_job(bin_dir, work, work / "us.csv", "us", ("all",),
+                                                                ["--timezone", "UTC"], False)))
     if do_uk:
         order.append(("taxreport UK", lambda: taxreport_job(bin_dir, work, work / "uk.csv", "uk", UK_YEARS, [],
                                                             True)))
+    if do_uk and args.year_all:
+        order.append(("taxreport UK all", lambda: taxreport_job(bin_dir, work, work / "uk.csv", "uk", ("all",), [],
+                                                                False)))
         if peers_bin:
             env = dict(os.environ, HOME=str(work / "home"))
             order.append(("BittyTax", lambda: [run([str(peers_bin / "bittytax"), "--nopdf", "-ty", y,
@@ -160,8 +175,9 @@ def main() -> None:
         for name, job in (order if i % 2 == 0 else list(reversed(order))):
             steps = job()
             jobs.setdefault(name, Job(name)).runs.append(steps)
-            repeat = f", repeated gains {steps[-1].seconds:.2f} s" if name.startswith("taxreport") else ""
-            total = sum(s.seconds for s in (steps[:-1] if name.startswith("taxreport") else steps))
+            repeats = name in ("taxreport US", "taxreport UK")
+            repeat = f", repeated gains {steps[-1].seconds:.2f} s" if repeats else ""
+            total = sum(s.seconds for s in (steps[:-1] if repeats else steps))
             print(f"  run {i + 1} {name:13s} {total:8.2f} s  (" + ", ".join(f"{s.seconds:.2f}" for s in steps)
                   + f"){repeat}  peak {max(s.max_rss_mb for s in steps):.0f} MB", flush=True)
 
@@ -183,6 +199,18 @@ def main() -> None:
             print(f"| {args.n:,} trades: import + {code.upper()} gains for {years} years | {cell} | | |")
         print(f"| {args.n:,} trades: a repeated {code.upper()} `gains` on the unchanged ledger | {repeated:.2f} s | | |")
 
+    for code, name in (("US", "taxreport US all"), ("UK", "taxreport UK all")):
+        if name in jobs:
+            mine = statistics.median(jobs[name].totals())
+            print(f"| {args.n:,} trades: import + one `gains --year all` ({code}) | {mine:.1f} s, "
+                  f"{jobs[name].peak_mb():.0f} MB | | |")
+    if "taxreport US" in jobs and "taxreport UK" in jobs:
+        both = statistics.median(jobs["taxreport US"].totals(skip_last=True)) + \
+            statistics.median(jobs["taxreport UK"].totals(skip_last=True))
+        peak = max(jobs["taxreport US"].peak_mb(), jobs["taxreport UK"].peak_mb())
+        print(f"| {args.n:,} trades: 2 imports (USD and GBP histories) + every US and UK year "
+              f"({len(US_YEARS) + len(UK_YEARS)} calls) | {both:.1f} s, peak {peak:.0f} MB | | |")
+
     failures = 0
     if "taxreport US" in jobs and "RP2" in jobs:
         ours = {json.loads(s.output)["year"]: json.loads(s.output) for s in jobs["taxreport US"].runs[-1][1:-1]}
@@ -201,7 +229,7 @@ def main() -> None:
     if "taxreport UK" in jobs and "BittyTax" in jobs:
         ours = {json.loads(s.output)["year"]: json.loads(s.output) for s in jobs["taxreport UK"].runs[-1][1:-1]}
         print("\nUK vs BittyTax (pence apart; BittyTax rounds each line to the penny):")
-        for y, bt_year, step in zip(UK_YEARS, BITTYTAX_YEARS, jobs["BittyTax"].runs[-1]):
+        for y, _bt_year, step in zip(UK_YEARS, BITTYTAX_YEARS, jobs["BittyTax"].runs[-1]):
             bt = bittytax_totals(step.output)
             b = ours[y]["breakdown"]
             mine = {"proceeds": b["sa108_disposal_proceeds"], "cost": b["sa108_allowable_costs"],
@@ -213,6 +241,14 @@ def main() -> None:
                 failures += abs(diff) > Decimal(100)  # "within pennies": more than £1 apart is a failure
                 print(f"  {y} {key:9s} taxreport {cents(mine[key]):>16} BittyTax {cents(theirs[key]):>16} "
                       f"{diff:+.0f}p")
+    for code in ("US", "UK"):
+        if f"taxreport {code} all" in jobs and f"taxreport {code}" in jobs:
+            every = json.loads(jobs[f"taxreport {code} all"].runs[-1][1].output)
+            single = [json.loads(s.output) for s in jobs[f"taxreport {code}"].runs[-1][1:-1]]
+            same = every == single
+            failures += not same
+            print(f"\n{code}: `gains --year all` ({', '.join(y['year'] for y in every)}) equals the one-year calls: "
+                  f"{'same' if same else 'DIFFERENT'}")
     shutil.rmtree(work / "rp2-out", ignore_errors=True)
     if failures:
         raise SystemExit(f"{failures} figure(s) differ")

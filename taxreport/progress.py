@@ -56,6 +56,17 @@ def task(label: str, total: int | None = None, *, min_total: int | None = None) 
 
 
 @contextmanager
+def step(label: str, size: int) -> Iterator[Task]:
+    """Long work whose steps are not counted (a spinner with the time elapsed), shown only when it works
+    through at least :data:`MIN_TOTAL` items (``size``: e.g. the ledger's rows), so small jobs never flicker."""
+    if size < MIN_TOTAL:
+        yield SILENT
+        return
+    with task(label, None) as handle:
+        yield handle
+
+
+@contextmanager
 def reporting(reporter: Reporter | None) -> Iterator[None]:
     """Show every :func:`task` started inside this block through ``reporter`` (None: show nothing)."""
     token = _reporter.set(reporter)

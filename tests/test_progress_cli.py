@@ -38,3 +38,45 @@ def test_json_output_of_a_command_has_no_bar(tmp_path, monkeypatch):
     Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}").close()
     result = CliRunner().invoke(root, ["--db", str(tmp_path / "l.sqlite3"), "ledger", "verify", "--format", "json"])
     assert result.exit_code == 0 and result.output.startswith("{") and "━" not in result.output
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.log: list[tuple] = []
+
+    def start(self, label, total):  # noqa: ANN001, ANN201
+        self.log.append(("start", label, total))
+        return self
+
+    def advance(self, amount=1):  # noqa: ANN001, ANN201
+        self.log.append(("advance", amount))
+
+    def finish(self, task):  # noqa: ANN001, ANN201
+        self.log.append(("finish",))
+
+
+def test_import_gains_and_exports_of_a_large_ledger_report_progress(tmp_path, monkeypatch):
+    """import csv: a bar sized by the file's lines; gains (a computation, not a cache hit) and a single export:
+    a spinner, each only when the work is at least MIN_TOTAL rows (here 5)."""
+    from taxreport.ledger import derived
+
+    monkeypatch.setattr(progress, "MIN_TOTAL", 5)
+    monkeypatch.setattr(derived, "_now", lambda: 1e12)  # long after the import: the result may be stored
+    csv = tmp_path / "t.csv"
+    csv.write_text("timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n" + "".join(
+        f"2024-01-0{d}T00:00:00Z,k:main,{side},BTC,USD,0.5,{100 * d},,,{d}\n"
+        for d, side in ((1, "buy"), (2, "buy"), (3, "sell"), (4, "buy"), (5, "sell"), (6, "buy"))))
+    db = str(tmp_path / "l.sqlite3")
+    rec = Recorder()
+    with progress.reporting(rec):
+        assert CliRunner().invoke(root, ["--db", db, "import", "csv", str(csv)]).exit_code == 0
+        assert ("start", "Importing t.csv", 6) in rec.log
+        rec.log.clear()
+        assert CliRunner().invoke(root, ["--db", db, "gains", "-j", "us", "-y", "2024"]).exit_code == 0
+        assert ("start", "Computing US 2024", None) in rec.log
+        rec.log.clear()
+        CliRunner().invoke(root, ["--db", db, "gains", "-j", "us", "-y", "2024"])  # a cache hit: nothing to show
+        assert not any(e[0] == "start" and e[1].startswith("Computing") for e in rec.log)
+        out = tmp_path / "k.csv"
+        assert CliRunner().invoke(root, ["--db", db, "export", "koinly", "-y", "2024", "--out", str(out)]).exit_code == 0
+        assert ("start", f"Writing {out}", None) in rec.log

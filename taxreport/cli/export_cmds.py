@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import click
 
+from taxreport import progress
 from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
 from taxreport.cli.gains_options import gains_options, request_from_flags
 from taxreport.errors import InputError
@@ -110,7 +111,9 @@ def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: b
     events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
     path = Path(kw.get("out") or _name(module.__name__.rsplit(".", 1)[-1], kw.get("jurisdiction"), kw["year"]))
     rows = tx_rows(events, start=start if only_year else None, end=end, accounts=list(kw.get("accounts") or ()) or None)
-    return path, module.write(rows, path), rows
+    with progress.step(f"Writing {path}", len(rows)):  # speed helper (issue 14): a spinner on long work
+        n = module.write(rows, path)
+    return path, n, rows
 
 
 def _tx_notes(fmt: str, rows: list) -> list[str]:
@@ -247,7 +250,8 @@ def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
         kw["form8949_reporting"] = reporting
     summary = _summary(ctx, kw)
     path = Path(kw.get("out") or _name("form8949", "us", kw["year"]))
-    n = form8949.export(summary, path)  # boxes and local dates as the US computation chose them
+    with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
+        n = form8949.export(summary, path)  # boxes and local dates as the US computation chose them
     _done(path, f"{n} rows")
 
 
@@ -270,7 +274,9 @@ def hmrc_cmd(ctx: click.Context, **kw: Any) -> None:
         raise InputError(f"the HMRC computation is for the UK; use --jurisdiction uk, not {kw['jurisdiction']!r}",
                          field="--jurisdiction")
     path = Path(kw.get("out") or _name("hmrc", "uk", kw["year"]))
-    n = hmrc.export(_summary(ctx, kw), path)
+    summary = _summary(ctx, kw)
+    with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
+        n = hmrc.export(summary, path)
     _done(path, f"{n} rows")
 
 
@@ -290,7 +296,9 @@ def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
 
     events, summary = _computed(ctx, kw)
     data = _report_data(ctx, summary, events, (), None)
-    path = xlsx.export(data, kw.get("out") or _name("xlsx", kw["jurisdiction"], kw["year"]))
+    out = kw.get("out") or _name("xlsx", kw["jurisdiction"], kw["year"])
+    with progress.step(f"Writing {out}", len(data.audit)):  # speed helper (issue 14)
+        path = xlsx.export(data, out)
     _done(path, f"{len(data.summary.disposals)} disposals, {len(data.audit)} ledger events")
 
 

@@ -284,6 +284,12 @@ def cached_by_ledger_state(name: str) -> Callable[[Callable[[Any, Any], T]], Cal
         def cached(ledger: Any, request: Any) -> T:
             if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
                 return fn(ledger, request)
-            return cache_for(ledger).get_or_compute(name, {"request": repr(request)}, lambda: fn(ledger, request))
+            def compute() -> T:
+                from taxreport import progress
+
+                what = " ".join(str(getattr(request, a)) for a in ("jurisdiction", "year") if hasattr(request, a))
+                with progress.step(f"Computing {what.upper() or name}", ledger.head()[0]):
+                    return fn(ledger, request)
+            return cache_for(ledger).get_or_compute(name, {"request": repr(request)}, compute)
         return cached
     return wrap
