@@ -59,7 +59,7 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
         else:
             def document() -> str:
                 return json_text(summary_json(gains_for(ledger, request)))
-        click.echo(_cached_text(ledger, request, document))
+        click.echo(_cached_document(ledger, request, document))  # bytes: written as they are stored
         return
     if every_year:
         from taxreport.gains_years import gains_all_years
@@ -69,10 +69,11 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
     _print(summary_json(gains_for(ledger, request)), detail)
 
 
-def _cached_text(ledger: Any, request: Any, make: Callable[[], str]) -> str:
+def _cached_document(ledger: Any, request: Any, make: Callable[[], str]) -> bytes:
     from taxreport.ledger.derived import cache_for
 
-    return cache_for(ledger).get_or_compute("gains --format json", {"request": repr(request)}, make)
+    return cache_for(ledger).get_or_compute_bytes("gains --format json", {"request": repr(request)},
+                                                  lambda: make().encode())
 
 
 def _print_years(summaries: list[Any]) -> None:

@@ -226,6 +226,15 @@ class DerivedCache:
         self.misses = 0
 
     def get_or_compute(self, name: str, key: Mapping[str, Any], compute: Callable[[], T]) -> T:
+        """``compute()``'s value, pickled (dataclasses field by field, see :func:`_dispatch_table`)."""
+        return self._cached(name, key, compute, ".pickle", _read_pickle, _write_pickle)
+
+    def get_or_compute_bytes(self, name: str, key: Mapping[str, Any], compute: Callable[[], bytes]) -> bytes:
+        """A document (e.g. the ``gains --format json`` text) stored as its bytes: nothing to unpickle."""
+        return self._cached(name, key, compute, ".bytes", lambda fh: fh.read(), lambda value, fh: fh.write(value))
+
+    def _cached(self, name: str, key: Mapping[str, Any], compute: Callable[[], T], suffix: str,
+                read: Callable[[Any], T], write: Callable[[T, Any], object]) -> T:
         if not self.enabled:
             return compute()
         pin = getattr(self.ledger, "_pin", None)
@@ -234,33 +243,43 @@ class DerivedCache:
             self.misses += 1
             return compute()
         entry = hashlib.sha256(json.dumps([name, key], sort_keys=True, default=repr).encode()).hexdigest()
-        path = self.folder / f"{state[:32]}-{entry[:32]}.pickle"
+        path = self.folder / f"{state[:32]}-{entry[:32]}{suffix}"
         try:
             with path.open("rb") as fh:
-                value: T = pickle.load(fh)
+                value = read(fh)
             self.hits += 1
             return value
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError):
             pass
         self.misses += 1
         value = compute()
-        self._store(path, state[:32], value)
+        self._store(path, state[:32], value, write)
         return value
 
-    def _store(self, path: Path, state: str, value: object) -> None:
+    def _store(self, path: Path, state: str, value: T, write: Callable[[T, Any], object]) -> None:
+        tmp: str | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for old in self.folder.glob("*.pickle"):
-                if not old.name.startswith(state):
+            for old in self.folder.iterdir():
+                if old.suffix in (".pickle", ".bytes") and not old.name.startswith(state):
                     old.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
-                pickler.dispatch_table = _dispatch_table()
-                pickler.dump(value)
+                write(value, fh)
             os.replace(tmp, path)
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
-            return  # a cache that cannot be written only costs the recomputation next time
+            if tmp is not None:  # a cache that cannot be written only costs the recomputation next time
+                Path(tmp).unlink(missing_ok=True)
+
+
+def _read_pickle(fh: Any) -> Any:
+    return pickle.load(fh)
+
+
+def _write_pickle(value: Any, fh: Any) -> None:
+    pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _dispatch_table()  # type: ignore[misc]
+    pickler.dump(value)
 
 
 def cache_for(ledger: Any) -> DerivedCache:
