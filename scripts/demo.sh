@@ -172,6 +172,7 @@ section "5. capital gains: US 2024 and UK 2024-25"
 # The paper basket trades against USDT: value it 1:1 in USD, explicitly (never assumed silently).
 tr gains --jurisdiction us --year 2024 --peg USDT=USD
 tr gains --jurisdiction uk --year 2024-25 --via USD --peg USDT=USD
+tr gains --jurisdiction us --year all --peg USDT=USD  # every tax year of the ledger in one command, with totals
 tr_json "$OUT/gains-us-2024.json" gains --jurisdiction us --year 2024 --peg USDT=USD --format json
 tr_json "$OUT/gains-uk-2024-25.json" gains --jurisdiction uk --year 2024-25 --via USD --peg USDT=USD --format json
 

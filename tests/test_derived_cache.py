@@ -164,13 +164,22 @@ def test_a_row_edited_behind_the_chain_is_refused_although_the_head_and_count_ar
     assert not any_ledger.verify().ok
 
 
-def test_a_state_still_settling_is_not_stored(led, monkeypatch):
+def test_a_state_still_settling_is_not_stored(tmp_path, monkeypatch):
+    """With no open connection holding a log, only file times witness the state: one written less than
+    SETTLE_SECONDS ago is not stored. While a log is held (an open writer), the wal-index change counter
+    witnesses every commit, so the state is stored at once."""
     monkeypatch.setattr(derived, "_now", time.time)  # the real clock: the ledger was written just now
-    history(led)
-    walks = count_walks(monkeypatch)
-    gains_for(led, request())
-    gains_for(led, request())
-    assert len(walks) == 2 and led._derived_cache.hits == 0
+    url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    with Ledger(url) as writer:
+        history(writer)
+        walks = count_walks(monkeypatch)
+        gains_for(writer, request())
+        gains_for(writer, request())
+        assert len(walks) == 1 and writer._derived_cache.hits == 1  # the open log's counter covers it
+    with Ledger(url) as fresh:  # closed: the log was checkpointed into the file just now
+        gains_for(fresh, request())
+        gains_for(fresh, request())
+        assert len(walks) == 3 and fresh._derived_cache.hits == 0
     assert derived.ledger_state(Ledger("sqlite://")) is None  # an in-memory ledger is never cached
 
 

@@ -31,9 +31,9 @@ the database file's status-change time cannot be set back by any user tool); Pos
 gives the updated row version the new transaction's id, so the ``xmin`` sum changes. Such a state was never
 verified, so it is a miss, the walk runs and the ledger is refused as before.
 
-Two limits, both stated: file times have a coarse clock (a few ms), so a SQLite state is only stored when
-its files were last written at least :data:`SETTLE_SECONDS` before the state was read (a later write then
-carries a later time); and a forger who sets a file's times back after editing it (or recomputes
+Two limits, both stated: file times have a coarse clock (a few ms), so a SQLite state that no wal-index
+change counter covers (no open connection holds a log) is only stored when its files were last written at
+least :data:`SETTLE_SECONDS` before the state was read (a later write then carries a later time); and a forger who sets a file's times back after editing it (or recomputes
 every hash of the chain, which ``ledger verify`` cannot catch either) is out of reach of both. A ledger
 with no witness (an in-memory SQLite, another database) is never cached. Entries are pickles in the user's
 cache folder (created private, 0700): as with any file in the user's home, whoever can write it can run
@@ -104,13 +104,16 @@ def _now() -> float:
 
 def _file_witness(path: Path) -> tuple[list[Any], float] | None:
     """The SQLite files' identity, size and modification time (and the database file's status-change time),
-    the ``-wal`` file's header (checkpoint sequence and salts: new on every restart of the log), and the
-    latest of those times; None when the database file does not exist. An empty ``-wal`` (every process
-    that opens the file creates one) says nothing about the content and is left out. The ``-wal`` file's
-    status-change time is left out too: SQLite run as root gives it the database file's owner on every open
-    (``fchown``), which changes that time without any write."""
+    the ``-wal`` file's header (checkpoint sequence and salts: new on every restart of the log) and, while
+    the log holds frames, the ``-shm`` wal-index header (its change counter and last valid frame move with
+    every committed transaction); and the time to compare with :data:`SETTLE_SECONDS`: the latest file time
+    when no wal-index counter covers the state (0 when one does). None when the database file does not
+    exist. An empty ``-wal`` (every process that opens the file creates one) says nothing about the content
+    and is left out. The ``-wal`` file's status-change time is left out too: SQLite run as root gives it the
+    database file's owner on every open (``fchown``), which changes that time without any write."""
     out: list[Any] = []
     latest = 0.0
+    counted = False
     for suffix in ("", "-wal", "-journal"):
         file = path.with_name(path.name + suffix)
         try:
@@ -129,10 +132,19 @@ def _file_witness(path: Path) -> tuple[list[Any], float] | None:
         if suffix:
             out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, header])
             latest = max(latest, st.st_mtime_ns / 1e9)
+            if suffix == "-wal":
+                try:
+                    with path.with_name(path.name + "-shm").open("rb") as fh:
+                        index = fh.read(48)  # WalIndexHdr: iVersion, unused, iChange, ..., mxFrame, ...
+                    if len(index) == 48:
+                        out.append(index.hex())
+                        counted = True
+                except OSError:
+                    pass
         else:
             out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
             latest = max(latest, st.st_mtime_ns / 1e9, st.st_ctime_ns / 1e9)
-    return out, latest
+    return out, 0.0 if counted else latest
 
 
 def _row_versions(conn: Connection) -> list[Any]:
