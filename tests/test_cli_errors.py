@@ -444,3 +444,24 @@ def test_db_postgres_that_refuses_connections_is_one_line(tmp_path):
     result = CliRunner().invoke(root, ["--db", url, "ledger", "list"], catch_exceptions=True)
     _assert_clean_failure(result, ["--db", url])
     assert "secret" not in result.output
+
+
+def test_a_reader_that_closes_the_pipe_is_not_an_error(tmp_path, monkeypatch):
+    """`taxreport ledger verify --format json | head`: the pipe broke while the command wrote. Click's main
+    stops quietly on EPIPE, exit 1; the command must not turn it into
+    'error: Broken pipe' (it did: the OSError handler of the command group caught it first)."""
+    import taxreport.cli.ledger_cmds as ledger_cmds
+
+    def broken(value):  # noqa: ANN001, ANN202
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setenv("TAXREPORT_HOME", str(tmp_path / "home"))
+    (tmp_path / "t.csv").write_text("timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n"
+                                    "2024-01-05T10:00:00Z,kraken:main,buy,BTC,USD,0.50,44000,22.00,USD,K-1\n")
+    db = str(tmp_path / "l.sqlite3")
+    runner = CliRunner()
+    assert runner.invoke(root, ["--db", db, "import", "csv", str(tmp_path / "t.csv")]).exit_code == 0
+    monkeypatch.setattr(ledger_cmds, "echo_json", broken)
+    result = runner.invoke(root, ["--db", db, "ledger", "verify", "--format", "json"])
+    assert result.output == ""  # no 'error: Broken pipe', no traceback
+    assert result.exit_code == 1  # click's EPIPE exit (as Python's "Note on SIGPIPE" advises)

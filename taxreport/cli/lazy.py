@@ -63,8 +63,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TaxreportError as exc:
             raise CliFailure(exc) from exc
+        except BrokenPipeError:  # `taxreport gains -y all | head`: the reader has gone; click's main stops
+            raise  # quietly (as it does when the pipe breaks at its final flush), not an "error: Broken pipe"
         except OSError as exc:  # a path the user gave: missing folder, no permission, a file not a folder
             if exc.strerror is None:
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
             raise CliFailure(TaxreportError(f"{where}{exc.strerror}")) from exc
+
