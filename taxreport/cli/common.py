@@ -97,16 +97,12 @@ def format_option(*choices: str) -> Callable:
 
 def to_jsonable(value: Any) -> Any:
     """Decimals become strings (exact), times ISO text, containers recursively."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, (Decimal, date)):  # datetime is a date
+        return _json_default(value)
     return value
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, file_lines
@@ -133,15 +133,20 @@ def iter_canonical_csv(path: str | Path, *, account: str | None = None) -> Itera
         raise ImportRefused(name, problems)
 
 
+def _header_problems(header: list[str], required: Sequence[str], optional: Sequence[str] = ()) -> str:
+    """What is wrong with ``header`` ("" when nothing): missing and unknown columns, a repeated column."""
+    missing = [c for c in required if c not in header]
+    extra = [h for h in header if h not in required and h not in optional]
+    return "; ".join(filter(None, [
+        f"missing {', '.join(missing)}" if missing else "",
+        f"unknown {', '.join(extra)}" if extra else "",
+        "a column appears twice" if len(set(header)) != len(header) else "",
+    ]))
+
+
 def _check_trade_header(name: str, header: list[str]) -> None:
-    missing = [c for c in COLUMNS if c not in header]
-    extra = [h for h in header if h not in COLUMNS]
-    if missing or extra or len(set(header)) != len(header):
-        detail = "; ".join(filter(None, [
-            f"missing {', '.join(missing)}" if missing else "",
-            f"unknown {', '.join(extra)}" if extra else "",
-            "a column appears twice" if len(set(header)) != len(header) else "",
-        ]))
+    detail = _header_problems(header, COLUMNS)
+    if detail:
         raise InputError(f"header {','.join(header)!r} is not the canonical trade header "
                          f"{','.join(COLUMNS)} ({detail})", file=name, line=1)
 
@@ -190,14 +195,8 @@ def _trade(row: dict[str, str], default_account: str | None) -> Trade:
 
 def _check_events_header(name: str, header: list[str]) -> None:
     """The events form's header (module docstring)."""
-    missing = [c for c in EVENT_REQUIRED if c not in header]
-    extra = [h for h in header if h not in EVENT_REQUIRED and h not in EVENT_OPTIONAL]
-    if missing or extra or len(set(header)) != len(header):
-        detail = "; ".join(filter(None, [
-            f"missing {', '.join(missing)}" if missing else "",
-            f"unknown {', '.join(extra)}" if extra else "",
-            "a column appears twice" if len(set(header)) != len(header) else "",
-        ]))
+    detail = _header_problems(header, EVENT_REQUIRED, EVENT_OPTIONAL)
+    if detail:
         raise InputError(f"header {','.join(header)!r} is not the canonical events header: "
                          f"{','.join(EVENT_REQUIRED)} and any of {','.join(EVENT_OPTIONAL)} ({detail})",
                          file=name, line=1)
