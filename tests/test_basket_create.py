@@ -86,6 +86,31 @@ def test_create_without_force_still_refuses_to_overwrite(cli):
     assert "exists already (use --force to replace it)" in out
 
 
+def test_tax_options_write_the_tax_table_that_the_file_form_reads(cli):
+    """`basket create --tax us --choose-lots …` writes the same [tax] table a hand-written file would
+    (validated by the same rules); a policy without --tax, or one the country has no rule for, is refused;
+    --force keeps the table unless --tax replaces it or --no-tax removes it."""
+    from taxreport.rebalance.tax_policy import TaxSettings
+
+    path = baskets_dir() / "taxed.toml"
+    out = cli("basket", "create", "taxed", "--weights", "BTC=50,ETH=50", "--tax", "us", "--choose-lots",
+              "--harvest-losses", "20", "--tax-budget", "1", "--marginal-rate", "0.24", "--defer-short-term", "30").output
+    assert "tax-aware: US, chooses lots at each sale" in out
+    assert load_basket(path).tax == TaxSettings(jurisdiction="us", marginal_rate=D("0.24"), defer_short_term=30,
+                                                tax_budget=D(1), harvest_losses=D(20), choose_lots=True)
+    refused = cli("basket", "create", "other", "--weights", "BTC=50,ETH=50", "--harvest-losses", "20", ok=False)
+    assert "error: --harvest-losses: a tax policy: name the country with --tax" in refused.output
+    uk = cli("basket", "create", "other", "--weights", "BTC=50,ETH=50", "--tax", "uk", "--choose-lots", ok=False)
+    assert "tax.choose_lots: uk does not let you choose lots" in uk.output
+    assert not (baskets_dir() / "other.toml").exists()
+    cli("basket", "create", "taxed", "--weights", "BTC=60,ETH=40", "--force")
+    assert load_basket(path).tax is not None and load_basket(path).tax.choose_lots  # kept
+    cli("basket", "create", "taxed", "--weights", "BTC=60,ETH=40", "--force", "--tax", "uk", "--use-allowance")
+    assert load_basket(path).tax == TaxSettings(jurisdiction="uk", use_allowance=True)  # replaced
+    cli("basket", "create", "taxed", "--weights", "BTC=60,ETH=40", "--force", "--no-tax")
+    assert load_basket(path).tax is None and "[tax]" not in path.read_text(encoding="utf-8")
+
+
 PRESETS = """\
 [conservative]
 weights = { BTC = 60, ETH = 30, USDC = 10 }

@@ -45,9 +45,27 @@ from taxreport.errors import InputError
 @click.option("--markets", "markets_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Check the members against a JSON table of ccxt markets (offline).")
 @click.option("--check-markets", is_flag=True, help="Check the members against the exchange's live markets (public API, no keys).")
+@click.option("--tax", "tax_jurisdiction", default=None, metavar="COUNTRY",
+              help="Make the basket tax-aware for this country (us, uk, de, au, ca): `rebalance plan` previews "
+                   "each sale's tax and `rebalance run` applies the policies below ([tax] table).")
+@click.option("--tax-method", default=None, help="Lot method where the country allows a choice (e.g. fifo, hifo).")
+@click.option("--marginal-rate", default=None, metavar="RATE",
+              help="Your marginal tax rate as a fraction (0.24) for the estimated tax [default: an illustrative rate].")
+@click.option("--choose-lots", is_flag=True, default=None,
+              help="US, AU: pick the lots that minimise tax at each sale and record them then (specific identification).")
+@click.option("--defer-short-term", type=int, default=None, metavar="DAYS",
+              help="US, DE, AU: do not sell lots that turn long-term/tax-free within DAYS if the drift can be fixed otherwise.")
+@click.option("--tax-budget", default=None, metavar="PCT",
+              help="Shrink or skip a rebalance whose estimated tax is over PCT%% of the value it moves.")
+@click.option("--use-allowance", is_flag=True, default=None,
+              help="UK, DE: keep the year's gains within the annual exempt amount / under the Freigrenze.")
+@click.option("--harvest-losses", default=None, metavar="PCT",
+              help="US: sell and rebuy a member whose lots are down more than PCT%% (refused where a rule forbids it).")
+@click.option("--no-tax", is_flag=True, help="With --force: remove the basket's [tax] table (trade without tax policies).")
 @click.option("--force", is_flag=True,
               help="Replace an existing basket of that name (its weights only while it is stopped). The "
-                   "options given replace the old ones; what no option sets ([tax], [extra], api_url) is kept.")
+                   "options given replace the old ones; what no option sets ([tax] unless --tax/--no-tax, "
+                   "[extra], api_url) is kept.")
 @format_option()
 @click.pass_context
 def create(ctx: click.Context, name: str, weights: str | None, preset: str | None, presets_file: Path | None,
@@ -55,7 +73,10 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
            every: str | None, paper_account: str | None, threshold: str,
            band: str, daily_at: str, weekly_on: str, calendar: str, cooldown_minutes: int, gate: str,
            min_notional: str, min_investment: str, max_weight: str | None, file: Path | None,
-           markets_file: Path | None, check_markets: bool, force: bool, fmt: str) -> None:
+           markets_file: Path | None, check_markets: bool, tax_jurisdiction: str | None, tax_method: str | None,
+           marginal_rate: str | None, choose_lots: bool | None, defer_short_term: int | None,
+           tax_budget: str | None, use_allowance: bool | None, harvest_losses: str | None, no_tax: bool,
+           force: bool, fmt: str) -> None:
     """Create a basket and save it as NAME.toml in the config directory (or --file).
 
     \b
@@ -65,6 +86,8 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
       taxreport basket create steady --weights BTC=40,ETH=30,USDC=30 --mode hybrid --band relative \\
           --threshold 15 --calendar daily --daily-at 08:00
       taxreport basket create calm --preset conservative --mode weekly
+      taxreport basket create taxed --weights BTC=50,ETH=50 --tax us --choose-lots --harvest-losses 20 \\
+          --tax-budget 1 --marginal-rate 0.24
 
     \b
     Presets: OKX's guide names risk profiles (conservative, low, medium, higher growth) but we found
@@ -97,6 +120,17 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
         data["every"] = every
     if paper_account is not None:
         data["paper_account"] = paper_account
+    tax_table = _tax_table(tax_jurisdiction, tax_method=tax_method, marginal_rate=marginal_rate,
+                           choose_lots=choose_lots, defer_short_term=defer_short_term, tax_budget=tax_budget,
+                           use_allowance=use_allowance, harvest_losses=harvest_losses)
+    if tax_table is not None:
+        if no_tax:
+            raise InputError("--no-tax removes the [tax] table: give it without --tax and the policy options",
+                             field="--no-tax")
+        data["tax"] = tax_table
+    elif no_tax and not force:
+        raise InputError("--no-tax goes with --force (a new basket has no [tax] table unless --tax is given)",
+                         field="--no-tax")
     try:
         basket = basket_from_mapping(data, file="command line")
     except InputError as exc:
@@ -106,7 +140,7 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
                          field=f"{chosen.name}.weights") from None
     if force:
         _refuse_weight_change_while_running(ctx, basket, file)
-        basket = _keep_what_no_option_sets(basket, file)
+        basket = _keep_what_no_option_sets(basket, file, keep_tax=tax_table is None and not no_tax)
     # [extra] says where the weights came from: the preset (and its source), or nothing if typed in
     extra = {k: v for k, v in basket.extra.items() if k not in ("preset", "preset_source")}
     if chosen is not None:
@@ -169,10 +203,27 @@ def presets(presets_file: Path | None, fmt: str) -> None:
                  for p in found.values()])
 
 
-def _keep_what_no_option_sets(basket, file: Path | None):  # noqa: ANN001, ANN202
+def _tax_table(jurisdiction: str | None, **policies: object) -> dict[str, object] | None:
+    """The ``[tax]`` table the options describe (validated with the file's rules by ``basket_from_mapping``),
+    or None when no tax option was given; a policy option without ``--tax`` is refused."""
+    given = {k: v for k, v in policies.items() if v is not None}
+    if jurisdiction is None:
+        if given:
+            first = next(iter(given)).replace("_", "-")
+            raise InputError("a tax policy: name the country with --tax (e.g. --tax us)", field=f"--{first}")
+        return None
+    table: dict[str, object] = {"jurisdiction": jurisdiction}
+    names = {"tax_method": "method"}
+    for key, value in given.items():
+        table[names.get(key, key)] = value
+    return table
+
+
+def _keep_what_no_option_sets(basket, file: Path | None, *, keep_tax: bool = True):  # noqa: ANN001, ANN202
     """``create --force`` over an existing file: the tables and keys that no option of ``create``
-    can express (``[tax]``, ``[extra]``, ``api_url``) are carried over from the old file, so
-    re-creating a basket never silently drops its tax policy. An unreadable old file keeps nothing."""
+    can express (``[extra]``, ``api_url``, and ``[tax]`` unless ``--tax``/``--no-tax`` was given) are
+    carried over from the old file, so re-creating a basket never silently drops its tax policy. An
+    unreadable old file keeps nothing."""
     from dataclasses import replace
 
     from taxreport.rebalance.basket import baskets_dir, load_basket
@@ -184,7 +235,7 @@ def _keep_what_no_option_sets(basket, file: Path | None):  # noqa: ANN001, ANN20
         old = load_basket(path)
     except InputError:
         return basket
-    return replace(basket, tax=old.tax, extra=dict(old.extra), api_url=old.api_url)
+    return replace(basket, tax=old.tax if keep_tax else basket.tax, extra=dict(old.extra), api_url=old.api_url)
 
 
 def _refuse_weight_change_while_running(ctx: click.Context, basket, file: Path | None) -> None:  # noqa: ANN001
@@ -234,6 +285,17 @@ def _print_basket(basket, path: Path | None) -> None:  # noqa: ANN001
     click.echo(f"minimum order {decimal_str(basket.min_notional)} {basket.quote}, minimum investment "
                f"{decimal_str(basket.min_investment)} {basket.quote}"
                + (f", max weight {decimal_str(basket.max_weight)}%" if basket.max_weight is not None else ""))
+    if basket.tax is not None:
+        t = basket.tax
+        parts = [t.jurisdiction.upper() + (f" ({t.method})" if t.method else ""),
+                 "chooses lots at each sale" if t.choose_lots else "",
+                 f"defers lots turning long-term within {t.defer_short_term} days" if t.defer_short_term else "",
+                 f"tax budget {decimal_str(t.tax_budget)}% of the value moved" if t.tax_budget is not None else "",
+                 "uses the annual allowance" if t.use_allowance else "",
+                 f"harvests losses over {decimal_str(t.harvest_losses)}%" if t.harvest_losses is not None else "",
+                 f"marginal rate {decimal_str(t.marginal_rate)}" if t.marginal_rate is not None
+                 else f"illustrative rate {decimal_str(t.rate)} (set --marginal-rate)"]
+        click.echo("tax-aware: " + ", ".join(p for p in parts if p))
     if path is not None:
         click.echo(f"file: {path}")
 
