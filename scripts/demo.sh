@@ -144,7 +144,7 @@ for e in json.load(sys.stdin):
         for o in t["orders"]:
             print("  sell", o["asset"], o["quantity"], "lots", [(lot["acquired"], lot["quantity"]) for lot in o["lots"]])'
 
-tr gains --jurisdiction us --year 2024 --peg USDT=USD --method specific --include-simulated --account paper:taxed
+tr gains --jurisdiction us --year 2024 --peg USDT=USD --include-simulated --account paper:taxed
 
 section "4. OKX: reconcile OKX's CSV history against the ledger, then import it"
 # sample_exports/okx holds SYNTHETIC OKX exports (real T4/F2 layouts, UTC+8 metadata line) of this paper

@@ -145,8 +145,17 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
                                         currency=request.currency, options=request.engine_options())
     shown = set(recorded) & {d.event_key for d in summary.disposals}  # not the sales left out (simulated…)
     if shown and request.method != "specific" and "specific" in jbase.get(request.jurisdiction).methods:
+        if request.method is None:  # no method asked for: the lots identified at the sale ARE the lots sold
+            # (IRS virtual-currency FAQ Q39-Q40: specific identification made at the time of the sale;
+            # FAQ Q41: units not so identified are deemed sold first-in, first-out)
+            summary = compute_request(events, rates, replace(request, method="specific"))
+            summary.notes.append(Note(f"{len(shown)} sale(s) use the lots identified at the time of sale and "
+                                      "recorded in the ledger (lots.identified); the others are matched FIFO "
+                                      "(--method fifo ignores the identifications)", "method"))
+            return summary
         summary.notes.append(Note(f"{len(shown)} sale(s) have their lots identified at the time of sale in the "
-                                  "ledger (lots.identified records); run with --method specific to use them", "method"))
+                                  f"ledger (lots.identified records), which --method {request.method} ignores; "
+                                  "without --method (or with --method specific) they are used", "method"))
     return summary
 
 

@@ -160,3 +160,26 @@ def test_live_plan_of_1000_usdt_on_an_account_holding_1_btc_plans_no_btc_sale(mo
     assert sum(D(o["notional"]) for o in data["orders"]) <= 1000
     refused = run("rebalance", "plan", "--basket", "core", "--invest", "5000")
     assert "the account has only 1200 USDT free" in refused.output
+
+
+def test_paper_plan_without_balances_plans_the_basket_s_own_holdings(tmp_path, monkeypatch):
+    """`rebalance plan --basket core --paper --prices …` on an invested paper basket plans what the basket
+    owns (the run's view), not numbers typed in: here 10,000 USDT invested at BTC 50,000 / ETH 2,500
+    (50/50) and BTC doubles: BTC is worth 2/3 of the basket, a 16.67pp drift, so BTC is sold."""
+    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "l.sqlite3"))
+    assert run("basket", "create", "core", "--weights", "BTC=50,ETH=50").exit_code == 0
+    r = run("rebalance", "plan", "--basket", "core", "--paper", "--prices", "BTC=100000,ETH=2500")
+    assert r.exit_code == 1 and "no paper state yet" in r.output and "add --balances and --prices" in r.output
+    assert run("basket", "invest", "10000", "--basket", "core", "--paper", "--prices", "BTC=50000,ETH=2500",
+               "--at", "2024-01-08T00:00:00Z", "--yes").exit_code == 0
+    held = {b["asset"]: D(b["quantity"]) for b in json.loads(run("ledger", "balances", "--account", "paper:core",
+                                                                   "--format", "json").output)}
+    out = run("rebalance", "plan", "--basket", "core", "--paper", "--prices", "BTC=100000,ETH=2500",
+              "--format", "json")
+    assert out.exit_code == 0, out.output
+    plan = json.loads(out.output)
+    assert "the basket's own holdings" in plan["source"]
+    rows = {r["asset"]: r for r in plan["rows"]}
+    assert D(rows["BTC"]["quantity"]) == held["BTC"] and D(rows["ETH"]["quantity"]) == held["ETH"]
+    assert D("16.5") < D(rows["BTC"]["drift"]) < D("16.8")
+    assert [(o["side"], o["asset"]) for o in plan["orders"]] == [("sell", "BTC"), ("buy", "ETH")]

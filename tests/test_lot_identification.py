@@ -58,10 +58,15 @@ def test_identified_lots_are_recorded_and_used_by_gains(ledger) -> None:  # noqa
     def btc(summary: dict) -> list[tuple]:
         return [(D(d["gain"]), d["term"]) for d in summary["disposals"] if d["asset"] == "BTC"]
 
-    fifo = gains()
-    assert btc(fifo) == [(D(10000), "long")]  # FIFO by default, and a note says identifications exist
-    assert any("1 sale(s) have their lots identified" in n for n in fifo["notes"])
+    # No method asked for: the identification made at the sale is what was sold (IRS virtual-currency FAQ
+    # Q39-Q40), so plain `gains` reports -10,000 short-term and says why; FIFO only when asked for.
+    default = gains()
+    assert btc(default) == [(D(-10000), "short")] and default["method"] == "specific"
+    assert any("1 sale(s) use the lots identified at the time of sale" in n for n in default["notes"])
     assert btc(gains("--method", "specific")) == [(D(-10000), "short")]  # the recorded identification
+    fifo = gains("--method", "fifo")
+    assert btc(fifo) == [(D(10000), "long")]
+    assert any("--method fifo ignores" in n for n in fifo["notes"])
 
 
 def test_only_countries_that_allow_choosing_lots() -> None:

@@ -14,7 +14,8 @@ from taxreport.errors import InputError
 
 @click.command("plan")
 @click.option("--basket", "basket_ref", required=True, metavar="NAME_OR_FILE", help="Basket name or path to a .toml file.")
-@click.option("--paper", is_flag=True, help="Plan from --balances and --prices; no exchange is contacted.")
+@click.option("--paper", is_flag=True, help="Plan the paper basket from its own holdings (or from --balances and "
+              "--prices); no exchange is contacted.")
 @click.option("--balances", default=None, help="Paper balances, e.g. BTC=0.1,ETH=1.2,USDT=50 (missing assets are 0).")
 @click.option("--prices", default=None, help="Paper prices in the quote asset, e.g. BTC=55000,ETH=2375.")
 @click.option("--markets", "markets_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -44,6 +45,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
           --prices BTC=55000,ETH=2375,SOL=180
       taxreport rebalance plan --basket core --paper --balances BTC=0.1,ETH=1,SOL=10.5 \\
           --prices BTC=55000,ETH=2850,SOL=200 --fee-rate 0 --format json
+      taxreport rebalance plan --basket core --paper --prices BTC=58000   # the paper basket's own holdings
       taxreport rebalance plan --basket core            # live balances and tickers, read-only
       taxreport rebalance plan --basket ./core.toml --sandbox --as-scheduled
       taxreport --db ledger.sqlite rebalance plan --basket taxed --paper --balances BTC=0.5,ETH=4 \
@@ -78,11 +80,39 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
     fee_side = buy_fee_in or ("base" if basket.exchange == "okx" else "quote")
     extra: dict = {}
     extra_json: dict = {}
-    if paper:
-        if balances is None or prices is None:
-            raise InputError("--paper plans from given numbers: add --balances and --prices "
-                             "(e.g. --balances BTC=0.1,ETH=1.2,USDT=50 --prices BTC=55000,ETH=2375)",
+    if paper and balances is None:  # the paper basket as it stands: its own holdings, its venue's prices
+        from taxreport.cli.rebalance_run import open_venue
+        from taxreport.exchanges.markets import DATA_FILE, markets_from_fixture
+
+        if markets_file is not None:
+            raise InputError("--markets goes with --balances (a plan from given numbers)", field="--markets")
+        try:
+            venue = open_venue(ctx, basket_ref, paper=True, live=False, sandbox=False, prices=prices, at=at,
+                               readonly=True, started=True)
+        except InputError as exc:
+            if exc.field != "--paper":
+                raise
+            raise InputError(f"{exc.reason}; or plan from given numbers: add --balances and --prices (e.g. "
+                             "--balances BTC=0.1,ETH=1.2,USDT=50 --prices BTC=55000,ETH=2375)", field="--paper") from None
+        markets = markets_from_fixture(DATA_FILE)
+        validate_markets(basket, markets, file=str(DATA_FILE))
+        ex = venue.exchange
+        price_of = {s.split("/")[0]: p for s, p in ex.prices.items() if s.endswith(f"/{basket.quote}")}
+        tickers, source = None, f"paper ({venue.account}, the basket's own holdings)"
+        owned = _basket_owned(ctx, basket, False, ex.fetch_balances(), cash, where=venue.account)
+        if owned is None:
+            raise InputError(f"basket {basket.name} is not invested yet: `taxreport basket invest AMOUNT --basket "
+                             f"{basket.name} --paper`, or plan from numbers with --balances and --prices",
                              field="--balances")
+        held, cash, warnings = owned
+        for warning in warnings:
+            click.echo(f"WARNING: {warning}", err=True)
+    elif paper:
+        assert balances is not None
+        if prices is None:
+            raise InputError("--paper --balances plans from given numbers: add --prices "
+                             "(e.g. --balances BTC=0.1,ETH=1.2,USDT=50 --prices BTC=55000,ETH=2375)",
+                             field="--prices")
         from taxreport.exchanges.markets import DATA_FILE, markets_from_fixture
 
         markets = markets_from_fixture(markets_file or DATA_FILE)
@@ -145,7 +175,8 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
         print_decisions(taxed)
 
 
-def _basket_owned(ctx: click.Context, basket, sandbox: bool, account: dict, invest):  # noqa: ANN001, ANN202
+def _basket_owned(ctx: click.Context, basket, sandbox: bool, account: dict, invest,  # noqa: ANN001, ANN202
+                  where: str | None = None):
     """A live plan sees what the BASKET owns (capped by the account): a basket not invested yet owns
     only the cash ``--invest`` gives it; its own cash is invested. None for a basket never invested
     and no ``--invest``: the caller then plans the whole account, and says so."""
@@ -154,7 +185,7 @@ def _basket_owned(ctx: click.Context, basket, sandbox: bool, account: dict, inve
     from taxreport.rebalance.holdings import capped_balances
     from taxreport.rebalance.journal import Journal
 
-    where = f"sandbox:{basket.name}" if sandbox else basket.account
+    where = where or (f"sandbox:{basket.name}" if sandbox else basket.account)
     book = Journal(open_ledger(ctx), basket.name, where, basket.exchange, quote=basket.quote).sync()
     if book.state == "new" and not invest:
         return None
