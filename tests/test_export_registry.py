@@ -75,3 +75,21 @@ def test_filing_forms_refuse_simulated_accounts(tmp_path):
     assert result.exit_code == 0, result.output
     assert "form8949 not written: a filing form" in result.stderr
     assert not (folder / "form8949-2024.csv").exists() and (folder / "koinly-2024.csv").exists()
+
+
+def test_the_simulated_banner_is_found_by_its_note_code_not_its_wording():
+    from taxreport.jurisdictions.base import Note
+    from datetime import datetime, timezone
+
+    from taxreport.prepare import prepare_events
+    from taxreport.simulated import SIMULATED_CODE, banner, banner_note, declaration
+
+    declared = declaration("paper:core", "paper", time=datetime(2024, 7, 3, tzinfo=timezone.utc))
+    made = prepare_events([declared], include_simulated=True).notes
+    assert banner_note(made) == banner(["paper:core"]) and made[0].code == SIMULATED_CODE  # type: ignore[attr-defined]
+    assert banner_note(prepare_events([declared]).notes) == ""  # left out: no banner, a plain "left out" note
+
+    real = Note(banner(["paper:core"]), SIMULATED_CODE)
+    assert banner_note([Note("price of X", "price"), real]) == real
+    # the same words under another code (or as a plain string) are not the banner
+    assert banner_note([Note(str(real), "events"), str(real), "SIMULATED: a preview's own note"]) == ""

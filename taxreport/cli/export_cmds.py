@@ -15,12 +15,6 @@ from taxreport.cli.gains_options import gains_options, request_from_flags
 from taxreport.errors import InputError
 
 
-def _name(fmt: str, jurisdiction: str | None, year: str) -> str:
-    from taxreport.reports.registry import FORMATS
-
-    return FORMATS[fmt].path(jurisdiction, year)
-
-
 def _year_options(need_jurisdiction: bool, simulated_flag: bool = False) -> Callable:
     def deco(f: Callable) -> Callable:
         f = click.option("--year", "-y", required=True, help="Tax year as the country writes it: 2024, or 2024-25 "
@@ -158,9 +152,9 @@ def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tu
         report = reconcile_okx(ledger, list(recon_files), account=recon_account or "okx:main",
                                start=summary.year_start, end=summary.year_end)
     rows = list(ledger.rows(start=summary.year_start, end=summary.year_end))
-    from taxreport.simulated import simulated_accounts  # events helper (issue #12): audit rows of real accounts
+    from taxreport.simulated import banner_note, simulated_accounts  # audit rows of real accounts (issue #12)
 
-    sim = set() if any(n.startswith("SIMULATED") for n in summary.notes) else set(simulated_accounts(events))
+    sim = set() if banner_note(summary.notes) else set(simulated_accounts(events))
     rows = [r for r in rows if not sim.intersection(r.event.accounts)] if sim else rows
     # the summary came from load_events, which verified the hash chain (taxreport.gains)
     return collect(summary, rows, reconciliation=report, reconciliation_note=note,

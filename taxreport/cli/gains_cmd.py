@@ -124,6 +124,7 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
     """The ``--format json`` document (amounts rounded to the cent here, quantities exact)."""
     from taxreport.jurisdictions.income import income_json
     from taxreport.model.money import decimal_str, money_str
+    from taxreport.simulated import banner_note
 
     return {
         "jurisdiction": summary.jurisdiction, "currency": summary.currency, "method": summary.method,
@@ -144,7 +145,7 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
         "notes": list(summary.notes),
         # events helper (issue #12): income as income; SIMULATED when simulated accounts were put in
         "income": income_json(summary.income) if summary.income is not None else None,
-        "simulated": any(n.startswith("SIMULATED") for n in summary.notes),
+        "simulated": bool(banner_note(summary.notes)),  # the banner by its note code
     }
 
 
