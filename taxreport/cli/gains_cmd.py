@@ -94,7 +94,9 @@ def _print_years(summaries: list[Any]) -> None:
                  money_str(t["taxable_gain"])))
     title = (f"{first.jurisdiction.upper()} capital gains, every tax year of the ledger, {cur}, method "
              f"{first.method}")
-    if any(str(n).startswith("SIMULATED") for s in summaries for n in s.notes):  # events helper (issue #12)
+    from taxreport.simulated import banner_note
+
+    if any(banner_note(s.notes) for s in summaries):  # the SIMULATED banner, by its note code (issue #12)
         title = "SIMULATED (not a tax figure): " + title
     print_table(title, [("tax year", "left"), ("disposals", "right"), ("proceeds", "right"), ("cost", "right"),
                         ("gains", "right"), ("losses", "right"), ("net gain", "right"),
