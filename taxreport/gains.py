@@ -253,8 +253,7 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
                                   "accounts"))
     summary.notes[:0] = notes_of(pricer.notes() + swaps.notes(), "price")
     summary.income = income  # events helper (issue #12)
-    summary.notes[:0] = [Note(n, "simulated" if n.startswith("SIMULATED") else "events")
-                         for n in prepared.notes]  # events helper (issue #12): SIMULATED banner / simulated left out
+    summary.notes[:0] = notes_of(prepared.notes, "events")  # the SIMULATED banner keeps its code (prepare.py)
     return summary
 
 

@@ -26,7 +26,9 @@ from taxreport.lots.own_transfers import (
 )
 from taxreport.model.events import BasisSupplement, Deposit, Event, GiftIn, Reversal
 from taxreport.model.legs import effective_events
+from taxreport.jurisdictions.base import Note
 from taxreport.simulated import (
+    SIMULATED_CODE,
     SimulatedAccount,
     banner,
     simulated_accounts,
@@ -109,9 +111,9 @@ def prepare_events(events: Sequence[Event], *, include_simulated: bool = False,
     sim = simulated_accounts(effective)
     kept = without_simulated(effective, include=include_simulated)
     matching = match_own_transfers(apply_basis(kept), window=window)
-    notes = []
+    notes: list[str] = []
     if sim and include_simulated:
-        notes.append(banner(sim))
+        notes.append(Note(banner(sim), SIMULATED_CODE))  # reports find it by this code
     elif sim:
         notes.append(f"simulated accounts left out: {', '.join(sorted(sim))} (--include-simulated to put them in)")
     if matching.matched:

@@ -78,6 +78,17 @@ def without_simulated(events: Sequence[Event], *, include: bool = False) -> list
     return [e for e in items if not any(a in sim for a in e.accounts)]
 
 
+SIMULATED_CODE = "simulated"  # the code of the banner note (taxreport.jurisdictions.base.Note) in a report's notes
+
+
+def banner_note(notes: Iterable[str]) -> str:
+    """The SIMULATED banner among a report's ``notes``, picked by its note code (not by its wording),
+    or ``""`` when the report has no simulated accounts in it."""
+    from taxreport.jurisdictions.base import Note
+
+    return next((n for n in notes if isinstance(n, Note) and n.code == SIMULATED_CODE), "")
+
+
 def banner(accounts: Iterable[str]) -> str:
     """The line every report made with ``--include-simulated`` carries."""
     return SIMULATED_BANNER.format(accounts=", ".join(sorted(accounts)))

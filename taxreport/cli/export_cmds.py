@@ -14,14 +14,6 @@ from taxreport.cli.common import echo_json, format_option, open_ledger, print_ta
 from taxreport.cli.gains_options import gains_options, request_from_flags
 from taxreport.errors import InputError
 
-FILE_NAMES = {"koinly": "koinly-{year}.csv", "cointracker": "cointracker-{year}.csv",
-              "form8949": "form8949-{year}.csv", "hmrc": "hmrc-computation-{year}.csv",
-              "xlsx": "taxreport-{j}-{year}.xlsx", "pdf": "taxreport-{j}-{year}.pdf"}
-
-
-def _name(fmt: str, jurisdiction: str | None, year: str) -> str:
-    return FILE_NAMES[fmt].format(year=year, j=(jurisdiction or "all").lower())
-
 
 def _year_options(need_jurisdiction: bool, simulated_flag: bool = False) -> Callable:
     def deco(f: Callable) -> Callable:
@@ -103,39 +95,44 @@ def _bounds(jurisdiction: str | None, year: str):  # noqa: ANN202
     return calendar_year_bounds(year, "UTC")
 
 
-def _tx_export(ctx: click.Context, module: Any, kw: dict[str, Any], only_year: bool) -> tuple[Path, int, list]:
-    """Write the Koinly or CoinTracker CSV; ``(path, rows written, the rows)``."""
+def _tx_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any], only_year: bool) -> tuple[Path, int, list]:
+    """Write the Koinly or CoinTracker CSV (the registry's writer); ``(path, rows written, the rows)``."""
+    from taxreport.reports.registry import FORMATS
     from taxreport.reports.txrows import tx_rows
 
+    fmt = FORMATS[fmt_name]
     start, end = _bounds(kw.get("jurisdiction"), kw["year"])
     events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
-    path = Path(kw.get("out") or _name(module.__name__.rsplit(".", 1)[-1], kw.get("jurisdiction"), kw["year"]))
+    path = Path(kw.get("out") or fmt.path(kw.get("jurisdiction"), kw["year"]))
     rows = tx_rows(events, start=start if only_year else None, end=end, accounts=list(kw.get("accounts") or ()) or None)
     with progress.step(f"Writing {path}", len(rows)):  # speed helper (issue 14): a spinner on long work
-        n = module.write(rows, path)
+        n = fmt.write(rows, path)
     return path, n, rows
 
 
-def _tx_notes(fmt: str, rows: list) -> list[str]:
+def _tx_notes(fmt_name: str, rows: list) -> list[str]:
     """What the user must know about rows the format cannot fully express (one line each)."""
-    from taxreport.reports import cointracker, koinly
+    from taxreport.reports.registry import FORMATS
     from taxreport.reports.txrows import simulated_note
 
-    notes = [simulated_note(rows, fmt)]
-    if fmt == "koinly":
-        gifts = koinly.untagged_gifts(rows)
-        if gifts:
-            notes.append(f"note: {len(gifts)} received gifts are plain deposits (Koinly documents no tag for a "
-                         "received gift and values an untagged deposit at market price): set their cost basis in "
-                         "Koinly where the donor's basis applies (it is in the Description when known)")
-    else:
-        untagged = [r for r in rows if cointracker.needs_manual_tag(r)]
-        if untagged:
-            kinds = sorted({r.income_type or r.purpose or r.kind for r in untagged})
-            notes.append(f"note: {len(untagged)} CoinTracker rows have no tag ({', '.join(kinds)}); CoinTracker "
-                         "documents no CSV tag we could verify for them: set their category in CoinTracker after "
-                         "import")
-    return [n for n in notes if n]
+    notes = FORMATS[fmt_name].notes
+    return [n for n in [simulated_note(rows, fmt_name), *(notes(rows) if notes else [])] if n]
+
+
+def _form_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any]) -> None:
+    """A country form (Form 8949, the HMRC computation) from the request's summary: the country must offer
+    it (its Policy.forms; default: the one country that does) and simulated accounts are refused."""
+    from taxreport.reports.registry import FORMATS, refuse_simulated
+
+    fmt = FORMATS[fmt_name]
+    kw["jurisdiction"] = kw.get("jurisdiction") or fmt.countries()[0]
+    fmt.check_country(kw["jurisdiction"])
+    refuse_simulated(fmt, bool(kw.get("include_simulated")))
+    path = Path(kw.get("out") or fmt.path(kw["jurisdiction"], kw["year"]))
+    summary = _summary(ctx, kw)
+    with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
+        n = fmt.write(summary, path)  # dates, boxes and matching as the computation chose them
+    _done(path, fmt.describe(None, n))
 
 
 def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tuple[str, ...],
@@ -155,9 +152,9 @@ def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tu
         report = reconcile_okx(ledger, list(recon_files), account=recon_account or "okx:main",
                                start=summary.year_start, end=summary.year_end)
     rows = list(ledger.rows(start=summary.year_start, end=summary.year_end))
-    from taxreport.simulated import simulated_accounts  # events helper (issue #12): audit rows of real accounts
+    from taxreport.simulated import banner_note, simulated_accounts  # audit rows of real accounts (issue #12)
 
-    sim = set() if any(n.startswith("SIMULATED") for n in summary.notes) else set(simulated_accounts(events))
+    sim = set() if banner_note(summary.notes) else set(simulated_accounts(events))
     rows = [r for r in rows if not sim.intersection(r.event.accounts)] if sim else rows
     # the summary came from load_events, which verified the hash chain (taxreport.gains)
     return collect(summary, rows, reconciliation=report, reconciliation_note=note,
@@ -184,45 +181,35 @@ def export() -> None:
     """
 
 
-@export.command("koinly")
-@_year_options(need_jurisdiction=False, simulated_flag=True)
-@click.option("--only-year", is_flag=True, help="Only the year's rows (default: all history up to the year's end, "
-              "which Koinly needs for cost basis).")
-@click.pass_context
-def koinly_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
-    """Koinly universal CSV: every ledger event (trades, fees, deposits, withdrawals, income, transfers).
+def _rows_command(name: str, doc: str, only_year_help: str) -> None:
+    """Add ``export NAME`` for the registry's rows format ``name`` (Koinly, CoinTracker): one file."""
+
+    def command(ctx: click.Context, only_year: bool, **kw: Any) -> None:
+        path, n, rows = _tx_export(ctx, name, kw, only_year)
+        _done(path, f"{n} rows")
+        for note in _tx_notes(name, rows):
+            click.echo(note, err=True)
+
+    command.__doc__ = doc  # the --help text (click reads it when the command is made, below)
+    made = click.option("--only-year", is_flag=True, help=only_year_help)(click.pass_context(command))
+    export.command(name)(_year_options(need_jurisdiction=False, simulated_flag=True)(made))
+
+
+_rows_command("koinly", """Koinly universal CSV: every ledger event (trades, fees, deposits, withdrawals, income, transfers).
 
     \b
     Examples:
       taxreport export koinly --year 2024
       taxreport export koinly --year 2024-25 --jurisdiction uk --account okx:main --out okx.csv
-    """
-    from taxreport.reports import koinly
+    """, "Only the year's rows (default: all history up to the year's end, which Koinly needs for cost basis).")
 
-    path, n, rows = _tx_export(ctx, koinly, kw, only_year)
-    _done(path, f"{n} rows")
-    for note in _tx_notes("koinly", rows):
-        click.echo(note, err=True)
-
-
-@export.command("cointracker")
-@_year_options(need_jurisdiction=False, simulated_flag=True)
-@click.option("--only-year", is_flag=True, help="Only the year's rows (default: all history up to the year's end).")
-@click.pass_context
-def cointracker_cmd(ctx: click.Context, only_year: bool, **kw: Any) -> None:
-    """CoinTracker CSV (exactly its 8 columns). Lists rows whose category must be set in CoinTracker.
+_rows_command("cointracker", """CoinTracker CSV (exactly its 8 columns). Lists rows whose category must be set in CoinTracker.
 
     \b
     Examples:
       taxreport export cointracker --year 2024
       taxreport export cointracker --year 2024 --account kraken:main --out kraken.csv
-    """
-    from taxreport.reports import cointracker
-
-    path, n, rows = _tx_export(ctx, cointracker, kw, only_year)
-    _done(path, f"{n} rows")
-    for note in _tx_notes("cointracker", rows):
-        click.echo(note, err=True)
+    """, "Only the year's rows (default: all history up to the year's end).")
 
 
 @export.command("form8949")
@@ -240,19 +227,9 @@ def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
       taxreport export form8949 --year 2024
       taxreport export form8949 --year 2025 --reporting not-reported --method hifo
     """
-    from taxreport.reports import form8949
-
-    kw["jurisdiction"] = kw.get("jurisdiction") or "us"
-    if kw["jurisdiction"].lower() != "us":
-        raise InputError(f"Form 8949 is a US form; use --jurisdiction us, not {kw['jurisdiction']!r}",
-                         field="--jurisdiction")
     if reporting:
         kw["form8949_reporting"] = reporting
-    summary = _summary(ctx, kw)
-    path = Path(kw.get("out") or _name("form8949", "us", kw["year"]))
-    with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
-        n = form8949.export(summary, path)  # boxes and local dates as the US computation chose them
-    _done(path, f"{n} rows")
+    _form_export(ctx, "form8949", kw)
 
 
 @export.command("hmrc")
@@ -267,17 +244,7 @@ def hmrc_cmd(ctx: click.Context, **kw: Any) -> None:
       taxreport export hmrc --year 2024-25
       taxreport export hmrc --year 2024-25 --out hmrc.csv
     """
-    from taxreport.reports import hmrc
-
-    kw["jurisdiction"] = kw.get("jurisdiction") or "uk"
-    if kw["jurisdiction"].lower() != "uk":
-        raise InputError(f"the HMRC computation is for the UK; use --jurisdiction uk, not {kw['jurisdiction']!r}",
-                         field="--jurisdiction")
-    path = Path(kw.get("out") or _name("hmrc", "uk", kw["year"]))
-    summary = _summary(ctx, kw)
-    with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
-        n = hmrc.export(summary, path)
-    _done(path, f"{n} rows")
+    _form_export(ctx, "hmrc", kw)
 
 
 @export.command("xlsx")
@@ -292,13 +259,14 @@ def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
       taxreport export xlsx --year 2024 --jurisdiction us
       taxreport export xlsx --year 2024-25 --jurisdiction uk --out uk.xlsx
     """
-    from taxreport.reports import xlsx
+    from taxreport.reports.registry import FORMATS
 
+    fmt = FORMATS["xlsx"]
     events, summary = _computed(ctx, kw)
     data = _report_data(ctx, summary, events, (), None)
-    out = kw.get("out") or _name("xlsx", kw["jurisdiction"], kw["year"])
+    out = Path(kw.get("out") or fmt.path(kw["jurisdiction"], kw["year"]))
     with progress.step(f"Writing {out}", len(data.audit)):  # speed helper (issue 14)
-        path = xlsx.export(data, out)
+        path = fmt.write(data, out)
     _done(path, f"{len(data.summary.disposals)} disposals, {len(data.audit)} ledger events")
 
 
@@ -320,15 +288,16 @@ def pdf_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from taxreport.reports import pdf
+    from taxreport.reports.registry import FORMATS
 
+    fmt = FORMATS["pdf"]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
         task = progress.add_task("computing gains…")
         events, summary = _computed(ctx, kw)
         data = _report_data(ctx, summary, events, recon_files, reconcile_account)
         progress.update(task, description="rendering PDF…")
-        path = pdf.export(data, kw.get("out") or _name("pdf", kw["jurisdiction"], kw["year"]))
-    _done(path, f"{len(data.summary.disposals)} disposals")
+        path = fmt.write(data, Path(kw.get("out") or fmt.path(kw["jurisdiction"], kw["year"])))
+    _done(path, fmt.describe(data, path))
 
 
 @export.command("all")
@@ -353,63 +322,61 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
     """
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from taxreport.reports import cointracker, form8949, hmrc, koinly, pdf, xlsx
     from taxreport.reports.background import Background
-    from taxreport.reports.txrows import tx_rows
+    from taxreport.reports.registry import offered
+    from taxreport.reports.txrows import simulated_note, tx_rows
 
     j, year = kw["jurisdiction"].lower(), kw["year"]
     folder = Path(kw.get("out") or f"exports-{year}")
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} exists and is not a folder", field="--out")
     accounts = list(kw.get("accounts") or ()) or None
-    written: list[tuple[str, Path, str]] = []
+    include_simulated = bool(kw.get("include_simulated"))
+    formats = offered(j)  # the registry's formats this country offers (its Policy.forms for country forms)
+    held_back = [f for f in formats if f.filing and include_simulated]  # a filing form never mixes simulated
+    formats = [f for f in formats if f not in held_back]
+    results: dict[str, tuple[Path, str]] = {}
+    notes: list[str] = []
+    rows: list = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   transient=True) as progress:
-        steps = 4 + (1 if j in ("us", "uk") else 0)
-        task = progress.add_task("computing gains…", total=steps + 1)
+        task = progress.add_task("computing gains…", total=len(formats) + 1)
         stored, summary = _computed(ctx, kw)  # one verified read of the ledger for every file
         data = _report_data(ctx, summary, stored, recon_files, reconcile_account)
-        events = _tx_events(stored, kw)  # events helper (issue #12): simulated accounts out unless asked
+        if any(f.needs == "rows" for f in formats):  # one set of rows for every rows format
+            events = _tx_events(stored, kw)  # events helper (issue #12): simulated accounts out unless asked
+            rows = tx_rows(events, end=summary.year_end, accounts=accounts)
+        inputs: dict[str, Any] = {"rows": rows, "summary": summary, "report": data}
         progress.advance(task)
         folder.mkdir(parents=True, exist_ok=True)
         # the workbook (the longest file) is written by a forked child while this process writes the rest
-        workbook = Background(xlsx.export, data, folder / _name("xlsx", j, year))
-        rows = tx_rows(events, end=summary.year_end, accounts=accounts)  # one set of rows for both formats
-        notes: list[str] = []
-        for fmt_name, module in (("koinly", koinly), ("cointracker", cointracker)):
-            progress.update(task, description=f"{fmt_name}…")
-            path = folder / _name(fmt_name, j, year)
-            n = module.write(rows, path)
-            what = f"{n} rows"
-            if module is cointracker:
-                untagged = sum(cointracker.needs_manual_tag(r) for r in rows)
-                what += f"; {untagged} need a category set in CoinTracker" if untagged else ""
-            notes.extend(n for n in _tx_notes(fmt_name, rows)
-                         if "CoinTracker rows have no tag" not in n and "simulated accounts" not in n)
-            written.append((fmt_name, path, what))
+        children = {f.name: Background(f.write, inputs[f.needs], folder / f.path(j, year))
+                    for f in formats if f.background}
+        for f in formats:
+            if f.background:
+                continue
+            progress.update(task, description=f"{f.name}…")
+            value = inputs[f.needs]
+            result = f.write(value, folder / f.path(j, year))
+            results[f.name] = (Path(result) if isinstance(result, Path) else folder / f.path(j, year),
+                               f.describe(value, result))
+            if f.notes and f.notes_in_all:
+                notes.extend(f.notes(value))
             progress.advance(task)
-        if j == "us":
-            path = folder / _name("form8949", j, year)
-            n = form8949.export(summary, path)
-            written.append(("form8949", path, f"{n} rows"))
-            progress.advance(task)
-        if j == "uk":
-            path = folder / _name("hmrc", j, year)
-            written.append(("hmrc", path, f"{hmrc.export(summary, path)} rows"))
-            progress.advance(task)
-        progress.update(task, description="pdf…")
-        made_pdf = ("pdf", pdf.export(data, folder / _name("pdf", j, year)), f"{len(summary.disposals)} disposals")
-        progress.advance(task)
-        progress.update(task, description="xlsx…")
-        written.append(("xlsx", workbook.wait(), f"{len(data.audit)} events"))
-        written.append(made_pdf)
-        progress.advance(task)
-    from taxreport.reports.txrows import simulated_note
-
-    for note in [simulated_note(rows, "all"), *notes]:
+        for f in formats:
+            if f.background:
+                progress.update(task, description=f"{f.name}…")
+                results[f.name] = (Path(children[f.name].wait()), f.describe(inputs[f.needs], None))
+                progress.advance(task)
+    if any(f.needs == "rows" for f in formats):
+        notes.insert(0, simulated_note(rows, "all"))
+    notes.extend(f"note: {f.name} not written: a filing form has no column to mark simulated trades "
+                 "(--include-simulated)" for f in held_back)
+    for note in notes:
         if note:
             click.echo(note, err=True)
-    listing = [{"format": f, "path": str(p), "bytes": p.stat().st_size, "content": what} for f, p, what in written]
+    listing = [{"format": f.name, "path": str(results[f.name][0]), "bytes": results[f.name][0].stat().st_size,
+                "content": results[f.name][1]} for f in formats]
     if fmt == "json":
         echo_json({"folder": str(folder), "files": listing})
         return

@@ -94,7 +94,9 @@ def _print_years(summaries: list[Any]) -> None:
                  money_str(t["taxable_gain"])))
     title = (f"{first.jurisdiction.upper()} capital gains, every tax year of the ledger, {cur}, method "
              f"{first.method}")
-    if any(str(n).startswith("SIMULATED") for s in summaries for n in s.notes):  # events helper (issue #12)
+    from taxreport.simulated import banner_note
+
+    if any(banner_note(s.notes) for s in summaries):  # the SIMULATED banner, by its note code (issue #12)
         title = "SIMULATED (not a tax figure): " + title
     print_table(title, [("tax year", "left"), ("disposals", "right"), ("proceeds", "right"), ("cost", "right"),
                         ("gains", "right"), ("losses", "right"), ("net gain", "right"),
@@ -124,6 +126,7 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
     """The ``--format json`` document (amounts rounded to the cent here, quantities exact)."""
     from taxreport.jurisdictions.income import income_json
     from taxreport.model.money import decimal_str, money_str
+    from taxreport.simulated import banner_note
 
     return {
         "jurisdiction": summary.jurisdiction, "currency": summary.currency, "method": summary.method,
@@ -144,7 +147,7 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
         "notes": list(summary.notes),
         # events helper (issue #12): income as income; SIMULATED when simulated accounts were put in
         "income": income_json(summary.income) if summary.income is not None else None,
-        "simulated": any(n.startswith("SIMULATED") for n in summary.notes),
+        "simulated": bool(banner_note(summary.notes)),  # the banner by its note code
     }
 
 

@@ -53,19 +53,18 @@ class _AcqDay:
     refs: list[str] = field(default_factory=list)
     quantity: Decimal = ZERO
     cost: Decimal = ZERO
-    remaining: Decimal = ZERO  # not yet used by the same-day / 30-day rules
-    cost_remaining: Decimal = ZERO
+    # the units not yet used by the same-day / 30-day rules: the day's single acquisition is one average
+    # (its units cost alike), so it is the one average-cost pool (lots.pools.AveragePool, unquantized as
+    # the Section 104 pool), whose last units carry exactly the cost left: matched + pooled = acquired
+    unused: AveragePool = field(default_factory=lambda: AveragePool(quantize=False))
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.unused.quantity
 
     def take(self, quantity: Decimal) -> Decimal:
-        """Use ``quantity`` units of this day's single acquisition; return their cost (exact remainder
-        when the last units go, so matched + pooled cost always equals the cost acquired)."""
-        if quantity == self.remaining:
-            cost = self.cost_remaining
-        else:
-            cost = self.cost * quantity / self.quantity
-        self.remaining -= quantity
-        self.cost_remaining -= cost
-        return cost
+        """Use ``quantity`` units (<= :attr:`remaining`) of this day's single acquisition; their cost."""
+        return self.unused.take_units(quantity)[1]
 
     @property
     def ref(self) -> str:
@@ -155,7 +154,8 @@ def match_uk(movements: Iterable[Movement], *, tz: str = "Europe/London",
 def _match_asset(asset: str, acqs: dict[date, _AcqDay], disps: dict[date, _DispDay],
                  zero_cost: bool) -> tuple[list[UkDisposal], list[PoolState]]:
     for a in acqs.values():
-        a.remaining, a.cost_remaining = a.quantity, a.cost
+        a.unused = AveragePool(quantize=False)
+        a.unused.add_units(a.quantity, a.cost)
     for d in disps.values():
         d.remaining = d.quantity
 
@@ -194,9 +194,7 @@ def _match_asset(asset: str, acqs: dict[date, _AcqDay], disps: dict[date, _DispD
         changed = False
         acq = acqs.get(day)
         if acq is not None and acq.remaining > 0:
-            pool.add_units(acq.remaining, acq.cost_remaining)
-            acq.cost_remaining = ZERO
-            acq.remaining = ZERO
+            pool.add_units(*acq.unused.take_units(acq.remaining))  # what the day did not match, pooled
             changed = True
         disp = disps.get(day)
         if disp is not None:

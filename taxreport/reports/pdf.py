@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from taxreport.model.money import decimal_str, quantize_money
 from taxreport.reports import appendix
 from taxreport.reports.data import ReportData, audit_summary, breakdown_view, rebalance_summary
+from taxreport.simulated import banner_note
 
 
 
@@ -181,7 +182,7 @@ def context(data: ReportData, assets: dict[str, tuple[bytes, str]],
 def simulated_accounts_of(summary: Any) -> str:
     """The simulated accounts a summary made with --include-simulated names in its SIMULATED note, else ""
     (events helper, issue #12)."""
-    note = next((n for n in summary.notes if n.startswith("SIMULATED")), "")
+    note = banner_note(summary.notes)  # by its note code
     return note[note.find("(") + 1:note.find(")")] if "(" in note else ("simulated accounts" if note else "")
 
 

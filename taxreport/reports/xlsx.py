@@ -32,6 +32,7 @@ from typing import Any, Sequence
 from taxreport.model.money import decimal_str
 from taxreport.reports.cells import safe_text
 from taxreport.reports.data import ReportData, breakdown_lines
+from taxreport.simulated import banner_note
 
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
 QTY_FORMAT = "#,##0.00######"
@@ -207,7 +208,7 @@ def build(data: ReportData, path: Any) -> None:
     import xlsxwriter
 
     s = data.summary
-    note = next((n for n in s.notes if n.startswith("SIMULATED")), None)  # events helper (issue #12)
+    note = banner_note(s.notes) or None  # the SIMULATED banner, by its note code (issue #12)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
     fmt = _Formats(wb)
