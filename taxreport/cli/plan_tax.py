@@ -66,9 +66,10 @@ def print_preview(p: Any) -> None:
     for line in p.advice:
         if not line.startswith(("defer-short-term:", "tax-budget:", "use-allowance:", "harvest-losses:")):
             click.echo(f"tax advice: {line}")
-    for note in p.notes:
-        if note.startswith("SIMULATED"):
-            click.echo(note)
+    from taxreport.simulated import banner_note
+
+    if banner_note(p.notes):
+        click.echo(banner_note(p.notes))
 
 
 def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_rate: Decimal, fx: tuple[str, ...],

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 from taxreport.errors import TaxreportError
-from taxreport.jurisdictions.base import DisposalResult, YearSummary, get
+from taxreport.jurisdictions.base import DisposalResult, Note, YearSummary, get
 from taxreport.model.assets import STABLECOINS
 from taxreport.model.events import Event, Side, Trade, as_of
 from taxreport.prices.rates import RateTable
@@ -35,6 +35,7 @@ from taxreport.rebalance.tax_policy import (
     tax_minimising_selection,
 )
 from taxreport.rebalance.types import Basket, Plan
+from taxreport.simulated import SIMULATED_CODE
 
 ZERO = Decimal(0)
 SOURCE = "tax-preview"
@@ -302,8 +303,9 @@ def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
                               f"use-allowance: {max(out.allowance.headroom, ZERO):.2f} {j.currency} of the "
                               f"{out.allowance.allowance} {'Freigrenze' if j.code == 'de' else 'annual exempt amount'} "
                               f"left in {year} after this plan")
-    out.notes = ([f"SIMULATED: {basket.account} holds simulated money (paper or a local venue); this preview "
-                  "includes simulated accounts, as if the money were real"] if ctx.simulated else []) + [
+    out.notes = ([Note(f"SIMULATED: {basket.account} holds simulated money (paper or a local venue); this preview "
+                       "includes simulated accounts, as if the money were real", SIMULATED_CODE)]
+                 if ctx.simulated else []) + [
         f"ESTIMATE: {out.rate * 100}% {'illustrative' if out.rate_is_default else 'marginal'} rate x the increase of "
         f"the {year} taxable gain the engine computes with these sales ({out.taxable_before} -> {out.taxable_after})",
         "sales after now are not foreseen (a rebuy within 30 days changes UK/CA matching)",
