@@ -43,13 +43,12 @@ import gc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, LedgerError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.engine import Jurisdiction
-from taxreport.ledger.derived import cached_by_ledger_state
 from taxreport.lots.valuation import SwapStats, value_events
 from taxreport.model.events import Event
 from taxreport.prices.rates import Pricer, RateTable
@@ -120,12 +119,17 @@ def load_events(ledger: Any, request: GainsRequest | None = None) -> list[Event]
     gains computation, report and export. ``request`` is what filters may read. Reversals are applied
     later, by the legs."""
     events = _verified_events(ledger)
-    if request is not None:  # events helper (issue #12): a year with blocking review items is refused
-        from taxreport.review import refuse_blocking
-
-        refuse_blocking(ledger, events, jurisdiction=request.jurisdiction, year=request.year,
-                        options=request.engine_options(), verify=False)
+    if request is not None:
+        _refuse_blocked(ledger, events, request)
     return events
+
+
+def _refuse_blocked(ledger: Any, events: list[Event], request: GainsRequest) -> None:
+    """events helper (issue #12): a year with blocking review items is refused."""
+    from taxreport.review import refuse_blocking
+
+    refuse_blocking(ledger, events, jurisdiction=request.jurisdiction, year=request.year,
+                    options=request.engine_options(), verify=False)
 
 
 def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearSummary:
@@ -159,14 +163,101 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
     return summary
 
 
-@cached_by_ledger_state("gains_for")
+CACHE_NAME = "gains_for"  # the derived cache's name of a tax year's summary (one entry per year and request)
+
+
+def _cache_key(request: GainsRequest) -> dict[str, str]:
+    return {"request": repr(request)}
+
+
 def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:
     """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine. Computed once
     per verified ledger state and request (:mod:`taxreport.ledger.derived`: a repeated call on an unchanged
-    ledger reads the stored summary without walking the chain again)."""
+    ledger reads the stored summary without walking the chain again).
+
+    On a miss, **every** tax year of the ledger is computed from that one read of the ledger (the chain walked
+    once, the rates loaded once) and each is stored under the key its own one-year call uses, so the next
+    ``gains``/``export`` of another year (same country, method and options) is a hit. The other years are
+    computed and stored one at a time, before the year asked for, so at most one other year's summary is held
+    beside the events. A year that cannot be computed (blocking review items, missing rates) is not stored
+    and is left to its own call to report; the year asked for reports its error as before."""
     from taxreport.prices.store import load_table
 
-    return compute_request(load_events(ledger, request), load_table(ledger), request)
+    if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
+        return compute_request(load_events(ledger, request), load_table(ledger), request)
+    from taxreport import progress
+    from taxreport.ledger.derived import cache_for
+
+    with ledger.pinned():
+        cache = cache_for(ledger)
+        hit = cache.lookup(CACHE_NAME, _cache_key(request))
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        cache.misses += 1
+        with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]):
+            events = load_events(ledger, request)  # the year asked for is refused first if it is blocked
+            table = load_table(ledger)
+            if cache.pinned_state() is not None:  # the other years are worth computing only if they are kept
+                others = [y for y in _ledger_years(ledger, request) if y != request.year]
+                _fill_years(ledger, events, table, request, others, keep=(), strict=False)
+            summary = compute_request(events, table, request)
+            del events
+            cache.put(CACHE_NAME, _cache_key(request), summary)
+        return summary
+
+
+def _ledger_years(ledger: Any, request: GainsRequest) -> list[str]:
+    from taxreport.gains_years import ledger_years
+
+    return ledger_years(ledger, request)
+
+
+def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
+                    advance: Callable[[], object] | None = None) -> dict[str, YearSummary]:
+    """:func:`gains_for` of each of ``years`` (``request.year`` ignored) from one read of the ledger: each year
+    is read from the derived cache, or computed over the events and rates loaded once and stored there.
+    Exports that write several years can call this (one walk of the chain for all of them)."""
+    with ledger.pinned():
+        return _fill_years(ledger, None, None, request, years, keep=None, strict=True, advance=advance)
+
+
+def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
+                years: Sequence[str], *, keep: Iterable[str] | None, strict: bool,
+                advance: Callable[[], object] | None = None) -> dict[str, YearSummary]:
+    """Each of ``years`` from the cache or computed and stored (inside the ledger's pin). Returns the summaries
+    of ``keep`` (every year when None; the others are dropped once stored, to bound memory).
+    ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising."""
+    from dataclasses import replace
+
+    from taxreport.errors import TaxreportError
+    from taxreport.ledger.derived import cache_for
+    from taxreport.prices.store import load_table
+
+    kept = None if keep is None else set(keep)
+    out: dict[str, YearSummary] = {}
+    cache = cache_for(ledger)
+    for year in years:
+        one = replace(request, year=year)
+        summary = cache.lookup(CACHE_NAME, _cache_key(one))
+        if summary is None:
+            try:
+                if events is None:
+                    events = _verified_events(ledger)
+                _refuse_blocked(ledger, events, one)  # as load_events does
+                if table is None:
+                    table = load_table(ledger)
+                summary = compute_request(events, table, one)
+            except TaxreportError:
+                if strict:
+                    raise
+                continue
+            cache.put(CACHE_NAME, _cache_key(one), summary)
+        if kept is None or year in kept:
+            out[year] = summary
+        summary = None
+        if advance is not None:
+            advance()
+    return out
 
 
 def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:

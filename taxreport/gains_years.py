@@ -1,8 +1,9 @@
 """Every tax year of a ledger in one command: ``taxreport gains --year all`` (and ``export all --year all``).
 
 The ledger is read and its hash chain walked **once** for all years (:meth:`Ledger.pinned`); each year is
-then :func:`taxreport.gains.gains_for` (so every year's summary is also stored in the derived cache,
-:mod:`taxreport.ledger.derived`: a later ``gains --year 2023`` on the unchanged ledger reads it). Each year
+then read from the derived cache or computed by :func:`taxreport.gains.gains_for_years` over the events and
+rates loaded once, and stored there (:mod:`taxreport.ledger.derived`: a later ``gains --year 2023`` on the
+unchanged ledger reads it). A one-year ``gains_for`` that misses the cache fills every year the same way. Each year
 is matched from the beginning of the ledger to its end, exactly as a one-year call does, so a year's figures
 here are the figures of ``gains --year YEAR`` to the cent.
 
@@ -12,14 +13,13 @@ ledger's first event to the one holding its last, in the request's time zone (th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from taxreport import progress
 from taxreport.errors import InputError
-from taxreport.gains import GainsRequest, gains_for
+from taxreport.gains import GainsRequest, gains_for_years
 from taxreport.jurisdictions.base import YearSummary, get
 
 ALL = "all"
@@ -52,12 +52,9 @@ def gains_all_years(ledger: Any, request: GainsRequest) -> list[YearSummary]:
         if not years:
             raise InputError("the ledger holds no events, so it has no tax year; import your history first",
                              field="--year")
-        out = []
         with progress.task(f"Computing {len(years)} tax years", len(years), min_total=2) as bar:
-            for year in years:
-                out.append(gains_for(ledger, replace(request, year=year)))
-                bar.advance()
-    return out
+            found = gains_for_years(ledger, request, years, advance=bar.advance)
+    return [found[year] for year in years]
 
 
 TOTALS = ("proceeds", "cost", "gains", "losses", "gain", "taxable_gain")

@@ -209,3 +209,42 @@ def test_a_repeated_gains_json_command_prints_the_stored_document_and_a_tampered
     assert refused.exit_code == 1
     assert refused.output.strip().splitlines()[-1].startswith("error: the ledger's hash chain does not verify (row 2 "
                                                                "was edited")
+
+
+# --- a one-year miss fills every year (taxreport/gains.py gains_for) -----------------------------------------
+
+def two_years(ledger: Ledger) -> None:
+    """A buy and a sale in 2024, a sale in 2025 (days counted from 2 Jan 2024)."""
+    ledger.append([trade(0, "buy", "1", "100"), trade(1, "sell", "0.5", "300"), trade(400, "sell", "0.25", "500")],
+                  actor="importer:t", reason="r")
+
+
+def test_a_one_year_miss_stores_every_year_and_the_next_year_is_a_hit_equal_to_a_fresh_one(any_ledger, monkeypatch):
+    two_years(any_ledger)
+    walks = count_walks(monkeypatch)
+    first = gains_for(any_ledger, request("2024"))
+    # 2024: proceeds 300 x 0.5 - 1 = 149, cost (100 + 1) / 2 = 50.5, gain 98.5
+    assert (first.proceeds, first.cost, first.gain) == (D("149"), D("50.5"), D("98.5")) and len(walks) == 1
+    with Ledger(any_ledger.url) as again:  # a new command asks for the other year: stored by the first one
+        second = gains_for(again, request("2025"))
+        assert (again._derived_cache.hits, again._derived_cache.misses) == (1, 0)
+    assert len(walks) == 1
+    # 2025: proceeds 500 x 0.25 - 1 = 124, cost (100 + 1) / 4 = 25.25, gain 98.75
+    assert (second.proceeds, second.cost, second.gain) == (D("124"), D("25.25"), D("98.75"))
+    monkeypatch.setenv("TAXREPORT_CACHE", "0")
+    with Ledger(any_ledger.url) as fresh:  # each year computed alone, as before
+        assert summary_json(gains_for(fresh, request("2025"))) == summary_json(second)
+        assert summary_json(gains_for(fresh, request("2024"))) == summary_json(first)
+
+
+def test_another_year_that_cannot_be_computed_is_not_stored_and_its_own_call_names_the_error(led, monkeypatch):
+    from taxreport.errors import MissingDataError
+
+    two_years(led)
+    led.append([Trade(time=T0 + timedelta(days=401), source="test", external_id="x", account="kraken:main",
+                      side="sell", base="BTC", quote="EUR", quantity=D("0.1"), price=D("400"), fee=D("0"),
+                      fee_asset="EUR")], actor="importer:t", reason="r")  # 2025: no EUR->USD rate
+    first = gains_for(led, request("2024"))
+    assert first.gain == D("98.5")
+    with Ledger(led.url) as again, pytest.raises(MissingDataError, match="EUR->USD"):
+        gains_for(again, request("2025"))

@@ -245,6 +245,39 @@ class DerivedCache:
         """A document (e.g. the ``gains --format json`` text) stored as its bytes: nothing to unpickle."""
         return self._cached(name, key, compute, ".bytes", lambda fh: fh.read(), lambda value, fh: fh.write(value))
 
+    def pinned_state(self) -> str | None:
+        """The state entries are stored under while the ledger is pinned (:meth:`Ledger.pinned`: read before
+        the walk); None when the cache is off, the ledger is not pinned or its state cannot be cached."""
+        pin = getattr(self.ledger, "_pin", None)
+        return pin.state if self.enabled and pin is not None else None
+
+    def _path(self, state: str, name: str, key: Mapping[str, Any], suffix: str) -> Path:
+        entry = hashlib.sha256(json.dumps([name, key], sort_keys=True, default=repr).encode()).hexdigest()
+        return self.folder / f"{state[:32]}-{entry[:32]}{suffix}"
+
+    def lookup(self, name: str, key: Mapping[str, Any]) -> Any | None:
+        """The stored value of ``(name, key)`` under the pinned state (None: not stored, or not pinned)."""
+        state = self.pinned_state()
+        if state is None:
+            return None
+        try:
+            with self._path(state, name, key, ".pickle").open("rb") as fh:
+                value = _read_pickle(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError):
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, name: str, key: Mapping[str, Any], value: Any) -> bool:
+        """Store ``value`` as what :meth:`get_or_compute` of ``(name, key)`` would compute, under the pinned
+        state. Only for a value computed inside the pin, from the walk made there (the reason a hit needs no
+        walk, see the module docstring). False when nothing was stored (not pinned, cache off)."""
+        state = self.pinned_state()
+        if state is None:
+            return False
+        self._store(self._path(state, name, key, ".pickle"), state[:32], value, _write_pickle)
+        return True
+
     def _cached(self, name: str, key: Mapping[str, Any], compute: Callable[[], T], suffix: str,
                 read: Callable[[Any], T], write: Callable[[T, Any], object]) -> T:
         if not self.enabled:
@@ -254,8 +287,7 @@ class DerivedCache:
         if state is None:
             self.misses += 1
             return compute()
-        entry = hashlib.sha256(json.dumps([name, key], sort_keys=True, default=repr).encode()).hexdigest()
-        path = self.folder / f"{state[:32]}-{entry[:32]}{suffix}"
+        path = self._path(state, name, key, suffix)
         try:
             with path.open("rb") as fh:
                 value = read(fh)
