@@ -170,7 +170,10 @@ def _cache_key(request: GainsRequest) -> dict[str, str]:
     return {"request": repr(request)}
 
 
-def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:
+YearHook = Callable[[GainsRequest, YearSummary], object]
+
+
+def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None = None) -> YearSummary:
     """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine. Computed once
     per verified ledger state and request (:mod:`taxreport.ledger.derived`: a repeated call on an unchanged
     ledger reads the stored summary without walking the chain again).
@@ -180,7 +183,9 @@ def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:
     ``gains``/``export`` of another year (same country, method and options) is a hit. The other years are
     computed and stored one at a time, before the year asked for, so at most one other year's summary is held
     beside the events. A year that cannot be computed (blocking review items, missing rates) is not stored
-    and is left to its own call to report; the year asked for reports its error as before."""
+    and is left to its own call to report; the year asked for reports its error as before. ``each_year(request,
+    summary)`` is called, inside the ledger's pin, for each other year computed that way (the ``gains`` command
+    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`)."""
     from taxreport.prices.store import load_table
 
     if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
@@ -199,7 +204,7 @@ def gains_for(ledger: Any, request: GainsRequest) -> YearSummary:
             table = load_table(ledger)
             if cache.pinned_state() is not None:  # the other years are worth computing only if they are kept
                 others = [y for y in _ledger_years(ledger, request) if y != request.year]
-                _fill_years(ledger, events, table, request, others, keep=(), strict=False)
+                _fill_years(ledger, events, table, request, others, keep=(), strict=False, computed=each_year)
             summary = compute_request(events, table, request)
             del events
             cache.put(CACHE_NAME, _cache_key(request), summary)
@@ -223,7 +228,8 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
 
 def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
                 years: Sequence[str], *, keep: Iterable[str] | None, strict: bool,
-                advance: Callable[[], object] | None = None) -> dict[str, YearSummary]:
+                advance: Callable[[], object] | None = None, computed: YearHook | None = None
+                ) -> dict[str, YearSummary]:
     """Each of ``years`` from the cache or computed and stored (inside the ledger's pin). Returns the summaries
     of ``keep`` (every year when None; the others are dropped once stored, to bound memory).
     ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising."""
@@ -252,6 +258,8 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
                     raise
                 continue
             cache.put(CACHE_NAME, _cache_key(one), summary)
+            if computed is not None:
+                computed(one, summary)
         if kept is None or year in kept:
             out[year] = summary
         summary = None

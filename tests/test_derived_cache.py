@@ -248,3 +248,29 @@ def test_another_year_that_cannot_be_computed_is_not_stored_and_its_own_call_nam
     assert first.gain == D("98.5")
     with Ledger(led.url) as again, pytest.raises(MissingDataError, match="EUR->USD"):
         gains_for(again, request("2025"))
+
+
+def test_a_one_year_json_miss_stores_the_other_years_documents_byte_for_byte(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import taxreport.gains
+    from taxreport.cli.main import root
+
+    db = str(tmp_path / "docs.sqlite3")
+    with Ledger(f"sqlite:///{db}") as led:
+        two_years(led)
+
+    def args(year: str) -> list[str]:
+        return ["--db", db, "gains", "-j", "us", "-y", year, "--format", "json"]
+    first = CliRunner().invoke(root, args("2024"))
+    assert first.exit_code == 0 and '"gain": "98.50"' in first.output
+
+    def no_computation(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("computed again on an unchanged ledger")
+    with monkeypatch.context() as m:  # 2025's document was stored by the 2024 call: printed as it is
+        m.setattr(taxreport.gains, "gains_for", no_computation)
+        stored = CliRunner().invoke(root, args("2025"))
+        assert stored.exit_code == 0, stored.output
+    monkeypatch.setenv("TAXREPORT_CACHE", "0")
+    fresh = CliRunner().invoke(root, args("2025"))
+    assert fresh.exit_code == 0 and stored.output == fresh.output and '"gain": "98.75"' in fresh.output

@@ -58,7 +58,7 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
                 return json_text([summary_json(s) for s in gains_all_years(ledger, request)])
         else:
             def document() -> str:
-                return json_text(summary_json(gains_for(ledger, request)))
+                return json_text(summary_json(gains_for(ledger, request, each_year=_store_document(ledger))))
         click.echo(_cached_document(ledger, request, document))  # bytes: written as they are stored
         return
     if every_year:
@@ -69,11 +69,24 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
     _print(summary_json(gains_for(ledger, request)), detail)
 
 
+DOCUMENT = "gains --format json"  # the derived cache's name of a year's JSON document
+
+
 def _cached_document(ledger: Any, request: Any, make: Callable[[], str]) -> bytes:
     from taxreport.ledger.derived import cache_for
 
-    return cache_for(ledger).get_or_compute_bytes("gains --format json", {"request": repr(request)},
+    return cache_for(ledger).get_or_compute_bytes(DOCUMENT, {"request": repr(request)},
                                                   lambda: make().encode())
+
+
+def _store_document(ledger: Any) -> Callable[[Any, Any], object]:
+    """Stores the ``--format json`` document of each other year a one-year miss computes (taxreport/gains.py
+    gains_for), under the key :func:`_cached_document` reads, so the next year's call prints it as it is."""
+    from taxreport.ledger.derived import cache_for
+
+    def store(one: Any, summary: Any) -> object:
+        return cache_for(ledger).put_bytes(DOCUMENT, {"request": repr(one)}, json_text(summary_json(summary)).encode())
+    return store
 
 
 def _print_years(summaries: list[Any]) -> None:

@@ -278,6 +278,14 @@ class DerivedCache:
         self._store(self._path(state, name, key, ".pickle"), state[:32], value, _write_pickle)
         return True
 
+    def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes) -> bool:
+        """:meth:`put` for what :meth:`get_or_compute_bytes` of ``(name, key)`` would compute."""
+        state = self.pinned_state()
+        if state is None:
+            return False
+        self._store(self._path(state, name, key, ".bytes"), state[:32], value, lambda v, fh: fh.write(v))
+        return True
+
     def _cached(self, name: str, key: Mapping[str, Any], compute: Callable[[], T], suffix: str,
                 read: Callable[[Any], T], write: Callable[[T, Any], object]) -> T:
         if not self.enabled:
