@@ -274,3 +274,22 @@ def test_a_one_year_json_miss_stores_the_other_years_documents_byte_for_byte(tmp
     monkeypatch.setenv("TAXREPORT_CACHE", "0")
     fresh = CliRunner().invoke(root, args("2025"))
     assert fresh.exit_code == 0 and stored.output == fresh.output and '"gain": "98.75"' in fresh.output
+
+
+def test_a_large_ledger_waits_for_its_state_to_settle_so_a_call_right_after_an_import_is_stored(tmp_path,
+                                                                                                 monkeypatch):
+    """On the real clock: a closed ledger written just now has no storable state; a one-year call on a ledger of
+    at least FILL_MIN_ROWS rows waits (at most SETTLE_SECONDS) and then stores every year it computed."""
+    import taxreport.gains
+
+    monkeypatch.setattr(derived, "_now", time.time)
+    monkeypatch.setattr(taxreport.gains, "FILL_MIN_ROWS", 1)  # the two-year history stands for a large one
+    url = f"sqlite:///{tmp_path / 'w.sqlite3'}"
+    with Ledger(url) as writer:
+        two_years(writer)
+    with Ledger(url) as fresh:  # closed: the log was checkpointed into the file just now
+        assert derived.ledger_state(fresh) is None
+        assert gains_for(fresh, request("2024")).gain == D("98.5")
+    with Ledger(url) as again:
+        assert gains_for(again, request("2025")).gain == D("98.75")
+        assert (again._derived_cache.hits, again._derived_cache.misses) == (1, 0)

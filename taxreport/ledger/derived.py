@@ -147,6 +147,23 @@ def _file_witness(path: Path) -> tuple[list[Any], float] | None:
     return out, 0.0 if counted else latest
 
 
+def wait_until_settled(ledger: Any) -> None:
+    """Wait (at most :data:`SETTLE_SECONDS`) until a SQLite ledger's files were last written long enough ago
+    for its state to be stored: the first ``gains`` right after an ``import`` would otherwise find a state too
+    young to store and could not keep the other years it computes (taxreport/gains.py). Only file times are
+    read; nothing is waited for when the cache is off or a wal-index counter covers the state."""
+    from taxreport.ledger.store import sqlite_path
+
+    if os.environ.get("TAXREPORT_CACHE", "1").strip() == "0" or ledger.engine.dialect.name != "sqlite":
+        return
+    path = sqlite_path(str(ledger.url))
+    files = _file_witness(path) if path is not None else None
+    if files is not None and files[1]:
+        young = files[1] + SETTLE_SECONDS - _now()
+        if 0 < young <= SETTLE_SECONDS:
+            time.sleep(young + 0.01)
+
+
 def _row_versions(conn: Connection) -> list[Any]:
     """PostgreSQL: the count and the sum of ``xmin`` of the rows of ``events`` and ``rates`` (an update or a
     delete-and-insert gives a row a new transaction id)."""
