@@ -2,8 +2,9 @@
 picklable) keyed by what the ledger holds, so a second export, a re-run or a repeated ``gains`` on an
 unchanged ledger reuses the work instead of redoing it from the beginning of time.
 
-:func:`cached_by_ledger_state` wraps :func:`taxreport.gains.gains_for` (the one hook in ``gains.py``);
-``ledger verify`` never uses this cache.
+:func:`taxreport.gains.gains_for` keeps each tax year's summary here (:meth:`DerivedCache.lookup` and
+:meth:`DerivedCache.put` inside :meth:`Ledger.pinned`, so every entry, including the other years a one-year
+miss computes, is keyed by the state read before the one walk); ``ledger verify`` never uses this cache.
 
 **The key** of an entry is the ledger state read *before* the computation, plus the caller's ``name`` and
 request. The ledger state is:
@@ -48,7 +49,6 @@ A cache that cannot be written (read-only home) or read (corrupt file) is ignore
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -361,23 +361,3 @@ def cache_for(ledger: Any) -> DerivedCache:
         except AttributeError:  # an object that takes no attributes: a new cache each call
             pass
     return cache
-
-
-def cached_by_ledger_state(name: str) -> Callable[[Callable[[Any, Any], T]], Callable[[Any, Any], T]]:
-    """Decorator for ``fn(ledger, request)`` whose result depends only on the ledger's events and rates and on
-    ``request`` (a frozen dataclass: its ``repr`` is the key) and which verifies the chain before computing:
-    the result is computed once per ledger state (see the module docstring)."""
-    def wrap(fn: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
-        @functools.wraps(fn)
-        def cached(ledger: Any, request: Any) -> T:
-            if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
-                return fn(ledger, request)
-            def compute() -> T:
-                from taxreport import progress
-
-                what = " ".join(str(getattr(request, a)) for a in ("jurisdiction", "year") if hasattr(request, a))
-                with progress.step(f"Computing {what.upper() or name}", ledger.head()[0]):
-                    return fn(ledger, request)
-            return cache_for(ledger).get_or_compute(name, {"request": repr(request)}, compute)
-        return cached
-    return wrap
