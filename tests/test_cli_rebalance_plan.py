@@ -183,3 +183,25 @@ def test_paper_plan_without_balances_plans_the_basket_s_own_holdings(tmp_path, m
     assert D(rows["BTC"]["quantity"]) == held["BTC"] and D(rows["ETH"]["quantity"]) == held["ETH"]
     assert D("16.5") < D(rows["BTC"]["drift"]) < D("16.8")
     assert [(o["side"], o["asset"]) for o in plan["orders"]] == [("sell", "BTC"), ("buy", "ETH")]
+
+
+def test_paper_plan_without_balances_previews_tax_on_the_paper_account(tmp_path, monkeypatch):
+    """A tax-aware basket made on the command line keeps its live account (okx:main), but its paper fills
+    land in paper:<basket>: `rebalance plan --paper` (no --balances) must read the lots there, as
+    `rebalance run --paper` does, not report "short by" the whole sale in okx:main.
+    Hand arithmetic: 10,000 USDT at BTC 60,000 / ETH 3,000, 0.1% fee in the base coin -> BTC 0.08332501
+    bought for 4,999.00 USD (USDT pegged). BTC falls to 40,000: the ETH leg sells first; BTC's lot is down
+    ~33% > 20%, so harvest-losses sells it (cost 4,999.00) and buys it back."""
+    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "l.sqlite3"))
+    assert run("basket", "create", "taxed", "--weights", "BTC=50,ETH=50", "--tax", "us", "--choose-lots",
+               "--harvest-losses", "20", "--marginal-rate", "0.24").exit_code == 0
+    assert run("basket", "invest", "10000", "--basket", "taxed", "--paper", "--prices", "BTC=60000,ETH=3000",
+               "--at", "2024-01-08T00:00:00Z", "--yes").exit_code == 0
+    out = run("rebalance", "plan", "--basket", "taxed", "--paper", "--prices", "BTC=40000,ETH=3000",
+              "--at", "2024-01-15T00:00:00Z", "--format", "json")
+    assert out.exit_code == 0, out.output
+    tax = json.loads(out.output)["tax"]
+    assert not tax.get("error"), tax.get("error")
+    lots = {o["asset"]: o["lots"] for o in tax["orders"]}
+    assert [lot["lot"].startswith("trade:paper:taxed") for lot in lots["BTC"]] == [True]
+    assert D(lots["BTC"][0]["cost"]).quantize(D("0.01")) == D("4999.00")

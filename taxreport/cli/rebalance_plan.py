@@ -107,6 +107,11 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
         held, cash, warnings = owned
         for warning in warnings:
             click.echo(f"WARNING: {warning}", err=True)
+        # the tax preview reads the lots where `rebalance run --paper` trades (paper:<owner>), as the run does
+        # (tax_run.adjust_check), not the basket's live account
+        from dataclasses import replace
+
+        basket = replace(basket, account=venue.account)
     elif paper:
         assert balances is not None
         if prices is None:
