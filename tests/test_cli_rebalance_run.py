@@ -273,3 +273,17 @@ def test_process_killed_at_a_step_then_restarted_keeps_ledger_and_exchange_equal
         assert statuses[-2:] == ["interrupted", "completed"]
     finally:
         led.close()
+
+
+def test_an_aborted_paper_stop_leaves_the_paper_clock_where_it_was(cli):
+    """Answering "n" to `basket stop`'s question writes nothing: the paper clock (simulated time, set by
+    --at) is not moved to the wall clock, so the simulation can go on with a later --at."""
+    cli("basket", "invest", "10000", "--basket", "core", "--paper", *START)
+    before = PaperExchange.load(state_file()).now
+    refused = cli("basket", "stop", "--basket", "core", "--paper", input="n\n", ok=False)
+    assert refused.exit_code == 1
+    assert PaperExchange.load(state_file()).now == before  # the invest's clock (2026-03-02 plus its fills)
+    assert datetime(2026, 3, 2, tzinfo=timezone.utc) <= before < datetime(2026, 3, 3, tzinfo=timezone.utc)
+    out = cli("basket", "stop", "--basket", "core", "--paper", "--at", "2026-03-03T00:00:00Z", input="y\n").output
+    assert "stopped; released to account paper:core" in out
+    assert PaperExchange.load(state_file()).now >= datetime(2026, 3, 3, tzinfo=timezone.utc)

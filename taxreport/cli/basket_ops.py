@@ -294,8 +294,12 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
 
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, yes=yes,
-                       confirm=None if keep_assets else "Sell every member of basket", started=True)
+                       confirm=None if keep_assets else "Sell every member of basket", started=True,
+                       defer_save=paper and not yes and not keep_assets)
     b = venue.basket
+    # a paper stop the user may still decline writes nothing to the paper state (not even the clock moved to
+    # now) until confirmed: an aborted stop leaves the simulation where it was (defer_save)
+    held_state = venue.unsaved_state
     with basket_lock(b.name), _paper_lock(venue):
         engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
                              market_finish=market_finish)
@@ -321,6 +325,9 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
                    "TAXABLE DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
         if not yes:
             click.confirm("Sell the basket's holdings and stop it?", abort=True, err=True)
+            if held_state is not None:
+                venue.paper.state_path = held_state
+                venue.paper.save()
         check = run_check(engine, reason="basket stop: sell every member", venue=venue.mode, liquidate=True)
         if check.status in ("failed", "incomplete"):
             if check.run is not None:

@@ -88,13 +88,14 @@ class Venue:
     paper: Any = None  # PaperExchange in paper mode
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], datetime] | None = None
+    unsaved_state: Path | None = None  # paper, opened with defer_save: where the state goes once confirmed
 
 
 def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, sandbox: bool,
                paper_state: Path | None = None, prices: str | None = None, walk: str | None = None,
                seed: int | None = None, at: str | None = None, paper_balances: str | None = None,
                confirm: str | None = None, yes: bool = False, readonly: bool = False,
-               started: bool = False) -> Venue:
+               started: bool = False, defer_save: bool = False) -> Venue:
     """Open the basket and its venue. ``confirm`` (live only) is the question asked before trading.
     ``readonly`` (status): the paper state is neither saved nor moved to the current time.
     ``started`` (stop): a paper basket must have a state already (it is never created here)."""
@@ -107,7 +108,7 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
         raise InputError("--exchange-url and --exchange-timeout are for --live and --sandbox", field="--exchange-url")
     if paper:
         return _open_paper(ctx, basket, path, paper_state, prices, walk, seed, at, paper_balances, readonly,
-                           started)
+                           started, defer_save)
     if prices or walk or at or paper_balances or paper_state:
         raise InputError("--prices, --walk, --at, --paper-state and --paper-balances are for --paper only",
                          field="--prices")
@@ -133,7 +134,7 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
 
 
 def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_balances,  # noqa: ANN001
-                readonly: bool = False, started: bool = False) -> Venue:
+                readonly: bool = False, started: bool = False, defer_save: bool = False) -> Venue:
     from taxreport.config import data_dir
     from taxreport.exchanges.markets import DATA_FILE
     from taxreport.exchanges.markets import default_markets as okx_markets
@@ -192,7 +193,10 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
             funded += qty if asset == basket.quote else qty * ex.prices[f"{asset}/{basket.quote}"]
     if readonly:
         return venue
-    ex.save()
+    if defer_save:  # the caller saves once the user confirmed (an aborted `basket stop` writes nothing)
+        venue.unsaved_state, ex.state_path = ex.state_path, None
+    else:
+        ex.save()
     ledger = open_ledger(ctx)
     from taxreport.simulated import mark_simulated  # events helper (issue #12): paper money is never taxed
 
