@@ -195,3 +195,19 @@ def test_minimum_investment():
 
 def test_basket_is_the_shared_value_object():
     assert isinstance(parse_basket(CORE), Basket)
+
+
+def test_resolve_a_saved_basket_s_file_name_from_anywhere(tmp_path, monkeypatch):
+    """`backtest --help` shows `--basket core.toml`: after `basket create core` that is the saved file,
+    found in the baskets folder when the current folder has no core.toml (a file there wins)."""
+    saved = save_basket(parse_basket(CORE))
+    monkeypatch.chdir(tmp_path)
+    basket, path = resolve_basket("core.toml")
+    assert basket.name == "core" and path == saved
+    local = tmp_path / "core.toml"
+    local.write_text(CORE)
+    assert resolve_basket("core.toml")[1] == Path("core.toml")
+    with pytest.raises(InputError, match="no such basket file"):
+        resolve_basket("other.toml")
+    with pytest.raises(InputError, match="no such basket file"):
+        resolve_basket("sub/core.toml")

@@ -284,6 +284,9 @@ def resolve_basket(name_or_file: str) -> tuple[Basket, Path]:
         if candidate.is_dir():
             raise InputError(DIRECTORY, file=str(candidate))
         if not candidate.is_file():
+            saved = baskets_dir() / name_or_file
+            if os.sep not in name_or_file and "/" not in name_or_file and saved.is_file():
+                return load_basket(saved), saved  # `--basket core.toml`: the saved basket's own file
             raise InputError("no such basket file", file=str(candidate))
         return load_basket(candidate), candidate
     if not _NAME.match(name_or_file):
