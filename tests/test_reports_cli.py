@@ -100,3 +100,21 @@ def test_export_module_imports_no_heavy_library():
             "print(sorted(m for m in ('weasyprint', 'matplotlib', 'openpyxl', 'xlsxwriter', 'reportlab', 'pypdf', 'pandas', 'ccxt') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_out_naming_an_existing_folder_writes_the_descriptive_name_inside_it(tmp_path):
+    """`export hmrc --out uk/` then `export xlsx --out uk/` (as `export all --out uk/`): each file lands in
+    the folder under its own name; neither overwrites the other nor fails on the folder."""
+    db = _demo_db(tmp_path)
+    folder = tmp_path / "uk"
+    folder.mkdir()
+    for fmt in ("hmrc", "xlsx", "koinly"):
+        result = _run(db, "export", fmt, "--year", "2024-25", "-j", "uk", "--out", str(folder))
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["hmrc-computation-2024-25.csv", "koinly-2024-25.csv",
+                                                        "taxreport-uk-2024-25.xlsx"]
+    rows = list(csv.DictReader((folder / "hmrc-computation-2024-25.csv").open()))
+    assert rows[0]["Matching rule"].startswith("Section 104 pool")
+    assert (tmp_path / "one.csv").exists() is False
+    assert _run(db, "export", "hmrc", "-y", "2024-25", "--out", str(tmp_path / "one.csv")).exit_code == 0
+    assert (tmp_path / "one.csv").is_file()  # a file name is still a file name

@@ -25,13 +25,24 @@ def _year_options(need_jurisdiction: bool, simulated_flag: bool = False) -> Call
         f = click.option("--account", "accounts", multiple=True,
                          help="Only this account (repeatable). Default: every account.")(f)
         f = click.option("--out", "-o", default=None, type=click.Path(),
-                         help="Output file (default: a descriptive name in the current folder).")(f)
+                         help="Output file, or an existing folder to write the descriptive name into "
+                         "(default: that name in the current folder).")(f)
         if simulated_flag:  # events helper (issue #12); the gains exports get it from gains_options
             f = click.option("--include-simulated", is_flag=True,
                              help="Put simulated accounts (paper, local venue) back in; not a tax report then.")(f)
         return f
     return deco
 
+
+
+def _out_path(kw: dict, default_name: str | Path) -> Path:
+    """``--out``: a file, or an existing folder (then the format's descriptive name inside it, as ``export all``
+    does), never the folder itself; default: the descriptive name in the current folder."""
+    out = kw.get("out")
+    if not out:
+        return Path(default_name)
+    path = Path(out)
+    return path / Path(default_name).name if path.is_dir() else path
 
 def _events(ctx: click.Context, kw: dict[str, Any]) -> list:
     """The ledger's events (chain verified; reversals and supplied cost bases applied) without simulated
@@ -103,7 +114,7 @@ def _tx_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any], only_year:
     fmt = FORMATS[fmt_name]
     start, end = _bounds(kw.get("jurisdiction"), kw["year"])
     events = _events(ctx, kw)  # events helper (issue #12): simulated accounts out unless asked
-    path = Path(kw.get("out") or fmt.path(kw.get("jurisdiction"), kw["year"]))
+    path = _out_path(kw, fmt.path(kw.get("jurisdiction"), kw["year"]))
     rows = tx_rows(events, start=start if only_year else None, end=end, accounts=list(kw.get("accounts") or ()) or None)
     with progress.step(f"Writing {path}", len(rows)):  # speed helper (issue 14): a spinner on long work
         n = fmt.write(rows, path)
@@ -128,7 +139,7 @@ def _form_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any]) -> None:
     kw["jurisdiction"] = kw.get("jurisdiction") or fmt.countries()[0]
     fmt.check_country(kw["jurisdiction"])
     refuse_simulated(fmt, bool(kw.get("include_simulated")))
-    path = Path(kw.get("out") or fmt.path(kw["jurisdiction"], kw["year"]))
+    path = _out_path(kw, fmt.path(kw["jurisdiction"], kw["year"]))
     summary = _summary(ctx, kw)
     with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
         n = fmt.write(summary, path)  # dates, boxes and matching as the computation chose them
@@ -264,7 +275,7 @@ def xlsx_cmd(ctx: click.Context, **kw: Any) -> None:
     fmt = FORMATS["xlsx"]
     events, summary = _computed(ctx, kw)
     data = _report_data(ctx, summary, events, (), None)
-    out = Path(kw.get("out") or fmt.path(kw["jurisdiction"], kw["year"]))
+    out = _out_path(kw, fmt.path(kw["jurisdiction"], kw["year"]))
     with progress.step(f"Writing {out}", len(data.audit)):  # speed helper (issue 14)
         path = fmt.write(data, out)
     _done(path, f"{len(data.summary.disposals)} disposals, {len(data.audit)} ledger events")
@@ -296,7 +307,7 @@ def pdf_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         events, summary = _computed(ctx, kw)
         data = _report_data(ctx, summary, events, recon_files, reconcile_account)
         progress.update(task, description="rendering PDF…")
-        path = fmt.write(data, Path(kw.get("out") or fmt.path(kw["jurisdiction"], kw["year"])))
+        path = fmt.write(data, _out_path(kw, fmt.path(kw["jurisdiction"], kw["year"])))
     _done(path, fmt.describe(data, path))
 
 
