@@ -178,6 +178,8 @@ def _print(data: dict[str, Any], detail: bool) -> None:
                          f"{value['proceeds']} / {value['cost']} / {value['gain']}"))
         elif not isinstance(value, dict):
             rows.append((key, str(value)))
+        elif value and all(isinstance(v, dict) for v in value.values()):  # e.g. the SA108 30 Oct 2024 split
+            rows.extend((f"{key}: {k}", ", ".join(f"{a}={b}" for a, b in v.items())) for k, v in value.items())
         else:
             rows.append((key, ", ".join(f"{k}={v}" for k, v in value.items())))
     if data.get("simulated"):  # events helper (issue #12)
