@@ -30,3 +30,21 @@ def test_uk_gains_table_shows_the_sa108_30_october_split_as_rows_not_a_python_di
         "sa108_rate_change_split: before 30 Oct 2024": "gains=0.00, losses=0.00, net=0.00, count=0",
         "sa108_rate_change_split: on or after 30 Oct 2024": "gains=10181.75, losses=0.00, net=10181.75, count=3",
     }
+
+
+def test_fx_takes_a_comma_list_like_jurisdiction_and_one_parser_serves_every_command():
+    """`backtest --jurisdiction uk,de --fx GBP=0.79,EUR=0.92` was refused ("has a comma") while the
+    jurisdictions beside it are comma-separated; repeating --fx still works; bad items name --fx."""
+    import pytest
+
+    from taxreport.cli.backtest_cmd import _fx
+    from taxreport.cli.plan_tax import parse_fx
+    from taxreport.errors import InputError
+    from taxreport.model import D
+
+    want = {"GBP": D("0.79"), "EUR": D("0.92")}
+    assert parse_fx(("GBP=0.79,EUR=0.92",)) == parse_fx(("GBP=0.79", "eur=0.92")) == _fx(("GBP=0.79,EUR=0.92",)) == want
+    for bad in ("GBP", "GBP=0", "GBP=-1", "GBP=0,79"):
+        with pytest.raises(InputError) as err:
+            _fx((bad,))
+        assert err.value.field == "--fx"

@@ -26,16 +26,9 @@ def _decimal(text: str | None, what: str) -> Decimal | None:
 
 
 def _fx(values: tuple[str, ...]) -> dict[str, Decimal]:
-    out = {}
-    for item in values:
-        cur, sep, rate = item.partition("=")
-        if not sep or not cur.strip():
-            raise InputError(f"{item!r} must look like GBP=0.79 (1 USD = 0.79 GBP)", field="--fx")
-        value = _decimal(rate, "--fx")
-        if value is None or value <= 0:
-            raise InputError(f"{item!r}: the rate must be positive", field="--fx")
-        out[cur.strip().upper()] = value
-    return out
+    from taxreport.cli.plan_tax import parse_fx  # one parser of --fx for every command
+
+    return parse_fx(values)
 
 
 def _check_tax_options(codes: list[str], method: str | None) -> None:
@@ -190,7 +183,8 @@ def _num(value: Decimal | None, unit: str = "0.01") -> str:
 @click.option("--method", default=None, help="Lot method for the tax engine where the country allows a choice "
               "(e.g. fifo, hifo for the US); default: the country's default.")
 @click.option("--fx", "fx_rates", multiple=True, metavar="CUR=RATE",
-              help="ASSUMED flat rate 1 USD = RATE CUR for non-USD jurisdictions, e.g. --fx GBP=0.79.")
+              help="ASSUMED flat rate 1 USD = RATE CUR for non-USD jurisdictions, e.g. --fx GBP=0.79 (repeatable, or "
+                   "comma-separated: --fx GBP=0.79,EUR=0.92).")
 @click.option("--out", "-o", "charts_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for the value and allocation-drift charts (PNG and SVG); --out names every output "
                    "path in taxreport.")

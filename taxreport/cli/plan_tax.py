@@ -14,11 +14,12 @@ from taxreport.errors import InputError
 
 
 def parse_fx(values: tuple[str, ...]) -> dict[str, Decimal]:
-    """``--fx GBP=0.79`` (1 USD = 0.79 GBP), as ``backtest --fx``."""
+    """``--fx GBP=0.79`` (1 USD = 0.79 GBP), repeatable or comma-separated (``--fx GBP=0.79,EUR=0.92``, as
+    ``backtest --jurisdiction uk,de`` is written); the one parser of ``--fx`` (rebalance plan/run, backtest)."""
     from taxreport.model.money import parse_decimal
 
     out: dict[str, Decimal] = {}
-    for item in values:
+    for item in (part for value in values for part in value.split(",")):
         cur, sep, rate = item.partition("=")
         try:
             value = parse_decimal(rate, what="--fx") if sep else None
