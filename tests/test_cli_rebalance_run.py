@@ -287,3 +287,27 @@ def test_an_aborted_paper_stop_leaves_the_paper_clock_where_it_was(cli):
     out = cli("basket", "stop", "--basket", "core", "--paper", "--at", "2026-03-03T00:00:00Z", input="y\n").output
     assert "stopped; released to account paper:core" in out
     assert PaperExchange.load(state_file()).now >= datetime(2026, 3, 3, tzinfo=timezone.utc)
+
+
+def test_a_stopped_basket_reports_its_life_pnl_from_what_the_stop_released(cli):
+    """After `basket stop`, total P&L is what the stop released minus what was invested, and today's P&L
+    counts the released money as taken out (before: total P&L 0.00 and today's P&L +1,574 on a losing day,
+    the stop counted as taking out the 10,000 invested). Hand arithmetic, no fees on the paper venue's mids:
+    released = the USDT the sale brought (the record's released_value at the stop's mids); total P&L =
+    released - 10,000; today = 0 (value now) - value at 00:00 UTC + released."""
+    cli("basket", "invest", "10000", "--basket", "core", "--paper", *START, "--yes")
+    # the next day at 12:00 BTC has fallen to 40,000 (from 60,000 at 00:00 UTC)
+    cli("basket", "stop", "--basket", "core", "--paper", "--prices", "BTC=40000", "--at", "2026-03-03T12:00:00Z",
+        "--yes")
+    s = json.loads(cli("basket", "status", "--basket", "core", "--paper", "--format", "json").output)
+    assert s["state"] == "stopped" and D(s["total_value"]) == 0
+    released = D(s["released_value"])
+    usdt = D(s["released"]["USDT"])
+    assert abs(released - usdt) < D("0.01")  # sold to USDT; only dust coins beside it
+    assert D(s["total_pnl"]) == released - D(10000)
+    # BTC was half the basket: -1/3 of 5,000 is about -1,667, minus the stop's and the invest's fees
+    assert D(-1700) < D(s["total_pnl"]) < D(-1660)
+    assert D(s["today_pnl"]) == released - D(s["value_at_day_start"])
+    assert D(s["value_at_day_start"]) > D(9900)  # at 00:00 UTC the prices were still the invest's
+    text = cli("basket", "status", "--basket", "core", "--paper").output
+    assert "until the stop, which released" in text and "taken out since" in text

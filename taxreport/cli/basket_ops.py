@@ -112,12 +112,20 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
     state.save()
     base, invested_today = _midnight_value(None, b, book, day_start, marks)
     today = None if base is None else value - base - invested_today
+    total_pnl: Decimal | None = value - invested
+    pnl_base = invested
+    if book.state == "stopped":  # the bot's life: what the stop released minus what had been invested
+        total_pnl = None if book.stopped_pnl is None else book.stopped_pnl + value
+        pnl_base = ZERO if book.released_value is None or book.stopped_pnl is None \
+            else book.released_value - book.stopped_pnl
     due, why = next_due(b, book, state, now)
     last = book.last_trade_run
     out = {
         "basket": b.name, "venue": venue.mode, "account": venue.account, "quote": b.quote, "as_of": now,
         "state": book.state, "total_value": value, "cash": cash, "invested": invested,
-        "total_pnl": value - invested, "total_pnl_pct": (value - invested) / invested * 100 if invested else None,
+        "total_pnl": total_pnl,
+        "total_pnl_pct": total_pnl / pnl_base * 100 if total_pnl is not None and pnl_base else None,
+        "released_value": book.released_value,
         "today_pnl": today, "value_at_day_start": base, "day_start": day_start, "prices_at_day_start": marks,
         "day_start_prices_from": source, "fees": dict(book.fees),
         "account_shortfalls": [{"asset": x.asset, "basket_holds": x.basket_holds, "account_has": x.account_has}
@@ -142,12 +150,18 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
                   f"{money_str(r.target)}%", f"{'+' if r.drift > 0 else ''}{money_str(r.drift)}") for r in rows]
                 + ([(f"{q} (cash)", decimal_str(cash), "1", money_str(cash),
                      f"{money_str(cash / value * 100)}%", "0.00%", "")] if cash and value else []))
-    pct = f" ({money_str(out['total_pnl_pct'])}%)" if invested else ""
+    pct = f" ({money_str(out['total_pnl_pct'])}%)" if out["total_pnl_pct"] is not None else ""
     click.echo(f"total value   {money_str(value)} {q}  (members {money_str(members_value)} + cash {money_str(cash)})")
-    click.echo(f"invested      {money_str(invested)} {q}")
-    click.echo(f"total P&L     {money_str(value - invested)} {q}{pct}")
+    if book.state == "stopped":
+        click.echo(f"invested      {money_str(pnl_base)} {q} until the stop, which released "
+                   + (f"{money_str(book.released_value)} {q}" if book.released_value is not None else "an unrecorded value"))
+    else:
+        click.echo(f"invested      {money_str(invested)} {q}")
+    click.echo("total P&L     " + (f"{money_str(total_pnl)} {q}{pct}" if total_pnl is not None else
+                                   "unknown (the stop was recorded without the value it released)"))
     click.echo("today's P&L   " + (f"{money_str(today)} {q}  (value now vs {money_str(base)} {q} at 00:00 UTC"
-                                   + (f" + {money_str(invested_today)} invested since" if invested_today else "")
+                                   + (f" + {money_str(invested_today)} invested since" if invested_today > 0 else
+                                      f" - {money_str(-invested_today)} taken out since" if invested_today < 0 else "")
                                    + f"; prices at 00:00 UTC: {source})" if today is not None else
                                    "unknown: no price at 00:00 UTC (the exchange gave no daily candle and no "
                                    "check ran near 00:00 UTC)"))
@@ -309,7 +323,8 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
         if keep_assets:
             kept = dict(engine.journal.sync().holdings)
             engine.journal.record("basket.stop", stamp, {"keep_assets": True, "venue": venue.mode,
-                                                         "released": dict(kept)})
+                                                         "released": dict(kept),
+                                                         "released_value": _value_of(kept, look(engine).mids, b.quote)})
             text = ", ".join(f"{decimal_str(q)} {a}" for a, q in kept.items()) or "nothing"
             click.echo(f"basket {b.name} stopped; nothing sold, released to account {venue.account}: {text}. "
                        "`basket invest` starts it again with new money.")
@@ -338,7 +353,8 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
         engine.journal.record("basket.stop", stamp, {
             "keep_assets": False, "venue": venue.mode,
             "rebalance_id": check.run.rebalance_id if check.run else None,
-            "released": {a: q for a, q in book.holdings.items()}})
+            "released": {a: q for a, q in book.holdings.items()},
+            "released_value": _value_of(book.holdings, view.mids, b.quote)})
         if notify:
             notify("stop", f"taxreport: {b.name} stopped",
                    "Sold and released: " + ", ".join(f"{decimal_str(q)} {a}" for a, q in book.holdings.items()))
@@ -348,6 +364,20 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
     if fmt != "json":
         click.echo(f"basket {b.name} stopped; released to account {venue.account}: {released}"
                    + ("" if check.run is not None else f" (nothing to sell: {check.why})"))
+
+
+def _value_of(holdings: dict[str, Decimal], mids: dict[str, Decimal], quote: str) -> Decimal | None:
+    """The released holdings' value in the quote asset at the stop's mid prices (None if a price is missing:
+    the stop is still recorded, its P&L then unknown)."""
+    total = ZERO
+    for asset, q in holdings.items():
+        if asset == quote:
+            total += q
+        elif asset in mids:
+            total += q * mids[asset]
+        else:
+            return None
+    return total
 
 
 @click.command("history")

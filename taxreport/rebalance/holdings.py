@@ -71,6 +71,11 @@ class BasketBook:
     state: str = "new"  # new | active | stopped
     state_time: datetime | None = None
     released: dict[str, Decimal] = field(default_factory=dict)  # what the last stop handed back
+    # the last stop's outcome in the quote asset: the released holdings' value at the stop's prices, and
+    # that value minus what had been invested (the bot's life P&L); None before a stop or for a stop
+    # recorded without its value (taxreport before 0.x: the P&L of such a stop is unknown)
+    released_value: Decimal | None = None
+    stopped_pnl: Decimal | None = None
     open_intents: dict[str, dict[str, Any]] = field(default_factory=dict)  # cid -> intent data
     accepted: set[str] = field(default_factory=set)  # open intents the exchange acknowledged
     open_runs: dict[str, datetime] = field(default_factory=dict)  # rid -> trigger time
@@ -126,11 +131,16 @@ class BasketBook:
             self.invested += amount
             self._move(rec.time, assets, amount)
             self.state, self.state_time, self.released = "active", rec.time, {}
-            self.stopping = None
+            self.stopping, self.released_value, self.stopped_pnl = None, None, None
         elif kind == "basket.stop":
             self.state, self.state_time, self.stopping = "stopped", rec.time, None
             self.released = dict(self.holdings)
-            self._move(rec.time, {a: -q for a, q in self.holdings.items()}, -self.invested)
+            value = Decimal(d["released_value"]) if d.get("released_value") is not None else None
+            self.released_value = value
+            self.stopped_pnl = None if value is None else value - self.invested
+            # the money taken out is what was released (today's P&L: value now - value at 00:00 - net money
+            # put in since); a stop recorded without its value takes out what was invested, as before
+            self._move(rec.time, {a: -q for a, q in self.holdings.items()}, -(value if value is not None else self.invested))
             self.invested = ZERO
         elif kind == "rebalance.trigger":
             rid = str(d["rebalance_id"])
@@ -207,6 +217,8 @@ class BasketBook:
             "invested": decimal_str(self.invested), "fees": dec(self.fees), "bought": decimal_str(self.bought),
             "sold": decimal_str(self.sold), "state": self.state,
             "state_time": self.state_time.isoformat() if self.state_time else None, "released": dec(self.released),
+            "released_value": None if self.released_value is None else decimal_str(self.released_value),
+            "stopped_pnl": None if self.stopped_pnl is None else decimal_str(self.stopped_pnl),
             "open_intents": {c: {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in i.items()}
                              for c, i in self.open_intents.items()},
             "accepted": sorted(self.accepted),
@@ -234,6 +246,8 @@ class BasketBook:
             fees=dec(s["fees"]), bought=Decimal(s["bought"]), sold=Decimal(s["sold"]), state=s["state"],
             state_time=datetime.fromisoformat(s["state_time"]) if s["state_time"] else None,
             released=dec(s["released"]),
+            released_value=Decimal(s["released_value"]) if s.get("released_value") is not None else None,
+            stopped_pnl=Decimal(s["stopped_pnl"]) if s.get("stopped_pnl") is not None else None,
             open_intents={c: {**i, "time": datetime.fromisoformat(i["time"])} for c, i in s["open_intents"].items()},
             accepted=set(s["accepted"]),
             open_runs={r: datetime.fromisoformat(t) for r, t in s["open_runs"].items()},
