@@ -91,9 +91,9 @@ class SwapStats:
         if not self.by_fallback:
             return []
         return [f"{self.by_fallback} crypto-to-crypto swap leg(s) valued at the market value of the other side "
-                "of the swap because no rate was stored for the side the rule names (an arm's-length "
-                "exchange is presumed equal in value; ATO 'Crypto to crypto exchange or swap'); import "
-                "that asset's rates to value it directly"]
+                "of the swap because no rate was stored for the side the rule names (an ASSUMPTION that the "
+                "two sides of an arm's-length exchange are equal in value: of the five countries only the ATO "
+                "states it, 'Crypto to crypto exchange or swap'); import that asset's rates to value it directly"]
 
 
 def _consideration(leg: Leg, pricer: Pricer, swap_cost: SwapCost, stats: SwapStats) -> Decimal:
