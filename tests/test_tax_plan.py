@@ -154,6 +154,18 @@ def test_harvest_losses_us_sells_and_rebuys_the_losing_lot() -> None:
     assert fifo.plan.orders == () and fifo.decisions[0].action == "not_applied" and "choose_lots" in fifo.decisions[0].reason
 
 
+def test_harvest_losses_says_nothing_about_a_dust_lot() -> None:
+    # A stopped-and-reinvested basket keeps 0.00000001 BTC bought at 80,000; at 50,000 it is down 37.5% but
+    # its loss is 0.00000001 x 30,000 = 0.0003 USD, not a cent: no decision at all (the run's log said
+    # "kept BTC ... a loss of 0.00 USD" before).
+    events = trades([("2024-06-01", "buy", "BTC", "0.00000001", "80000"), ("2024-06-01", "buy", "ETH", "20", "2500")])
+    table = rates([("2024-06-01", "BTC", "80000"), ("2024-06-01", "ETH", "2500")])
+    b = basket(TaxSettings("us", harvest_losses=D(20), choose_lots=True))
+    taxed = adjusted(b, {"BTC": "0.00000001", "ETH": "20", "USDT": "0"}, {"BTC": "50000", "ETH": "2500"}, events,
+                     table, "2025-02-01", fee="0.001")
+    assert [d for d in taxed.decisions if d.policy == "harvest_losses"] == []
+
+
 def test_harvest_losses_refused_where_a_rule_applies_naming_it() -> None:
     # Same holdings valued in GBP (1 USD = 0.8 GBP), CA (CAD 1.35) and AU (AUD 1.5): the lot is down 37.5%
     # but a sell and rebuy is refused: UK 30-day rule (TCGA92 s106A(5)), CA superficial loss (ITA s54),

@@ -338,7 +338,7 @@ def _harvest(p: Plan, ctx: PreviewContext, taxed: TaxPreview, make_leg: MakeLeg 
         if row.asset == basket.quote or row.quantity <= 0:
             continue
         d = harvest_losses(s.jurisdiction, ctx.held(row.asset), row.price * usd_to, s.harvest_losses)
-        if not d.lots:
+        if not d.lots or abs(d.loss) < Decimal("0.005"):  # no lot, or dust whose loss is not a cent: nothing to say
             continue
         units = sum((lot.quantity for lot in d.lots), ZERO)
         what = (f"{decimal_str(units)} {row.asset} in {len(d.lots)} lot(s) down more than "
