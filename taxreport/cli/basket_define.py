@@ -85,7 +85,7 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
       taxreport basket create swing --weights BTC=60,ETH=40 --mode threshold --threshold 5 --cooldown 10
       taxreport basket create steady --weights BTC=40,ETH=30,USDC=30 --mode hybrid --band relative \\
           --threshold 15 --calendar daily --daily-at 08:00
-      taxreport basket create calm --preset conservative --mode weekly
+      taxreport basket create calm --preset conservative --mode weekly   # from YOUR presets.toml (below)
       taxreport basket create taxed --weights BTC=50,ETH=50 --tax us --choose-lots --harvest-losses 20 \\
           --tax-budget 1 --marginal-rate 0.24
 
