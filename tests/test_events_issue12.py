@@ -462,6 +462,9 @@ def test_review_cli_lists_an_ambiguous_transfer_until_it_is_linked(cli, tmp_path
     cli("import", "csv", str(path))
     first = cli("review", "--format", "json", ok=False)
     assert first.exit_code == 1
+    # `-y all` (as `gains -y all`) is the whole ledger, like no --year
+    assert json.loads(cli("review", "-y", "all", "--format", "json", ok=False).stdout)["items"] == \
+        json.loads(first.stdout)["items"]
     items = json.loads(first.stdout)["items"]
     assert [(i["kind"], i["ref"], i["blocking"]) for i in items] == [
         ("ambiguous_transfer", "withdrawal:csv:okx:main/w1", True)]

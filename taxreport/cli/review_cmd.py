@@ -12,7 +12,9 @@ from taxreport.errors import TaxreportError
 
 
 @click.command("review")
-@click.option("--year", "-y", default=None, help="Only what can touch this tax year (2024, or 2024-25 for uk/au).")
+@click.option("--year", "-y", default=None,
+              help="Only what can touch this tax year (2024, or 2024-25 for uk/au); `all` (as `gains -y all`) or "
+                   "no --year: the whole ledger.")
 @click.option("--jurisdiction", "-j", default=None,
               help="Country (us, uk, de, au, ca): sets the year's bounds and checks the rates it needs.")
 @click.option("--include-simulated", is_flag=True, help="Review simulated accounts as if they were real.")
@@ -46,6 +48,8 @@ def review(ctx: click.Context, year: str | None, jurisdiction: str | None, inclu
         options["peg"] = {k.upper(): v.upper() for k, v in parse_pairs(",".join(peg), option="--peg")}
     if allow_zero_cost:
         options["zero_cost_assets"] = [a.strip().upper() for a in allow_zero_cost]
+    if year is not None and year.strip().lower() == "all":  # as `gains --year all`: every year, the whole ledger
+        year = None
     items, end = review_ledger(open_ledger(ctx, must_exist=True), jurisdiction=jurisdiction, year=year,
                                include_simulated=include_simulated, options=options)
     blocking = [i for i in items if i.blocking]
