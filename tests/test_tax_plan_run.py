@@ -16,21 +16,26 @@ from taxreport.model.events import Record, Trade
 from taxreport.rebalance.lot_identification import recorded_selections
 
 
-def test_plan_then_run_send_the_same_tax_adjusted_legs(ledger) -> None:  # noqa: ANN001
+def _invested(ledger, name: str, tax: str):  # noqa: ANN001, ANN202
+    """A paper basket NAME (BTC/ETH 50/50, account paper:NAME) with the [tax] table TAX, 10,000 USDT invested
+    on 8 Jan 2024 at BTC 60,000 / ETH 3,000 (about 0.0833 BTC and 1.666 ETH); returns the CLI caller."""
     from taxreport.rebalance.basket import baskets_dir
 
-    def cli(*args: str) -> str:
+    def cli(*args: str, code: int = 0) -> str:
         result = CliRunner().invoke(root, ["--db", ledger.url, *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == code, result.output
         return result.output
 
     baskets_dir().mkdir(parents=True, exist_ok=True)
-    (baskets_dir() / "core.toml").write_text(
-        'name = "core"\naccount = "paper:core"\nmode = "weekly"\n[weights]\nBTC = 50\nETH = 50\n'
-        '[tax]\njurisdiction = "us"\nchoose_lots = true\nharvest_losses = 20\nmarginal_rate = 0.24\n')
-    # 10,000 USDT invested on 8 Jan 2024 at BTC 60,000 / ETH 3,000: about 0.0833 BTC and 1.666 ETH.
-    cli("basket", "invest", "10000", "--basket", "core", "--paper", "--prices", "BTC=60000,ETH=3000",
+    (baskets_dir() / f"{name}.toml").write_text(
+        f'name = "{name}"\naccount = "paper:{name}"\nmode = "weekly"\n[weights]\nBTC = 50\nETH = 50\n[tax]\n{tax}')
+    cli("basket", "invest", "10000", "--basket", name, "--paper", "--prices", "BTC=60000,ETH=3000",
         "--at", "2024-01-08T00:00:00Z", "--yes")
+    return cli
+
+
+def test_plan_then_run_send_the_same_tax_adjusted_legs(ledger) -> None:  # noqa: ANN001
+    cli = _invested(ledger, "core", 'jurisdiction = "us"\nchoose_lots = true\nharvest_losses = 20\nmarginal_rate = 0.24\n')
     held = {r["asset"]: r["quantity"] for r in json.loads(cli("ledger", "balances", "--account", "paper:core",
                                                                 "--format", "json"))}
     # A week later BTC is 40,000: BTC is down 33% (> 20%). The rebalance sells ETH and buys BTC; the
@@ -146,19 +151,7 @@ def test_a_tax_aware_run_that_cannot_evaluate_its_policies_trades_nothing(ledger
     ``--fx GBP=RATE`` the budget cannot be checked. `rebalance plan` shows that; `rebalance run` must not
     trade the full plan blind (the user asked for the budget): it exits non-zero and records no sale. (Here the
     paper ledger has no GBP rates for the purchase either, so the preview itself cannot run.)"""
-    from taxreport.rebalance.basket import baskets_dir
-
-    def cli(*args: str, code: int = 0) -> str:
-        result = CliRunner().invoke(root, ["--db", ledger.url, *args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    baskets_dir().mkdir(parents=True, exist_ok=True)
-    (baskets_dir() / "uk.toml").write_text(
-        'name = "uk"\naccount = "paper:uk"\nmode = "weekly"\n[weights]\nBTC = 50\nETH = 50\n'
-        '[tax]\njurisdiction = "uk"\ntax_budget = 50\nmarginal_rate = 0.2\n')
-    cli("basket", "invest", "10000", "--basket", "uk", "--paper", "--prices", "BTC=60000,ETH=3000",
-        "--at", "2024-01-08T00:00:00Z", "--yes")
+    cli = _invested(ledger, "uk", 'jurisdiction = "uk"\ntax_budget = 50\nmarginal_rate = 0.2\n')
 
     def sells() -> int:
         return sum(1 for e in ledger.events() if isinstance(e, Trade) and e.side == "sell")
