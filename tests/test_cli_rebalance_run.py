@@ -228,6 +228,7 @@ def test_ctrl_c_in_loop_finishes_the_current_rebalance_then_stops(cli, monkeypat
         return real(engine, plan, **kw)  # ... which still completes
 
     monkeypatch.setattr(executor_module.Executor, "execute", interrupted)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN when pytest runs as a background job
     out = cli("rebalance", "run", "--basket", "daily", "--paper", "--loop", "--interval", "86400", "--checks", "5",
               "--prices", "BTC=70000", "--at", "2026-03-03T00:00:00Z").output
     assert len(calls) == 1
@@ -238,7 +239,7 @@ def test_ctrl_c_in_loop_finishes_the_current_rebalance_then_stops(cli, monkeypat
     led = Ledger(f"sqlite:///{reconcile_db}")
     assert [e for e in led.events(kinds=["record"]) if e.record_type == "rebalance.done"][-1].data["status"] == "completed"
     led.close()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is before  # the handler the loop found is restored
 
 
 @pytest.mark.parametrize("kill_at", ["intent_written", "exchange.accepted:2", "fill_recorded:3", "exchange.canceled"])
