@@ -258,7 +258,21 @@ class _OneAssetInOneAccount(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Deposit(_OneAssetInOneAccount):
+class _ArrivalWithBasis(_OneAssetInOneAccount):
+    """The shape Deposit and GiftIn share: coins arriving, with their cost basis (``cost``/``cost_currency``)
+    and original acquisition time (``acquired_at``) when known."""
+
+    cost: Decimal | None = None
+    cost_currency: str | None = None
+    acquired_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _OneAssetInOneAccount.__post_init__(self)
+        _cost_triplet(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit(_ArrivalWithBasis):
     """Coins arriving from outside the tracked accounts.
 
     ``cost``/``cost_currency`` give their cost basis and ``acquired_at`` their original acquisition
@@ -267,13 +281,6 @@ class Deposit(_OneAssetInOneAccount):
     """
 
     kind: ClassVar[str] = "deposit"
-    cost: Decimal | None = None
-    cost_currency: str | None = None
-    acquired_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        _OneAssetInOneAccount.__post_init__(self)
-        _cost_triplet(self)
 
 
 WITHDRAWAL_PURPOSES = ("own-wallet", "spend", "gift", "donation", "lost")
@@ -381,7 +388,7 @@ def _require_account(value: str, what: str = "account") -> None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GiftIn(_OneAssetInOneAccount):
+class GiftIn(_ArrivalWithBasis):
     """Coins received as a gift (kind ``gift-in``). ``cost``/``cost_currency`` (and ``acquired_at``) give
     the basis the recipient takes over when known: in the US the donor's basis and holding period carry
     over (IRC §1015(a), §1223(2)); in the UK a gift is acquired at market value (TCGA 1992 s17(1)).
@@ -389,13 +396,6 @@ class GiftIn(_OneAssetInOneAccount):
     review`` lists such gifts so the donor's basis can be supplied (``taxreport ledger basis``)."""
 
     kind: ClassVar[str] = "gift-in"
-    cost: Decimal | None = None
-    cost_currency: str | None = None
-    acquired_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        _OneAssetInOneAccount.__post_init__(self)
-        _cost_triplet(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
