@@ -162,9 +162,15 @@ def add_deposit(ctx: click.Context, when: str, event_id: str | None, note: str, 
     """
     from taxreport.model.events import Deposit
 
-    _write(ctx, _build(Deposit, time=_time(when), source="manual", external_id=event_id, note=note,
-                       account=account, asset=asset, quantity=quantity, cost=cost, cost_currency=cost_currency,
-                       acquired_at=acquired_at), reason)
+    _write(ctx, _build(Deposit, **_arrival(when, event_id, note, account, asset, quantity, cost, cost_currency,
+                                           acquired_at)), reason)
+
+
+def _arrival(when: str, event_id: str | None, note: str, account: str, asset: str, quantity: str,
+             cost: str | None, cost_currency: str | None, acquired_at: str | None) -> dict:
+    """The fields of a manual deposit or gift received (the two share their options)."""
+    return dict(time=_time(when), source="manual", external_id=event_id, note=note, account=account, asset=asset,
+                quantity=quantity, cost=cost, cost_currency=cost_currency, acquired_at=acquired_at)
 
 
 @add.command("gift-in")
@@ -185,9 +191,8 @@ def add_gift_in(ctx: click.Context, when: str, event_id: str | None, note: str, 
     """
     from taxreport.model.events import GiftIn
 
-    _write(ctx, _build(GiftIn, time=_time(when), source="manual", external_id=event_id, note=note,
-                       account=account, asset=asset, quantity=quantity, cost=cost, cost_currency=cost_currency,
-                       acquired_at=acquired_at), reason)
+    _write(ctx, _build(GiftIn, **_arrival(when, event_id, note, account, asset, quantity, cost, cost_currency,
+                                          acquired_at)), reason)
 
 
 @add.command("withdrawal")
