@@ -64,6 +64,11 @@ class ReviewItem:
     account: str | None = None
     asset: str | None = None
 
+    @classmethod
+    def about(cls, kind: str, event: "Deposit | GiftIn | Withdrawal", explanation: str, fix: str) -> "ReviewItem":
+        """An item about one event of one account and asset (its key, time, account and asset)."""
+        return cls(kind, event.natural_key, explanation, fix, event.time, event.account, event.asset)
+
     @property
     def blocking(self) -> bool:
         return self.kind in BLOCKING
@@ -101,10 +106,10 @@ def review_prepared(prepared: Prepared, *, zero_cost_assets: Sequence[str] = (),
             fix = f"taxreport ledger link {event.natural_key} {candidates[0].natural_key}"
         else:
             fix = f"taxreport ledger link {candidates[0].natural_key} {event.natural_key}"
-        items.append(ReviewItem("ambiguous_transfer", event.natural_key,
+        items.append(ReviewItem.about("ambiguous_transfer", event,
                                 f"{what} of {_q(event.quantity)} {event.asset} in {event.account} fits several "
                                 f"counterparts ({other}); not guessed",
-                                fix + "   (name the right pair)", event.time, event.account, event.asset))
+                                fix + "   (name the right pair)"))
     zero_ok = {a.upper() for a in zero_cost_assets}
     # Deposits without basis: covered by coins withdrawn earlier to an own wallet (the outside pool), or not.
     outside: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -117,53 +122,48 @@ def review_prepared(prepared: Prepared, *, zero_cost_assets: Sequence[str] = (),
             continue  # fiat has no lots: money to or from a bank needs no pairing
         if isinstance(e, Withdrawal):
             outside[e.asset] += e.quantity
-            items.append(ReviewItem(
-                "unmatched_transfer", e.natural_key,
+            items.append(ReviewItem.about(
+                "unmatched_transfer", e,
                 f"withdrawal of {_q(e.quantity)} {e.asset} from {e.account} to an own wallet: no deposit into "
                 "another account matches it; its lots wait in the outside pool",
                 f"if it arrived in another account: taxreport ledger add deposit --account OTHER --asset {e.asset} "
                 f"--quantity {_q(e.quantity)} --time T; if it was given or lost: taxreport ledger reverse "
-                f"{e.natural_key} --reason ... and taxreport ledger add gift-out|lost ...",
-                e.time, e.account, e.asset))
+                f"{e.natural_key} --reason ... and taxreport ledger add gift-out|lost ..."))
         elif outside[e.asset] >= e.quantity:
             outside[e.asset] -= e.quantity
-            items.append(ReviewItem(
-                "unmatched_transfer", e.natural_key,
+            items.append(ReviewItem.about(
+                "unmatched_transfer", e,
                 f"deposit of {_q(e.quantity)} {e.asset} into {e.account} without basis takes the lots of coins "
                 "withdrawn earlier to an own wallet",
                 f"if these are other coins: taxreport ledger basis {e.natural_key} --cost AMOUNT --cost-currency CUR "
-                "--acquired-at T", e.time, e.account, e.asset))
+                "--acquired-at T"))
         elif e.asset not in zero_ok:
-            items.append(ReviewItem(
-                "deposit_without_basis", e.natural_key,
+            items.append(ReviewItem.about(
+                "deposit_without_basis", e,
                 f"deposit of {_q(e.quantity)} {e.asset} into {e.account} at {_when(e.time)} has no cost basis and "
                 "comes from no other own account",
-                f"taxreport ledger basis {e.natural_key} --cost AMOUNT --cost-currency CUR --acquired-at T",
-                e.time, e.account, e.asset))
+                f"taxreport ledger basis {e.natural_key} --cost AMOUNT --cost-currency CUR --acquired-at T"))
     for ev in prepared.events:
         if type(ev) is GiftIn and ev.cost is None:
-            items.append(ReviewItem(
-                "gift_without_basis", ev.natural_key,
+            items.append(ReviewItem.about(
+                "gift_without_basis", ev,
                 f"gift of {_q(ev.quantity)} {ev.asset} into {ev.account} without a stated basis: acquired at market "
                 "value (UK TCGA 1992 s17); a US donee takes the donor's basis and date (IRC §1015, §1223)",
-                f"taxreport ledger basis {ev.natural_key} --cost DONOR_COST --cost-currency CUR --acquired-at T",
-                ev.time, ev.account, ev.asset))
+                f"taxreport ledger basis {ev.natural_key} --cost DONOR_COST --cost-currency CUR --acquired-at T"))
         elif isinstance(ev, Withdrawal) and ev.purpose == "gift":
-            items.append(ReviewItem(
-                "gift_given", ev.natural_key,
+            items.append(ReviewItem.about(
+                "gift_given", ev,
                 f"gift of {_q(ev.quantity)} {ev.asset} from {ev.account}: a disposal at market value in the UK (TCGA "
                 "1992 s17), AU (s116-30) and CA (s69(1)(b)); no disposal for the donor in the US (IRC §1015) and DE "
                 "(§ 23 Abs. 1 Satz 3 EStG): check it was a gift (a spouse's is no gain/no loss in the UK, s58)",
-                f"if it was not a gift: taxreport ledger reverse {ev.natural_key} --reason ... and add it again",
-                ev.time, ev.account, ev.asset))
+                f"if it was not a gift: taxreport ledger reverse {ev.natural_key} --reason ... and add it again"))
         elif isinstance(ev, Withdrawal) and ev.purpose == "lost":
-            items.append(ReviewItem(
-                "lost_coins", ev.natural_key,
+            items.append(ReviewItem.about(
+                "lost_coins", ev,
                 f"{_q(ev.quantity)} {ev.asset} lost from {ev.account}: a disposal at the value recorded; the loss is "
                 "allowed in the UK only with a negligible value claim (TCGA 1992 s24(2)), in the US personal "
                 "casualty/theft losses are not deductible 2018-2025 (IRC §165(h)(5))",
-                f"check with your adviser; to change it: taxreport ledger reverse {ev.natural_key} --reason ...",
-                ev.time, ev.account, ev.asset))
+                f"check with your adviser; to change it: taxreport ledger reverse {ev.natural_key} --reason ..."))
     if balances:
         items.extend(_negative_balances(prepared.events, zero_ok))
     return items
