@@ -37,6 +37,7 @@ from taxreport.cli.rebalance_run import (
     venue_options,
 )
 from taxreport.errors import InputError, TaxreportError
+from taxreport.rebalance.holdings import value_at
 
 ZERO = Decimal(0)
 
@@ -52,15 +53,8 @@ def _midnight_value(view, b, book, day_start: datetime, marks: dict[str, Decimal
     if marks is None:
         return None, ZERO
     held, invested_since = book.holdings_at(day_start)
-    value = ZERO if b.quote in b.weights else held.get(b.quote, ZERO)
-    for asset in b.weights:
-        if asset == b.quote:
-            value += held.get(asset, ZERO)
-        elif held.get(asset):
-            if asset not in marks:
-                return None, ZERO
-            value += held[asset] * marks[asset]
-    return value, invested_since
+    value = value_at({a: q for a, q in held.items() if a in b.weights or a == b.quote}, marks, b.quote)
+    return (None, ZERO) if value is None else (value, invested_since)
 
 
 @click.command("status")
@@ -324,7 +318,7 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
             kept = dict(engine.journal.sync().holdings)
             engine.journal.record("basket.stop", stamp, {"keep_assets": True, "venue": venue.mode,
                                                          "released": dict(kept),
-                                                         "released_value": _value_of(kept, look(engine).mids, b.quote)})
+                                                         "released_value": value_at(kept, look(engine).mids, b.quote)})
             text = ", ".join(f"{decimal_str(q)} {a}" for a, q in kept.items()) or "nothing"
             click.echo(f"basket {b.name} stopped; nothing sold, released to account {venue.account}: {text}. "
                        "`basket invest` starts it again with new money.")
@@ -354,7 +348,7 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
             "keep_assets": False, "venue": venue.mode,
             "rebalance_id": check.run.rebalance_id if check.run else None,
             "released": {a: q for a, q in book.holdings.items()},
-            "released_value": _value_of(book.holdings, view.mids, b.quote)})
+            "released_value": value_at(book.holdings, view.mids, b.quote)})
         if notify:
             notify("stop", f"taxreport: {b.name} stopped",
                    "Sold and released: " + ", ".join(f"{decimal_str(q)} {a}" for a, q in book.holdings.items()))
@@ -364,20 +358,6 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
     if fmt != "json":
         click.echo(f"basket {b.name} stopped; released to account {venue.account}: {released}"
                    + ("" if check.run is not None else f" (nothing to sell: {check.why})"))
-
-
-def _value_of(holdings: dict[str, Decimal], mids: dict[str, Decimal], quote: str) -> Decimal | None:
-    """The released holdings' value in the quote asset at the stop's mid prices (None if a price is missing:
-    the stop is still recorded, its P&L then unknown)."""
-    total = ZERO
-    for asset, q in holdings.items():
-        if asset == quote:
-            total += q
-        elif asset in mids:
-            total += q * mids[asset]
-        else:
-            return None
-    return total
 
 
 @click.command("history")

@@ -270,6 +270,22 @@ class Shortfall:
                 "(coins moved or sold outside the bot? check `taxreport ledger balances`)")
 
 
+def value_at(holdings: Mapping[str, Decimal], prices: Mapping[str, Decimal], quote: str) -> Decimal | None:
+    """``holdings`` valued in ``quote`` at ``prices`` (the quote counts 1); None when a held asset has no price
+    (the value is then unknown, never guessed: today's P&L at 00:00 UTC, the value a stop released)."""
+    total = ZERO
+    for asset, quantity in holdings.items():
+        if asset == quote:
+            total += quantity
+        elif not quantity:
+            continue
+        elif asset in prices:
+            total += quantity * prices[asset]
+        else:
+            return None
+    return total
+
+
 def capped_balances(holdings: Mapping[str, Decimal], account: Mapping[str, Decimal],
                     assets: list[str]) -> tuple[dict[str, Decimal], list[Shortfall]]:
     """Per asset ``min(basket holding, what the account has)``; a :class:`Shortfall` for every
