@@ -397,6 +397,25 @@ class Ledger:
         with self.engine.connect() as conn:
             return self._head(conn)
 
+    def appended_since(self, seq: int, digest: str) -> tuple[int, str, list[Event]] | None:
+        """The head and the events appended after row ``seq`` (whose hash is ``digest``), read in one
+        connection and verified to continue the chain from that row (:func:`verify_rows`): what a long-running
+        reader that has verified up to ``seq`` needs to stay verified without walking the whole chain again.
+        ``None`` when the chain does not continue from there (rows deleted, a head that went back, a bad new
+        row): the caller then walks it whole, which names the bad row."""
+        with self.engine.connect() as conn:
+            head_seq, head_hash = self._head(conn)
+            if (head_seq, head_hash) == (seq, digest):
+                return head_seq, head_hash, []
+            if head_seq <= seq:
+                return None
+            cursor = conn.exec_driver_sql(f"SELECT {', '.join(_VERIFY_COLUMNS)} FROM events WHERE seq > {int(seq)} "
+                                          "ORDER BY seq")
+            rows = [dict(zip(_VERIFY_COLUMNS, r)) for r in cursor.fetchall()]
+        if not verify_rows(rows, head_seq, head_hash, after_seq=seq, after_hash=digest).ok:
+            return None
+        return head_seq, head_hash, _decode_many([str(r["payload"]) for r in rows])
+
     @staticmethod
     def _head(conn: Connection) -> tuple[int, str]:
         row = conn.execute(select(schema.ledger_head.c.seq, schema.ledger_head.c.hash)

@@ -34,26 +34,18 @@ def verified_events(ledger: Any) -> list[Any]:
     not continue (rows deleted, a head that went back) is read and verified whole, which names the bad row.
     A row edited in place behind the chain's back after it was read is what ``ledger verify`` finds."""
     from taxreport.gains import load_events
-    from taxreport.ledger.chain import verify_rows
-    from taxreport.ledger.store import _VERIFY_COLUMNS, _decode_many
 
     url = str(ledger.url)
     cached = _VERIFIED.get(url)
     if cached is not None:
         seq, digest, events = cached
-        with ledger.engine.connect() as conn:
-            head_seq, head_hash = ledger._head(conn)  # noqa: SLF001 - the head and the rows in one connection
-            if (head_seq, head_hash) == (seq, digest):
-                return list(events)
-            if head_seq > seq:
-                cursor = conn.exec_driver_sql(f"SELECT {', '.join(_VERIFY_COLUMNS)} FROM events WHERE seq > {int(seq)} "
-                                              "ORDER BY seq")
-                rows = [dict(zip(_VERIFY_COLUMNS, r)) for r in cursor.fetchall()]
-                result = verify_rows(rows, head_seq, head_hash, after_seq=seq, after_hash=digest)
-                if result.ok:
-                    events = events + _decode_many([str(r["payload"]) for r in rows])
-                    _VERIFIED[url] = (head_seq, head_hash, events)
-                    return list(events)
+        appended = ledger.appended_since(seq, digest)
+        if appended is not None:
+            head_seq, head_hash, new = appended
+            if new:
+                events = events + new
+                _VERIFIED[url] = (head_seq, head_hash, events)
+            return list(events)
     events = load_events(ledger)  # whole: verified (raises naming the bad row)
     head_seq, head_hash = ledger.head()
     if len(events) == head_seq:  # nothing appended between the walk and the head read
