@@ -151,6 +151,8 @@ class Executor:
                                  poll=self.config.poll_interval, expiry_margin=self.config.expiry_margin)
         self.markets: dict[str, Market] = self.retrier.call("load markets", exchange.load_markets)
         self.recovered: RecoveryReport | None = None
+        # a tax-aware basket's policies value non-USD taxes with these (`rebalance run --fx`, issue #15)
+        self.tax_fx: dict[str, Decimal] | None = None
 
     # --- recovery ---------------------------------------------------------------------------
     def recover(self) -> RecoveryReport:

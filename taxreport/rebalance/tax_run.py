@@ -108,7 +108,7 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
                          amount_to_precision=ex.amount_to_precision, price_to_precision=ex.price_to_precision)
 
     assert b.tax is not None
-    fx, fee = getattr(engine, "tax_fx", None), preview_fee(None, engine.markets, b)
+    fx, fee = engine.tax_fx, preview_fee(None, engine.markets, b)
     ledger = engine.journal.ledger
     try:
         ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
