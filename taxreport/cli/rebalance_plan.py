@@ -94,8 +94,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
                 raise
             raise InputError(f"{exc.reason}; or plan from given numbers: add --balances and --prices (e.g. "
                              "--balances BTC=0.1,ETH=1.2,USDT=50 --prices BTC=55000,ETH=2375)", field="--paper") from None
-        markets = markets_from_fixture(DATA_FILE)
-        validate_markets(basket, markets, file=str(DATA_FILE))
+        markets = markets_from_fixture(DATA_FILE)  # open_venue checked the members against it
         ex = venue.exchange
         price_of = {s.split("/")[0]: p for s, p in ex.prices.items() if s.endswith(f"/{basket.quote}")}
         tickers, source = None, f"paper ({venue.account}, the basket's own holdings)"
