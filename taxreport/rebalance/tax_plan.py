@@ -76,18 +76,15 @@ class Decision:
     action: str  # deferred | superseded | shrunk | skipped | restored | warned | harvested | refused | kept | not_applied
     asset: str | None
     reason: str
+    # the policy could not be evaluated at all (no tax preview; a value that needs --fx): `rebalance plan`
+    # shows it, `rebalance run` trades no sale rather than trade blind (rebalance/tax_run.py)
+    blocks_run: bool = False
 
     def text(self) -> str:
         return f"{self.policy.replace('_', '-')}: {self.action}{' ' + self.asset if self.asset else ''}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "action": self.action, "asset": self.asset, "reason": self.reason}
-
-    @property
-    def blocks_run(self) -> bool:
-        """A policy the basket turned on could not be evaluated at all (no tax preview; a value that needs
-        ``--fx``): ``rebalance plan`` shows it, ``rebalance run`` trades nothing rather than trade blind."""
-        return self.action == "not_applied" and (self.policy == "preview" or "--fx" in self.reason)
 
 
 @dataclass
@@ -159,7 +156,8 @@ def tax_adjusted_plan(events: Sequence[Event], rates: RateTable | Sequence[tuple
         return out
     if taxed.error:
         out.decisions.append(Decision("preview", "not_applied", None, f"no tax preview ({taxed.error}): the "
-                                      "policies cannot apply, the plan is traded as the planner made it"))
+                                      "policies cannot apply; `rebalance run` sells nothing until this is fixed",
+                                      blocks_run=True))
         out.drift_after = drift_after(plan, basket)
         return out
     code, cur = taxed.jurisdiction, taxed.currency
@@ -190,7 +188,8 @@ def tax_adjusted_plan(events: Sequence[Event], rates: RateTable | Sequence[tuple
     if s.tax_budget is not None and any(o.side == "sell" for o in p.orders):  # no sale: nothing realised
         if not taxed.moved:
             out.decisions.append(Decision("tax_budget", "not_applied", None, f"the value moved needs --fx "
-                                          f"{cur}=RATE (1 USD = RATE {cur}) to compare with the budget"))
+                                          f"{cur}=RATE (1 USD = RATE {cur}) to compare with the budget",
+                                          blocks_run=True))
         else:
             kb, why = tax_budget_factor(taxed.estimated_tax, taxed.moved, s.tax_budget, plan.max_drift, band)
             if kb < ONE and why:
@@ -328,7 +327,8 @@ def _harvest(p: Plan, ctx: PreviewContext, taxed: TaxPreview, make_leg: MakeLeg 
     cur = taxed.currency
     usd_to = _usd_rate(cur, ctx.fx)
     if usd_to is None:
-        decisions.append(Decision("harvest_losses", "not_applied", None, f"needs --fx {cur}=RATE to value the lots"))
+        decisions.append(Decision("harvest_losses", "not_applied", None, f"needs --fx {cur}=RATE to value the lots",
+                                  blocks_run=True))
         return p
     sold = {o.asset for o in p.orders if o.side == "sell"}
     sells, buys = [o for o in p.orders if o.side == "sell"], [o for o in p.orders if o.side == "buy"]
