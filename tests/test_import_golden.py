@@ -1,0 +1,75 @@
+"""Byte-identical ledger rows (issue 14): the fast import path writes exactly the rows main wrote before it.
+
+``tests/fixtures/import_golden/rows.json`` holds every stored column (payload, content hash, natural key,
+index columns, chain hashes) of the rows that ``import csv`` wrote for ``trades.csv`` (the trade form:
+offsets, fractional seconds, exponents, trailing zeros, a rebate, rows without an id, a duplicate, padded
+cells, a quoted id, non-ASCII) and ``events.csv`` (the events form: deposits, gifts, trades with notes,
+withdrawals, gift-out, lost, transfers, income, a basis row), with the time of recording pinned. It was
+produced by ``tests/golden_import_rows.py`` run on main's code at commit 50952bb, before the import was
+made fast; the values are never regenerated from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import taxreport.ledger.store as store
+from taxreport.cli.main import root
+from taxreport.importers.canonical_csv import parse_canonical_csv
+from taxreport.ledger import Ledger
+
+HERE = Path(__file__).resolve().parent / "fixtures" / "import_golden"
+GOLDEN = json.loads((HERE / "rows.json").read_text())
+PINNED = datetime(2026, 11, 27, 22, 0, 0, tzinfo=timezone.utc)
+COLUMNS = tuple(GOLDEN["rows"][0])
+
+
+class _PinnedClock(datetime):
+    @classmethod
+    def now(cls, tz=None):  # noqa: ANN001, ANN206
+        return PINNED
+
+
+def _rows(db: Path) -> list[dict[str, object]]:
+    conn = sqlite3.connect(db)
+    try:
+        return [dict(zip(COLUMNS, r)) for r in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def pinned(monkeypatch, tmp_path):
+    monkeypatch.setattr(store, "datetime", _PinnedClock)
+    monkeypatch.chdir(HERE)  # the reason text names the file as given on the command line
+    return tmp_path / "golden.sqlite3"
+
+
+def test_import_csv_writes_the_rows_main_wrote(pinned):
+    outputs = []
+    for name, extra in (("trades.csv", ["--account", "kraken:main"]), ("events.csv", [])):
+        r = CliRunner().invoke(root, ["--db", str(pinned), "import", "csv", name, *extra])
+        assert r.exit_code == 0, r.output
+        outputs.append(r.output)
+    assert outputs == GOLDEN["outputs"]
+    got = _rows(pinned)
+    assert len(got) == len(GOLDEN["rows"]) == 32
+    for mine, want in zip(got, GOLDEN["rows"]):
+        assert mine == want, want["natural_key"]
+    with Ledger(f"sqlite:///{pinned}") as led:
+        assert led.verify().ok
+
+
+def test_append_of_a_parsed_batch_writes_the_same_rows(pinned):
+    """The non-streaming door (:meth:`Ledger.append`, what the other importers use) writes the same bytes."""
+    with Ledger(f"sqlite:///{pinned}") as led:
+        for name, account in (("trades.csv", "kraken:main"), ("events.csv", None)):
+            batch = parse_canonical_csv(name, account=account)
+            led.append(batch.events, actor="importer:csv", reason=f"import csv {name}", origins=batch.origins)
+    assert _rows(pinned) == GOLDEN["rows"]
