@@ -44,12 +44,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, file_lines
-from taxreport.model.events import Event, Trade, parse_time
+from taxreport.model.events import Event, Side, Trade, parse_time
 from taxreport.model.money import parse_amount, parse_decimal
 
 COLUMNS = ("timestamp", "account", "side", "base", "quote", "quantity", "price", "fee", "fee_asset", "id")
@@ -109,19 +110,20 @@ def iter_canonical_csv(path: str | Path, *, account: str | None = None) -> Itera
         def make(row: dict[str, str]) -> Event:
             return _trade(row, account)
     problems: list[InputError] = []
-    col = {h: i for i, h in enumerate(header)}
+    width = len(header)
+    strip = str.strip
     try:
         for line, cells in lines:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                problems.append(InputError(f"has {len(cells)} cells, the header has {len(header)}",
-                                           file=name, line=line))
+            if len(cells) != width:
+                if any(c.strip() for c in cells):
+                    problems.append(InputError(f"has {len(cells)} cells, the header has {width}",
+                                               file=name, line=line))
                 continue
             try:
-                event = make({h: cells[i].strip() for h, i in col.items()})
+                event = make(dict(zip(header, map(strip, cells))))
             except _FieldError as exc:
-                problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
+                if any(c.strip() for c in cells):  # a blank line is skipped (it always lacks a required cell)
+                    problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
                 continue
             if not problems:
                 yield event, f"{name}:{line}"
@@ -157,40 +159,60 @@ class _FieldError(Exception):
         self.field, self.reason = field, reason
 
 
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+_ZERO = parse_decimal("0")
+
+
 def _trade(row: dict[str, str], default_account: str | None) -> Trade:
-    def need(field: str) -> str:
-        if not row[field]:
-            raise _FieldError(field, "is empty")
-        return row[field]
-
-    def number(field: str) -> object:
-        try:
-            return parse_amount(need(field), what=field)
-        except ValueError as exc:
-            raise _FieldError(field, str(exc).split(": ", 1)[-1]) from None
-
+    """The trade of one row (cells already trimmed); every bad cell is a :class:`_FieldError`. The one
+    reading of the trade columns, shared by both forms of the file (written straight, no helper per cell:
+    it runs once per row of a million-row file)."""
     account = row["account"] or default_account
     if not account:
         raise _FieldError("account", "is empty and no --account was given")
     if default_account and row["account"] and row["account"] != default_account:
         raise _FieldError("account", f"is {row['account']!r} but --account says {default_account!r}")
-    side = need("side").lower()
-    if side not in ("buy", "sell"):
-        raise _FieldError("side", f"{row['side']!r} is not buy or sell")
+    text = row["side"]
+    if not text:
+        raise _FieldError("side", "is empty")
+    side = _SIDES.get(text.lower())
+    if side is None:
+        raise _FieldError("side", f"{text!r} is not buy or sell")
+    text = row["timestamp"]
+    if not text:
+        raise _FieldError("timestamp", "is empty")
     try:
-        when = parse_time(need("timestamp"), what="timestamp")
+        when = parse_time(text, what="timestamp")
     except ValueError as exc:
         raise _FieldError("timestamp", str(exc).split(": ", 1)[-1] + " (use ISO 8601 with Z or an offset)") from None
-    fee = number("fee") if row["fee"] else parse_decimal("0")
+    fee = _amount(row, "fee") if row["fee"] else _ZERO
     trade_id = row["id"] or None
+    base = row["base"]
+    if not base:
+        raise _FieldError("base", "is empty")
+    quote = row["quote"]
+    if not quote:
+        raise _FieldError("quote", "is empty")
+    quantity = _amount(row, "quantity")
+    price = _amount(row, "price")
     try:
         return Trade(time=when, source=SOURCE, external_id=f"{account}/{trade_id}" if trade_id else None,
-                     account=account, side=side, base=need("base"), quote=need("quote"),
-                     quantity=number("quantity"), price=number("price"), fee=fee,
+                     account=account, side=side, base=base, quote=quote, quantity=quantity, price=price, fee=fee,
                      fee_asset=row["fee_asset"] or None)
     except ValueError as exc:
         field, _, reason = str(exc).partition(": ")
         raise _FieldError(field if field in COLUMNS else "row", reason or str(exc)) from None
+
+
+def _amount(row: dict[str, str], field: str) -> Decimal:
+    """The cell ``field`` as an amount (:func:`parse_amount`); empty or bad: :class:`_FieldError`."""
+    text = row[field]
+    if not text:
+        raise _FieldError(field, "is empty")
+    try:
+        return parse_amount(text, what=field)
+    except ValueError as exc:
+        raise _FieldError(field, str(exc).split(": ", 1)[-1]) from None
 
 
 def _check_events_header(name: str, header: list[str]) -> None:

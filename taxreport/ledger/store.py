@@ -31,7 +31,7 @@ from taxreport.errors import LedgerError
 from taxreport.ledger import schema
 from taxreport.ledger.chain import VerifyResult, row_hasher, verify_rows
 from taxreport.ledger.migrate import head_revision
-from taxreport.model.codec import payload_json, time_text, trusted_event
+from taxreport.model.codec import payload_writer, time_text, trusted_event
 from taxreport.model.events import Event, Reversal, format_time
 
 ACTOR_KINDS = ("importer", "rebalancer", "manual", "system")
@@ -142,6 +142,30 @@ class _Prepared:
     key: str
     payload: str
     content_hash: str
+    time: str  # time_text(event.time): stored in its own column, and inside the payload
+
+
+_sha256 = hashlib.sha256
+
+
+def _prepare(index: int, event: Event, origin: str | None) -> _Prepared:
+    """An event encoded once for the write: its payload (:func:`payload_writer`), the payload's hash, its
+    natural key and its time text. The key of an event without an id is ``Event.natural_key``'s
+    ``kind:source:sha256:<content hash>``, taken from the payload's hash already computed here (the same
+    SHA-256 of the same canonical payload as ``Event.content_hash``) rather than encoding the event again."""
+    cls = type(event)
+    time = time_text(event.time)
+    payload = payload_writer(cls)(event, time)
+    content_hash = _sha256(payload.encode()).hexdigest()
+    if event.external_id is None and cls.natural_key is _NATURAL_KEY and cls.content_hash is _CONTENT_HASH:
+        key = f"{event.kind}:{event.source}:sha256:{content_hash[:32]}"
+    else:
+        key = event.natural_key
+    return _Prepared(index, event, origin, key, payload, content_hash, time)
+
+
+_NATURAL_KEY = Event.natural_key
+_CONTENT_HASH = Event.content_hash
 
 
 def _where(p: _Prepared) -> str:
@@ -266,9 +290,7 @@ class Ledger:
             reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _insert_sql(conn)
             for part in chunks:
-                chunk = [_Prepared(i, ev, origin, ev.natural_key, payload,
-                                   hashlib.sha256(payload.encode()).hexdigest())
-                         for i, ev, origin in part for payload in (payload_json(ev),)]
+                chunk = [_prepare(i, ev, origin) for i, ev, origin in part]
                 has_reversal = any(isinstance(p.event, Reversal) for p in chunk)
                 if has_reversal and in_batch is None:
                     reversals = reversals or _ReversalCheck(self, conn, set())
@@ -546,7 +568,7 @@ def _chain(pending: list[_Prepared], seq: int, prev: str, hash_row: Callable[...
     for p in pending:
         ev = p.event
         seq += 1
-        time = time_text(ev.time)
+        time = p.time
         new = hash_row(prev, seq, p.key, ev.kind, time, p.payload)
         rows.append((seq, p.key, ev.kind, time, "," + ",".join(ev.accounts) + ",", "," + ",".join(ev.assets) + ",",
                      ev.order_ref, p.payload, p.content_hash, actor, reason, recorded_at, prev, new))

@@ -90,7 +90,8 @@ def time_text(value: datetime) -> str:
     """:func:`~taxreport.model.events.format_time` of an event's time, faster for UTC times."""
     # Events hold UTC times (``Event.__post_init__``), for which isoformat is format_time's text, faster.
     if value.tzinfo is timezone.utc and value.year >= 1000:
-        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (value.year, value.month, value.day, value.hour,
+                                                        value.minute, value.second, value.microsecond)
     return format_time(value)
 
 
@@ -102,52 +103,13 @@ def _plain_hint(hint: Any) -> Any:
     return hint
 
 
-def _json_str(value: Any) -> str:
-    return _text(value) if type(value) is str else _CANONICAL.encode(_encode_value(value))
-
-
-def _json_decimal(value: Any) -> str:
-    return '"' + decimal_str(value) + '"' if type(value) is Decimal else _CANONICAL.encode(_encode_value(value))
+def _json_other(value: Any) -> str:
+    """JSON of a field value not of its declared type (None included), as ``canonical_json`` writes it."""
+    return "null" if value is None else _CANONICAL.encode(_encode_value(value))
 
 
 def _json_time(value: Any) -> str:
-    return '"' + time_text(value) + '"' if type(value) is datetime else _CANONICAL.encode(_encode_value(value))
-
-
-def _json_enum(value: Any) -> str:
-    return _json_str(value.value) if isinstance(value, enum.Enum) else _CANONICAL.encode(_encode_value(value))
-
-
-def _json_any(value: Any) -> str:
-    return _CANONICAL.encode(_encode_value(value))
-
-
-def _json_writer_for(hint: Any) -> Callable[[Any], str]:
-    hint = _plain_hint(hint)
-    if hint is str:
-        return _json_str
-    if hint is Decimal:
-        return _json_decimal
-    if hint is datetime:
-        return _json_time
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return _json_enum
-    return _json_any
-
-
-_WRITERS: dict[type, tuple[tuple[str, str, Callable[[Any], str] | None], ...]] = {}
-
-
-def _writers(cls: type) -> tuple[tuple[str, str, Callable[[Any], str] | None], ...]:
-    """``(field, its '"name":' prefix, JSON writer)`` in sorted key order, ``kind`` included (writer None)."""
-    cached = _WRITERS.get(cls)
-    if cached is None:
-        hints = typing.get_type_hints(cls)
-        entries: list[tuple[str, str, Callable[[Any], str] | None]] = [
-            (f.name, _text(f.name) + ":", _json_writer_for(hints[f.name])) for f in dataclasses.fields(cls)]
-        entries.append(("kind", '"kind":', None))
-        cached = _WRITERS[cls] = tuple(sorted(entries))
-    return cached
+    return '"' + time_text(value) + '"' if type(value) is datetime else _json_other(value)
 
 
 def payload_json(event: Event) -> str:
@@ -155,17 +117,67 @@ def payload_json(event: Event) -> str:
     directly field by field in sorted key order; equal to ``canonical_json(event.to_payload())``.
 
     An event class that overrides ``to_payload`` is encoded through its own method."""
-    cls = type(event)
-    if cls.to_payload is not Event.to_payload:
-        return canonical_json(event.to_payload())
-    parts = []
-    for name, prefix, write in _writers(cls):
-        if write is None:
-            parts.append(prefix + _text(event.kind))
-            continue
-        value = getattr(event, name)
-        parts.append(prefix + ("null" if value is None else write(value)))
-    return "{" + ",".join(parts) + "}"
+    return payload_writer(type(event))(event, None)
+
+
+_PAYLOAD_WRITERS: dict[type, Callable[[Any, str | None], str]] = {}
+
+
+def payload_writer(cls: type) -> Callable[[Any, str | None], str]:
+    """``write(event, time)``: :func:`payload_json` of an event of class ``cls``, by one function generated
+    once per class from its fields (sorted key order, one straight-line expression per field, no reflection
+    per event). ``time`` is ``time_text(event.time)`` when the caller already has it (the ledger's write
+    path, which stores it beside the payload), else None. Checked against ``canonical_json(to_payload())``
+    in tests/test_ledger_speed.py and tests/test_import_fast.py."""
+    write = _PAYLOAD_WRITERS.get(cls)
+    if write is not None:
+        return write
+    if cls.to_payload is not Event.to_payload:  # type: ignore[attr-defined]
+        def write(event: Any, _time: str | None) -> str:
+            return canonical_json(event.to_payload())
+    else:
+        env: dict[str, Any] = {"_text": _text, "_other": _json_other, "_dec": decimal_str,
+                               "_time_json": _json_time, "_Decimal": Decimal, "_datetime": datetime,
+                               "_Enum": enum.Enum}
+        lines = ["def write(e, t):"]
+        template = ""
+        for i, (name, prefix, hint) in enumerate(_payload_fields(cls)):
+            template += ("{" if i == 0 else ",") + prefix
+            if name == "kind":
+                template += _text(cls.kind)  # type: ignore[attr-defined]
+                continue
+            value = f"e.{name}"
+            if name == "time":  # the caller's time text when it has one
+                lines.append(f"    v = {value}")
+                lines.append(f"    a{i} = '\"' + t + '\"' if t is not None and type(v) is _datetime else _time_json(v)")
+            elif hint is str:
+                lines.append(f"    v = {value}")
+                lines.append(f"    a{i} = _text(v) if type(v) is str else _other(v)")
+            elif hint is Decimal:
+                lines.append(f"    v = {value}")
+                lines.append(f"    a{i} = '\"' + _dec(v) + '\"' if type(v) is _Decimal else _other(v)")
+            elif hint is datetime:
+                lines.append(f"    a{i} = _time_json({value})")
+            elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+                lines.append(f"    v = {value}")
+                lines.append(f"    a{i} = _text(v.value) if isinstance(v, _Enum) and type(v.value) is str else _other(v)")
+            else:
+                lines.append(f"    a{i} = _other({value})")
+            template += "\x00" + f"a{i}" + "\x01"
+        body = (template + "}").replace("{", "{{").replace("}", "}}").replace("\x00", "{").replace("\x01", "}")
+        lines.append("    return f" + repr(body))
+        exec("\n".join(lines), env)  # noqa: S102 - code generated from the dataclass fields above, no input
+        write = env["write"]
+    _PAYLOAD_WRITERS[cls] = write
+    return write
+
+
+def _payload_fields(cls: type) -> list[tuple[str, str, Any]]:
+    """``(key, its '"key":' text, plain type hint)`` of a payload, in sorted key order (``kind`` included)."""
+    hints = typing.get_type_hints(cls)
+    entries = [(f.name, _text(f.name) + ":", _plain_hint(hints[f.name])) for f in dataclasses.fields(cls)]
+    entries.append(("kind", '"kind":', None))
+    return sorted(entries, key=lambda e: e[0])
 
 
 def _trusted_decoder_for(hint: Any) -> Any:

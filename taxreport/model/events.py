@@ -39,6 +39,8 @@ class Side(enum.StrEnum):
 
 def utc(value: datetime, *, what: str = "time") -> datetime:
     """Return ``value`` in UTC; naive datetimes are refused (never guessed)."""
+    if value.tzinfo is timezone.utc:  # already UTC (what astimezone would return unchanged)
+        return value
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError(f"{what}: {value.isoformat()} has no time zone")
     return value.astimezone(timezone.utc)
@@ -86,7 +88,9 @@ class Event:
     note: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time", utc(self.time))
+        when = utc(self.time)
+        if when is not self.time:
+            object.__setattr__(self, "time", when)
         if not self.source or not self.source.strip():
             raise ValueError("source: must not be empty")
         if self.external_id is not None and not str(self.external_id).strip():
@@ -167,19 +171,28 @@ class Trade(Event):
 
     def __post_init__(self) -> None:
         Event.__post_init__(self)
-        object.__setattr__(self, "side", Side(self.side))
-        object.__setattr__(self, "base", normalise_asset(self.base, what="base"))
-        object.__setattr__(self, "quote", normalise_asset(self.quote, what="quote"))
-        if self.base == self.quote:
-            raise ValueError(f"quote: base and quote are both {self.base}")
+        # (each normalised value is set only when it differs from the one given: a million-row import builds
+        # a million trades, whose symbols are already normal)
+        if type(self.side) is not Side:
+            object.__setattr__(self, "side", Side(self.side))
+        base = normalise_asset(self.base, what="base")
+        if base is not self.base:
+            object.__setattr__(self, "base", base)
+        quote = normalise_asset(self.quote, what="quote")
+        if quote is not self.quote:
+            object.__setattr__(self, "quote", quote)
+        if base == quote:
+            raise ValueError(f"quote: base and quote are both {base}")
         _require_account(self.account)
         _positive(self.quantity, "quantity")
         _positive(self.price, "price")
         if self.fee != 0 and not self.fee_asset:
             raise ValueError("fee_asset: a non-zero fee needs its asset")
         if self.fee_asset:
-            object.__setattr__(self, "fee_asset", normalise_asset(self.fee_asset, what="fee_asset"))
-        else:
+            fee_asset = normalise_asset(self.fee_asset, what="fee_asset")
+            if fee_asset is not self.fee_asset:
+                object.__setattr__(self, "fee_asset", fee_asset)
+        elif self.fee_asset is not None:
             object.__setattr__(self, "fee_asset", None)
 
     @property

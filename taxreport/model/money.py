@@ -55,13 +55,7 @@ def parse_decimal(value: object, *, what: str = "number") -> Decimal:
     Accepts Java's scientific zeros (``0E-8``), surrounding spaces and thousands separators are
     refused (ambiguous between locales). Floats are refused: they are never exact.
     """
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError(f"{what}: refusing binary float {value!r}; pass text or Decimal")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, str):
+    if isinstance(value, str):  # the common case first (every cell of every imported row)
         text = value.strip()
         if not text:
             raise ValueError(f"{what}: empty")
@@ -71,6 +65,12 @@ def parse_decimal(value: object, *, what: str = "number") -> Decimal:
             result = Decimal(text)
         except InvalidOperation:
             raise ValueError(f"{what}: {value!r} is not a number") from None
+    elif isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(f"{what}: refusing binary float {value!r}; pass text or Decimal")
+    elif isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
     else:
         raise ValueError(f"{what}: unsupported type {type(value).__name__}")
     if not result.is_finite():
@@ -83,21 +83,32 @@ MIN_MAGNITUDE = Decimal("1e-30")  # nor is finer than 10^-30 (wei is 10^-18)
 MAX_DIGITS = 30
 
 
+_MAX_ADJUSTED = MAX_UNITS.adjusted()
+_MIN_ADJUSTED = MIN_MAGNITUDE.adjusted()
+
+
 def check_bounds(value: Decimal, *, what: str = "number", text: object = None) -> Decimal:
     """``value`` when it is within the sane range of an amount read from outside, else ``ValueError``
     naming ``what`` (see the module docstring). ``text`` is the value as written, for the message."""
-    raw = str(text).strip() if text is not None else str(value)
-    shown = repr(raw if len(raw) <= 40 else raw[:37] + "...")
     if value.is_zero():
         return value
     # adjusted() is the exponent of the leading digit: no arithmetic, so 1E+999999999 cannot overflow
-    if value.adjusted() >= MAX_UNITS.adjusted():
+    adjusted = value.adjusted()
+    if _MIN_ADJUSTED <= adjusted < _MAX_ADJUSTED and (
+            # a text of at most MAX_DIGITS characters cannot hold more significant digits (the usual case)
+            (type(text) is str and len(text) <= MAX_DIGITS) or _significant_digits(value) <= MAX_DIGITS):
+        return value
+    raw = str(text).strip() if text is not None else str(value)
+    shown = repr(raw if len(raw) <= 40 else raw[:37] + "...")
+    if adjusted >= _MAX_ADJUSTED:
         raise ValueError(f"{what}: {shown} is out of range (must be below 1e15)")
-    if value.adjusted() < MIN_MAGNITUDE.adjusted():
+    if adjusted < _MIN_ADJUSTED:
         raise ValueError(f"{what}: {shown} is out of range (must be 0 or at least 1e-30 in size)")
-    if len("".join(map(str, value.as_tuple().digits)).strip("0")) > MAX_DIGITS:
-        raise ValueError(f"{what}: {shown} has more than {MAX_DIGITS} significant digits")
-    return value
+    raise ValueError(f"{what}: {shown} has more than {MAX_DIGITS} significant digits")
+
+
+def _significant_digits(value: Decimal) -> int:
+    return len("".join(map(str, value.as_tuple().digits)).strip("0"))
 
 
 def parse_amount(value: object, *, what: str = "number") -> Decimal:
@@ -106,7 +117,7 @@ def parse_amount(value: object, *, what: str = "number") -> Decimal:
     are zero."""
     result = parse_decimal(value, what=what)
     if result.is_zero():
-        return Decimal(0)
+        return ZERO
     return check_bounds(result, what=what, text=value)
 
 
@@ -137,6 +148,12 @@ def decimal_str(value: Decimal) -> str:
     """
     if value == 0:
         return "0"
+    text = str(value)
+    # str() writes a Decimal without an exponent exactly as normalize()+"f" would, but for trailing zeros
+    # after the point (the common case, read back from a file: "35460.00"); any other text takes the
+    # general path below (tests/test_import_fast.py checks the two agree)
+    if "E" not in text and len(text) < 900:
+        return text.rstrip("0").rstrip(".") if "." in text else text
     # normalize() under a context wide enough for any stored value: never rounds (a price from
     # unit_price() has up to 60 digits and must be stored as it is)
     return format(value.normalize(_WIDE), "f")
