@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -75,28 +76,47 @@ def read_text(path: str | Path) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
 
 
+BLOCK = 1 << 20  # file_lines decodes this many bytes (cut at a line end) at a time
+
+
 def file_lines(path: str | Path) -> Iterator[str]:
-    """The file's lines, read one at a time (a million-row file is never held whole), decoded as
-    :func:`read_text` decodes a whole file: UTF-8, every byte-order mark removed. The file is opened now
-    (one that cannot be read is refused here); a byte that is not UTF-8 raises :class:`InputError` naming
-    the file and the byte's offset when the reading reaches it."""
+    """The file's lines, read a block at a time (a million-row file is never held whole), decoded as
+    :func:`read_text` decodes a whole file: UTF-8, every byte-order mark removed; each line keeps its
+    ``"\n"`` (the file is split at ``"\n"`` only, as reading a binary file line by line splits it). The file is
+    opened now (one that cannot be read is refused here); a byte that is not UTF-8 raises :class:`InputError`
+    naming the file and the byte's offset when the reading reaches its block."""
     name = str(path)
     try:
         fh = Path(path).open("rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from exc
 
-    def lines() -> Iterator[str]:
+    def decoded(data: bytes, offset: int) -> Iterable[str]:
+        try:
+            text = data.decode("utf-8")  # cut at b"\n", which is never inside a UTF-8 sequence
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {offset + exc.start})", file=name) from None
+        lines = io.StringIO(text.replace(BOM, "") if BOM in text else text, newline="\n")  # split at "\n" only
+        if BOM in text and not text.endswith("\n") and text.rpartition("\n")[2].strip(BOM) == "":
+            return itertools.chain(lines, [""])  # a last line of nothing but marks is still a line (empty)
+        return lines
+
+    def blocks() -> Iterator[Iterable[str]]:
         offset = 0
+        rest: list[bytes] = []  # the start of a line not ended yet (a very long line: several blocks)
         with fh:
-            for raw in fh:  # split at b"\n", which is never inside a UTF-8 sequence
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"not UTF-8 text (byte {offset + exc.start})", file=name) from None
-                offset += len(raw)
-                yield line.replace(BOM, "") if BOM in line else line
-    return lines()
+            while data := fh.read(BLOCK):
+                cut = data.rfind(b"\n") + 1
+                if not cut:
+                    rest.append(data)
+                    continue
+                head = b"".join((*rest, data[:cut])) if rest else data[:cut]
+                rest = [data[cut:]] if cut < len(data) else []
+                yield decoded(head, offset)
+                offset += len(head)
+            if rest:
+                yield decoded(b"".join(rest), offset)
+    return itertools.chain.from_iterable(blocks())
 
 
 def count_lines(path: str | Path) -> int | None:

@@ -159,8 +159,12 @@ def payload_writer(cls: type) -> Callable[[Any, str | None], str]:
             elif hint is datetime:
                 lines.append(f"    a{i} = _time_json({value})")
             elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+                # each member's JSON text, looked up (an enum's .value is a slow property)
+                env[f"_members{i}"] = {m: _text(m.value) if type(m.value) is str else _json_other(m) for m in hint}
                 lines.append(f"    v = {value}")
-                lines.append(f"    a{i} = _text(v.value) if isinstance(v, _Enum) and type(v.value) is str else _other(v)")
+                lines.append(f"    a{i} = _members{i}.get(v) if type(v) is _{hint.__name__} else None")
+                lines.append(f"    if a{i} is None: a{i} = _other(v)")
+                env[f"_{hint.__name__}"] = hint
             else:
                 lines.append(f"    a{i} = _other({value})")
             template += "\x00" + f"a{i}" + "\x01"

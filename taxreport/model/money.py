@@ -115,6 +115,18 @@ def parse_amount(value: object, *, what: str = "number") -> Decimal:
     """:func:`parse_decimal` for a number read from a file or a user (quantity, price, fee, value):
     also refuses values outside the bounds of :func:`check_bounds`. Zeros of any exponent (``0E-18``)
     are zero."""
+    if type(value) is str and len(value) <= MAX_DIGITS and "," not in value:
+        # the usual cell, accepted without the general path (which gives every refusal its message): a text of
+        # at most MAX_DIGITS characters has at most that many digits; Decimal() trims spaces as strip() does
+        try:
+            quick = Decimal(value)
+        except InvalidOperation:
+            quick = None
+        if quick is not None and quick.is_finite():
+            if quick.is_zero():
+                return ZERO
+            if _MIN_ADJUSTED <= quick.adjusted() < _MAX_ADJUSTED:
+                return quick
     result = parse_decimal(value, what=what)
     if result.is_zero():
         return ZERO
