@@ -257,3 +257,49 @@ def test_generated_payload_writers_write_canonical_json_of_every_event_class():
             except TypeError:
                 continue
             assert payload_json(event) == expected, (cls.__name__, event)
+
+
+# --- the other importers read a block at a time, as they read the whole text before ---------------------------
+def test_universal_lines_read_what_csv_read_from_the_whole_text(tmp_path, monkeypatch):
+    from taxreport.errors import InputError
+    from taxreport.importers.base import csv_lines, read_text
+
+    def records(lines):  # noqa: ANN001, ANN202
+        try:
+            return list(csv_lines(lines))
+        except InputError as exc:
+            return str(exc)
+
+    rng = random.Random(8)
+    pieces = ["a", ",", "\n", "\r", "\r\n", "\ufeff", "é", "\u2028", '"', "x" * 50, "\x85", "\x0c"]
+    for trial in range(400):
+        monkeypatch.setattr(base, "BLOCK", rng.choice([1, 2, 3, 7, 64, 1 << 20]))
+        path = tmp_path / f"u{trial}.csv"
+        path.write_bytes("".join(rng.choice(pieces) for _ in range(rng.randint(0, 100))).encode())
+        assert records(base.file_lines(path, universal=True)) == records(read_text(path))
+
+
+def test_a_mapped_file_after_its_preamble_is_read_as_the_whole_text_was(tmp_path, monkeypatch):
+    import csv as csv_module
+    import io
+
+    from taxreport.importers.base import read_text
+    from taxreport.importers.mapped import _body_lines
+
+    rng = random.Random(9)
+    pieces = ["a", ";", "\n", "\r", "\r\n", "\ufeff", "é", "\u2028", '"', "x" * 30, "\x85", "\x0c", "\x1e"]
+    for trial in range(400):
+        monkeypatch.setattr(base, "BLOCK", rng.choice([1, 3, 64, 1 << 20]))
+        path = tmp_path / f"m{trial}.csv"
+        path.write_bytes("".join(rng.choice(pieces) for _ in range(rng.randint(0, 80))).encode())
+        skip = rng.randint(0, 3)
+        body = "".join(read_text(path).splitlines(keepends=True)[skip:])  # main's reading of a mapped file
+
+        def rows(reader):  # noqa: ANN001, ANN202
+            try:
+                return [(cells, reader.line_num) for cells in reader]
+            except csv_module.Error as exc:
+                return str(exc)
+
+        assert rows(csv_module.reader(_body_lines(path, skip), delimiter=";")) == \
+            rows(csv_module.reader(io.StringIO(body, newline=""), delimiter=";"))

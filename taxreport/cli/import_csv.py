@@ -39,7 +39,7 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
         for path in files:
             for _ in iter_canonical_csv(path, account=account):
                 pass
-    new_file = _new_ledger_file(ctx)
+    new_file = new_ledger_file(ctx)
     led = open_ledger(ctx)
     summaries = []
     try:
@@ -49,10 +49,7 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
                                           actor="importer:csv", reason=f"import csv {path}",
                                           total=lines - 1 if lines else None))
     except TaxreportError:
-        if new_file is not None and led.count() == 0:  # refused: the ledger this command created goes too
-            led.close()
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                new_file.with_name(new_file.name + suffix).unlink(missing_ok=True)
+        drop_new_ledger(led, new_file)
         raise
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
@@ -61,7 +58,15 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
         click.echo(f"{s.path}: {s.rows} rows, {s.added} added, {s.duplicates} duplicates (already in the ledger)")
 
 
-def _new_ledger_file(ctx: click.Context) -> Path | None:
+def drop_new_ledger(led, new_file: Path | None) -> None:  # noqa: ANN001 - a Ledger
+    """After a refused import: the ledger this command created (``new_file``) goes too, if nothing is in it."""
+    if new_file is not None and led.count() == 0:
+        led.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            new_file.with_name(new_file.name + suffix).unlink(missing_ok=True)
+
+
+def new_ledger_file(ctx: click.Context) -> Path | None:
     """The SQLite file of ``--db`` when it does not exist yet (this command creates it), else None."""
     from taxreport.config import database_url
     from taxreport.ledger.store import sqlite_path

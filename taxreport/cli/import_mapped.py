@@ -28,16 +28,18 @@ def import_mapped(ctx: click.Context, files: tuple[str, ...], mapping_path: str,
       taxreport import mapped kraken-trades.csv --mapping kraken.toml --account kraken:main
       taxreport import mapped trades.csv --mapping mymap.toml --account bybit:main --format json
     """
-    from taxreport.importers.base import write_batch
-    from taxreport.importers.mapped import load_mapping, parse_mapped
+    from taxreport.importers.base import count_lines, write_stream
+    from taxreport.importers.mapped import iter_mapped, load_mapping
 
     mapping = load_mapping(mapping_path)
     led = open_ledger(ctx)
     summaries = []
-    for path in files:
-        batch = parse_mapped(path, mapping, account=account)
-        summaries.append(write_batch(led, batch, actor=f"importer:{mapping.source}",
-                                     reason=f"import mapped {path} with {mapping_path}"))
+    for path in files:  # each file written as it is read, in one transaction (a bad row rolls it back)
+        lines = count_lines(path)
+        summaries.append(write_stream(led, path, iter_mapped(path, mapping, account=account),
+                                      actor=f"importer:{mapping.source}",
+                                      reason=f"import mapped {path} with {mapping_path}",
+                                      total=lines - 1 - mapping.skip_lines if lines else None))
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
         return

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger
 
+if TYPE_CHECKING:
+    from taxreport.model.events import Event
 
-def _write(ctx: click.Context, batches: list[Any], actor: str, what: str, fmt: str) -> None:
-    """Every file was parsed before anything is written (one bad file refuses the command); each file
-    is then one transaction."""
+
+def _write(ctx: click.Context, files: tuple[str, ...], read: Callable[[str], Any], actor: str, what: str,
+           fmt: str) -> None:
+    """Every file is checked before anything is written (one bad file refuses the command); each file is then
+    one transaction, written as it is read (``read(path)`` gives a :class:`RecordsStream`: the file is never
+    held whole, and a bad row found further on rolls the file's transaction back)."""
+    from taxreport.cli.import_csv import drop_new_ledger, new_ledger_file
+    from taxreport.errors import TaxreportError
+    from taxreport.importers.base import count_lines
+
+    if len(files) > 1:
+        for path in files:
+            for _ in read(path).items:
+                pass
+    new_file = new_ledger_file(ctx)
     led = open_ledger(ctx)
     out = []
-    for b in batches:
-        result = led.append(b.events, actor=actor, reason=f"import {what} {b.path}", origins=b.origins)
-        kinds: dict[str, int] = {}
-        for e in b.events:
-            kinds[e.kind] = kinds.get(e.kind, 0) + 1
-        out.append({"path": b.path, "rows": b.rows, "events": len(b.events), "added": result.added_count,
-                    "duplicates": result.duplicates, "kinds": kinds, "notes": list(b.notes)})
+    try:
+        for path in files:
+            stream = read(path)
+            kinds: dict[str, int] = {}
+            lines = count_lines(path)
+            result = led.append_stream(_counted(stream.items, kinds), actor=actor, reason=f"import {what} {path}",
+                                       label=f"Importing {Path(path).name}", total=lines - 1 if lines else None)
+            out.append({"path": path, "rows": stream.rows, "events": sum(kinds.values()), "added": result.added_count,
+                        "duplicates": result.duplicates, "kinds": kinds, "notes": list(stream.notes)})
+    except TaxreportError:
+        drop_new_ledger(led, new_file)
+        raise
     if fmt == "json":
         echo_json(out)
         return
@@ -30,6 +50,13 @@ def _write(ctx: click.Context, batches: list[Any], actor: str, what: str, fmt: s
                    f"{s['added']} added, {s['duplicates']} duplicates (already in the ledger)")
         for note in s["notes"]:
             click.echo(f"  note: {note}")
+
+
+def _counted(items: Iterator[tuple[Event, str]], kinds: dict[str, int]) -> Iterator[tuple[Event, str]]:
+    """``items`` unchanged, each event counted in ``kinds`` by its kind."""
+    for event, origin in items:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        yield event, origin
 
 
 @click.command("koinly")
@@ -54,10 +81,9 @@ def import_koinly(ctx: click.Context, files: tuple[str, ...], account: str | Non
       taxreport import koinly koinly-2024.csv
       taxreport import koinly my-wallet.csv --account ledger:cold --format json
     """
-    from taxreport.importers.koinly import SOURCE, parse_koinly
+    from taxreport.importers.koinly import SOURCE, iter_koinly
 
-    batches = [parse_koinly(path, account=account) for path in files]
-    _write(ctx, batches, f"importer:{SOURCE}", "koinly", fmt)
+    _write(ctx, files, lambda path: iter_koinly(path, account=account), f"importer:{SOURCE}", "koinly", fmt)
 
 
 @click.command("bittytax")
@@ -85,7 +111,7 @@ def import_bittytax(ctx: click.Context, files: tuple[str, ...], account: str | N
       taxreport import bittytax records.csv
       taxreport import bittytax records.csv --account coinbase:main --value-currency GBP --format json
     """
-    from taxreport.importers.bittytax import SOURCE, parse_bittytax
+    from taxreport.importers.bittytax import SOURCE, iter_bittytax
 
-    batches = [parse_bittytax(path, account=account, value_currency=value_currency) for path in files]
-    _write(ctx, batches, f"importer:{SOURCE}", "bittytax", fmt)
+    _write(ctx, files, lambda path: iter_bittytax(path, account=account, value_currency=value_currency),
+           f"importer:{SOURCE}", "bittytax", fmt)

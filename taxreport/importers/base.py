@@ -79,12 +79,15 @@ def read_text(path: str | Path) -> str:
 BLOCK = 1 << 20  # file_lines decodes this many bytes (cut at a line end) at a time
 
 
-def file_lines(path: str | Path) -> Iterator[str]:
+def file_lines(path: str | Path, *, universal: bool = False) -> Iterator[str]:
     """The file's lines, read a block at a time (a million-row file is never held whole), decoded as
-    :func:`read_text` decodes a whole file: UTF-8, every byte-order mark removed; each line keeps its
-    ``"\n"`` (the file is split at ``"\n"`` only, as reading a binary file line by line splits it). The file is
-    opened now (one that cannot be read is refused here); a byte that is not UTF-8 raises :class:`InputError`
-    naming the file and the byte's offset when the reading reaches its block."""
+    :func:`read_text` decodes a whole file: UTF-8, every byte-order mark removed; each line keeps its end.
+    The file is split at ``"\n"`` only (as reading a binary file line by line splits it), or with
+    ``universal`` at ``"\n"``, ``"\r\n"`` and ``"\r"``, as :func:`csv_lines` splits a whole text from
+    :func:`read_text` (so ``csv_lines(file_lines(p, universal=True))`` reads what ``csv_lines(read_text(p))``
+    reads, line numbers included). The file is opened now (one that cannot be read is refused here); a byte that
+    is not UTF-8 raises :class:`InputError` naming the file and the byte's offset when the reading reaches its
+    block."""
     name = str(path)
     try:
         fh = Path(path).open("rb")
@@ -96,7 +99,9 @@ def file_lines(path: str | Path) -> Iterator[str]:
             text = data.decode("utf-8")  # cut at b"\n", which is never inside a UTF-8 sequence
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text (byte {offset + exc.start})", file=name) from None
-        lines = io.StringIO(text.replace(BOM, "") if BOM in text else text, newline="\n")  # split at "\n" only
+        lines = io.StringIO(text.replace(BOM, "") if BOM in text else text, newline="" if universal else "\n")
+        if universal:  # (a block ends at "\n", so a "\r\n" is never cut in two)
+            return lines
         if BOM in text and not text.endswith("\n") and text.rpartition("\n")[2].strip(BOM) == "":
             return itertools.chain(lines, [""])  # a last line of nothing but marks is still a line (empty)
         return lines

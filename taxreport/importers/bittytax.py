@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Iterator
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused
@@ -55,6 +56,7 @@ from taxreport.importers.records import (
     Cells,
     invalid,
     RecordsBatch,
+    RecordsStream,
     RowIds,
     Table,
     make_trade,
@@ -114,28 +116,41 @@ def _value_columns(table: Table, default_ccy: str) -> dict[str, tuple[str, str]]
 
 def parse_bittytax(path: str, *, account: str | None = None, value_currency: str = "GBP") -> RecordsBatch:
     """Parse BittyTax records into events (nothing written); refused whole on any bad row."""
+    return iter_bittytax(path, account=account, value_currency=value_currency).collect()
+
+
+def iter_bittytax(path: str, *, account: str | None = None, value_currency: str = "GBP") -> RecordsStream:
+    """BittyTax records as a stream read a row at a time (what ``import bittytax`` writes as it reads: every row
+    stands alone). A bad header raises now; bad rows are listed by :class:`ImportRefused` at the stream's end."""
     required = ("Type", "Buy Quantity", "Buy Asset", "Sell Quantity", "Sell Asset", "Fee Quantity", "Fee Asset",
                 "Wallet", "Timestamp")
-    table = Table.read(path, required=required, what="a BittyTax records file")
+    table = Table.read(path, required=required, what="a BittyTax records file", stream=True)
     values = _value_columns(table, value_currency.upper())
-    batch = RecordsBatch(path, rows=len(table.rows))
     known = (*required, *(h for h, _ in values.values()), "Note")
     extra = table.extra_columns(known)
-    if extra:
-        batch.notes.append(f"columns not used: {', '.join(extra)}")
-    ids = RowIds("bittytax")
-    problems: list[InputError] = []
-    for line, raw in table.rows:
-        try:
-            cells = Cells(table, line, raw)
-            batch.add(_event(cells, account, values, ids), f"{path}:{line}")
-        except CellError as exc:
-            problems.append(where(path, line, exc))
-        except ValueError as exc:
-            problems.append(invalid(path, line, exc))
-    if problems:
-        raise ImportRefused(path, problems)
-    return batch
+    out = RecordsStream(path, [f"columns not used: {', '.join(extra)}"] if extra else [])
+
+    def items() -> Iterator[tuple[Event, str]]:
+        ids = RowIds("bittytax")
+        problems: list[InputError] = []
+        for line, raw in table.rows:
+            out.rows += 1
+            try:
+                cells = Cells(table, line, raw)
+                event = _event(cells, account, values, ids)
+            except CellError as exc:
+                problems.append(where(path, line, exc))
+                continue
+            except ValueError as exc:
+                problems.append(invalid(path, line, exc))
+                continue
+            if not problems:
+                yield event, f"{path}:{line}"
+        if problems:
+            raise ImportRefused(path, problems)
+
+    out.items = items()
+    return out
 
 
 def _side(cells: Cells, kind: str) -> tuple[Decimal, str]:

@@ -48,6 +48,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Iterator
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused
@@ -56,6 +57,7 @@ from taxreport.importers.records import (
     Cells,
     invalid,
     RecordsBatch,
+    RecordsStream,
     RowIds,
     Table,
     make_trade,
@@ -109,29 +111,42 @@ def koinly_time(text: str) -> datetime:
 
 def parse_koinly(path: str, *, account: str | None = None) -> RecordsBatch:
     """Parse a Koinly Universal CSV into events (nothing written); refused whole on any bad row."""
-    table = Table.read(path, required=REQUIRED, what="a Koinly Universal CSV")
-    batch = RecordsBatch(path, rows=len(table.rows))
+    return iter_koinly(path, account=account).collect()
+
+
+def iter_koinly(path: str, *, account: str | None = None) -> RecordsStream:
+    """A Koinly Universal CSV as a stream of events. A transfer is two rows anywhere in the file (same TxHash),
+    so every row is first read and checked (the file a row at a time, each row kept once, as a checked
+    :class:`_Row`; any bad row refuses the file here, before the first event); the events are then made as
+    they are consumed, and a row that makes no valid event is listed by :class:`ImportRefused` at the end."""
+    table = Table.read(path, required=REQUIRED, what="a Koinly Universal CSV", stream=True)
     extra = table.extra_columns((*REQUIRED, *OPTIONAL))
-    if extra:
-        batch.notes.append(f"columns not used: {', '.join(extra)}")
-    ids = RowIds("koinly")
+    out = RecordsStream(path, [f"columns not used: {', '.join(extra)}"] if extra else [])
     problems: list[InputError] = []
-    parsed: list[tuple[int, Cells, _Row]] = []
+    parsed: list[_Row] = []
     for line, raw in table.rows:
+        out.rows += 1
         try:
-            cells = Cells(table, line, raw)
-            parsed.append((line, cells, _read(cells, account)))
+            parsed.append(_read(Cells(table, line, raw), account))
         except CellError as exc:
             problems.append(where(path, line, exc))
     if problems:
         raise ImportRefused(path, problems)
-    pairs = _transfer_pairs([r for _, _, r in parsed])
+    out.items = _events(path, parsed)
+    return out
+
+
+def _events(path: str, parsed: list[_Row]) -> Iterator[tuple[Event, str]]:
+    pairs = _transfer_pairs(parsed)
+    ids = RowIds("koinly")
+    problems: list[InputError] = []
     done: set[int] = set()
-    for line, _cells, row in parsed:
-        if row.line in done:
+    for row in parsed:
+        line = row.line
+        if line in done:
             continue
         try:
-            other = pairs.get(row.line)
+            other = pairs.get(line)
             if other is not None:
                 done.add(other.line)
                 out, into = (row, other) if row.sent else (other, row)
@@ -140,16 +155,19 @@ def parse_koinly(path: str, *, account: str | None = None) -> RecordsBatch:
                 event: Event = Transfer(time=out.time, source=SOURCE, external_id=ids(out.key, into.key),
                                         from_account=out.account, to_account=into.account, asset=out.sent[1],
                                         quantity=out.sent[0] + fee, fee=fee, note=out.note)
-                batch.add(event, f"{path}:{min(line, other.line)},{max(line, other.line)}")
-                continue
-            batch.add(_event(row, ids(row.key)), f"{path}:{line}")
+                origin = f"{path}:{min(line, other.line)},{max(line, other.line)}"
+            else:
+                event, origin = _event(row, ids(row.key)), f"{path}:{line}"
         except CellError as exc:
             problems.append(where(path, line, exc))
+            continue
         except ValueError as exc:
             problems.append(invalid(path, line, exc))
+            continue
+        if not problems:
+            yield event, origin
     if problems:
         raise ImportRefused(path, problems)
-    return batch
 
 
 class _Row:

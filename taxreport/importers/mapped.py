@@ -38,18 +38,18 @@ A file with any bad row is refused whole (file:line: column: reason); nothing is
 from __future__ import annotations
 
 import csv
-import io
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from taxreport.errors import InputError
-from taxreport.importers.base import ImportRefused, ParsedBatch, read_text
+from taxreport.importers.base import ImportRefused, ParsedBatch, file_lines, read_text
 from taxreport.importers.okx.common import checked_decimal
-from taxreport.model.events import Side, Trade, utc
+from taxreport.model.events import Event, Side, Trade, utc
 from taxreport.model.money import unit_price
 
 
@@ -131,11 +131,38 @@ class _Bad(Exception):
 
 
 def parse_mapped(path: str | Path, mapping: Mapping, *, account: str) -> ParsedBatch:
+    """Every trade of the file in a :class:`ParsedBatch` (:class:`ImportRefused` if any row is bad)."""
+    batch = ParsedBatch(str(path))
+    for event, origin in iter_mapped(path, mapping, account=account):
+        batch.add(event, origin)
+    return batch
+
+
+def _body_lines(path: str | Path, skip: int) -> Iterator[str]:
+    """The file's lines after the first ``skip`` (lines as ``str.splitlines`` counts them, so a preamble
+    ends where a text editor shows it end), split again as ``csv`` reads a text (at ``\n``, ``\r\n`` and
+    ``\r``), read a block at a time."""
+    pieces = (piece for line in file_lines(path) for piece in line.splitlines(keepends=True))
+    for _ in range(skip):
+        if next(pieces, None) is None:
+            return
+    pending: list[str] = []
+    for piece in pieces:
+        if piece.endswith(("\n", "\r")):
+            yield "".join((*pending, piece)) if pending else piece
+            pending = []
+        else:
+            pending.append(piece)  # a line break csv does not split at (\u2028, \x0c…): the line goes on
+    if pending:
+        yield "".join(pending)
+
+
+def iter_mapped(path: str | Path, mapping: Mapping, *, account: str) -> Iterator[tuple[Event, str]]:
+    """The file's trades with their origins, read a row at a time (what ``import mapped`` streams into the
+    ledger). A bad header raises before the first trade; after the first bad row no more trades are yielded,
+    the rest is still checked, and :class:`ImportRefused` lists every bad row at the end."""
     name = str(path)
-    lines = read_text(path).splitlines(keepends=True)
-    body = "".join(lines[mapping.skip_lines:])
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=mapping.delimiter)
-    batch = ParsedBatch(name)
+    reader = csv.reader(_body_lines(path, mapping.skip_lines), delimiter=mapping.delimiter)
     problems: list[InputError] = []
     try:
         header = [h.strip().lstrip("\ufeff") for h in next(reader)]
@@ -161,15 +188,17 @@ def parse_mapped(path: str | Path, mapping: Mapping, *, account: str) -> ParsedB
                 continue
             row = {key: cells[index[col]].strip() for key, col in mapping.columns.items()}
             try:
-                batch.add(_trade(row, mapping, account), f"{name}:{line}")
+                trade = _trade(row, mapping, account)
             except _Bad as exc:
                 column = mapping.columns.get(exc.column or "", exc.column)
                 problems.append(InputError(exc.reason, file=name, line=line, field=column))
+                continue
+            if not problems:
+                yield trade, f"{name}:{line}"
     except csv.Error as exc:
         problems.append(InputError(f"malformed CSV: {exc}", file=name, line=start))
     if problems:
         raise ImportRefused(name, problems)
-    return batch
 
 
 def _time(text: str, m: Mapping) -> datetime:

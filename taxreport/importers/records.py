@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from taxreport.errors import InputError
-from taxreport.importers.base import csv_lines, read_text
+from taxreport.importers.base import csv_lines, file_lines
 from taxreport.model.assets import FIAT, STABLECOINS
 from taxreport.model.events import Event, Side, Trade
 from taxreport.model.money import parse_amount, unit_price
@@ -62,22 +62,19 @@ class Table:
 
     path: str
     header: list[str]
-    rows: list[tuple[int, list[str]]]
+    rows: Iterable[tuple[int, list[str]]]  # (line, cells) of the non-blank data rows: a list, or a stream
     index: dict[str, int] = field(default_factory=dict)  # lower-case name -> position
 
     @classmethod
-    def read(cls, path: str, *, required: Sequence[str], what: str) -> Table:
-        text = read_text(path)
-        records: list[tuple[int, list[str]]] = []
-        try:
-            for line, cells in csv_lines(text):
-                if any(c.strip() for c in cells):
-                    records.append((line, cells))
-        except InputError as exc:
-            raise InputError(exc.reason, file=path, line=exc.line) from exc
-        if not records:
+    def read(cls, path: str, *, required: Sequence[str], what: str, stream: bool = False) -> Table:
+        """The file's header, checked, and its rows: all of them in a list, or with ``stream`` an iterator that
+        reads them from the file as it is consumed (a bad byte or malformed CSV further on is then raised
+        when the reading reaches it)."""
+        records = _records(path)
+        first = next(records, None)
+        if first is None:
             raise InputError(f"empty file: expected {what} with the header {','.join(required)}", file=path)
-        line, header = records[0]
+        line, header = first
         header = [h.strip() for h in header]
         while len(header) > 1 and header[-1] == "":
             header.pop()
@@ -87,7 +84,7 @@ class Table:
             why = f"missing {', '.join(missing)}" if missing else "a column appears twice"
             raise InputError(f"header {','.join(header)!r} is not {what} ({why}; expected "
                              f"{','.join(required)})", file=path, line=line)
-        return cls(path, header, records[1:], index)
+        return cls(path, header, records if stream else list(records), index)
 
     def has(self, name: str) -> bool:
         return name.lower() in self.index
@@ -95,6 +92,16 @@ class Table:
     def extra_columns(self, known: Sequence[str]) -> list[str]:
         lower = {k.lower() for k in known}
         return [h for h in self.header if h and h.lower() not in lower]
+
+
+def _records(path: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank CSV records of the file, read a block at a time (:func:`file_lines`)."""
+    try:
+        for line, cells in csv_lines(file_lines(path, universal=True)):
+            if any(c.strip() for c in cells):
+                yield line, cells
+    except InputError as exc:
+        raise InputError(exc.reason, file=path, line=exc.line) from exc
 
 
 class Cells:
@@ -196,6 +203,27 @@ def invalid(path: str, line: int, exc: ValueError) -> InputError:
     """A model's ``"field: reason"`` refusal of the event a row makes, placed at ``path:line``."""
     field, _, reason = str(exc).partition(": ")
     return InputError(reason or str(exc), file=path, line=line, field=field if reason else None)
+
+
+@dataclass
+class RecordsStream:
+    """What a records importer makes of one file, read as it is consumed: ``items`` yields ``(event,
+    origin)`` and raises :class:`~taxreport.importers.base.ImportRefused` at its end if any row was bad (after
+    the first bad row nothing more is yielded, the rest is still checked). ``rows`` counts the data rows read
+    (final once ``items`` is exhausted); ``notes`` are known before the first row."""
+
+    path: str
+    notes: list[str]
+    items: Iterator[tuple[Event, str]] = field(default_factory=lambda: iter(()))
+    rows: int = 0
+
+    def collect(self) -> RecordsBatch:
+        """The whole stream in a :class:`RecordsBatch` (for callers that hold every event anyway)."""
+        batch = RecordsBatch(self.path, notes=self.notes)
+        for event, origin in self.items:
+            batch.add(event, origin)
+        batch.rows = self.rows
+        return batch
 
 
 @dataclass

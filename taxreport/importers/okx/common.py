@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import Sequence
 
 from taxreport.errors import InputError
-from taxreport.importers.base import csv_lines, read_text
+from taxreport.importers.base import csv_lines, file_lines
 from taxreport.model.events import Event
 from taxreport.model.money import parse_amount
 
@@ -143,16 +143,17 @@ def clean_cell(cell: str) -> str:
 
 
 def read_okx_file(path: str) -> OkxFile:
-    """Read the file; raise :class:`InputError` naming the file for an empty or undecodable file."""
+    """Read the file; raise :class:`InputError` naming the file for an empty or undecodable file. Its rows are
+    held (OKX rows are paired and their balance chain checked across the file), once: the file is read a block
+    at a time, never as one text beside its rows."""
     name = str(path)
-    text = read_text(path)
     records: list[tuple[int, list[str]]] = []
     try:
-        for line, cells in csv_lines(text):
-            records.append((line, cells))
+        for line, cells in csv_lines(file_lines(path, universal=True)):
+            if any(x.strip() for x in cells):
+                records.append((line, cells))
     except InputError as exc:
         raise InputError(exc.reason, file=name, line=exc.line) from exc
-    records = [(n, c) for n, c in records if any(x.strip() for x in c)]
     if not records:
         raise InputError("empty file: expected an OKX trading or funding history export", file=name)
     metadata = None
