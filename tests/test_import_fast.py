@@ -303,3 +303,61 @@ def test_a_mapped_file_after_its_preamble_is_read_as_the_whole_text_was(tmp_path
 
         assert rows(csv_module.reader(_body_lines(path, skip), delimiter=";")) == \
             rows(csv_module.reader(io.StringIO(body, newline=""), delimiter=";"))
+
+
+# --- a stream is read ahead by a worker thread while the writer inserts ----------------------------------------
+def _trades(n: int, start: int = 0, price: str = "30000"):  # noqa: ANN202
+    from taxreport.model.events import Trade
+
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for i in range(start, start + n):
+        yield Trade(time=t0 + timedelta(seconds=i), source="csv", external_id=f"x/{i}", account="x:main",
+                    side=Side.BUY, base="BTC", quote="USD", quantity=Decimal("0.1"), price=Decimal(price)), f"f:{i}"
+
+
+def test_a_read_ahead_stream_is_written_in_order_and_verifies(tmp_path):
+    from taxreport.ledger import Ledger
+    from taxreport.ledger.store import CHUNK
+
+    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
+        result = led.append_stream(_trades(3 * CHUNK + 5), actor="importer:test", reason="read ahead")
+        assert result.added == list(range(1, 3 * CHUNK + 6))
+        assert [e.external_id for e in led.events()] == [f"x/{i}" for i in range(3 * CHUNK + 5)]
+        assert led.verify().ok
+
+
+def test_what_the_stream_raises_is_raised_by_the_writer_and_nothing_is_written(tmp_path):
+    from taxreport.ledger import Ledger
+    from taxreport.ledger.store import CHUNK
+
+    class Refused(Exception):
+        pass
+
+    def stream():  # noqa: ANN202
+        yield from _trades(2 * CHUNK + 3)
+        raise Refused("row 10,004 is bad")
+
+    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
+        with pytest.raises(Refused, match="row 10,004 is bad"):
+            led.append_stream(stream(), actor="importer:test", reason="refused")
+        assert led.count() == 0 and led.verify().ok
+
+
+def test_when_the_writer_refuses_a_row_the_reader_stops(tmp_path):
+    from taxreport.errors import LedgerError
+    from taxreport.ledger import Ledger
+    from taxreport.ledger.store import CHUNK
+
+    read = []
+
+    def stream():  # noqa: ANN202
+        for item in _trades(20 * CHUNK):
+            read.append(item)
+            yield item
+
+    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
+        led.append_stream(_trades(3, start=CHUNK + 1, price="1"), actor="importer:test", reason="first")
+        with pytest.raises(LedgerError, match="different content"):
+            led.append_stream(stream(), actor="importer:test", reason="conflict")
+        assert led.count() == 3 and led.verify().ok
+    assert len(read) < 6 * CHUNK  # stopped a few chunks after the conflict, not at the end of the stream
