@@ -171,7 +171,11 @@ def _events(path: str, parsed: list[_Row]) -> Iterator[tuple[Event, str]]:
 
 
 class _Row:
-    """One Koinly row, read and checked (what it means is decided in :func:`_event`)."""
+    """One Koinly row, read and checked (what it means is decided in :func:`_event`). Every row of a file is
+    held at once (transfers pair rows across the file), so it has slots, not a dict."""
+
+    __slots__ = ("line", "time", "account", "sent", "received", "fee", "worth", "label", "description", "txhash",
+                 "key", "ours")
 
     def __init__(self, line: int, time: datetime, account: str, sent: tuple[Decimal, str] | None,
                  received: tuple[Decimal, str] | None, fee: tuple[Decimal, str] | None,
