@@ -315,9 +315,19 @@ def _trades(n: int, start: int = 0, price: str = "30000"):  # noqa: ANN202
                     side=Side.BUY, base="BTC", quote="USD", quantity=Decimal("0.1"), price=Decimal(price)), f"f:{i}"
 
 
-def test_a_read_ahead_stream_is_written_in_order_and_verifies(tmp_path):
+@pytest.fixture
+def small_chunks(monkeypatch):  # noqa: ANN201
+    """Chunks of 100 events, so a test of many chunks stays quick."""
+    import taxreport.ledger.store as store
+
+    monkeypatch.setattr(store, "CHUNK", 100)
+    return 100
+
+
+def test_a_read_ahead_stream_is_written_in_order_and_verifies(tmp_path, small_chunks):
     from taxreport.ledger import Ledger
-    from taxreport.ledger.store import CHUNK
+
+    CHUNK = small_chunks  # noqa: N806
 
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
         result = led.append_stream(_trades(3 * CHUNK + 5), actor="importer:test", reason="read ahead")
@@ -326,27 +336,29 @@ def test_a_read_ahead_stream_is_written_in_order_and_verifies(tmp_path):
         assert led.verify().ok
 
 
-def test_what_the_stream_raises_is_raised_by_the_writer_and_nothing_is_written(tmp_path):
+def test_what_the_stream_raises_is_raised_by_the_writer_and_nothing_is_written(tmp_path, small_chunks):
     from taxreport.ledger import Ledger
-    from taxreport.ledger.store import CHUNK
+
+    CHUNK = small_chunks  # noqa: N806
 
     class Refused(Exception):
         pass
 
     def stream():  # noqa: ANN202
         yield from _trades(2 * CHUNK + 3)
-        raise Refused("row 10,004 is bad")
+        raise Refused("row 204 is bad")
 
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
-        with pytest.raises(Refused, match="row 10,004 is bad"):
+        with pytest.raises(Refused, match="row 204 is bad"):
             led.append_stream(stream(), actor="importer:test", reason="refused")
         assert led.count() == 0 and led.verify().ok
 
 
-def test_when_the_writer_refuses_a_row_the_reader_stops(tmp_path):
+def test_when_the_writer_refuses_a_row_the_reader_stops(tmp_path, small_chunks):
     from taxreport.errors import LedgerError
     from taxreport.ledger import Ledger
-    from taxreport.ledger.store import CHUNK
+
+    CHUNK = small_chunks  # noqa: N806
 
     read = []
 
