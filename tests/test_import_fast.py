@@ -373,3 +373,34 @@ def test_when_the_writer_refuses_a_row_the_reader_stops(tmp_path, small_chunks):
             led.append_stream(stream(), actor="importer:test", reason="conflict")
         assert led.count() == 3 and led.verify().ok
     assert len(read) < 6 * CHUNK  # stopped a few chunks after the conflict, not at the end of the stream
+
+
+BITTYTAX_HEADER = ("Type,Buy Quantity,Buy Asset,Buy Value,Sell Quantity,Sell Asset,Sell Value,Fee Quantity,Fee Asset,"
+                   "Fee Value,Wallet,Timestamp,Note\n")
+
+
+def _bittytax_rows(n: int) -> str:
+    return "".join(f"Trade,0.01,BTC,,{100 + i},GBP,,,,,W,2024-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z,r{i}\n"
+                   for i in range(n))
+
+
+def test_a_streamed_records_file_with_a_bad_row_after_several_chunks_writes_nothing(tmp_path, small_chunks):
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+
+    bad = tmp_path / "records.csv"
+    bad.write_text(BITTYTAX_HEADER + _bittytax_rows(3 * small_chunks) + "Trade,x,BTC,,1,GBP,,,,,W,2024-01-02T00:00:00Z,\n")
+    db = tmp_path / "new.sqlite3"
+    r = CliRunner().invoke(root, ["--db", str(db), "import", "bittytax", str(bad)])
+    assert r.exit_code == 1
+    assert f"{bad}: refused, nothing was written (1 problem):\n  {bad}:{3 * small_chunks + 2}: Buy Quantity: 'x' is not " \
+           "a number" in r.output
+    assert not db.exists()  # the ledger this command would have created is not left behind
+    good = tmp_path / "good.csv"
+    good.write_text(BITTYTAX_HEADER + _bittytax_rows(3 * small_chunks))
+    r = CliRunner().invoke(root, ["--db", str(db), "import", "bittytax", str(good), str(bad)])
+    assert r.exit_code == 1 and not db.exists()  # several files: all are checked before any is written
+    r = CliRunner().invoke(root, ["--db", str(db), "import", "bittytax", str(good), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert '"rows": 300' in r.output and '"added": 300' in r.output and '"trade": 300' in r.output
