@@ -39,7 +39,7 @@ def import_mapped(ctx: click.Context, files: tuple[str, ...], mapping_path: str,
         summaries.append(write_stream(led, path, iter_mapped(path, mapping, account=account),
                                       actor=f"importer:{mapping.source}",
                                       reason=f"import mapped {path} with {mapping_path}",
-                                      total=lines - 1 - mapping.skip_lines if lines else None))
+                                      total=max(lines - 1 - mapping.skip_lines, 0) if lines else None))
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
         return
