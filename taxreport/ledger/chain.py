@@ -45,6 +45,21 @@ def row_hasher(actor: str, reason: str, recorded_at: str) -> Callable[[str, int,
     return hash_row
 
 
+def _chunk_hashes(actor: str, reason: str, recorded_at: str, prevs: Sequence[str], seqs: Sequence[int],
+                  keys: Sequence[str], kinds: Sequence[str], times: Sequence[str], payloads: Sequence[str]
+                  ) -> tuple[str, ...]:
+    """:func:`row_hasher`'s hash of each row of one append (same actor, reason and time of recording), given
+    column by column: the same text, hashed in one comprehension instead of a call per row."""
+    head = '{"actor":' + _text(actor) + ',"kind":'
+    middle = ',"reason":' + _text(reason) + ',"recorded_at":' + _text(recorded_at) + ',"seq":'
+    sha256, text = hashlib.sha256, _text
+    quoted: dict[str, str] = {}  # the few kinds, quoted once
+    return tuple(
+        sha256(f'{prev}{head}{quoted.get(kind) or quoted.setdefault(kind, text(kind))},"natural_key":{text(key)},'
+               f'"payload":{text(payload)}{middle}{int(seq)},"time":{text(time)}}}'.encode()).hexdigest()
+        for prev, seq, key, kind, time, payload in zip(prevs, seqs, keys, kinds, times, payloads))
+
+
 class _RowHasher:
     """:func:`row_hash` of stored rows (strings and an integer ``seq``) through :func:`row_hasher`, reusing
     the hasher while consecutive rows share actor, reason and time of recording (one append)."""
@@ -162,8 +177,8 @@ class ChainWalk:
             return False
         try:
             if actors.count(actors[0]) == n and reasons.count(reasons[0]) == n and recorded.count(recorded[0]) == n:
-                computed = tuple(map(row_hasher(actors[0], reasons[0], recorded[0]),  # type: ignore[arg-type]
-                                     prevs, seqs, keys, kinds, times, payloads))
+                computed = _chunk_hashes(actors[0], reasons[0], recorded[0], prevs, seqs, keys, kinds, times,  # type: ignore[arg-type]
+                                         payloads)
             else:  # the chunk spans several appends
                 shared: tuple[object, object, object] | None = None
                 out = []
