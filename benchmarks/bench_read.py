@@ -10,7 +10,8 @@ Stages, each timed on its own (best of ``--runs``), in the order a `gains` call 
 * ``review check``: :func:`taxreport.review.refuse_blocking` (the year's blocking items);
 * ``recorded lots``: :func:`taxreport.rebalance.lot_identification.recorded_selections`;
 * ``prepare``: :func:`taxreport.prepare.prepare_events` (reversals, simulated accounts, bases, transfers);
-* ``legs``: :func:`taxreport.model.legs.event_legs` of every prepared event (what valuation consumes).
+* ``legs``: :func:`taxreport.model.legs.event_legs` of every prepared event (what valuation consumes), with the
+  cyclic GC paused as :func:`taxreport.gains.compute_gains_from_events` pauses it.
 
 The last line is the sum: read to legs for one year. Peak RSS of the process is printed too (the events
 held, once).
@@ -19,6 +20,7 @@ held, once).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import time
@@ -78,7 +80,9 @@ def main() -> None:
     figures.append(("recorded lots", seconds))
     seconds, prepared = best(args.runs, lambda: prepare_events(events))
     figures.append(("prepare", seconds))
+    gc.disable()
     seconds, legs = best(args.runs, lambda: list(chain.from_iterable(map(event_legs, prepared.events))))
+    gc.enable()
     figures.append(("legs", seconds))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{len(events):,} events, {len(legs):,} legs; best of {args.runs}; load average "

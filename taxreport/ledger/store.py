@@ -376,7 +376,7 @@ class Ledger:
             if cached is not None and cached[0] == key:
                 return list(cached[1])
             out: list[Event] = []
-            with progress.task("Reading the ledger", rows) as bar:
+            with progress.task("Reading the ledger", rows) as bar, _no_gc():
                 # the driver's cursor directly: one column, no SQLAlchemy row objects
                 for part in _parts(conn, "SELECT payload FROM events ORDER BY seq"):
                     out.extend(decode_payloads([row[0] for row in part]))

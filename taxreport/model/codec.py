@@ -232,7 +232,8 @@ def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_slow": event_from_payload, "_errors": _REBUILD_ERRORS,
-                           "_intern": sys.intern}
+                           "_intern": sys.intern,
+                           "_fromiso": datetime.fromisoformat, "_utc": timezone.utc, "_trusted_time": _trusted_time}
     lines = ["def build(p):", "    try:", f"        if len(p) != {len(fields) + 1}:", "            raise KeyError",
              "        o = _new(_cls)"]
     for i, f in enumerate(fields):
@@ -243,6 +244,13 @@ def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
             decode = sys.intern
         if decode is None:
             lines.append(f"        _s{i}(o, p[{f.name!r}])")
+        elif decode is _trusted_time:  # inline: a time is read for every event
+            lines.append(f"        v = p[{f.name!r}]")
+            lines.append("        if v is not None:")
+            lines.append("            t = _fromiso(v)")
+            lines.append(f"            _s{i}(o, t if t.tzinfo is _utc else _trusted_time(v))")
+            lines.append("        else:")
+            lines.append(f"            _s{i}(o, None)")
         else:
             env[f"_d{i}"] = decode
             lines.append(f"        v = p[{f.name!r}]")
