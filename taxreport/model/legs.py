@@ -193,6 +193,7 @@ def _income_legs(i: Income) -> list[Leg]:
 
 
 _tuple_new = tuple.__new__
+_DISPOSE, _ACQUIRE = LegKind.DISPOSE, LegKind.ACQUIRE
 
 
 def _leg(key: str, time: datetime, index: int, kind: LegKind, role: str, account: str, asset: str,
@@ -215,28 +216,29 @@ def _trade_legs(t: Trade) -> list[Leg]:
         if t.side is Side.BUY:
             return _swap_legs(t, t.quote, gross_quote, t.base, t.quantity)
         return _swap_legs(t, t.base, t.quantity, t.quote, gross_quote)
-    k, tm = t.natural_key, t.time
+    k, tm, account, base, quote = t.natural_key, t.time, t.account, t.base, t.quote
     fee, fa = t.fee, t.fee_asset
-    third = fee != 0 and fa not in (t.base, t.quote)
-    legs: list[Leg] = []
+    third = fee != 0 and fa not in (base, quote)
+    own_base = fee if fa == base else ZERO  # the fee inside each leg's quantity (Leg.own_fee)
+    own_quote = fee if fa == quote else ZERO
     if t.side is Side.BUY:
-        quote_out = gross_quote + (fee if fa == t.quote else ZERO)
-        base_in = t.quantity - (fee if fa == t.base else ZERO)
-        base_fee = fee if fa in (t.quote,) or third else ZERO
-        _require_positive(base_in, t, "the base received after the fee")
-        legs.append(_leg(k, tm, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out,
-                         own_fee=fee if fa == t.quote else ZERO))
-        legs.append(_leg(k, tm, 1, LegKind.ACQUIRE, "trade", t.account, t.base, base_in, t.quote, gross_quote,
-                         fa, base_fee, own_fee=fee if fa == t.base else ZERO))
+        quote_out = gross_quote + own_quote
+        base_in = t.quantity - own_base
+        if base_in <= 0:
+            _require_positive(base_in, t, "the base received after the fee")
+        legs = [_leg(k, tm, 0, _DISPOSE, "trade", account, quote, quote_out, quote, quote_out, None, ZERO, None,
+                     None, None, own_quote),
+                _leg(k, tm, 1, _ACQUIRE, "trade", account, base, base_in, quote, gross_quote, fa,
+                     fee if fa == quote or third else ZERO, None, None, None, own_base)]
     else:
-        base_out = t.quantity + (fee if fa == t.base else ZERO)
-        quote_in = gross_quote - (fee if fa == t.quote else ZERO)
-        base_fee = fee if fa == t.quote or third else ZERO
-        _require_positive(quote_in, t, "the quote received after the fee")
-        legs.append(_leg(k, tm, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
-                         fa, base_fee, own_fee=fee if fa == t.base else ZERO))
-        legs.append(_leg(k, tm, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in,
-                         own_fee=fee if fa == t.quote else ZERO))
+        base_out = t.quantity + own_base
+        quote_in = gross_quote - own_quote
+        if quote_in <= 0:
+            _require_positive(quote_in, t, "the quote received after the fee")
+        legs = [_leg(k, tm, 0, _DISPOSE, "trade", account, base, base_out, quote, gross_quote, fa,
+                     fee if fa == quote or third else ZERO, None, None, None, own_base),
+                _leg(k, tm, 1, _ACQUIRE, "trade", account, quote, quote_in, quote, quote_in, None, ZERO, None, None,
+                     None, own_quote)]
     if third:
         legs.append(_third_asset_fee_leg(t, k))
     return legs
