@@ -260,3 +260,22 @@ def test_effective_events_is_a_new_list_and_applies_reversals_only_when_there_ar
     target = plain[0]
     rev = Reversal(time=T0, source="manual", target_key=target.natural_key, reason="wrong")
     assert effective_events([*plain, rev]) == plain[1:]
+
+
+def test_a_trade_whose_fee_leaves_nothing_received_is_one_line_not_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+
+    db = str(tmp_path / "l.sqlite3")
+    with Ledger(f"sqlite:///{db}") as led:  # valid as an event (fee and quantity positive), impossible as legs
+        led.append([Deposit(time=T0, source="manual", external_id="d", account="a", asset="BTC", quantity=Decimal(1),
+                            cost=Decimal(1), cost_currency="USD"),
+                    Trade(time=T0 + timedelta(days=1), source="csv", external_id="1", account="a", side="sell",
+                          base="BTC", quote="USD", quantity=Decimal("0.1"), price=Decimal("10"), fee=Decimal("5"),
+                          fee_asset="USD")], actor="importer:test", reason="x")
+    result = CliRunner().invoke(root, ["--db", db, "gains", "-j", "us", "-y", "2022"])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("error: fee: the quote received after the fee would be -4.0 in trade "
+                                     "trade:csv:1"), result.output
+    assert "Traceback" not in result.output

@@ -63,6 +63,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
+from taxreport.errors import InputError
 from taxreport.model.assets import FIAT, STABLECOINS
 from taxreport.model.events import (
     AccountDeclaration,
@@ -362,9 +363,14 @@ _LEGS_BY_BASE: tuple[tuple[type, Callable[[Any], list[Leg]]], ...] = (
 _LEGS_OF_TYPE: dict[type, Callable[[Any], list[Leg]]] = {}
 
 
+class FeeError(InputError, ValueError):
+    """A stored trade whose fee leaves nothing received: a one-line error for the user (an
+    :class:`~taxreport.errors.InputError`), still a ``ValueError`` for callers that catch malformed events."""
+
+
 def _require_positive(value: Decimal, trade: Trade, what: str) -> None:
     if value <= 0:
-        raise ValueError(f"fee: {what} would be {value} in trade {trade.natural_key}")
+        raise FeeError(f"{what} would be {value} in trade {trade.natural_key}", field="fee")
 
 
 def balances_of(events: Iterable[Event], *, at: datetime | None = None) -> dict[tuple[str, str], Decimal]:
