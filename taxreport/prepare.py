@@ -24,8 +24,8 @@ from taxreport.lots.own_transfers import (
     TransferMatching,
     match_own_transfers,
 )
-from taxreport.model.events import BasisSupplement, Deposit, Event, GiftIn, Reversal
-from taxreport.model.legs import effective_events
+from taxreport.model.events import AccountDeclaration, BasisSupplement, Deposit, Event, GiftIn, Reversal
+from taxreport.model.legs import any_kind, effective_events, kinds_in
 from taxreport.jurisdictions.base import Note
 from taxreport.simulated import (
     SIMULATED_CODE,
@@ -107,10 +107,11 @@ def prepare_events(events: Sequence[Event], *, include_simulated: bool = False,
                    window: timedelta = DEFAULT_WINDOW) -> Prepared:
     """The history the tax engine reads (steps in the module docstring)."""
     items = events if isinstance(events, list) else list(events)
-    effective = effective_events(items) if any(type(e) is Reversal for e in items) else items
-    sim = simulated_accounts(effective)
-    kept = without_simulated(effective, include=include_simulated)
-    matching = match_own_transfers(apply_basis(kept), window=window)
+    kinds = kinds_in(items)  # one C-speed pass says which steps have anything to do
+    effective = effective_events(items) if any_kind(kinds, Reversal) else items
+    sim = simulated_accounts(effective) if any_kind(kinds, AccountDeclaration) else {}
+    kept = without_simulated(effective, include=include_simulated, simulated=sim) if sim else effective
+    matching = match_own_transfers(apply_basis(kept) if any_kind(kinds, BasisSupplement) else kept, window=window)
     notes: list[str] = []
     if sim and include_simulated:
         notes.append(Note(banner(sim), SIMULATED_CODE))  # reports find it by this code

@@ -44,8 +44,8 @@ from typing import Any
 from taxreport.errors import InputError
 from taxreport.lots.own_transfers import DEFAULT_WINDOW
 from taxreport.model.assets import FIAT
-from taxreport.model.events import Deposit, Event, GiftIn, Withdrawal
-from taxreport.model.legs import event_legs
+from taxreport.model.events import Deposit, Event, GiftIn, Trade, Withdrawal
+from taxreport.model.legs import any_kind, event_legs, kinds_in
 from taxreport.model.money import decimal_str
 from taxreport.prepare import Prepared, prepare_events
 
@@ -113,10 +113,8 @@ def review_prepared(prepared: Prepared, *, zero_cost_assets: Sequence[str] = (),
     zero_ok = {a.upper() for a in zero_cost_assets}
     # Deposits without basis: covered by coins withdrawn earlier to an own wallet (the outside pool), or not.
     outside: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    unmatched_w = {w.natural_key for w in m.unmatched_withdrawals}
-    unmatched_d = {d.natural_key for d in m.unmatched_deposits}
-    flows = sorted((e for e in prepared.events if isinstance(e, (Withdrawal, Deposit))
-                    and e.natural_key in (unmatched_w | unmatched_d)), key=lambda e: e.time)
+    flows, noted = _flows_and_noted(prepared, {e.natural_key for e in (*m.unmatched_withdrawals,
+                                                                        *m.unmatched_deposits)})
     for e in flows:
         if e.asset in FIAT:
             continue  # fiat has no lots: money to or from a bank needs no pairing
@@ -143,7 +141,7 @@ def review_prepared(prepared: Prepared, *, zero_cost_assets: Sequence[str] = (),
                 f"deposit of {_q(e.quantity)} {e.asset} into {e.account} at {_when(e.time)} has no cost basis and "
                 "comes from no other own account",
                 f"taxreport ledger basis {e.natural_key} --cost AMOUNT --cost-currency CUR --acquired-at T"))
-    for ev in prepared.events:
+    for ev in noted:
         if type(ev) is GiftIn and ev.cost is None:
             items.append(ReviewItem.about(
                 "gift_without_basis", ev,
@@ -167,6 +165,26 @@ def review_prepared(prepared: Prepared, *, zero_cost_assets: Sequence[str] = (),
     if balances:
         items.extend(_negative_balances(prepared.events, zero_ok))
     return items
+
+
+def _flows_and_noted(prepared: Prepared, unmatched: set[str]
+                     ) -> tuple[list[Withdrawal | Deposit], list[GiftIn | Withdrawal]]:
+    """From one walk of the prepared events: the unmatched withdrawals and deposits (keys ``unmatched``) by time,
+    and the gifts received without basis, gifts given and lost coins in ledger order. A history holding none
+    of those kinds is not walked."""
+    if not unmatched and not any_kind(kinds_in(prepared.events), GiftIn, Withdrawal):
+        return [], []
+    flows: list[Withdrawal | Deposit] = []
+    noted: list[GiftIn | Withdrawal] = []
+    for e in prepared.events:
+        if type(e) is Trade:
+            continue
+        if isinstance(e, (Withdrawal, Deposit)) and e.natural_key in unmatched:
+            flows.append(e)
+        if (type(e) is GiftIn and e.cost is None) or (isinstance(e, Withdrawal) and e.purpose in ("gift", "lost")):
+            noted.append(e)  # type: ignore[arg-type]
+    flows.sort(key=lambda e: e.time)
+    return flows, noted
 
 
 def _negative_balances(events: Sequence[Event], zero_ok: set[str]) -> list[ReviewItem]:

@@ -13,13 +13,13 @@ unless the user asks for them (``--include-simulated``); reports made that way s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from taxreport.errors import LedgerError
 from taxreport.model.events import AccountDeclaration, Event, Reversal
-from taxreport.model.legs import effective_events
+from taxreport.model.legs import any_kind, effective_events, kinds_in
 
 SIMULATED_BANNER = "SIMULATED: includes simulated accounts ({accounts}); not a tax figure"
 
@@ -57,7 +57,10 @@ def mark_simulated(ledger, account: str, venue: str, *, actor: str, time: dateti
 def simulated_accounts(events: Iterable[Event]) -> dict[str, SimulatedAccount]:
     """Accounts declared simulated by an effective (not reversed) declaration, by name."""
     items = events if isinstance(events, list) else list(events)
-    if any(type(e) is Reversal for e in items):
+    kinds = kinds_in(items)
+    if not any_kind(kinds, AccountDeclaration):
+        return {}
+    if any_kind(kinds, Reversal):
         items = effective_events(items)
     out: dict[str, SimulatedAccount] = {}
     for e in items:
@@ -66,13 +69,15 @@ def simulated_accounts(events: Iterable[Event]) -> dict[str, SimulatedAccount]:
     return out
 
 
-def without_simulated(events: Sequence[Event], *, include: bool = False) -> list[Event]:
+def without_simulated(events: Sequence[Event], *, include: bool = False,
+                      simulated: Mapping[str, SimulatedAccount] | None = None) -> list[Event]:
     """``events`` without any event touching a simulated account (declarations kept out too), or all of
-    them with ``include=True``."""
+    them with ``include=True``. ``simulated``: the accounts, when the caller already has them
+    (:func:`simulated_accounts` of the same events)."""
     items = list(events)
     if include:
         return items
-    sim = simulated_accounts(items)
+    sim = simulated_accounts(items) if simulated is None else simulated
     if not sim:
         return items
     return [e for e in items if not any(a in sim for a in e.accounts)]

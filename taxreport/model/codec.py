@@ -8,20 +8,27 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import sys
 import typing
 from datetime import datetime, timezone
 from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
 
 from taxreport.model.events import (
     EVENT_TYPES,
+    AccountDeclaration,
+    BasisSupplement,
     Deposit,
     Event,
+    GiftIn,
     Income,
+    Record,
     Reversal,
     Trade,
     Transfer,
+    TransferLink,
     Withdrawal,
     canonical_json,
     format_time,
@@ -185,17 +192,20 @@ def _payload_fields(cls: type) -> list[tuple[str, str, Any]]:
 
 
 def _trusted_decoder_for(hint: Any) -> Any:
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is typing.Union or (args and type(None) in args):
-        inner = [a for a in args if a is not type(None)]
-        hint = inner[0] if len(inner) == 1 else hint
+    hint = _plain_hint(hint)
     if hint is Decimal:
         return Decimal
     if hint is datetime:
         return _trusted_time
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint
+        return _enum_member(hint)
     return None
+
+
+def _enum_member(cls: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
+    """``cls(value)`` for a stored value, as a dict lookup (an unknown value raises KeyError: the payload is
+    then rebuilt by the validating decoder, which names it)."""
+    return cls._value2member_map_.__getitem__  # type: ignore[return-value]
 
 
 def _trusted_time(text: str) -> datetime:
@@ -203,49 +213,100 @@ def _trusted_time(text: str) -> datetime:
     return value if value.tzinfo is timezone.utc else parse_time(text)
 
 
+def _frozen_data(value: Any) -> MappingProxyType[str, Any]:
+    """A :class:`Record`'s ``data`` as its ``__post_init__`` freezes it: the JSON object read back from the
+    canonical payload is already ``json.loads(canonical_json(data))``, so it is only wrapped."""
+    if type(value) is not dict:
+        raise TypeError("data: not a JSON object")
+    return MappingProxyType(value)
+
+
+# Text fields whose values repeat across events (account and asset names, sources, purposes): each is read as
+# one shared string (``sys.intern``), so a million events hold one "BTC", not a million copies.
+_SHARED_TEXT = frozenset({"account", "base", "quote", "fee_asset", "source", "asset", "from_account", "to_account",
+                          "cost_currency", "value_currency", "purpose", "income_type", "record_type", "venue"})
+
 # Event classes whose ``__post_init__`` only validates and normalises idempotently (so a payload it once
-# accepted decodes to an equal event without running it again). Any other class, e.g. a new kind or
-# Record (which freezes its data), is rebuilt through its constructor.
-TRUSTED_CLASSES: frozenset[type] = frozenset((Trade, Transfer, Deposit, Withdrawal, Income, Reversal))
+# accepted decodes to an equal event without running it again); Record's freezes its ``data``, which a stored
+# payload already is (:func:`_frozen_data`). A class not listed (a new kind) is rebuilt through its constructor.
+TRUSTED_CLASSES: frozenset[type] = frozenset((Trade, Transfer, Deposit, Withdrawal, Income, Reversal, Record, GiftIn,
+                                              BasisSupplement, TransferLink, AccountDeclaration))
 _BUILDERS: dict[type, Callable[[Mapping[str, Any]], Event] | None] = {}
+_REBUILD_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError)
 
 
 def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
     """A function that builds ``cls`` from a stored payload with one straight-line assignment per field
-    (generated once per class from its fields and type hints), or None for classes not trusted."""
+    (generated once per class from its fields and type hints), or None for classes not trusted. A payload not
+    of the shape written today (a field missing or added, a value of another type) is rebuilt by
+    :func:`event_from_payload`, which validates it."""
     if cls in _BUILDERS:
         return _BUILDERS[cls]
     if cls not in TRUSTED_CLASSES:
         _BUILDERS[cls] = None
         return None
     hints = typing.get_type_hints(cls)
-    env: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
-    lines = ["def build(p):", "    o = _new(_cls)"]
-    for i, f in enumerate(dataclasses.fields(cls)):
-        decode = _trusted_decoder_for(hints[f.name])
+    fields = dataclasses.fields(cls)
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_slow": event_from_payload, "_errors": _REBUILD_ERRORS,
+                           "_intern": sys.intern,
+                           "_fromiso": datetime.fromisoformat, "_utc": timezone.utc, "_trusted_time": _trusted_time}
+    lines = ["def build(p):", "    try:", f"        if len(p) != {len(fields) + 1}:", "            raise KeyError",
+             "        o = _new(_cls)"]
+    for i, f in enumerate(fields):
+        # the slot's own setter (what object.__setattr__ ends in, without the attribute lookup)
+        env[f"_s{i}"] = cls.__dict__[f.name].__set__ if f.name in cls.__dict__ else _slot_setter(cls, f.name)
+        decode = _frozen_data if cls is Record and f.name == "data" else _trusted_decoder_for(hints[f.name])
+        if decode is None and f.name in _SHARED_TEXT:
+            decode = sys.intern
         if decode is None:
-            lines.append(f"    _set(o, {f.name!r}, p[{f.name!r}])")
+            lines.append(f"        _s{i}(o, p[{f.name!r}])")
+        elif decode is _trusted_time:  # inline: a time is read for every event
+            lines.append(f"        v = p[{f.name!r}]")
+            lines.append("        if v is not None:")
+            lines.append("            t = _fromiso(v)")
+            lines.append(f"            _s{i}(o, t if t.tzinfo is _utc else _trusted_time(v))")
+            lines.append("        else:")
+            lines.append(f"            _s{i}(o, None)")
         else:
             env[f"_d{i}"] = decode
-            lines.append(f"    v = p[{f.name!r}]")
-            lines.append(f"    _set(o, {f.name!r}, None if v is None else _d{i}(v))")
-    lines.append("    return o")
+            lines.append(f"        v = p[{f.name!r}]")
+            lines.append(f"        _s{i}(o, v if v is None else _d{i}(v))")
+    lines += ["        return o", "    except _errors:", "        return _slow(p)"]
     exec("\n".join(lines), env)  # noqa: S102 - code generated from the dataclass fields above, no input
     _BUILDERS[cls] = env["build"]
     return env["build"]
 
 
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    for base in cls.__mro__:
+        if name in base.__dict__:
+            return base.__dict__[name].__set__  # type: ignore[no-any-return]
+    raise AttributeError(name)
+
+
+_BY_KIND: dict[Any, Callable[[Mapping[str, Any]], Event]] = {}
+
+
+def _by_kind() -> dict[Any, Callable[[Mapping[str, Any]], Event]]:
+    """The builder of each stored kind (the validating decoder for kinds not trusted), made once."""
+    if not _BY_KIND:
+        for kind, cls in EVENT_TYPES.items():
+            _BY_KIND[kind] = _builder(cls) or event_from_payload
+    return _BY_KIND
+
+
 def trusted_event(payload: Mapping[str, Any]) -> Event:
     """Rebuild an event the ledger wrote (see above); falls back to :func:`event_from_payload` for classes
     that are not trusted and for payloads not of the shape written today (a field missing or added)."""
-    cls = EVENT_TYPES.get(payload.get("kind"))  # type: ignore[arg-type]
-    build = _builder(cls) if cls is not None else None
-    if build is None or len(payload) != _FIELD_COUNT.setdefault(cls, len(dataclasses.fields(cls)) + 1):  # type: ignore[arg-type]
-        return event_from_payload(payload)
-    try:
-        return build(payload)
-    except KeyError:  # not the shape the ledger writes today
-        return event_from_payload(payload)
+    return _by_kind().get(payload.get("kind"), event_from_payload)(payload)
 
 
-_FIELD_COUNT: dict[type, int] = {}
+def decode_payloads(texts: Sequence[str]) -> list[Event]:
+    """The events of stored payload texts (the ledger's read path): one ``json.loads`` for all of them, then
+    :func:`trusted_event` of each. Raises ``ValueError`` (or ``TypeError``/``KeyError``) for a payload that is
+    not an event."""
+    if not texts:
+        return []
+    builders = _by_kind()
+    slow = event_from_payload
+    return [builders.get(p.get("kind"), slow)(p) for p in json.loads("[" + ",".join(texts) + "]")]

@@ -61,8 +61,9 @@ import enum
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
+from taxreport.errors import InputError
 from taxreport.model.assets import FIAT, STABLECOINS
 from taxreport.model.events import (
     AccountDeclaration,
@@ -131,10 +132,28 @@ class Leg(NamedTuple):
 
 
 def effective_events(events: Iterable[Event]) -> list[Event]:
-    """Drop reversed events and the reversals themselves (order preserved)."""
-    items = list(events)
+    """Drop reversed events and the reversals themselves (order preserved). A new list, always."""
+    items = events if isinstance(events, list) else list(events)
+    if not has_kind(items, Reversal):
+        return list(items)  # nothing reversed: no natural key needs computing
     reversed_keys = {e.target_key for e in items if isinstance(e, Reversal)}
     return [e for e in items if not isinstance(e, Reversal) and e.natural_key not in reversed_keys]
+
+
+def kinds_in(events: Iterable[Event]) -> set[type]:
+    """The classes of ``events``, collected at C speed (``set(map(type, ...))``): a history of trades is not
+    walked in Python to find it holds no reversal, declaration or supplement."""
+    return set(map(type, events))
+
+
+def any_kind(kinds: Iterable[type], *classes: type) -> bool:
+    """True if one of ``kinds`` (:func:`kinds_in`) is one of ``classes`` or a subclass of one."""
+    return any(issubclass(present, classes) for present in kinds)
+
+
+def has_kind(events: Iterable[Event], *classes: type) -> bool:
+    """True if any of ``events`` is an instance of one of ``classes``."""
+    return any_kind(kinds_in(events), *classes)
 
 
 def legs_of(events: Iterable[Event]) -> Iterator[Leg]:
@@ -145,74 +164,84 @@ def legs_of(events: Iterable[Event]) -> Iterator[Leg]:
 
 def event_legs(event: Event) -> list[Leg]:
     """The legs of one event (reversals are *not* applied here)."""
-    if isinstance(event, Trade):
-        return _trade_legs(event)
-    if isinstance(event, Transfer):
-        return _transfer_legs(event)
-    if isinstance(event, Deposit):
-        return [
-            _leg(event, 0, LegKind.MOVE_IN, "deposit", event.account, event.asset, event.quantity,
-                 event.cost_currency, event.cost, acquired_at=event.acquired_at)
-        ]
-    if isinstance(event, Withdrawal):
-        return _withdrawal_legs(event)
-    if isinstance(event, Income):
-        return [
-            _leg(event, 0, LegKind.ACQUIRE, "income", event.account, event.asset, event.quantity,
-                 event.value_currency, event.value)
-        ]
-    if isinstance(event, (Record, Reversal)):
-        return []
-    # --- events helper (issue #12): gifts received, basis supplements, links, account declarations ---
-    if isinstance(event, GiftIn):
-        return _gift_in_legs(event)
-    if isinstance(event, (BasisSupplement, TransferLink, AccountDeclaration)):
-        return []  # move nothing: read by taxreport.prepare before legs are taken
-    # --- end events helper ---
-    raise TypeError(f"no legs defined for {type(event).__name__}")
+    make = _LEGS_OF_TYPE.get(type(event))
+    if make is None:
+        make = _LEGS_OF_TYPE[type(event)] = _legs_function(type(event))
+    return make(event)
 
 
-def _leg(event: Event, index: int, kind: LegKind, role: str, account: str, asset: str,
+def _legs_function(cls: type) -> Callable[[Any], list[Leg]]:
+    """The function giving the legs of events of class ``cls`` (a subclass takes its base's: a deposit read with
+    a basis supplied later is a deposit)."""
+    for base, make in _LEGS_BY_BASE:
+        if issubclass(cls, base):
+            return make
+    raise TypeError(f"no legs defined for {cls.__name__}")
+
+
+def _no_legs(_event: Event) -> list[Leg]:
+    return []
+
+
+def _deposit_legs(d: Deposit) -> list[Leg]:
+    return [_leg(d.natural_key, d.time, 0, LegKind.MOVE_IN, "deposit", d.account, d.asset, d.quantity,
+                 d.cost_currency, d.cost, acquired_at=d.acquired_at)]
+
+
+def _income_legs(i: Income) -> list[Leg]:
+    return [_leg(i.natural_key, i.time, 0, LegKind.ACQUIRE, "income", i.account, i.asset, i.quantity,
+                 i.value_currency, i.value)]
+
+
+_tuple_new = tuple.__new__
+_DISPOSE, _ACQUIRE = LegKind.DISPOSE, LegKind.ACQUIRE
+
+
+def _leg(key: str, time: datetime, index: int, kind: LegKind, role: str, account: str, asset: str,
          quantity: Decimal, value_asset: str | None, value_quantity: Decimal | None,
-         fee_asset: str | None = None, fee_quantity: Decimal = ZERO, *,
-         counter_account: str | None = None, acquired_at: datetime | None = None,
-         swap: Swap | None = None, own_fee: Decimal = ZERO) -> Leg:
-    return Leg(kind, role, event.time, account, asset, quantity, value_asset, value_quantity,
-               fee_asset if fee_quantity else None, fee_quantity, event.natural_key, index, counter_account,
-               acquired_at, swap, own_fee)
+         fee_asset: str | None = None, fee_quantity: Decimal = ZERO, counter_account: str | None = None,
+         acquired_at: datetime | None = None, swap: Swap | None = None, own_fee: Decimal = ZERO) -> Leg:
+    """One leg of the event whose natural key is ``key`` (computed once per event by the caller), built as the
+    tuple it is (no keyword processing: millions are built per report)."""
+    return _tuple_new(Leg, (kind, role, time, account, asset, quantity, value_asset, value_quantity,  # type: ignore[arg-type]
+                            fee_asset if fee_quantity else None, fee_quantity, key, index, counter_account,
+                            acquired_at, swap, own_fee))
 
 
 def _trade_legs(t: Trade) -> list[Leg]:
-    if t.base in FIAT and t.quote not in FIAT:
+    base_fiat, quote_fiat = t.base in FIAT, t.quote in FIAT
+    if base_fiat and not quote_fiat:
         return _fiat_base_legs(t)
     gross_quote = t.quantity * t.price
-    if t.base not in FIAT and t.quote not in FIAT:
+    if not base_fiat and not quote_fiat:
         if t.side is Side.BUY:
             return _swap_legs(t, t.quote, gross_quote, t.base, t.quantity)
         return _swap_legs(t, t.base, t.quantity, t.quote, gross_quote)
+    k, tm, account, base, quote = t.natural_key, t.time, t.account, t.base, t.quote
     fee, fa = t.fee, t.fee_asset
-    third = fee != 0 and fa not in (t.base, t.quote)
-    legs: list[Leg] = []
+    third = fee != 0 and fa not in (base, quote)
+    own_base = fee if fa == base else ZERO  # the fee inside each leg's quantity (Leg.own_fee)
+    own_quote = fee if fa == quote else ZERO
     if t.side is Side.BUY:
-        quote_out = gross_quote + (fee if fa == t.quote else ZERO)
-        base_in = t.quantity - (fee if fa == t.base else ZERO)
-        base_fee = fee if fa in (t.quote,) or third else ZERO
-        _require_positive(base_in, t, "the base received after the fee")
-        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.quote, quote_out,
-                         own_fee=fee if fa == t.quote else ZERO))
-        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, base_in, t.quote, gross_quote,
-                         fa, base_fee, own_fee=fee if fa == t.base else ZERO))
+        quote_out = gross_quote + own_quote
+        base_in = t.quantity - own_base
+        if base_in <= 0:
+            _require_positive(base_in, t, "the base received after the fee")
+        legs = [_leg(k, tm, 0, _DISPOSE, "trade", account, quote, quote_out, quote, quote_out, None, ZERO, None,
+                     None, None, own_quote),
+                _leg(k, tm, 1, _ACQUIRE, "trade", account, base, base_in, quote, gross_quote, fa,
+                     fee if fa == quote or third else ZERO, None, None, None, own_base)]
     else:
-        base_out = t.quantity + (fee if fa == t.base else ZERO)
-        quote_in = gross_quote - (fee if fa == t.quote else ZERO)
-        base_fee = fee if fa == t.quote or third else ZERO
-        _require_positive(quote_in, t, "the quote received after the fee")
-        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, base_out, t.quote, gross_quote,
-                         fa, base_fee, own_fee=fee if fa == t.base else ZERO))
-        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.quote, quote_in,
-                         own_fee=fee if fa == t.quote else ZERO))
+        base_out = t.quantity + own_base
+        quote_in = gross_quote - own_quote
+        if quote_in <= 0:
+            _require_positive(quote_in, t, "the quote received after the fee")
+        legs = [_leg(k, tm, 0, _DISPOSE, "trade", account, base, base_out, quote, gross_quote, fa,
+                     fee if fa == quote or third else ZERO, None, None, None, own_base),
+                _leg(k, tm, 1, _ACQUIRE, "trade", account, quote, quote_in, quote, quote_in, None, ZERO, None, None,
+                     None, own_quote)]
     if third:
-        legs.append(_third_asset_fee_leg(t))
+        legs.append(_third_asset_fee_leg(t, k))
     return legs
 
 
@@ -220,6 +249,7 @@ def _swap_legs(t: Trade, given: str, gross_given: Decimal, received: str, gross_
     """A crypto-to-crypto trade, orientation-free: the legs depend only on what is given and received
     (gross), the fee and its asset, never on which token the pair lists as quote (rule and sources in
     the module docstring, "Fees on crypto-to-crypto trades")."""
+    k, tm = t.natural_key, t.time
     fee, fa = t.fee, t.fee_asset
     third = fee != 0 and fa not in (given, received)
     swap = Swap(given, gross_given, received, gross_received)
@@ -230,28 +260,29 @@ def _swap_legs(t: Trade, given: str, gross_given: Decimal, received: str, gross_
     own_received = fee if fa == received else ZERO
     if given in STABLECOINS and received not in STABLECOINS:
         # a purchase of a token with a stablecoin: the fee is a cost of the acquisition (as with fiat)
-        legs = [_leg(t, 0, LegKind.DISPOSE, "trade", t.account, given, given_out, given, given_out, swap=swap,
+        legs = [_leg(k, tm, 0, LegKind.DISPOSE, "trade", t.account, given, given_out, given, given_out, swap=swap,
                      own_fee=own_given),
-                _leg(t, 1, LegKind.ACQUIRE, "trade", t.account, received, received_in, given, gross_given, fa,
+                _leg(k, tm, 1, LegKind.ACQUIRE, "trade", t.account, received, received_in, given, gross_given, fa,
                      fee if fa == given or third else ZERO, swap=swap, own_fee=own_received)]
     else:
         # a sale of the token given: the fee is a cost of that disposal
-        legs = [_leg(t, 0, LegKind.DISPOSE, "trade", t.account, given, given_out, received, gross_received, fa,
+        legs = [_leg(k, tm, 0, LegKind.DISPOSE, "trade", t.account, given, given_out, received, gross_received, fa,
                      fee if fa == received or third else ZERO, swap=swap, own_fee=own_given),
-                _leg(t, 1, LegKind.ACQUIRE, "trade", t.account, received, received_in, received, received_in,
+                _leg(k, tm, 1, LegKind.ACQUIRE, "trade", t.account, received, received_in, received, received_in,
                      swap=swap, own_fee=own_received)]
     if third:
-        legs.append(_third_asset_fee_leg(t))
+        legs.append(_third_asset_fee_leg(t, k))
     return legs
 
 
-def _third_asset_fee_leg(t: Trade) -> Leg:
+def _third_asset_fee_leg(t: Trade, k: str) -> Leg:
     """A fee paid in an asset that is neither side of the trade: a disposal of it at market value, or
     (a negative fee) a rebate acquired at market value."""
     assert t.fee_asset is not None
+    tm = t.time
     if t.fee > 0:
-        return _leg(t, 2, LegKind.DISPOSE, "fee", t.account, t.fee_asset, t.fee, None, None)
-    return _leg(t, 2, LegKind.ACQUIRE, "rebate", t.account, t.fee_asset, -t.fee, None, None)
+        return _leg(k, tm, 2, LegKind.DISPOSE, "fee", t.account, t.fee_asset, t.fee, None, None)
+    return _leg(k, tm, 2, LegKind.ACQUIRE, "rebate", t.account, t.fee_asset, -t.fee, None, None)
 
 
 def _fiat_base_legs(t: Trade) -> list[Leg]:
@@ -259,6 +290,7 @@ def _fiat_base_legs(t: Trade) -> list[Leg]:
     consideration is the fiat amount itself (cash received or paid, IRS Pub. 544 "amount realized"),
     not the market value of the crypto; the fee is attributed to the crypto leg as in the table above."""
     gross_quote = t.quantity * t.price
+    k, tm = t.natural_key, t.time
     fee, fa = t.fee, t.fee_asset
     third = fee != 0 and fa not in (t.base, t.quote)
     crypto_fee = fee if fa == t.base or third else ZERO
@@ -267,59 +299,78 @@ def _fiat_base_legs(t: Trade) -> list[Leg]:
         fiat_in = t.quantity - (fee if fa == t.base else ZERO)
         quote_out = gross_quote + (fee if fa == t.quote else ZERO)
         _require_positive(fiat_in, t, "the fiat received after the fee")
-        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.base, t.quantity,
+        legs.append(_leg(k, tm, 0, LegKind.DISPOSE, "trade", t.account, t.quote, quote_out, t.base, t.quantity,
                          fa, crypto_fee, own_fee=fee if fa == t.quote else ZERO))
-        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.base, fiat_in, t.base, fiat_in,
+        legs.append(_leg(k, tm, 1, LegKind.ACQUIRE, "trade", t.account, t.base, fiat_in, t.base, fiat_in,
                          own_fee=fee if fa == t.base else ZERO))
     else:  # give fiat, receive crypto
         fiat_out = t.quantity + (fee if fa == t.base else ZERO)
         quote_in = gross_quote - (fee if fa == t.quote else ZERO)
         _require_positive(quote_in, t, "the quote received after the fee")
-        legs.append(_leg(t, 0, LegKind.DISPOSE, "trade", t.account, t.base, fiat_out, t.base, fiat_out,
+        legs.append(_leg(k, tm, 0, LegKind.DISPOSE, "trade", t.account, t.base, fiat_out, t.base, fiat_out,
                          own_fee=fee if fa == t.base else ZERO))
-        legs.append(_leg(t, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.base, t.quantity,
+        legs.append(_leg(k, tm, 1, LegKind.ACQUIRE, "trade", t.account, t.quote, quote_in, t.base, t.quantity,
                          fa, crypto_fee, own_fee=fee if fa == t.quote else ZERO))
     if third:
-        legs.append(_third_asset_fee_leg(t))
+        legs.append(_third_asset_fee_leg(t, k))
     return legs
 
 
 def _transfer_legs(t: Transfer) -> list[Leg]:
+    k, tm = t.natural_key, t.time
     moved = t.quantity - t.fee
     legs = [
-        _leg(t, 0, LegKind.MOVE_OUT, "transfer", t.from_account, t.asset, moved, None, None,
+        _leg(k, tm, 0, LegKind.MOVE_OUT, "transfer", t.from_account, t.asset, moved, None, None,
              counter_account=t.to_account),
-        _leg(t, 1, LegKind.MOVE_IN, "transfer", t.to_account, t.asset, moved, None, None,
+        _leg(k, tm, 1, LegKind.MOVE_IN, "transfer", t.to_account, t.asset, moved, None, None,
              counter_account=t.from_account),
     ]
     if t.fee:
-        legs.append(_leg(t, 2, LegKind.DISPOSE, "fee", t.from_account, t.asset, t.fee, None, None))
+        legs.append(_leg(k, tm, 2, LegKind.DISPOSE, "fee", t.from_account, t.asset, t.fee, None, None))
     return legs
 
 
 def _withdrawal_legs(w: Withdrawal) -> list[Leg]:
+    k, tm = w.natural_key, w.time
     if w.purpose == "own-wallet":
-        legs = [_leg(w, 0, LegKind.MOVE_OUT, "withdrawal", w.account, w.asset, w.quantity, None, None)]
+        legs = [_leg(k, tm, 0, LegKind.MOVE_OUT, "withdrawal", w.account, w.asset, w.quantity, None, None)]
     else:
-        legs = [_leg(w, 0, LegKind.DISPOSE, w.purpose, w.account, w.asset, w.quantity,
+        legs = [_leg(k, tm, 0, LegKind.DISPOSE, w.purpose, w.account, w.asset, w.quantity,
                      w.value_currency, w.value)]
     if w.fee:
-        legs.append(_leg(w, 1, LegKind.DISPOSE, "fee", w.account, w.asset, w.fee, None, None))
+        legs.append(_leg(k, tm, 1, LegKind.DISPOSE, "fee", w.account, w.asset, w.fee, None, None))
     return legs
 
 
 def _gift_in_legs(g: GiftIn) -> list[Leg]:
     """A gift received (events helper, issue #12): with a stated basis, a lot with that cost and original
     date (like a deposit with basis); without one, an acquisition at market value on receipt."""
+    k, tm = g.natural_key, g.time
     if g.cost is not None:
-        return [_leg(g, 0, LegKind.MOVE_IN, "gift-in", g.account, g.asset, g.quantity, g.cost_currency, g.cost,
+        return [_leg(k, tm, 0, LegKind.MOVE_IN, "gift-in", g.account, g.asset, g.quantity, g.cost_currency, g.cost,
                      acquired_at=g.acquired_at)]
-    return [_leg(g, 0, LegKind.ACQUIRE, "gift-in", g.account, g.asset, g.quantity, None, None)]
+    return [_leg(k, tm, 0, LegKind.ACQUIRE, "gift-in", g.account, g.asset, g.quantity, None, None)]
+
+
+# The legs of each event class, most specific first (``event_legs`` caches the choice per concrete class).
+_LEGS_BY_BASE: tuple[tuple[type, Callable[[Any], list[Leg]]], ...] = (
+    (Trade, _trade_legs), (Transfer, _transfer_legs), (Deposit, _deposit_legs), (Withdrawal, _withdrawal_legs),
+    (Income, _income_legs), (Record, _no_legs), (Reversal, _no_legs),
+    # events helper (issue #12): gifts received; basis supplements, links and account declarations move nothing
+    # (read by taxreport.prepare before legs are taken)
+    (GiftIn, _gift_in_legs), (BasisSupplement, _no_legs), (TransferLink, _no_legs), (AccountDeclaration, _no_legs),
+)
+_LEGS_OF_TYPE: dict[type, Callable[[Any], list[Leg]]] = {}
+
+
+class FeeError(InputError, ValueError):
+    """A stored trade whose fee leaves nothing received: a one-line error for the user (an
+    :class:`~taxreport.errors.InputError`), still a ``ValueError`` for callers that catch malformed events."""
 
 
 def _require_positive(value: Decimal, trade: Trade, what: str) -> None:
     if value <= 0:
-        raise ValueError(f"fee: {what} would be {value} in trade {trade.natural_key}")
+        raise FeeError(f"{what} would be {value} in trade {trade.natural_key}", field="fee")
 
 
 def balances_of(events: Iterable[Event], *, at: datetime | None = None) -> dict[tuple[str, str], Decimal]:

@@ -97,10 +97,13 @@ def identification_records(selections: Mapping[str, list[tuple[str, Decimal | No
 def recorded_selections(events: Iterable[Event], *, until: datetime | None = None) -> Selections:
     """The ledger's recorded identifications (reversed records dropped) as engine ``selections``; with
     ``until``, only those of sales before it (a tax year's computation does not read later sales)."""
-    from taxreport.model.legs import effective_events
+    from taxreport.model.legs import effective_events, has_kind
 
     out: Selections = {}
-    for e in effective_events(events):
+    items = events if isinstance(events, list) else list(events)
+    if not has_kind(items, Record):
+        return out  # no record at all (a history of trades): nothing to walk
+    for e in effective_events(items):
         if isinstance(e, Record) and e.record_type == RECORD_TYPE and (until is None or e.time < until):
             ref = str(e.data["disposal"])
             out[ref] = [(str(row["lot"]), Decimal(row["quantity"]) if row.get("quantity") is not None else None)
