@@ -380,3 +380,45 @@ def test_a_repeated_gains_json_prints_the_stored_document_without_opening_the_le
     changed = run("2025")
     assert changed.returncode == 0 and '"gain": "97.50"' in changed.stdout
     assert "imported: ['sqlalchemy']" in changed.stderr
+
+
+def many_trades(quote: str, n: int = 120) -> list[Trade]:
+    """Buys and sales (several a day, so UK same-day and 30-day matching occur) with quantities and prices of
+    varied exponents."""
+    import random
+
+    rng = random.Random(7)
+    out: list[Trade] = []
+    held = D(0)
+    for i in range(n):
+        when = T0 + timedelta(hours=7 * i)
+        price = D(rng.randint(100, 900)) / D(rng.choice([1, 10, 100]))
+        if held > D("0.1") and rng.random() < 0.5:
+            qty = (held * D(rng.randint(5, 60)) / 100).quantize(D("0.00000001"))
+            side, held = "sell", held - qty
+        else:
+            qty = D(rng.randint(10**5, 10**6)) / D(10 ** rng.randint(3, 5))
+            side, held = "buy", held + qty
+        out.append(Trade(time=when, source="test", external_id=f"m{i}", account="kraken:main", side=side, base="BTC",
+                         quote=quote, quantity=qty, price=price, fee=D(rng.randint(0, 300)) / 100, fee_asset=quote))
+    return out
+
+
+@pytest.mark.parametrize(("jurisdiction", "quote", "year"), [("us", "USD", "2024"), ("uk", "GBP", "2023-24"),
+                                                              ("de", "EUR", "2024")])
+def test_a_stored_summary_reads_back_exactly_the_computed_one(led, jurisdiction, quote, year):
+    """The stored form (disposals and their lots as columns, taxreport/ledger/derived.py _Block) reads back the
+    very summary: every field, Decimal exponents and time zones included (repr compares them), and the same
+    document."""
+    import io
+
+    led.append(many_trades(quote), actor="importer:t", reason="r")
+    summary = compute_gains(led, jurisdiction=jurisdiction, year=year)
+    assert len(summary.disposals) >= derived.BLOCK_MIN
+    buffer = io.BytesIO()
+    derived._write_pickle(summary, buffer)
+    back = derived._read_pickle(io.BytesIO(buffer.getvalue()))
+    assert isinstance(derived._pack(summary).disposals, derived._Block)  # stored as columns
+    assert type(back.disposals) is list and all(type(d) is type(summary.disposals[0]) for d in back.disposals)
+    assert repr(back) == repr(summary) and back == summary
+    assert summary_json(back) == summary_json(summary)

@@ -59,6 +59,7 @@ A cache that cannot be written (read-only home) or read (corrupt file) is ignore
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -68,6 +69,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -533,13 +536,107 @@ def _write_bytes(value: bytes, fh: Any) -> None:
 
 
 def _read_pickle(fh: Any) -> Any:
-    return pickle.load(fh)
+    return _unpack(pickle.load(fh))
 
 
 def _write_pickle(value: Any, fh: Any) -> None:
     pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _dispatch_table()  # type: ignore[misc]
-    pickler.dump(value)
+    pickler.dump(_pack(value))
+
+
+# --- columns: a long list of one dataclass (a year's disposals and their lots) stored field by field ----------
+
+BLOCK_MIN = 32  # a list at least this long of instances of one dataclass is stored as columns
+
+
+class _Block:
+    """Instances of one dataclass as one column per field: a column of exact ``Decimal`` values is their text
+    joined (one ``str`` and one ``Decimal()`` per value, in C), a column of tuples of one dataclass (each
+    disposal's lots) is the tuples' lengths and a block of their items, any other column a list pickled as
+    usual. :meth:`objects` rebuilds the very values: ``Decimal(str(d))`` keeps the digits and exponent."""
+
+    __slots__ = ("cls", "kind", "columns")
+
+    def __init__(self, cls: type, kind: type, columns: list[Any]) -> None:
+        self.cls, self.kind, self.columns = cls, kind, columns
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Block, (self.cls, self.kind, self.columns))
+
+    def objects(self) -> Any:
+        from decimal import Decimal
+
+        columns: list[Any] = []
+        for column in self.columns:
+            if isinstance(column, tuple) and column[0] == "decimal":
+                columns.append(list(map(Decimal, column[1].split(","))) if column[2] else [])
+            elif isinstance(column, tuple) and column[0] == "tuples":
+                items = iter(column[2].objects())
+                columns.append([tuple(islice(items, n)) for n in column[1]])
+            else:
+                columns.append(column)
+        positional, names = _shape(self.cls)
+        if positional:
+            rebuilt = list(map(self.cls, *columns))
+        else:
+            rebuilt = [_rebuild(self.cls, names, values) for values in zip(*columns)]
+        return rebuilt if self.kind is list else self.kind(rebuilt)
+
+
+def _one_dataclass(values: Any) -> type | None:
+    """The dataclass every item of ``values`` is an instance of (exactly), else None."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1:
+        return None
+    (cls,) = kinds
+    return cls if dataclasses.is_dataclass(cls) and hasattr(cls, "__slots__") else None
+
+
+def _column(values: list[Any]) -> Any:
+    from decimal import Decimal
+
+    kinds = set(map(type, values))
+    if kinds == {Decimal}:
+        return ("decimal", ",".join(map(str, values)), len(values))
+    if kinds == {tuple}:
+        flat = [item for group in values for item in group]
+        inner = _one_dataclass(flat) if flat else None
+        if inner is not None and len(_shape(inner)[1]) > 1:
+            return ("tuples", list(map(len, values)), _block(flat, list))
+    return values
+
+
+def _block(values: Any, kind: type) -> _Block:
+    cls = type(values[0])
+    getter = attrgetter(*_shape(cls)[1])
+    rows = list(map(getter, values))
+    return _Block(cls, kind, [_column(list(col)) for col in zip(*rows)] if rows else [])
+
+
+def _pack(value: Any) -> Any:
+    """``value`` (a dataclass instance, e.g. a YearSummary) with each long list of one slotted dataclass among
+    its fields replaced by a :class:`_Block` (on a shallow copy: ``value`` itself is left as it is)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type) or hasattr(value, "__slots__"):
+        return value
+    packed = None
+    for f in dataclasses.fields(value):
+        items = getattr(value, f.name)
+        if type(items) in (list, tuple) and len(items) >= BLOCK_MIN and _one_dataclass(items) is not None \
+                and len(_shape(type(items[0]))[1]) > 1:
+            if packed is None:
+                packed = copy.copy(value)
+            object.__setattr__(packed, f.name, _block(items, type(items)))
+    return value if packed is None else packed
+
+
+def _unpack(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and not hasattr(value, "__slots__"):
+        for f in dataclasses.fields(value):
+            items = getattr(value, f.name)
+            if isinstance(items, _Block):
+                object.__setattr__(value, f.name, items.objects())
+    return value
 
 
 def cache_for(ledger: Any) -> DerivedCache:
