@@ -355,15 +355,21 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         task = progress.add_task("computing gains…", total=len(formats) + 1)
         stored, summary = _computed(ctx, kw)  # one verified read of the ledger for every file
         data = _report_data(ctx, summary, stored, recon_files, reconcile_account)
+        inputs: dict[str, Any] = {"summary": summary, "report": data}
+        folder.mkdir(parents=True, exist_ok=True)
+        # the workbook (the longest file) is written by a forked child while this process writes the rest,
+        # started as soon as its input is ready (before the rows of the CSV formats are built)
+        children = {f.name: Background(f.write, inputs[f.needs], folder / f.path(j, year))
+                    for f in formats if f.background and f.needs != "rows"}
         if any(f.needs == "rows" for f in formats):  # one set of rows for every rows format
             events = _tx_events(stored, kw)  # events helper (issue #12): simulated accounts out unless asked
             rows = tx_rows(events, end=summary.year_end, accounts=accounts)
-        inputs: dict[str, Any] = {"rows": rows, "summary": summary, "report": data}
+            del events
+        inputs["rows"] = rows
+        del stored
+        children.update({f.name: Background(f.write, rows, folder / f.path(j, year))
+                         for f in formats if f.background and f.needs == "rows"})
         progress.advance(task)
-        folder.mkdir(parents=True, exist_ok=True)
-        # the workbook (the longest file) is written by a forked child while this process writes the rest
-        children = {f.name: Background(f.write, inputs[f.needs], folder / f.path(j, year))
-                    for f in formats if f.background}
         for f in formats:
             if f.background:
                 continue
