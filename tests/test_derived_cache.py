@@ -422,3 +422,4 @@ def test_a_stored_summary_reads_back_exactly_the_computed_one(led, jurisdiction,
     assert type(back.disposals) is list and all(type(d) is type(summary.disposals[0]) for d in back.disposals)
     assert repr(back) == repr(summary) and back == summary
     assert summary_json(back) == summary_json(summary)
+

@@ -427,7 +427,12 @@ class DerivedCache:
     def _get(self, state: str, name: str, key: Mapping[str, Any], suffix: str, read: Callable[[Any], Any]) -> Any:
         """The stored value, or ``_MISSING``."""
         path = self._path(state, name, key, suffix)
-        if not path.exists() or not self._servable(state):
+        try:
+            if not path.is_file():
+                return _MISSING
+        except OSError:  # a cache folder this user cannot read (another user's, 0700)
+            return _MISSING
+        if not self._servable(state):
             return _MISSING
         try:
             with path.open("rb") as fh:
@@ -503,9 +508,15 @@ def stored_document(url: str, name: str, key: Mapping[str, Any]) -> bytes | None
     if not cache_enabled() or not url.startswith("sqlite:///") or "?" in url or ":memory:" in url:
         return None
     path = Path(url.removeprefix("sqlite:///"))
-    if not path.is_file() or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+    try:
+        if not path.is_file() or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            return None
+    except OSError:
         return None
-    files = _file_witness(path)
+    try:
+        files = _file_witness(path)
+    except OSError:
+        return None
     if files is None or _young(files[1], _now()):  # just written: left to the command (no content read here)
         return None
     import sqlite3
@@ -518,7 +529,7 @@ def stored_document(url: str, name: str, key: Mapping[str, Any]) -> bytes | None
             conn.close()
     try:
         state = _sqlite_read(path, query)
-    except (sqlite3.Error, TypeError, ValueError):  # not a taxreport ledger, a schema to migrate, ...
+    except (sqlite3.Error, OSError, TypeError, ValueError):  # not a taxreport ledger, a schema to migrate, ...
         return None
     if state is None:
         return None
