@@ -66,7 +66,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from itertools import islice
@@ -482,6 +481,8 @@ class DerivedCache:
         return value
 
     def _store(self, path: Path, state: str, value: T, write: Callable[[T, Any], object]) -> bool:
+        import tempfile  # only when storing (a hit never imports it)
+
         tmp: str | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
