@@ -605,7 +605,9 @@ def _one_dataclass(values: Any) -> type | None:
     return cls if dataclasses.is_dataclass(cls) and hasattr(cls, "__slots__") else None
 
 
-def _column(values: list[Any]) -> Any:
+def _column(values: Any) -> Any:
+    """One field's values (a tuple) as stored: Decimals as text, tuples of one dataclass as a block, else as
+    they are."""
     from decimal import Decimal
 
     kinds = set(map(type, values))
@@ -623,7 +625,9 @@ def _block(values: Any, kind: type) -> _Block:
     cls = type(values[0])
     getter = attrgetter(*_shape(cls)[1])
     rows = list(map(getter, values))
-    return _Block(cls, kind, [_column(list(col)) for col in zip(*rows)] if rows else [])
+    columns = [_column(col) for col in zip(*rows)] if rows else []
+    del rows
+    return _Block(cls, kind, columns)
 
 
 def _pack(value: Any) -> Any:
