@@ -324,12 +324,9 @@ def test_a_one_year_json_miss_stores_the_other_years_documents_byte_for_byte(tmp
 
 
 def test_a_call_right_after_an_import_waits_for_nothing_and_stores_every_year(tmp_path, monkeypatch):
-    """On the real clock: a closed ledger written just now; a one-year call on a ledger of at least FILL_MIN_ROWS
-    rows sleeps not at all and stores every year it computed (witnessed by the content, see above)."""
-    import taxreport.gains
-
+    """On the real clock: a closed ledger written just now; a one-year call sleeps not at all and stores every
+    year it computed (witnessed by the content, see above)."""
     monkeypatch.setattr(derived, "_now", time.time)
-    monkeypatch.setattr(taxreport.gains, "FILL_MIN_ROWS", 1)  # the two-year history stands for a large one
     url = f"sqlite:///{tmp_path / 'w.sqlite3'}"
     with Ledger(url) as writer:
         two_years(writer)
