@@ -402,7 +402,8 @@ def many_trades(quote: str, n: int = 120) -> list[Trade]:
 
 
 @pytest.mark.parametrize(("jurisdiction", "quote", "year"), [("us", "USD", "2024"), ("uk", "GBP", "2023-24"),
-                                                              ("de", "EUR", "2024")])
+                                                              ("de", "EUR", "2024"), ("au", "AUD", "2023-24"),
+                                                              ("ca", "CAD", "2024")])
 def test_a_stored_summary_reads_back_exactly_the_computed_one(led, jurisdiction, quote, year):
     """The stored form (disposals and their lots as columns, taxreport/ledger/derived.py _Block) reads back the
     very summary: every field, Decimal exponents and time zones included (repr compares them), and the same
