@@ -2,6 +2,7 @@
 """End-to-end benchmark against the peers (issue 14), as a user runs each tool: separate CLI calls.
 
     .venv/bin/python benchmarks/bench_e2e.py 100000 --runs 3          # taxreport vs RP2 and BittyTax
+    .venv/bin/python benchmarks/bench_e2e.py 1000000 --runs 1 --no-peers --seven-only   # the 1M target
     .venv/bin/python benchmarks/bench_e2e.py 1000000 --runs 1 --no-peers --year-all
 
 One seeded history (:mod:`history`: BTC/ETH/SOL against one fiat, 2022-01-01..2024-12-31) is written as
@@ -14,6 +15,12 @@ order (run 2 reverses run 1, and so on):
 * **RP2**: ``rp2_us -m fifo`` once (it reports every year in one run; writing its ODS input is not timed).
 * **taxreport UK**: a fresh ledger; ``import csv`` then ``gains -j uk -y Y`` for 2021-22 .. 2024-25.
 * **BittyTax**: ``bittytax --nopdf -ty Y`` for the same four tax years (each call re-reads the file).
+* **taxreport US+UK, 7 calls** (``--seven``; ``--seven-only``: this job alone, the issue's 1M target "import
+  plus every year of US and UK (7 CLI calls) under 60 s in total, under 2 GB peak; a repeated ``gains`` under
+  2 s"): one fresh ledger, ``import csv`` of the USD history, ``prices import`` of a daily USD->GBP rate
+  (1,200 rows, seeded; so the UK years are valued in GBP), then the 3 US years and the 4 UK tax years as 7
+  ``gains --format json`` calls, then the last one again on the unchanged ledger. The total counts the import,
+  the rates import and the 7 calls (each step is printed too); the repeated call is reported apart.
 
 Reported: the median wall time of each job over the runs, the peak resident memory of its largest single
 process (``wait4`` rusage), and the ratio. Then the numbers are checked: RP2's per-year proceeds, cost and
@@ -112,6 +119,40 @@ def taxreport_job(bin_dir: Path, work: Path, csv: Path, jurisdiction: str, years
     return steps
 
 
+def write_usd_gbp_rates(path: Path, seed: int) -> None:
+    """A daily USD->GBP rate from 2021-12-25 to 2025-04-10 (4 decimals, a seeded walk around 0.79): what a
+    UK filer whose exchange history is in US dollars imports (``taxreport prices import``)."""
+    import random
+    from datetime import date, timedelta
+
+    rng = random.Random(seed)
+    rate, day = Decimal("0.7900"), date(2021, 12, 25)
+    with path.open("w") as fh:
+        fh.write("timestamp,base,quote,rate\n")
+        while day <= date(2025, 4, 10):
+            rate = min(max(rate + Decimal(rng.randint(-40, 40)) / 10000, Decimal("0.7000")), Decimal("0.9000"))
+            fh.write(f"{day.isoformat()},USD,GBP,{rate}\n")
+            day += timedelta(days=1)
+
+
+def seven_calls_job(bin_dir: Path, work: Path, csv: Path, rates: Path) -> list[Step]:
+    """One fresh ledger: import the USD history and the USD->GBP rates, then every US year and every UK tax
+    year as separate ``gains`` calls (7), then the last call again (the repeated-``gains`` figure)."""
+    db = work / "both.sqlite3"
+    for p in work.glob("both.sqlite3*"):
+        p.unlink()
+    home = work / "home-taxreport-both"
+    shutil.rmtree(home, ignore_errors=True)
+    env = dict(os.environ, TAXREPORT_HOME=str(home))
+    tr = str(bin_dir / "taxreport")
+    steps = [run([tr, "--db", str(db), "import", "csv", str(csv)], work, env),
+             run([tr, "--db", str(db), "prices", "import", str(rates)], work, env)]
+    calls = [["us", y, "--timezone", "UTC"] for y in US_YEARS] + [["uk", y] for y in UK_YEARS]
+    for j, y, *extra in calls + [calls[-1]]:
+        steps.append(run([tr, "--db", str(db), "gains", "-j", j, "-y", y, *extra, "--format", "json"], work, env))
+    return steps
+
+
 def cents(value: str | Decimal) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -127,7 +168,12 @@ def main() -> None:
     ap.add_argument("--only", choices=("us", "uk"), default=None)
     ap.add_argument("--year-all", action="store_true",
                     help="also time import + one `gains --year all` call per country")
+    ap.add_argument("--seven", action="store_true",
+                    help="also time one import + every US year and every UK tax year as 7 calls on that ledger")
+    ap.add_argument("--seven-only", action="store_true", help="only the --seven job (the issue's 1M target)")
     args = ap.parse_args()
+    if args.seven_only:
+        args.seven, args.no_peers = True, True
 
     work = args.work / str(args.n)
     work.mkdir(parents=True, exist_ok=True)
@@ -136,7 +182,9 @@ def main() -> None:
     rows = list(generate(args.n, args.seed))
     write_taxreport_csv(iter(rows), work / "us.csv", "USD")
     write_taxreport_csv(iter(rows), work / "uk.csv", "GBP")
-    do_us, do_uk = args.only in (None, "us"), args.only in (None, "uk")
+    do_us, do_uk = (args.only in (None, "us"), args.only in (None, "uk")) if not args.seven_only else (False, False)
+    if args.seven:
+        write_usd_gbp_rates(work / "usd-gbp.csv", args.seed)
     peers_bin = None
     if not args.no_peers:
         peers_bin = ensure_venv(args.peers)
@@ -171,11 +219,14 @@ def main() -> None:
             order.append(("BittyTax", lambda: [run([str(peers_bin / "bittytax"), "--nopdf", "-ty", y,
                                                     str(work / "bittytax.csv")], work, env)
                                                for y in BITTYTAX_YEARS]))
+    if args.seven:
+        order.append(("taxreport US+UK 7 calls", lambda: seven_calls_job(bin_dir, work, work / "us.csv",
+                                                                       work / "usd-gbp.csv")))
     for i in range(args.runs):
         for name, job in (order if i % 2 == 0 else list(reversed(order))):
             steps = job()
             jobs.setdefault(name, Job(name)).runs.append(steps)
-            repeats = name in ("taxreport US", "taxreport UK")
+            repeats = name in ("taxreport US", "taxreport UK", "taxreport US+UK 7 calls")
             repeat = f", repeated gains {steps[-1].seconds:.2f} s" if repeats else ""
             total = sum(s.seconds for s in (steps[:-1] if repeats else steps))
             print(f"  run {i + 1} {name:13s} {total:8.2f} s  (" + ", ".join(f"{s.seconds:.2f}" for s in steps)
@@ -199,6 +250,15 @@ def main() -> None:
             print(f"| {args.n:,} trades: import + {code.upper()} gains for {years} years | {cell} | | |")
         print(f"| {args.n:,} trades: a repeated {code.upper()} `gains` on the unchanged ledger | {repeated:.2f} s | | |")
 
+    seven = jobs.get("taxreport US+UK 7 calls")
+    if seven is not None:
+        total = statistics.median(seven.totals(skip_last=True))
+        calls = statistics.median(sum(s.seconds for s in r[2:-1]) for r in seven.runs)
+        print(f"| {args.n:,} trades: import + every US and UK year ({len(US_YEARS) + len(UK_YEARS)} `gains` calls on "
+              f"one ledger; USD->GBP rates imported too) | {total:.1f} s (the 7 calls {calls:.1f} s), peak "
+              f"{seven.peak_mb():.0f} MB | | |")
+        print(f"| {args.n:,} trades: a repeated `gains` on that unchanged ledger | "
+              f"{statistics.median(r[-1].seconds for r in seven.runs):.2f} s | | |")
     for code, name in (("US", "taxreport US all"), ("UK", "taxreport UK all")):
         if name in jobs:
             mine = statistics.median(jobs[name].totals())

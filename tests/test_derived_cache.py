@@ -4,6 +4,7 @@ number, to the cent, as a fresh computation."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -164,23 +165,69 @@ def test_a_row_edited_behind_the_chain_is_refused_although_the_head_and_count_ar
     assert not any_ledger.verify().ok
 
 
-def test_a_state_still_settling_is_not_stored(tmp_path, monkeypatch):
-    """With no open connection holding a log, only file times witness the state: one written less than
-    SETTLE_SECONDS ago is not stored. While a log is held (an open writer), the wal-index change counter
-    witnesses every commit, so the state is stored at once."""
+def test_a_state_read_right_after_a_write_is_stored_and_served_only_while_its_content_is_unchanged(tmp_path,
+                                                                                                     monkeypatch):
+    """On the real clock, right after the ledger was written and closed (file times younger than
+    SETTLE_SECONDS, no log open): the state is stored at once with a digest of the files' content, and a hit
+    is served only while the content is byte for byte the same. An edit behind the chain made in the same
+    clock tick (here: file witnesses held as they were, as a coarse clock leaves them) is a miss, and the
+    walk refuses the ledger. While a log is held (an open writer), the wal-index change counter witnesses
+    every commit: no content is read."""
     monkeypatch.setattr(derived, "_now", time.time)  # the real clock: the ledger was written just now
     url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    digests: list[int] = []
+    original_digest = derived._content_digest
+
+    def counted_digest(path):  # noqa: ANN001, ANN202
+        digests.append(1)
+        return original_digest(path)
+    monkeypatch.setattr(derived, "_content_digest", counted_digest)
     with Ledger(url) as writer:
         history(writer)
         walks = count_walks(monkeypatch)
         gains_for(writer, request())
         gains_for(writer, request())
         assert len(walks) == 1 and writer._derived_cache.hits == 1  # the open log's counter covers it
+        assert digests == []
     with Ledger(url) as fresh:  # closed: the log was checkpointed into the file just now
-        gains_for(fresh, request())
-        gains_for(fresh, request())
-        assert len(walks) == 3 and fresh._derived_cache.hits == 0
+        assert derived._young(derived._file_witness(fresh_path := tmp_path / "s.sqlite3")[1], time.time())
+        assert gains_for(fresh, request()).gain == D("98.5")
+        assert len(walks) == 2 and digests  # a new command (new code state for the closed file): walked once
+    held = derived._file_witness(fresh_path)
+    with Ledger(url) as again:
+        assert gains_for(again, request()).gain == D("98.5")
+        assert len(walks) == 2 and again._derived_cache.hits == 1  # same content: served without a walk
+    monkeypatch.setattr(derived, "_file_witness", lambda path: held)  # the edit below leaves every time as is
+    edit_behind_the_chain(url)
+    with Ledger(url) as edited:
+        with pytest.raises(LedgerError, match="row 2 was edited"):
+            gains_for(edited, request())
+    assert len(walks) == 3
     assert derived.ledger_state(Ledger("sqlite://")) is None  # an in-memory ledger is never cached
+
+
+def test_a_young_state_is_marked_settled_once_a_later_read_finds_its_files_old_and_its_content_the_same(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(derived, "_now", time.time)
+    url = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    with Ledger(url) as writer:
+        history(writer)
+    with Ledger(url) as fresh:
+        gains_for(fresh, request())
+        state = fresh._derived_cache.folder
+    (record,) = state.glob("*.state")
+    assert json.loads(record.read_text())["digest"] is not None  # stored young, with its content digest
+    monkeypatch.setattr(derived, "_now", lambda: time.time() + 60)  # a minute later
+    digests: list[int] = []
+    original_digest = derived._content_digest
+    monkeypatch.setattr(derived, "_content_digest", lambda path: digests.append(1) or original_digest(path))
+    with Ledger(url) as later:
+        assert gains_for(later, request()).gain == D("98.5") and later._derived_cache.hits == 1
+    assert digests == [1]  # the content read once, to settle the record
+    assert json.loads(record.read_text()) == {"digest": None}
+    with Ledger(url) as settled:
+        assert gains_for(settled, request()).gain == D("98.5") and settled._derived_cache.hits == 1
+    assert digests == [1]  # a settled state reads no content
 
 
 def test_a_repeated_gains_json_command_prints_the_stored_document_and_a_tampered_ledger_is_refused(tmp_path,
@@ -276,20 +323,101 @@ def test_a_one_year_json_miss_stores_the_other_years_documents_byte_for_byte(tmp
     assert fresh.exit_code == 0 and stored.output == fresh.output and '"gain": "98.75"' in fresh.output
 
 
-def test_a_large_ledger_waits_for_its_state_to_settle_so_a_call_right_after_an_import_is_stored(tmp_path,
-                                                                                                 monkeypatch):
-    """On the real clock: a closed ledger written just now has no storable state; a one-year call on a ledger of
-    at least FILL_MIN_ROWS rows waits (at most SETTLE_SECONDS) and then stores every year it computed."""
-    import taxreport.gains
-
+def test_a_call_right_after_an_import_waits_for_nothing_and_stores_every_year(tmp_path, monkeypatch):
+    """On the real clock: a closed ledger written just now; a one-year call sleeps not at all and stores every
+    year it computed (witnessed by the content, see above)."""
     monkeypatch.setattr(derived, "_now", time.time)
-    monkeypatch.setattr(taxreport.gains, "FILL_MIN_ROWS", 1)  # the two-year history stands for a large one
     url = f"sqlite:///{tmp_path / 'w.sqlite3'}"
     with Ledger(url) as writer:
         two_years(writer)
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"waited {seconds} s")
+    monkeypatch.setattr(time, "sleep", no_sleep)
     with Ledger(url) as fresh:  # closed: the log was checkpointed into the file just now
-        assert derived.ledger_state(fresh) is None
+        assert derived._young(derived._file_witness(tmp_path / "w.sqlite3")[1], time.time())
+        assert derived.ledger_state(fresh) is not None
         assert gains_for(fresh, request("2024")).gain == D("98.5")
     with Ledger(url) as again:
         assert gains_for(again, request("2025")).gain == D("98.75")
         assert (again._derived_cache.hits, again._derived_cache.misses) == (1, 0)
+
+
+def test_a_repeated_gains_json_prints_the_stored_document_without_opening_the_ledger_or_importing_sqlalchemy(
+        tmp_path):
+    """The hit path of ``gains --format json`` (taxreport/ledger/derived.py stored_document): the state read
+    with the sqlite3 module, the document printed byte for byte, no SQLAlchemy and no engine imported; any
+    change of the ledger is a miss there and the command runs as usual (here: a new row, a new figure)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "hit.sqlite3"
+    with Ledger(f"sqlite:///{db}") as led:
+        two_years(led)
+    script = ("import sys, time\nfrom taxreport.ledger import derived\n"
+              "derived._now = lambda: time.time() + 60  # as if a minute after the last write\n"
+              "from taxreport.cli.main import root\n"
+              "try:\n    root.main(sys.argv[1:], prog_name='taxreport')\n"
+              "finally:\n    print('imported:', sorted(m.split('.')[0] for m in sys.modules if m.startswith(("
+              "'sqlalchemy', 'taxreport.gains', 'taxreport.jurisdictions')))[:1], file=sys.stderr)\n")
+
+    def run(year: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", script, "--db", str(db), "gains", "-j", "us", "-y", year,
+                               "--format", "json"], capture_output=True, text=True, timeout=120)
+    first = run("2024")
+    assert first.returncode == 0, first.stderr
+    assert '"gain": "98.50"' in first.stdout and "imported: ['sqlalchemy']" in first.stderr  # computed
+    for year in ("2024", "2025"):  # 2025 was stored by the 2024 call
+        hit = run(year)
+        assert hit.returncode == 0 and "imported: []" in hit.stderr, hit.stderr
+    assert run("2024").stdout == first.stdout
+    with Ledger(f"sqlite:///{db}") as led:
+        led.append([trade(401, "sell", "0.25", "100")], actor="importer:t", reason="r")
+    # 2025 now: 124 - 25.25 = 98.75, plus the new sale 100 x 0.25 - 1 = 24 against 25.25: -1.25; 97.50
+    changed = run("2025")
+    assert changed.returncode == 0 and '"gain": "97.50"' in changed.stdout
+    assert "imported: ['sqlalchemy']" in changed.stderr
+
+
+def many_trades(quote: str, n: int = 120) -> list[Trade]:
+    """Buys and sales (several a day, so UK same-day and 30-day matching occur) with quantities and prices of
+    varied exponents."""
+    import random
+
+    rng = random.Random(7)
+    out: list[Trade] = []
+    held = D(0)
+    for i in range(n):
+        when = T0 + timedelta(hours=7 * i)
+        price = D(rng.randint(100, 900)) / D(rng.choice([1, 10, 100]))
+        if held > D("0.1") and rng.random() < 0.5:
+            qty = (held * D(rng.randint(5, 60)) / 100).quantize(D("0.00000001"))
+            side, held = "sell", held - qty
+        else:
+            qty = D(rng.randint(10**5, 10**6)) / D(10 ** rng.randint(3, 5))
+            side, held = "buy", held + qty
+        out.append(Trade(time=when, source="test", external_id=f"m{i}", account="kraken:main", side=side, base="BTC",
+                         quote=quote, quantity=qty, price=price, fee=D(rng.randint(0, 300)) / 100, fee_asset=quote))
+    return out
+
+
+@pytest.mark.parametrize(("jurisdiction", "quote", "year"), [("us", "USD", "2024"), ("uk", "GBP", "2023-24"),
+                                                              ("de", "EUR", "2024"), ("au", "AUD", "2023-24"),
+                                                              ("ca", "CAD", "2024")])
+def test_a_stored_summary_reads_back_exactly_the_computed_one(led, jurisdiction, quote, year):
+    """The stored form (disposals and their lots as columns, taxreport/ledger/derived.py _Block) reads back the
+    very summary: every field, Decimal exponents and time zones included (repr compares them), and the same
+    document."""
+    import io
+
+    led.append(many_trades(quote), actor="importer:t", reason="r")
+    summary = compute_gains(led, jurisdiction=jurisdiction, year=year)
+    assert len(summary.disposals) >= derived.BLOCK_MIN
+    buffer = io.BytesIO()
+    derived._write_pickle(summary, buffer)
+    back = derived._read_pickle(io.BytesIO(buffer.getvalue()))
+    assert isinstance(derived._pack(summary).disposals, derived._Block)  # stored as columns
+    assert type(back.disposals) is list and all(type(d) is type(summary.disposals[0]) for d in back.disposals)
+    assert repr(back) == repr(summary) and back == summary
+    assert summary_json(back) == summary_json(summary)
+

@@ -29,13 +29,9 @@ def open_ledger(ctx: click.Context, *, readonly: bool = False, must_exist: bool 
     if "ledger" not in root.obj:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from taxreport.config import database_url
         from taxreport.ledger import Ledger
 
-        try:
-            url = database_url(root.obj.get("db"))
-        except OSError as exc:  # the folder of a file path cannot be created
-            raise TaxreportError(f"cannot create the ledger's folder {exc.filename}: {exc.strerror}") from exc
+        url = ledger_url(ctx)
         if must_exist:
             _require_existing(url)
         try:
@@ -58,6 +54,17 @@ def open_ledger(ctx: click.Context, *, readonly: bool = False, must_exist: bool 
             raise
         root.call_on_close(root.obj["ledger"].close)
     return root.obj["ledger"]
+
+
+def ledger_url(ctx: click.Context) -> str:
+    """The ledger's URL named by ``--db``/``$TAXREPORT_DB`` (or the default file), as :func:`open_ledger`
+    opens it."""
+    from taxreport.config import database_url
+
+    try:
+        return database_url((ctx.find_root().obj or {}).get("db"))
+    except OSError as exc:  # the folder of a file path cannot be created
+        raise TaxreportError(f"cannot create the ledger's folder {exc.filename}: {exc.strerror}") from exc
 
 
 def _require_existing(url: str) -> None:

@@ -67,17 +67,18 @@ def _summary(ctx: click.Context, kw: dict[str, Any]):  # noqa: ANN202 - YearSumm
 
 
 def _computed(ctx: click.Context, kw: dict[str, Any]) -> tuple[list, Any]:
-    """``(the ledger's events, the request's YearSummary)`` from **one** verified read of the ledger:
-    :func:`taxreport.gains.gains_for` step by step (``load_events``: chain verified, blocking review items
-    refused; then ``compute_request``), so ``export all`` does not read and verify a 100,000-event ledger
-    three times."""
-    from taxreport.gains import compute_request, load_events
-    from taxreport.prices.store import load_table
+    """``(the ledger's events, the request's YearSummary)`` from **one** verified read of the ledger (pinned:
+    the chain is walked once). The summary is the one ``taxreport gains`` computes and keeps in the derived
+    cache (:func:`taxreport.gains.gains_for_years`: verified, blocking review items refused, computed, stored),
+    so an export after a ``gains`` or another export of the same request reads it instead of computing it,
+    and a ``gains`` after an export reads it too."""
+    from taxreport.gains import gains_for_years, load_events
 
     ledger = open_ledger(ctx, must_exist=True)
     request = _request(kw)
-    events = load_events(ledger, request)
-    return events, compute_request(events, load_table(ledger), request)
+    with ledger.pinned():
+        summary = gains_for_years(ledger, request, [request.year])[request.year]
+        return load_events(ledger), summary
 
 
 def _tx_events(events: list, kw: dict[str, Any]) -> list:
@@ -354,15 +355,21 @@ def all_cmd(ctx: click.Context, recon_files: tuple[str, ...], reconcile_account:
         task = progress.add_task("computing gains…", total=len(formats) + 1)
         stored, summary = _computed(ctx, kw)  # one verified read of the ledger for every file
         data = _report_data(ctx, summary, stored, recon_files, reconcile_account)
+        inputs: dict[str, Any] = {"summary": summary, "report": data}
+        folder.mkdir(parents=True, exist_ok=True)
+        # the workbook (the longest file) is written by a forked child while this process writes the rest,
+        # started as soon as its input is ready (before the rows of the CSV formats are built)
+        children = {f.name: Background(f.write, inputs[f.needs], folder / f.path(j, year))
+                    for f in formats if f.background and f.needs != "rows"}
         if any(f.needs == "rows" for f in formats):  # one set of rows for every rows format
             events = _tx_events(stored, kw)  # events helper (issue #12): simulated accounts out unless asked
             rows = tx_rows(events, end=summary.year_end, accounts=accounts)
-        inputs: dict[str, Any] = {"rows": rows, "summary": summary, "report": data}
+            del events
+        inputs["rows"] = rows
+        del stored
+        children.update({f.name: Background(f.write, rows, folder / f.path(j, year))
+                         for f in formats if f.background and f.needs == "rows"})
         progress.advance(task)
-        folder.mkdir(parents=True, exist_ok=True)
-        # the workbook (the longest file) is written by a forked child while this process writes the rest
-        children = {f.name: Background(f.write, inputs[f.needs], folder / f.path(j, year))
-                    for f in formats if f.background}
         for f in formats:
             if f.background:
                 continue

@@ -4,6 +4,7 @@ Imports no pandas, ccxt, matplotlib or weasyprint (tests/test_gains_cli.py check
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import click
@@ -44,6 +45,11 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
     A repeated call on an unchanged ledger reads the stored result (see "Speed" in the README;
     TAXREPORT_CACHE=0 turns that off).
     """
+    if fmt == "json":  # a repeated call on an unchanged ledger: the stored document, nothing else imported
+        stored = _stored_document(ctx, _document_key(jurisdiction, year, flags))
+        if stored is not None:
+            click.echo(stored)
+            return
     from taxreport.gains import gains_for
 
     request = request_from_flags(jurisdiction, year, flags)
@@ -51,6 +57,8 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
     every_year = year.strip().lower() == "all"
     if fmt == "json":
         # the document itself is kept per ledger state, like the summary (taxreport/ledger/derived.py)
+        def key(one_year: str) -> dict[str, Any]:
+            return _document_key(jurisdiction, one_year, flags) or {"request": repr(replace(request, year=one_year))}
         if every_year:
             def document() -> str:
                 from taxreport.gains_years import gains_all_years
@@ -58,8 +66,8 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
                 return json_text([summary_json(s) for s in gains_all_years(ledger, request)])
         else:
             def document() -> str:
-                return json_text(summary_json(gains_for(ledger, request, each_year=_store_document(ledger))))
-        click.echo(_cached_document(ledger, request, document))  # bytes: written as they are stored
+                return json_text(summary_json(gains_for(ledger, request, each_year=_store_document(ledger, key))))
+        click.echo(_cached_document(ledger, key(year), document))  # bytes: written as they are stored
         return
     if every_year:
         from taxreport.gains_years import gains_all_years
@@ -72,20 +80,43 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
 DOCUMENT = "gains --format json"  # the derived cache's name of a year's JSON document
 
 
-def _cached_document(ledger: Any, request: Any, make: Callable[[], str]) -> bytes:
+def _document_key(jurisdiction: str, year: str, flags: dict[str, Any]) -> dict[str, Any] | None:
+    """The derived-cache key of a ``--format json`` document: the command's own flags (the request is a pure
+    function of them, taxreport/cli/gains_options.py), so a repeated call finds its document before building
+    the request or opening the ledger. None with ``--lots`` (the request then also holds a file's content)."""
+    if flags.get("lots_file"):
+        return None
+    return {"flags": [jurisdiction.strip().lower(), year.strip(), sorted(flags.items())]}
+
+
+def _stored_document(ctx: click.Context, key: dict[str, Any] | None) -> bytes | None:
+    """The stored document of ``key`` for the ledger's current state, without opening the ledger (SQLite
+    files only; taxreport/ledger/derived.py stored_document). None: run the command as usual."""
+    if key is None:
+        return None
+    from taxreport.cli.common import ledger_url
+    from taxreport.ledger.derived import stored_document
+
+    try:
+        url = ledger_url(ctx)
+    except Exception:  # noqa: BLE001 - open_ledger reports it as usual
+        return None
+    return stored_document(url, DOCUMENT, key)
+
+
+def _cached_document(ledger: Any, key: dict[str, Any], make: Callable[[], str]) -> bytes:
     from taxreport.ledger.derived import cache_for
 
-    return cache_for(ledger).get_or_compute_bytes(DOCUMENT, {"request": repr(request)},
-                                                  lambda: make().encode())
+    return cache_for(ledger).get_or_compute_bytes(DOCUMENT, key, lambda: make().encode())
 
 
-def _store_document(ledger: Any) -> Callable[[Any, Any], object]:
+def _store_document(ledger: Any, key: Callable[[str], dict[str, Any]]) -> Callable[[Any, Any], object]:
     """Stores the ``--format json`` document of each other year a one-year miss computes (taxreport/gains.py
     gains_for), under the key :func:`_cached_document` reads, so the next year's call prints it as it is."""
     from taxreport.ledger.derived import cache_for
 
     def store(one: Any, summary: Any) -> object:
-        return cache_for(ledger).put_bytes(DOCUMENT, {"request": repr(one)}, json_text(summary_json(summary)).encode())
+        return cache_for(ledger).put_bytes(DOCUMENT, key(one.year), json_text(summary_json(summary)).encode())
     return store
 
 

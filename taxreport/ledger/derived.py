@@ -32,10 +32,21 @@ the database file's status-change time cannot be set back by any user tool); Pos
 gives the updated row version the new transaction's id, so the ``xmin`` sum changes. Such a state was never
 verified, so it is a miss, the walk runs and the ledger is refused as before.
 
-Two limits, both stated: file times have a coarse clock (a few ms), so a SQLite state that no wal-index
-change counter covers (no open connection holds a log) is only stored when its files were last written at
-least :data:`SETTLE_SECONDS` before the state was read (a later write then carries a later time); and a forger who sets a file's times back after editing it (or recomputes
-every hash of the chain, which ``ledger verify`` cannot catch either) is out of reach of both. A ledger
+**A state read right after a write (no waiting).** File times have a coarse clock (a few ms; 2 s on FAT), so
+a write made in the same tick as the last one may leave every file time as it was. A SQLite state whose files
+were last written less than :data:`SETTLE_SECONDS` before it was read, and that no wal-index change counter
+covers (no open connection holds a log), is therefore read together with a **digest of the files' content**
+(SHA-256 of the database file and of its ``-wal``/``-journal`` when they hold anything), read right after
+their times and before the walk. Its entries are stored at once, with that digest in the state's record
+(``<state>.state`` beside them); an entry is served only when the digest read now is the same (the content is
+byte for byte what the walk verified), and the record is marked settled, digest no longer needed, once a
+read finds the same files written at least :data:`SETTLE_SECONDS` before it and the same content after it
+(any later write then carries a later time). So the first ``gains`` right after an ``import`` waits for
+nothing and its results are kept; an edit behind the chain in the same clock tick is still a miss (the walk
+then refuses the ledger). Reading a 1,000,000-trade ledger's 773 MB costs ~0.7 s; a settled state costs none.
+
+One limit, stated: a forger who sets a file's times back after editing it and keeps its content digest (or
+recomputes every hash of the chain, which ``ledger verify`` cannot catch either) is out of reach. A ledger
 with no witness (an in-memory SQLite, another database) is never cached. Entries are pickles in the user's
 cache folder (created private, 0700): as with any file in the user's home, whoever can write it can run
 code as the user.
@@ -48,22 +59,22 @@ A cache that cannot be written (read-only home) or read (corrupt file) is ignore
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 import os
 import pickle
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import Connection
-
-from taxreport.ledger import schema
+# No SQLAlchemy here: a hit of ``gains --format json`` (:func:`stored_document`) reads the state with the
+# sqlite3 module alone, and this module is imported on that path.
 
 T = TypeVar("T")
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -93,8 +104,12 @@ def cache_root() -> Path:
     return Path(user_cache_dir("taxreport", appauthor=False))
 
 
-# A SQLite state is stored only when its files were last written at least this long before it was read (see
-# the module docstring: file times have a clock of a few milliseconds).
+def cache_enabled() -> bool:
+    return os.environ.get("TAXREPORT_CACHE", "1").strip() != "0"
+
+
+# A SQLite state read at least this long after its files were last written is witnessed by their times alone;
+# a younger one is witnessed by its content digest too (see the module docstring).
 SETTLE_SECONDS = 1.0
 
 
@@ -126,8 +141,8 @@ def _file_witness(path: Path) -> tuple[list[Any], float] | None:
                 return None
             out.append(None)
             continue
-        if suffix and st.st_size == 0:
-            out.append(0)
+        if suffix and st.st_size == 0:  # as if absent: the command's own connection may have made it
+            out.append(None)
             continue
         if suffix:
             out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, header])
@@ -147,54 +162,103 @@ def _file_witness(path: Path) -> tuple[list[Any], float] | None:
     return out, 0.0 if counted else latest
 
 
+def _content_digest(path: Path) -> str | None:
+    """SHA-256 of the database file and of its ``-wal`` and ``-journal`` files when they hold anything (each
+    with its name and length). None when a file cannot be read."""
+    h = hashlib.sha256()
+    try:
+        for suffix in ("", "-wal", "-journal"):
+            file = path.with_name(path.name + suffix)
+            try:
+                fh = file.open("rb")
+            except FileNotFoundError:
+                continue
+            with fh:
+                h.update(f"{suffix}:{os.fstat(fh.fileno()).st_size};".encode())
+                while chunk := fh.read(1 << 22):
+                    h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _young(latest: float, now: float) -> bool:
+    return latest > now - SETTLE_SECONDS
+
+
+@dataclasses.dataclass
+class _Read:
+    """How this process read a SQLite state: the files' witness, and the content digest read right after it
+    when the state was young (None: the state was settled when read)."""
+
+    path: Path
+    witness: list[Any]
+    digest: str | None
+
+
+_READS: dict[str, _Read] = {}  # state -> how this process read it (the last read of each state)
+
+_STATE_SQL = ("SELECT seq, hash FROM ledger_head WHERE id = 1", "SELECT count(*) FROM events",
+              "SELECT count(*), max(id) FROM rates")
+
+
+def _state_text(rows: list[Any], witness: list[Any]) -> str:
+    (seq, digest), (count,), (rate_count, rate_max) = rows
+    return hashlib.sha256(json.dumps([int(seq), str(digest), int(count), int(rate_count), rate_max, witness,
+                                      code_version()]).encode()).hexdigest()
+
+
 def wait_until_settled(ledger: Any) -> None:
-    """Wait (at most :data:`SETTLE_SECONDS`) until a SQLite ledger's files were last written long enough ago
-    for its state to be stored: the first ``gains`` right after an ``import`` would otherwise find a state too
-    young to store and could not keep the other years it computes (taxreport/gains.py). Only file times are
-    read; nothing is waited for when the cache is off or a wal-index counter covers the state."""
-    from taxreport.ledger.store import sqlite_path
-
-    if os.environ.get("TAXREPORT_CACHE", "1").strip() == "0" or ledger.engine.dialect.name != "sqlite":
-        return
-    path = sqlite_path(str(ledger.url))
-    files = _file_witness(path) if path is not None else None
-    if files is not None and files[1]:
-        young = files[1] + SETTLE_SECONDS - _now()
-        if 0 < young <= SETTLE_SECONDS:
-            time.sleep(young + 0.01)
+    """Nothing to wait for any more (kept for its caller in taxreport/gains.py): a state read right after a
+    write is stored at once, witnessed by its content digest (see the module docstring)."""
 
 
-def _row_versions(conn: Connection) -> list[Any]:
+def _sqlite_read(path: Path, query: Callable[[], list[Any]]) -> str | None:
+    """The state of the SQLite file ``path``: its files' witness (and content digest when young), then the
+    counts ``query()`` reads from the database."""
+    files = _file_witness(path)
+    if files is None:
+        return None
+    witness, latest = files
+    digest = None
+    if _young(latest, _now()):
+        digest = _content_digest(path)
+        if digest is None:
+            return None
+    state = _state_text(query(), witness)
+    _READS[state] = _Read(path, witness, digest)
+    return state
+
+
+def _row_versions(conn: Any) -> list[Any]:
     """PostgreSQL: the count and the sum of ``xmin`` of the rows of ``events`` and ``rates`` (an update or a
     delete-and-insert gives a row a new transaction id)."""
     return [[int(n), int(total)] for table in ("events", "rates")
-            for n, total in [conn.execute(text(f"SELECT count(*), coalesce(sum(xmin::text::bigint), 0) "
-                                               f"FROM {table}")).one()]]
+            for n, total in [conn.exec_driver_sql(f"SELECT count(*), coalesce(sum(xmin::text::bigint), 0) "
+                                                  f"FROM {table}").one()]]
 
 
 def ledger_state(ledger: Any) -> str | None:
     """The fingerprint described in the module docstring (None: this ledger cannot be cached now)."""
     from taxreport.ledger.store import sqlite_path
 
-    events, rates = schema.events, schema.rates
-    witness: list[Any] | None = None
+    def counts(conn: Any) -> list[Any]:
+        return [tuple(conn.exec_driver_sql(sql).one()) for sql in _STATE_SQL]
+
     if ledger.engine.dialect.name == "sqlite":
         path = sqlite_path(str(ledger.url))
-        files = _file_witness(path) if path is not None else None
-        if files is None or files[1] > _now() - SETTLE_SECONDS:
+        if path is None:
             return None
-        witness = files[0]
+
+        def query() -> list[Any]:
+            with ledger.engine.connect() as conn:
+                return counts(conn)
+        return _sqlite_read(path, query)
     with ledger.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            witness = _row_versions(conn)
-        elif witness is None:
+        if conn.dialect.name != "postgresql":
             return None
-        head = conn.execute(select(schema.ledger_head.c.seq, schema.ledger_head.c.hash)
-                            .where(schema.ledger_head.c.id == 1)).one()
-        count = conn.execute(select(func.count()).select_from(events)).scalar_one()
-        rate_count, rate_max = conn.execute(select(func.count(), func.max(rates.c.id))).one()
-    return hashlib.sha256(json.dumps([int(head[0]), str(head[1]), int(count), int(rate_count), rate_max, witness,
-                                      code_version()]).encode()).hexdigest()
+        witness = _row_versions(conn)
+        return _state_text(counts(conn), witness)
 
 
 def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
@@ -243,16 +307,23 @@ def _dispatch_table() -> dict[Any, Any]:
     return table
 
 
+_MISSING: Any = object()  # what DerivedCache._get returns when nothing servable is stored
+_READ_ERRORS = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
+                ValueError)
+
+
 class DerivedCache:
     """``DerivedCache(ledger).get_or_compute(name, key, compute)``: ``compute()`` once per ledger state."""
 
-    def __init__(self, ledger: Any, folder: Path | None = None) -> None:
+    def __init__(self, ledger: Any, folder: Path | None = None, *, url: str | None = None) -> None:
         self.ledger = ledger
-        url_id = hashlib.sha256(str(ledger.url).encode()).hexdigest()[:24]
+        url_id = hashlib.sha256(str(url if url is not None else ledger.url).encode()).hexdigest()[:24]
         self.folder = (folder or cache_root()) / "derived" / url_id
-        self.enabled = os.environ.get("TAXREPORT_CACHE", "1").strip() != "0"
+        self.enabled = cache_enabled()
         self.hits = 0
         self.misses = 0
+        self._valid: dict[str, bool] = {}  # state -> its record checked (see _servable)
+        self._promoted: set[str] = set()
 
     def get_or_compute(self, name: str, key: Mapping[str, Any], compute: Callable[[], T]) -> T:
         """``compute()``'s value, pickled (dataclasses field by field, see :func:`_dispatch_table`)."""
@@ -260,7 +331,7 @@ class DerivedCache:
 
     def get_or_compute_bytes(self, name: str, key: Mapping[str, Any], compute: Callable[[], bytes]) -> bytes:
         """A document (e.g. the ``gains --format json`` text) stored as its bytes: nothing to unpickle."""
-        return self._cached(name, key, compute, ".bytes", lambda fh: fh.read(), lambda value, fh: fh.write(value))
+        return self._cached(name, key, compute, ".bytes", _read_bytes, _write_bytes)
 
     def pinned_state(self) -> str | None:
         """The state entries are stored under while the ledger is pinned (:meth:`Ledger.pinned`: read before
@@ -272,18 +343,101 @@ class DerivedCache:
         entry = hashlib.sha256(json.dumps([name, key], sort_keys=True, default=repr).encode()).hexdigest()
         return self.folder / f"{state[:32]}-{entry[:32]}{suffix}"
 
+    def _record(self, state: str) -> Path:
+        return self.folder / f"{state[:32]}.state"
+
+    def _read_record(self, state: str) -> tuple[bool, str | None]:
+        """(whether ``state`` has a record, the content digest it was stored with: None once settled)."""
+        try:
+            value = json.loads(self._record(state).read_text())
+            return True, value["digest"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False, None
+
+    def _servable(self, state: str) -> bool:
+        """Whether entries stored under ``state`` may be served now: the state has a record and, when it was
+        stored young, the content read now is the one it was stored with (then, when this process read the
+        state settled, the record is marked settled). Checked once per state and instance."""
+        known = self._valid.get(state)
+        if known is not None:
+            return known
+        exists, stored = self._read_record(state)
+        ok = exists
+        if exists and stored is not None:
+            read = _READS.get(state)
+            current = read.digest if read is not None and read.digest is not None else (
+                _content_digest(read.path) if read is not None else None)
+            ok = current == stored
+            if not ok:
+                self._forget(state)  # the content changed under unchanged file times: nothing there is valid
+            elif read is not None and read.digest is None:
+                self._write_record(state, None)  # read settled, content as stored: settled from now on
+        self._valid[state] = ok
+        return ok
+
+    def _prepare(self, state: str) -> bool:
+        """Make ``state``'s record ready for a new entry (False: do not store)."""
+        if self._valid.get(state):
+            return True
+        read = _READS.get(state)
+        exists, stored = self._read_record(state)
+        if exists and self._servable(state):
+            return True
+        if exists:  # stored with another content: those entries are gone (_servable), ours start afresh
+            self._forget(state)
+        ok = self._write_record(state, read.digest if read is not None else None)
+        self._valid[state] = ok
+        return ok
+
+    def _settle(self, state: str) -> None:
+        """After a store under a young state: once its files are as read and older than SETTLE_SECONDS, and
+        the content is still the one read, mark the record settled (one more read of the content, once)."""
+        read = _READS.get(state)
+        if read is None or read.digest is None or state in self._promoted:
+            return
+        files = _file_witness(read.path)
+        if files is None or files[0] != read.witness or _young(files[1], _now()):
+            return
+        self._promoted.add(state)
+        if _content_digest(read.path) == read.digest and self._read_record(state) == (True, read.digest):
+            self._write_record(state, None)
+
+    def _write_record(self, state: str, digest: str | None) -> bool:
+        return self._store(self._record(state), state[:32], json.dumps({"digest": digest}).encode(), _write_bytes)
+
+    def _forget(self, state: str) -> None:
+        try:
+            for old in self.folder.glob(f"{state[:32]}*"):
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
     def lookup(self, name: str, key: Mapping[str, Any]) -> Any | None:
         """The stored value of ``(name, key)`` under the pinned state (None: not stored, or not pinned)."""
         state = self.pinned_state()
         if state is None:
             return None
-        try:
-            with self._path(state, name, key, ".pickle").open("rb") as fh:
-                value = _read_pickle(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError):
+        value = self._get(state, name, key, ".pickle", _read_pickle)
+        if value is _MISSING or value is None:
             return None
         self.hits += 1
         return value
+
+    def _get(self, state: str, name: str, key: Mapping[str, Any], suffix: str, read: Callable[[Any], Any]) -> Any:
+        """The stored value, or ``_MISSING``."""
+        path = self._path(state, name, key, suffix)
+        try:
+            if not path.is_file():
+                return _MISSING
+        except OSError:  # a cache folder this user cannot read (another user's, 0700)
+            return _MISSING
+        if not self._servable(state):
+            return _MISSING
+        try:
+            with path.open("rb") as fh:
+                return read(fh)
+        except _READ_ERRORS:
+            return _MISSING
 
     def put(self, name: str, key: Mapping[str, Any], value: Any) -> bool:
         """Store ``value`` as what :meth:`get_or_compute` of ``(name, key)`` would compute, under the pinned
@@ -292,16 +446,21 @@ class DerivedCache:
         state = self.pinned_state()
         if state is None:
             return False
-        self._store(self._path(state, name, key, ".pickle"), state[:32], value, _write_pickle)
-        return True
+        return self._put(state, self._path(state, name, key, ".pickle"), value, _write_pickle)
 
     def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes) -> bool:
         """:meth:`put` for what :meth:`get_or_compute_bytes` of ``(name, key)`` would compute."""
         state = self.pinned_state()
         if state is None:
             return False
-        self._store(self._path(state, name, key, ".bytes"), state[:32], value, lambda v, fh: fh.write(v))
-        return True
+        return self._put(state, self._path(state, name, key, ".bytes"), value, _write_bytes)
+
+    def _put(self, state: str, path: Path, value: Any, write: Callable[[Any, Any], object]) -> bool:
+        if not self._prepare(state):
+            return False
+        stored = self._store(path, state[:32], value, write)
+        self._settle(state)
+        return stored
 
     def _cached(self, name: str, key: Mapping[str, Any], compute: Callable[[], T], suffix: str,
                 read: Callable[[Any], T], write: Callable[[T, Any], object]) -> T:
@@ -312,43 +471,188 @@ class DerivedCache:
         if state is None:
             self.misses += 1
             return compute()
-        path = self._path(state, name, key, suffix)
-        try:
-            with path.open("rb") as fh:
-                value = read(fh)
+        value = self._get(state, name, key, suffix, read)
+        if value is not _MISSING:
             self.hits += 1
-            return value
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError):
-            pass
+            return value  # type: ignore[no-any-return]
         self.misses += 1
         value = compute()
-        self._store(path, state[:32], value, write)
+        self._put(state, self._path(state, name, key, suffix), value, write)
         return value
 
-    def _store(self, path: Path, state: str, value: T, write: Callable[[T, Any], object]) -> None:
+    def _store(self, path: Path, state: str, value: T, write: Callable[[T, Any], object]) -> bool:
+        import tempfile  # only when storing (a hit never imports it)
+
         tmp: str | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             for old in self.folder.iterdir():
-                if old.suffix in (".pickle", ".bytes") and not old.name.startswith(state):
+                if old.suffix in (".pickle", ".bytes", ".state") and not old.name.startswith(state):
                     old.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
                 write(value, fh)
             os.replace(tmp, path)
+            return True
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             if tmp is not None:  # a cache that cannot be written only costs the recomputation next time
                 Path(tmp).unlink(missing_ok=True)
+            return False
+
+
+def stored_document(url: str, name: str, key: Mapping[str, Any]) -> bytes | None:
+    """The document stored as ``(name, key)`` for the current state of the SQLite ledger file at ``url``
+    (``sqlite:///path``), read without opening a :class:`~taxreport.ledger.Ledger`: no SQLAlchemy, no schema
+    check, the state read with the sqlite3 module (the same files, queries and fingerprint as
+    :func:`ledger_state`). None on any miss: the caller then opens the ledger and runs the command as usual.
+    Only for a file this process can write (a read-only copy is opened as the command opens it)."""
+    if not cache_enabled() or not url.startswith("sqlite:///") or "?" in url or ":memory:" in url:
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    try:
+        if not path.is_file() or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            return None
+    except OSError:
+        return None
+    try:
+        files = _file_witness(path)
+    except OSError:
+        return None
+    if files is None or _young(files[1], _now()):  # just written: left to the command (no content read here)
+        return None
+    import sqlite3
+
+    def query() -> list[Any]:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            return [tuple(conn.execute(sql).fetchone()) for sql in _STATE_SQL]
+        finally:
+            conn.close()
+    try:
+        state = _sqlite_read(path, query)
+    except (sqlite3.Error, OSError, TypeError, ValueError):  # not a taxreport ledger, a schema to migrate, ...
+        return None
+    if state is None:
+        return None
+    cache = DerivedCache(None, url=url)
+    value = cache._get(state, name, key, ".bytes", _read_bytes)
+    return value if isinstance(value, bytes) else None
+
+
+def _read_bytes(fh: Any) -> bytes:
+    return fh.read()  # type: ignore[no-any-return]
+
+
+def _write_bytes(value: bytes, fh: Any) -> None:
+    fh.write(value)
 
 
 def _read_pickle(fh: Any) -> Any:
-    return pickle.load(fh)
+    return _unpack(pickle.load(fh))
 
 
 def _write_pickle(value: Any, fh: Any) -> None:
     pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _dispatch_table()  # type: ignore[misc]
-    pickler.dump(value)
+    pickler.dump(_pack(value))
+
+
+# --- columns: a long list of one dataclass (a year's disposals and their lots) stored field by field ----------
+
+BLOCK_MIN = 32  # a list at least this long of instances of one dataclass is stored as columns
+
+
+class _Block:
+    """Instances of one dataclass as one column per field: a column of exact ``Decimal`` values is their text
+    joined (one ``str`` and one ``Decimal()`` per value, in C), a column of tuples of one dataclass (each
+    disposal's lots) is the tuples' lengths and a block of their items, any other column a list pickled as
+    usual. :meth:`objects` rebuilds the very values: ``Decimal(str(d))`` keeps the digits and exponent."""
+
+    __slots__ = ("cls", "kind", "columns")
+
+    def __init__(self, cls: type, kind: type, columns: list[Any]) -> None:
+        self.cls, self.kind, self.columns = cls, kind, columns
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Block, (self.cls, self.kind, self.columns))
+
+    def objects(self) -> Any:
+        from decimal import Decimal
+
+        columns: list[Any] = []
+        for column in self.columns:
+            if isinstance(column, tuple) and column[0] == "decimal":
+                columns.append(list(map(Decimal, column[1].split(","))) if column[2] else [])
+            elif isinstance(column, tuple) and column[0] == "tuples":
+                items = iter(column[2].objects())
+                columns.append([tuple(islice(items, n)) for n in column[1]])
+            else:
+                columns.append(column)
+        positional, names = _shape(self.cls)
+        if positional:
+            rebuilt = list(map(self.cls, *columns))
+        else:
+            rebuilt = [_rebuild(self.cls, names, values) for values in zip(*columns)]
+        return rebuilt if self.kind is list else self.kind(rebuilt)
+
+
+def _one_dataclass(values: Any) -> type | None:
+    """The dataclass every item of ``values`` is an instance of (exactly), else None."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1:
+        return None
+    (cls,) = kinds
+    return cls if dataclasses.is_dataclass(cls) and hasattr(cls, "__slots__") else None
+
+
+def _column(values: Any) -> Any:
+    """One field's values (a tuple) as stored: Decimals as text, tuples of one dataclass as a block, else as
+    they are."""
+    from decimal import Decimal
+
+    kinds = set(map(type, values))
+    if kinds == {Decimal}:
+        return ("decimal", ",".join(map(str, values)), len(values))
+    if kinds == {tuple}:
+        flat = [item for group in values for item in group]
+        inner = _one_dataclass(flat) if flat else None
+        if inner is not None and len(_shape(inner)[1]) > 1:
+            return ("tuples", list(map(len, values)), _block(flat, list))
+    return values
+
+
+def _block(values: Any, kind: type) -> _Block:
+    cls = type(values[0])
+    getter = attrgetter(*_shape(cls)[1])
+    rows = list(map(getter, values))
+    columns = [_column(col) for col in zip(*rows)] if rows else []
+    del rows
+    return _Block(cls, kind, columns)
+
+
+def _pack(value: Any) -> Any:
+    """``value`` (a dataclass instance, e.g. a YearSummary) with each long list of one slotted dataclass among
+    its fields replaced by a :class:`_Block` (on a shallow copy: ``value`` itself is left as it is)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type) or hasattr(value, "__slots__"):
+        return value
+    packed = None
+    for f in dataclasses.fields(value):
+        items = getattr(value, f.name)
+        if type(items) in (list, tuple) and len(items) >= BLOCK_MIN and _one_dataclass(items) is not None \
+                and len(_shape(type(items[0]))[1]) > 1:
+            if packed is None:
+                packed = copy.copy(value)
+            object.__setattr__(packed, f.name, _block(items, type(items)))
+    return value if packed is None else packed
+
+
+def _unpack(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and not hasattr(value, "__slots__"):
+        for f in dataclasses.fields(value):
+            items = getattr(value, f.name)
+            if isinstance(items, _Block):
+                object.__setattr__(value, f.name, items.objects())
+    return value
 
 
 def cache_for(ledger: Any) -> DerivedCache:

