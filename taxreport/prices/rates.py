@@ -155,6 +155,24 @@ class Pricer:
             out.append("rate rule: latest rate at or before each moment on the same UTC day")
         return out
 
+    def state(self) -> tuple[frozenset[tuple[str, str, date]], dict[str, int], frozenset[str],
+                             tuple[str, datetime] | None, Decimal | None]:
+        """What this pricer has recorded so far (gaps, routes and their counts, pegs, the one-entry cache):
+        :meth:`resumed` continues from it. A multi-year computation values the ledger once and takes each
+        year's state at that year's cutoff (:func:`taxreport.gains.compute_request_years`), so each year's
+        notes and gaps are exactly those of a valuation that stopped there."""
+        return frozenset(self.missing), dict(self.used), frozenset(self.pegs_used), self._last, self._last_rate
+
+    def resumed(self, state: tuple[frozenset[tuple[str, str, date]], dict[str, int], frozenset[str],
+                                   tuple[str, datetime] | None, Decimal | None]) -> "Pricer":
+        """A pricer over the same table and options, in ``state`` (from :meth:`state`)."""
+        other = Pricer(self.table, self.currency, via=self.via, peg=self.peg, lookback_days=self.lookback_days)
+        missing, used, pegs, other._last, other._last_rate = state
+        other.missing = set(missing)
+        other.used.update(used)
+        other.pegs_used = set(pegs)
+        return other
+
     # --- resolution -------------------------------------------------------------------------
     def _resolve(self, asset: str, moment: datetime) -> Decimal | None:
         target = self.currency
