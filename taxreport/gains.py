@@ -181,8 +181,11 @@ def compute_request_years(events: Iterable[Event], rates: RateTable | Pricer, re
     events = events if isinstance(events, list) else list(events)
     years = list(dict.fromkeys(years))
     j = jbase.get(request.jurisdiction)
+    from taxreport.model.events import Record
+
+    identified = any(isinstance(e, Record) for e in events)  # no record at all: nothing identified in any year
     try:
-        recorded = {y: recorded_selections(events, until=year_cutoff(j, y)) for y in years}
+        recorded = {y: recorded_selections(events, until=year_cutoff(j, y)) if identified else {} for y in years}
         order = sorted(years, key=lambda y: j.year_bounds(y, request.timezone)[0])
     except TaxreportError:
         return {y: _one_year(events, rates, replace(request, year=y)) for y in years}

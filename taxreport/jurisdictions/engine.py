@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, notes_of
-from taxreport.jurisdictions.holding import HoldingEffect, local_day_cache
+from taxreport.jurisdictions.holding import HoldingEffect, anniversary, local_day_cache
 from taxreport.jurisdictions.summary import amount_option, summarise
 from taxreport.lots.matching import match_lots, match_lots_at, ref_of
 from taxreport.lots.split import split_disposal
@@ -51,6 +51,8 @@ class Context:
     end: datetime
     options: Mapping[str, Any]
     day_of: Any = field(repr=False, compare=False, default=None)  # memoised local date
+    # acquisition moment -> the local date after which its units are held long (the holding rule's anniversary)
+    long_after: dict[datetime, date] = field(repr=False, compare=False, default_factory=dict)
 
     def local_day(self, moment: datetime) -> date:
         return self.day_of(moment)  # type: ignore[no-any-return]
@@ -204,11 +206,39 @@ class LotRules(Rules):
         """One result per holding group of the disposal's lots (short/long, taxable/exempt), the
         proceeds and fees shared by quantity (:func:`taxreport.lots.split.split_disposal`)."""
         d = md.disposal
-        sold = d.time
-        exempting = ctx.policy.holding is not None and ctx.policy.holding.effect is HoldingEffect.EXEMPT
+        lots = md.lots
+        holding = ctx.policy.holding
+        exempting = holding is not None and holding.effect is HoldingEffect.EXEMPT
+        if holding is None:
+            keys = [False] * len(lots)
+        else:  # Context.held_long, with each acquisition's anniversary computed once per computation
+            after = ctx.long_after
+            sold_day = ctx.day_of(d.time)
+            keys = []
+            for lm in lots:
+                acquired = lm.acquired_at
+                if acquired is None:
+                    keys.append(False)
+                    continue
+                limit = after.get(acquired)
+                if limit is None:
+                    limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
+                keys.append(sold_day > limit)
+        if all(k is keys[0] for k in keys):  # one holding group: the whole disposal is one result
+            cost = ZERO
+            for lm in lots:
+                cost += lm.cost
+            proceeds = d.proceeds - d.fee
+            rules = {lm.rule for lm in lots}
+            long = bool(keys and keys[0])
+            return [DisposalResult(
+                time=d.time, account=d.account, asset=d.asset, quantity=d.quantity, proceeds=proceeds, cost=cost,
+                gain=proceeds - cost, lots=lots, rule=rules.pop() if len(rules) == 1 else "mixed",
+                term="long" if long else "short", exempt=exempting and long, event_key=ref_of(d), role=d.role)]
+        each = iter(keys)
 
-        def long_held(lm: LotMatch) -> bool:
-            return ctx.held_long(lm.acquired_at, sold)
+        def long_held(lm: LotMatch) -> bool:  # split_disposal asks for the lots in order, once each
+            return next(each)
 
         out = []
         for part in split_disposal(md, long_held):

@@ -106,6 +106,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     unused_selections = set(selections)
     pool_cls = POOL_CLASSES.get(method, Pool)
     hifo = method == "hifo"
+    specific = method == "specific"
     taker = TAKERS["fifo" if method == "specific" else method]
     mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
     pools: dict[tuple[str, str], Pool] = {}
@@ -174,15 +175,24 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             track = universal = False
         if track:
             _track(balances, m)
-        if type(m) is Acquisition:
+        kind = type(m)
+        if kind is Acquisition:
             key = UNIVERSAL if universal else m.account
-            pool(key, m.asset).add(Lot(ref_of(m), m.account, m.date_acquired, m.quantity, m.cost, seq))
-        elif type(m) is Disposal:
+            p = pools.get((key, m.asset))
+            if p is None:
+                p = pool(key, m.asset)
+            p.add(Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq))
+        elif kind is Disposal:
             key = UNIVERSAL if universal else m.account
-            p = pool(key, m.asset)
+            p = pools.get((key, m.asset))
+            if p is None:
+                p = pool(key, m.asset)
             rule = method
-            dref = ref_of(m)
-            chosen = selections.get(dref) if method == "specific" else None
+            if specific:
+                dref = ref_of(m)
+                chosen = selections.get(dref)
+            else:
+                chosen = None
             if chosen is not None:
                 unused_selections.discard(dref)
                 parts = []
@@ -210,12 +220,17 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                 need = m.quantity - sum((q for _, q, _ in parts), ZERO) if len(parts) != 1 else \
                     m.quantity - parts[0][1]
                 if need > 0:
-                    shortfall(f"disposal {dref} at {m.time.isoformat()} in {m.account} "
+                    shortfall(f"disposal {ref_of(m)} at {m.time.isoformat()} in {m.account} "
                               f"({decimal_str(m.quantity)} {m.asset})", m.asset, need, m.time, m.account, parts)
-            out.append(MatchedDisposal(m, tuple(
-                LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
-                for lot, q, c in parts)))
-        elif type(m) is Move:
+            if len(parts) == 1:
+                lot, q, c = parts[0]
+                out.append(MatchedDisposal(m, (LotMatch(q, c, lot.acquired, lot.account, lot.ref,
+                                                        "zero-cost" if lot.seq == -1 else rule),)))
+            else:
+                out.append(MatchedDisposal(m, tuple([
+                    LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
+                    for lot, q, c in parts])))
+        elif kind is Move:
             src = OUTSIDE if m.from_account is None else (UNIVERSAL if universal else m.from_account)
             dst = OUTSIDE if m.to_account is None else (UNIVERSAL if universal else m.to_account)
             if src == dst:

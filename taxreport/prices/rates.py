@@ -100,6 +100,7 @@ class Pricer:
         self.pegs_used: set[str] = set()
         self._last: tuple[str, datetime] | None = None  # one-entry cache: a trade values one moment
         self._last_rate: Decimal | None = None
+        self._routes: dict[tuple[str, str, str, bool], str] = {}
 
     # --- public -----------------------------------------------------------------------------
     def value(self, asset: str, quantity: Decimal, moment: datetime) -> Decimal:
@@ -206,8 +207,17 @@ class Pricer:
     def _pair(self, base: str, quote: str, moment: datetime) -> tuple[Decimal, str] | None:
         hit = self.table.direct(base, quote, moment, self.lookback_days)
         if hit is not None:
-            return hit[0], f"{base}/{quote} from {hit[1]}"
+            return hit[0], self._route(base, quote, hit[1], False)
         hit = self.table.direct(quote, base, moment, self.lookback_days)
         if hit is not None:
-            return ONE / hit[0], f"{base}/{quote} = 1/({quote}/{base} from {hit[1]})"
+            return ONE / hit[0], self._route(base, quote, hit[1], True)
         return None
+
+    def _route(self, base: str, quote: str, source: str, inverse: bool) -> str:
+        """The route's description (one string per pair, source and direction, built once)."""
+        key = (base, quote, source, inverse)
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = (f"{base}/{quote} = 1/({quote}/{base} from {source})" if inverse
+                                         else f"{base}/{quote} from {source}")
+        return found
