@@ -175,14 +175,13 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             track = universal = False
         if track:
             _track(balances, m)
-        kind = type(m)
-        if kind is Acquisition:
+        if type(m) is Acquisition:
             key = UNIVERSAL if universal else m.account
             p = pools.get((key, m.asset))
             if p is None:
                 p = pool(key, m.asset)
             p.add(Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq))
-        elif kind is Disposal:
+        elif type(m) is Disposal:
             key = UNIVERSAL if universal else m.account
             p = pools.get((key, m.asset))
             if p is None:
@@ -230,7 +229,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                 out.append(MatchedDisposal(m, tuple([
                     LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
                     for lot, q, c in parts])))
-        elif kind is Move:
+        elif type(m) is Move:
             src = OUTSIDE if m.from_account is None else (UNIVERSAL if universal else m.from_account)
             dst = OUTSIDE if m.to_account is None else (UNIVERSAL if universal else m.to_account)
             if src == dst:
