@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, notes_of
@@ -53,6 +54,7 @@ class Context:
     day_of: Any = field(repr=False, compare=False, default=None)  # memoised local date
     # acquisition moment -> the local date after which its units are held long (the holding rule's anniversary)
     long_after: dict[datetime, date] = field(repr=False, compare=False, default_factory=dict)
+    zone: Any = field(repr=False, compare=False, default=None)  # the ZoneInfo of ``tz``
 
     def local_day(self, moment: datetime) -> date:
         return self.day_of(moment)  # type: ignore[no-any-return]
@@ -213,7 +215,7 @@ class LotRules(Rules):
             keys = [False] * len(lots)
         else:  # Context.held_long, with each acquisition's anniversary computed once per computation
             after = ctx.long_after
-            sold_day = ctx.day_of(d.time)
+            sold_day = d.time.astimezone(ctx.zone).date()  # ctx.local_day, without a memo: each sale's moment is new
             keys = []
             for lm in lots:
                 acquired = lm.acquired_at
@@ -359,7 +361,7 @@ class Jurisdiction:
         tz = str(opts.get("timezone") or policy.timezone)
         start, end = policy.year_bounds(year, tz)
         return Context(policy, policy.tax_year.label(year), policy.tax_year.first_year(year), chosen, tz, start,
-                       end, opts, day_of or local_day_cache(tz))
+                       end, opts, day_of or local_day_cache(tz), zone=ZoneInfo(tz))
 
     def compute_years(self, movements: Sequence[Movement], *, years: Sequence[str], counts: Sequence[int],
                       cutoffs: Sequence[datetime], method: str | None,

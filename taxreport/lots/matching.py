@@ -170,11 +170,12 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             if next_stop is None:
                 break
         seq += 1
-        if track and universal_until is not None and m.time >= universal_until:
-            _allocate(pools, balances, pool)
-            track = universal = False
         if track:
-            _track(balances, m)
+            if universal_until is not None and m.time >= universal_until:
+                _allocate(pools, balances, pool)
+                track = universal = False
+            else:
+                _track(balances, m)
         if type(m) is Acquisition:
             key = UNIVERSAL if universal else m.account
             p = pools.get((key, m.asset))

@@ -81,8 +81,10 @@ class Pool:
 
     def add(self, lot: Lot) -> None:
         lots = self.lots
-        if not lots or lot.acquired is None or lots[-1].acquired is None or \
-                (lot.acquired, lot.seq) >= (lots[-1].acquired, lots[-1].seq):
+        if not lots:
+            lots.append(lot)
+        elif (acquired := lot.acquired) is None or (last := lots[-1]).acquired is None or acquired > last.acquired \
+                or (acquired == last.acquired and lot.seq >= last.seq):  # (acquired, seq) in order: at the end
             lots.append(lot)
         else:
             insort(lots, lot, lo=self.head, key=Lot.sort_key)
