@@ -39,12 +39,13 @@ zones) are valued, so later years need no rates.
 
 from __future__ import annotations
 
+import decimal
 import gc
 from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
@@ -224,7 +225,8 @@ def compute_request_years(events: Iterable[Event], rates: RateTable | Pricer, re
 def _pass(events: list[Event], rates: RateTable | Pricer, requests: list[GainsRequest]) -> dict[str, YearResult]:
     """:func:`_years_from_events` of ``requests``, each year it leaves open computed alone."""
     found: list[YearSummary | None] = [None] * len(requests)
-    if isinstance(rates, RateTable) and len(requests) > 1:
+    tax_year = jbase.get(requests[0].jurisdiction).policy.tax_year
+    if isinstance(rates, RateTable) and len({tax_year.label(r.year) for r in requests}) == len(requests) > 1:
         try:
             found = _years_from_events(events, rates, requests)
         except TaxreportError:
@@ -403,6 +405,27 @@ def year_cutoff(j: Jurisdiction, year: str) -> datetime:
     return year_end + timedelta(days=1 + j.policy.lookahead_days)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _money_context(fn: F) -> F:
+    """Run ``fn`` in the one decimal context of taxreport (:data:`taxreport.model.money.MONEY_CONTEXT`: 50 digits,
+    half-even), whatever the thread's context is: a library may change it for good (ccxt's
+    ``decimal_to_precision`` sets the thread's rounding to half-up and traps underflow), and the engine's
+    divisions and quantizations must not depend on what else ran in the process before."""
+    import functools
+
+    from taxreport.model.money import MONEY_CONTEXT
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with decimal.localcontext(MONEY_CONTEXT):
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+@_money_context
 def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
                               year: str, method: str | None = None, accounts: Sequence[str] | None = None,
                               currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
@@ -483,6 +506,7 @@ def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, 
     return summary
 
 
+@_money_context
 def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence[GainsRequest]
                        ) -> list[YearSummary | None]:
     """:func:`compute_gains_from_events` of each of ``requests`` (one per tax year, in time order; they differ

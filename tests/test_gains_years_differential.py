@@ -266,6 +266,45 @@ def _one(events: list[Event], table: RateTable, request: GainsRequest) -> object
         return e
 
 
+@pytest.fixture(autouse=True)
+def _standard_decimal_context():  # noqa: ANN202
+    """The ledgers above are built with Decimal arithmetic in the thread's context: build them in the standard
+    one, whatever an earlier test left (ccxt's decimal_to_precision sets the thread's rounding to half-up)."""
+    import decimal
+
+    from taxreport.model.money import MONEY_CONTEXT
+
+    with decimal.localcontext(MONEY_CONTEXT):
+        yield
+
+
+def test_the_engine_ignores_a_changed_thread_context(monkeypatch):
+    """A process that used ccxt computes the same gains: the engine's arithmetic (here: every share of a lot's
+    cost) runs in taxreport's own context (50 digits, half-even), not in the thread's changed one."""
+    import decimal
+
+    import taxreport.lots.pools as pools
+
+    seen: set[tuple[int, str]] = set()
+    share = pools.share
+
+    def spy(total, part, whole):  # noqa: ANN001, ANN202
+        ctx = decimal.getcontext()
+        seen.add((ctx.prec, ctx.rounding))
+        return share(total, part, whole)
+    monkeypatch.setattr(pools, "share", spy)
+    table = _rates(random.Random(1), None)
+    events = ledger(1)
+    request = GainsRequest("us", "2022", method="fifo")
+    with decimal.localcontext() as ctx:
+        ctx.rounding = decimal.ROUND_HALF_UP  # what ccxt's decimal_to_precision leaves behind
+        ctx.prec = 28
+        one = _document(compute_request(events, table, request))
+        many = _document(compute_request_years(events, table, request, ["2022", "2023"])["2022"])
+    assert seen == {(50, decimal.ROUND_HALF_EVEN)}
+    assert many == one == _document(compute_request(events, table, request))
+
+
 ALONE: list[str] = []  # the years the multi-year computation left to a one-year computation
 
 
@@ -466,3 +505,12 @@ def test_every_year_in_one_pass_is_byte_identical_to_main(key):
         doc = f"ERROR {type(s).__name__}: {s}" if isinstance(s, TaxreportError) else json_text(summary_json(s))
         h.update(doc.encode() + b"\0")
     assert h.hexdigest() == MAIN_50952BB[key]
+
+
+def test_one_year_written_two_ways_and_a_malformed_year():
+    """The same tax year asked twice (two spellings) and a year that is not one: each as its own call says."""
+    events, table = ledger(1), _rates(random.Random(1), None)
+    found = compute_request_years(events, table, GainsRequest("uk", "x"), ["2022-23", "2022-2023", "2022"])
+    alone = compute_request(events, table, GainsRequest("uk", "2022-23"))
+    assert _document(found["2022-23"]) == _document(found["2022-2023"]) == _document(alone)
+    assert isinstance(found["2022"], TaxreportError) and "2022" in str(found["2022"])
