@@ -172,24 +172,36 @@ def compute_request_years(events: Iterable[Event], rates: RateTable | Pricer, re
                           years: Sequence[str]) -> dict[str, YearResult]:
     """:func:`compute_request` of each of ``years`` (``request.year`` ignored), each equal to its own one-year
     call (the same summary, or the same error as a value), from one preparation, one valuation and one
-    matching of the events (:func:`_years_from_events`); a year that cannot be shown equal that way is
-    computed alone. With no ``method``, the years that show lots identified at the time of sale are computed
-    again with ``specific`` (also in one pass), as :func:`compute_request` does."""
+    matching of the events (:func:`stream_request_years`, collected)."""
+    found: dict[str, YearResult] = {}
+    stream_request_years(events, rates, request, years, found.__setitem__)
+    return {y: found[y] for y in dict.fromkeys(years)}
+
+
+def stream_request_years(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest,
+                         years: Sequence[str], each: Callable[[str, YearResult], object]) -> None:
+    """:func:`compute_request_years`, each year handed to ``each(year, summary or error)`` as soon as it is
+    computed and not kept here (a caller that stores and drops each holds one year's summary at a time).
+    Years come in time order, except those computed again (below), which come last. From one preparation,
+    one valuation and one matching of the events (:func:`_years_from_events`); a year that cannot be shown
+    equal that way is computed alone. With no ``method``, the years that show lots identified at the time of
+    sale are computed again with ``specific`` (also in one pass), as :func:`compute_request` does."""
     from dataclasses import replace
 
+    from taxreport.model.events import Record
     from taxreport.rebalance.lot_identification import recorded_selections
 
     events = events if isinstance(events, list) else list(events)
     years = list(dict.fromkeys(years))
     j = jbase.get(request.jurisdiction)
-    from taxreport.model.events import Record
-
     identified = any(isinstance(e, Record) for e in events)  # no record at all: nothing identified in any year
     try:
         recorded = {y: recorded_selections(events, until=year_cutoff(j, y)) if identified else {} for y in years}
         order = sorted(years, key=lambda y: j.year_bounds(y, request.timezone)[0])
     except TaxreportError:
-        return {y: _one_year(events, rates, replace(request, year=y)) for y in years}
+        for y in years:
+            each(y, _one_year(events, rates, replace(request, year=y)))
+        return
 
     def one(year: str, method: str | None) -> GainsRequest:
         r = replace(request, year=year, method=method)
@@ -197,42 +209,53 @@ def compute_request_years(events: Iterable[Event], rates: RateTable | Pricer, re
             r = replace(r, selections={**recorded[year], **(request.selections or {})})
         return r
 
-    out = _pass(events, rates, [one(y, request.method) for y in order])
     again: dict[str, int] = {}  # year -> sales shown with lots identified at the time of sale
-    for y in order:
-        summary = out[y]
-        if isinstance(summary, TaxreportError):
-            continue
-        shown = set(recorded[y]) & {d.event_key for d in summary.disposals}
-        if shown and request.method != "specific" and "specific" in j.methods:
-            if request.method is None:
-                again[y] = len(shown)
-                continue
-            summary.notes.append(Note(f"{len(shown)} sale(s) have their lots identified at the time of sale in the "
-                                      f"ledger (lots.identified records), which --method {request.method} ignores; "
-                                      "without --method (or with --method specific) they are used", "method"))
+
+    def first(year: str, summary: YearResult) -> None:
+        if not isinstance(summary, TaxreportError):
+            shown = set(recorded[year]) & {d.event_key for d in summary.disposals}
+            if shown and request.method != "specific" and "specific" in j.methods:
+                if request.method is None:
+                    again[year] = len(shown)
+                    return  # computed again below
+                summary.notes.append(Note(f"{len(shown)} sale(s) have their lots identified at the time of sale in "
+                                          f"the ledger (lots.identified records), which --method {request.method} "
+                                          "ignores; without --method (or with --method specific) they are used",
+                                          "method"))
+        each(year, summary)
+
+    def second(year: str, summary: YearResult) -> None:
+        if not isinstance(summary, TaxreportError):
+            summary.notes.append(Note(f"{again[year]} sale(s) use the lots identified at the time of sale and "
+                                      "recorded in the ledger (lots.identified); the others are matched FIFO "
+                                      "(--method fifo ignores the identifications)", "method"))
+        each(year, summary)
+
+    _pass(events, rates, [one(y, request.method) for y in order], first)
     if again:
-        second = _pass(events, rates, [one(y, "specific") for y in again])
-        for y, count in again.items():
-            summary = out[y] = second[y]
-            if not isinstance(summary, TaxreportError):
-                summary.notes.append(Note(f"{count} sale(s) use the lots identified at the time of sale and "
-                                          "recorded in the ledger (lots.identified); the others are matched FIFO "
-                                          "(--method fifo ignores the identifications)", "method"))
-    return {y: out[y] for y in years}
+        _pass(events, rates, [one(y, "specific") for y in again], second)
 
 
-def _pass(events: list[Event], rates: RateTable | Pricer, requests: list[GainsRequest]) -> dict[str, YearResult]:
-    """:func:`_years_from_events` of ``requests``, each year it leaves open computed alone."""
-    found: list[YearSummary | None] = [None] * len(requests)
+def _pass(events: list[Event], rates: RateTable | Pricer, requests: list[GainsRequest],
+          each: Callable[[str, YearResult], object]) -> None:
+    """:func:`_years_from_events` of ``requests``, each year it leaves open computed alone, handed to ``each``
+    in order."""
+    done: set[int] = set()
+
+    def got(i: int, summary: YearSummary | None) -> None:
+        r = requests[i]
+        each(r.year, summary if summary is not None else _one_year_from_events(events, rates, r))
+        done.add(i)
+
     tax_year = jbase.get(requests[0].jurisdiction).policy.tax_year
     if isinstance(rates, RateTable) and len({tax_year.label(r.year) for r in requests}) == len(requests) > 1:
         try:
-            found = _years_from_events(events, rates, requests)
+            _years_from_events(events, rates, requests, got)
         except TaxreportError:
-            pass  # each year alone says what is wrong with it
-    return {r.year: s if s is not None else _one_year_from_events(events, rates, r)
-            for r, s in zip(requests, found)}
+            pass  # each year not yet handed over is computed alone: it says what is wrong with it
+    for i in range(len(requests)):
+        if i not in done:
+            got(i, None)
 
 
 def _one_year_from_events(events: list[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearResult:
@@ -329,10 +352,12 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
                 advance: Callable[[], object] | None = None, computed: YearHook | None = None,
                 asked: str | None = None) -> dict[str, Any]:
     """Each of ``years`` from the cache or computed and stored (inside the ledger's pin), the missing ones in
-    one pass (:func:`compute_request_years`). Returns the summaries of ``keep`` (every year when None; the
-    others are dropped once stored). ``strict=False``: a year whose computation fails is skipped (not
-    stored) instead of raising. ``asked``: a year (already checked for blocking review items) computed in
-    the same pass and returned as it is (its summary or its error), not stored."""
+    one pass (:func:`stream_request_years`: each stored as it comes, so one year's summary is held at a time).
+    Returns the summaries of ``keep`` (every year when None; the others are dropped once stored).
+    ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising (``strict``:
+    the first such year, in the order of ``years``, raises its error). ``asked``: a year (already checked for
+    blocking review items) computed in the same pass and returned as it is (its summary or its error), not
+    stored."""
     from dataclasses import replace
 
     from taxreport.ledger.derived import cache_for
@@ -341,13 +366,16 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
     kept = None if keep is None else set(keep)
     out: dict[str, Any] = {}
     cache = cache_for(ledger)
-    found: dict[str, YearSummary] = {}
-    results: dict[str, YearResult] = {}
+    errors: dict[str, TaxreportError] = {}
     todo: list[str] = []
     for year in years:
         summary = cache.lookup(CACHE_NAME, _cache_key(replace(request, year=year)))
         if summary is not None:
-            found[year] = summary
+            if kept is None or year in kept:
+                out[year] = summary
+            summary = None
+            if advance is not None:
+                advance()
             continue
         try:
             if events is None:
@@ -355,39 +383,42 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             _refuse_blocked(ledger, events, replace(request, year=year))  # as load_events does
             todo.append(year)
         except TaxreportError as e:
-            results[year] = e
-        summary = None
+            errors[year] = e
     if asked is not None:
         todo.append(asked)
+
+    def store(year: str, result: YearResult) -> None:
+        if year == asked:
+            out[year] = result
+            return
+        if isinstance(result, TaxreportError):
+            errors[year] = result
+        else:
+            one = replace(request, year=year)
+            cache.put(CACHE_NAME, _cache_key(one), result)
+            if computed is not None:
+                computed(one, result)
+            if kept is None or year in kept:
+                out[year] = result
+        if advance is not None:
+            advance()
+
     if todo:
         try:
             if events is None:
                 events = _verified_events(ledger)
             if table is None:
                 table = load_table(ledger)
-            results.update(compute_request_years(events, table, request, todo))
+            stream_request_years(events, table, request, todo, store)
         except TaxreportError as e:
-            results.update((y, e) for y in todo)
-    for year in years:
-        summary = found.pop(year, None)
-        if summary is None:
-            result = results.pop(year)
-            if isinstance(result, TaxreportError):
-                if strict:
-                    raise result
-                continue
-            summary = result
-            cache.put(CACHE_NAME, _cache_key(replace(request, year=year)), summary)
-            if computed is not None:
-                computed(replace(request, year=year), summary)
-        if kept is None or year in kept:
-            out[year] = summary
-        summary = None
-        if advance is not None:
-            advance()
-    if asked is not None:
-        out[asked] = results.pop(asked)
-    return out
+            for y in todo:
+                if y not in out and y not in errors:
+                    store(y, e)
+    if strict:
+        for year in years:
+            if year in errors:
+                raise errors[year]
+    return {y: out[y] for y in [*years, *([asked] if asked is not None else [])] if y in out}
 
 
 def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:
@@ -507,12 +538,13 @@ def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, 
 
 
 @_money_context
-def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence[GainsRequest]
-                       ) -> list[YearSummary | None]:
+def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence[GainsRequest],
+                       each: Callable[[int, YearSummary | None], object]) -> None:
     """:func:`compute_gains_from_events` of each of ``requests`` (one per tax year, in time order; they differ
     only in ``year`` and ``selections``) from ONE preparation, ONE valuation (up to the last year's cutoff) and
-    one matching (:meth:`Jurisdiction.compute_years`). Year *i* is equal to its own one-year computation,
-    or None where that cannot be shown or its own computation would fail (the caller computes it alone):
+    one matching (:meth:`Jurisdiction.compute_years`), handed to ``each(i, summary)`` one year at a time, in
+    order (so only one year's summary need be held). Year *i* is equal to its own one-year computation, or
+    None where that cannot be shown or its own computation would fail (the caller computes it alone):
 
     * its events are those before its cutoff; the one valuation values them first only when they are a prefix
       of the events before the last cutoff (a ledger in time order; not one with older rows appended later);
@@ -600,20 +632,20 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
             opts.setdefault("currency", cur)
             years.append(i)
             year_pricers[i] = (year_pricer, SwapStats(by_rule, by_fallback), income)
-        out: list[YearSummary | None] = [None] * len(requests)
-        if years:
-            summaries = j.compute_years(
-                movements, years=[requests[i].year for i in years], counts=[at[counts[i]][2] for i in years],  # type: ignore[index]
-                cutoffs=[cutoffs[i] for i in years], method=last.method, options=[options[i] for i in years])
-            for i, summary in zip(years, summaries):
-                if summary is not None:
-                    year_pricer, year_swaps, income = year_pricers[i]
-                    out[i] = _finish(summary, j, cur, options[i], accounts, year_pricer, year_swaps, income,
-                                     prepared.notes)
+        summaries = j.compute_years(
+            movements, years=[requests[i].year for i in years], counts=[at[counts[i]][2] for i in years],  # type: ignore[index]
+            cutoffs=[cutoffs[i] for i in years], method=last.method, options=[options[i] for i in years])
+        for i in range(len(requests)):
+            summary = next(summaries) if i in year_pricers else None
+            if summary is not None:
+                year_pricer, year_swaps, income = year_pricers.pop(i)
+                summary = _finish(summary, j, cur, options[i], accounts, year_pricer, year_swaps, income,
+                                  prepared.notes)
+            each(i, summary)
+            del summary
     finally:
         if gc_was_enabled:
             gc.enable()
-    return out
 
 
 def compute_gains(ledger: Any, *, jurisdiction: str, year: str, method: str | None = None,

@@ -25,14 +25,14 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.holding import HoldingEffect, anniversary, local_day_cache
 from taxreport.jurisdictions.summary import amount_option, summarise
-from taxreport.lots.matching import match_lots, match_lots_at, ref_of
+from taxreport.lots.matching import Cut, match_lots, match_lots_at, ref_of
 from taxreport.lots.split import split_disposal
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, MatchedDisposal, Move, Movement, OpenLot
 
@@ -125,18 +125,18 @@ class Rules:
         raise NotImplementedError
 
     def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
-                    cutoffs: Sequence[datetime]) -> list[Matched | None]:
+                    cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
         """:meth:`match` of several tax years (``ctxs`` in time order, disjoint), year *i* over
-        ``movements[:counts[i]]`` (the movements before ``cutoffs[i]``). A country that can match all of them
-        in one pass overrides this; None for a year whose one-pass result cannot be shown equal to its own
-        :meth:`match` (the caller computes that year alone). This default matches each year alone."""
-        out: list[Matched | None] = []
+        ``movements[:counts[i]]`` (the movements before ``cutoffs[i]``), yielded one year at a time (so only
+        one year's results are held). A country that can match all of them in one pass overrides this; None
+        for a year whose one-pass result cannot be shown equal to its own :meth:`match` (the caller computes
+        that year alone). This default matches each year alone."""
         for ctx, n in zip(ctxs, counts):
             try:
-                out.append(self.match(ctx, movements[:n]))
+                matched: Matched | None = self.match(ctx, movements[:n])
             except TaxreportError:
-                out.append(None)
-        return out
+                matched = None
+            yield matched
 
     def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
         """``reported``: the year's disposals in the accounts asked for (all of them when none was
@@ -159,7 +159,7 @@ class LotRules(Rules):
         return Matched(results, matched.open_lots, notes_of(matched.notes, "matching"))
 
     def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
-                    cutoffs: Sequence[datetime]) -> list[Matched | None]:
+                    cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
         """One matching pass for every year (:func:`taxreport.lots.matching.match_lots_at` cut at each year's
         end): the year's disposals, its open lots and notes at its end are what :meth:`match` gives, because a
         lot is only ever matched with the past. Every year's options are the last year's except
@@ -174,23 +174,30 @@ class LotRules(Rules):
                                  zero_cost_assets=last.zero_cost_assets, selections=chosen,
                                  move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"))
         except TaxreportError:
-            return [None] * len(ctxs)
-        out: list[Matched | None] = []
+            yield from [None] * len(ctxs)
+            return
         done = 0  # disposals before the previous year's end: before this year's start
-        for ctx, cut, cutoff in zip(ctxs, cuts, cutoffs):
+        pending: list[Cut | None] = list(cuts)  # each year's open lots and disposals, dropped once used
+        del cuts
+        for i, (ctx, cutoff) in enumerate(zip(ctxs, cutoffs)):
+            cut = pending[i]
+            pending[i] = None
+            assert cut is not None
             disposals = cut.result.disposals
             first, done = done, len(disposals)
             own: Mapping[str, Any] = ctx.options.get("selections") or {}
             if ctx.end > cutoff or cut.problems or not self._same_selections(ctx, disposals, own, chosen):
-                out.append(None)
+                yield None
                 continue
             results: list[DisposalResult] = []
             start = ctx.start
             for md in disposals[first:]:
                 if md.disposal.time >= start:
                     results.extend(self.results(ctx, md))
-            out.append(Matched(results, cut.result.open_lots, notes_of(cut.result.notes, "matching")))
-        return out
+            matched = Matched(results, cut.result.open_lots, notes_of(cut.result.notes, "matching"))
+            del results, cut, disposals
+            yield matched
+            del matched
 
     @staticmethod
     def _same_selections(ctx: Context, disposals: Sequence[MatchedDisposal], own: Mapping[str, Any],
@@ -278,7 +285,7 @@ class PersonRules(Rules):
         raise NotImplementedError
 
     def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
-                    cutoffs: Sequence[datetime]) -> list[Matched | None]:
+                    cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
         """One :meth:`match_person` over the person's movements up to the last year's horizon, viewed per year.
         Year *i* alone sees the movements before ``min(cutoffs[i], its horizon)``; the one pass sees later ones
         too, which cannot change the year when each of them (by its time and its acquisition date, the date a
@@ -288,7 +295,8 @@ class PersonRules(Rules):
         try:
             own_all, notes, problems = _person_level(movements, last.zero_cost_assets)
         except TaxreportError:
-            return [None] * len(ctxs)
+            yield from [None] * len(ctxs)
+            return
         horizon = last.horizon
         own = [m for m in own_all if m.time < horizon]
         times = [m.time for m in own]
@@ -305,14 +313,15 @@ class PersonRules(Rules):
             bound = min(cutoff, ctx.horizon)
             later = earliest[bisect_left(times, bound)]
             valid.append((later is None or later >= ctx.horizon) and not any(t < cutoff for t, _ in problems))
-        if not any(valid):
-            return [None] * len(ctxs)
-        try:
-            state = self.match_person(last, own)
-        except TaxreportError:
-            return [None] * len(ctxs)
-        return [self.year_view(ctx, state, notes_of([n for t, n in notes if t < cutoff], "matching")) if ok
-                else None for ctx, cutoff, ok in zip(ctxs, cutoffs, valid)]
+        state = None
+        if any(valid):
+            try:
+                state = self.match_person(last, own)
+            except TaxreportError:
+                state = None
+        for ctx, cutoff, ok in zip(ctxs, cutoffs, valid):
+            yield (self.year_view(ctx, state, notes_of([n for t, n in notes if t < cutoff], "matching"))
+                   if ok and state is not None else None)
 
 
 @dataclass(frozen=True)
@@ -365,11 +374,12 @@ class Jurisdiction:
 
     def compute_years(self, movements: Sequence[Movement], *, years: Sequence[str], counts: Sequence[int],
                       cutoffs: Sequence[datetime], method: str | None,
-                      options: Sequence[Mapping[str, Any]]) -> list[YearSummary | None]:
+                      options: Sequence[Mapping[str, Any]]) -> Iterator[YearSummary | None]:
         """:meth:`compute` of several tax years (in time order) with one matching where the country can
         (:meth:`Rules.match_years`): year *i* is what ``compute(movements[:counts[i]], year=years[i],
         options=options[i])`` gives (``movements[:counts[i]]``: the movements before ``cutoffs[i]``), or None
-        where that cannot be shown or its computation would fail (the caller then computes it alone)."""
+        where that cannot be shown or its computation would fail (the caller then computes it alone); yielded
+        one year at a time, in order, each computed when asked for (one year's results held at a time)."""
         ctxs: list[Context] = []
         for year, opts in zip(years, options):
             ctx = self.context(year, method, opts, ctxs[0].day_of if ctxs and ctxs[0].tz == str(
@@ -377,13 +387,13 @@ class Jurisdiction:
             if ctxs and ctx.start < ctxs[-1].end:
                 raise ValueError("compute_years: the years must be in time order and distinct")
             ctxs.append(ctx)
-        out: list[YearSummary | None] = []
         for ctx, matched in zip(ctxs, self.rules.match_years(ctxs, movements, counts, cutoffs)):
             try:
-                out.append(None if matched is None else self._summarise(ctx, matched))
+                summary = None if matched is None else self._summarise(ctx, matched)
             except TaxreportError:
-                out.append(None)
-        return out
+                summary = None
+            del matched
+            yield summary
 
     def _summarise(self, ctx: Context, matched: Matched) -> YearSummary:
         policy, start, end = self.policy, ctx.start, ctx.end
