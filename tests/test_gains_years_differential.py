@@ -514,3 +514,22 @@ def test_one_year_written_two_ways_and_a_malformed_year():
     alone = compute_request(events, table, GainsRequest("uk", "2022-23"))
     assert _document(found["2022-23"]) == _document(found["2022-2023"]) == _document(alone)
     assert isinstance(found["2022"], TaxreportError) and "2022" in str(found["2022"])
+
+
+def test_each_year_is_handed_over_before_the_next_is_computed():
+    """stream_request_years hands each year over as soon as it is computed and keeps no reference to it: a caller
+    that stores and drops each year (gains_for, gains_for_years) holds one year's summary at a time."""
+    import weakref
+
+    from taxreport.gains import stream_request_years
+
+    events, table = ledger(1), _rates(random.Random(1), None)
+    seen: list[tuple[str, bool]] = []
+    earlier: list[weakref.ref] = []
+
+    def each(year, summary):  # noqa: ANN001, ANN202
+        seen.append((year, all(r() is None for r in earlier)))  # every earlier year already freed
+        earlier.append(weakref.ref(summary))
+    stream_request_years(events, table, GainsRequest("us", "2022", method="fifo"), ["2023", "2021", "2022"], each)
+    assert seen == [("2021", True), ("2022", True), ("2023", True)]
+    assert ALONE == []  # all three in the one pass

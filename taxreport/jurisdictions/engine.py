@@ -22,7 +22,7 @@ No tax rule lives here (the rules are in the country modules, with their sources
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -386,6 +386,8 @@ class Jurisdiction:
                 opts.get("timezone") or self.policy.timezone) else None)
             if ctxs and ctx.start < ctxs[-1].end:
                 raise ValueError("compute_years: the years must be in time order and distinct")
+            if ctxs and ctxs[0].day_of is ctx.day_of:  # same zone: the anniversaries are the same too
+                ctx = replace(ctx, long_after=ctxs[0].long_after)
             ctxs.append(ctx)
         for ctx, matched in zip(ctxs, self.rules.match_years(ctxs, movements, counts, cutoffs)):
             try:
@@ -394,6 +396,7 @@ class Jurisdiction:
                 summary = None
             del matched
             yield summary
+            del summary  # not held while the next year is computed
 
     def _summarise(self, ctx: Context, matched: Matched) -> YearSummary:
         policy, start, end = self.policy, ctx.start, ctx.end
