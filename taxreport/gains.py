@@ -39,17 +39,19 @@ zones) are valued, so later years need no rates.
 
 from __future__ import annotations
 
+import decimal
 import gc
+from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from taxreport.errors import InputError, LedgerError
+from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.engine import Jurisdiction
-from taxreport.lots.valuation import SwapStats, value_events
+from taxreport.lots.valuation import SwapStats, value_events, value_legs
 from taxreport.model.events import Event
 from taxreport.prices.rates import Pricer, RateTable
 
@@ -163,6 +165,115 @@ def compute_request(events: Iterable[Event], rates: RateTable | Pricer, request:
     return summary
 
 
+YearResult = YearSummary | TaxreportError  # a year's summary, or the error its own computation raises
+
+
+def compute_request_years(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest,
+                          years: Sequence[str]) -> dict[str, YearResult]:
+    """:func:`compute_request` of each of ``years`` (``request.year`` ignored), each equal to its own one-year
+    call (the same summary, or the same error as a value), from one preparation, one valuation and one
+    matching of the events (:func:`stream_request_years`, collected)."""
+    found: dict[str, YearResult] = {}
+    stream_request_years(events, rates, request, years, found.__setitem__)
+    return {y: found[y] for y in dict.fromkeys(years)}
+
+
+def stream_request_years(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest,
+                         years: Sequence[str], each: Callable[[str, YearResult], object]) -> None:
+    """:func:`compute_request_years`, each year handed to ``each(year, summary or error)`` as soon as it is
+    computed and not kept here (a caller that stores and drops each holds one year's summary at a time).
+    Years come in time order, except those computed again (below), which come last. From one preparation,
+    one valuation and one matching of the events (:func:`_years_from_events`); a year that cannot be shown
+    equal that way is computed alone. With no ``method``, the years that show lots identified at the time of
+    sale are computed again with ``specific`` (also in one pass), as :func:`compute_request` does."""
+    from dataclasses import replace
+
+    from taxreport.model.events import Record
+    from taxreport.rebalance.lot_identification import recorded_selections
+
+    events = events if isinstance(events, list) else list(events)
+    years = list(dict.fromkeys(years))
+    j = jbase.get(request.jurisdiction)
+    identified = any(isinstance(e, Record) for e in events)  # no record at all: nothing identified in any year
+    try:
+        recorded = {y: recorded_selections(events, until=year_cutoff(j, y)) if identified else {} for y in years}
+        order = sorted(years, key=lambda y: j.year_bounds(y, request.timezone)[0])
+    except TaxreportError:
+        for y in years:
+            each(y, _one_year(events, rates, replace(request, year=y)))
+        return
+
+    def one(year: str, method: str | None) -> GainsRequest:
+        r = replace(request, year=year, method=method)
+        if recorded[year] and method == "specific":
+            r = replace(r, selections={**recorded[year], **(request.selections or {})})
+        return r
+
+    again: dict[str, int] = {}  # year -> sales shown with lots identified at the time of sale
+
+    def first(year: str, summary: YearResult) -> None:
+        if not isinstance(summary, TaxreportError):
+            shown = set(recorded[year]) & {d.event_key for d in summary.disposals}
+            if shown and request.method != "specific" and "specific" in j.methods:
+                if request.method is None:
+                    again[year] = len(shown)
+                    return  # computed again below
+                summary.notes.append(Note(f"{len(shown)} sale(s) have their lots identified at the time of sale in "
+                                          f"the ledger (lots.identified records), which --method {request.method} "
+                                          "ignores; without --method (or with --method specific) they are used",
+                                          "method"))
+        each(year, summary)
+
+    def second(year: str, summary: YearResult) -> None:
+        if not isinstance(summary, TaxreportError):
+            summary.notes.append(Note(f"{again[year]} sale(s) use the lots identified at the time of sale and "
+                                      "recorded in the ledger (lots.identified); the others are matched FIFO "
+                                      "(--method fifo ignores the identifications)", "method"))
+        each(year, summary)
+
+    _pass(events, rates, [one(y, request.method) for y in order], first)
+    if again:
+        _pass(events, rates, [one(y, "specific") for y in again], second)
+
+
+def _pass(events: list[Event], rates: RateTable | Pricer, requests: list[GainsRequest],
+          each: Callable[[str, YearResult], object]) -> None:
+    """:func:`_years_from_events` of ``requests``, each year it leaves open computed alone, handed to ``each``
+    in order."""
+    done: set[int] = set()
+
+    def got(i: int, summary: YearSummary | None) -> None:
+        r = requests[i]
+        each(r.year, summary if summary is not None else _one_year_from_events(events, rates, r))
+        done.add(i)
+
+    tax_year = jbase.get(requests[0].jurisdiction).policy.tax_year
+    if isinstance(rates, RateTable) and len({tax_year.label(r.year) for r in requests}) == len(requests) > 1:
+        try:
+            _years_from_events(events, rates, requests, got)
+        except TaxreportError:
+            pass  # each year not yet handed over is computed alone: it says what is wrong with it
+    for i in range(len(requests)):
+        if i not in done:
+            got(i, None)
+
+
+def _one_year_from_events(events: list[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearResult:
+    try:
+        return compute_gains_from_events(events, rates, jurisdiction=request.jurisdiction, year=request.year,
+                                         method=request.method, accounts=list(request.accounts) or None,
+                                         currency=request.currency, options=request.engine_options())
+    except TaxreportError as e:
+        return e
+
+
+def _one_year(events: list[Event], rates: RateTable | Pricer, request: GainsRequest) -> YearResult:
+    try:
+        return compute_request(events, rates, request)
+    except TaxreportError as e:
+        return e
+
+
 # A ledger this large waits for its state to settle (at most a second) before a one-year call, so the other
 # years it computes on a miss can be stored; a smaller one is computed in well under that.
 FILL_MIN_ROWS = 20_000
@@ -209,8 +320,13 @@ def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None 
             table = load_table(ledger)
             if cache.pinned_state() is not None:  # the other years are worth computing only if they are kept
                 others = [y for y in _ledger_years(ledger, request) if y != request.year]
-                _fill_years(ledger, events, table, request, others, keep=(), strict=False, computed=each_year)
-            summary = compute_request(events, table, request)
+                result = _fill_years(ledger, events, table, request, others, keep=(), strict=False,
+                                     computed=each_year, asked=request.year)[request.year]
+            else:
+                result = _one_year(events, table, request)
+            if isinstance(result, TaxreportError):
+                raise result
+            summary = result
             del events
             cache.put(CACHE_NAME, _cache_key(request), summary)
         return summary
@@ -233,44 +349,76 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
 
 def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
                 years: Sequence[str], *, keep: Iterable[str] | None, strict: bool,
-                advance: Callable[[], object] | None = None, computed: YearHook | None = None
-                ) -> dict[str, YearSummary]:
-    """Each of ``years`` from the cache or computed and stored (inside the ledger's pin). Returns the summaries
-    of ``keep`` (every year when None; the others are dropped once stored, to bound memory).
-    ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising."""
+                advance: Callable[[], object] | None = None, computed: YearHook | None = None,
+                asked: str | None = None) -> dict[str, Any]:
+    """Each of ``years`` from the cache or computed and stored (inside the ledger's pin), the missing ones in
+    one pass (:func:`stream_request_years`: each stored as it comes, so one year's summary is held at a time).
+    Returns the summaries of ``keep`` (every year when None; the others are dropped once stored).
+    ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising (``strict``:
+    the first such year, in the order of ``years``, raises its error). ``asked``: a year (already checked for
+    blocking review items) computed in the same pass and returned as it is (its summary or its error), not
+    stored."""
     from dataclasses import replace
 
-    from taxreport.errors import TaxreportError
     from taxreport.ledger.derived import cache_for
     from taxreport.prices.store import load_table
 
     kept = None if keep is None else set(keep)
-    out: dict[str, YearSummary] = {}
+    out: dict[str, Any] = {}
     cache = cache_for(ledger)
+    errors: dict[str, TaxreportError] = {}
+    todo: list[str] = []
     for year in years:
-        one = replace(request, year=year)
-        summary = cache.lookup(CACHE_NAME, _cache_key(one))
-        if summary is None:
-            try:
-                if events is None:
-                    events = _verified_events(ledger)
-                _refuse_blocked(ledger, events, one)  # as load_events does
-                if table is None:
-                    table = load_table(ledger)
-                summary = compute_request(events, table, one)
-            except TaxreportError:
-                if strict:
-                    raise
-                continue
-            cache.put(CACHE_NAME, _cache_key(one), summary)
+        summary = cache.lookup(CACHE_NAME, _cache_key(replace(request, year=year)))
+        if summary is not None:
+            if kept is None or year in kept:
+                out[year] = summary
+            summary = None
+            if advance is not None:
+                advance()
+            continue
+        try:
+            if events is None:
+                events = _verified_events(ledger)
+            _refuse_blocked(ledger, events, replace(request, year=year))  # as load_events does
+            todo.append(year)
+        except TaxreportError as e:
+            errors[year] = e
+    if asked is not None:
+        todo.append(asked)
+
+    def store(year: str, result: YearResult) -> None:
+        if year == asked:
+            out[year] = result
+            return
+        if isinstance(result, TaxreportError):
+            errors[year] = result
+        else:
+            one = replace(request, year=year)
+            cache.put(CACHE_NAME, _cache_key(one), result)
             if computed is not None:
-                computed(one, summary)
-        if kept is None or year in kept:
-            out[year] = summary
-        summary = None
+                computed(one, result)
+            if kept is None or year in kept:
+                out[year] = result
         if advance is not None:
             advance()
-    return out
+
+    if todo:
+        try:
+            if events is None:
+                events = _verified_events(ledger)
+            if table is None:
+                table = load_table(ledger)
+            stream_request_years(events, table, request, todo, store)
+        except TaxreportError as e:
+            for y in todo:
+                if y not in out and y not in errors:
+                    store(y, e)
+    if strict:
+        for year in years:
+            if year in errors:
+                raise errors[year]
+    return {y: out[y] for y in [*years, *([asked] if asked is not None else [])] if y in out}
 
 
 def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:
@@ -288,6 +436,27 @@ def year_cutoff(j: Jurisdiction, year: str) -> datetime:
     return year_end + timedelta(days=1 + j.policy.lookahead_days)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _money_context(fn: F) -> F:
+    """Run ``fn`` in the one decimal context of taxreport (:data:`taxreport.model.money.MONEY_CONTEXT`: 50 digits,
+    half-even), whatever the thread's context is: a library may change it for good (ccxt's
+    ``decimal_to_precision`` sets the thread's rounding to half-up and traps underflow), and the engine's
+    divisions and quantizations must not depend on what else ran in the process before."""
+    import functools
+
+    from taxreport.model.money import MONEY_CONTEXT
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with decimal.localcontext(MONEY_CONTEXT):
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+@_money_context
 def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
                               year: str, method: str | None = None, accounts: Sequence[str] | None = None,
                               currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
@@ -346,6 +515,13 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     finally:
         if gc_was_enabled:
             gc.enable()
+    return _finish(summary, j, cur, opts, accounts, pricer, swaps, income, prepared.notes)
+
+
+def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, Any], accounts: Sequence[str] | None,
+            pricer: Pricer, swaps: SwapStats, income: Any, event_notes: Sequence[str]) -> YearSummary:
+    """The notes and fields every year's summary gets after the engine (one place for the one-year and the
+    multi-year computation)."""
     summary.timezone = str(opts.get("timezone") or j.timezone)
     if cur != j.currency:
         summary.notes.append(Note(f"amounts are in {cur}, not {j.currency} as {j.name} requires (--currency)",
@@ -357,8 +533,119 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
                                   "accounts"))
     summary.notes[:0] = notes_of(pricer.notes() + swaps.notes(), "price")
     summary.income = income  # events helper (issue #12)
-    summary.notes[:0] = notes_of(prepared.notes, "events")  # the SIMULATED banner keeps its code (prepare.py)
+    summary.notes[:0] = notes_of(event_notes, "events")  # the SIMULATED banner keeps its code (prepare.py)
     return summary
+
+
+@_money_context
+def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence[GainsRequest],
+                       each: Callable[[int, YearSummary | None], object]) -> None:
+    """:func:`compute_gains_from_events` of each of ``requests`` (one per tax year, in time order; they differ
+    only in ``year`` and ``selections``) from ONE preparation, ONE valuation (up to the last year's cutoff) and
+    one matching (:meth:`Jurisdiction.compute_years`), handed to ``each(i, summary)`` one year at a time, in
+    order (so only one year's summary need be held). Year *i* is equal to its own one-year computation, or
+    None where that cannot be shown or its own computation would fail (the caller computes it alone):
+
+    * its events are those before its cutoff; the one valuation values them first only when they are a prefix
+      of the events before the last cutoff (a ledger in time order; not one with older rows appended later);
+    * the rate notes, swap counts and missing rates are the pricer's state at that prefix's end
+      (:meth:`Pricer.state`), its income is valued from there, as the one-year computation does;
+    * a missing rate, a matching problem or a refused assessment of that year: None."""
+    last = requests[-1]
+    j = jbase.get(last.jurisdiction)
+    policy = j.policy
+    options = [r.engine_options() for r in requests]
+    include_simulated = bool(options[-1].get("include_simulated", False))
+    for o in options:
+        o.pop("include_simulated", None)
+    accounts = list(last.accounts) or None
+    cur = (last.currency or j.currency).upper()
+    # --- as compute_gains_from_events (same checks, same order, same notes) ---
+    from taxreport.jurisdictions.gifts import gifts_for
+    from taxreport.jurisdictions.income import income_of_year
+    from taxreport.model.events import Reversal
+    from taxreport.model.legs import effective_events, event_legs
+    from taxreport.prepare import prepare_events
+
+    prepared = prepare_events(events, include_simulated=include_simulated)
+    events, gifts = gifts_for(prepared.events, policy.gift_is_disposal)
+    if gifts:
+        prepared.notes.append(f"{gifts} gift(s) given: no disposal for the donor in {j.name} (the lots leave "
+                              "without gain or loss; see taxreport/jurisdictions/gifts.py)")
+    if accounts and not prepared.included_simulated:
+        simulated = [a for a in accounts if a in prepared.simulated]
+        if simulated:
+            raise InputError(f"{', '.join(simulated)} holds simulated money and is left out of every tax figure; "
+                             "add --include-simulated to see it (the report then says SIMULATED)", field="--account")
+    if accounts and policy.pooling is Pooling.PERSON:
+        raise InputError(f"{j.name} pools each token per person across all accounts", field="--account")
+    if accounts:
+        for o in options:
+            o["accounts"] = tuple(accounts)
+        events = list(events)
+        seen = {a for e in events for a in e.accounts}
+        if any(a not in seen for a in accounts):
+            raise InputError("unknown account", field="--account")
+    pricer = make_pricer(rates, cur, options[-1])
+    cutoffs = [year_cutoff(j, r.year) for r in requests]
+    items = events if isinstance(events, list) else list(events)
+    if any(type(e) is Reversal for e in items):
+        items = effective_events(items)
+    last_cut = cutoffs[-1]
+    items = [e for e in items if e.time < last_cut]
+    # the events before each cutoff: the first n of ``items`` (else that year is computed alone)
+    counts: list[int | None] = []
+    for cutoff in cutoffs[:-1]:
+        n = 0
+        for e in items:  # the ledger is in time order nearly always: stop at the first event past the cutoff
+            if e.time >= cutoff:
+                break
+            n += 1
+        counts.append(n if all(e.time >= cutoff for e in items[n:]) else None)
+    counts.append(len(items))
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
+    try:
+        swaps = SwapStats()
+        movements: list[Any] = []
+        at: dict[int, tuple[Any, tuple[int, int], int]] = {}  # events valued -> pricer state, swaps, movements
+        done = 0
+        for n in sorted({c for c in counts if c is not None}):
+            movements.extend(value_legs(chain.from_iterable(map(event_legs, items[done:n])), pricer,
+                                        policy.swap_cost, swaps))
+            done = n
+            at[n] = (pricer.state(), (swaps.by_rule, swaps.by_fallback), len(movements))
+        years: list[int] = []  # the requests computed in one pass
+        year_pricers: dict[int, tuple[Pricer, SwapStats, Any]] = {}
+        for i, (request, opts, count) in enumerate(zip(requests, options, counts)):
+            if count is None:
+                continue
+            state, (by_rule, by_fallback), _ = at[count]
+            year_pricer = pricer.resumed(state)
+            income = None
+            if policy.income is not None:
+                start, end = j.year_bounds(request.year, opts.get("timezone"))
+                income = income_of_year(events, year_pricer, jurisdiction=j.code, start=start, end=end,
+                                        rules=policy.income)
+            if year_pricer.missing:
+                continue  # its own computation raises the missing rates
+            opts.setdefault("currency", cur)
+            years.append(i)
+            year_pricers[i] = (year_pricer, SwapStats(by_rule, by_fallback), income)
+        summaries = j.compute_years(
+            movements, years=[requests[i].year for i in years], counts=[at[counts[i]][2] for i in years],  # type: ignore[index]
+            cutoffs=[cutoffs[i] for i in years], method=last.method, options=[options[i] for i in years])
+        for i in range(len(requests)):
+            summary = next(summaries) if i in year_pricers else None
+            if summary is not None:
+                year_pricer, year_swaps, income = year_pricers.pop(i)
+                summary = _finish(summary, j, cur, options[i], accounts, year_pricer, year_swaps, income,
+                                  prepared.notes)
+            each(i, summary)
+            del summary
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def compute_gains(ledger: Any, *, jurisdiction: str, year: str, method: str | None = None,

@@ -49,7 +49,7 @@ from taxreport.jurisdictions.calendar import TaxYear, local_date
 from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
 from taxreport.jurisdictions.income import RULES as INCOME_RULES
 from taxreport.lots.pools import AveragePool
-from taxreport.lots.types import Acquisition, Disposal, LotMatch, Movement, OpenLot
+from taxreport.lots.types import Acquisition, Disposal, LotMatch, OpenLot
 from taxreport.lots.valuation import SwapCost
 
 ZERO = Decimal(0)
@@ -233,16 +233,19 @@ def _substitute_index(seq: list[Acquisition | Disposal], days: list[date], i: in
 
 
 class CaRules(PersonRules):
-    def match(self, ctx: Context, movements: Sequence[Movement]) -> Matched:
-        own, notes = self.own_movements(ctx, movements)  # to the superficial-loss period's end
-        matched, history = match_ca(own, tz=ctx.tz, zero_cost_assets=ctx.zero_cost_assets)
+    def match_person(self, ctx: Context, own: list[Acquisition | Disposal]) -> tuple[list[CaDisposal],
+                                                                                       list[PoolPoint]]:
+        return match_ca(own, tz=ctx.tz, zero_cost_assets=ctx.zero_cost_assets)  # to the superficial-loss period's end
+
+    def year_view(self, ctx: Context, state: tuple[list[CaDisposal], list[PoolPoint]], notes: list[Note]) -> Matched:
+        matched, history = state
         last: dict[str, PoolPoint] = {}
         for h in history:
             if h.time < ctx.end:
                 last[h.asset] = h
         open_lots = [OpenLot(None, a, p.quantity, p.cost, None, None, {"rule": "acb"})
                      for a, p in sorted(last.items()) if p.quantity > 0]
-        return Matched([_result(r) for r in matched if r.disposal.time >= ctx.start], open_lots, notes)
+        return Matched([_result(r) for r in matched if ctx.start <= r.disposal.time < ctx.end], open_lots, notes)
 
     def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
         rate = inclusion_rate(ctx.first_year)

@@ -21,16 +21,18 @@ No tax rule lives here (the rules are in the country modules, with their sources
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
-from taxreport.errors import MissingDataError
+from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, notes_of
-from taxreport.jurisdictions.holding import HoldingEffect, local_day_cache
+from taxreport.jurisdictions.holding import HoldingEffect, anniversary, local_day_cache
 from taxreport.jurisdictions.summary import amount_option, summarise
-from taxreport.lots.matching import match_lots, ref_of
+from taxreport.lots.matching import Cut, match_lots, match_lots_at, ref_of
 from taxreport.lots.split import split_disposal
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, MatchedDisposal, Move, Movement, OpenLot
 
@@ -50,6 +52,9 @@ class Context:
     end: datetime
     options: Mapping[str, Any]
     day_of: Any = field(repr=False, compare=False, default=None)  # memoised local date
+    # acquisition moment -> the local date after which its units are held long (the holding rule's anniversary)
+    long_after: dict[datetime, date] = field(repr=False, compare=False, default_factory=dict)
+    zone: Any = field(repr=False, compare=False, default=None)  # the ZoneInfo of ``tz``
 
     def local_day(self, moment: datetime) -> date:
         return self.day_of(moment)  # type: ignore[no-any-return]
@@ -119,6 +124,20 @@ class Rules:
     def match(self, ctx: Context, movements: Sequence[Movement]) -> Matched:
         raise NotImplementedError
 
+    def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
+                    cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
+        """:meth:`match` of several tax years (``ctxs`` in time order, disjoint), year *i* over
+        ``movements[:counts[i]]`` (the movements before ``cutoffs[i]``), yielded one year at a time (so only
+        one year's results are held). A country that can match all of them in one pass overrides this; None
+        for a year whose one-pass result cannot be shown equal to its own :meth:`match` (the caller computes
+        that year alone). This default matches each year alone."""
+        for ctx, n in zip(ctxs, counts):
+            try:
+                matched: Matched | None = self.match(ctx, movements[:n])
+            except TaxreportError:
+                matched = None
+            yield matched
+
     def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
         """``reported``: the year's disposals in the accounts asked for (all of them when none was
         asked); ``whole_year``: every account's (a threshold tested on the whole taxpayer, DE)."""
@@ -139,15 +158,96 @@ class LotRules(Rules):
                 results.extend(self.results(ctx, md))
         return Matched(results, matched.open_lots, notes_of(matched.notes, "matching"))
 
+    def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
+                    cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
+        """One matching pass for every year (:func:`taxreport.lots.matching.match_lots_at` cut at each year's
+        end): the year's disposals, its open lots and notes at its end are what :meth:`match` gives, because a
+        lot is only ever matched with the past. Every year's options are the last year's except
+        ``selections`` (the lots identified up to each year's cutoff); a year is None where they would match
+        one of its disposals differently, where its own matching would fail (selling more than held, a
+        selection naming no disposal of it), or where its end is past its cutoff (movements it never sees)."""
+        last = ctxs[-1]
+        o = last.options
+        chosen: Mapping[str, Any] = o.get("selections") or {}
+        try:
+            cuts = match_lots_at(movements, ends=[c.end for c in ctxs], method=last.method, scope=last.scope,
+                                 zero_cost_assets=last.zero_cost_assets, selections=chosen,
+                                 move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"))
+        except TaxreportError:
+            yield from [None] * len(ctxs)
+            return
+        done = 0  # disposals before the previous year's end: before this year's start
+        pending: list[Cut | None] = list(cuts)  # each year's open lots and disposals, dropped once used
+        del cuts
+        for i, (ctx, cutoff) in enumerate(zip(ctxs, cutoffs)):
+            cut = pending[i]
+            pending[i] = None
+            assert cut is not None
+            disposals = cut.result.disposals
+            first, done = done, len(disposals)
+            own: Mapping[str, Any] = ctx.options.get("selections") or {}
+            if ctx.end > cutoff or cut.problems or not self._same_selections(ctx, disposals, own, chosen):
+                yield None
+                continue
+            results: list[DisposalResult] = []
+            start = ctx.start
+            for md in disposals[first:]:
+                if md.disposal.time >= start:
+                    results.extend(self.results(ctx, md))
+            matched = Matched(results, cut.result.open_lots, notes_of(cut.result.notes, "matching"))
+            del results, cut, disposals
+            yield matched
+            del matched
+
+    @staticmethod
+    def _same_selections(ctx: Context, disposals: Sequence[MatchedDisposal], own: Mapping[str, Any],
+                         chosen: Mapping[str, Any]) -> bool:
+        """Would this year's own matching (its ``selections``: ``own``) take the same lots as the one pass
+        (``chosen``) for each of its disposals, and name no disposal it does not match?"""
+        if not own and not chosen:
+            return True
+        refs = {ref_of(md.disposal) for md in disposals} if ctx.method == "specific" else set()
+        if any(k not in refs for k in own):
+            return False  # its own matching raises: a selection names no disposal before its end
+        return all(own.get(k) == chosen.get(k) for k in set(own) | set(chosen) if k in refs)
+
     def results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
         """One result per holding group of the disposal's lots (short/long, taxable/exempt), the
         proceeds and fees shared by quantity (:func:`taxreport.lots.split.split_disposal`)."""
         d = md.disposal
-        sold = d.time
-        exempting = ctx.policy.holding is not None and ctx.policy.holding.effect is HoldingEffect.EXEMPT
+        lots = md.lots
+        holding = ctx.policy.holding
+        exempting = holding is not None and holding.effect is HoldingEffect.EXEMPT
+        if holding is None:
+            keys = [False] * len(lots)
+        else:  # Context.held_long, with each acquisition's anniversary computed once per computation
+            after = ctx.long_after
+            sold_day = d.time.astimezone(ctx.zone).date()  # ctx.local_day, without a memo: each sale's moment is new
+            keys = []
+            for lm in lots:
+                acquired = lm.acquired_at
+                if acquired is None:
+                    keys.append(False)
+                    continue
+                limit = after.get(acquired)
+                if limit is None:
+                    limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
+                keys.append(sold_day > limit)
+        if all(k is keys[0] for k in keys):  # one holding group: the whole disposal is one result
+            cost = ZERO
+            for lm in lots:
+                cost += lm.cost
+            proceeds = d.proceeds - d.fee
+            rules = {lm.rule for lm in lots}
+            long = bool(keys and keys[0])
+            return [DisposalResult(
+                time=d.time, account=d.account, asset=d.asset, quantity=d.quantity, proceeds=proceeds, cost=cost,
+                gain=proceeds - cost, lots=lots, rule=rules.pop() if len(rules) == 1 else "mixed",
+                term="long" if long else "short", exempt=exempting and long, event_key=ref_of(d), role=d.role)]
+        each = iter(keys)
 
-        def long_held(lm: LotMatch) -> bool:
-            return ctx.held_long(lm.acquired_at, sold)
+        def long_held(lm: LotMatch) -> bool:  # split_disposal asks for the lots in order, once each
+            return next(each)
 
         out = []
         for part in split_disposal(md, long_held):
@@ -170,6 +270,58 @@ class PersonRules(Rules):
         own, notes = person_level(movements, ctx.zero_cost_assets)
         horizon = ctx.horizon  # nothing later can change this year
         return [m for m in own if m.time < horizon], notes_of(notes, "matching")
+
+    def match(self, ctx: Context, movements: Sequence[Movement]) -> Matched:
+        own, notes = self.own_movements(ctx, movements)
+        return self.year_view(ctx, self.match_person(ctx, own), notes)
+
+    def match_person(self, ctx: Context, own: list[Acquisition | Disposal]) -> Any:
+        """The country's matching of the person's acquisitions and disposals (every year up to ``ctx``'s
+        horizon): whatever :meth:`year_view` reads."""
+        raise NotImplementedError
+
+    def year_view(self, ctx: Context, state: Any, notes: list[Note]) -> Matched:
+        """The tax year ``ctx`` of :meth:`match_person`'s result: its disposals and the pools at its end."""
+        raise NotImplementedError
+
+    def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
+                    cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
+        """One :meth:`match_person` over the person's movements up to the last year's horizon, viewed per year.
+        Year *i* alone sees the movements before ``min(cutoffs[i], its horizon)``; the one pass sees later ones
+        too, which cannot change the year when each of them (by its time and its acquisition date, the date a
+        pool or same-day group uses) is at or after the year's horizon. A year where that does not hold, or
+        whose own computation would fail (a deposit without basis before its cutoff), is None."""
+        last = ctxs[-1]
+        try:
+            own_all, notes, problems = _person_level(movements, last.zero_cost_assets)
+        except TaxreportError:
+            yield from [None] * len(ctxs)
+            return
+        horizon = last.horizon
+        own = [m for m in own_all if m.time < horizon]
+        times = [m.time for m in own]
+        # suffix minima of each item's earliest date (its time, or the acquisition date it is pooled at)
+        earliest: list[datetime | None] = [None] * (len(own) + 1)
+        low: datetime | None = None
+        for i in range(len(own) - 1, -1, -1):
+            m = own[i]
+            when = m.date_acquired if type(m) is Acquisition and m.date_acquired < m.time else m.time
+            low = when if low is None or when < low else low
+            earliest[i] = low
+        valid: list[bool] = []
+        for ctx, cutoff in zip(ctxs, cutoffs):
+            bound = min(cutoff, ctx.horizon)
+            later = earliest[bisect_left(times, bound)]
+            valid.append((later is None or later >= ctx.horizon) and not any(t < cutoff for t, _ in problems))
+        state = None
+        if any(valid):
+            try:
+                state = self.match_person(last, own)
+            except TaxreportError:
+                state = None
+        for ctx, cutoff, ok in zip(ctxs, cutoffs, valid):
+            yield (self.year_view(ctx, state, notes_of([n for t, n in notes if t < cutoff], "matching"))
+                   if ok and state is not None else None)
 
 
 @dataclass(frozen=True)
@@ -207,20 +359,53 @@ class Jurisdiction:
     def compute(self, movements: Sequence[Movement], *, year: str, method: str | None = None,
                 options: Mapping[str, Any] | None = None) -> YearSummary:
         """Match all ``movements`` (every year, time order) and summarise the tax year ``year``."""
+        ctx = self.context(year, method, options)
+        return self._summarise(ctx, self.rules.match(ctx, movements))
+
+    def context(self, year: str, method: str | None, options: Mapping[str, Any] | None,
+                day_of: Any = None) -> Context:
         policy = self.policy
         opts = dict(options or {})
         chosen = policy.choose_method(method)
         tz = str(opts.get("timezone") or policy.timezone)
         start, end = policy.year_bounds(year, tz)
-        ctx = Context(policy, policy.tax_year.label(year), policy.tax_year.first_year(year), chosen, tz, start,
-                      end, opts, local_day_cache(tz))
-        matched = self.rules.match(ctx, movements)
+        return Context(policy, policy.tax_year.label(year), policy.tax_year.first_year(year), chosen, tz, start,
+                       end, opts, day_of or local_day_cache(tz), zone=ZoneInfo(tz))
+
+    def compute_years(self, movements: Sequence[Movement], *, years: Sequence[str], counts: Sequence[int],
+                      cutoffs: Sequence[datetime], method: str | None,
+                      options: Sequence[Mapping[str, Any]]) -> Iterator[YearSummary | None]:
+        """:meth:`compute` of several tax years (in time order) with one matching where the country can
+        (:meth:`Rules.match_years`): year *i* is what ``compute(movements[:counts[i]], year=years[i],
+        options=options[i])`` gives (``movements[:counts[i]]``: the movements before ``cutoffs[i]``), or None
+        where that cannot be shown or its computation would fail (the caller then computes it alone); yielded
+        one year at a time, in order, each computed when asked for (one year's results held at a time)."""
+        ctxs: list[Context] = []
+        for year, opts in zip(years, options):
+            ctx = self.context(year, method, opts, ctxs[0].day_of if ctxs and ctxs[0].tz == str(
+                opts.get("timezone") or self.policy.timezone) else None)
+            if ctxs and ctx.start < ctxs[-1].end:
+                raise ValueError("compute_years: the years must be in time order and distinct")
+            if ctxs and ctxs[0].day_of is ctx.day_of:  # same zone: the anniversaries are the same too
+                ctx = replace(ctx, long_after=ctxs[0].long_after)
+            ctxs.append(ctx)
+        for ctx, matched in zip(ctxs, self.rules.match_years(ctxs, movements, counts, cutoffs)):
+            try:
+                summary = None if matched is None else self._summarise(ctx, matched)
+            except TaxreportError:
+                summary = None
+            del matched
+            yield summary
+            del summary  # not held while the next year is computed
+
+    def _summarise(self, ctx: Context, matched: Matched) -> YearSummary:
+        policy, start, end = self.policy, ctx.start, ctx.end
         whole = [r for r in matched.results if start <= r.time < end]
         accounts = ctx.accounts
         reported = whole if accounts is None else [r for r in whole if r.account in accounts]
         assessed = self.rules.assess(ctx, reported, whole)
-        return summarise(policy.code, policy.currency, chosen, ctx.year, start, end, reported, assessed.allowance,
-                         assessed.taxable_gain, assessed.breakdown, matched.open_lots,
+        return summarise(policy.code, policy.currency, ctx.method, ctx.year, start, end, reported,
+                         assessed.allowance, assessed.taxable_gain, assessed.breakdown, matched.open_lots,
                          matched.notes + assessed.notes)
 
 
@@ -236,12 +421,22 @@ def person_level(movements: Iterable[Movement], zero_cost_assets: Iterable[str] 
     zero-cost acquisition at the deposit (and a note says so). Same semantics as
     :func:`taxreport.lots.matching.match_lots` for the outside wallet.
     """
+    out, notes, problems = _person_level(movements, zero_cost_assets)
+    if problems:
+        raise MissingDataError(f"{len(problems)} deposit(s) without cost basis:\n  "
+                               + "\n  ".join(p for _, p in problems))
+    return out, [n for _, n in notes]
+
+
+def _person_level(movements: Iterable[Movement], zero_cost_assets: Iterable[str] = ()
+                  ) -> tuple[list[Acquisition | Disposal], list[tuple[datetime, str]], list[tuple[datetime, str]]]:
+    """:func:`person_level`, its notes and problems each with the time of the deposit it is about."""
     zero_cost = {a.upper() for a in zero_cost_assets}
     items = sorted(movements, key=lambda m: m.time)  # stable
     outside: dict[str, Decimal] = {}
     out: list[Acquisition | Disposal] = []
-    problems: list[str] = []
-    notes: list[str] = []
+    problems: list[tuple[datetime, str]] = []
+    notes: list[tuple[datetime, str]] = []
     for m in items:
         if not isinstance(m, Move):
             out.append(m)
@@ -259,12 +454,10 @@ def person_level(movements: Iterable[Movement], zero_cost_assets: Iterable[str] 
                     out.append(Acquisition(time=m.time, account=m.to_account, asset=m.asset, quantity=missing,
                                            cost=ZERO, event_key=m.event_key, leg_index=m.leg_index,
                                            role="deposit"))
-                    notes.append(f"deposit {ref}: {missing} {m.asset} without known cost basis taken at zero "
-                                 f"cost, as asked")
+                    notes.append((m.time, f"deposit {ref}: {missing} {m.asset} without known cost basis taken at zero "
+                                 f"cost, as asked"))
                 else:
-                    problems.append(f"deposit {ref} at {m.time.isoformat()} into {m.to_account}: {missing} "
+                    problems.append((m.time, f"deposit {ref} at {m.time.isoformat()} into {m.to_account}: {missing} "
                                     f"{m.asset} without cost basis (give the deposit its cost and acquired_at, "
-                                    f"or allow zero cost basis for {m.asset})")
-    if problems:
-        raise MissingDataError(f"{len(problems)} deposit(s) without cost basis:\n  " + "\n  ".join(problems))
-    return out, notes
+                                    f"or allow zero cost basis for {m.asset})"))
+    return out, notes, problems

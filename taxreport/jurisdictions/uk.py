@@ -40,7 +40,7 @@ from taxreport.jurisdictions.calendar import TaxYear, local_date
 from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
 from taxreport.jurisdictions.income import RULES as INCOME_RULES
 from taxreport.jurisdictions.uk_matching import THIRTY_DAYS, PoolState, UkDisposal, match_uk
-from taxreport.lots.types import Movement, OpenLot
+from taxreport.lots.types import Acquisition, Disposal, OpenLot
 from taxreport.lots.valuation import SwapCost
 
 ZERO = Decimal(0)
@@ -118,9 +118,12 @@ def _uk(r: DisposalResult) -> UkDetail:
 
 
 class UkRules(PersonRules):
-    def match(self, ctx: Context, movements: Sequence[Movement]) -> Matched:
-        own, notes = self.own_movements(ctx, movements)
-        groups, history = match_uk(own, tz=ctx.tz, zero_cost_assets=ctx.zero_cost_assets)
+    def match_person(self, ctx: Context, own: list[Acquisition | Disposal]) -> tuple[list[UkDisposal],
+                                                                                       list[PoolState]]:
+        return match_uk(own, tz=ctx.tz, zero_cost_assets=ctx.zero_cost_assets)
+
+    def year_view(self, ctx: Context, state: tuple[list[UkDisposal], list[PoolState]], notes: list[Note]) -> Matched:
+        groups, history = state
         end_day = ctx.policy.tax_year.first_day_after(ctx.year)
         last: dict[str, PoolState] = {}
         for h in history:  # one pass: the pool of each token at the end of the tax year
@@ -129,7 +132,7 @@ class UkRules(PersonRules):
         open_lots = [OpenLot(account=None, asset=asset, quantity=state.quantity, cost=state.cost, acquired_at=None,
                              lot_ref=None, extra={"rule": "s104"})
                      for asset, state in sorted(last.items()) if state.quantity > 0]
-        return Matched([_result(g) for g in groups if g.items[0].time >= ctx.start], open_lots, notes)
+        return Matched([_result(g) for g in groups if ctx.start <= g.items[0].time < ctx.end], open_lots, notes)
 
     def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
         tz, first = ctx.tz, ctx.first_year

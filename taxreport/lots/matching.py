@@ -64,6 +64,36 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
                until: datetime | None = None, move_order: str = "fifo",
                universal_until: datetime | None = None, sort: bool = True) -> MatchResult:
     """Match every disposal among ``movements`` (all years) with time ``< until`` (if given)."""
+    cut = match_lots_at(movements, ends=None if until is None else (until,), method=method, scope=scope,
+                        zero_cost_assets=zero_cost_assets, selections=selections, move_order=move_order,
+                        universal_until=universal_until, sort=sort)[0]
+    problems = cut.problems + [f"specific identification names disposal {dref}, which is not in the ledger "
+                               "(or not a disposal)" for dref in cut.unused_selections]
+    if problems:
+        shown = problems[:200]
+        more = f"\n  … and {len(problems) - 200} more" if len(problems) > 200 else ""
+        raise MissingDataError(f"{len(problems)} lot matching problem(s) (selling or moving more than is "
+                               "held is never given a zero cost silently):\n  " + "\n  ".join(shown) + more)
+    return cut.result
+
+
+@dataclass
+class Cut:
+    """The matching as it stands at one moment (:func:`match_lots_at`): what :func:`match_lots` with
+    ``until`` at that moment returns, or the problems it raises."""
+
+    result: MatchResult  # the disposals before the moment, the open lots and notes at it
+    problems: list[str]  # selling or moving more than is held, before the moment
+    unused_selections: list[str]  # selections naming no disposal before the moment (sorted)
+
+
+def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | None, method: str = "fifo",
+                  scope: str = "account", zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
+                  move_order: str = "fifo", universal_until: datetime | None = None, sort: bool = True) -> list[Cut]:
+    """One matching pass, cut at each of ``ends`` (ascending UTC moments; None: one cut after the last
+    movement): cut *i* is exactly what :func:`match_lots` with ``until=ends[i]`` computes (the same
+    disposals, open lots, notes and problems), because matching only ever looks back. Several tax years
+    are matched in one pass this way (:meth:`taxreport.jurisdictions.engine.Jurisdiction.compute_years`)."""
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}", field="--method")
     if scope not in ("account", "universal"):
@@ -76,6 +106,7 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
     unused_selections = set(selections)
     pool_cls = POOL_CLASSES.get(method, Pool)
     hifo = method == "hifo"
+    specific = method == "specific"
     taker = TAKERS["fifo" if method == "specific" else method]
     mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
     pools: dict[tuple[str, str], Pool] = {}
@@ -89,6 +120,9 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
     fallback = 0
     out: list[MatchedDisposal] = []
     seq = 0
+    cuts: list[Cut] = []
+    stops = list(ends) if ends is not None else []
+    next_stop = stops[0] if stops else None
 
     def pool(key: str, asset: str) -> Pool:
         p = pools.get((key, asset))
@@ -104,24 +138,61 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
         else:
             problems.append(f"{what}: short by {decimal_str(need)} {asset}")
 
-    for m in items:
-        if until is not None and m.time >= until:
-            break
-        seq += 1
-        if track and universal_until is not None and m.time >= universal_until:
-            _allocate(pools, balances, pool)
+    def cut(until: datetime | None) -> None:
+        nonlocal track, universal
+        if track and universal_until is not None and (until is None or until > universal_until):
+            _allocate(pools, balances, pool)  # the transition falls in the matched period, after the last movement
             track = universal = False
+        notes = []
+        if universal_until is not None:
+            notes.append(f"one universal lot pool until {universal_until.isoformat()}, per account from then on; "
+                         "lots allocated to accounts oldest first, accounts in alphabetical order (Rev. Proc. 2024-28)")
+        for asset, qty in sorted(zero_cost_used.items()):
+            notes.append(f"zero cost basis assumed, as asked, for {decimal_str(qty)} {asset} sold or moved "
+                         "without known lots")
+        if fallback:
+            notes.append(f"specific identification: {fallback} disposal(s) had no named lots and were matched FIFO")
+        open_lots = []
+        for (key, asset), p in sorted(pools.items()):
+            for lot in p.open_lots():
+                open_lots.append(OpenLot(None if key == UNIVERSAL else (None if key == OUTSIDE else lot.account),
+                                         asset, lot.quantity, lot.cost, lot.acquired, lot.ref,
+                                         {"pool": key}))
+        cuts.append(Cut(MatchResult(out[:] if stops else out, open_lots, notes), problems[:],
+                        sorted(unused_selections)))
+
+    for m in items:
+        if next_stop is not None and m.time >= next_stop:
+            while next_stop is not None and m.time >= next_stop:
+                cut(next_stop)
+                stops.pop(0)
+                next_stop = stops[0] if stops else None
+            if next_stop is None:
+                break
+        seq += 1
         if track:
-            _track(balances, m)
+            if universal_until is not None and m.time >= universal_until:
+                _allocate(pools, balances, pool)
+                track = universal = False
+            else:
+                _track(balances, m)
         if type(m) is Acquisition:
             key = UNIVERSAL if universal else m.account
-            pool(key, m.asset).add(Lot(ref_of(m), m.account, m.date_acquired, m.quantity, m.cost, seq))
+            p = pools.get((key, m.asset))
+            if p is None:
+                p = pool(key, m.asset)
+            p.add(Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq))
         elif type(m) is Disposal:
             key = UNIVERSAL if universal else m.account
-            p = pool(key, m.asset)
+            p = pools.get((key, m.asset))
+            if p is None:
+                p = pool(key, m.asset)
             rule = method
-            dref = ref_of(m)
-            chosen = selections.get(dref) if method == "specific" else None
+            if specific:
+                dref = ref_of(m)
+                chosen = selections.get(dref)
+            else:
+                chosen = None
             if chosen is not None:
                 unused_selections.discard(dref)
                 parts = []
@@ -149,11 +220,16 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
                 need = m.quantity - sum((q for _, q, _ in parts), ZERO) if len(parts) != 1 else \
                     m.quantity - parts[0][1]
                 if need > 0:
-                    shortfall(f"disposal {dref} at {m.time.isoformat()} in {m.account} "
+                    shortfall(f"disposal {ref_of(m)} at {m.time.isoformat()} in {m.account} "
                               f"({decimal_str(m.quantity)} {m.asset})", m.asset, need, m.time, m.account, parts)
-            out.append(MatchedDisposal(m, tuple(
-                LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
-                for lot, q, c in parts)))
+            if len(parts) == 1:
+                lot, q, c = parts[0]
+                out.append(MatchedDisposal(m, (LotMatch(q, c, lot.acquired, lot.account, lot.ref,
+                                                        "zero-cost" if lot.seq == -1 else rule),)))
+            else:
+                out.append(MatchedDisposal(m, tuple([
+                    LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
+                    for lot, q, c in parts])))
         elif type(m) is Move:
             src = OUTSIDE if m.from_account is None else (UNIVERSAL if universal else m.from_account)
             dst = OUTSIDE if m.to_account is None else (UNIVERSAL if universal else m.to_account)
@@ -175,32 +251,11 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
         else:  # pragma: no cover - contract violation
             raise TypeError(f"not a movement: {m!r}")
 
-    if track and universal_until is not None and (until is None or until > universal_until):
-        _allocate(pools, balances, pool)  # the transition falls in the matched period, after the last movement
-    for dref in sorted(unused_selections):
-        problems.append(f"specific identification names disposal {dref}, which is not in the ledger "
-                        "(or not a disposal)")
-    if problems:
-        shown = problems[:200]
-        more = f"\n  … and {len(problems) - 200} more" if len(problems) > 200 else ""
-        raise MissingDataError(f"{len(problems)} lot matching problem(s) (selling or moving more than is "
-                               "held is never given a zero cost silently):\n  " + "\n  ".join(shown) + more)
-    notes = []
-    if universal_until is not None:
-        notes.append(f"one universal lot pool until {universal_until.isoformat()}, per account from then on; "
-                     "lots allocated to accounts oldest first, accounts in alphabetical order (Rev. Proc. 2024-28)")
-    for asset, qty in sorted(zero_cost_used.items()):
-        notes.append(f"zero cost basis assumed, as asked, for {decimal_str(qty)} {asset} sold or moved "
-                     "without known lots")
-    if fallback:
-        notes.append(f"specific identification: {fallback} disposal(s) had no named lots and were matched FIFO")
-    open_lots = []
-    for (key, asset), p in sorted(pools.items()):
-        for lot in p.open_lots():
-            open_lots.append(OpenLot(None if key == UNIVERSAL else (None if key == OUTSIDE else lot.account),
-                                     asset, lot.quantity, lot.cost, lot.acquired, lot.ref,
-                                     {"pool": key}))
-    return MatchResult(out, open_lots, notes)
+    if ends is None:
+        cut(None)
+    while stops:  # the moments after the last movement
+        cut(stops.pop(0))
+    return cuts
 
 
 def _track(balances: dict[tuple[str, str], Decimal], m: Movement) -> None:

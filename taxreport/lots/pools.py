@@ -70,24 +70,31 @@ Part = tuple[Lot, Decimal, Decimal]  # (lot, quantity taken, cost taken)
 class Pool:
     """Lots of one asset in one pool."""
 
-    __slots__ = ("lots", "head", "heap", "quantity")
+    __slots__ = ("lots", "head", "heap", "quantity", "added")
 
     def __init__(self, hifo: bool = False) -> None:
         self.lots: list[Lot] = []
         self.head = 0  # lots before ``head`` are empty
         self.heap: list | None = [] if hifo else None
         self.quantity = ZERO
+        self.added = 0  # lots added so far: the HIFO tie-break
 
     def add(self, lot: Lot) -> None:
         lots = self.lots
-        if not lots or lot.acquired is None or lots[-1].acquired is None or \
-                (lot.acquired, lot.seq) >= (lots[-1].acquired, lots[-1].seq):
+        if not lots:
+            lots.append(lot)
+        elif (acquired := lot.acquired) is None or (last := lots[-1]).acquired is None or acquired > last.acquired \
+                or (acquired == last.acquired and lot.seq >= last.seq):  # (acquired, seq) in order: at the end
             lots.append(lot)
         else:
             insort(lots, lot, lo=self.head, key=Lot.sort_key)
         if self.heap is not None:
             unit = lot.cost / lot.quantity if lot.quantity else ZERO
-            heapq.heappush(self.heap, (-unit, lot.acquired, lot.seq, id(lot), lot))
+            # Equal unit cost, date and sequence (parts of one lot moved back and forth): the part added to this
+            # pool first is taken first. (Before, the tie went by id(lot), a memory address: the same ledger
+            # could be matched differently from one run to the next.)
+            self.added += 1
+            heapq.heappush(self.heap, (-unit, lot.acquired, lot.seq, self.added, lot))
         self.quantity += lot.quantity
 
     def open_lots(self) -> list[Lot]:

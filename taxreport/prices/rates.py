@@ -100,6 +100,7 @@ class Pricer:
         self.pegs_used: set[str] = set()
         self._last: tuple[str, datetime] | None = None  # one-entry cache: a trade values one moment
         self._last_rate: Decimal | None = None
+        self._routes: dict[tuple[str, str, str, bool], str] = {}
 
     # --- public -----------------------------------------------------------------------------
     def value(self, asset: str, quantity: Decimal, moment: datetime) -> Decimal:
@@ -155,6 +156,24 @@ class Pricer:
             out.append("rate rule: latest rate at or before each moment on the same UTC day")
         return out
 
+    def state(self) -> tuple[frozenset[tuple[str, str, date]], dict[str, int], frozenset[str],
+                             tuple[str, datetime] | None, Decimal | None]:
+        """What this pricer has recorded so far (gaps, routes and their counts, pegs, the one-entry cache):
+        :meth:`resumed` continues from it. A multi-year computation values the ledger once and takes each
+        year's state at that year's cutoff (:func:`taxreport.gains.compute_request_years`), so each year's
+        notes and gaps are exactly those of a valuation that stopped there."""
+        return frozenset(self.missing), dict(self.used), frozenset(self.pegs_used), self._last, self._last_rate
+
+    def resumed(self, state: tuple[frozenset[tuple[str, str, date]], dict[str, int], frozenset[str],
+                                   tuple[str, datetime] | None, Decimal | None]) -> "Pricer":
+        """A pricer over the same table and options, in ``state`` (from :meth:`state`)."""
+        other = Pricer(self.table, self.currency, via=self.via, peg=self.peg, lookback_days=self.lookback_days)
+        missing, used, pegs, other._last, other._last_rate = state
+        other.missing = set(missing)
+        other.used.update(used)
+        other.pegs_used = set(pegs)
+        return other
+
     # --- resolution -------------------------------------------------------------------------
     def _resolve(self, asset: str, moment: datetime) -> Decimal | None:
         target = self.currency
@@ -188,8 +207,17 @@ class Pricer:
     def _pair(self, base: str, quote: str, moment: datetime) -> tuple[Decimal, str] | None:
         hit = self.table.direct(base, quote, moment, self.lookback_days)
         if hit is not None:
-            return hit[0], f"{base}/{quote} from {hit[1]}"
+            return hit[0], self._route(base, quote, hit[1], False)
         hit = self.table.direct(quote, base, moment, self.lookback_days)
         if hit is not None:
-            return ONE / hit[0], f"{base}/{quote} = 1/({quote}/{base} from {hit[1]})"
+            return ONE / hit[0], self._route(base, quote, hit[1], True)
         return None
+
+    def _route(self, base: str, quote: str, source: str, inverse: bool) -> str:
+        """The route's description (one string per pair, source and direction, built once)."""
+        key = (base, quote, source, inverse)
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = (f"{base}/{quote} = 1/({quote}/{base} from {source})" if inverse
+                                         else f"{base}/{quote} from {source}")
+        return found
