@@ -274,9 +274,6 @@ def _one_year(events: list[Event], rates: RateTable | Pricer, request: GainsRequ
         return e
 
 
-# A ledger this large waits for its state to settle (at most a second) before a one-year call, so the other
-# years it computes on a miss can be stored; a smaller one is computed in well under that.
-FILL_MIN_ROWS = 20_000
 CACHE_NAME = "gains_for"  # the derived cache's name of a tax year's summary (one entry per year and request)
 
 
@@ -305,10 +302,8 @@ def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None 
     if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
         return compute_request(load_events(ledger, request), load_table(ledger), request)
     from taxreport import progress
-    from taxreport.ledger.derived import cache_for, wait_until_settled
+    from taxreport.ledger.derived import cache_for
 
-    if getattr(ledger, "_pin", None) is None and ledger.head()[0] >= FILL_MIN_ROWS:
-        wait_until_settled(ledger)  # right after an import: at most a second, so the years computed are kept
     with ledger.pinned():
         cache = cache_for(ledger)
         hit = cache.lookup(CACHE_NAME, _cache_key(request))

@@ -208,11 +208,6 @@ def _state_text(rows: list[Any], witness: list[Any]) -> str:
                                       code_version()]).encode()).hexdigest()
 
 
-def wait_until_settled(ledger: Any) -> None:
-    """Nothing to wait for any more (kept for its caller in taxreport/gains.py): a state read right after a
-    write is stored at once, witnessed by its content digest (see the module docstring)."""
-
-
 def _sqlite_read(path: Path, query: Callable[[], list[Any]]) -> str | None:
     """The state of the SQLite file ``path``: its files' witness (and content digest when young), then the
     counts ``query()`` reads from the database."""
