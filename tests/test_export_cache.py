@@ -35,12 +35,14 @@ def db(tmp_path, monkeypatch) -> str:
 
 def counted(monkeypatch) -> list[str]:
     calls: list[str] = []
-    original = taxreport.gains.compute_request
+    original = taxreport.gains.stream_request_years  # every computation of a year goes through it
 
-    def compute(events, rates, request):  # noqa: ANN001, ANN202
-        calls.append(request.year)
-        return original(events, rates, request)
-    monkeypatch.setattr(taxreport.gains, "compute_request", compute)
+    def compute(events, rates, request, years, each):  # noqa: ANN001, ANN202
+        def counted_each(year, result):  # noqa: ANN001, ANN202
+            calls.append(year)
+            return each(year, result)
+        return original(events, rates, request, years, counted_each)
+    monkeypatch.setattr(taxreport.gains, "stream_request_years", compute)
     return calls
 
 
