@@ -62,8 +62,16 @@ def ref_of(m: Acquisition | Disposal | Move) -> str:
 def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: str = "account",
                zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
                until: datetime | None = None, move_order: str = "fifo",
-               universal_until: datetime | None = None, sort: bool = True) -> MatchResult:
-    """Match every disposal among ``movements`` (all years) with time ``< until`` (if given)."""
+               universal_until: datetime | None = None, sort: bool = True,
+               state: MatchState | None = None) -> MatchResult:
+    """Match every disposal among ``movements`` (all years) with time ``< until`` (if given).
+
+    ``state`` (optional, :class:`MatchState`): start from the pools left by an earlier call over the movements
+    before these (none of these earlier than those) instead of empty pools, and leave the pools at the end in
+    it (resumable matching, see :class:`MatchState`)."""
+    if state is not None and universal_until is not None:
+        raise InputError("a resumed matching cannot switch from a universal pool (universal_until)",
+                         field="universal_until")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}", field="--method")
     if scope not in ("account", "universal"):
@@ -78,7 +86,7 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
     hifo = method == "hifo"
     taker = TAKERS["fifo" if method == "specific" else method]
     mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
-    pools: dict[tuple[str, str], Pool] = {}
+    pools: dict[tuple[str, str], Pool] = state.pools if state is not None else {}
     universal = scope == "universal"
     if universal_until is not None and not universal:
         raise InputError("universal_until needs scope 'universal'", field="universal_until")
@@ -88,7 +96,7 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
     zero_cost_used: dict[str, Decimal] = {}
     fallback = 0
     out: list[MatchedDisposal] = []
-    seq = 0
+    seq = state.seq if state is not None else 0
 
     def pool(key: str, asset: str) -> Pool:
         p = pools.get((key, asset))
@@ -175,6 +183,8 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
         else:  # pragma: no cover - contract violation
             raise TypeError(f"not a movement: {m!r}")
 
+    if state is not None:
+        state.seq = seq
     if track and universal_until is not None and (until is None or until > universal_until):
         _allocate(pools, balances, pool)  # the transition falls in the matched period, after the last movement
     for dref in sorted(unused_selections):
@@ -228,3 +238,41 @@ def _allocate(pools: dict[tuple[str, str], Pool], balances: dict[tuple[str, str]
             for lot, q, c in take_fifo(universal_pool, qty) if isinstance(universal_pool, Pool) else \
                     TAKERS["average"](universal_pool, qty):
                 target.add(Lot(lot.ref, acct, lot.acquired, q, c, lot.seq))
+
+
+@dataclass
+class MatchState:
+    """The matching's state after a prefix of the movements: the pools (open lots per pool and asset) and the
+    count of movements matched (each lot's arrival order). :func:`match_lots` with ``state=`` starts from it and
+    leaves the pools at the end in it, so matching the movements in two calls (the second's none earlier than
+    the first's) gives the same disposals and open lots as one call over all of them. Used by the rebalancer's
+    tax preview to resume at the last event it has seen (:mod:`taxreport.rebalance.tax_resume`)."""
+
+    pools: dict[tuple[str, str], Pool] = field(default_factory=dict)
+    seq: int = 0
+
+    def copy(self) -> "MatchState":
+        """An independent copy (matching more movements from it leaves this one as it is), holding only what
+        can still be matched: the lots already used up are left out (every taker skips them), so a copy costs
+        the open lots, not the history."""
+        return MatchState({k: _pool_copy(p) for k, p in self.pools.items()}, self.seq)
+
+
+def _pool_copy(pool: Pool) -> Pool:
+    """A copy of ``pool`` without its used-up lots (a lot with no date is kept: :meth:`Pool.add` reads it)."""
+    import heapq
+    from copy import copy
+
+    if not isinstance(pool, Pool):  # an average pool: quantity and cost
+        return copy(pool)
+    out = Pool(pool.heap is not None)
+    fresh: dict[int, Lot] = {}
+    for lot in pool.lots[pool.head:]:
+        if lot.quantity > 0 or lot.acquired is None:
+            fresh[id(lot)] = Lot(lot.ref, lot.account, lot.acquired, lot.quantity, lot.cost, lot.seq)
+    out.lots = list(fresh.values())
+    out.quantity = pool.quantity
+    if pool.heap is not None:  # same keys (the old id breaks ties, as before): the same order of taking
+        out.heap = [(*entry[:4], fresh[id(entry[4])]) for entry in pool.heap if id(entry[4]) in fresh]
+        heapq.heapify(out.heap)
+    return out

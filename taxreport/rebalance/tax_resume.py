@@ -1,0 +1,302 @@
+"""The rebalancer's tax preview resumed from the last event it has seen (issue #14: a check's cost flat in the
+basket's age). A check previews its plans against the tax year before the plan (the REAL engine, see
+:mod:`taxreport.rebalance.tax_preview`); run from the first event every time, that costs time in proportion to
+the ledger. Here the engine's work is split at the events already seen:
+
+* the **saved state** (:class:`EngineState`): the lot pools after every event seen (open lots per pool and
+  asset, :class:`taxreport.lots.matching.MatchState`), the year's disposal results so far, the accounts
+  declared simulated, and which events it covers (the same event objects, checked one by one);
+* a check **resumes** from it: only the events appended since (and the plan's hypothetical sales) are taken
+  into legs, valued (the same :func:`taxreport.lots.valuation.value_events`), matched (the same
+  :func:`taxreport.lots.matching.match_lots`, started from the saved pools) and turned into results (the
+  country's own ``results`` and ``assess`` hooks, as :meth:`taxreport.jurisdictions.engine.Jurisdiction.compute`
+  calls them), so the year's figures are the full computation's (``tests/test_tax_resume.py`` computes every
+  check's preview both ways over a basket's history and compares them).
+
+When resuming would not be exact, the full computation runs (and a new state is saved from it):
+
+* the country does not match lots one by one (:class:`~taxreport.jurisdictions.engine.LotRules` with its own
+  ``match``): **UK** (same-day and 30-day rules look 30 days ahead of a sale, TCGA92 s105/s106A) and **CA**
+  (superficial loss looks 30 days both ways, ITA s54) always compute in full;
+* the request has options a resumed matching cannot honour (``universal_until``, ``--account``);
+* an event since the state is anything but a trade, a deposit with its cost or an audit record (a reversal,
+  basis supplement, transfer link, withdrawal, deposit without basis, gift, income or account declaration can
+  change how EARLIER events are read), is earlier than an event already seen (the matching's time order), or
+  is later than the preview's moment;
+* the stored rate table changed (a rate imported since), or a lot identification recorded since names a sale
+  the state has already matched;
+* the state covers an event at or after the preview's moment (a rate at that moment may value it).
+
+What a resumed summary does not reproduce: the summary's notes (price routes counted, matching notes) cover
+only the events since the state; the preview reads no note of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Sequence
+
+from taxreport.jurisdictions.base import DisposalResult, YearSummary, get
+from taxreport.jurisdictions.engine import Context, LotRules
+from taxreport.lots.matching import MatchState
+from taxreport.model.events import Deposit, Event, Record, Trade
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class EngineState:
+    """The engine's state after ``events`` (module doc): pools, the year's results so far, simulated accounts."""
+
+    key: tuple[Any, ...]  # what the matching depends on besides the events (country, method, options, rates)
+    events: list[Event]  # the events covered, in ledger order (compared by identity with a later list)
+    last_time: datetime | None
+    simulated: frozenset[str]
+    match: MatchState
+    since: datetime  # results kept for the disposals from here on (the start of the state's tax year)
+    results: list[DisposalResult] = field(default_factory=list)
+
+
+# (store id, key) -> the latest state: in-process (``rebalance run --loop``, the backtest, the benchmarks)
+_STATES: dict[tuple[str, tuple[Any, ...]], EngineState] = {}
+
+
+def rates_fingerprint(rows: Sequence[tuple[Any, ...]]) -> str:
+    """A digest of the stored rate rows (a state is only valid under the rates it was valued with)."""
+    h = hashlib.sha256()
+    for row in rows:
+        h.update(repr(row).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def resumable(code: str, request: Any) -> bool:
+    """Whether ``code``'s computation for ``request`` can be resumed (module doc)."""
+    j = get(code)
+    rules = j.rules
+    if not isinstance(rules, LotRules) or type(rules).match is not LotRules.match:
+        return False
+    options = request.engine_options()
+    return not request.accounts and "universal_until" not in options and request.currency in (None, j.currency)
+
+
+def _state_key(request: Any, base_rates: str) -> tuple[Any, ...]:
+    opts = request.engine_options()
+    opts.pop("selections", None)
+    return (request.jurisdiction, request.method, repr(sorted((k, repr(v)) for k, v in opts.items())), base_rates)
+
+
+def _continues(state: EngineState, events: Sequence[Event]) -> bool:
+    """Whether ``events`` starts with the state's events (the same objects in a long-running process: the list
+    comparison stops at identity, so this costs a pointer comparison per event)."""
+    n = len(state.events)
+    return len(events) >= n and state.events == list(events[:n])
+
+
+def _simple(e: Event) -> bool:
+    """An event whose reading depends on itself alone (module doc)."""
+    kind = type(e)
+    return kind is Trade or kind is Record or (kind is Deposit and e.cost is not None)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Resumed:
+    """A check's engine at ``now``: the state after every event up to now, from which each preview's
+    hypothetical sales are matched (:meth:`summary`)."""
+
+    code: str
+    request: Any
+    table: Any  # the check's RateTable (stored rates and the plan's prices)
+    now: datetime
+    state: EngineState  # after every event of the check's ledger (not saved when an event is at ``now``)
+
+    def summary(self, extra: Sequence[Event] = (), request: Any | None = None) -> YearSummary:
+        """The year's summary with ``extra`` (hypothetical sales at ``now``) after the ledger's events, as
+        :func:`taxreport.gains.compute_request` gives it over all the events (``request``: e.g. with the
+        preview's selections)."""
+        req = request or self.request
+        st = self.state
+        match = st.match.copy() if extra else st.match  # nothing to match: the pools are only read
+        ctx, opts = _context(self.code, req)
+        selections = dict(req.selections or {}) if req.method == "specific" else None
+        results, open_lots, notes = _advance(self.code, ctx, opts, self.table, list(extra), match, st.simulated,
+                                             req.include_simulated, selections or None)
+        return _summarise(self.code, ctx, [r for r in st.results if r.time >= ctx.start] + results, open_lots, notes)
+
+
+def _context(code: str, request: Any) -> tuple[Context, dict[str, Any]]:
+    from taxreport.jurisdictions.holding import local_day_cache
+
+    j = get(code)
+    policy = j.policy
+    opts = request.engine_options()
+    opts.pop("include_simulated", None)
+    opts.setdefault("currency", j.currency)
+    opts["__year__"] = request.year  # the request's label (year_cutoff reads it; no country reads this key)
+    chosen = policy.choose_method(request.method)
+    tz = str(opts.get("timezone") or policy.timezone)
+    start, end = policy.year_bounds(request.year, tz)
+    ctx = Context(policy, policy.tax_year.label(request.year), policy.tax_year.first_year(request.year), chosen, tz,
+                  start, end, opts, local_day_cache(tz))
+    return ctx, opts
+
+
+def _advance(code: str, ctx: Context, opts: dict[str, Any], table: Any, events: list[Event], match: MatchState,
+             simulated: frozenset[str], include_simulated: bool, selections: dict[str, Any] | None
+             ) -> tuple[list[DisposalResult], list[Any], list[str]]:
+    """Legs, valuation and matching of ``events`` (each readable alone, :func:`_simple`) from ``match``
+    (updated), as :func:`taxreport.gains.compute_gains_from_events` and ``LotRules.match`` do them."""
+    from taxreport.gains import make_pricer, year_cutoff
+    from taxreport.lots.matching import match_lots
+    from taxreport.lots.valuation import SwapStats, value_events
+
+    j = get(code)
+    kept = events if include_simulated or not simulated else \
+        [e for e in events if not any(a in simulated for a in e.accounts)]
+    pricer = make_pricer(table, ctx.currency, opts)
+    movements = value_events(kept, pricer, until=year_cutoff(j, str(opts["__year__"])), swap_cost=j.policy.swap_cost,
+                             stats=SwapStats())
+    pricer.raise_if_missing()
+    matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
+                         zero_cost_assets=ctx.zero_cost_assets, selections=selections,
+                         move_order=opts.get("move_order", "fifo"), state=match)
+    rules = j.rules
+    assert isinstance(rules, LotRules)
+    results = [r for md in matched.disposals if md.disposal.time >= ctx.start for r in rules.results(ctx, md)]
+    return results, matched.open_lots, matched.notes
+
+
+def _summarise(code: str, ctx: Context, results: list[DisposalResult], open_lots: list[Any],
+               notes: list[str]) -> YearSummary:
+    from taxreport.jurisdictions.base import notes_of
+    from taxreport.jurisdictions.summary import summarise
+
+    j = get(code)
+    whole = [r for r in results if ctx.start <= r.time < ctx.end]
+    assessed = j.rules.assess(ctx, whole, whole)
+    summary = summarise(j.code, j.currency, ctx.method, ctx.year, ctx.start, ctx.end, whole, assessed.allowance,
+                        assessed.taxable_gain, assessed.breakdown, open_lots,
+                        notes_of(notes, "matching") + assessed.notes)
+    summary.timezone = ctx.tz
+    return summary
+
+
+def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any, now: datetime, *,
+           store: str) -> Resumed | None:
+    """The check's engine at ``now`` over ``events`` (the ledger, every event at or before ``now``), resumed from
+    the state saved under ``store`` when it covers a prefix of them, else built from the first event; the new
+    state is saved. None when the computation cannot be resumed (module doc): the caller computes in full."""
+    from taxreport.gains import year_cutoff
+    from taxreport.rebalance.lot_identification import recorded_selections
+
+    code = request.jurisdiction
+    if not resumable(code, request) or request.selections:
+        return None
+    key = _state_key(request, rates_fingerprint(base_rows))
+    ctx, opts = _context(code, request)
+    saved = _STATES.get((store, key))
+    state: EngineState | None = None
+    if saved is not None and saved.since <= ctx.start and (saved.last_time is None or saved.last_time <= now) \
+            and _continues(saved, events):
+        new = events[len(saved.events):]
+        last = saved.last_time
+        if all(_simple(e) and e.time <= now and (last is None or e.time >= last) for e in new):
+            recorded = recorded_selections(new, until=year_cutoff(get(code), request.year)) \
+                if request.method == "specific" else None
+            match = saved.match.copy() if new else saved.match
+            try:
+                results, _, _ = _advance(code, ctx, opts, table, list(new), match, saved.simulated,
+                                         request.include_simulated, recorded or None)
+            except Exception:  # noqa: BLE001 - built from the first event below (the full computation says why)
+                results = None
+            if results is not None:
+                kept = [r for r in saved.results if r.time >= ctx.start] + results
+                times = [e.time for e in new] + ([last] if last is not None else [])
+                state = EngineState(key, list(events), max(times) if times else None, saved.simulated, match,
+                                    ctx.start, kept)
+    if state is None:
+        from taxreport.rebalance.tax_preview import ledger_at
+
+        if len(ledger_at(events, now)) != len(events):  # an event after now, or a correction of one
+            return None
+        state = _built(code, ctx, opts, key, events, table, request)
+        if state is None:
+            return None
+    if state.last_time is None or state.last_time < now:
+        _STATES[(store, key)] = state  # every event is earlier than now: no later rate can value them otherwise
+    return Resumed(code, request, table, now, state)
+
+
+def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], events: list[Event], table: Any,
+           request: Any) -> EngineState | None:
+    """The state after every event, from the first one (the steps of compute_gains_from_events)."""
+    from taxreport.gains import make_pricer, year_cutoff
+    from taxreport.jurisdictions.gifts import gifts_for
+    from taxreport.lots.matching import match_lots
+    from taxreport.lots.valuation import SwapStats, value_events
+    from taxreport.prepare import prepare_events
+    from taxreport.rebalance.lot_identification import recorded_selections
+    from taxreport.simulated import simulated_accounts
+
+    j = get(code)
+    try:
+        prepared = prepare_events(events, include_simulated=request.include_simulated)
+        evs, _ = gifts_for(prepared.events, j.policy.gift_is_disposal)
+        pricer = make_pricer(table, ctx.currency, opts)
+        cutoff = year_cutoff(j, request.year)
+        movements = value_events(evs, pricer, until=cutoff, swap_cost=j.policy.swap_cost, stats=SwapStats())
+        if j.policy.income is not None:
+            from taxreport.jurisdictions.income import income_of_year
+
+            start, end = j.year_bounds(request.year, opts.get("timezone"))
+            income_of_year(evs, pricer, jurisdiction=j.code, start=start, end=end, rules=j.policy.income)
+        pricer.raise_if_missing()
+        recorded = recorded_selections(events, until=cutoff) if request.method == "specific" else None
+        match = MatchState()
+        matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
+                             zero_cost_assets=ctx.zero_cost_assets, selections=recorded or None,
+                             move_order=opts.get("move_order", "fifo"), state=match)
+    except Exception:  # noqa: BLE001 - the full computation reports it, as gains would
+        return None
+    rules = j.rules
+    assert isinstance(rules, LotRules)
+    results = [r for md in matched.disposals if md.disposal.time >= ctx.start for r in rules.results(ctx, md)]
+    sim = frozenset(simulated_accounts(events))
+    last = max((e.time for e in events), default=None)
+    return EngineState(key, list(events), last, sim, match, ctx.start, results)
+
+
+def forget(store: str | None = None) -> None:
+    """Drop the saved states (of ``store``, or all): tests and benchmarks that compare with a cold start."""
+    for k in [k for k in _STATES if store is None or k[0] == store]:
+        del _STATES[k]
+    for name in [name for name in _SIMULATED if store is None or name == store]:
+        del _SIMULATED[name]
+
+
+
+
+# store id -> (the events read, the accounts declared simulated in them)
+_SIMULATED: dict[str, tuple[list[Event], frozenset[str]]] = {}
+
+
+def simulated_in(events: Sequence[Event], *, store: str) -> frozenset[str]:
+    """The accounts declared simulated in ``events`` (:func:`taxreport.simulated.simulated_accounts`), read
+    on from the events seen at the previous call under ``store`` (a reversal since: read whole)."""
+    from taxreport.model.events import AccountDeclaration, Reversal
+    from taxreport.simulated import simulated_accounts
+
+    saved = _SIMULATED.get(store)
+    items = list(events)
+    found: frozenset[str] | None = None
+    if saved is not None and len(items) >= len(saved[0]) and saved[0] == items[:len(saved[0])]:
+        new = items[len(saved[0]):]
+        if not any(type(e) is Reversal for e in new):
+            found = saved[1] | {e.account for e in new if type(e) is AccountDeclaration and e.simulated}
+    if found is None:
+        found = frozenset(simulated_accounts(items))
+    _SIMULATED[store] = (items, found)
+    return found
