@@ -87,7 +87,7 @@ def test_resumed_summary_equals_full_over_random_ledgers(code: str, method: str)
             now = past[-1].time + timedelta(hours=1)
             request = GainsRequest(jurisdiction=code, year=year_of(code, now), method=method, via=("USD",),
                                    peg={"USDT": "USD"})
-            saved = tax_resume._STATES.get((store, tax_resume._state_key(request, tax_resume.rates_fingerprint(rows))))
+            saved = tax_resume._STATES.get((store, tax_resume._state_key(request)))
             r = tax_resume.resume(past, rows, table, request, now, store=store)
             assert r is not None
             resumed_checks += saved is not None and saved.since <= r.state.since
@@ -211,3 +211,40 @@ def test_basket_previews_resumed_equal_full_across_checks(tmp_path, monkeypatch,
         ex.advance(7 * 86400)
     assert resumed == 11
     led.close()
+
+
+def test_tax_aware_backtest_is_the_same_resumed_or_computed_whole(tmp_path, monkeypatch) -> None:
+    """`backtest --compare weekly+tax-aware` (US, DE, AU) over a year of the bundled
+    synthetic prices: the whole JSON output (every figure, policy decision and tax year) is the same when every
+    preview and identification resumes as when none does (tax_resume.resumable forced False)."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+
+    candles = Path(__file__).resolve().parent.parent / "sample_exports" / "prices" / "synthetic_ohlcv_1d.csv"
+    basket = tmp_path / "core.toml"
+    basket.write_text('name = "core"\nmode = "weekly"\n[weights]\nBTC = 50\nETH = 30\nSOL = 20\n')
+
+    def run() -> str:
+        result = CliRunner().invoke(root, [
+            "--db", str(tmp_path / "l.sqlite"), "backtest", "--basket", str(basket), "--candles", str(candles),
+            "--from", "2024-01-01", "--to", "2024-12-31", "--compare", "weekly+tax-aware", "--initial", "100000",
+            "--fee-rate", "0.001", "--jurisdiction", "us,de,au", "--fx", "EUR=0.92,AUD=1.5",
+            "--format", "json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    calls = {"resumed": 0}
+    real = tax_resume.Resumed.summary
+
+    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls["resumed"] += 1
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(tax_resume.Resumed, "summary", counting)
+    resumed = run()
+    assert calls["resumed"] > 50  # the previews and identifications did resume
+    monkeypatch.setattr(tax_resume, "resumable", lambda code, request: False)
+    assert run() == resumed

@@ -23,8 +23,8 @@ When resuming would not be exact, the full computation runs (and a new state is 
   basis supplement, transfer link, withdrawal, deposit without basis, gift, income or account declaration can
   change how EARLIER events are read), is earlier than an event already seen (the matching's time order), or
   is later than the preview's moment;
-* the stored rate table changed (a rate imported since), or a lot identification recorded since names a sale
-  the state has already matched;
+* the stored rate rows are not the state's rows plus rows later than every event it covers (a rate imported
+  since for an earlier moment), or a lot identification recorded since names a sale the state has matched;
 * the state covers an event at or after the preview's moment (a rate at that moment may value it).
 
 What a resumed summary does not reproduce: the summary's notes (price routes counted, matching notes) cover
@@ -33,7 +33,6 @@ only the events since the state; the preview reads no note of it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -51,8 +50,9 @@ ZERO = Decimal(0)
 class EngineState:
     """The engine's state after ``events`` (module doc): pools, the year's results so far, simulated accounts."""
 
-    key: tuple[Any, ...]  # what the matching depends on besides the events (country, method, options, rates)
+    key: tuple[Any, ...]  # what the matching depends on besides the events and rates (country, method, options)
     events: list[Event]  # the events covered, in ledger order (compared by identity with a later list)
+    rows: list[tuple[Any, ...]]  # the stored rate rows they were valued with (the plan's prices at now left out)
     last_time: datetime | None
     simulated: frozenset[str]
     match: MatchState
@@ -62,15 +62,6 @@ class EngineState:
 
 # (store id, key) -> the latest state: in-process (``rebalance run --loop``, the backtest, the benchmarks)
 _STATES: dict[tuple[str, tuple[Any, ...]], EngineState] = {}
-
-
-def rates_fingerprint(rows: Sequence[tuple[Any, ...]]) -> str:
-    """A digest of the stored rate rows (a state is only valid under the rates it was valued with)."""
-    h = hashlib.sha256()
-    for row in rows:
-        h.update(repr(row).encode())
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 def resumable(code: str, request: Any) -> bool:
@@ -83,10 +74,20 @@ def resumable(code: str, request: Any) -> bool:
     return not request.accounts and "universal_until" not in options and request.currency in (None, j.currency)
 
 
-def _state_key(request: Any, base_rates: str) -> tuple[Any, ...]:
+def _state_key(request: Any) -> tuple[Any, ...]:
     opts = request.engine_options()
     opts.pop("selections", None)
-    return (request.jurisdiction, request.method, repr(sorted((k, repr(v)) for k, v in opts.items())), base_rates)
+    return (request.jurisdiction, request.method, repr(sorted((k, repr(v)) for k, v in opts.items())))
+
+
+def _same_rates(state: EngineState, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether ``rows`` value the state's events as its own rows did: the same rows, plus rows later than every
+    event it covers (a rate is read at or before its moment, so a later row values none of them)."""
+    n = len(state.rows)
+    if len(rows) < n or state.rows != list(rows[:n]):
+        return False
+    last = state.last_time
+    return last is None or all(row[2] > last for row in rows[n:])
 
 
 def _continues(state: EngineState, events: Sequence[Event]) -> bool:
@@ -185,22 +186,25 @@ def _summarise(code: str, ctx: Context, results: list[DisposalResult], open_lots
 
 
 def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any, now: datetime, *,
-           store: str) -> Resumed | None:
+           store: str, extras_from: datetime | None = None) -> Resumed | None:
     """The check's engine at ``now`` over ``events`` (the ledger, every event at or before ``now``), resumed from
     the state saved under ``store`` when it covers a prefix of them, else built from the first event; the new
-    state is saved. None when the computation cannot be resumed (module doc): the caller computes in full."""
+    state is saved. ``table`` is ``base_rows`` plus rows none earlier than ``extras_from`` (default ``now``: the
+    plan's prices): a state is used and saved only when every event it covers is earlier than that, so those rows
+    value none of them. None when the computation cannot be resumed (module doc): the caller computes in full."""
     from taxreport.gains import year_cutoff
     from taxreport.rebalance.lot_identification import recorded_selections
 
     code = request.jurisdiction
     if not resumable(code, request) or request.selections:
         return None
-    key = _state_key(request, rates_fingerprint(base_rows))
+    fresh = now if extras_from is None else min(now, extras_from)
+    key = _state_key(request)
     ctx, opts = _context(code, request)
     saved = _STATES.get((store, key))
     state: EngineState | None = None
-    if saved is not None and saved.since <= ctx.start and (saved.last_time is None or saved.last_time <= now) \
-            and _continues(saved, events):
+    if saved is not None and saved.since <= ctx.start and (saved.last_time is None or saved.last_time < fresh) \
+            and _continues(saved, events) and _same_rates(saved, base_rows):
         new = events[len(saved.events):]
         last = saved.last_time
         if all(_simple(e) and e.time <= now and (last is None or e.time >= last) for e in new):
@@ -215,23 +219,23 @@ def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any
             if results is not None:
                 kept = [r for r in saved.results if r.time >= ctx.start] + results
                 times = [e.time for e in new] + ([last] if last is not None else [])
-                state = EngineState(key, list(events), max(times) if times else None, saved.simulated, match,
-                                    ctx.start, kept)
+                state = EngineState(key, list(events), list(base_rows), max(times) if times else None,
+                                    saved.simulated, match, ctx.start, kept)
     if state is None:
         from taxreport.rebalance.tax_preview import ledger_at
 
         if len(ledger_at(events, now)) != len(events):  # an event after now, or a correction of one
             return None
-        state = _built(code, ctx, opts, key, events, table, request)
+        state = _built(code, ctx, opts, key, events, base_rows, table, request)
         if state is None:
             return None
-    if state.last_time is None or state.last_time < now:
-        _STATES[(store, key)] = state  # every event is earlier than now: no later rate can value them otherwise
+    if state.last_time is None or state.last_time < fresh:
+        _STATES[(store, key)] = state  # every event is earlier than the extra rows: they value none of them
     return Resumed(code, request, table, now, state)
 
 
-def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], events: list[Event], table: Any,
-           request: Any) -> EngineState | None:
+def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], events: list[Event],
+           rows: Sequence[tuple[Any, ...]], table: Any, request: Any) -> EngineState | None:
     """The state after every event, from the first one (the steps of compute_gains_from_events)."""
     from taxreport.gains import make_pricer, year_cutoff
     from taxreport.jurisdictions.gifts import gifts_for
@@ -266,7 +270,7 @@ def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], 
     results = [r for md in matched.disposals if md.disposal.time >= ctx.start for r in rules.results(ctx, md)]
     sim = frozenset(simulated_accounts(events))
     last = max((e.time for e in events), default=None)
-    return EngineState(key, list(events), last, sim, match, ctx.start, results)
+    return EngineState(key, list(events), list(rows), last, sim, match, ctx.start, results)
 
 
 def forget(store: str | None = None) -> None:
