@@ -34,7 +34,7 @@ only the events since the state; the preview reads no note of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -55,9 +55,26 @@ class EngineState:
     rows: list[tuple[Any, ...]]  # the stored rate rows they were valued with (the plan's prices at now left out)
     last_time: datetime | None
     simulated: frozenset[str]
-    match: MatchState
+    match: MatchState | None  # the lot pools (countries matching lots one by one: US, DE, AU)
     since: datetime  # results kept for the disposals from here on (the start of the state's tax year)
-    results: list[DisposalResult] = field(default_factory=list)
+    results: list[DisposalResult] = field(default_factory=list)  # final: not changed by any later event
+    window: Window | None = None  # the UK's: the pools at a cut day and the movements after it
+
+
+@dataclass
+class Window:
+    """The UK matching resumed (same day, 30 days, s104: :mod:`taxreport.jurisdictions.uk_matching`). A sale's
+    matching is final once 30 days after its day are known; ``cut`` is the last day whose sales are final (31
+    days before ``last_day``, the latest day of a movement seen; a later event may not be on an earlier day).
+    ``inputs`` give the matching of every day after ``cut`` exactly as the whole history does: one acquisition
+    per token holding its Section 104 pool at the end of ``cut`` (dated 31 days before it, so no rule but s104
+    can use it), for each final sale that took units of a later day under the 30-day rule a sale of just those
+    units on its day (it takes them again, in the same order, at the same cost), then every movement after
+    ``cut``. The results of the sales up to ``cut`` are the state's ``results``."""
+
+    cut: date
+    last_day: date
+    inputs: list[Any]
 
 
 # (store id, key) -> the latest state: in-process (``rebalance run --loop``, the backtest, the benchmarks)
@@ -67,11 +84,15 @@ _STATES: dict[tuple[str, tuple[Any, ...]], EngineState] = {}
 def resumable(code: str, request: Any) -> bool:
     """Whether ``code``'s computation for ``request`` can be resumed (module doc)."""
     j = get(code)
-    rules = j.rules
-    if not isinstance(rules, LotRules) or type(rules).match is not LotRules.match:
+    if not _by_lots(code) and code != "uk":
         return False
     options = request.engine_options()
     return not request.accounts and "universal_until" not in options and request.currency in (None, j.currency)
+
+
+def _by_lots(code: str) -> bool:
+    rules = get(code).rules
+    return isinstance(rules, LotRules) and type(rules).match is LotRules.match
 
 
 def _state_key(request: Any) -> tuple[Any, ...]:
@@ -120,12 +141,36 @@ class Resumed:
         preview's selections)."""
         req = request or self.request
         st = self.state
-        match = st.match.copy() if extra else st.match  # nothing to match: the pools are only read
         ctx, opts = _context(self.code, req)
+        if st.window is not None:
+            moves = _valued(self.code, ctx, opts, self.table, list(extra), st.simulated, req.include_simulated)
+            if any(_day(m, ctx.tz) < st.window.last_day for m in moves):  # not after what the state has seen
+                from taxreport.gains import compute_request
+
+                return compute_request(st.events + list(extra), self.table, req)
+            matched = get(self.code).rules.match(ctx, st.window.inputs + moves)
+            later = [r for r in matched.results if _day_of(r.time, ctx.tz) > st.window.cut]
+            return _summarise(self.code, ctx, [r for r in st.results if r.time >= ctx.start] + later,
+                              matched.open_lots, list(matched.notes))
+        assert st.match is not None
+        match = st.match.copy() if extra else st.match  # nothing to match: the pools are only read
         selections = dict(req.selections or {}) if req.method == "specific" else None
         results, open_lots, notes = _advance(self.code, ctx, opts, self.table, list(extra), match, st.simulated,
                                              req.include_simulated, selections or None)
         return _summarise(self.code, ctx, [r for r in st.results if r.time >= ctx.start] + results, open_lots, notes)
+
+
+def _day_of(moment: datetime, tz: str) -> date:
+    from taxreport.jurisdictions.calendar import local_date
+
+    return local_date(moment, tz)
+
+
+def _day(m: Any, tz: str) -> date:
+    """The UK day of a movement: an acquisition's is the day it was acquired (``date_acquired``)."""
+    from taxreport.lots.types import Acquisition
+
+    return _day_of(m.date_acquired if isinstance(m, Acquisition) else m.time, tz)
 
 
 def _context(code: str, request: Any) -> tuple[Context, dict[str, Any]]:
@@ -145,13 +190,11 @@ def _context(code: str, request: Any) -> tuple[Context, dict[str, Any]]:
     return ctx, opts
 
 
-def _advance(code: str, ctx: Context, opts: dict[str, Any], table: Any, events: list[Event], match: MatchState,
-             simulated: frozenset[str], include_simulated: bool, selections: dict[str, Any] | None
-             ) -> tuple[list[DisposalResult], list[Any], list[str]]:
-    """Legs, valuation and matching of ``events`` (each readable alone, :func:`_simple`) from ``match``
-    (updated), as :func:`taxreport.gains.compute_gains_from_events` and ``LotRules.match`` do them."""
+def _valued(code: str, ctx: Context, opts: dict[str, Any], table: Any, events: list[Event], simulated: frozenset[str],
+            include_simulated: bool) -> list[Any]:
+    """The valued movements of ``events`` (each readable alone, :func:`_simple`), as
+    :func:`taxreport.gains.compute_gains_from_events` makes them."""
     from taxreport.gains import make_pricer, year_cutoff
-    from taxreport.lots.matching import match_lots
     from taxreport.lots.valuation import SwapStats, value_events
 
     j = get(code)
@@ -161,13 +204,76 @@ def _advance(code: str, ctx: Context, opts: dict[str, Any], table: Any, events: 
     movements = value_events(kept, pricer, until=year_cutoff(j, str(opts["__year__"])), swap_cost=j.policy.swap_cost,
                              stats=SwapStats())
     pricer.raise_if_missing()
+    return movements
+
+
+def _advance(code: str, ctx: Context, opts: dict[str, Any], table: Any, events: list[Event], match: MatchState,
+             simulated: frozenset[str], include_simulated: bool, selections: dict[str, Any] | None
+             ) -> tuple[list[DisposalResult], list[Any], list[str]]:
+    """Legs, valuation and matching of ``events`` (each readable alone, :func:`_simple`) from ``match``
+    (updated), as :func:`taxreport.gains.compute_gains_from_events` and ``LotRules.match`` do them."""
+    from taxreport.lots.matching import match_lots
+
+    movements = _valued(code, ctx, opts, table, events, simulated, include_simulated)
     matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
                          zero_cost_assets=ctx.zero_cost_assets, selections=selections,
                          move_order=opts.get("move_order", "fifo"), state=match)
-    rules = j.rules
+    rules = get(code).rules
     assert isinstance(rules, LotRules)
     results = [r for md in matched.disposals if md.disposal.time >= ctx.start for r in rules.results(ctx, md)]
     return results, matched.open_lots, matched.notes
+
+
+def _window(code: str, ctx: Context, inputs: list[Any], old: Window | None, results: list[DisposalResult],
+            since: datetime) -> tuple[Window, list[DisposalResult]]:
+    """The UK state after ``inputs`` (a previous window's inputs and the movements since, or every movement):
+    the new cut, its inputs, and the final results (``results``, of the sales up to the previous cut, plus
+    those between the two cuts)."""
+    from zoneinfo import ZoneInfo
+
+    from taxreport.jurisdictions.uk_matching import match_uk
+    from taxreport.lots.types import Acquisition, Disposal
+
+    tz = ctx.tz
+    real = inputs if old is None else inputs[_synthetic(old):]
+    days = [_day(m, tz) for m in real]
+    last_day = max([*days, *([old.last_day] if old else [])]) if days or old else date.min
+    cut = max(last_day - timedelta(days=31), old.cut if old else date.min)
+    own = sorted(inputs, key=lambda m: m.time)
+    groups, history = match_uk(own, tz=tz, zero_cost_assets=ctx.zero_cost_assets)
+    matched = get(code).rules.match(ctx, inputs)
+    low = old.cut if old else date.min
+    final = results + [r for r in matched.results if low < _day_of(r.time, tz) <= cut and r.time >= since]
+    pools: dict[str, tuple[Decimal, Decimal]] = {}
+    for h in history:  # per token in day order
+        if h.day <= cut:
+            pools[h.asset] = (h.quantity, h.cost)
+    pool_day = cut - timedelta(days=31)
+    noon = datetime.combine(pool_day, time(12), ZoneInfo(tz)).astimezone(ZoneInfo("UTC"))
+    head: list[Any] = [Acquisition(time=noon, account="<s104>", asset=asset, quantity=q, cost=c,
+                                   event_key=f"s104-pool:{asset}", leg_index=0, role="s104")
+                       for asset, (q, c) in sorted(pools.items()) if q > 0]
+    for g in groups:
+        if g.day <= cut:
+            later = sum((lm.quantity for lm in g.lots if lm.rule == "30-day" and lm.acquired_at is not None
+                         and _day_of(lm.acquired_at, tz) > cut), ZERO)
+            if later > 0:
+                first = g.items[0]
+                head.append(Disposal(time=first.time, account=first.account, asset=g.asset, quantity=later,
+                                     proceeds=ZERO, fee=ZERO, event_key=f"30-day-part:{first.event_key}",
+                                     leg_index=first.leg_index, role="30-day-part"))
+    tail = [m for m, d in zip(real, days) if d > cut]
+    return Window(cut, last_day, sorted(head, key=lambda m: m.time) + tail), final
+
+
+def _synthetic(window: Window) -> int:
+    """How many of the window's inputs are the synthetic pool acquisitions and 30-day parts (they come first)."""
+    n = 0
+    for m in window.inputs:
+        if m.role not in ("s104", "30-day-part"):
+            break
+        n += 1
+    return n
 
 
 def _summarise(code: str, ctx: Context, results: list[DisposalResult], open_lots: list[Any],
@@ -192,9 +298,6 @@ def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any
     state is saved. ``table`` is ``base_rows`` plus rows none earlier than ``extras_from`` (default ``now``: the
     plan's prices): a state is used and saved only when every event it covers is earlier than that, so those rows
     value none of them. None when the computation cannot be resumed (module doc): the caller computes in full."""
-    from taxreport.gains import year_cutoff
-    from taxreport.rebalance.lot_identification import recorded_selections
-
     code = request.jurisdiction
     if not resumable(code, request) or request.selections:
         return None
@@ -205,22 +308,10 @@ def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any
     state: EngineState | None = None
     if saved is not None and saved.since <= ctx.start and (saved.last_time is None or saved.last_time < fresh) \
             and _continues(saved, events) and _same_rates(saved, base_rows):
-        new = events[len(saved.events):]
-        last = saved.last_time
-        if all(_simple(e) and e.time <= now and (last is None or e.time >= last) for e in new):
-            recorded = recorded_selections(new, until=year_cutoff(get(code), request.year)) \
-                if request.method == "specific" else None
-            match = saved.match.copy() if new else saved.match
-            try:
-                results, _, _ = _advance(code, ctx, opts, table, list(new), match, saved.simulated,
-                                         request.include_simulated, recorded or None)
-            except Exception:  # noqa: BLE001 - built from the first event below (the full computation says why)
-                results = None
-            if results is not None:
-                kept = [r for r in saved.results if r.time >= ctx.start] + results
-                times = [e.time for e in new] + ([last] if last is not None else [])
-                state = EngineState(key, list(events), list(base_rows), max(times) if times else None,
-                                    saved.simulated, match, ctx.start, kept)
+        try:
+            state = _resumed(code, ctx, opts, key, saved, events, base_rows, table, request, now)
+        except Exception:  # noqa: BLE001 - built from the first event below (the full computation says why)
+            state = None
     if state is None:
         from taxreport.rebalance.tax_preview import ledger_at
 
@@ -234,18 +325,52 @@ def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any
     return Resumed(code, request, table, now, state)
 
 
+def _resumed(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], saved: EngineState,
+             events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any,
+             now: datetime) -> EngineState | None:
+    """The saved state advanced by the events since (None when one of them cannot be read alone)."""
+    from taxreport.gains import year_cutoff
+    from taxreport.rebalance.lot_identification import recorded_selections
+
+    new = events[len(saved.events):]
+    last = saved.last_time
+    if not all(_simple(e) and e.time <= now and (last is None or e.time >= last) for e in new):
+        return None
+    kept = [r for r in saved.results if r.time >= ctx.start]
+    times = [e.time for e in new] + ([last] if last is not None else [])
+    last_time = max(times) if times else None
+    if saved.window is not None:
+        moves = _valued(code, ctx, opts, table, list(new), saved.simulated, request.include_simulated)
+        if any(_day(m, ctx.tz) < saved.window.last_day for m in moves):
+            return None
+        window, final = _window(code, ctx, saved.window.inputs + moves, saved.window, kept, ctx.start)
+        return EngineState(key, list(events), list(base_rows), last_time, saved.simulated, None, ctx.start, final,
+                           window)
+    assert saved.match is not None
+    recorded = recorded_selections(new, until=year_cutoff(get(code), request.year)) \
+        if request.method == "specific" else None
+    match = saved.match.copy() if new else saved.match
+    results, _, _ = _advance(code, ctx, opts, table, list(new), match, saved.simulated, request.include_simulated,
+                             recorded or None)
+    return EngineState(key, list(events), list(base_rows), last_time, saved.simulated, match, ctx.start,
+                       kept + results)
+
+
 def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], events: list[Event],
            rows: Sequence[tuple[Any, ...]], table: Any, request: Any) -> EngineState | None:
     """The state after every event, from the first one (the steps of compute_gains_from_events)."""
     from taxreport.gains import make_pricer, year_cutoff
     from taxreport.jurisdictions.gifts import gifts_for
     from taxreport.lots.matching import match_lots
+    from taxreport.lots.types import Move
     from taxreport.lots.valuation import SwapStats, value_events
     from taxreport.prepare import prepare_events
     from taxreport.rebalance.lot_identification import recorded_selections
     from taxreport.simulated import simulated_accounts
 
     j = get(code)
+    sim = frozenset(simulated_accounts(events))
+    last = max((e.time for e in events), default=None)
     try:
         prepared = prepare_events(events, include_simulated=request.include_simulated)
         evs, _ = gifts_for(prepared.events, j.policy.gift_is_disposal)
@@ -258,6 +383,11 @@ def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], 
             start, end = j.year_bounds(request.year, opts.get("timezone"))
             income_of_year(evs, pricer, jurisdiction=j.code, start=start, end=end, rules=j.policy.income)
         pricer.raise_if_missing()
+        if not _by_lots(code):  # the UK: same day, 30 days, s104 over a window of days
+            if any(type(m) is Move for m in movements):  # units to and from own wallets: not resumed
+                return None
+            window, final = _window(code, ctx, movements, None, [], ctx.start)
+            return EngineState(key, list(events), list(rows), last, sim, None, ctx.start, final, window)
         recorded = recorded_selections(events, until=cutoff) if request.method == "specific" else None
         match = MatchState()
         matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
@@ -268,8 +398,6 @@ def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], 
     rules = j.rules
     assert isinstance(rules, LotRules)
     results = [r for md in matched.disposals if md.disposal.time >= ctx.start for r in rules.results(ctx, md)]
-    sim = frozenset(simulated_accounts(events))
-    last = max((e.time for e in events), default=None)
     return EngineState(key, list(events), list(rows), last, sim, match, ctx.start, results)
 
 
