@@ -253,3 +253,61 @@ def test_tax_aware_backtest_is_the_same_resumed_or_computed_whole(tmp_path, monk
     assert calls["resumed"] > 50  # the previews and identifications did resume
     monkeypatch.setattr(tax_resume, "resumable", lambda code, request: False)
     assert run() == resumed
+
+
+@pytest.mark.parametrize("code", ["us", "uk"])
+def test_ledger_rows_written_are_the_same_resumed_or_computed_whole(tmp_path, monkeypatch, code: str) -> None:
+    """The rows a tax-aware paper basket writes over 10 weekly checks (fills, lot identifications, plans with
+    their previews and decisions, outcomes) are byte for byte the same stored payloads, actors and reasons with
+    the resumed engine as with the whole ledger at every check (the hash also covers the wall-clock recorded_at,
+    which differs between any two runs)."""
+    import sqlite3
+
+    from taxreport.exchanges.paper import PaperExchange, default_markets
+    from taxreport.ledger import Ledger
+    from taxreport.prices.store import RateRow, write_rates
+    from taxreport.rebalance.executor import ExecConfig, Executor
+    from taxreport.rebalance.journal import Journal
+    from taxreport.rebalance.runner import RunnerState, check_if_due
+    from taxreport.rebalance.tax_policy import tax_aware_defaults
+    from taxreport.rebalance.types import Basket
+
+    def run(home, resumable: bool) -> list[tuple]:  # noqa: ANN001
+        tax_resume.forget()
+        monkeypatch.setenv("TAXREPORT_HOME", str(home))
+        if not resumable:
+            monkeypatch.setattr(tax_resume, "resumable", lambda code, request: False)
+        basket = Basket(name="rows", exchange="paper", account="paper:main", quote="USDT",
+                        weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0),
+                        tax=tax_aware_defaults(code))
+        start = datetime(2025, 2, 10, tzinfo=UTC)
+        led = Ledger(f"sqlite:///{home}/ledger.sqlite3")
+        ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]), now=start, id_prefix="rows")
+        for asset, p in (("BTC", D(60000)), ("ETH", D(3000)), ("SOL", D(150))):
+            ex.set_price(asset, p)
+        ex.deposit("USDT", D(10000), ref="rows:fund")
+        led.append([Deposit(time=ex.now, source="paper", external_id="rows:fund", account="paper:main",
+                            asset="USDT", quantity=D(10000), cost=D(10000), cost_currency="USD")],
+                   actor="manual", reason="test")
+        Journal(led, "rows", "paper:main", "paper", ex.clock).record("basket.invest", "rows:invest",
+                                                                     {"amount": D(10000), "quote": "USDT"})
+        write_rates(led, [RateRow("USD", "GBP", start + timedelta(days=k), D("0.79"), "test") for k in range(-1, 80)])
+        state, rnd = RunnerState(), random.Random(11)
+        for _ in range(10):
+            for asset in ("BTC", "ETH", "SOL"):
+                ex.set_price(asset, (ex.prices[f"{asset}/USDT"] * D(rnd.randint(85, 118)) / 100).quantize(D("0.01")))
+            engine = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock,
+                              config=ExecConfig(fill_timeout=10, poll_interval=5))
+            engine.tax_fx = {"GBP": D("0.79")}
+            check_if_due(engine, state, venue="paper", log=lambda _line: None)
+            ex.advance(7 * 86400)
+        led.close()
+        with sqlite3.connect(home / "ledger.sqlite3") as conn:
+            return conn.execute("SELECT seq, payload, actor, reason FROM events ORDER BY seq").fetchall()
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    resumed = run(tmp_path / "a", True)
+    whole = run(tmp_path / "b", False)
+    assert len(resumed) > 100 and sum('"lots.identified"' in r[1] for r in resumed) >= (5 if code == "us" else 0)
+    assert resumed == whole
