@@ -3,29 +3,35 @@ basket's age). A check previews its plans against the tax year before the plan (
 :mod:`taxreport.rebalance.tax_preview`); run from the first event every time, that costs time in proportion to
 the ledger. Here the engine's work is split at the events already seen:
 
-* the **saved state** (:class:`EngineState`): the lot pools after every event seen (open lots per pool and
-  asset, :class:`taxreport.lots.matching.MatchState`), the year's disposal results so far, the accounts
-  declared simulated, and which events it covers (the same event objects, checked one by one);
+* the **saved state** (:class:`EngineState`): for the countries that match lots one by one (US, DE, AU:
+  :class:`~taxreport.jurisdictions.engine.LotRules`) the lot pools after every event seen (open lots per pool
+  and asset, :class:`taxreport.lots.matching.MatchState`); for the UK (same day, 30 days, s104: TCGA92 s104,
+  s105, s106A) a :class:`Window`: the s104 pools at a cut day 31 days before the latest day seen, the 30-day
+  parts the final sales up to it took from later days, and the movements after it; and the year's disposal
+  results already final, the accounts declared simulated, and which events it covers (the same event objects,
+  checked one by one) with the stored rate rows that valued them;
 * a check **resumes** from it: only the events appended since (and the plan's hypothetical sales) are taken
-  into legs, valued (the same :func:`taxreport.lots.valuation.value_events`), matched (the same
-  :func:`taxreport.lots.matching.match_lots`, started from the saved pools) and turned into results (the
-  country's own ``results`` and ``assess`` hooks, as :meth:`taxreport.jurisdictions.engine.Jurisdiction.compute`
-  calls them), so the year's figures are the full computation's (``tests/test_tax_resume.py`` computes every
-  check's preview both ways over a basket's history and compares them).
+  into legs and valued (the same :func:`taxreport.lots.valuation.value_events`), then matched: from the saved
+  pools (the same :func:`taxreport.lots.matching.match_lots`) or, for the UK, the window again with them (the
+  UK's own ``match``, over a few weeks of movements); the results go through the country's own ``results`` and
+  ``assess`` hooks, as :meth:`taxreport.jurisdictions.engine.Jurisdiction.compute` calls them, so the year's
+  figures are the full computation's (``tests/test_tax_resume.py`` computes them both ways and compares).
 
-When resuming would not be exact, the full computation runs (and a new state is saved from it):
+When resuming would not be exact, the state is built again from the first event (or, where it cannot be, the
+full computation runs):
 
-* the country does not match lots one by one (:class:`~taxreport.jurisdictions.engine.LotRules` with its own
-  ``match``): **UK** (same-day and 30-day rules look 30 days ahead of a sale, TCGA92 s105/s106A) and **CA**
-  (superficial loss looks 30 days both ways, ITA s54) always compute in full;
-* the request has options a resumed matching cannot honour (``universal_until``, ``--account``);
+* **CA** (superficial loss looks 30 days both ways and changes the ACB, ITA s54) always computes in full, as
+  does a country whose rules write their own ``match`` (other than the UK);
+* the request has options a resumed matching cannot honour (``universal_until``, ``--account``, another
+  currency); a UK history with units moved to or from the person's own wallets;
 * an event since the state is anything but a trade, a deposit with its cost or an audit record (a reversal,
   basis supplement, transfer link, withdrawal, deposit without basis, gift, income or account declaration can
-  change how EARLIER events are read), is earlier than an event already seen (the matching's time order), or
-  is later than the preview's moment;
+  change how EARLIER events are read), is earlier than an event already seen (the matching's time order), is
+  later than the preview's moment, or (UK) falls on a day before the latest day seen;
 * the stored rate rows are not the state's rows plus rows later than every event it covers (a rate imported
   since for an earlier moment), or a lot identification recorded since names a sale the state has matched;
-* the state covers an event at or after the preview's moment (a rate at that moment may value it).
+* the state covers an event at or after the moment of the extra rows (the plan's prices at the preview's
+  moment, a fill's price): such a row may value it.
 
 What a resumed summary does not reproduce: the summary's notes (price routes counted, matching notes) cover
 only the events since the state; the preview reads no note of it.
