@@ -4,7 +4,10 @@ every ``--every`` weeks we time one complete scheduled check (recover + sync the
 plan from its own holdings + trade) in a fresh process-like state: a new Executor and Journal that
 start from the book checkpoint, like a cron ``rebalance run --if-due``.
 
-Usage: ``.venv/bin/python benchmarks/bench_basket_age.py [WEEKS] [--every K]`` (default 104, 13).
+Usage: ``.venv/bin/python benchmarks/bench_basket_age.py [WEEKS] [--every K] [--tax us|uk|de|au|ca] [--full]``
+(default 104, 13). ``--tax`` makes the basket tax-aware (every policy of that country; a non-USD country gets
+a stored daily USD rate to its currency and ``--fx``); ``--full`` turns off the resumed tax engine
+(:mod:`taxreport.rebalance.tax_resume`) to compare with the computation over the whole ledger at every check.
 Two figures: the whole check including its trades (dominated by the ledger's appends, one transaction
 per order intent, update and fill), and the bot's own part (book sync from the checkpoint, recovery,
 balances, plan). Flat means the last figure is about the first one, not ten times it.
@@ -30,7 +33,14 @@ def main() -> None:
     ap.add_argument("--tax", metavar="JURISDICTION", default=None,
                     help="a tax-aware basket (issue #15): [tax] with every policy of that country on; adds the "
                          "tax step's own time (preview + policies) as a column")
+    ap.add_argument("--full", action="store_true", help="no resumed tax engine: the whole ledger at every check")
+    ap.add_argument("--start", default="2026-01-05", help="the first week (UTC date); the UK's allowance table "
+                    "ends with 2025-26, so --tax uk needs e.g. --start 2023-04-10 for 157 weeks")
     args = ap.parse_args()
+    if args.full:
+        from taxreport.rebalance import tax_resume
+
+        tax_resume.resumable = lambda code, request: False  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as home:
         os.environ["TAXREPORT_HOME"] = home
         from taxreport.exchanges.paper import PaperExchange, default_markets
@@ -50,8 +60,20 @@ def main() -> None:
 
             basket = replace(basket, tax=tax_aware_defaults(args.tax))
         led = Ledger(f"sqlite:///{home}/ledger.sqlite3")
-        ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]),
-                           now=datetime(2026, 1, 5, tzinfo=UTC), id_prefix="bench")
+        start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
+        ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]), now=start, id_prefix="bench")
+        fx: dict[str, Decimal] | None = None
+        if args.tax:
+            from datetime import timedelta
+
+            from taxreport.jurisdictions.base import get
+            from taxreport.prices.store import RateRow, write_rates
+
+            currency = get(args.tax).currency
+            if currency != "USD":  # a daily USD rate to the country's currency, and the same as --fx
+                fx = {currency: D("0.8")}
+                write_rates(led, [RateRow("USD", currency, start + timedelta(days=k), fx[currency], "bench")
+                                  for k in range(-1, args.weeks * 7 + 2)])
         for asset, price in (("BTC", D(60000)), ("ETH", D(3000)), ("SOL", D(150))):
             ex.set_price(asset, price)
         ex.deposit("USDT", D(10000), ref="bench:fund")
@@ -67,25 +89,27 @@ def main() -> None:
             ex.set_price("BTC", ex.prices["BTC/USDT"] * (D(1) + (D(3) if week % 2 else D(-3)) / 100))
             engine = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock,
                               config=ExecConfig(fill_timeout=10, poll_interval=5))
-            start = time.perf_counter()
+            engine.tax_fx = fx
+            t0 = time.perf_counter()
             check_if_due(engine, state, venue="paper", log=lambda _line: None)
-            took = time.perf_counter() - start
+            took = time.perf_counter() - t0
             if week % args.every == 0 or week == args.weeks - 1:
                 # the bot's own part of a check, as a new process does it: load the book checkpoint and
                 # read the rows since, recover, fetch balances/tickers, plan from the basket's holdings
                 fresh = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock)
-                start = time.perf_counter()
+                fresh.tax_fx = fx
+                t0 = time.perf_counter()
                 fresh.recover()
                 view = look(fresh)
                 planned = plan_for(fresh, view, scheduled=True)
-                own = time.perf_counter() - start
+                own = time.perf_counter() - t0
                 tax = ""
                 if args.tax:  # the tax-aware step of the same check: preview + policies (rebalance/tax_run.py)
                     from taxreport.rebalance.tax_run import adjust_check
 
-                    start = time.perf_counter()
+                    t0 = time.perf_counter()
                     adjust_check(fresh, view, planned, replan=lambda b: plan_for(fresh, view, basket=b))
-                    tax = f" {(time.perf_counter() - start) * 1000:>14.1f}"
+                    tax = f" {(time.perf_counter() - t0) * 1000:>14.1f}"
                 print(f"{week + 1:>5} {led.count():>12} {took * 1000:>17.1f} {own * 1000:>14.1f}{tax}")
             ex.advance(7 * 86400)
         led.close()

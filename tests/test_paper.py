@@ -212,3 +212,62 @@ def test_state_round_trips_through_json_file_exactly(tmp_path, ledger):
     bad.write_text("{not json")
     with pytest.raises(InputError, match="bad.json"):
         PaperExchange.load(bad)
+
+
+def test_state_file_saves_cost_what_changed_and_round_trips_exactly(tmp_path):
+    """issue #14: the head is rewritten at every save, each fill and closed order is appended to the archive
+    once; loading head + archive gives the exact state (orders in their original order, fills in theirs)."""
+    import json
+
+    from taxreport.exchanges.paper_state import ARCHIVE_SUFFIX
+
+    path = tmp_path / "paper.json"
+    archive = tmp_path / ("paper.json" + ARCHIVE_SUFFIX)
+    ex = paper(touch_fill_ratio=D("0.5"))
+    ex.state_path = path
+    heads = []
+    for n in range(12):
+        ex.create_order(req(f"k{n}", amount="0.01", price="59994"))  # rests: half fills per round
+        ex.advance(5)
+        if n % 3:  # one order in three stays open (partly filled)
+            ex.cancel_order("BTC/USDT", ex.fetch_order_by_client_id("BTC/USDT", f"k{n}").id)
+        heads.append(path.stat().st_size)
+        loaded = PaperExchange.load(path)
+        assert loaded.to_state() == ex.to_state()
+    head = json.loads(path.read_text())
+    assert head["fills"] == [] and [o["status"] for o in head["orders"]] == ["open"] * 4
+    assert heads[-1] < heads[0] + 4 * 400  # the head holds the open orders, not the history
+    lines = archive.read_text().splitlines()
+    assert len([x for x in lines if '"fill"' in x]) == len(ex.fills)
+    assert len({json.loads(x)["order"]["id"] for x in lines if '"order"' in x}) == \
+        len([x for x in lines if '"order"' in x]) == sum(1 for o in ex.orders.values() if o.status != "open")
+    # a save that stopped after appending to the archive, before replacing the head: the tail is ignored,
+    # and the next save cuts it off
+    before = PaperExchange.load(path).to_state()
+    with open(archive, "ab") as fh:
+        fh.write(b'{"fill": {"garbage": 1}}\n')
+    again = PaperExchange.load(path)
+    assert again.to_state() == before
+    again.advance(5)
+    assert PaperExchange.load(path).to_state() == again.to_state()
+    assert b"garbage" not in archive.read_bytes()
+
+
+def test_state_file_written_whole_before_the_archive_is_read_and_continued(tmp_path):
+    """A state file of the earlier format (every order and fill in the one file) loads as before; its first
+    save starts the archive."""
+    import json
+
+    from taxreport.exchanges.paper_state import ARCHIVE_SUFFIX
+
+    path = tmp_path / "paper.json"
+    ex = paper(touch_fill_ratio=D("0.5"))
+    ex.create_order(req("k1", amount="0.1", price="59994"))
+    ex.advance(5)
+    path.write_text(json.dumps(ex.to_state(), indent=1, sort_keys=True))  # the earlier format
+    loaded = PaperExchange.load(path)
+    assert loaded.to_state() == ex.to_state()
+    loaded.advance(5)
+    assert (tmp_path / ("paper.json" + ARCHIVE_SUFFIX)).exists()
+    assert PaperExchange.load(path).to_state() == loaded.to_state()
+    assert [f.trade_id for f in PaperExchange.load(path).fills] == ["PT0000001", "PT0000002"]

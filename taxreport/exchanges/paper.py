@@ -180,6 +180,8 @@ class PaperExchange(Exchange):
     #: symbol -> [(time, mid)] every price set in the last PRICE_LOG_KEPT (and the one in effect before):
     #: the paper prices at 00:00 UTC for today's P&L (:meth:`fetch_day_open`)
     price_log: dict[str, list[tuple[datetime, Decimal]]] = field(default_factory=dict)
+    #: what of the orders and fills the state file's archive already holds (taxreport.exchanges.paper_state)
+    archived: Any = field(default=None, repr=False, compare=False)
 
     # --- simulation controls ----------------------------------------------------------------
     def set_price(self, symbol_or_asset: str, mid: Decimal) -> None:

@@ -1,11 +1,21 @@
 """The paper exchange's state as JSON (Decimals as exact text, times as UTC text): what
 :meth:`PaperExchange.save`/:meth:`PaperExchange.load` write and read, so a paper basket keeps its
-balances, orders, fills and id counters across processes."""
+balances, orders, fills and id counters across processes.
+
+On disk the state is two files, so that a save costs what changed, not the basket's whole history (issue #14:
+a check saves the state about ten times; rewriting every order and fill ever made each time grew with the
+basket's age): ``NAME.json``, rewritten atomically at every save, holds everything but the closed orders and
+the fills; ``NAME.json.archive.jsonl``, append-only, holds each fill and each closed order once (a closed order
+never changes again), one JSON object a line, with the order's place among all orders. The head names how many
+bytes of the archive are its own: a save that stopped after appending to the archive and before replacing
+the head leaves a tail no head names, which loading ignores and the next save cuts off. A state file written
+whole (before this format) is read as before; its first save starts the archive."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,8 +26,25 @@ from taxreport.model.events import format_time, parse_time
 from taxreport.model.money import decimal_str, parse_decimal
 
 
-def to_state(self) -> dict[str, Any]:
-    """The JSON-ready state of a paper exchange."""
+def _order(o: Any) -> dict[str, Any]:
+    s = decimal_str
+    return {"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side,
+            "type": o.type, "amount": s(o.amount), "price": None if o.price is None else s(o.price),
+            "time": format_time(o.time), "filled": s(o.filled), "status": o.status,
+            "reserved": s(o.reserved), "updated": format_time(o.updated or o.time)}
+
+
+def _fill(f: Fill) -> dict[str, Any]:
+    s = decimal_str
+    return {"trade_id": f.trade_id, "order_id": f.order_id, "client_order_id": f.client_order_id,
+            "symbol": f.symbol, "side": f.side, "amount": s(f.amount), "price": s(f.price),
+            "fee": s(f.fee), "fee_asset": f.fee_asset, "time": format_time(f.time),
+            "taker_or_maker": f.taker_or_maker}
+
+
+def to_state(self, *, orders: list[dict[str, Any]] | None = None,
+             fills: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON-ready state of a paper exchange (``orders``/``fills``: put these instead of all of them)."""
     s = decimal_str
     return {
         "version": 1, "name": self.name, "now": format_time(self.now), "spread_bps": s(self.spread_bps),
@@ -35,15 +62,8 @@ def to_state(self) -> dict[str, Any]:
         "balances": {a: s(q) for a, q in self.balances.items()},
         "prices": {k: s(v) for k, v in self.prices.items()},
         "price_log": {k: [[format_time(t), s(p)] for t, p in log] for k, log in self.price_log.items()},
-        "orders": [{"id": o.id, "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side,
-                    "type": o.type, "amount": s(o.amount), "price": None if o.price is None else s(o.price),
-                    "time": format_time(o.time), "filled": s(o.filled), "status": o.status,
-                    "reserved": s(o.reserved), "updated": format_time(o.updated or o.time)}
-                   for o in self.orders.values()],
-        "fills": [{"trade_id": f.trade_id, "order_id": f.order_id, "client_order_id": f.client_order_id,
-                   "symbol": f.symbol, "side": f.side, "amount": s(f.amount), "price": s(f.price),
-                   "fee": s(f.fee), "fee_asset": f.fee_asset, "time": format_time(f.time),
-                   "taker_or_maker": f.taker_or_maker} for f in self.fills],
+        "orders": [_order(o) for o in self.orders.values()] if orders is None else orders,
+        "fills": [_fill(f) for f in self.fills] if fills is None else fills,
         "fill_lag": s(self.fill_lag),
         "delayed": [{"arrives": format_time(x.arrives), "client_order_id": x.request.client_order_id,
                      "symbol": x.request.symbol, "side": x.request.side, "type": x.request.type,
@@ -89,11 +109,89 @@ def from_state(cls, state: dict[str, Any]):
 
 
 
+ARCHIVE_SUFFIX = ".archive.jsonl"
+
+
+@dataclass
+class _Archived:
+    """What the archive of ``path`` holds: its own bytes, the fills (a prefix of the list), the closed orders
+    (every order before ``orders_done`` in the exchange's order, and the ids of later ones)."""
+
+    path: Path
+    size: int = 0
+    fills: int = 0
+    orders_done: int = 0
+    order_ids: set[str] = field(default_factory=set)
+
+
 def save_state(ex, target: Path) -> None:
+    """Write the state (module doc): new fills and newly closed orders appended to the archive, then the head
+    replaced atomically (temp file + rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    archive = target.with_name(target.name + ARCHIVE_SUFFIX)
+    book: _Archived | None = ex.archived
+    if book is None or book.path != archive or (book.size and not archive.exists()):
+        book = _Archived(archive)  # a new archive for this file (every fill and closed order written again)
+    lines = [json.dumps({"fill": _fill(f)}, sort_keys=True) for f in ex.fills[book.fills:]]
+    orders = list(ex.orders.values())
+    head: list[dict[str, Any]] = []
+    done = book.orders_done
+    for pos in range(book.orders_done, len(orders)):
+        o = orders[pos]
+        if o.id in book.order_ids:
+            pass
+        elif o.status != "open":
+            lines.append(json.dumps({"order": _order(o), "pos": pos}, sort_keys=True))
+            book.order_ids.add(o.id)
+        else:
+            head.append({**_order(o), "pos": pos})
+        if done == pos and o.id in book.order_ids:
+            done = pos + 1
+    book.order_ids -= {o.id for o in orders[book.orders_done:done]}
+    book.orders_done = done
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    with open(archive, "r+b" if archive.exists() and book.size else "wb") as fh:
+        fh.seek(book.size)
+        fh.truncate()
+        fh.write(data)
+    book.size += len(data)
+    book.fills = len(ex.fills)
+    ex.archived = book
+    state = to_state(ex, orders=head, fills=[])
+    state["archive"] = {"file": archive.name, "bytes": book.size}
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(to_state(ex), indent=1, sort_keys=True), encoding="utf-8")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, target)
+
+
+def _with_archive(state: dict[str, Any], path: Path) -> tuple[dict[str, Any], _Archived | None]:
+    """The whole state from a head and its archive (module doc)."""
+    meta = state.get("archive")
+    if meta is None:
+        return state, None
+    archive = path.with_name(str(meta["file"]))
+    size = int(meta["bytes"])
+    raw = archive.read_bytes()[:size] if size else b""
+    if len(raw) < size:
+        raise ValueError(f"{archive.name} holds {len(raw)} bytes, the state names {size}")
+    fills: list[dict[str, Any]] = []
+    placed: list[tuple[int, dict[str, Any]]] = []
+    for line in raw.decode("utf-8").splitlines():
+        item = json.loads(line)
+        if "fill" in item:
+            fills.append(item["fill"])
+        else:
+            placed.append((int(item["pos"]), item["order"]))
+    ids = {o["id"] for _, o in placed}
+    placed += [(int(o.pop("pos")), o) for o in state["orders"]]
+    placed.sort(key=lambda x: x[0])
+    whole = {**state, "orders": [o for _, o in placed], "fills": fills + list(state["fills"])}
+    whole.pop("archive")
+    done = 0
+    while done < len(placed) and placed[done][1]["id"] in ids:
+        done += 1
+    book = _Archived(archive, size, len(fills), done, {o["id"] for _, o in placed[done:]} & ids)
+    return whole, book
 
 
 def load_state(cls, path: Path):
@@ -101,8 +199,10 @@ def load_state(cls, path: Path):
 
     text = read_text(path)  # unreadable or not UTF-8: InputError naming the file (and the byte)
     try:
-        ex = from_state(cls, json.loads(text))
-    except (ValueError, KeyError, TypeError) as exc:
+        state, book = _with_archive(json.loads(text), path)
+        ex = from_state(cls, state)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
         raise InputError(f"cannot read paper exchange state: {exc}", file=str(path)) from exc
     ex.state_path = path
+    ex.archived = book
     return ex

@@ -62,11 +62,16 @@ def ref_of(m: Acquisition | Disposal | Move) -> str:
 def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: str = "account",
                zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
                until: datetime | None = None, move_order: str = "fifo",
-               universal_until: datetime | None = None, sort: bool = True) -> MatchResult:
-    """Match every disposal among ``movements`` (all years) with time ``< until`` (if given)."""
+               universal_until: datetime | None = None, sort: bool = True,
+               state: MatchState | None = None) -> MatchResult:
+    """Match every disposal among ``movements`` (all years) with time ``< until`` (if given).
+
+    ``state`` (optional, :class:`MatchState`): start from the pools left by an earlier call over the movements
+    before these (none of these earlier than those) instead of empty pools, and leave the pools at the end in
+    it (resumable matching, see :class:`MatchState`)."""
     cut = match_lots_at(movements, ends=None if until is None else (until,), method=method, scope=scope,
                         zero_cost_assets=zero_cost_assets, selections=selections, move_order=move_order,
-                        universal_until=universal_until, sort=sort)[0]
+                        universal_until=universal_until, sort=sort, state=state)[0]
     problems = cut.problems + [f"specific identification names disposal {dref}, which is not in the ledger "
                                "(or not a disposal)" for dref in cut.unused_selections]
     if problems:
@@ -89,11 +94,16 @@ class Cut:
 
 def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | None, method: str = "fifo",
                   scope: str = "account", zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
-                  move_order: str = "fifo", universal_until: datetime | None = None, sort: bool = True) -> list[Cut]:
+                  move_order: str = "fifo", universal_until: datetime | None = None, sort: bool = True,
+                  state: MatchState | None = None) -> list[Cut]:
     """One matching pass, cut at each of ``ends`` (ascending UTC moments; None: one cut after the last
     movement): cut *i* is exactly what :func:`match_lots` with ``until=ends[i]`` computes (the same
     disposals, open lots, notes and problems), because matching only ever looks back. Several tax years
-    are matched in one pass this way (:meth:`taxreport.jurisdictions.engine.Jurisdiction.compute_years`)."""
+    are matched in one pass this way (:meth:`taxreport.jurisdictions.engine.Jurisdiction.compute_years`).
+    ``state``: as :func:`match_lots` (the pools and count are left as they stand after the last movement matched)."""
+    if state is not None and universal_until is not None:
+        raise InputError("a resumed matching cannot switch from a universal pool (universal_until)",
+                         field="universal_until")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}", field="--method")
     if scope not in ("account", "universal"):
@@ -109,7 +119,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     specific = method == "specific"
     taker = TAKERS["fifo" if method == "specific" else method]
     mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
-    pools: dict[tuple[str, str], Pool] = {}
+    pools: dict[tuple[str, str], Pool] = state.pools if state is not None else {}
     universal = scope == "universal"
     if universal_until is not None and not universal:
         raise InputError("universal_until needs scope 'universal'", field="universal_until")
@@ -119,7 +129,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     zero_cost_used: dict[str, Decimal] = {}
     fallback = 0
     out: list[MatchedDisposal] = []
-    seq = 0
+    seq = state.seq if state is not None else 0
     cuts: list[Cut] = []
     stops = list(ends) if ends is not None else []
     next_stop = stops[0] if stops else None
@@ -251,6 +261,8 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
         else:  # pragma: no cover - contract violation
             raise TypeError(f"not a movement: {m!r}")
 
+    if state is not None:
+        state.seq = seq
     if ends is None:
         cut(None)
     while stops:  # the moments after the last movement
@@ -283,3 +295,42 @@ def _allocate(pools: dict[tuple[str, str], Pool], balances: dict[tuple[str, str]
             for lot, q, c in take_fifo(universal_pool, qty) if isinstance(universal_pool, Pool) else \
                     TAKERS["average"](universal_pool, qty):
                 target.add(Lot(lot.ref, acct, lot.acquired, q, c, lot.seq))
+
+
+@dataclass
+class MatchState:
+    """The matching's state after a prefix of the movements: the pools (open lots per pool and asset) and the
+    count of movements matched (each lot's arrival order). :func:`match_lots` with ``state=`` starts from it and
+    leaves the pools at the end in it, so matching the movements in two calls (the second's none earlier than
+    the first's) gives the same disposals and open lots as one call over all of them. Used by the rebalancer's
+    tax preview to resume at the last event it has seen (:mod:`taxreport.rebalance.tax_resume`)."""
+
+    pools: dict[tuple[str, str], Pool] = field(default_factory=dict)
+    seq: int = 0
+
+    def copy(self) -> "MatchState":
+        """An independent copy (matching more movements from it leaves this one as it is), holding only what
+        can still be matched: the lots already used up are left out (every taker skips them), so a copy costs
+        the open lots, not the history."""
+        return MatchState({k: _pool_copy(p) for k, p in self.pools.items()}, self.seq)
+
+
+def _pool_copy(pool: Pool) -> Pool:
+    """A copy of ``pool`` without its used-up lots (a lot with no date is kept: :meth:`Pool.add` reads it)."""
+    import heapq
+    from copy import copy
+
+    if not isinstance(pool, Pool):  # an average pool: quantity and cost
+        return copy(pool)
+    out = Pool(pool.heap is not None)
+    fresh: dict[int, Lot] = {}
+    for lot in pool.lots[pool.head:]:
+        if lot.quantity > 0 or lot.acquired is None:
+            fresh[id(lot)] = Lot(lot.ref, lot.account, lot.acquired, lot.quantity, lot.cost, lot.seq)
+    out.lots = list(fresh.values())
+    out.quantity = pool.quantity
+    out.added = pool.added  # the HIFO tie-break of the lots added after the copy continues the count
+    if pool.heap is not None:  # same keys (the same tie-breaks): the same order of taking
+        out.heap = [(*entry[:4], fresh[id(entry[4])]) for entry in pool.heap if id(entry[4]) in fresh]
+        heapq.heapify(out.heap)
+    return out

@@ -32,6 +32,7 @@ for crossing orders). ``fee_rate`` replaces the markets' maker and taker fees.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -155,6 +156,9 @@ def backtest_markets(markets: Mapping[str, Market], grid: PriceGrid, settings: S
     return out
 
 
+_REPLAYS = itertools.count(1)
+
+
 class _Replay:
     def __init__(self, strategy: Strategy, grid: PriceGrid, markets: dict[str, Market], settings: Settings,
                  tax: TaxReplay | None = None) -> None:
@@ -176,6 +180,8 @@ class _Replay:
         self.counters = {"order": 0, "trade": 0}
         self.spread_bps = settings.slippage * 20000
         self.run = StrategyRun(strategy, [], initial=settings.initial, jurisdiction=tax.jurisdiction if tax else None)
+        # the previews of this replay resume the tax engine from the previous rebalance's state (issue #14)
+        self.resume_store = f"backtest:{next(_REPLAYS)}"
 
     # --- the venue --------------------------------------------------------------------------
     def _venue(self, i: int):  # noqa: ANN202
@@ -259,8 +265,14 @@ class _Replay:
             return order_leg(self.basket, self.markets, prices, asset, side, quantity, fee_rate=self.settings.fee_rate,
                              tickers=tickers)
 
-        taxed = tax_adjusted_plan(self._events(), self.tax_rows, p, self.basket, self.grid.close_time(i),
-                                  replan=replan, make_leg=leg, fee_rate=fee, fx=self.tax.fx)
+        from taxreport.rebalance.tax_preview import prepare
+
+        events, now = self._events(), self.grid.close_time(i)
+        assert self.basket.tax is not None
+        ctx = prepare(events, self.tax_rows, p, self.basket, self.basket.tax, now, fee_rate=fee, fx=self.tax.fx,
+                      resume_store=self.resume_store)
+        taxed = tax_adjusted_plan(events, self.tax_rows, p, self.basket, now, replan=replan, make_leg=leg,
+                                  fee_rate=fee, fx=self.tax.fx, context=ctx)
         for d in taxed.decisions:
             key = f"{d.policy} {d.action}"
             self.run.decisions[key] = self.run.decisions.get(key, 0) + 1
@@ -276,10 +288,11 @@ class _Replay:
         if not sells:
             return
         try:
-            new = {t.natural_key for t in fills}
-            before = [e for e in self._events() if e.natural_key not in new]  # the ledger just before the sales
+            events = self._events()  # the ledger just before the sales: the fills are its last events
+            before = events[:-len(fills)] if fills and events[-len(fills):] == list(fills) else \
+                [e for e in events if e.natural_key not in {t.natural_key for t in fills}]
             chosen = identify_lots(before, self.tax_rows, sells, jurisdiction=self.tax.jurisdiction,
-                                   quote=self.basket.quote, now=self.grid.close_time(i))
+                                   quote=self.basket.quote, now=self.grid.close_time(i), resume_store=self.resume_store)
         except TaxreportError as exc:  # the sale stays FIFO (IRS FAQ Q41): say so
             self.run.notes.append(f"{self.grid.close_time(i).isoformat()}: lots not identified ({exc}); FIFO")
             return
@@ -307,6 +320,14 @@ class _Replay:
 
     # --- the loop -----------------------------------------------------------------------------
     def replay(self, progress: Callable[[int], None] | None = None) -> StrategyRun:
+        try:
+            return self._replay(progress)
+        finally:
+            from taxreport.rebalance.tax_resume import forget
+
+            forget(self.resume_store)
+
+    def _replay(self, progress: Callable[[int], None] | None = None) -> StrategyRun:
         grid, run = self.grid, self.run
         self.rebalance(0, entry=True)
         qty, cash = self._vector()

@@ -29,6 +29,7 @@ the marginal rate; ~30% combined federal + provincial illustration).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -103,8 +104,9 @@ def run_events(run: StrategyRun, grid: PriceGrid) -> list[Event]:
     events: list[Event] = [Deposit(time=grid.close_time(0), source="backtest", external_id=f"{run.label}:initial",
                                    account=basket.account, asset=basket.quote, quantity=run.initial,
                                    cost=run.initial, cost_currency=basket.quote)]
-    events.extend(run.trades)
-    events.extend(run.records)  # lots identified at each sale (a +tax-aware run where the country allows it)
+    # the fills and the lots identified at each sale (a +tax-aware run where the country allows it), in time
+    # order, each record after the fills of its moment: a later rebalance only appends (the previews resume)
+    events.extend(heapq.merge(run.trades, run.records, key=lambda e: e.time))
     return events
 
 

@@ -36,9 +36,12 @@ Selections = dict[str, list[tuple[str, Decimal | None]]]
 
 
 def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], sells: Sequence[Trade], *,
-                  jurisdiction: str, quote: str, now: datetime | None = None) -> Selections:
+                  jurisdiction: str, quote: str, now: datetime | None = None,
+                  resume_store: str | None = None) -> Selections:
     """The tax-minimising lots for each of ``sells`` (trades not yet in ``events``), keyed by the
-    sale's disposal ref. Raises the engine's error when a sale has no lots to identify."""
+    sale's disposal ref. Raises the engine's error when a sale has no lots to identify. ``resume_store``: the
+    engine resumes from the state saved there at an earlier call (:mod:`taxreport.rebalance.tax_resume`: the
+    same lots, in a time that does not grow with the ledger)."""
     from taxreport.gains import GainsRequest, compute_request
     from taxreport.jurisdictions.base import get
     from taxreport.model.assets import STABLECOINS
@@ -59,9 +62,18 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
                            via=tuple(dict.fromkeys(["USD", quote])),
                            peg=peg, rate_lookback_days=7,
                            include_simulated=any(is_simulated(events, t.account) for t in sells))
-    past: list[Event] = ledger_at(events, moment)
-    before = compute_request(past, table, request)
-    after = compute_request(past + list(sells), table, request)
+    resumed = None
+    if resume_store is not None:
+        from taxreport.rebalance import tax_resume
+
+        resumed = tax_resume.resume(events if isinstance(events, list) else list(events), base_rows, table, request,
+                                    moment, store=resume_store, extras_from=min(t.time for t in sells))
+    if resumed is not None:  # every event is at or before the moment
+        before, after = resumed.summary(), resumed.summary(list(sells))
+    else:
+        past: list[Event] = ledger_at(events, moment)
+        before = compute_request(past, table, request)
+        after = compute_request(past + list(sells), table, request)
     keys = {t.natural_key: _Sold(t.base) for t in sells}
     accounts = {t.account for t in sells}
     if len(accounts) != 1:
@@ -169,8 +181,11 @@ def fill_identifier(ledger: Any, basket: Any, *, context: Any = None) -> Callabl
         try:
             chosen = identify_in_context(context, trade, used) if context is not None else None
             if chosen is None:
-                chosen = identify_lots(list(ledger.events()), load_table(ledger), [trade],
-                                       jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time)
+                from taxreport.rebalance.tax_run import verified_events
+
+                chosen = identify_lots(verified_events(ledger), load_table(ledger), [trade],
+                                       jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time,
+                                       resume_store=str(ledger.url))
             return list(identification_records(chosen, [trade], jurisdiction=basket.tax.jurisdiction,
                                                source=RECORD_SOURCE, basket=basket.name))
         except TaxreportError as exc:

@@ -157,6 +157,16 @@ class PreviewContext:
     simulated: bool
     before: YearSummary | None = None
     error: str | None = None
+    engine: Any = None  # taxreport.rebalance.tax_resume.Resumed: the engine resumed at now (None: full runs)
+
+    def summary(self, hypothetical: Sequence[Event], request: Any) -> YearSummary:
+        """The year's summary with the ``hypothetical`` sales after the ledger's events: resumed from the
+        engine's state after them (:mod:`taxreport.rebalance.tax_resume`), else over every event."""
+        if self.engine is not None:
+            return self.engine.summary(hypothetical, request)  # type: ignore[no-any-return]
+        from taxreport.gains import compute_request
+
+        return compute_request(self.past + list(hypothetical), self.table, request)
 
     def held(self, asset: str) -> list[HeldLot]:
         """The open lots of ``asset`` in the basket's account before the plan (tax currency)."""
@@ -175,12 +185,14 @@ def _error_text(exc: Exception) -> str:
 def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: Plan, basket: Basket,
             settings: TaxSettings, now: datetime, *, fee_rate: Decimal = ZERO,
             fx: Mapping[str, Decimal] | None = None,
-            cache: Callable[[Mapping[str, Any], Callable[[], YearSummary]], YearSummary] | None = None
-            ) -> PreviewContext:
+            cache: Callable[[Mapping[str, Any], Callable[[], YearSummary]], YearSummary] | None = None,
+            resume_store: str | None = None) -> PreviewContext:
     """The shared part of every preview of ``plan``'s check (:class:`PreviewContext`). ``cache(key,
     compute)`` may return the year's summary before the plan without computing it (a cache keyed by the
     ledger's state, :class:`taxreport.ledger.derived.DerivedCache`): ``key`` names everything else it
-    depends on (country, year, method, the events as of now, the assumed rates)."""
+    depends on (country, year, method, the events as of now, the assumed rates). ``resume_store`` (a name,
+    e.g. the ledger's URL): resume the engine from the state saved there at an earlier check
+    (:mod:`taxreport.rebalance.tax_resume`; the same figures, in a time that does not grow with the ledger)."""
     from taxreport.gains import GainsRequest, compute_request
 
     j = get(settings.jurisdiction)
@@ -195,10 +207,27 @@ def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
     extra += [("USD", cur.upper(), now, rate, "assumed flat rate (--fx)") for cur, rate in (fx or {}).items()]
     table = RateTable.from_rows(base_rows + extra)
     peg = {basket.quote: "USD"} if basket.quote in STABLECOINS and basket.quote != "EURC" else {}
-    simulated = is_simulated(events, basket.account)
+    if resume_store is not None:
+        from taxreport.rebalance import tax_resume
+
+        simulated = basket.account in tax_resume.simulated_in(events, store=resume_store)
+    else:
+        simulated = is_simulated(events, basket.account)
     request = GainsRequest(jurisdiction=j.code, year=year, method=method,
                            via=tuple(dict.fromkeys(["USD", "EUR", basket.quote])), peg=peg, rate_lookback_days=7,
                            include_simulated=simulated)
+    resumed = None
+    if resume_store is not None:
+        resumed = tax_resume.resume(events if isinstance(events, list) else list(events), base_rows, table, request,
+                                    now, store=resume_store)
+    if resumed is not None:  # every event is at or before now (the ledger as it stood then)
+        ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request,
+                             events if isinstance(events, list) else list(events), simulated, engine=resumed)
+        try:
+            ctx.before = resumed.summary()
+        except TaxreportError as exc:
+            ctx.error = _error_text(exc)
+        return ctx
     ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request, ledger_at(events, now),
                          simulated)
     try:
@@ -224,11 +253,9 @@ def preview(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
 
 def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
     """The tax preview of ``plan`` (one plan of ``ctx``'s check: same prices, same moment)."""
-    from taxreport.gains import compute_request
-
     basket, settings, now, fee_rate, fx = ctx.basket, ctx.settings, ctx.now, ctx.fee_rate, ctx.fx
     j = get(settings.jurisdiction)
-    year, table, request = ctx.year, ctx.table, ctx.request
+    year, request = ctx.year, ctx.request
     out = TaxPreview(j.code, j.currency, year, "specific" if settings.choose_lots else ctx.method, settings.rate,
                      settings.rate_is_default)
     sells = [o for o in plan.orders if o.side == "sell"]
@@ -237,7 +264,6 @@ def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
                     fee=o.notional * fee_rate, fee_asset=basket.quote)
               for n, o in enumerate(sells)]
     keys = {t.natural_key: o for t, o in zip(trades, sells)}
-    past = ctx.past
     hypothetical: list[Event] = list(trades)
     if ctx.before is None:
         out.error = ctx.error or "the tax engine gave no result"
@@ -253,12 +279,11 @@ def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
         if settings.choose_lots:
             direct = direct_selections(ctx, trades)  # no engine pass to find the disposals
             if direct is None:
-                first = compute_request(past + hypothetical, table, request)
+                first = ctx.summary(hypothetical, request)
                 direct = minimising_selections(before, first, keys, basket.account, now, j.timezone)
-            after = compute_request(past + hypothetical, table, replace(request, method="specific",
-                                                                        selections=direct))
+            after = ctx.summary(hypothetical, replace(request, method="specific", selections=direct))
         else:
-            after = compute_request(past + hypothetical, table, request)
+            after = ctx.summary(hypothetical, request)
     except TaxreportError as exc:
         out.error = _error_text(exc)
         return _explained(out, basket)

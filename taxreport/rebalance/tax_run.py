@@ -71,7 +71,8 @@ def cached_context(ledger: Any, events: list[Any], rates: Any, plan: Plan, baske
     assert basket.tax is not None
     cache = DerivedCache(ledger)
     return prepare(events, rates, plan, basket, basket.tax, now, fee_rate=fee_rate, fx=fx,
-                   cache=lambda key, compute: cache.get_or_compute("tax-preview-before", key, compute))
+                   cache=lambda key, compute: cache.get_or_compute("tax-preview-before", key, compute),
+                   resume_store=str(ledger.url))
 
 
 def preview_fee(fee_rate: Decimal | None, markets: Any, basket: Basket) -> Decimal:
