@@ -39,13 +39,12 @@ zones) are valued, so later years need no rates.
 
 from __future__ import annotations
 
-import decimal
 import gc
 from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
@@ -53,6 +52,7 @@ from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.engine import Jurisdiction
 from taxreport.lots.valuation import SwapStats, value_events, value_legs
 from taxreport.model.events import Event
+from taxreport.model.money import in_money_context
 from taxreport.prices.rates import Pricer, RateTable
 
 @dataclass(frozen=True)
@@ -431,27 +431,7 @@ def year_cutoff(j: Jurisdiction, year: str) -> datetime:
     return year_end + timedelta(days=1 + j.policy.lookahead_days)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _money_context(fn: F) -> F:
-    """Run ``fn`` in the one decimal context of taxreport (:data:`taxreport.model.money.MONEY_CONTEXT`: 50 digits,
-    half-even), whatever the thread's context is: a library may change it for good (ccxt's
-    ``decimal_to_precision`` sets the thread's rounding to half-up and traps underflow), and the engine's
-    divisions and quantizations must not depend on what else ran in the process before."""
-    import functools
-
-    from taxreport.model.money import MONEY_CONTEXT
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with decimal.localcontext(MONEY_CONTEXT):
-            return fn(*args, **kwargs)
-
-    return run  # type: ignore[return-value]
-
-
-@_money_context
+@in_money_context
 def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
                               year: str, method: str | None = None, accounts: Sequence[str] | None = None,
                               currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
@@ -532,7 +512,7 @@ def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, 
     return summary
 
 
-@_money_context
+@in_money_context
 def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence[GainsRequest],
                        each: Callable[[int, YearSummary | None], object]) -> None:
     """:func:`compute_gains_from_events` of each of ``requests`` (one per tax year, in time order; they differ

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable, TypeVar
 
 PRECISION = 50
 MONEY_CONTEXT = decimal.Context(
@@ -35,6 +36,24 @@ MONEY_CONTEXT = decimal.Context(
     rounding=decimal.ROUND_HALF_EVEN,
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def in_money_context(fn: F) -> F:
+    """Run ``fn`` in :data:`MONEY_CONTEXT` (50 digits, half-even), whatever the thread's context is: a library
+    may change it for good (ccxt's ``decimal_to_precision`` sets the thread's rounding to half-up and traps
+    underflow), and the tax engine's divisions and quantizations (:mod:`taxreport.gains`, the rebalancer's
+    resumed engine) must not depend on what else ran in the process before."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with decimal.localcontext(MONEY_CONTEXT):
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 # Every thread that starts after import, and this one, compute with 50 digits.
 decimal.DefaultContext.prec = PRECISION
 decimal.getcontext().prec = PRECISION

@@ -48,6 +48,7 @@ from taxreport.jurisdictions.base import DisposalResult, YearSummary, get
 from taxreport.jurisdictions.engine import Context, LotRules
 from taxreport.lots.matching import MatchState
 from taxreport.model.events import Deposit, Event, Record, Trade
+from taxreport.model.money import in_money_context
 
 ZERO = Decimal(0)
 
@@ -141,6 +142,7 @@ class Resumed:
     now: datetime
     state: EngineState  # after every event of the check's ledger (not saved when an event is at ``now``)
 
+    @in_money_context  # as the whole computation (taxreport.gains): the same digits whatever ran before
     def summary(self, extra: Sequence[Event] = (), request: Any | None = None) -> YearSummary:
         """The year's summary with ``extra`` (hypothetical sales at ``now``) after the ledger's events, as
         :func:`taxreport.gains.compute_request` gives it over all the events (``request``: e.g. with the
@@ -297,6 +299,7 @@ def _summarise(code: str, ctx: Context, results: list[DisposalResult], open_lots
     return summary
 
 
+@in_money_context
 def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any, now: datetime, *,
            store: str, extras_from: datetime | None = None) -> Resumed | None:
     """The check's engine at ``now`` over ``events`` (the ledger, every event at or before ``now``), resumed from
