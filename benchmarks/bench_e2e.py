@@ -214,11 +214,11 @@ def main() -> None:
     if do_uk and args.year_all:
         order.append(("taxreport UK all", lambda: taxreport_job(bin_dir, work, work / "uk.csv", "uk", ("all",), [],
                                                                 False)))
-        if peers_bin:
-            env = dict(os.environ, HOME=str(work / "home"))
-            order.append(("BittyTax", lambda: [run([str(peers_bin / "bittytax"), "--nopdf", "-ty", y,
-                                                    str(work / "bittytax.csv")], work, env)
-                                               for y in BITTYTAX_YEARS]))
+    if do_uk and peers_bin:  # (was inside the --year-all branch: without --year-all BittyTax never ran)
+        env = dict(os.environ, HOME=str(work / "home"))
+        order.append(("BittyTax", lambda: [run([str(peers_bin / "bittytax"), "--nopdf", "-ty", y,
+                                                str(work / "bittytax.csv")], work, env)
+                                           for y in BITTYTAX_YEARS]))
     if args.seven:
         order.append(("taxreport US+UK 7 calls", lambda: seven_calls_job(bin_dir, work, work / "us.csv",
                                                                        work / "usd-gbp.csv")))
