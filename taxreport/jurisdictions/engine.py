@@ -213,7 +213,53 @@ class LotRules(Rules):
 
     def results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
         """One result per holding group of the disposal's lots (short/long, taxable/exempt), the
-        proceeds and fees shared by quantity (:func:`taxreport.lots.split.split_disposal`)."""
+        proceeds and fees shared by quantity (:func:`taxreport.lots.split.split_disposal`).
+
+        The usual case, every lot in one holding group, is built here directly (one result: the disposal's net
+        proceeds, the sum of its lots' costs); a disposal whose lots fall in two groups goes through
+        :meth:`general_results`, which gives the same for one group (``tests/test_engine_fast_results.py``)."""
+        d = md.disposal
+        lots = md.lots
+        holding = ctx.policy.holding
+        long = False
+        if holding is not None:  # Context.held_long, each acquisition's anniversary computed once per computation
+            after = ctx.long_after
+            sold_day = None
+            first = True
+            for lm in lots:
+                acquired = lm.acquired_at
+                if acquired is None:
+                    key = False
+                else:
+                    limit = after.get(acquired)
+                    if limit is None:
+                        limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
+                    if sold_day is None:  # ctx.local_day, without a memo: each sale's moment is new
+                        sold_day = d.time.astimezone(ctx.zone).date()
+                    key = sold_day > limit
+                if first:
+                    long, first = key, False
+                elif key is not long:
+                    return self.general_results(ctx, md)
+        cost = ZERO
+        if len(lots) == 1:
+            lm = lots[0]
+            cost += lm.cost
+            rule = lm.rule
+        else:
+            for lm in lots:
+                cost += lm.cost
+            rules = {lm.rule for lm in lots}
+            rule = rules.pop() if len(rules) == 1 else "mixed"
+        proceeds = d.proceeds - d.fee
+        exempt = long and holding is not None and holding.effect is HoldingEffect.EXEMPT
+        return [DisposalResult(d.time, d.account, d.asset, d.quantity, proceeds, cost, proceeds - cost, lots, rule,
+                               "long" if long else "short", exempt, ZERO, "", f"{d.event_key}#{d.leg_index}",
+                               d.role)]
+
+    def general_results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
+        """:meth:`results` by the general path: the lots grouped by holding and each group's share of the
+        proceeds and fees (:func:`taxreport.lots.split.split_disposal`)."""
         d = md.disposal
         lots = md.lots
         holding = ctx.policy.holding
