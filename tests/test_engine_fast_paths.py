@@ -189,3 +189,38 @@ def test_results_fast_path_equals_the_split_path(jurisdiction, tz: str) -> None:
         slow = jurisdiction.rules.general_results(ctx, md)
         assert fast == slow
         assert _result_fields(fast) == _result_fields(slow)
+
+
+def test_positional_makers_build_what_the_dataclass_builds() -> None:
+    """Each positional maker gives the object the class itself gives: equal, same hash, same repr and pickle;
+    a class it cannot build exactly (a default factory) is refused."""
+    import pickle
+    from dataclasses import dataclass, field
+
+    from taxreport.jurisdictions.base import DisposalResult, make_result
+    from taxreport.lots.types import (make_acquisition, make_disposal, make_lot_match, make_matched_disposal,
+                                      make_move, positional_maker)
+
+    lm = LotMatch(Decimal("1.5"), Decimal("2.00"), T0, "a", "k#1", "fifo")
+    d = Disposal(T0, "a", "BTC", Decimal("1.5"), Decimal("3"), Decimal("0.1"), "k", 0, "fee")
+    cases = [
+        (Acquisition, make_acquisition, (T0, "a", "BTC", Decimal("1"), Decimal("2.5"), "k", 1, "income", T0)),
+        (Disposal, make_disposal, (T0, "a", "BTC", Decimal("1.5"), Decimal("3"), Decimal("0.1"), "k", 0, "fee")),
+        (Move, make_move, (T0, "BTC", Decimal("1"), None, "b", "k", 2)),
+        (LotMatch, make_lot_match, (Decimal("1.5"), Decimal("2.00"), None, None, None, "s104")),
+        (MatchedDisposal, make_matched_disposal, (d, (lm, lm))),
+        (DisposalResult, make_result, (T0, "a", "BTC", Decimal(1), Decimal(2), Decimal(3), Decimal(-1), (lm,),
+                                       "fifo", "long", True, Decimal("0.5"), "W", "k#0", "trade", ("n",), None)),
+    ]
+    for cls, make, values in cases:
+        built, made = cls(*values), make(*values)
+        assert type(made) is cls
+        assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+        assert pickle.dumps(made) == pickle.dumps(built)
+
+    @dataclass(frozen=True, slots=True)
+    class WithFactory:
+        items: list = field(default_factory=list)
+
+    with pytest.raises(TypeError):
+        positional_maker(WithFactory)

@@ -29,7 +29,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from taxreport.errors import MissingDataError, TaxreportError
-from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, notes_of
+from taxreport.jurisdictions.base import (Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, make_result,
+                                         notes_of)
 from taxreport.jurisdictions.holding import HoldingEffect, anniversary, local_day_cache
 from taxreport.jurisdictions.summary import amount_option, summarise
 from taxreport.lots.matching import Cut, match_lots, match_lots_at, ref_of
@@ -253,9 +254,9 @@ class LotRules(Rules):
             rule = rules.pop() if len(rules) == 1 else "mixed"
         proceeds = d.proceeds - d.fee
         exempt = long and holding is not None and holding.effect is HoldingEffect.EXEMPT
-        return [DisposalResult(d.time, d.account, d.asset, d.quantity, proceeds, cost, proceeds - cost, lots, rule,
-                               "long" if long else "short", exempt, ZERO, "", f"{d.event_key}#{d.leg_index}",
-                               d.role)]
+        return [make_result(d.time, d.account, d.asset, d.quantity, proceeds, cost, proceeds - cost, lots, rule,
+                            "long" if long else "short", exempt, ZERO, "", f"{d.event_key}#{d.leg_index}", d.role,
+                            (), None)]
 
     def general_results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
         """:meth:`results` by the general path: the lots grouped by holding and each group's share of the

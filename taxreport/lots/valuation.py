@@ -63,7 +63,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
-from taxreport.lots.types import Acquisition, Disposal, Move, Movement
+from taxreport.lots.types import Acquisition, Move, Movement, make_acquisition, make_disposal, make_move
 from taxreport.model.assets import FIAT
 from taxreport.model.events import Event, Reversal
 from taxreport.model.legs import Leg, LegKind, effective_events, event_legs
@@ -153,7 +153,7 @@ def value_legs(legs: Iterable[Leg], pricer: Pricer, swap_cost: SwapCost = SwapCo
                 fee = leg.fee_quantity or ZERO
             else:
                 fee = value(fa, leg.fee_quantity, t)
-            append(Disposal(t, leg.account, asset, leg.quantity, gross, fee, leg.event_key, leg.index, leg.role))
+            append(make_disposal(t, leg.account, asset, leg.quantity, gross, fee, leg.event_key, leg.index, leg.role))
         elif kind is ACQUIRE:
             t = leg.time
             vq = leg.value_quantity
@@ -164,10 +164,11 @@ def value_legs(legs: Iterable[Leg], pricer: Pricer, swap_cost: SwapCost = SwapCo
             fa = leg.fee_asset
             if fa:
                 cost += (leg.fee_quantity or ZERO) if fa == currency else value(fa, leg.fee_quantity, t)
-            append(Acquisition(t, leg.account, asset, leg.quantity, cost, leg.event_key, leg.index, leg.role))
+            append(make_acquisition(t, leg.account, asset, leg.quantity, cost, leg.event_key, leg.index, leg.role,
+                                    None))
         elif kind is MOVE_OUT:
             to = leg.counter_account if leg.role == "transfer" else None
-            append(Move(leg.time, asset, leg.quantity, leg.account, to, leg.event_key, leg.index))
+            append(make_move(leg.time, asset, leg.quantity, leg.account, to, leg.event_key, leg.index))
         elif kind is MOVE_IN:
             if leg.role == "transfer":
                 continue  # the MOVE_OUT twin already moved the lots
