@@ -224,3 +224,64 @@ def test_positional_makers_build_what_the_dataclass_builds() -> None:
 
     with pytest.raises(TypeError):
         positional_maker(WithFactory)
+
+
+def _reference_fiat_quote_legs(t) -> list[Leg]:
+    """main's legs of a trade against fiat (each leg through ``_leg``), before they were built inline."""
+    from taxreport.model.events import Side
+    from taxreport.model.legs import _ACQUIRE, _DISPOSE, _leg, _require_positive, _third_asset_fee_leg
+
+    gross_quote = t.quantity * t.price
+    k, tm, account, base, quote = t.natural_key, t.time, t.account, t.base, t.quote
+    fee, fa = t.fee, t.fee_asset
+    third = fee != 0 and fa not in (base, quote)
+    own_base = fee if fa == base else ZERO
+    own_quote = fee if fa == quote else ZERO
+    if t.side is Side.BUY:
+        quote_out = gross_quote + own_quote
+        base_in = t.quantity - own_base
+        if base_in <= 0:
+            _require_positive(base_in, t, "the base received after the fee")
+        legs = [_leg(k, tm, 0, _DISPOSE, "trade", account, quote, quote_out, quote, quote_out, None, ZERO, None,
+                     None, None, own_quote),
+                _leg(k, tm, 1, _ACQUIRE, "trade", account, base, base_in, quote, gross_quote, fa,
+                     fee if fa == quote or third else ZERO, None, None, None, own_base)]
+    else:
+        base_out = t.quantity + own_base
+        quote_in = gross_quote - own_quote
+        if quote_in <= 0:
+            _require_positive(quote_in, t, "the quote received after the fee")
+        legs = [_leg(k, tm, 0, _DISPOSE, "trade", account, base, base_out, quote, gross_quote, fa,
+                     fee if fa == quote or third else ZERO, None, None, None, own_base),
+                _leg(k, tm, 1, _ACQUIRE, "trade", account, quote, quote_in, quote, quote_in, None, ZERO, None, None,
+                     None, own_quote)]
+    if third:
+        legs.append(_third_asset_fee_leg(t, k))
+    return legs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fiat_quote_trade_legs_equal_the_leg_by_leg_build(seed: int) -> None:
+    from taxreport.model.events import Trade
+    from taxreport.model.legs import FeeError, event_legs
+
+    rng = random.Random(seed)
+    checked = 0
+    for i in range(500):
+        fa = rng.choice(["BTC", "USD", "OKB", None])
+        fee = ZERO if fa is None else rng.choice([_amount(rng), -_amount(rng), Decimal("0.00")])
+        t = Trade(time=T0 + timedelta(seconds=i), source="test", external_id=str(i), account="a",
+                  side=rng.choice(["buy", "sell"]), base="BTC", quote=rng.choice(["USD", "GBP"]),
+                  quantity=_amount(rng) or Decimal("0.1"), price=_amount(rng) or Decimal("30000"), fee=fee,
+                  fee_asset=fa)
+        try:
+            ref = _reference_fiat_quote_legs(t)
+        except FeeError:
+            with pytest.raises(FeeError):
+                event_legs(t)
+            continue
+        got = event_legs(t)
+        assert got == ref
+        assert [tuple(map(str, leg)) for leg in got] == [tuple(map(str, leg)) for leg in ref]
+        checked += 1
+    assert checked > 400
