@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from zoneinfo import ZoneInfo
 
 from taxreport.jurisdictions.de import JURISDICTION as DE
 from taxreport.jurisdictions.us import JURISDICTION as US
@@ -170,12 +171,14 @@ def _result_fields(results: list) -> list[tuple]:
 
 
 @pytest.mark.parametrize("jurisdiction", [US, DE], ids=["us", "de"])
-@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Europe/Berlin"])
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Europe/Berlin", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
 def test_results_fast_path_equals_the_split_path(jurisdiction, tz: str) -> None:
     rng = random.Random(tz + jurisdiction.code)
     ctx = jurisdiction.context("2023", None, {"timezone": tz})
     for i in range(500):
         sold = datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 365 * 86400))
+        if i % 7 == 0:  # a moment not in timezone.utc: the fast path dates it in the zone
+            sold = sold.astimezone(ZoneInfo("Asia/Kolkata"))
         lots = []
         for j in range(rng.choice([1, 1, 2, 3])):
             acquired = None if rng.random() < 0.1 else sold - timedelta(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -38,6 +38,7 @@ from taxreport.lots.split import split_disposal
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, MatchedDisposal, Move, Movement, OpenLot
 
 ZERO = Decimal(0)
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,15 @@ class LotRules(Rules):
         long = False
         if holding is not None:  # Context.held_long, each acquisition's anniversary computed once per computation
             after = ctx.long_after
+            sold = d.time
             sold_day = None
+            # The local date of the sale is within a day of its UTC date (a UTC offset is less than 24 hours), so
+            # an anniversary more than a day away from the UTC date decides without the zone.
+            if sold.tzinfo is timezone.utc:
+                utc_day = sold.date()
+                day_before = utc_day - ONE_DAY
+            else:
+                utc_day = day_before = None
             first = True
             for lm in lots:
                 acquired = lm.acquired_at
@@ -235,9 +244,14 @@ class LotRules(Rules):
                     limit = after.get(acquired)
                     if limit is None:
                         limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
-                    if sold_day is None:  # ctx.local_day, without a memo: each sale's moment is new
-                        sold_day = d.time.astimezone(ctx.zone).date()
-                    key = sold_day > limit
+                    if utc_day is not None and limit < day_before:
+                        key = True  # local date >= UTC date - 1 > limit
+                    elif utc_day is not None and limit > utc_day:
+                        key = False  # local date <= UTC date + 1 <= limit
+                    else:
+                        if sold_day is None:  # ctx.local_day, without a memo: each sale's moment is new
+                            sold_day = sold.astimezone(ctx.zone).date()
+                        key = sold_day > limit
                 if first:
                     long, first = key, False
                 elif key is not long:
