@@ -230,11 +230,11 @@ class LotRules(Rules):
             sold_day = None
             # The local date of the sale is within a day of its UTC date (a UTC offset is less than 24 hours), so
             # an anniversary more than a day away from the UTC date decides without the zone.
+            utc_day: date | None = None
+            day_before: date | None = None
             if sold.tzinfo is timezone.utc:
                 utc_day = sold.date()
                 day_before = utc_day - ONE_DAY
-            else:
-                utc_day = day_before = None
             first = True
             for lm in lots:
                 acquired = lm.acquired_at
@@ -244,7 +244,7 @@ class LotRules(Rules):
                     limit = after.get(acquired)
                     if limit is None:
                         limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
-                    if utc_day is not None and limit < day_before:
+                    if day_before is not None and limit < day_before:
                         key = True  # local date >= UTC date - 1 > limit
                     elif utc_day is not None and limit > utc_day:
                         key = False  # local date <= UTC date + 1 <= limit
