@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from taxreport.errors import InputError
 from taxreport.jurisdictions.calendar import TaxYear
 from taxreport.jurisdictions.holding import Holding
-from taxreport.lots.types import LotMatch, OpenLot
+from taxreport.lots.types import LotMatch, OpenLot, positional_maker
 from taxreport.lots.valuation import SwapCost
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,6 +131,10 @@ class DisposalResult:
     role: str = "trade"
     notes: tuple[str, ...] = ()
     detail: Detail | None = None  # the country's own figures (UkDetail, CaDetail, AuDetail), if any
+
+
+# DisposalResult(...) with every field given positionally, built faster (one per disposal: taxreport.lots.types)
+make_result = positional_maker(DisposalResult)
 
 
 @dataclass

@@ -42,10 +42,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Sequence
+from zoneinfo import ZoneInfo
 
 from taxreport.errors import MissingDataError
 from taxreport.jurisdictions.base import Breakdown, Detail, DisposalResult, Note, Policy, Pooling, YearTable
-from taxreport.jurisdictions.calendar import TaxYear, local_date
+from taxreport.jurisdictions.calendar import TaxYear
 from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
 from taxreport.jurisdictions.income import RULES as INCOME_RULES
 from taxreport.lots.pools import AveragePool
@@ -178,7 +179,8 @@ def match_ca(items: Sequence[Acquisition | Disposal], *, tz: str, zero_cost_asse
 
 def _match_coin(asset: str, seq: list[Acquisition | Disposal], tz: str, zero_ok: bool, out: list[CaDisposal],
                 history: list[PoolPoint], problems: list[str]) -> None:
-    days = [local_date(_when(m), tz) for m in seq]
+    zone = ZoneInfo(tz)  # local_date(moment, tz), with the zone looked up once
+    days = [_when(m).astimezone(zone).date() for m in seq]
     timeline = _Timeline(seq, days)
     pending: dict[int, Decimal] = {}  # index in seq -> denied loss to add once that acquisition is in
     pool = AveragePool(quantize=False)

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from taxreport.errors import MissingDataError, TaxreportError
-from taxreport.jurisdictions.base import Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, notes_of
+from taxreport.jurisdictions.base import (Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, make_result,
+                                         notes_of)
 from taxreport.jurisdictions.holding import HoldingEffect, anniversary, local_day_cache
 from taxreport.jurisdictions.summary import amount_option, summarise
 from taxreport.lots.matching import Cut, match_lots, match_lots_at, ref_of
@@ -37,6 +38,7 @@ from taxreport.lots.split import split_disposal
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, MatchedDisposal, Move, Movement, OpenLot
 
 ZERO = Decimal(0)
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,66 @@ class LotRules(Rules):
 
     def results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
         """One result per holding group of the disposal's lots (short/long, taxable/exempt), the
-        proceeds and fees shared by quantity (:func:`taxreport.lots.split.split_disposal`)."""
+        proceeds and fees shared by quantity (:func:`taxreport.lots.split.split_disposal`).
+
+        The usual case, every lot in one holding group, is built here directly (one result: the disposal's net
+        proceeds, the sum of its lots' costs); a disposal whose lots fall in two groups goes through
+        :meth:`general_results`, which gives the same for one group (``tests/test_engine_fast_results.py``)."""
+        d = md.disposal
+        lots = md.lots
+        holding = ctx.policy.holding
+        long = False
+        if holding is not None:  # Context.held_long, each acquisition's anniversary computed once per computation
+            after = ctx.long_after
+            sold = d.time
+            sold_day = None
+            # The local date of the sale is within a day of its UTC date (a UTC offset is less than 24 hours), so
+            # an anniversary more than a day away from the UTC date decides without the zone.
+            utc_day: date | None = None
+            day_before: date | None = None
+            if sold.tzinfo is timezone.utc:
+                utc_day = sold.date()
+                day_before = utc_day - ONE_DAY
+            first = True
+            for lm in lots:
+                acquired = lm.acquired_at
+                if acquired is None:
+                    key = False
+                else:
+                    limit = after.get(acquired)
+                    if limit is None:
+                        limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
+                    if day_before is not None and limit < day_before:
+                        key = True  # local date >= UTC date - 1 > limit
+                    elif utc_day is not None and limit > utc_day:
+                        key = False  # local date <= UTC date + 1 <= limit
+                    else:
+                        if sold_day is None:  # ctx.local_day, without a memo: each sale's moment is new
+                            sold_day = sold.astimezone(ctx.zone).date()
+                        key = sold_day > limit
+                if first:
+                    long, first = key, False
+                elif key is not long:
+                    return self.general_results(ctx, md)
+        cost = ZERO
+        if len(lots) == 1:
+            lm = lots[0]
+            cost += lm.cost
+            rule = lm.rule
+        else:
+            for lm in lots:
+                cost += lm.cost
+            rules = {lm.rule for lm in lots}
+            rule = rules.pop() if len(rules) == 1 else "mixed"
+        proceeds = d.proceeds - d.fee
+        exempt = long and holding is not None and holding.effect is HoldingEffect.EXEMPT
+        return [make_result(d.time, d.account, d.asset, d.quantity, proceeds, cost, proceeds - cost, lots, rule,
+                            "long" if long else "short", exempt, ZERO, "", f"{d.event_key}#{d.leg_index}", d.role,
+                            (), None)]
+
+    def general_results(self, ctx: Context, md: MatchedDisposal) -> list[DisposalResult]:
+        """:meth:`results` by the general path: the lots grouped by holding and each group's share of the
+        proceeds and fees (:func:`taxreport.lots.split.split_disposal`)."""
         d = md.disposal
         lots = md.lots
         holding = ctx.policy.holding

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from taxreport.errors import MissingDataError
-from taxreport.jurisdictions.calendar import local_date
 from taxreport.lots.pools import AveragePool
 from taxreport.lots.types import Acquisition, Disposal, LotMatch, Movement
 
@@ -117,23 +117,29 @@ def match_uk(movements: Iterable[Movement], *, tz: str = "Europe/London",
     zero_cost = {a.upper() for a in zero_cost_assets}
     acq_by_asset: dict[str, dict[date, _AcqDay]] = {}
     disp_by_asset: dict[str, dict[date, _DispDay]] = {}
+    zone = ZoneInfo(tz)  # local_date(moment, tz), with the zone looked up once
     for m in movements:
         if isinstance(m, Acquisition):
             when = m.date_acquired
-            day = local_date(when, tz)
-            days = acq_by_asset.setdefault(m.asset, {})
+            day = when.astimezone(zone).date()
+            days = acq_by_asset.get(m.asset)
+            if days is None:
+                days = acq_by_asset[m.asset] = {}
             a = days.get(day)
             if a is None:
                 a = days[day] = _AcqDay(day=day, first_time=when)
-            a.first_time = min(a.first_time, when)
+            elif when < a.first_time:
+                a.first_time = when
             a.refs.append(f"{m.event_key}#{m.leg_index}")
             a.quantity += m.quantity
             a.cost += m.cost
         elif isinstance(m, Disposal):
             if m.quantity <= 0:
                 raise MissingDataError(f"disposal {m.event_key}#{m.leg_index}: quantity {m.quantity} is not positive")
-            day = local_date(m.time, tz)
-            days_d = disp_by_asset.setdefault(m.asset, {})
+            day = m.time.astimezone(zone).date()
+            days_d = disp_by_asset.get(m.asset)
+            if days_d is None:
+                days_d = disp_by_asset[m.asset] = {}
             d = days_d.get(day)
             if d is None:
                 d = days_d[day] = _DispDay(day=day)

@@ -37,7 +37,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, MissingDataError
 from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, take_fifo, take_named
-from taxreport.lots.types import Acquisition, Disposal, LotMatch, MatchedDisposal, Move, Movement, OpenLot
+from taxreport.lots.types import (Acquisition, Disposal, MatchedDisposal, Move, Movement, OpenLot, make_lot_match,
+                                  make_matched_disposal)
 from taxreport.model.money import decimal_str
 
 ZERO = Decimal(0)
@@ -234,11 +235,11 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                               f"({decimal_str(m.quantity)} {m.asset})", m.asset, need, m.time, m.account, parts)
             if len(parts) == 1:
                 lot, q, c = parts[0]
-                out.append(MatchedDisposal(m, (LotMatch(q, c, lot.acquired, lot.account, lot.ref,
-                                                        "zero-cost" if lot.seq == -1 else rule),)))
+                out.append(make_matched_disposal(m, (make_lot_match(q, c, lot.acquired, lot.account, lot.ref,
+                                                                    "zero-cost" if lot.seq == -1 else rule),)))
             else:
-                out.append(MatchedDisposal(m, tuple([
-                    LotMatch(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
+                out.append(make_matched_disposal(m, tuple([
+                    make_lot_match(q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule)
                     for lot, q, c in parts])))
         elif type(m) is Move:
             src = OUTSIDE if m.from_account is None else (UNIVERSAL if universal else m.from_account)

@@ -106,13 +106,24 @@ def take_fifo(pool: Pool, quantity: Decimal) -> list[Part]:
     lots = pool.lots
     i = pool.head
     need = quantity
-    while need > 0 and i < len(lots):
+    n = len(lots)
+    while need > 0 and i < n:  # Lot.take inlined (the hot loop of every FIFO matching)
         lot = lots[i]
-        if lot.quantity > 0:
-            q = need if need < lot.quantity else lot.quantity
-            parts.append((lot, q, lot.take(q)))
-            need -= q
-        if lot.quantity == 0:
+        held = lot.quantity
+        if held > 0:
+            if need < held:
+                cost = share(lot.cost, need, held)
+                parts.append((lot, need, cost))
+                lot.quantity = held - need
+                lot.cost -= cost
+                need -= need  # as Lot.take's caller did: nothing left to take
+                break
+            cost = lot.cost
+            lot.quantity = lot.cost = ZERO
+            parts.append((lot, held, cost))
+            need -= held
+            i += 1
+        elif held == 0:
             i += 1
     pool.head = i
     if i > 4096 and i * 2 > len(lots):  # compact the consumed prefix now and then

@@ -63,7 +63,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
-from taxreport.lots.types import Acquisition, Disposal, Move, Movement
+from taxreport.lots.types import Acquisition, Move, Movement, make_acquisition, make_disposal, make_move
 from taxreport.model.assets import FIAT
 from taxreport.model.events import Event, Reversal
 from taxreport.model.legs import Leg, LegKind, effective_events, event_legs
@@ -123,33 +123,56 @@ def _consideration(leg: Leg, pricer: Pricer, swap_cost: SwapCost, stats: SwapSta
 
 def value_legs(legs: Iterable[Leg], pricer: Pricer, swap_cost: SwapCost = SwapCost.RECEIVED,
                stats: SwapStats | None = None) -> list[Movement]:
-    """The valued movements of ``legs`` (ledger order kept), fiat legs skipped."""
+    """The valued movements of ``legs`` (ledger order kept), fiat legs skipped.
+
+    An amount already in the pricer's currency (the consideration of a leg that is not a swap, or a fee) is
+    taken as it is, without a call to the pricer: exactly what :meth:`Pricer.value` returns for it (the amount,
+    or ``Decimal(0)`` for a zero amount; ``tests/test_valuation_fast.py`` checks both ways agree)."""
     stats = stats if stats is not None else SwapStats()
     out: list[Movement] = []
     append = out.append
     value = pricer.value
+    currency = pricer.currency
     fiat = FIAT
     for leg in legs:
         asset = leg.asset
         if asset in fiat:
             continue
         kind = leg.kind
-        t = leg.time
         if kind is DISPOSE:
-            gross = _consideration(leg, pricer, swap_cost, stats)
-            fee = value(leg.fee_asset, leg.fee_quantity, t) if leg.fee_asset else ZERO
-            append(Disposal(t, leg.account, asset, leg.quantity, gross, fee, leg.event_key, leg.index, leg.role))
+            t = leg.time
+            vq = leg.value_quantity
+            if leg.value_asset == currency and leg.swap is None and vq is not None:
+                gross = vq if vq else ZERO
+            else:
+                gross = _consideration(leg, pricer, swap_cost, stats)
+            fa = leg.fee_asset
+            if not fa:
+                fee = ZERO
+            elif fa == currency:
+                fee = leg.fee_quantity or ZERO
+            else:
+                fee = value(fa, leg.fee_quantity, t)
+            append(make_disposal(t, leg.account, asset, leg.quantity, gross, fee, leg.event_key, leg.index, leg.role))
         elif kind is ACQUIRE:
-            cost = _consideration(leg, pricer, swap_cost, stats)
-            if leg.fee_asset:
-                cost += value(leg.fee_asset, leg.fee_quantity, t)
-            append(Acquisition(t, leg.account, asset, leg.quantity, cost, leg.event_key, leg.index, leg.role))
+            t = leg.time
+            vq = leg.value_quantity
+            if leg.value_asset == currency and leg.swap is None and vq is not None:
+                cost = vq if vq else ZERO
+            else:
+                cost = _consideration(leg, pricer, swap_cost, stats)
+            fa = leg.fee_asset
+            if fa:
+                cost += (leg.fee_quantity or ZERO) if fa == currency else value(fa, leg.fee_quantity, t)
+            append(make_acquisition(t, leg.account, asset, leg.quantity, cost, leg.event_key, leg.index, leg.role,
+                                    None))
         elif kind is MOVE_OUT:
             to = leg.counter_account if leg.role == "transfer" else None
-            append(Move(t, asset, leg.quantity, leg.account, to, leg.event_key, leg.index))
+            append(make_move(leg.time, asset, leg.quantity, leg.account, to, leg.event_key, leg.index))
         elif kind is MOVE_IN:
             if leg.role == "transfer":
                 continue  # the MOVE_OUT twin already moved the lots
+            t = leg.time
             if leg.value_quantity is not None and leg.value_asset is not None:
                 at = leg.acquired_at or t
                 cost = value(leg.value_asset, leg.value_quantity, at)
