@@ -15,9 +15,7 @@ import gc
 import hashlib
 import json
 import os
-import queue
 import sqlite3
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -171,53 +169,6 @@ def _prepare_all(part: list[tuple[int, Event, str | None]]) -> list[_Prepared]:
     return [_prepare(i, ev, origin) for i, ev, origin in part]
 
 
-READ_AHEAD = 2  # chunks a stream's reader may be ahead of the writer
-
-
-def _read_ahead(chunks: Iterable[list[tuple[int, Event, str | None]]]) -> Iterator[list[_Prepared]]:
-    """The chunks of a stream, each :func:`_prepare`-d, in order, read and encoded by a worker thread up to
-    :data:`READ_AHEAD` chunks ahead: a large import parses its file while SQLite inserts (which releases the
-    GIL). Only the reading and encoding move: every database access, the chaining and the checks stay in the
-    writer's thread, in the same order. Whatever the stream raises (a refused file) is raised here, after the
-    chunks before it; when the writer stops early (an error, or the consumer closes this generator), the
-    worker stops after its current chunk."""
-    out: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=READ_AHEAD)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for part in chunks:
-                if not put(("chunk", _prepare_all(part))):
-                    return
-            put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread, which raises it
-            put(("error", exc))
-
-    worker = threading.Thread(target=work, name="taxreport-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = out.get()
-            if kind == "chunk":
-                yield value
-            elif kind == "end":
-                return
-            else:
-                raise value
-    finally:
-        stop.set()
-        worker.join()
-
-
 _NATURAL_KEY = Event.natural_key
 _CONTENT_HASH = Event.content_hash
 
@@ -329,23 +280,25 @@ class Ledger:
             if part:
                 yield part
 
-        return self._write(chunks(), actor=actor, reason=reason, label=label, total=total, in_batch=None,
-                           read_ahead=True)
+        return self._write(chunks(), actor=actor, reason=reason, label=label, total=total, in_batch=None)
 
     def _write(self, chunks: Iterable[list[tuple[int, Event, str | None]]], *, actor: str, reason: str,
-               label: str, total: int | None, in_batch: set[str] | None, read_ahead: bool = False) -> AppendResult:
+               label: str, total: int | None, in_batch: set[str] | None) -> AppendResult:
         """The one write path: ``chunks`` of ``(index, event, origin)`` in one transaction (module docstring).
         ``in_batch``: the keys of the whole batch when it is known and holds a reversal; None for a stream
-        (a reversal's target is then looked up in the database, which holds the earlier chunks). ``read_ahead``:
-        the chunks are read and encoded by a worker thread while this one writes (:func:`_read_ahead`)."""
+        (a reversal's target is then looked up in the database, which holds the earlier chunks). The chunks are
+        read, encoded, hashed and inserted in this one thread: a worker thread reading ahead (round 1) was
+        measured slower, not faster (README, "Import: one lean pass")."""
         result = AppendResult()
-        with progress.task(label, total) as bar, self.engine.begin() as conn:
+        # _no_gc: a stream builds millions of small acyclic objects (cells, Decimals, events, rows), freed by
+        # their reference counts; the cyclic collector's passes over them would only cost time
+        with progress.task(label, total) as bar, self.engine.begin() as conn, _no_gc():
             seq, prev = self._lock_head(conn)
             now = format_time(datetime.now(timezone.utc))
             hash_row = row_hasher(actor, reason, now)
             reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _insert_sql(conn)
-            for chunk in (_read_ahead(chunks) if read_ahead else map(_prepare_all, chunks)):
+            for chunk in map(_prepare_all, chunks):
                 has_reversal = any(isinstance(p.event, Reversal) for p in chunk)
                 if has_reversal and in_batch is None:
                     reversals = reversals or _ReversalCheck(self, conn, set())
