@@ -404,3 +404,23 @@ def test_a_streamed_records_file_with_a_bad_row_after_several_chunks_writes_noth
     r = CliRunner().invoke(root, ["--db", str(db), "import", "bittytax", str(good), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert '"rows": 300' in r.output and '"added": 300' in r.output and '"trade": 300' in r.output
+
+
+def test_chain_hashes_are_row_hash_linked_row_by_row():
+    """The write path's loop (chain_hashes) against the reference definition (row_hash), over kinds, keys and
+    payloads that need JSON escaping (quotes, backslashes, non-ASCII, a control character)."""
+    from taxreport.ledger.chain import GENESIS, chain_hashes, row_hash
+
+    keys = ["trade:csv:a/1", 'deposit:csv:"q"\\x', "trade:csv:ü/€", "income:csv:\x01"]
+    kinds = ["trade", "deposit", "trade", "income"]
+    times = ["2024-01-01T00:00:00.000000Z"] * 2 + ["2024-01-02T00:00:00.000001Z"] * 2
+    payloads = ['{"a":"1"}', '{"note":"say \\"hi\\""}', '{"asset":"€"}', "{}"]
+    got = chain_hashes("importer:csv", "import csv \"ü\".csv", "2026-11-28T00:00:00.000000Z", GENESIS, 7,
+                       keys, kinds, times, payloads)
+    prev, want = GENESIS, []
+    for i, (key, kind, time, payload) in enumerate(zip(keys, kinds, times, payloads)):
+        prev = row_hash(prev, {"seq": 7 + i, "natural_key": key, "kind": kind, "time": time, "payload": payload,
+                               "actor": "importer:csv", "reason": "import csv \"ü\".csv",
+                               "recorded_at": "2026-11-28T00:00:00.000000Z"})
+        want.append(prev)
+    assert got == want

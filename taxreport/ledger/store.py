@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from sqlalchemy import Engine, and_, create_engine, event, func, pool, select, update
@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from taxreport import progress
 from taxreport.errors import LedgerError
 from taxreport.ledger import schema
-from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, row_hasher
+from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes
 from taxreport.ledger.migrate import head_revision
 from taxreport.model.codec import decode_payloads, payload_writer, time_text
 from taxreport.model.events import Event, Reversal, format_time
@@ -295,7 +295,6 @@ class Ledger:
         with progress.task(label, total) as bar, self.engine.begin() as conn, _no_gc():
             seq, prev = self._lock_head(conn)
             now = format_time(datetime.now(timezone.utc))
-            hash_row = row_hasher(actor, reason, now)
             reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _insert_sql(conn)
             for chunk in map(_prepare_all, chunks):
@@ -311,7 +310,7 @@ class Ledger:
                 pending, dups = _dedupe(chunk, stored)
                 if reversals is not None:
                     reversals.check([p for p in pending if isinstance(p.event, Reversal)])
-                rows = _chain(pending, seq, prev, hash_row, actor, reason, now)
+                rows = _chain(pending, seq, prev, actor, reason, now)
                 try:
                     with conn.begin_nested():
                         if rows:
@@ -321,7 +320,7 @@ class Ledger:
                         raise
                     stored = self._existing(conn, [p.key for p in chunk])
                     pending, dups = _dedupe(chunk, stored)
-                    rows = _chain(pending, seq, prev, hash_row, actor, reason, now)
+                    rows = _chain(pending, seq, prev, actor, reason, now)
                     if rows:
                         conn.exec_driver_sql(insert, rows)
                 if rows:
@@ -602,18 +601,29 @@ def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str]) -> tuple[list[_Pr
     return pending, dups
 
 
-def _chain(pending: list[_Prepared], seq: int, prev: str, hash_row: Callable[..., str], actor: str, reason: str,
-           recorded_at: str) -> list[tuple[Any, ...]]:
+def _chain(pending: list[_Prepared], seq: int, prev: str, actor: str, reason: str, recorded_at: str
+           ) -> list[tuple[Any, ...]]:
     """Insert rows (in ``_INSERT_COLUMNS`` order) for ``pending``, numbered after ``seq`` and linked after
-    ``prev``."""
+    ``prev`` (hashes: :func:`~taxreport.ledger.chain.chain_hashes`). The index texts of the accounts and
+    assets are joined once per distinct tuple (a file has few)."""
+    events = [p.event for p in pending]
+    kinds = [ev.kind for ev in events]
+    hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, [p.key for p in pending], kinds,
+                          [p.time for p in pending], [p.payload for p in pending])
+    joined: dict[tuple[str, ...], str] = {}
     rows: list[tuple[Any, ...]] = []
-    for p in pending:
-        ev = p.event
+    append = rows.append
+    for p, ev, kind, new in zip(pending, events, kinds, hashes):
         seq += 1
-        time = p.time
-        new = hash_row(prev, seq, p.key, ev.kind, time, p.payload)
-        rows.append((seq, p.key, ev.kind, time, "," + ",".join(ev.accounts) + ",", "," + ",".join(ev.assets) + ",",
-                     ev.order_ref, p.payload, p.content_hash, actor, reason, recorded_at, prev, new))
+        accounts, assets = ev.accounts, ev.assets
+        acc = joined.get(accounts)
+        if acc is None:
+            acc = joined[accounts] = "," + ",".join(accounts) + ","
+        ass = joined.get(assets)
+        if ass is None:
+            ass = joined[assets] = "," + ",".join(assets) + ","
+        append((seq, p.key, kind, p.time, acc, ass, ev.order_ref, p.payload, p.content_hash, actor, reason,
+                recorded_at, prev, new))
         prev = new
     return rows
 
