@@ -305,7 +305,7 @@ def test_a_mapped_file_after_its_preamble_is_read_as_the_whole_text_was(tmp_path
             rows(csv_module.reader(io.StringIO(body, newline=""), delimiter=";"))
 
 
-# --- a stream is read ahead by a worker thread while the writer inserts ----------------------------------------
+# --- a stream is written chunk by chunk, in order, in one transaction -------------------------------------------
 def _trades(n: int, start: int = 0, price: str = "30000"):  # noqa: ANN202
     from taxreport.model.events import Trade
 
@@ -324,13 +324,13 @@ def small_chunks(monkeypatch):  # noqa: ANN201
     return 100
 
 
-def test_a_read_ahead_stream_is_written_in_order_and_verifies(tmp_path, small_chunks):
+def test_a_stream_of_many_chunks_is_written_in_order_and_verifies(tmp_path, small_chunks):
     from taxreport.ledger import Ledger
 
     CHUNK = small_chunks  # noqa: N806
 
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
-        result = led.append_stream(_trades(3 * CHUNK + 5), actor="importer:test", reason="read ahead")
+        result = led.append_stream(_trades(3 * CHUNK + 5), actor="importer:test", reason="stream")
         assert result.added == list(range(1, 3 * CHUNK + 6))
         assert [e.external_id for e in led.events()] == [f"x/{i}" for i in range(3 * CHUNK + 5)]
         assert led.verify().ok
@@ -372,7 +372,7 @@ def test_when_the_writer_refuses_a_row_the_reader_stops(tmp_path, small_chunks):
         with pytest.raises(LedgerError, match="different content"):
             led.append_stream(stream(), actor="importer:test", reason="conflict")
         assert led.count() == 3 and led.verify().ok
-    assert len(read) < 6 * CHUNK  # stopped a few chunks after the conflict, not at the end of the stream
+    assert len(read) <= 2 * CHUNK + 1  # stopped at the conflicting chunk, not at the end of the stream
 
 
 BITTYTAX_HEADER = ("Type,Buy Quantity,Buy Asset,Buy Value,Sell Quantity,Sell Asset,Sell Value,Fee Quantity,Fee Asset,"
@@ -404,3 +404,23 @@ def test_a_streamed_records_file_with_a_bad_row_after_several_chunks_writes_noth
     r = CliRunner().invoke(root, ["--db", str(db), "import", "bittytax", str(good), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert '"rows": 300' in r.output and '"added": 300' in r.output and '"trade": 300' in r.output
+
+
+def test_chain_hashes_are_row_hash_linked_row_by_row():
+    """The write path's loop (chain_hashes) against the reference definition (row_hash), over kinds, keys and
+    payloads that need JSON escaping (quotes, backslashes, non-ASCII, a control character)."""
+    from taxreport.ledger.chain import GENESIS, chain_hashes, row_hash
+
+    keys = ["trade:csv:a/1", 'deposit:csv:"q"\\x', "trade:csv:ü/€", "income:csv:\x01"]
+    kinds = ["trade", "deposit", "trade", "income"]
+    times = ["2024-01-01T00:00:00.000000Z"] * 2 + ["2024-01-02T00:00:00.000001Z"] * 2
+    payloads = ['{"a":"1"}', '{"note":"say \\"hi\\""}', '{"asset":"€"}', "{}"]
+    got = chain_hashes("importer:csv", "import csv \"ü\".csv", "2026-11-28T00:00:00.000000Z", GENESIS, 7,
+                       keys, kinds, times, payloads)
+    prev, want = GENESIS, []
+    for i, (key, kind, time, payload) in enumerate(zip(keys, kinds, times, payloads)):
+        prev = row_hash(prev, {"seq": 7 + i, "natural_key": key, "kind": kind, "time": time, "payload": payload,
+                               "actor": "importer:csv", "reason": "import csv \"ü\".csv",
+                               "recorded_at": "2026-11-28T00:00:00.000000Z"})
+        want.append(prev)
+    assert got == want

@@ -60,6 +60,26 @@ def _chunk_hashes(actor: str, reason: str, recorded_at: str, prevs: Sequence[str
         for prev, seq, key, kind, time, payload in zip(prevs, seqs, keys, kinds, times, payloads))
 
 
+def chain_hashes(actor: str, reason: str, recorded_at: str, prev_hash: str, first_seq: int, keys: Sequence[str],
+                 kinds: Sequence[str], times: Sequence[str], payloads: Sequence[str]) -> list[str]:
+    """The hashes of new rows of one append, numbered from ``first_seq`` and linked after ``prev_hash``:
+    :func:`row_hasher`'s text, each row's hash the next row's ``prev_hash``, in one loop (no call per row: the
+    write path of a million-row import)."""
+    head = '{"actor":' + _text(actor) + ',"kind":'
+    middle = ',"reason":' + _text(reason) + ',"recorded_at":' + _text(recorded_at) + ',"seq":'
+    sha256, text = hashlib.sha256, _text
+    quoted: dict[str, str] = {}  # the few kinds, quoted once
+    out: list[str] = []
+    append = out.append
+    prev, seq = prev_hash, int(first_seq)
+    for key, kind, time, payload in zip(keys, kinds, times, payloads):
+        prev = sha256(f'{prev}{head}{quoted.get(kind) or quoted.setdefault(kind, text(kind))},"natural_key":'
+                      f'{text(key)},"payload":{text(payload)}{middle}{seq},"time":{text(time)}}}'.encode()).hexdigest()
+        append(prev)
+        seq += 1
+    return out
+
+
 class _RowHasher:
     """:func:`row_hash` of stored rows (strings and an integer ``seq``) through :func:`row_hasher`, reusing
     the hasher while consecutive rows share actor, reason and time of recording (one append)."""

@@ -177,7 +177,7 @@ def decimal_str(value: Decimal) -> str:
 
     Used for storage and hashing, so equal numbers always have equal text.
     """
-    if value == 0:
+    if not value:  # zero of any exponent and sign (faster than ``value == 0``, same answer, NaN included)
         return "0"
     text = str(value)
     # str() writes a Decimal without an exponent exactly as normalize()+"f" would, but for trailing zeros
