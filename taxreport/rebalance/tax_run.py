@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.rebalance.tax_plan import TaxedPlan, tax_adjusted_plan
@@ -60,7 +60,26 @@ def ledger_inputs(ledger: Any) -> tuple[list[Any], Any]:
     return verified_events(ledger), load_table(ledger)
 
 
-def cached_context(ledger: Any, events: list[Any], rates: Any, plan: Plan, basket: Basket, now: Any, *,
+def check_inputs(ledger: Any) -> tuple[Sequence[Any], Any, tuple[int, str] | None]:
+    """A check's events, rates and the chain head the events end at (None: not known). In a process that
+    has not read the ledger yet (cron ``rebalance run --if-due``), the events are those of the engine state
+    saved by the previous check (:func:`taxreport.rebalance.tax_resume.chain_events`: only the events
+    appended since its head are read, verified to continue the chain); otherwise :func:`verified_events`."""
+    from taxreport.prices.store import load_table
+    from taxreport.rebalance import tax_resume
+
+    url = str(ledger.url)
+    if url not in _VERIFIED:
+        chain = tax_resume.chain_events(ledger, lambda: verified_events(ledger))
+        if chain is not None:
+            return chain, load_table(ledger), chain.head
+    events = verified_events(ledger)
+    cached = _VERIFIED.get(url)
+    head = (cached[0], cached[1]) if cached is not None and len(cached[2]) == len(events) else None
+    return events, load_table(ledger), head
+
+
+def cached_context(ledger: Any, events: Sequence[Any], rates: Any, plan: Plan, basket: Basket, now: Any, *,
                    fee_rate: Decimal, fx: Any) -> Any:
     """The check's :class:`~taxreport.rebalance.tax_preview.PreviewContext`, the year's summary before the
     plan read from :class:`taxreport.ledger.derived.DerivedCache` when the ledger has not changed since it
@@ -102,7 +121,7 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
     b = engine.basket
     ex = engine.exchange
     basket = replace(b, account=engine.account)
-    events, rates = ledger_inputs(engine.journal.ledger)
+    events, rates, head = check_inputs(engine.journal.ledger)
 
     def make_leg(asset: str, side: str, quantity: Decimal) -> Any:
         return order_leg(b, engine.markets, view.mids, asset, side, quantity, tickers=view.tickers,
@@ -113,6 +132,10 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
     ledger = engine.journal.ledger
     try:
         ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
+        if head is not None and ctx.engine is not None:  # for the next check, in whatever process it runs
+            from taxreport.rebalance import tax_resume
+
+            tax_resume.save_states(str(ledger.url), head, events)
         taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
                                              make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
     except TaxreportError as exc:
