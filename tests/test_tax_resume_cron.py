@@ -181,3 +181,45 @@ def test_a_chain_that_does_not_continue_from_the_saved_head_is_read_whole(tmp_pa
     led = Ledger(f"sqlite:///{tmp_path}/ledger.sqlite3")  # a new, empty ledger: its head is not the saved one
     assert tax_resume.chain_events(led, lambda: []) is None
     led.close()
+
+
+def test_a_fill_identified_in_a_new_process_resumes_from_disk(tmp_path, monkeypatch) -> None:
+    """``basket stop`` (a sale outside a check's preview) in a new process: the lots chosen for the sale from the
+    saved state and the events since are those chosen over the whole ledger, and the whole ledger is not read."""
+    import taxreport.gains as gains
+    from taxreport.ledger import Ledger
+    from taxreport.model.events import Side, Trade
+    from taxreport.rebalance.lot_identification import fill_identifier
+    from taxreport.rebalance.tax_policy import tax_aware_defaults
+    from taxreport.rebalance.types import Basket
+
+    _run(tmp_path, monkeypatch, "us", resumable=True, weeks=6)
+    basket = Basket(name="cron", exchange="paper", account="paper:main", quote="USDT",
+                    weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0),
+                    tax=tax_aware_defaults("us"))
+    url = f"sqlite:///{tmp_path}/ledger.sqlite3"
+    led = Ledger(url)
+    last = max(e.time for e in led.events())
+    led.close()
+    sale = Trade(time=last + timedelta(days=1), source="paper", external_id="stop-1", account="paper:main",
+                 side=Side.SELL, base="BTC", quote="USDT", quantity=D("0.01"), price=D(61000), fee=D(0),
+                 fee_asset="USDT", order_id="stop-1")
+
+    def identify(*, resumable: bool) -> tuple[list, int]:
+        tax_resume.forget()
+        tax_run._VERIFIED.clear()
+        calls: list[int] = []
+        real = gains.load_events
+        with monkeypatch.context() as m:
+            m.setattr(gains, "load_events", lambda ledger, request=None: calls.append(1) or real(ledger, request))
+            if not resumable:
+                m.setattr(tax_resume, "resumable", lambda code, request: False)
+            led = Ledger(url)
+            records = fill_identifier(led, basket)(sale)
+            led.close()
+        return [(r.record_type, r.data) for r in records], len(calls)
+
+    resumed, reads = identify(resumable=True)
+    whole, whole_reads = identify(resumable=False)
+    assert resumed == whole and resumed[0][0] == "lots.identified"
+    assert reads == 0 and whole_reads == 1

@@ -135,6 +135,11 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
         if head is not None and ctx.engine is not None:  # for the next check, in whatever process it runs
             from taxreport.rebalance import tax_resume
 
+            if b.tax.choose_lots:  # and for a sale identified outside a check (basket stop)
+                from taxreport.rebalance.lot_identification import keep_identification_state
+
+                keep_identification_state(events, rates, account=basket.account, jurisdiction=b.tax.jurisdiction,
+                                          quote=b.quote, now=engine.clock(), store=str(ledger.url))
             tax_resume.save_states(str(ledger.url), head, events)
         taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
                                              make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
