@@ -33,6 +33,13 @@ full computation runs):
 * the state covers an event at or after the moment of the extra rows (the plan's prices at the preview's
   moment, a fill's price): such a row may value it.
 
+**Across processes** (cron ``rebalance run --if-due``, a systemd timer, ``basket stop``): each check saves the
+states it used to a file in the user's cache folder with the chain head they cover (:func:`save_states`); the
+next process reads only the events appended since that head, verified to continue the hash chain
+(:func:`chain_events`, :class:`ChainEvents`), and resumes from the file. A missing, unreadable, edited (its
+digest), foreign (another ledger) or older (another code version) file, or a chain that does not continue from
+its head, makes the check read the ledger whole and build the state from the first event (the notes below).
+
 What a resumed summary does not reproduce: the summary's notes (price routes counted, matching notes) cover
 only the events since the state; the preview reads no note of it.
 """
@@ -608,8 +615,9 @@ def save_states(store: str, head: tuple[int, str], events: Sequence[Event]) -> b
     if not cache_enabled():
         return False
     n = len(events)
-    states = {k: replace(st, events=[]) for (s, k), st in _STATES.items()
-              if s == store and (st.events is events or len(st.events) == n)}
+    # the pools without their used-up lots (MatchState.copy): the file holds the open lots, not the history
+    states = {k: replace(st, events=[], match=None if st.match is None else st.match.copy())
+              for (s, k), st in _STATES.items() if s == store and (st.events is events or len(st.events) == n)}
     if not states:
         return False
     saved = Persisted(store, head[0], head[1], n, simulated_in(events, store=store), states)

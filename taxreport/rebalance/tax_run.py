@@ -6,7 +6,9 @@ and decisions to the plan so the executor records them in its ``rebalance.plan``
 Cost (issue #11: the per-check cost must not grow with the basket's age): the ledger's events and rates
 are read once per ledger state and the year's summary before the plan once per (ledger state, moment)
 through :class:`taxreport.ledger.derived.DerivedCache`, keyed by the chain head; a check previews its
-candidate plans against that one summary (:class:`~taxreport.rebalance.tax_preview.PreviewContext`).
+candidate plans against that one summary (:class:`~taxreport.rebalance.tax_preview.PreviewContext`). In a new
+process per check (cron), the engine state the previous check saved is resumed and only the events appended
+since its chain head are read (:func:`check_inputs`, :mod:`taxreport.rebalance.tax_resume`).
 """
 
 from __future__ import annotations
