@@ -4,10 +4,12 @@ every ``--every`` weeks we time one complete scheduled check (recover + sync the
 plan from its own holdings + trade) in a fresh process-like state: a new Executor and Journal that
 start from the book checkpoint, like a cron ``rebalance run --if-due``.
 
-Usage: ``.venv/bin/python benchmarks/bench_basket_age.py [WEEKS] [--every K] [--tax us|uk|de|au|ca] [--full]``
+Usage: ``.venv/bin/python benchmarks/bench_basket_age.py [WEEKS] [--every K] [--tax us|uk|de|au|ca] [--full|--cron]``
 (default 104, 13). ``--tax`` makes the basket tax-aware (every policy of that country; a non-USD country gets
 a stored daily USD rate to its currency and ``--fx``); ``--full`` turns off the resumed tax engine
-(:mod:`taxreport.rebalance.tax_resume`) to compare with the computation over the whole ledger at every check.
+(:mod:`taxreport.rebalance.tax_resume`) to compare with the computation over the whole ledger at every check; ``--cron`` runs every check as a new
+process does (cron ``rebalance run --if-due``, a systemd timer): a new Ledger object and no engine state or
+verified events in memory, only the engine state the previous check saved on disk (``tax_resume.save_states``).
 Two figures: the whole check including its trades (dominated by the ledger's appends, one transaction
 per order intent, update and fill), and the bot's own part (book sync from the checkpoint, recovery,
 balances, plan). Flat means the last figure is about the first one, not ten times it.
@@ -34,6 +36,8 @@ def main() -> None:
                     help="a tax-aware basket (issue #15): [tax] with every policy of that country on; adds the "
                          "tax step's own time (preview + policies) as a column")
     ap.add_argument("--full", action="store_true", help="no resumed tax engine: the whole ledger at every check")
+    ap.add_argument("--cron", action="store_true", help="every check as in a new process: nothing kept in memory "
+                    "between checks (the engine state the previous check saved on disk is read back)")
     ap.add_argument("--start", default="2026-01-05", help="the first week (UTC date); the UK's allowance table "
                     "ends with 2025-26, so --tax uk needs e.g. --start 2023-04-10 for 157 weeks")
     args = ap.parse_args()
@@ -85,8 +89,21 @@ def main() -> None:
         state = RunnerState()
         print(f"{'week':>5} {'ledger rows':>12} {'check+trade (ms)':>17} {'bot part (ms)':>14}"
               + (f" {'tax step (ms)':>14}" if args.tax else ""))
+        url = str(led.url)
+
+        def new_process() -> None:  # what a new process starts without: the in-memory states and reads
+            nonlocal led
+            if args.cron:
+                from taxreport.rebalance import tax_resume, tax_run
+
+                tax_resume.forget()
+                tax_run._VERIFIED.clear()
+                led.close()
+                led = Ledger(url)
+
         for week in range(args.weeks):
             ex.set_price("BTC", ex.prices["BTC/USDT"] * (D(1) + (D(3) if week % 2 else D(-3)) / 100))
+            new_process()
             engine = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock,
                               config=ExecConfig(fill_timeout=10, poll_interval=5))
             engine.tax_fx = fx
@@ -96,6 +113,7 @@ def main() -> None:
             if week % args.every == 0 or week == args.weeks - 1:
                 # the bot's own part of a check, as a new process does it: load the book checkpoint and
                 # read the rows since, recover, fetch balances/tickers, plan from the basket's holdings
+                new_process()
                 fresh = Executor(led, ex, basket, account="paper:main", sleep=ex.advance, clock=ex.clock)
                 fresh.tax_fx = fx
                 t0 = time.perf_counter()
@@ -108,7 +126,8 @@ def main() -> None:
                     from taxreport.rebalance.tax_run import adjust_check
 
                     t0 = time.perf_counter()
-                    adjust_check(fresh, view, planned, replan=lambda b: plan_for(fresh, view, basket=b))
+                    adjust_check(fresh, view, planned,
+                                 replan=lambda b, fresh=fresh, view=view: plan_for(fresh, view, basket=b))
                     tax = f" {(time.perf_counter() - t0) * 1000:>14.1f}"
                 print(f"{week + 1:>5} {led.count():>12} {took * 1000:>17.1f} {own * 1000:>14.1f}{tax}")
             ex.advance(7 * 86400)

@@ -42,11 +42,10 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     sale's disposal ref. Raises the engine's error when a sale has no lots to identify. ``resume_store``: the
     engine resumes from the state saved there at an earlier call (:mod:`taxreport.rebalance.tax_resume`: the
     same lots, in a time that does not grow with the ledger)."""
-    from taxreport.gains import GainsRequest, compute_request
+    from taxreport.gains import compute_request
     from taxreport.jurisdictions.base import get
-    from taxreport.model.assets import STABLECOINS
     from taxreport.rebalance.tax_policy import CHOOSE_LOTS
-    from taxreport.rebalance.tax_preview import is_simulated, ledger_at, minimising_selections, rows_of, year_of
+    from taxreport.rebalance.tax_preview import ledger_at, minimising_selections, rows_of
 
     j = get(jurisdiction)
     if j.code not in CHOOSE_LOTS:
@@ -56,22 +55,18 @@ def identify_lots(events: Sequence[Event], rates: RateTable | Sequence[tuple], s
     moment = now or max(t.time for t in sells)
     base_rows = rows_of(rates) if isinstance(rates, RateTable) else list(rates)
     table = RateTable.from_rows(base_rows + [(t.base, t.quote, t.time, t.price, "fill price") for t in sells])
-    peg = {quote: "USD"} if quote in STABLECOINS and quote != "EURC" else {}
-    # method specific: the lots identified at earlier sales (recorded) are gone; unnamed sales are FIFO (FAQ Q41)
-    request = GainsRequest(jurisdiction=j.code, year=year_of(j.code, moment), method="specific",
-                           via=tuple(dict.fromkeys(["USD", quote])),
-                           peg=peg, rate_lookback_days=7,
-                           include_simulated=any(is_simulated(events, t.account) for t in sells))
+    request = _request(j.code, quote, moment, _simulated(events, sells, resume_store))
     resumed = None
     if resume_store is not None:
         from taxreport.rebalance import tax_resume
 
-        resumed = tax_resume.resume(events if isinstance(events, list) else list(events), base_rows, table, request,
-                                    moment, store=resume_store, extras_from=min(t.time for t in sells))
+        listed = events if isinstance(events, (list, tax_resume.ChainEvents)) else list(events)
+        resumed = tax_resume.resume(listed, base_rows, table, request, moment, store=resume_store,
+                                    extras_from=min(t.time for t in sells))
     if resumed is not None:  # every event is at or before the moment
         before, after = resumed.summary(), resumed.summary(list(sells))
     else:
-        past: list[Event] = ledger_at(events, moment)
+        past: list[Event] = ledger_at(list(events), moment)
         before = compute_request(past, table, request)
         after = compute_request(past + list(sells), table, request)
     keys = {t.natural_key: _Sold(t.base) for t in sells}
@@ -104,6 +99,50 @@ def identification_records(selections: Mapping[str, list[tuple[str, Decimal | No
                                 "lots": [{"lot": lot, "quantity": str(q) if q is not None else None}
                                          for lot, q in lots]}))
     return out
+
+
+def _request(code: str, quote: str, moment: datetime, include_simulated: bool) -> Any:
+    """The engine request an identification at ``moment`` runs."""
+    from taxreport.gains import GainsRequest
+    from taxreport.model.assets import STABLECOINS
+    from taxreport.rebalance.tax_preview import year_of
+
+    peg = {quote: "USD"} if quote in STABLECOINS and quote != "EURC" else {}
+    # method specific: the lots identified at earlier sales (recorded) are gone; unnamed sales are FIFO (FAQ Q41)
+    return GainsRequest(jurisdiction=code, year=year_of(code, moment), method="specific",
+                        via=tuple(dict.fromkeys(["USD", quote])), peg=peg, rate_lookback_days=7,
+                        include_simulated=include_simulated)
+
+
+def keep_identification_state(events: Sequence[Event], rates: RateTable | Sequence[tuple], *, account: str,
+                              jurisdiction: str, quote: str, now: datetime, store: str) -> None:
+    """Bring the engine state an identification at ``now`` resumes from (:func:`identify_lots`) up to
+    ``events``, so that it is saved with the check's (:func:`taxreport.rebalance.tax_resume.save_states`): a sale
+    identified later in a new process (``basket stop``, a fill recovered after a crash) then reads only the events
+    since. Errors are left to the identification itself."""
+    from taxreport.jurisdictions.base import get
+    from taxreport.rebalance import tax_resume
+    from taxreport.rebalance.tax_preview import rows_of
+
+    base_rows = rows_of(rates) if isinstance(rates, RateTable) else list(rates)
+    request = _request(get(jurisdiction).code, quote, now, account in tax_resume.simulated_in(events, store=store))
+    listed = events if isinstance(events, (list, tax_resume.ChainEvents)) else list(events)
+    try:
+        tax_resume.resume(listed, base_rows, RateTable.from_rows(base_rows), request, now, store=store)
+    except TaxreportError:
+        pass
+
+
+def _simulated(events: Sequence[Event], sells: Sequence[Trade], store: str | None) -> bool:
+    """Whether a sale's account is declared simulated (read on from the previous call under ``store``)."""
+    from taxreport.rebalance.tax_preview import is_simulated
+
+    if store is None:
+        return any(is_simulated(events, t.account) for t in sells)
+    from taxreport.rebalance import tax_resume
+
+    declared = tax_resume.simulated_in(events, store=store)
+    return any(t.account in declared for t in sells)
 
 
 def recorded_selections(events: Iterable[Event], *, until: datetime | None = None) -> Selections:
@@ -172,7 +211,6 @@ def fill_identifier(ledger: Any, basket: Any, *, context: Any = None) -> Callabl
     preview ``context``, from the lots it saw: :func:`identify_in_context`). If the engine cannot
     identify (no lots, a rate missing) the fill is still written, with a ``lots.unidentified`` record
     saying why: the sale then falls back to FIFO (IRS FAQ Q41), never to a guess."""
-    from taxreport.prices.store import load_table
     from taxreport.rebalance.journal import RECORD_SOURCE
 
     used: dict[str, Decimal] = {}
@@ -181,11 +219,14 @@ def fill_identifier(ledger: Any, basket: Any, *, context: Any = None) -> Callabl
         try:
             chosen = identify_in_context(context, trade, used) if context is not None else None
             if chosen is None:
-                from taxreport.rebalance.tax_run import verified_events
+                from taxreport.rebalance import tax_resume
+                from taxreport.rebalance.tax_run import check_inputs
 
-                chosen = identify_lots(verified_events(ledger), load_table(ledger), [trade],
-                                       jurisdiction=basket.tax.jurisdiction, quote=trade.quote, now=trade.time,
-                                       resume_store=str(ledger.url))
+                events, rates, head = check_inputs(ledger)  # a new process: the events since the saved state
+                chosen = identify_lots(events, rates, [trade], jurisdiction=basket.tax.jurisdiction,
+                                       quote=trade.quote, now=trade.time, resume_store=str(ledger.url))
+                if head is not None:
+                    tax_resume.save_states(str(ledger.url), head, events)
             return list(identification_records(chosen, [trade], jurisdiction=basket.tax.jurisdiction,
                                                source=RECORD_SOURCE, basket=basket.name))
         except TaxreportError as exc:

@@ -153,7 +153,7 @@ class PreviewContext:
     fx: Mapping[str, Decimal] | None
     table: RateTable
     request: Any  # taxreport.gains.GainsRequest
-    past: list[Event]
+    past: Sequence[Event]  # the ledger as of now (a ChainEvents: read whole only when a step needs it)
     simulated: bool
     before: YearSummary | None = None
     error: str | None = None
@@ -166,7 +166,7 @@ class PreviewContext:
             return self.engine.summary(hypothetical, request)  # type: ignore[no-any-return]
         from taxreport.gains import compute_request
 
-        return compute_request(self.past + list(hypothetical), self.table, request)
+        return compute_request(list(self.past) + list(hypothetical), self.table, request)
 
     def held(self, asset: str) -> list[HeldLot]:
         """The open lots of ``asset`` in the basket's account before the plan (tax currency)."""
@@ -218,11 +218,11 @@ def prepare(events: Sequence[Event], rates: RateTable | Sequence[tuple], plan: P
                            include_simulated=simulated)
     resumed = None
     if resume_store is not None:
-        resumed = tax_resume.resume(events if isinstance(events, list) else list(events), base_rows, table, request,
-                                    now, store=resume_store)
+        listed = events if isinstance(events, (list, tax_resume.ChainEvents)) else list(events)
+        resumed = tax_resume.resume(listed, base_rows, table, request, now, store=resume_store)
     if resumed is not None:  # every event is at or before now (the ledger as it stood then)
-        ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request,
-                             events if isinstance(events, list) else list(events), simulated, engine=resumed)
+        ctx = PreviewContext(basket, settings, now, year, method, fee_rate, fx, table, request, listed, simulated,
+                             engine=resumed)
         try:
             ctx.before = resumed.summary()
         except TaxreportError as exc:

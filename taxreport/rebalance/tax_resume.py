@@ -33,13 +33,24 @@ full computation runs):
 * the state covers an event at or after the moment of the extra rows (the plan's prices at the preview's
   moment, a fill's price): such a row may value it.
 
+**Across processes** (cron ``rebalance run --if-due``, a systemd timer, ``basket stop``): each check saves the
+states it used to a file in the user's cache folder with the chain head they cover (:func:`save_states`); the
+next process reads only the events appended since that head, verified to continue the hash chain
+(:func:`chain_events`, :class:`ChainEvents`), and resumes from the file. A missing, unreadable, edited (its
+digest), foreign (another ledger) or older (another code version) file, or a chain that does not continue from
+its head, makes the check read the ledger whole and build the state from the first event (the notes below).
+
 What a resumed summary does not reproduce: the summary's notes (price routes counted, matching notes) cover
 only the events since the state; the preview reads no note of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
@@ -58,7 +69,8 @@ class EngineState:
     """The engine's state after ``events`` (module doc): pools, the year's results so far, simulated accounts."""
 
     key: tuple[Any, ...]  # what the matching depends on besides the events and rates (country, method, options)
-    events: list[Event]  # the events covered, in ledger order (compared by identity with a later list)
+    events: Sequence[Event]  # the events covered, in ledger order (compared by identity with a later list;
+    # a ChainEvents in a new process; empty in the saved file, which covers a chain head instead: Persisted)
     rows: list[tuple[Any, ...]]  # the stored rate rows they were valued with (the plan's prices at now left out)
     last_time: datetime | None
     simulated: frozenset[str]
@@ -122,7 +134,9 @@ def _continues(state: EngineState, events: Sequence[Event]) -> bool:
     """Whether ``events`` starts with the state's events (the same objects in a long-running process: the list
     comparison stops at identity, so this costs a pointer comparison per event)."""
     n = len(state.events)
-    return len(events) >= n and state.events == list(events[:n])
+    if state.events is events:
+        return True
+    return len(events) >= n and list(state.events) == list(events[:n])
 
 
 def _simple(e: Event) -> bool:
@@ -155,7 +169,7 @@ class Resumed:
             if any(_day(m, ctx.tz) < st.window.last_day for m in moves):  # not after what the state has seen
                 from taxreport.gains import compute_request
 
-                return compute_request(st.events + list(extra), self.table, req)
+                return compute_request(list(st.events) + list(extra), self.table, req)
             matched = get(self.code).rules.match(ctx, st.window.inputs + moves)
             later = [r for r in matched.results if _day_of(r.time, ctx.tz) > st.window.cut]
             return _summarise(self.code, ctx, [r for r in st.results if r.time >= ctx.start] + later,
@@ -300,7 +314,7 @@ def _summarise(code: str, ctx: Context, results: list[DisposalResult], open_lots
 
 
 @in_money_context
-def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any, now: datetime, *,
+def resume(events: Sequence[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any, now: datetime, *,
            store: str, extras_from: datetime | None = None) -> Resumed | None:
     """The check's engine at ``now`` over ``events`` (the ledger, every event at or before ``now``), resumed from
     the state saved under ``store`` when it covers a prefix of them, else built from the first event; the new
@@ -321,12 +335,21 @@ def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any
             state = _resumed(code, ctx, opts, key, saved, events, base_rows, table, request, now)
         except Exception:  # noqa: BLE001 - built from the first event below (the full computation says why)
             state = None
+    disk = events.saved.states.get(key) if isinstance(events, ChainEvents) and state is None else None
+    if disk is not None and isinstance(events, ChainEvents) and disk.since <= ctx.start \
+            and (disk.last_time is None or disk.last_time < fresh) and _same_rates(disk, base_rows):
+        try:  # a new process: the state saved on disk after the chain's head it covers, and the events since
+            state = _resumed(code, ctx, opts, key, disk, events, base_rows, table, request, now,
+                             covered=events.saved.count)
+        except Exception:  # noqa: BLE001 - built from the first event below (the full computation says why)
+            state = None
     if state is None:
         from taxreport.rebalance.tax_preview import ledger_at
 
-        if len(ledger_at(events, now)) != len(events):  # an event after now, or a correction of one
+        whole = _all(events)  # a new process with no usable saved state reads the ledger whole here
+        if len(ledger_at(whole, now)) != len(whole):  # an event after now, or a correction of one
             return None
-        state = _built(code, ctx, opts, key, events, base_rows, table, request)
+        state = _built(code, ctx, opts, key, whole, base_rows, table, request)
         if state is None:
             return None
     if state.last_time is None or state.last_time < fresh:
@@ -335,13 +358,14 @@ def resume(events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any
 
 
 def _resumed(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], saved: EngineState,
-             events: list[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any,
-             now: datetime) -> EngineState | None:
-    """The saved state advanced by the events since (None when one of them cannot be read alone)."""
+             events: Sequence[Event], base_rows: Sequence[tuple[Any, ...]], table: Any, request: Any,
+             now: datetime, covered: int | None = None) -> EngineState | None:
+    """The saved state advanced by the events since (None when one of them cannot be read alone); ``covered``:
+    how many of ``events`` it covers (default: its own events)."""
     from taxreport.gains import year_cutoff
     from taxreport.rebalance.lot_identification import recorded_selections
 
-    new = events[len(saved.events):]
+    new = list(events[len(saved.events) if covered is None else covered:])
     last = saved.last_time
     if not all(_simple(e) and e.time <= now and (last is None or e.time >= last) for e in new):
         return None
@@ -353,7 +377,7 @@ def _resumed(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...]
         if any(_day(m, ctx.tz) < saved.window.last_day for m in moves):
             return None
         window, final = _window(code, ctx, saved.window.inputs + moves, saved.window, kept, ctx.start)
-        return EngineState(key, list(events), list(base_rows), last_time, saved.simulated, None, ctx.start, final,
+        return EngineState(key, _kept(events), list(base_rows), last_time, saved.simulated, None, ctx.start, final,
                            window)
     assert saved.match is not None
     recorded = recorded_selections(new, until=year_cutoff(get(code), request.year)) \
@@ -361,7 +385,7 @@ def _resumed(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...]
     match = saved.match.copy() if new else saved.match
     results, _, _ = _advance(code, ctx, opts, table, list(new), match, saved.simulated, request.include_simulated,
                              recorded or None)
-    return EngineState(key, list(events), list(base_rows), last_time, saved.simulated, match, ctx.start,
+    return EngineState(key, _kept(events), list(base_rows), last_time, saved.simulated, match, ctx.start,
                        kept + results)
 
 
@@ -396,7 +420,7 @@ def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], 
             if any(type(m) is Move for m in movements):  # units to and from own wallets: not resumed
                 return None
             window, final = _window(code, ctx, movements, None, [], ctx.start)
-            return EngineState(key, list(events), list(rows), last, sim, None, ctx.start, final, window)
+            return EngineState(key, _kept(events), list(rows), last, sim, None, ctx.start, final, window)
         recorded = recorded_selections(events, until=cutoff) if request.method == "specific" else None
         match = MatchState()
         matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
@@ -407,7 +431,7 @@ def _built(code: str, ctx: Context, opts: dict[str, Any], key: tuple[Any, ...], 
     rules = j.rules
     assert isinstance(rules, LotRules)
     results = [r for md in matched.disposals if md.disposal.time >= ctx.start for r in rules.results(ctx, md)]
-    return EngineState(key, list(events), list(rows), last, sim, match, ctx.start, results)
+    return EngineState(key, _kept(events), list(rows), last, sim, match, ctx.start, results)
 
 
 def forget(store: str | None = None) -> None:
@@ -430,6 +454,10 @@ def simulated_in(events: Sequence[Event], *, store: str) -> frozenset[str]:
     from taxreport.model.events import AccountDeclaration, Reversal
     from taxreport.simulated import simulated_accounts
 
+    if isinstance(events, ChainEvents) and events._whole is None and \
+            not any(type(e) is Reversal for e in events.tail):  # the saved accounts and the declarations since
+        return events.saved.simulated | {e.account for e in events.tail
+                                         if type(e) is AccountDeclaration and e.simulated}
     saved = _SIMULATED.get(store)
     items = list(events)
     found: frozenset[str] | None = None
@@ -441,3 +469,169 @@ def simulated_in(events: Sequence[Event], *, store: str) -> frozenset[str]:
         found = frozenset(simulated_accounts(items))
     _SIMULATED[store] = (items, found)
     return found
+
+
+def _kept(events: Sequence[Event]) -> Sequence[Event]:
+    """The events a state covers: a copy of a list (the caller's list may change), a ChainEvents as it is."""
+    return events if isinstance(events, ChainEvents) else list(events)
+
+
+def _all(events: Sequence[Event]) -> list[Event]:
+    return events.full() if isinstance(events, ChainEvents) else events if isinstance(events, list) else list(events)
+
+
+# --- the state across processes (cron ``rebalance run --if-due``, a systemd timer, ``basket stop``) -----------
+#
+# A check in a new process finds no state in ``_STATES``. The states a check used are saved in a file of the
+# user's cache folder, one per ledger (``<cache>/tax-resume/<id>.state``), with the chain head (seq and hash)
+# and the number of events they cover. The next process reads the file, asks the ledger for the events appended
+# since that head (:meth:`taxreport.ledger.Ledger.appended_since`: verified to continue the hash chain from it;
+# None when it does not: rows deleted, a head that went back, a bad row) and resumes from the saved state with
+# those events alone (:class:`ChainEvents`): the events before the head are neither read nor decoded unless a
+# step needs them (an event since that rereads the past, a new tax year's state, a full computation), which
+# then reads and verifies the ledger whole (the loader). The file holds lots, amounts, times and rate rows: no
+# secret. It is refused, and the state built from the first event, when it is missing, unreadable, written by
+# another code version (:func:`taxreport.ledger.derived.code_version`), for another ledger, or its content is
+# not the one its digest names (an edit); an edit that recomputes the digest is out of reach, as for the
+# derived cache (whoever can write the user's cache folder can run code as the user).
+
+_MAGIC = b"taxreport-tax-resume 1\n"
+
+
+@dataclass
+class Persisted:
+    """What the file holds: the states saved after the events up to ``head`` (``count`` events)."""
+
+    store: str
+    head_seq: int
+    head_hash: str
+    count: int
+    simulated: frozenset[str]  # the accounts declared simulated in those events (simulated_in)
+    states: dict[tuple[Any, ...], EngineState]  # by key; their ``events`` empty (the head says which)
+
+
+class ChainEvents(Sequence[Event]):
+    """The ledger's verified events up to ``head``: the ``saved.count`` events a saved state covers (not read
+    unless needed: ``load()``, the ledger's events read and verified whole) and the ``tail`` appended since."""
+
+    def __init__(self, saved: Persisted, tail: list[Event], head: tuple[int, str],
+                 load: Callable[[], list[Event]]) -> None:
+        self.saved = saved
+        self.tail = tail
+        self.head = head
+        self._load = load
+        self._n = saved.count + len(tail)
+        self._whole: list[Event] | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def full(self) -> list[Event]:
+        """Every event (the ledger read whole, the first time)."""
+        if self._whole is None:
+            items = self._load()
+            if len(items) < self._n:
+                from taxreport.errors import TaxreportError
+
+                raise TaxreportError("the ledger holds fewer events than its chain head said a moment ago")
+            self._whole = items[:self._n]
+        return self._whole
+
+    def __getitem__(self, i: Any) -> Any:
+        c = self.saved.count
+        if self._whole is None:
+            if isinstance(i, slice):
+                start, stop, step = i.indices(self._n)
+                if step == 1 and start >= c:
+                    return self.tail[start - c:max(stop - c, 0)]
+            elif isinstance(i, int) and c <= (i if i >= 0 else i + self._n) < self._n:
+                return self.tail[(i if i >= 0 else i + self._n) - c]
+        return self.full()[i]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.full())
+
+
+def _state_file(store: str) -> Path:
+    from taxreport.ledger.derived import cache_root
+
+    return cache_root() / "tax-resume" / f"{hashlib.sha256(store.encode()).hexdigest()[:24]}.state"
+
+
+def _digest(body: bytes) -> bytes:
+    from taxreport.ledger.derived import code_version
+
+    return hashlib.sha256(code_version().encode() + b"\0" + body).hexdigest().encode()
+
+
+def read_saved(store: str) -> Persisted | None:
+    """The states saved for ``store`` (None: none, unreadable, another code version, edited: module notes)."""
+    from taxreport.ledger.derived import cache_enabled
+
+    if not cache_enabled():
+        return None
+    try:
+        data = _state_file(store).read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(_MAGIC):
+        return None
+    digest, sep, body = data[len(_MAGIC):].partition(b"\n")
+    if not sep or digest != _digest(body):  # an edit, a truncated write or another code version
+        return None
+    try:
+        saved = pickle.loads(body)
+    except Exception:  # noqa: BLE001 - an unreadable state is rebuilt, never trusted
+        return None
+    if not isinstance(saved, Persisted) or saved.store != store:
+        return None
+    return saved
+
+
+def chain_events(ledger: Any, load: Callable[[], list[Event]]) -> ChainEvents | None:
+    """The ledger's events as a check in a new process needs them (:class:`ChainEvents`): the saved state's head
+    and the events appended since, verified to continue the chain; None when there is no usable saved state or
+    the chain does not continue from its head (the caller reads the ledger whole)."""
+    store = str(ledger.url)
+    saved = read_saved(store)
+    if saved is None:
+        return None
+    appended = ledger.appended_since(saved.head_seq, saved.head_hash)
+    if appended is None:
+        return None
+    seq, digest, new = appended
+    return ChainEvents(saved, list(new), (seq, digest), load)
+
+
+def save_states(store: str, head: tuple[int, str], events: Sequence[Event]) -> bool:
+    """Write the states this process holds for ``store`` that cover exactly ``events`` (the ledger up to
+    ``head``), for the next process (atomically: a reader sees the old file or the new one). False when
+    nothing was written (no such state, cache off or not writable)."""
+    import os
+    import tempfile
+
+    from taxreport.ledger.derived import cache_enabled
+
+    if not cache_enabled():
+        return False
+    n = len(events)
+    # the pools without their used-up lots (MatchState.copy): the file holds the open lots, not the history
+    states = {k: replace(st, events=[], match=None if st.match is None else st.match.copy())
+              for (s, k), st in _STATES.items() if s == store and (st.events is events or len(st.events) == n)}
+    if not states:
+        return False
+    saved = Persisted(store, head[0], head[1], n, simulated_in(events, store=store), states)
+    path = _state_file(store)
+    tmp: str | None = None
+    try:
+        body = pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_MAGIC + _digest(body) + b"\n" + body)
+        os.replace(tmp, path)
+        return True
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return False

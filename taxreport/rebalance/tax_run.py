@@ -6,14 +6,16 @@ and decisions to the plan so the executor records them in its ``rebalance.plan``
 Cost (issue #11: the per-check cost must not grow with the basket's age): the ledger's events and rates
 are read once per ledger state and the year's summary before the plan once per (ledger state, moment)
 through :class:`taxreport.ledger.derived.DerivedCache`, keyed by the chain head; a check previews its
-candidate plans against that one summary (:class:`~taxreport.rebalance.tax_preview.PreviewContext`).
+candidate plans against that one summary (:class:`~taxreport.rebalance.tax_preview.PreviewContext`). In a new
+process per check (cron), the engine state the previous check saved is resumed and only the events appended
+since its chain head are read (:func:`check_inputs`, :mod:`taxreport.rebalance.tax_resume`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.rebalance.tax_plan import TaxedPlan, tax_adjusted_plan
@@ -60,7 +62,26 @@ def ledger_inputs(ledger: Any) -> tuple[list[Any], Any]:
     return verified_events(ledger), load_table(ledger)
 
 
-def cached_context(ledger: Any, events: list[Any], rates: Any, plan: Plan, basket: Basket, now: Any, *,
+def check_inputs(ledger: Any) -> tuple[Sequence[Any], Any, tuple[int, str] | None]:
+    """A check's events, rates and the chain head the events end at (None: not known). In a process that
+    has not read the ledger yet (cron ``rebalance run --if-due``), the events are those of the engine state
+    saved by the previous check (:func:`taxreport.rebalance.tax_resume.chain_events`: only the events
+    appended since its head are read, verified to continue the chain); otherwise :func:`verified_events`."""
+    from taxreport.prices.store import load_table
+    from taxreport.rebalance import tax_resume
+
+    url = str(ledger.url)
+    if url not in _VERIFIED:
+        chain = tax_resume.chain_events(ledger, lambda: verified_events(ledger))
+        if chain is not None:
+            return chain, load_table(ledger), chain.head
+    events = verified_events(ledger)
+    cached = _VERIFIED.get(url)
+    head = (cached[0], cached[1]) if cached is not None and len(cached[2]) == len(events) else None
+    return events, load_table(ledger), head
+
+
+def cached_context(ledger: Any, events: Sequence[Any], rates: Any, plan: Plan, basket: Basket, now: Any, *,
                    fee_rate: Decimal, fx: Any) -> Any:
     """The check's :class:`~taxreport.rebalance.tax_preview.PreviewContext`, the year's summary before the
     plan read from :class:`taxreport.ledger.derived.DerivedCache` when the ledger has not changed since it
@@ -102,7 +123,7 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
     b = engine.basket
     ex = engine.exchange
     basket = replace(b, account=engine.account)
-    events, rates = ledger_inputs(engine.journal.ledger)
+    events, rates, head = check_inputs(engine.journal.ledger)
 
     def make_leg(asset: str, side: str, quantity: Decimal) -> Any:
         return order_leg(b, engine.markets, view.mids, asset, side, quantity, tickers=view.tickers,
@@ -113,6 +134,15 @@ def adjust_check(engine: Any, view: Any, plan: Plan, *, replan: Callable[[Basket
     ledger = engine.journal.ledger
     try:
         ctx = cached_context(ledger, events, rates, plan, basket, engine.clock(), fee_rate=fee, fx=fx)
+        if head is not None and ctx.engine is not None:  # for the next check, in whatever process it runs
+            from taxreport.rebalance import tax_resume
+
+            if b.tax.choose_lots:  # and for a sale identified outside a check (basket stop)
+                from taxreport.rebalance.lot_identification import keep_identification_state
+
+                keep_identification_state(events, rates, account=basket.account, jurisdiction=b.tax.jurisdiction,
+                                          quote=b.quote, now=engine.clock(), store=str(ledger.url))
+            tax_resume.save_states(str(ledger.url), head, events)
         taxed: TaxedPlan = tax_adjusted_plan(events, rates, plan, basket, engine.clock(), replan=replan,
                                              make_leg=make_leg, fx=fx, fee_rate=fee, context=ctx)
     except TaxreportError as exc:
