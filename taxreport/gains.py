@@ -44,7 +44,7 @@ from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
@@ -54,6 +54,9 @@ from taxreport.lots.valuation import SwapStats, value_events, value_legs
 from taxreport.model.events import Event
 from taxreport.model.money import in_money_context
 from taxreport.prices.rates import Pricer, RateTable
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class GainsRequest:
@@ -285,6 +288,16 @@ YearHook = Callable[[GainsRequest, YearSummary], object]
 
 
 def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None = None) -> YearSummary:
+    """The tax year's summary from a ledger (:func:`gains_for_as`, the summary as it is)."""
+    return gains_for_as(ledger, request, _itself, each_year=each_year)
+
+
+def _itself(summary: YearSummary) -> YearSummary:
+    return summary
+
+
+def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummary], T], *,
+                 each_year: YearHook | None = None) -> T:
     """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine. Computed once
     per verified ledger state and request (:mod:`taxreport.ledger.derived`: a repeated call on an unchanged
     ledger reads the stored summary without walking the chain again).
@@ -296,11 +309,15 @@ def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None 
     beside the events. A year that cannot be computed (blocking review items, missing rates) is not stored
     and is left to its own call to report; the year asked for reports its error as before. ``each_year(request,
     summary)`` is called, inside the ledger's pin, for each other year computed that way (the ``gains`` command
-    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`)."""
+    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`).
+
+    Returned: ``shape(summary)``, called as soon as the year's summary is computed and stored (inside the one
+    pass, before the later years are computed), so that a caller that only needs a document of the summary
+    (``gains --format json``) does not hold the summary itself while the other years are computed."""
     from taxreport.prices.store import load_table
 
     if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
-        return compute_request(load_events(ledger, request), load_table(ledger), request)
+        return shape(compute_request(load_events(ledger, request), load_table(ledger), request))
     from taxreport import progress
     from taxreport.ledger.derived import cache_for
 
@@ -308,23 +325,28 @@ def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None 
         cache = cache_for(ledger)
         hit = cache.lookup(CACHE_NAME, _cache_key(request))
         if hit is not None:
-            return hit  # type: ignore[no-any-return]
+            return shape(hit)
         cache.misses += 1
+
+        def stored(summary: YearSummary) -> T:
+            cache.put(CACHE_NAME, _cache_key(request), summary)
+            return shape(summary)
+
         with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]):
             events = load_events(ledger, request)  # the year asked for is refused first if it is blocked
             table = load_table(ledger)
             if cache.pinned_state() is not None:  # the other years are worth computing only if they are kept
                 others = [y for y in _ledger_years(ledger, request) if y != request.year]
                 result = _fill_years(ledger, events, table, request, others, keep=(), strict=False,
-                                     computed=each_year, asked=request.year)[request.year]
+                                     computed=each_year, asked=request.year, asked_as=stored)[request.year]
             else:
                 result = _one_year(events, table, request)
+                if not isinstance(result, TaxreportError):
+                    result = stored(result)
             if isinstance(result, TaxreportError):
                 raise result
-            summary = result
             del events
-            cache.put(CACHE_NAME, _cache_key(request), summary)
-        return summary
+        return result  # type: ignore[no-any-return]
 
 
 def _ledger_years(ledger: Any, request: GainsRequest) -> list[str]:
@@ -345,14 +367,14 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
 def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
                 years: Sequence[str], *, keep: Iterable[str] | None, strict: bool,
                 advance: Callable[[], object] | None = None, computed: YearHook | None = None,
-                asked: str | None = None) -> dict[str, Any]:
+                asked: str | None = None, asked_as: Callable[[YearSummary], Any] | None = None) -> dict[str, Any]:
     """Each of ``years`` from the cache or computed and stored (inside the ledger's pin), the missing ones in
     one pass (:func:`stream_request_years`: each stored as it comes, so one year's summary is held at a time).
     Returns the summaries of ``keep`` (every year when None; the others are dropped once stored).
     ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising (``strict``:
     the first such year, in the order of ``years``, raises its error). ``asked``: a year (already checked for
-    blocking review items) computed in the same pass and returned as it is (its summary or its error), not
-    stored."""
+    blocking review items) computed in the same pass and returned as it is (its error, or its summary, or
+    ``asked_as(summary)`` called as soon as it is computed), not stored here."""
     from dataclasses import replace
 
     from taxreport.ledger.derived import cache_for
@@ -384,7 +406,8 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
 
     def store(year: str, result: YearResult) -> None:
         if year == asked:
-            out[year] = result
+            out[year] = asked_as(result) if asked_as is not None and not isinstance(result, TaxreportError) \
+                else result
             return
         if isinstance(result, TaxreportError):
             errors[year] = result

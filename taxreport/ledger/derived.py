@@ -67,7 +67,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
@@ -418,6 +418,17 @@ class DerivedCache:
         self.hits += 1
         return value
 
+    def lookup_bytes(self, name: str, key: Mapping[str, Any]) -> bytes | None:
+        """:meth:`lookup` of a document stored with :meth:`put_bytes` (None: not stored, or not pinned)."""
+        state = self.pinned_state()
+        if state is None:
+            return None
+        value = self._get(state, name, key, ".bytes", _read_bytes)
+        if value is _MISSING:
+            return None
+        self.hits += 1
+        return value  # type: ignore[no-any-return]
+
     def _get(self, state: str, name: str, key: Mapping[str, Any], suffix: str, read: Callable[[Any], Any]) -> Any:
         """The stored value, or ``_MISSING``."""
         path = self._path(state, name, key, suffix)
@@ -443,8 +454,9 @@ class DerivedCache:
             return False
         return self._put(state, self._path(state, name, key, ".pickle"), value, _write_pickle)
 
-    def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes) -> bool:
-        """:meth:`put` for what :meth:`get_or_compute_bytes` of ``(name, key)`` would compute."""
+    def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes | Sequence[bytes]) -> bool:
+        """:meth:`put` for what :meth:`get_or_compute_bytes` of ``(name, key)`` would compute (or its pieces:
+        their concatenation is the document, written to its one file piece by piece)."""
         state = self.pinned_state()
         if state is None:
             return False
@@ -538,8 +550,11 @@ def _read_bytes(fh: Any) -> bytes:
     return fh.read()  # type: ignore[no-any-return]
 
 
-def _write_bytes(value: bytes, fh: Any) -> None:
-    fh.write(value)
+def _write_bytes(value: bytes | Sequence[bytes], fh: Any) -> None:
+    if isinstance(value, (bytes, bytearray)):
+        fh.write(value)
+    else:
+        fh.writelines(value)
 
 
 def _read_pickle(fh: Any) -> Any:

@@ -1,0 +1,63 @@
+"""The ``gains --format json`` document written in pieces (taxreport/cli/gains_cmd.py ``summary_document``: the
+disposals encoded a block at a time, so a 1M-trade year never exists whole as Python objects or text) is the
+document ``json_text(summary_json(...))`` writes, byte for byte: checked against main's sha256 of every year's
+document over the seeded random ledgers of every country (tests/test_gains_years_differential.py), with blocks of
+1, 2 and 3 disposals (every way a block can end), and on a document orjson refuses (the old writer then)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import replace
+
+import pytest
+
+from taxreport.cli import gains_cmd
+from taxreport.cli.common import json_text
+from taxreport.cli.gains_cmd import summary_document, summary_json
+from taxreport.errors import TaxreportError
+from taxreport.gains import GainsRequest, compute_request, compute_request_years
+
+from test_gains_years_differential import MAIN_50952BB, _rates, _years, ledger, with_records
+
+
+@pytest.mark.parametrize("per_piece", [1, 2, 3, 4096])
+@pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr)[::3])
+def test_the_pieces_are_mains_document_byte_for_byte(key, per_piece, monkeypatch):
+    monkeypatch.setattr(gains_cmd, "DISPOSALS_PER_PIECE", per_piece)
+    seed, code, method, tz = key
+    table = _rates(random.Random(seed), None)
+    events = ledger(seed)
+    if method in ("specific", None) and code in ("us", "au"):
+        events = with_records(events, table, seed, code)
+    years = _years(code)
+    found = compute_request_years(events, table, GainsRequest(code, "2022", method=method, timezone=tz), years)
+    h = hashlib.sha256()
+    shown = 0
+    for y in years:
+        s = found[y]
+        if isinstance(s, TaxreportError):
+            doc = f"ERROR {type(s).__name__}: {s}".encode()
+        else:
+            pieces = summary_document(s)
+            doc = b"".join(pieces)
+            assert doc == json_text(summary_json(s)).encode()
+            if len(s.disposals) > per_piece:
+                assert len(pieces) >= 3  # really written in blocks
+                shown += 1
+        h.update(doc + b"\0")
+    assert h.hexdigest() == MAIN_50952BB[key]
+    assert per_piece > 3 or shown >= 1
+
+
+def test_an_empty_year_and_a_document_orjson_refuses():
+    table = _rates(random.Random(1), None)
+    s = compute_request(ledger(1), table, GainsRequest("us", "2023"))
+    assert len(s.disposals) > 2
+    empty = replace(s, disposals=[])
+    assert summary_document(empty) == [json_text(summary_json(empty)).encode()]
+    odd = replace(s, disposals=[s.disposals[0], replace(s.disposals[1], account="kraken\ud800")])  # a lone surrogate
+    with pytest.raises(UnicodeEncodeError):  # as before: the text cannot be written as UTF-8
+        summary_document(odd)
+    with pytest.raises(UnicodeEncodeError):
+        json_text(summary_json(odd)).encode()
