@@ -5,14 +5,14 @@ Imports no pandas, ccxt, matplotlib or weasyprint (tests/test_gains_cli.py check
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from taxreport.cli.common import format_option, json_text, open_ledger, print_table
 from taxreport.cli.gains_options import check_currency, gains_options, request_from_flags
 
-__all__ = ["check_currency", "gains", "summary_json"]
+__all__ = ["check_currency", "document_pieces", "gains", "summary_document", "summary_json"]
 
 
 @click.command("gains")
@@ -125,10 +125,14 @@ def _print_document(ledger: Any, request: Any, asked: dict[str, Any], key: Calla
             return
 
         def shown(summary: Any) -> None:
-            pieces = summary_document(summary)
+            def printed() -> Iterator[bytes]:  # each piece written out as the cache writes it, then dropped
+                for piece in document_pieces(summary):
+                    click.echo(piece, nl=False)
+                    yield piece
+            pieces = printed()
             cache.put_bytes(DOCUMENT, asked, pieces)
-            for piece in pieces:
-                click.echo(piece, nl=False)
+            for _ in pieces:  # what the cache did not take (off, or its file could not be written)
+                pass
             click.echo(b"")
 
         gains_for_as(ledger, request, shown, each_year=_store_document(ledger, key))
@@ -140,7 +144,7 @@ def _store_document(ledger: Any, key: Callable[[str], dict[str, Any]]) -> Callab
     from taxreport.ledger.derived import cache_for
 
     def store(one: Any, summary: Any) -> object:
-        return cache_for(ledger).put_bytes(DOCUMENT, key(one.year), summary_document(summary))
+        return cache_for(ledger).put_bytes(DOCUMENT, key(one.year), document_pieces(summary))
     return store
 
 
@@ -235,14 +239,20 @@ DISPOSALS_PER_PIECE = 4096  # disposals turned into JSON at a time by summary_do
 
 
 def summary_document(summary) -> list[bytes]:  # noqa: ANN001 - YearSummary
-    """The bytes of ``json_text(summary_json(summary))``, in pieces (their concatenation is that document, byte
-    for byte), written without ever holding the whole document as Python objects, nor as text: the disposals
-    are turned into dicts and encoded :data:`DISPOSALS_PER_PIECE` at a time (a 1M-trade year is ~130 MB of
-    JSON; its dicts were ~210 MB more, and its str and bytes copies 260 MB). The pieces are what orjson
-    writes for the whole document with ``OPT_INDENT_2``: the document without its disposals, then each block of
-    disposals encoded as a top-level list, its brackets removed and every line indented two more spaces (a
-    JSON string never holds a raw newline, so every newline is a line of the layout). Anything orjson refuses
-    anywhere: the whole document by :func:`json_text`, as before."""
+    """The bytes of ``json_text(summary_json(summary))`` as a list of pieces (see :func:`document_pieces`)."""
+    return list(document_pieces(summary))
+
+
+def document_pieces(summary) -> Iterator[bytes]:  # noqa: ANN001 - YearSummary
+    """The bytes of ``json_text(summary_json(summary))``, in pieces made one at a time (their concatenation is
+    that document, byte for byte), so the whole document never exists as Python objects, nor as text, nor as
+    bytes: the disposals are turned into dicts and encoded :data:`DISPOSALS_PER_PIECE` at a time (a 1M-trade
+    year is ~130 MB of JSON; its dicts were ~210 MB more, and its str and bytes copies 260 MB). The pieces are
+    what orjson writes for the whole document with ``OPT_INDENT_2``: the document without its disposals, then
+    each block of disposals encoded as a top-level list, its brackets removed and every line indented two more
+    spaces (a JSON string never holds a raw newline, so every newline is a line of the layout). A document
+    whose outline orjson refuses is written by :func:`json_text`, as before; a block of disposals it refuses (a
+    lone surrogate in a name) raises what the former writer raised for it."""
     import orjson
 
     from taxreport.cli.common import _ORJSON_OPTIONS, _json_default
@@ -251,22 +261,29 @@ def summary_document(summary) -> list[bytes]:  # noqa: ANN001 - YearSummary
         return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
 
     disposals = summary.disposals
+    slot = b'\n  "disposals": [],\n'
     try:
         outline = dumps(_summary_json(summary, []))
-        if not disposals:
-            return [outline]
-        slot = b'\n  "disposals": [],\n'
         at = outline.find(slot)  # the top-level key (indented two spaces), once: keys are unique
-        if at < 0 or outline.find(slot, at + 1) >= 0:
+        if disposals and (at < 0 or outline.find(slot, at + 1) >= 0):
             raise TypeError("unexpected layout")
-        pieces = [outline[:at] + b'\n  "disposals": [\n']
-        for i in range(0, len(disposals), DISPOSALS_PER_PIECE):
-            block = dumps([_disposal_json(d) for d in disposals[i:i + DISPOSALS_PER_PIECE]])  # b"[\n  {...}\n]"
-            pieces.append((b",\n  " if i else b"  ") + block[2:-2].replace(b"\n", b"\n  "))
-        pieces.append(b"\n  ],\n" + outline[at + len(slot):])
-        return pieces
     except (orjson.JSONEncodeError, TypeError):
-        return [json_text(summary_json(summary)).encode()]
+        yield json_text(summary_json(summary)).encode()
+        return
+    if not disposals:
+        yield outline
+        return
+    yield outline[:at] + b'\n  "disposals": [\n'
+    for i in range(0, len(disposals), DISPOSALS_PER_PIECE):
+        try:
+            block = dumps([_disposal_json(d) for d in disposals[i:i + DISPOSALS_PER_PIECE]])  # b"[\n  {...}\n]"
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            json_text(summary_json(summary)).encode()  # raises what the former writer raised (UnicodeEncodeError)
+            from taxreport.errors import TaxreportError
+
+            raise TaxreportError(f"the gains document cannot be written as JSON ({exc})") from None
+        yield (b",\n  " if i else b"  ") + block[2:-2].replace(b"\n", b"\n  ")
+    yield b"\n  ],\n" + outline[at + len(slot):]
 
 
 def _print(data: dict[str, Any], detail: bool) -> None:

@@ -67,7 +67,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
@@ -454,9 +454,10 @@ class DerivedCache:
             return False
         return self._put(state, self._path(state, name, key, ".pickle"), value, _write_pickle)
 
-    def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes | Sequence[bytes]) -> bool:
+    def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes | Iterable[bytes]) -> bool:
         """:meth:`put` for what :meth:`get_or_compute_bytes` of ``(name, key)`` would compute (or its pieces:
-        their concatenation is the document, written to its one file piece by piece)."""
+        their concatenation is the document, written to its one file piece by piece as they come; pieces left
+        unread when the cache is off or its file cannot be written)."""
         state = self.pinned_state()
         if state is None:
             return False
@@ -550,7 +551,7 @@ def _read_bytes(fh: Any) -> bytes:
     return fh.read()  # type: ignore[no-any-return]
 
 
-def _write_bytes(value: bytes | Sequence[bytes], fh: Any) -> None:
+def _write_bytes(value: bytes | Iterable[bytes], fh: Any) -> None:
     if isinstance(value, (bytes, bytearray)):
         fh.write(value)
     else:
