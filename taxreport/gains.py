@@ -633,6 +633,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
         summaries = j.compute_years(
             movements, years=[requests[i].year for i in years], counts=[at[counts[i]][2] for i in years],  # type: ignore[index]
             cutoffs=[cutoffs[i] for i in years], method=last.method, options=[options[i] for i in years])
+        del movements  # the matching holds them only as long as it needs them (compute_years)
         for i in range(len(requests)):
             summary = next(summaries) if i in year_pricers else None
             if summary is not None:
