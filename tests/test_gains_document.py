@@ -61,3 +61,39 @@ def test_an_empty_year_and_a_document_orjson_refuses():
         summary_document(odd)
     with pytest.raises(UnicodeEncodeError):
         json_text(summary_json(odd)).encode()
+
+
+@pytest.mark.parametrize("code", ["us", "uk", "de"])
+def test_events_freed_during_the_pass_are_reloaded_for_a_year_computed_alone(code):
+    """stream_request_years with ``reload``: the one pass empties the events list once they are valued (so a
+    1M-trade ledger's events are freed while the years are matched and written); a year computed alone
+    afterwards (here: a BTC rate gap in 2023 makes that year and later fail alone, with their own errors) first
+    refills the list from ``reload``. Every year is what it is without the release, byte for byte."""
+    from taxreport.gains import stream_request_years
+
+    from test_gains_years_differential import UTC, _document
+    from datetime import datetime
+
+    table = _rates(random.Random(7), (datetime(2023, 5, 1, tzinfo=UTC), datetime(2023, 9, 30, tzinfo=UTC)))
+    original = ledger(7)
+    years = _years(code)
+    expected = compute_request_years(list(original), table, GainsRequest(code, "2022"), years)
+    events = list(original)
+    sizes: list[int] = []
+    reloads: list[int] = []
+
+    def reload() -> list:
+        reloads.append(len(events))
+        return list(original)
+
+    found: dict[str, object] = {}
+
+    def each(year: str, result: object) -> None:
+        sizes.append(len(events))
+        found[year] = result
+
+    stream_request_years(events, table, GainsRequest(code, "2022"), years, each, reload=reload)
+    assert {y: _document(found[y]) for y in years} == {y: _document(expected[y]) for y in years}
+    assert 0 in sizes  # the events were let go while years were handed over
+    assert reloads and reloads[0] == 0  # refilled (once emptied) for the years computed alone
+    assert any(_document(found[y]).startswith("ERROR") for y in years)
