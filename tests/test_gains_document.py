@@ -97,3 +97,33 @@ def test_events_freed_during_the_pass_are_reloaded_for_a_year_computed_alone(cod
     assert 0 in sizes  # the events were let go while years were handed over
     assert reloads and reloads[0] == 0  # refilled (once emptied) for the years computed alone
     assert any(_document(found[y]).startswith("ERROR") for y in years)
+
+
+def test_forgotten_events_come_back_only_from_the_same_chain(tmp_path):
+    """Ledger.forget_events inside a pin: the next verified_events walks again and gives the same events; if the
+    ledger changed meanwhile (another process appended), it is an error, never another ledger's events under the
+    pinned state."""
+    from datetime import datetime, timezone
+
+    from taxreport.errors import LedgerError
+    from taxreport.ledger import Ledger
+    from taxreport.model import D, Trade
+
+    def trade(i: int, side: str) -> Trade:
+        return Trade(time=datetime(2024, 1, 1 + i, tzinfo=timezone.utc), source="t", external_id=f"x{i}",
+                     account="a:b", side=side, base="BTC", quote="USD", quantity=D("1"), price=D("100"))
+
+    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
+        led.append([trade(0, "buy"), trade(1, "sell")], actor="importer:t", reason="r")
+        with led.pinned():
+            first = led.verified_events()[1]
+            led.forget_events()
+            again = led.verified_events()[1]
+            assert again == first and again is not first
+        with led.pinned():
+            led.verified_events()
+            led.forget_events()
+            with Ledger(led.url) as other:
+                other.append([trade(2, "buy")], actor="importer:t", reason="r")
+            with pytest.raises(LedgerError, match="changed while it was being reported on"):
+                led.verified_events()
