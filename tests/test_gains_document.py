@@ -19,6 +19,8 @@ from taxreport.errors import TaxreportError
 from taxreport.gains import GainsRequest, compute_request, compute_request_years
 
 from test_gains_years_differential import MAIN_50952BB, _rates, _years, ledger, with_records
+from test_gains_years_differential import _standard_decimal_context  # noqa: F401 - autouse: the ledgers are
+# built (and cached, for the differential tests too) in the standard context, whatever an earlier test left
 
 
 @pytest.mark.parametrize("per_piece", [1, 2, 3, 4096])
