@@ -44,7 +44,7 @@ from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
@@ -54,6 +54,9 @@ from taxreport.lots.valuation import SwapStats, value_events, value_legs
 from taxreport.model.events import Event
 from taxreport.model.money import in_money_context
 from taxreport.prices.rates import Pricer, RateTable
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class GainsRequest:
@@ -179,13 +182,18 @@ def compute_request_years(events: Iterable[Event], rates: RateTable | Pricer, re
 
 
 def stream_request_years(events: Iterable[Event], rates: RateTable | Pricer, request: GainsRequest,
-                         years: Sequence[str], each: Callable[[str, YearResult], object]) -> None:
+                         years: Sequence[str], each: Callable[[str, YearResult], object], *,
+                         reload: Callable[[], list[Event]] | None = None) -> None:
     """:func:`compute_request_years`, each year handed to ``each(year, summary or error)`` as soon as it is
     computed and not kept here (a caller that stores and drops each holds one year's summary at a time).
     Years come in time order, except those computed again (below), which come last. From one preparation,
     one valuation and one matching of the events (:func:`_years_from_events`); a year that cannot be shown
     equal that way is computed alone. With no ``method``, the years that show lots identified at the time of
-    sale are computed again with ``specific`` (also in one pass), as :func:`compute_request` does."""
+    sale are computed again with ``specific`` (also in one pass), as :func:`compute_request` does.
+
+    ``reload`` (with ``events`` a list): the one pass may empty ``events`` once it has valued them (so they can be
+    freed while the years are matched and written); whatever needs them again afterwards (a year computed alone)
+    first refills the list with ``reload()`` (the same events: :meth:`Ledger.forget_events`)."""
     from dataclasses import replace
 
     from taxreport.model.events import Record
@@ -231,26 +239,37 @@ def stream_request_years(events: Iterable[Event], rates: RateTable | Pricer, req
                                       "(--method fifo ignores the identifications)", "method"))
         each(year, summary)
 
-    _pass(events, rates, [one(y, request.method) for y in order], first)
+    _pass(events, rates, [one(y, request.method) for y in order], first, reload)
     if again:
-        _pass(events, rates, [one(y, "specific") for y in again], second)
+        _pass(_refilled(events, reload), rates, [one(y, "specific") for y in again], second, None)
+
+
+def _refilled(events: list[Event], reload: Callable[[], list[Event]] | None) -> list[Event]:
+    """``events`` as they were given, refilled by ``reload`` if the one pass emptied them."""
+    if reload is not None and not events:
+        events[:] = reload()
+    return events
 
 
 def _pass(events: list[Event], rates: RateTable | Pricer, requests: list[GainsRequest],
-          each: Callable[[str, YearResult], object]) -> None:
+          each: Callable[[str, YearResult], object], reload: Callable[[], list[Event]] | None = None) -> None:
     """:func:`_years_from_events` of ``requests``, each year it leaves open computed alone, handed to ``each``
-    in order."""
+    in order. ``reload``: see :func:`stream_request_years`."""
     done: set[int] = set()
 
     def got(i: int, summary: YearSummary | None) -> None:
         r = requests[i]
-        each(r.year, summary if summary is not None else _one_year_from_events(events, rates, r))
+        each(r.year, summary if summary is not None
+             else _one_year_from_events(_refilled(events, reload), rates, r))
         done.add(i)
+
+    def release() -> None:
+        events.clear()
 
     tax_year = jbase.get(requests[0].jurisdiction).policy.tax_year
     if isinstance(rates, RateTable) and len({tax_year.label(r.year) for r in requests}) == len(requests) > 1:
         try:
-            _years_from_events(events, rates, requests, got)
+            _years_from_events(events, rates, requests, got, release if reload is not None and events else None)
         except TaxreportError:
             pass  # each year not yet handed over is computed alone: it says what is wrong with it
     for i in range(len(requests)):
@@ -285,6 +304,16 @@ YearHook = Callable[[GainsRequest, YearSummary], object]
 
 
 def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None = None) -> YearSummary:
+    """The tax year's summary from a ledger (:func:`gains_for_as`, the summary as it is)."""
+    return gains_for_as(ledger, request, _itself, each_year=each_year)
+
+
+def _itself(summary: YearSummary) -> YearSummary:
+    return summary
+
+
+def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummary], T], *,
+                 each_year: YearHook | None = None) -> T:
     """The tax year's summary from a ledger: :func:`load_events`, its rate store, the engine. Computed once
     per verified ledger state and request (:mod:`taxreport.ledger.derived`: a repeated call on an unchanged
     ledger reads the stored summary without walking the chain again).
@@ -296,11 +325,15 @@ def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None 
     beside the events. A year that cannot be computed (blocking review items, missing rates) is not stored
     and is left to its own call to report; the year asked for reports its error as before. ``each_year(request,
     summary)`` is called, inside the ledger's pin, for each other year computed that way (the ``gains`` command
-    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`)."""
+    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`).
+
+    Returned: ``shape(summary)``, called as soon as the year's summary is computed and stored (inside the one
+    pass, before the later years are computed), so that a caller that only needs a document of the summary
+    (``gains --format json``) does not hold the summary itself while the other years are computed."""
     from taxreport.prices.store import load_table
 
     if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
-        return compute_request(load_events(ledger, request), load_table(ledger), request)
+        return shape(compute_request(load_events(ledger, request), load_table(ledger), request))
     from taxreport import progress
     from taxreport.ledger.derived import cache_for
 
@@ -308,23 +341,28 @@ def gains_for(ledger: Any, request: GainsRequest, *, each_year: YearHook | None 
         cache = cache_for(ledger)
         hit = cache.lookup(CACHE_NAME, _cache_key(request))
         if hit is not None:
-            return hit  # type: ignore[no-any-return]
+            return shape(hit)
         cache.misses += 1
+
+        def stored(summary: YearSummary) -> T:
+            cache.put(CACHE_NAME, _cache_key(request), summary)
+            return shape(summary)
+
         with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]):
             events = load_events(ledger, request)  # the year asked for is refused first if it is blocked
             table = load_table(ledger)
             if cache.pinned_state() is not None:  # the other years are worth computing only if they are kept
                 others = [y for y in _ledger_years(ledger, request) if y != request.year]
                 result = _fill_years(ledger, events, table, request, others, keep=(), strict=False,
-                                     computed=each_year, asked=request.year)[request.year]
+                                     computed=each_year, asked=request.year, asked_as=stored)[request.year]
             else:
                 result = _one_year(events, table, request)
+                if not isinstance(result, TaxreportError):
+                    result = stored(result)
             if isinstance(result, TaxreportError):
                 raise result
-            summary = result
             del events
-            cache.put(CACHE_NAME, _cache_key(request), summary)
-        return summary
+        return result  # type: ignore[no-any-return]
 
 
 def _ledger_years(ledger: Any, request: GainsRequest) -> list[str]:
@@ -345,14 +383,14 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
 def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
                 years: Sequence[str], *, keep: Iterable[str] | None, strict: bool,
                 advance: Callable[[], object] | None = None, computed: YearHook | None = None,
-                asked: str | None = None) -> dict[str, Any]:
+                asked: str | None = None, asked_as: Callable[[YearSummary], Any] | None = None) -> dict[str, Any]:
     """Each of ``years`` from the cache or computed and stored (inside the ledger's pin), the missing ones in
     one pass (:func:`stream_request_years`: each stored as it comes, so one year's summary is held at a time).
     Returns the summaries of ``keep`` (every year when None; the others are dropped once stored).
     ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising (``strict``:
     the first such year, in the order of ``years``, raises its error). ``asked``: a year (already checked for
-    blocking review items) computed in the same pass and returned as it is (its summary or its error), not
-    stored."""
+    blocking review items) computed in the same pass and returned as it is (its error, or its summary, or
+    ``asked_as(summary)`` called as soon as it is computed), not stored here."""
     from dataclasses import replace
 
     from taxreport.ledger.derived import cache_for
@@ -384,7 +422,8 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
 
     def store(year: str, result: YearResult) -> None:
         if year == asked:
-            out[year] = result
+            out[year] = asked_as(result) if asked_as is not None and not isinstance(result, TaxreportError) \
+                else result
             return
         if isinstance(result, TaxreportError):
             errors[year] = result
@@ -404,7 +443,10 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
                 events = _verified_events(ledger)
             if table is None:
                 table = load_table(ledger)
-            stream_request_years(events, table, request, todo, store)
+            if hasattr(ledger, "forget_events"):  # only this list holds them now: the pass may free them
+                ledger.forget_events()
+            stream_request_years(events, table, request, todo, store, reload=lambda: _released(ledger))
+            events = None
         except TaxreportError as e:
             for y in todo:
                 if y not in out and y not in errors:
@@ -414,6 +456,11 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             if year in errors:
                 raise errors[year]
     return {y: out[y] for y in [*years, *([asked] if asked is not None else [])] if y in out}
+
+
+def _released(ledger: Any) -> list[Event]:
+    """The events of ``ledger`` once more, after the one pass let them go (:meth:`Ledger.forget_events`)."""
+    return _verified_events(ledger)
 
 
 def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:
@@ -514,7 +561,8 @@ def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, 
 
 @in_money_context
 def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence[GainsRequest],
-                       each: Callable[[int, YearSummary | None], object]) -> None:
+                       each: Callable[[int, YearSummary | None], object],
+                       release: Callable[[], object] | None = None) -> None:
     """:func:`compute_gains_from_events` of each of ``requests`` (one per tax year, in time order; they differ
     only in ``year`` and ``selections``) from ONE preparation, ONE valuation (up to the last year's cutoff) and
     one matching (:meth:`Jurisdiction.compute_years`), handed to ``each(i, summary)`` one year at a time, in
@@ -525,7 +573,10 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
       of the events before the last cutoff (a ledger in time order; not one with older rows appended later);
     * the rate notes, swap counts and missing rates are the pricer's state at that prefix's end
       (:meth:`Pricer.state`), its income is valued from there, as the one-year computation does;
-    * a missing rate, a matching problem or a refused assessment of that year: None."""
+    * a missing rate, a matching problem or a refused assessment of that year: None.
+
+    ``release()`` is called once the events are valued (and the income read from them), after this function
+    has dropped its own references to them: the caller may then free them while the years are matched."""
     last = requests[-1]
     j = jbase.get(last.jurisdiction)
     policy = j.policy
@@ -607,15 +658,20 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
             opts.setdefault("currency", cur)
             years.append(i)
             year_pricers[i] = (year_pricer, SwapStats(by_rule, by_fallback), income)
+        event_notes = prepared.notes
+        if release is not None:  # valued: only the movements are matched from here
+            del events, items, prepared
+            release()
         summaries = j.compute_years(
             movements, years=[requests[i].year for i in years], counts=[at[counts[i]][2] for i in years],  # type: ignore[index]
             cutoffs=[cutoffs[i] for i in years], method=last.method, options=[options[i] for i in years])
+        del movements  # the matching holds them only as long as it needs them (compute_years)
         for i in range(len(requests)):
             summary = next(summaries) if i in year_pricers else None
             if summary is not None:
                 year_pricer, year_swaps, income = year_pricers.pop(i)
                 summary = _finish(summary, j, cur, options[i], accounts, year_pricer, year_swaps, income,
-                                  prepared.notes)
+                                  event_notes)
             each(i, summary)
             del summary
     finally:

@@ -37,11 +37,11 @@ def counted(monkeypatch) -> list[str]:
     calls: list[str] = []
     original = taxreport.gains.stream_request_years  # every computation of a year goes through it
 
-    def compute(events, rates, request, years, each):  # noqa: ANN001, ANN202
+    def compute(events, rates, request, years, each, **kw):  # noqa: ANN001, ANN003, ANN202
         def counted_each(year, result):  # noqa: ANN001, ANN202
             calls.append(year)
             return each(year, result)
-        return original(events, rates, request, years, counted_each)
+        return original(events, rates, request, years, counted_each, **kw)
     monkeypatch.setattr(taxreport.gains, "stream_request_years", compute)
     return calls
 

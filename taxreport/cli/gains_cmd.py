@@ -5,14 +5,14 @@ Imports no pandas, ccxt, matplotlib or weasyprint (tests/test_gains_cli.py check
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from taxreport.cli.common import format_option, json_text, open_ledger, print_table
 from taxreport.cli.gains_options import check_currency, gains_options, request_from_flags
 
-__all__ = ["check_currency", "gains", "summary_json"]
+__all__ = ["check_currency", "document_pieces", "gains", "summary_document", "summary_json"]
 
 
 @click.command("gains")
@@ -64,10 +64,9 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
                 from taxreport.gains_years import gains_all_years
 
                 return json_text([summary_json(s) for s in gains_all_years(ledger, request)])
-        else:
-            def document() -> str:
-                return json_text(summary_json(gains_for(ledger, request, each_year=_store_document(ledger, key))))
-        click.echo(_cached_document(ledger, key(year), document))  # bytes: written as they are stored
+            click.echo(_cached_document(ledger, key(year), document))  # bytes: written as they are stored
+            return
+        _print_document(ledger, request, key(year), key)
         return
     if every_year:
         from taxreport.gains_years import gains_all_years
@@ -110,13 +109,42 @@ def _cached_document(ledger: Any, key: dict[str, Any], make: Callable[[], str]) 
     return cache_for(ledger).get_or_compute_bytes(DOCUMENT, key, lambda: make().encode())
 
 
+def _print_document(ledger: Any, request: Any, asked: dict[str, Any], key: Callable[[str], dict[str, Any]]) -> None:
+    """``gains --format json`` of one year: the stored document, or the year computed (with the other years of
+    the ledger, each stored: :func:`_store_document`) and its document stored and written out as soon as it is
+    made, in pieces (:func:`summary_document`); neither the summary nor its document is then held while the
+    other years are computed."""
+    from taxreport.gains import gains_for_as
+    from taxreport.ledger.derived import cache_for
+
+    with ledger.pinned():
+        cache = cache_for(ledger)
+        found = cache.lookup_bytes(DOCUMENT, asked)
+        if found is not None:
+            click.echo(found)  # bytes: written as they are stored
+            return
+
+        def shown(summary: Any) -> None:
+            def printed() -> Iterator[bytes]:  # each piece written out as the cache writes it, then dropped
+                for piece in document_pieces(summary):
+                    click.echo(piece, nl=False)
+                    yield piece
+            pieces = printed()
+            cache.put_bytes(DOCUMENT, asked, pieces)
+            for _ in pieces:  # what the cache did not take (off, or its file could not be written)
+                pass
+            click.echo(b"")
+
+        gains_for_as(ledger, request, shown, each_year=_store_document(ledger, key))
+
+
 def _store_document(ledger: Any, key: Callable[[str], dict[str, Any]]) -> Callable[[Any, Any], object]:
     """Stores the ``--format json`` document of each other year a one-year miss computes (taxreport/gains.py
     gains_for), under the key :func:`_cached_document` reads, so the next year's call prints it as it is."""
     from taxreport.ledger.derived import cache_for
 
     def store(one: Any, summary: Any) -> object:
-        return cache_for(ledger).put_bytes(DOCUMENT, key(one.year), json_text(summary_json(summary)).encode())
+        return cache_for(ledger).put_bytes(DOCUMENT, key(one.year), document_pieces(summary))
     return store
 
 
@@ -168,8 +196,13 @@ def _money(value: Any) -> Any:
 
 def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
     """The ``--format json`` document (amounts rounded to the cent here, quantities exact)."""
+    return _summary_json(summary, [_disposal_json(d) for d in summary.disposals])
+
+
+def _summary_json(summary, disposals: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
+    """:func:`summary_json` with ``disposals`` as its list of disposals."""
     from taxreport.jurisdictions.income import income_json
-    from taxreport.model.money import decimal_str, money_str
+    from taxreport.model.money import money_str
     from taxreport.simulated import banner_note
 
     return {
@@ -179,20 +212,78 @@ def summary_json(summary) -> dict[str, Any]:  # noqa: ANN001 - YearSummary
         "gains": money_str(summary.gains), "losses": money_str(summary.losses),
         "allowance": money_str(summary.allowance), "taxable_gain": money_str(summary.taxable_gain),
         "breakdown": _money(summary.breakdown.as_dict()),  # the typed breakdown's fields, same keys
-        "disposals": [{
-            "time": d.time, "account": d.account, "asset": d.asset, "quantity": decimal_str(d.quantity),
-            "proceeds": money_str(d.proceeds), "cost": money_str(d.cost), "gain": money_str(d.gain),
-            "term": d.term, "rule": d.rule, "exempt": d.exempt, "ref": d.event_key, "role": d.role,
-            **({"adjustment": money_str(d.adjustment), "adjustment_code": d.adjustment_code}
-               if d.adjustment or d.adjustment_code else {}),
-            "lots": [{"quantity": decimal_str(m.quantity), "cost": money_str(m.cost), "acquired_at": m.acquired_at,
-                      "account": m.account, "lot": m.lot_ref, "rule": m.rule} for m in d.lots],
-        } for d in summary.disposals],
+        "disposals": disposals,
         "notes": list(summary.notes),
         # events helper (issue #12): income as income; SIMULATED when simulated accounts were put in
         "income": income_json(summary.income) if summary.income is not None else None,
         "simulated": bool(banner_note(summary.notes)),  # the banner by its note code
     }
+
+
+def _disposal_json(d) -> dict[str, Any]:  # noqa: ANN001 - DisposalResult
+    """One disposal of the ``--format json`` document."""
+    from taxreport.model.money import decimal_str, money_str
+
+    return {
+        "time": d.time, "account": d.account, "asset": d.asset, "quantity": decimal_str(d.quantity),
+        "proceeds": money_str(d.proceeds), "cost": money_str(d.cost), "gain": money_str(d.gain),
+        "term": d.term, "rule": d.rule, "exempt": d.exempt, "ref": d.event_key, "role": d.role,
+        **({"adjustment": money_str(d.adjustment), "adjustment_code": d.adjustment_code}
+           if d.adjustment or d.adjustment_code else {}),
+        "lots": [{"quantity": decimal_str(m.quantity), "cost": money_str(m.cost), "acquired_at": m.acquired_at,
+                  "account": m.account, "lot": m.lot_ref, "rule": m.rule} for m in d.lots],
+    }
+
+
+DISPOSALS_PER_PIECE = 4096  # disposals turned into JSON at a time by summary_document
+
+
+def summary_document(summary) -> list[bytes]:  # noqa: ANN001 - YearSummary
+    """The bytes of ``json_text(summary_json(summary))`` as a list of pieces (see :func:`document_pieces`)."""
+    return list(document_pieces(summary))
+
+
+def document_pieces(summary) -> Iterator[bytes]:  # noqa: ANN001 - YearSummary
+    """The bytes of ``json_text(summary_json(summary))``, in pieces made one at a time (their concatenation is
+    that document, byte for byte), so the whole document never exists as Python objects, nor as text, nor as
+    bytes: the disposals are turned into dicts and encoded :data:`DISPOSALS_PER_PIECE` at a time (a 1M-trade
+    year is ~130 MB of JSON; its dicts were ~210 MB more, and its str and bytes copies 260 MB). The pieces are
+    what orjson writes for the whole document with ``OPT_INDENT_2``: the document without its disposals, then
+    each block of disposals encoded as a top-level list, its brackets removed and every line indented two more
+    spaces (a JSON string never holds a raw newline, so every newline is a line of the layout). A document
+    whose outline orjson refuses is written by :func:`json_text`, as before; a block of disposals it refuses (a
+    lone surrogate in a name) raises what the former writer raised for it."""
+    import orjson
+
+    from taxreport.cli.common import _ORJSON_OPTIONS, _json_default
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
+
+    disposals = summary.disposals
+    slot = b'\n  "disposals": [],\n'
+    try:
+        outline = dumps(_summary_json(summary, []))
+        at = outline.find(slot)  # the top-level key (indented two spaces), once: keys are unique
+        if disposals and (at < 0 or outline.find(slot, at + 1) >= 0):
+            raise TypeError("unexpected layout")
+    except (orjson.JSONEncodeError, TypeError):
+        yield json_text(summary_json(summary)).encode()
+        return
+    if not disposals:
+        yield outline
+        return
+    yield outline[:at] + b'\n  "disposals": [\n'
+    for i in range(0, len(disposals), DISPOSALS_PER_PIECE):
+        try:
+            block = dumps([_disposal_json(d) for d in disposals[i:i + DISPOSALS_PER_PIECE]])  # b"[\n  {...}\n]"
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            json_text(summary_json(summary)).encode()  # raises what the former writer raised (UnicodeEncodeError)
+            from taxreport.errors import TaxreportError
+
+            raise TaxreportError(f"the gains document cannot be written as JSON ({exc})") from None
+        yield (b",\n  " if i else b"  ") + block[2:-2].replace(b"\n", b"\n  ")
+    yield b"\n  ],\n" + outline[at + len(slot):]
 
 
 def _print(data: dict[str, Any], detail: bool) -> None:

@@ -178,6 +178,7 @@ class LotRules(Rules):
         except TaxreportError:
             yield from [None] * len(ctxs)
             return
+        del movements  # (mem5) matched: the acquisitions no lot or disposal holds are freed
         done = 0  # disposals before the previous year's end: before this year's start
         pending: list[Cut | None] = list(cuts)  # each year's open lots and disposals, dropped once used
         del cuts
@@ -380,6 +381,7 @@ class PersonRules(Rules):
                 state = self.match_person(last, own)
             except TaxreportError:
                 state = None
+        del movements, own_all, own, times, earliest  # (mem5) matched: freed unless the state holds them
         for ctx, cutoff, ok in zip(ctxs, cutoffs, valid):
             yield (self.year_view(ctx, state, notes_of([n for t, n in notes if t < cutoff], "matching"))
                    if ok and state is not None else None)
@@ -450,7 +452,9 @@ class Jurisdiction:
             if ctxs and ctxs[0].day_of is ctx.day_of:  # same zone: the anniversaries are the same too
                 ctx = replace(ctx, long_after=ctxs[0].long_after)
             ctxs.append(ctx)
-        for ctx, matched in zip(ctxs, self.rules.match_years(ctxs, movements, counts, cutoffs)):
+        matched_years = self.rules.match_years(ctxs, movements, counts, cutoffs)
+        del movements  # (mem5) held by the matching only as long as it needs them
+        for ctx, matched in zip(ctxs, matched_years):
             try:
                 summary = None if matched is None else self._summarise(ctx, matched)
             except TaxreportError:

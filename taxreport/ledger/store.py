@@ -476,11 +476,25 @@ class Ledger:
             return result, list(events)
         result, events = self._walk(decode=True)
         if self._pin is not None:
+            first = self._pin.forgotten
+            if first is not None and (first.ok, first.rows, first.head_hash) != (result.ok, result.rows,
+                                                                                   result.head_hash):
+                raise LedgerError(f"{self._name()} changed while it was being reported on; run the command again")
             self._pin.verified = (result, events or [])
         if not result.ok or events is None:
             return result, []
         self._events_cache = ((result.rows, result.head_hash, result.rows), events)
         return result, list(events)
+
+    def forget_events(self) -> None:
+        """Drop the events this ledger keeps from its last walk (a caller done with them, e.g. a computation that
+        has valued them, lets them be freed; a 1M-trade ledger's events are ~600 MB). Inside :meth:`pinned`, a
+        later :meth:`verified_events` walks the chain again and must find the chain the first walk verified
+        (same rows, same head), else it is an error: the ledger changed meanwhile."""
+        self._events_cache = None
+        if self._pin is not None and self._pin.verified is not None:
+            self._pin.forgotten = self._pin.verified[0]
+            self._pin.verified = None
 
     @contextmanager
     def pinned(self) -> Iterator[None]:
@@ -534,6 +548,7 @@ class Ledger:
 class _Pin:
     state: str | None  # the derived cache's key state, read before the walk (None: not cacheable)
     verified: tuple[VerifyResult, list[Event]] | None = None
+    forgotten: VerifyResult | None = None  # the first walk's answer, once its events were forgotten
 
 
 @contextmanager
