@@ -478,21 +478,18 @@ def year_cutoff(j: Jurisdiction, year: str) -> datetime:
     return year_end + timedelta(days=1 + j.policy.lookahead_days)
 
 
-@in_money_context
-def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
-                              year: str, method: str | None = None, accounts: Sequence[str] | None = None,
-                              currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
-    """The tax year's summary from ``events`` (every year; reversals applied here)."""
-    j = jbase.get(jurisdiction)
-    policy = j.policy
-    opts = dict(options or {})
-    cur = (currency or j.currency).upper()
-    # --- events helper (issue #12): simulated accounts out unless asked, basis supplements, own transfers ---
+def _prepared(events: list[Event], j: Jurisdiction, accounts: Sequence[str] | None,
+              include_simulated: bool) -> tuple[Any, list[Event]]:
+    """The events a computation reads, the one place for the one-year and the every-year computation (events
+    helper, issue #12): simulated accounts out unless asked, basis supplements, own transfers
+    (:func:`taxreport.prepare.prepare_events`), gifts given out of the donor's disposals where the country says
+    so; and the refusals of ``accounts`` (a simulated account, a country that pools per person, an account with
+    no events). Returns the preparation (its notes, simulated accounts) and the events."""
     from taxreport.jurisdictions.gifts import gifts_for
     from taxreport.prepare import prepare_events
 
-    prepared = prepare_events(events if isinstance(events, list) else list(events),
-                              include_simulated=bool(opts.pop("include_simulated", False)))
+    policy = j.policy
+    prepared = prepare_events(events, include_simulated=include_simulated)
     events, gifts = gifts_for(prepared.events, policy.gift_is_disposal)  # a US/DE gift is no disposal for the donor
     if gifts:
         prepared.notes.append(f"{gifts} gift(s) given: no disposal for the donor in {j.name} (the lots leave "
@@ -502,7 +499,6 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
         if simulated:
             raise InputError(f"{', '.join(simulated)} holds simulated money and is left out of every tax figure; "
                              "add --include-simulated to see it (the report then says SIMULATED)", field="--account")
-    # --- end events helper ---
     if accounts and policy.pooling is Pooling.PERSON:
         # A same-day group (UK) or the ACB pool and superficial-loss test (CA) span every account of
         # the person: a per-account view would drop or misstate mixed disposals, so refuse it.
@@ -510,13 +506,28 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
                          f"accounts), so gains cannot be reported per account; run without --account",
                          field="--account")
     if accounts:
-        opts["accounts"] = tuple(accounts)
         events = events if isinstance(events, list) else list(events)
         seen = {a for e in events for a in e.accounts}
         unknown = [a for a in accounts if a not in seen]
         if unknown:
             raise InputError(f"no events in account(s) {', '.join(unknown)}; known: {', '.join(sorted(seen)) or 'none'}",
                              field="--account")
+    return prepared, events
+
+
+@in_money_context
+def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer, *, jurisdiction: str,
+                              year: str, method: str | None = None, accounts: Sequence[str] | None = None,
+                              currency: str | None = None, options: dict[str, Any] | None = None) -> YearSummary:
+    """The tax year's summary from ``events`` (every year; reversals applied here)."""
+    j = jbase.get(jurisdiction)
+    policy = j.policy
+    opts = dict(options or {})
+    cur = (currency or j.currency).upper()
+    prepared, events = _prepared(events if isinstance(events, list) else list(events), j, accounts,
+                                 bool(opts.pop("include_simulated", False)))
+    if accounts:
+        opts["accounts"] = tuple(accounts)
     pricer = make_pricer(rates, cur, opts)
     cutoff = year_cutoff(j, year)
     gc_was_enabled = gc.isenabled()
@@ -587,31 +598,14 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
     accounts = list(last.accounts) or None
     cur = (last.currency or j.currency).upper()
     # --- as compute_gains_from_events (same checks, same order, same notes) ---
-    from taxreport.jurisdictions.gifts import gifts_for
     from taxreport.jurisdictions.income import income_of_year
     from taxreport.model.events import Reversal
     from taxreport.model.legs import effective_events, event_legs
-    from taxreport.prepare import prepare_events
 
-    prepared = prepare_events(events, include_simulated=include_simulated)
-    events, gifts = gifts_for(prepared.events, policy.gift_is_disposal)
-    if gifts:
-        prepared.notes.append(f"{gifts} gift(s) given: no disposal for the donor in {j.name} (the lots leave "
-                              "without gain or loss; see taxreport/jurisdictions/gifts.py)")
-    if accounts and not prepared.included_simulated:
-        simulated = [a for a in accounts if a in prepared.simulated]
-        if simulated:
-            raise InputError(f"{', '.join(simulated)} holds simulated money and is left out of every tax figure; "
-                             "add --include-simulated to see it (the report then says SIMULATED)", field="--account")
-    if accounts and policy.pooling is Pooling.PERSON:
-        raise InputError(f"{j.name} pools each token per person across all accounts", field="--account")
+    prepared, events = _prepared(events, j, accounts, include_simulated)
     if accounts:
         for o in options:
             o["accounts"] = tuple(accounts)
-        events = list(events)
-        seen = {a for e in events for a in e.accounts}
-        if any(a not in seen for a in accounts):
-            raise InputError("unknown account", field="--account")
     pricer = make_pricer(rates, cur, options[-1])
     cutoffs = [year_cutoff(j, r.year) for r in requests]
     items = events if isinstance(events, list) else list(events)
