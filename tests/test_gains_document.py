@@ -18,7 +18,7 @@ from taxreport.cli.gains_cmd import summary_document, summary_json
 from taxreport.errors import TaxreportError
 from taxreport.gains import GainsRequest, compute_request, compute_request_years
 
-from test_gains_years_differential import MAIN_50952BB, _rates, _years, ledger, with_records
+from test_gains_years_differential import MAIN_50952BB, _rates, _years, ledger, main_case
 from test_gains_years_differential import _standard_decimal_context  # noqa: F401 - autouse: the ledgers are
 # built (and cached, for the differential tests too) in the standard context, whatever an earlier test left
 
@@ -27,13 +27,7 @@ from test_gains_years_differential import _standard_decimal_context  # noqa: F40
 @pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr)[::4])
 def test_the_pieces_are_mains_document_byte_for_byte(key, per_piece, monkeypatch):
     monkeypatch.setattr(gains_cmd, "DISPOSALS_PER_PIECE", per_piece)
-    seed, code, method, tz = key
-    table = _rates(random.Random(seed), None)
-    events = ledger(seed)
-    if method in ("specific", None) and code in ("us", "au"):
-        events = with_records(events, table, seed, code)
-    years = _years(code)
-    found = compute_request_years(events, table, GainsRequest(code, "2022", method=method, timezone=tz), years)
+    years, found = main_case(key)
     h = hashlib.sha256()
     shown = 0
     for y in years:

@@ -488,17 +488,23 @@ MAIN_50952BB = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr))
-def test_every_year_in_one_pass_is_byte_identical_to_main(key):
-    import hashlib
-
+def main_case(key: tuple) -> tuple[list[str], dict]:
+    """The years and the one-pass results of one case of :data:`MAIN_50952BB` (seed, country, method, zone):
+    the seeded ledger, with recorded lot identifications where the method reads them."""
     seed, code, method, tz = key
     table = _rates(random.Random(seed), None)
     events = ledger(seed)
     if method in ("specific", None) and code in ("us", "au"):
         events = with_records(events, table, seed, code)
     years = _years(code)
-    found = compute_request_years(events, table, GainsRequest(code, "2022", method=method, timezone=tz), years)
+    return years, compute_request_years(events, table, GainsRequest(code, "2022", method=method, timezone=tz), years)
+
+
+@pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr))
+def test_every_year_in_one_pass_is_byte_identical_to_main(key):
+    import hashlib
+
+    years, found = main_case(key)
     h = hashlib.sha256()
     for y in years:
         s = found[y]
