@@ -264,35 +264,15 @@ def test_ledger_rows_written_are_the_same_resumed_or_computed_whole(tmp_path, mo
     which differs between any two runs)."""
     import sqlite3
 
-    from taxreport.exchanges.paper import PaperExchange, default_markets
-    from taxreport.ledger import Ledger
-    from taxreport.prices.store import RateRow, write_rates
     from taxreport.rebalance.executor import ExecConfig, Executor
-    from taxreport.rebalance.journal import Journal
     from taxreport.rebalance.runner import RunnerState, check_if_due
-    from taxreport.rebalance.tax_policy import tax_aware_defaults
-    from taxreport.rebalance.types import Basket
 
     def run(home, resumable: bool) -> list[tuple]:  # noqa: ANN001
         tax_resume.forget()
         monkeypatch.setenv("TAXREPORT_HOME", str(home))
         if not resumable:
             monkeypatch.setattr(tax_resume, "resumable", lambda code, request: False)
-        basket = Basket(name="rows", exchange="paper", account="paper:main", quote="USDT",
-                        weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0),
-                        tax=tax_aware_defaults(code))
-        start = datetime(2025, 2, 10, tzinfo=UTC)
-        led = Ledger(f"sqlite:///{home}/ledger.sqlite3")
-        ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]), now=start, id_prefix="rows")
-        for asset, p in (("BTC", D(60000)), ("ETH", D(3000)), ("SOL", D(150))):
-            ex.set_price(asset, p)
-        ex.deposit("USDT", D(10000), ref="rows:fund")
-        led.append([Deposit(time=ex.now, source="paper", external_id="rows:fund", account="paper:main",
-                            asset="USDT", quantity=D(10000), cost=D(10000), cost_currency="USD")],
-                   actor="manual", reason="test")
-        Journal(led, "rows", "paper:main", "paper", ex.clock).record("basket.invest", "rows:invest",
-                                                                     {"amount": D(10000), "quote": "USDT"})
-        write_rates(led, [RateRow("USD", "GBP", start + timedelta(days=k), D("0.79"), "test") for k in range(-1, 80)])
+        basket, led, ex = funded_paper_basket(home, code, "rows", rate_days=80)
         state, rnd = RunnerState(), random.Random(11)
         for _ in range(10):
             for asset in ("BTC", "ETH", "SOL"):
@@ -327,3 +307,33 @@ def test_resumed_equals_full_whatever_decimal_context_the_thread_was_left_in(cod
         ctx.prec = 28
         ctx.traps[decimal.Underflow] = True
         test_resumed_summary_equals_full_over_random_ledgers(code, method, monkeypatch)
+
+
+def funded_paper_basket(home, code: str, name: str, *, rate_days: int):  # noqa: ANN001, ANN201
+    """A tax-aware weekly BTC/ETH/SOL paper basket ``name`` (gate 0: every check trades) in ``home``'s ledger,
+    from 10 February 2025 (across the UK's tax year end): USDT 10,000 deposited with its cost and invested, and a
+    USD->GBP rate for each of ``rate_days`` days. Returns the basket, the open ledger and the paper exchange."""
+    from taxreport.exchanges.paper import PaperExchange, default_markets
+    from taxreport.ledger import Ledger
+    from taxreport.prices.store import RateRow, write_rates
+    from taxreport.rebalance.journal import Journal
+    from taxreport.rebalance.tax_policy import tax_aware_defaults
+    from taxreport.rebalance.types import Basket
+
+    basket = Basket(name=name, exchange="paper", account="paper:main", quote="USDT",
+                    weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0),
+                    tax=tax_aware_defaults(code))
+    start = datetime(2025, 2, 10, tzinfo=UTC)
+    led = Ledger(f"sqlite:///{home}/ledger.sqlite3")
+    ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]), now=start, id_prefix=name)
+    for asset, p in (("BTC", D(60000)), ("ETH", D(3000)), ("SOL", D(150))):
+        ex.set_price(asset, p)
+    ex.deposit("USDT", D(10000), ref=f"{name}:fund")
+    led.append([Deposit(time=ex.now, source="paper", external_id=f"{name}:fund", account="paper:main",
+                        asset="USDT", quantity=D(10000), cost=D(10000), cost_currency="USD")],
+               actor="manual", reason="test")
+    Journal(led, name, "paper:main", "paper", ex.clock).record("basket.invest", f"{name}:invest",
+                                                               {"amount": D(10000), "quote": "USDT"})
+    write_rates(led, [RateRow("USD", "GBP", start + timedelta(days=k), D("0.79"), "test")
+                      for k in range(-1, rate_days)])
+    return basket, led, ex

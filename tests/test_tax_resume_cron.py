@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from taxreport.rebalance import tax_resume, tax_run
+
+from test_tax_resume import funded_paper_basket
 
 D = Decimal
 
@@ -24,15 +26,9 @@ def _run(home: Path, monkeypatch: pytest.MonkeyPatch, code: str, *, resumable: b
     """``weeks`` weekly checks of a tax-aware paper basket, each in a process-like fresh state (a new Ledger
     object, no engine state or verified events in memory: only what is on disk). Returns the ledger's rows
     and, per check, how the check got its events ("disk": the saved state and the events since; "whole")."""
-    from taxreport.exchanges.paper import PaperExchange, default_markets
     from taxreport.ledger import Ledger
-    from taxreport.model.events import Deposit
-    from taxreport.prices.store import RateRow, write_rates
     from taxreport.rebalance.executor import ExecConfig, Executor
-    from taxreport.rebalance.journal import Journal
     from taxreport.rebalance.runner import RunnerState, check_if_due
-    from taxreport.rebalance.tax_policy import tax_aware_defaults
-    from taxreport.rebalance.types import Basket
 
     monkeypatch.setenv("TAXREPORT_HOME", str(home))
     if not resumable:
@@ -46,22 +42,8 @@ def _run(home: Path, monkeypatch: pytest.MonkeyPatch, code: str, *, resumable: b
         return chain
 
     monkeypatch.setattr(tax_resume, "chain_events", spy)
-    basket = Basket(name="cron", exchange="paper", account="paper:main", quote="USDT",
-                    weights={"BTC": D(50), "ETH": D(30), "SOL": D(20)}, mode="weekly", gate=D(0),
-                    tax=tax_aware_defaults(code))
-    start = datetime(2025, 2, 10, tzinfo=UTC)  # across the UK's tax year end (5 April) and into the next
+    basket, led, ex = funded_paper_basket(home, code, "cron", rate_days=90)
     url = f"sqlite:///{home}/ledger.sqlite3"
-    led = Ledger(url)
-    ex = PaperExchange(markets=default_markets(["BTC", "ETH", "SOL"]), now=start, id_prefix="cron")
-    for asset, p in (("BTC", D(60000)), ("ETH", D(3000)), ("SOL", D(150))):
-        ex.set_price(asset, p)
-    ex.deposit("USDT", D(10000), ref="cron:fund")
-    led.append([Deposit(time=ex.now, source="paper", external_id="cron:fund", account="paper:main",
-                        asset="USDT", quantity=D(10000), cost=D(10000), cost_currency="USD")],
-               actor="manual", reason="test")
-    Journal(led, "cron", "paper:main", "paper", ex.clock).record("basket.invest", "cron:invest",
-                                                                 {"amount": D(10000), "quote": "USDT"})
-    write_rates(led, [RateRow("USD", "GBP", start + timedelta(days=k), D("0.79"), "test") for k in range(-1, 90)])
     led.close()
     rnd = random.Random(5)
     for week in range(weeks):
