@@ -29,8 +29,9 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
       taxreport import csv trades.csv --account kraken:main
       taxreport import csv events.csv   # header type,timestamp,account,asset,quantity,...
     """
-    from taxreport.importers.base import count_lines, write_stream
+    from taxreport.importers.base import count_lines
     from taxreport.importers.canonical_csv import iter_canonical_csv
+    from taxreport.importers.fast_csv import write_file
 
     # Every file is checked before anything is written: one bad file refuses the whole command. One file is
     # checked as it is written (one transaction, rolled back at a bad row: the file is never held whole);
@@ -45,9 +46,8 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     try:
         for path in files:
             lines = count_lines(path)
-            summaries.append(write_stream(led, path, iter_canonical_csv(path, account=account),
-                                          actor="importer:csv", reason=f"import csv {path}",
-                                          total=lines - 1 if lines else None))
+            summaries.append(write_file(led, path, account=account, actor="importer:csv", reason=f"import csv {path}",
+                                        total=lines - 1 if lines else None))
     except TaxreportError:
         drop_new_ledger(led, new_file)
         raise

@@ -79,7 +79,8 @@ def read_text(path: str | Path) -> str:
 BLOCK = 1 << 20  # file_lines decodes this many bytes (cut at a line end) at a time
 
 
-def file_lines(path: str | Path, *, universal: bool = False) -> Iterator[str]:
+def file_lines(path: str | Path, *, universal: bool = False, start: int = 0, stop: int | None = None
+               ) -> Iterator[str]:
     """The file's lines, read a block at a time (a million-row file is never held whole), decoded as
     :func:`read_text` decodes a whole file: UTF-8, every byte-order mark removed; each line keeps its end.
     The file is split at ``"\n"`` only (as reading a binary file line by line splits it), or with
@@ -87,10 +88,14 @@ def file_lines(path: str | Path, *, universal: bool = False) -> Iterator[str]:
     :func:`read_text` (so ``csv_lines(file_lines(p, universal=True))`` reads what ``csv_lines(read_text(p))``
     reads, line numbers included). The file is opened now (one that cannot be read is refused here); a byte that
     is not UTF-8 raises :class:`InputError` naming the file and the byte's offset when the reading reaches its
-    block."""
+    block. ``start`` and ``stop`` (byte offsets, each just after a ``"\n"``) read only that part of the file
+    (:mod:`taxreport.importers.fast_csv` reads a file in two parts at once); an offset named in an error is
+    still the file's."""
     name = str(path)
     try:
         fh = Path(path).open("rb")
+        if start:
+            fh.seek(start)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from exc
 
@@ -107,10 +112,10 @@ def file_lines(path: str | Path, *, universal: bool = False) -> Iterator[str]:
         return lines
 
     def blocks() -> Iterator[Iterable[str]]:
-        offset = 0
+        offset = start
         rest: list[bytes] = []  # the start of a line not ended yet (a very long line: several blocks)
         with fh:
-            while data := fh.read(BLOCK):
+            while data := fh.read(BLOCK if stop is None else min(BLOCK, stop - offset - sum(map(len, rest)))):
                 cut = data.rfind(b"\n") + 1
                 if not cut:
                     rest.append(data)

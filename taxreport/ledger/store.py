@@ -135,18 +135,42 @@ def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:
 CHUNK = 5000
 
 
-@dataclass(slots=True)
 class _Prepared:
-    index: int  # in the batch
-    event: Event
-    origin: str | None  # e.g. "trades.csv:12", for errors
-    key: str
-    payload: str
-    content_hash: str
-    time: str  # time_text(event.time): stored in its own column, and inside the payload
+    """One event encoded for the write: everything its row needs besides ``seq``, the chain hashes and what the
+    whole append shares (actor, reason, time of recording). Built from an :class:`Event` by :func:`_prepare`,
+    or straight from a file's cells by an importer's fused path (``event`` None: e.g.
+    :mod:`taxreport.importers.fast_csv`, which writes the same bytes as :func:`_prepare`, tested)."""
+
+    __slots__ = ("index", "event", "origin", "key", "payload", "content_hash", "time", "kind", "accounts", "assets",
+                 "order_ref")
+
+    def __init__(self, index: int, event: Event | None, origin: str | None, key: str, payload: str,
+                 content_hash: str, time: str, kind: str, accounts: str, assets: str, order_ref: str | None) -> None:
+        self.index = index  # in the batch
+        self.event = event  # None for a row encoded straight from its cells (never a reversal)
+        self.origin = origin  # e.g. "trades.csv:12", for errors
+        self.key = key
+        self.payload = payload
+        self.content_hash = content_hash
+        self.time = time  # time_text(event.time): stored in its own column, and inside the payload
+        self.kind = kind
+        self.accounts = accounts  # the index texts: ",a,b,"
+        self.assets = assets
+        self.order_ref = order_ref
 
 
 _sha256 = hashlib.sha256
+_JOINED: dict[tuple[str, ...], str] = {}  # the index text of each tuple of accounts or assets (a history has few)
+
+
+def index_text(names: tuple[str, ...]) -> str:
+    """The ``accounts``/``assets`` column's text of a tuple of names: ``",a,b,"`` (joined once per tuple)."""
+    text = _JOINED.get(names)
+    if text is None:
+        text = "," + ",".join(names) + ","
+        if len(_JOINED) < 100_000:
+            _JOINED[names] = text
+    return text
 
 
 def _prepare(index: int, event: Event, origin: str | None) -> _Prepared:
@@ -162,7 +186,8 @@ def _prepare(index: int, event: Event, origin: str | None) -> _Prepared:
         key = f"{event.kind}:{event.source}:sha256:{content_hash[:32]}"
     else:
         key = event.natural_key
-    return _Prepared(index, event, origin, key, payload, content_hash, time)
+    return _Prepared(index, event, origin, key, payload, content_hash, time, event.kind, index_text(event.accounts),
+                     index_text(event.assets), event.order_ref)
 
 
 def _prepare_all(part: list[tuple[int, Event, str | None]]) -> list[_Prepared]:
@@ -254,8 +279,8 @@ class Ledger:
         in_batch = {e.natural_key for e in events} if any(isinstance(e, Reversal) for e in events) else None
         chunks = ([(i, events[i], origins[i] if origins else None) for i in range(start, min(start + CHUNK, total))]
                   for start in range(0, total, CHUNK))
-        return self._write(chunks, actor=actor, reason=reason, label=f"Writing {total:,} events to the ledger",
-                           total=total, in_batch=in_batch)
+        return self._write(map(_prepare_all, chunks), actor=actor, reason=reason,
+                           label=f"Writing {total:,} events to the ledger", total=total, in_batch=in_batch)
 
     def append_stream(self, items: Iterable[tuple[Event, str | None]], *, actor: str, reason: str,
                       label: str = "Writing events to the ledger", total: int | None = None) -> AppendResult:
@@ -280,9 +305,33 @@ class Ledger:
             if part:
                 yield part
 
+        return self._write(map(_prepare_all, chunks()), actor=actor, reason=reason, label=label, total=total,
+                           in_batch=None)
+
+    def append_encoded(self, items: Iterable[_Prepared], *, actor: str, reason: str,
+                       label: str = "Writing events to the ledger", total: int | None = None) -> AppendResult:
+        """:meth:`append_stream` for events an importer has already encoded (:class:`_Prepared`, e.g. straight
+        from a file's cells: :mod:`taxreport.importers.fast_csv`), :data:`CHUNK` at a time, in one transaction;
+        the same rules, the same rows. If ``items`` raises, nothing is written."""
+        _check_actor(actor)
+        if not reason.strip():
+            raise ValueError("reason: every write must say why")
+        if self.readonly:
+            raise LedgerError(f"{self._name()} is open read-only; nothing was written")
+
+        def chunks() -> Iterator[list[_Prepared]]:
+            part: list[_Prepared] = []
+            for p in items:
+                part.append(p)
+                if len(part) == CHUNK:
+                    yield part
+                    part = []
+            if part:
+                yield part
+
         return self._write(chunks(), actor=actor, reason=reason, label=label, total=total, in_batch=None)
 
-    def _write(self, chunks: Iterable[list[tuple[int, Event, str | None]]], *, actor: str, reason: str,
+    def _write(self, chunks: Iterable[list[_Prepared]], *, actor: str, reason: str,
                label: str, total: int | None, in_batch: set[str] | None) -> AppendResult:
         """The one write path: ``chunks`` of ``(index, event, origin)`` in one transaction (module docstring).
         ``in_batch``: the keys of the whole batch when it is known and holds a reversal; None for a stream
@@ -299,7 +348,7 @@ class Ledger:
             now = format_time(datetime.now(timezone.utc))
             reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _insert_sql(conn)
-            for chunk in map(_prepare_all, chunks):
+            for chunk in chunks:
                 has_reversal = any(isinstance(p.event, Reversal) for p in chunk)
                 if has_reversal and in_batch is None:
                     reversals = reversals or _ReversalCheck(self, conn, set())
@@ -642,26 +691,15 @@ def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str]) -> tuple[list[_Pr
 def _chain(pending: list[_Prepared], seq: int, prev: str, actor: str, reason: str, recorded_at: str
            ) -> list[tuple[Any, ...]]:
     """Insert rows (in ``_INSERT_COLUMNS`` order) for ``pending``, numbered after ``seq`` and linked after
-    ``prev`` (hashes: :func:`~taxreport.ledger.chain.chain_hashes`). The index texts of the accounts and
-    assets are joined once per distinct tuple (a file has few)."""
-    events = [p.event for p in pending]
-    kinds = [ev.kind for ev in events]
-    hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, [p.key for p in pending], kinds,
-                          [p.time for p in pending], [p.payload for p in pending])
-    joined: dict[tuple[str, ...], str] = {}
+    ``prev`` (hashes: :func:`~taxreport.ledger.chain.chain_hashes`)."""
+    hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, [p.key for p in pending],
+                          [p.kind for p in pending], [p.time for p in pending], [p.payload for p in pending])
     rows: list[tuple[Any, ...]] = []
     append = rows.append
-    for p, ev, kind, new in zip(pending, events, kinds, hashes):
+    for p, new in zip(pending, hashes):
         seq += 1
-        accounts, assets = ev.accounts, ev.assets
-        acc = joined.get(accounts)
-        if acc is None:
-            acc = joined[accounts] = "," + ",".join(accounts) + ","
-        ass = joined.get(assets)
-        if ass is None:
-            ass = joined[assets] = "," + ",".join(assets) + ","
-        append((seq, p.key, kind, p.time, acc, ass, ev.order_ref, p.payload, p.content_hash, actor, reason,
-                recorded_at, prev, new))
+        append((seq, p.key, p.kind, p.time, p.accounts, p.assets, p.order_ref, p.payload, p.content_hash, actor,
+                reason, recorded_at, prev, new))
         prev = new
     return rows
 

@@ -1,0 +1,405 @@
+"""``import csv`` at speed (issue 14): the canonical trade form encoded straight from its cells, on both cores.
+
+What is written, and every refusal, is exactly what :func:`taxreport.importers.canonical_csv.iter_canonical_csv`
+streamed into :meth:`Ledger.append_stream <taxreport.ledger.store.Ledger.append_stream>` (the reference): the
+same rows byte for byte (payload, content hash, key, index columns, hence the same chain hashes), the same
+one-line errors. Three things make it faster:
+
+* **A fused row path.** A row of the trade form whose cells are plainly good (the usual row: an account, ``buy``
+  or ``sell``, a ``YYYY-MM-DDTHH:MM:SSZ`` time, known-good symbols, amounts on :func:`parse_amount`'s quick path)
+  is checked with the same rules as ``_trade`` and ``Trade.__post_init__`` and its payload text is written
+  directly from the cells' canonical texts: no ``Trade`` object, no generic payload writer. Symbols, accounts and
+  amounts already seen are looked up, not checked again. Any other row (fractional seconds, an offset, a padded
+  account, a bad cell...) goes through the reference's own ``_trade`` and the ledger's own encoder
+  (``store._prepare``): a row the fused path is not sure of is never guessed at.
+* **The second core.** A file of more than :data:`SPLIT_MIN_BYTES` without any ``"`` (so every record is one line
+  and a line end is a record end) is cut at a line end: a forked child process checks and encodes the tail
+  (:data:`CHILD_SHARE` of the bytes) while this process checks, encodes, chains and inserts the head, then chains
+  and inserts the child's rows, received compactly (``marshal`` of tuples of ``str``) through a pipe, in file order.
+* **Errors by the reference.** At the first irregularity in either part (a bad row, a malformed record, a byte
+  that is not UTF-8, a child that failed), the rows found good before it are written as the reference would have
+  written them, then the file is read again from its start by the reference itself, which raises exactly what
+  it raises (the events already written are skipped, they are the same). An error path may read the file twice;
+  nothing is written either way (one transaction).
+
+Checked by tests/test_import_parallel.py (seeded random files with odd values, good and bad, split and not,
+against the reference) and tests/test_import_golden.py (main's bytes).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import queue
+import signal
+import struct
+import threading
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from hashlib import sha256
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from pathlib import Path
+from typing import Callable, Iterator
+
+from taxreport.errors import InputError
+from taxreport.importers.base import ImportSummary, csv_lines, file_lines
+from taxreport.importers.canonical_csv import COLUMNS, _FieldError, _header_problems, _trade, iter_canonical_csv
+from taxreport.ledger.store import CHUNK, _prepare, _Prepared, index_text
+from taxreport.model.assets import normalise_asset
+from taxreport.model.money import MAX_DIGITS, decimal_str
+from taxreport.model.money import _MAX_ADJUSTED as MAX_ADJUSTED
+from taxreport.model.money import _MIN_ADJUSTED as MIN_ADJUSTED
+
+#: The share of a split file's bytes the child process reads (the parent also chains and inserts every row, so
+#: the child takes more than half: measured at 100k rows, see the README).
+CHILD_SHARE = 0.6
+#: A smaller file is read in one process (forking costs more than it saves).
+SPLIT_MIN_BYTES = 1 << 20
+
+
+class _Irregular(Exception):
+    """Something the fast path does not decide (a bad row, a bad file): the reference decides."""
+
+
+def encoded_stream(path: str | Path, *, account: str | None = None, split: bool | None = None
+                   ) -> Iterator[_Prepared]:
+    """The file's events encoded for :meth:`Ledger.append_encoded`, in file order: the same rows, and the same
+    exceptions at the same point, as ``append_stream`` of :func:`iter_canonical_csv` (module docstring).
+    ``split``: read the file in two processes (None: when it is large enough and holds no ``"``).
+
+    The child process, if any, is started now (before the ledger's write begins: never forked from inside a
+    transaction or beside a progress bar's thread) and stopped when the stream ends or is dropped."""
+    name = str(path)
+    plan = _plan(path, split)
+    child = _Child.start(path, name, account, plan) if plan is not None and plan.split_at else None
+    return _stream(path, name, account, plan, child)
+
+
+class _Plan:
+    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int) -> None:
+        self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
+
+
+def _plan(path: str | Path, split: bool | None) -> _Plan | None:
+    """The trade form's header and where to cut the file; None when the reference must read it all (the events
+    form, a bad or missing header, a file that cannot be read)."""
+    try:
+        with Path(path).open("rb") as fh:
+            first = fh.readline()
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return None
+    if not first.endswith(b"\n") or b'"' in first or b"\r" in first:
+        return None
+    try:
+        text = first.decode("utf-8").replace("\ufeff", "")
+    except UnicodeDecodeError:
+        return None
+    header = [h.strip() for h in text.rstrip("\n").split(",")]
+    if _header_problems(header, COLUMNS):
+        return None
+    body_at = len(first)
+    if split is False or (split is None and size < SPLIT_MIN_BYTES):
+        return _Plan(header, body_at, 0, 0)
+    with Path(path).open("rb") as fh:
+        data = fh.read()
+    if b'"' in data:  # a quoted cell may hold a line end: a line end is then not always a record end
+        return _Plan(header, body_at, 0, 0)
+    cut = data.find(b"\n", body_at + int((size - body_at) * (1 - CHILD_SHARE))) + 1
+    if cut <= body_at or cut >= size:
+        return _Plan(header, body_at, 0, 0)
+    return _Plan(header, body_at, cut, data.count(b"\n", 0, cut) + 1)
+
+
+def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
+            ) -> Iterator[_Prepared]:
+    done = 0
+    try:
+        if plan is not None:
+            try:
+                encode = _encoder(name, plan.header, account)
+                lines = csv_lines(file_lines(path, start=plan.body_at, stop=plan.split_at or None))
+                for line, cells in lines:
+                    p = encode(done, line + 1, cells)
+                    if p is not None:
+                        yield p
+                        done += 1
+                if child is not None:
+                    for part in child.parts():
+                        for line, key, payload, content_hash, time, accounts, assets in part:
+                            yield _Prepared(done, None, f"{name}:{line}", key, payload, content_hash, time, "trade",
+                                            accounts, assets, None)
+                            done += 1
+                return
+            except (_Irregular, InputError):
+                pass
+        if child is not None:
+            child.stop()
+        # the reference decides: what it yields after the events already written, then what it raises
+        for i, (event, origin) in enumerate(iter_canonical_csv(path, account=account)):
+            if i >= done:
+                yield _prepare(i, event, origin)
+    finally:
+        if child is not None:
+            child.stop()
+
+
+def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, int, list[str]], _Prepared | None]:
+    """``encode(index, line, cells)``: the row's :class:`_Prepared`, None for a blank line (skipped, as the
+    reference skips it), :class:`_Irregular` for a bad row."""
+    width = len(header)
+    at = {h: i for i, h in enumerate(header)}
+    i_time, i_account, i_side, i_base, i_quote, i_quantity, i_price, i_fee, i_fee_asset, i_id = (at[c] for c in COLUMNS)
+    strip = str.strip
+    text = encode_basestring
+    accounts: dict[str, tuple[str, str]] = {}  # account -> (its JSON text, its index text)
+    assets: dict[tuple[str, str], tuple[str, str]] = {}  # (cell, what) -> (symbol, its JSON text)
+    amounts: dict[str, tuple[str, bool]] = {}  # cell -> (canonical text, positive)
+    sides = {"buy": "buy", "sell": "sell"}
+
+    def slow(index: int, line: int, cells: list[str]) -> _Prepared | None:
+        """The reference's reading of the row (``_trade``, the ledger's own encoder)."""
+        if len(cells) != width:
+            if any(c.strip() for c in cells):
+                raise _Irregular
+            return None
+        try:
+            event = _trade(dict(zip(header, map(strip, cells))), account)
+        except _FieldError:
+            if any(c.strip() for c in cells):
+                raise _Irregular from None
+            return None
+        return _prepare(index, event, f"{name}:{line}")
+
+    def symbol(cell: str, what: str) -> tuple[str, str] | None:
+        found = assets.get((cell, what))
+        if found is None:
+            try:
+                normal = normalise_asset(cell, what=what)
+            except ValueError:
+                return None
+            found = assets[(cell, what)] = (normal, text(normal))
+        return found
+
+    def amount(cell: str) -> tuple[str, bool] | None:
+        """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None."""
+        found = amounts.get(cell)
+        if found is not None:
+            return found
+        if len(cell) > MAX_DIGITS or "," in cell:
+            return None
+        try:
+            value = Decimal(cell)
+        except InvalidOperation:
+            return None
+        if not value.is_finite():
+            return None
+        if value.is_zero():
+            found = ("0", False)
+        elif MIN_ADJUSTED <= value.adjusted() < MAX_ADJUSTED:
+            shown = str(value)
+            if "E" in shown:
+                shown = decimal_str(value)
+            elif "." in shown:
+                shown = shown.rstrip("0").rstrip(".")
+            found = (shown, value > 0)
+        else:
+            return None
+        if len(amounts) < 200_000:
+            amounts[cell] = found
+        return found
+
+    def encode(index: int, line: int, raw: list[str]) -> _Prepared | None:
+        if len(raw) != width:
+            return slow(index, line, raw)
+        cells = list(map(strip, raw))
+        # account
+        acc = cells[i_account]
+        if account:
+            if acc and acc != account:
+                return slow(index, line, raw)
+            acc = acc or account
+        acc_texts = accounts.get(acc)
+        if acc_texts is None:
+            if not acc or acc != acc.strip():
+                return slow(index, line, raw)
+            acc_texts = accounts[acc] = (text(acc), index_text((acc,)))
+        side = sides.get(cells[i_side])
+        # time: only the plain whole-second UTC shape, checked by a round trip through datetime
+        when = cells[i_time]
+        if side is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
+            return slow(index, line, raw)
+        head = when[:19]
+        try:
+            if _fromiso(head).isoformat() != head:
+                return slow(index, line, raw)
+        except ValueError:
+            return slow(index, line, raw)
+        time = head + ".000000Z"
+        base = symbol(cells[i_base], "base")
+        quote = symbol(cells[i_quote], "quote")
+        quantity = amount(cells[i_quantity])
+        price = amount(cells[i_price])
+        if base is None or quote is None or base[0] == quote[0] or quantity is None or not quantity[1] \
+                or price is None or not price[1]:
+            return slow(index, line, raw)
+        fee_cell = cells[i_fee]
+        fee = amount(fee_cell) if fee_cell else ("0", False)
+        fee_cell = cells[i_fee_asset]
+        if fee is None or (fee[0] != "0" and not fee_cell):
+            return slow(index, line, raw)
+        if fee_cell:
+            fee_asset = symbol(fee_cell, "fee_asset")
+            if fee_asset is None:
+                return slow(index, line, raw)
+            fee_json = fee_asset[1]
+            names = (base[0], quote[0]) if fee_asset[0] in (base[0], quote[0]) else (base[0], quote[0], fee_asset[0])
+        else:
+            fee_json = "null"
+            names = (base[0], quote[0])
+        trade_id = cells[i_id]
+        external = text(f"{acc}/{trade_id}") if trade_id else "null"
+        payload = (f'{{"account":{acc_texts[0]},"base":{base[1]},"external_id":{external},"fee":"{fee[0]}",'
+                   f'"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"{price[0]}",'
+                   f'"quantity":"{quantity[0]}","quote":{quote[1]},"side":"{side}","source":"csv","time":"{time}"}}')
+        content_hash = sha256(payload.encode()).hexdigest()
+        key = f"trade:csv:{acc}/{trade_id}" if trade_id else "trade:csv:sha256:" + content_hash[:32]
+        return _Prepared(index, None, f"{name}:{line}", key, payload, content_hash, time, "trade", acc_texts[1],
+                         index_text(names), None)
+
+    return encode
+
+
+_fromiso = datetime.fromisoformat
+
+_FRAME = struct.Struct("<Q")
+
+
+class _Child:
+    """The forked process that checks and encodes the file's tail, and the thread that drains its pipe (so it
+    never waits on this process): each frame a ``marshal`` of a list of row tuples, an empty list at the end
+    of the file, ``None`` at an irregularity (after the good rows before it)."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd = pid, fd
+        self.frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._drain, name="import-child-reader", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def start(cls, path: str | Path, name: str, account: str | None, plan: _Plan) -> _Child | None:
+        try:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:  # the child: never returns
+            status = 1
+            try:
+                os.close(read_fd)
+                _child_main(path, name, account, plan, write_fd)
+                status = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent sees a missing end and lets the reference decide
+                pass
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        return cls(pid, read_fd)
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                head = _read_exactly(self.fd, _FRAME.size)
+                if head is None:
+                    break
+                body = _read_exactly(self.fd, _FRAME.unpack(head)[0])
+                if body is None:
+                    break
+                self.frames.put(body)
+        except OSError:
+            pass
+        self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
+
+    def parts(self) -> Iterator[list[tuple[str, ...]]]:
+        """The child's rows, a chunk at a time; :class:`_Irregular` when it found something irregular (or
+        ended without saying it was done)."""
+        while True:
+            body = self.frames.get()
+            if body is None:
+                raise _Irregular
+            part = marshal.loads(body)
+            if part is None:
+                raise _Irregular
+            if not part:
+                return
+            yield part
+
+    def stop(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = 0
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        data = os.read(fd, min(size, 1 << 20))
+        if not data:
+            return None
+        chunks.append(data)
+        size -= len(data)
+    return b"".join(chunks)
+
+
+def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int) -> None:
+    """The child's work: the tail's rows, checked and encoded, sent :data:`CHUNK` at a time."""
+    def send(obj: object) -> None:
+        body = marshal.dumps(obj)
+        data = _FRAME.pack(len(body)) + body
+        while data:
+            data = data[os.write(fd, data):]
+
+    encode = _encoder(name, plan.header, account)
+    part: list[tuple[object, ...]] = []
+    offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
+    try:
+        for line, cells in csv_lines(file_lines(path, start=plan.split_at)):
+            p = encode(0, line + offset, cells)
+            if p is not None:
+                part.append((line + offset, p.key, p.payload, p.content_hash, p.time, p.accounts, p.assets))
+                if len(part) == CHUNK:
+                    send(part)
+                    part = []
+    except (_Irregular, InputError):
+        if part:
+            send(part)
+        send(None)
+        return
+    if part:
+        send(part)
+    send([])
+
+
+def write_file(ledger, path: str | Path, *, account: str | None, actor: str, reason: str,  # noqa: ANN001
+               total: int | None = None) -> ImportSummary:
+    """``import csv`` of one file: :func:`encoded_stream` appended in one transaction
+    (:meth:`Ledger.append_encoded`); what :func:`taxreport.importers.base.write_stream` of
+    :func:`iter_canonical_csv` does, faster."""
+    items = encoded_stream(path, account=account)
+    try:
+        result = ledger.append_encoded(items, actor=actor, reason=reason, label=f"Importing {Path(path).name}",
+                                       total=total)
+    finally:
+        items.close()
+    return ImportSummary(str(path), result.added_count + result.duplicates, result.added_count, result.duplicates, 0)
