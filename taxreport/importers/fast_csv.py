@@ -44,7 +44,9 @@ from typing import Callable, Iterator
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportSummary, csv_lines, file_lines
 from taxreport.importers.canonical_csv import COLUMNS, _FieldError, _header_problems, _trade, iter_canonical_csv
-from taxreport.ledger.store import CHUNK, _prepare, _Prepared, index_text
+from taxreport.ledger.chain import quoted_key_payload
+from taxreport.ledger.store import CHUNK, Encoded, _prepare_all, encode_event, index_text
+from taxreport.model.events import Event
 from taxreport.model.assets import normalise_asset
 from taxreport.model.money import MAX_DIGITS, decimal_str
 from taxreport.model.money import _MAX_ADJUSTED as MAX_ADJUSTED
@@ -52,7 +54,7 @@ from taxreport.model.money import _MIN_ADJUSTED as MIN_ADJUSTED
 
 #: The share of a split file's bytes the child process reads (the parent also chains and inserts every row, so
 #: the child takes more than half: measured at 100k rows, see the README).
-CHILD_SHARE = 0.6
+CHILD_SHARE = 0.9
 #: A smaller file is read in one process (forking costs more than it saves).
 SPLIT_MIN_BYTES = 1 << 20
 
@@ -62,10 +64,11 @@ class _Irregular(Exception):
 
 
 def encoded_stream(path: str | Path, *, account: str | None = None, split: bool | None = None
-                   ) -> Iterator[_Prepared]:
-    """The file's events encoded for :meth:`Ledger.append_encoded`, in file order: the same rows, and the same
-    exceptions at the same point, as ``append_stream`` of :func:`iter_canonical_csv` (module docstring).
-    ``split``: read the file in two processes (None: when it is large enough and holds no ``"``).
+                   ) -> Iterator[Encoded]:
+    """The file's events encoded for :meth:`Ledger.append_encoded`, in file order, :data:`CHUNK` at a time: the
+    same rows, and the same exceptions at the same point, as ``append_stream`` of :func:`iter_canonical_csv`
+    (module docstring). ``split``: read the file in two processes (None: when it is large enough and holds
+    no ``"``).
 
     The child process, if any, is started now (before the ledger's write begins: never forked from inside a
     transaction or beside a progress bar's thread) and stopped when the stream ends or is dropped."""
@@ -73,6 +76,9 @@ def encoded_stream(path: str | Path, *, account: str | None = None, split: bool 
     plan = _plan(path, split)
     child = _Child.start(path, name, account, plan) if plan is not None and plan.split_at else None
     return _stream(path, name, account, plan, child)
+
+
+Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content hash, time text, accounts, assets
 
 
 class _Plan:
@@ -112,41 +118,107 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
-            ) -> Iterator[_Prepared]:
-    done = 0
+            ) -> Iterator[Encoded]:
+    done = 0  # events yielded (in chunks)
     try:
         if plan is not None:
             try:
-                encode = _encoder(name, plan.header, account)
-                lines = csv_lines(file_lines(path, start=plan.body_at, stop=plan.split_at or None))
-                for line, cells in lines:
-                    p = encode(done, line + 1, cells)
-                    if p is not None:
-                        yield p
-                        done += 1
-                if child is not None:
-                    for part in child.parts():
-                        for line, key, payload, content_hash, time, accounts, assets in part:
-                            yield _Prepared(done, None, f"{name}:{line}", key, payload, content_hash, time, "trade",
-                                            accounts, assets, None)
-                            done += 1
+                for chunk in _rechunk(_fast_parts(path, name, account, plan, child), name):
+                    yield chunk
+                    done += len(chunk)
                 return
             except (_Irregular, InputError):
                 pass
         if child is not None:
             child.stop()
         # the reference decides: what it yields after the events already written, then what it raises
+        part: list[tuple[int, Event, str | None]] = []
         for i, (event, origin) in enumerate(iter_canonical_csv(path, account=account)):
             if i >= done:
-                yield _prepare(i, event, origin)
+                part.append((i, event, origin))
+                if len(part) == CHUNK:
+                    yield _prepare_all(part)
+                    part = []
+        if part:
+            yield _prepare_all(part)
     finally:
         if child is not None:
             child.stop()
 
 
-def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, int, list[str]], _Prepared | None]:
-    """``encode(index, line, cells)``: the row's :class:`_Prepared`, None for a blank line (skipped, as the
-    reference skips it), :class:`_Irregular` for a bad row."""
+Columns = tuple[list, ...]  # the columns of Row, and the rows' quoted_key_payload (or None)
+
+
+def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, child: _Child | None
+                ) -> Iterator[tuple[list, ...]]:
+    """The file's rows as column lists (:data:`Row`'s columns, then ``quoted`` or None), the head read here, the
+    tail received from the child; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
+    encode = _encoder(name, plan.header, account)
+    rows: list[Row] = []
+    for line, cells in csv_lines(file_lines(path, start=plan.body_at, stop=plan.split_at or None)):
+        row = encode(line + 1, cells)
+        if row is not None:
+            rows.append(row)
+            if len(rows) == CHUNK:
+                yield (*map(list, zip(*rows)), None)
+                rows = []
+    if rows:
+        yield (*map(list, zip(*rows)), None)
+    if child is not None:
+        yield from child.parts()
+
+
+class _Origins:
+    """``file:line`` of each row of a chunk, made only when an error names one."""
+
+    def __init__(self, name: str, lines: list[int]) -> None:
+        self.name, self.lines = name, lines
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self.name}:{self.lines[i]}"
+
+
+def _rechunk(parts: Iterator[tuple[list, ...]], name: str) -> Iterator[Encoded]:
+    """Chunks of exactly :data:`CHUNK` rows (the last one shorter), as ``append_stream`` cuts its stream, from
+    parts of any size."""
+    start = 0
+    held: list[tuple[list, ...]] = []
+    count = 0
+
+    def cut(size: int) -> Encoded:
+        nonlocal held, count, start
+        if len(held) == 1:
+            cols = held[0]
+        else:  # join the parts (filling in the quoted texts of a part that has none)
+            if any(h[7] is not None for h in held):
+                held = [h if h[7] is not None else (*h[:7], list(map(quoted_key_payload, h[1], h[2]))) for h in held]
+            cols = tuple(None if held[0][k] is None else [v for h in held for v in h[k]] for k in range(8))
+        if len(cols[0]) > size:
+            rest = tuple(None if c is None else c[size:] for c in cols)
+            cols = tuple(None if c is None else c[:size] for c in cols)
+            held = [rest]
+        else:
+            held = []
+        count -= size
+        lines, keys, payloads, hashes, times, accounts, assets, quoted = cols
+        n = len(keys)
+        chunk = Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
+                        _Origins(name, lines), None, quoted)
+        start += n
+        return chunk
+
+    for part in parts:
+        held.append(part)
+        count += len(part[0])
+        while count >= CHUNK:
+            yield cut(CHUNK)
+    if count:
+        yield cut(count)
+
+
+def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, list[str]], Row | None]:
+    """``encode(line, cells)``: the row's :data:`Row`, None for a blank line (skipped, as the reference skips
+    it), :class:`_Irregular` for a bad row."""
     width = len(header)
     at = {h: i for i, h in enumerate(header)}
     i_time, i_account, i_side, i_base, i_quote, i_quantity, i_price, i_fee, i_fee_asset, i_id = (at[c] for c in COLUMNS)
@@ -157,7 +229,7 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
     amounts: dict[str, tuple[str, bool]] = {}  # cell -> (canonical text, positive)
     sides = {"buy": "buy", "sell": "sell"}
 
-    def slow(index: int, line: int, cells: list[str]) -> _Prepared | None:
+    def slow(line: int, cells: list[str]) -> Row | None:
         """The reference's reading of the row (``_trade``, the ledger's own encoder)."""
         if len(cells) != width:
             if any(c.strip() for c in cells):
@@ -169,7 +241,8 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
             if any(c.strip() for c in cells):
                 raise _Irregular from None
             return None
-        return _prepare(index, event, f"{name}:{line}")
+        key, payload, content_hash, time, _kind, accounts_text, assets_text, _ref = encode_event(event)
+        return line, key, payload, content_hash, time, accounts_text, assets_text  # (a trade, no order_ref)
 
     def symbol(cell: str, what: str) -> tuple[str, str] | None:
         found = assets.get((cell, what))
@@ -209,32 +282,32 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
             amounts[cell] = found
         return found
 
-    def encode(index: int, line: int, raw: list[str]) -> _Prepared | None:
+    def encode(line: int, raw: list[str]) -> Row | None:
         if len(raw) != width:
-            return slow(index, line, raw)
+            return slow(line, raw)
         cells = list(map(strip, raw))
         # account
         acc = cells[i_account]
         if account:
             if acc and acc != account:
-                return slow(index, line, raw)
+                return slow(line, raw)
             acc = acc or account
         acc_texts = accounts.get(acc)
         if acc_texts is None:
             if not acc or acc != acc.strip():
-                return slow(index, line, raw)
+                return slow(line, raw)
             acc_texts = accounts[acc] = (text(acc), index_text((acc,)))
         side = sides.get(cells[i_side])
         # time: only the plain whole-second UTC shape, checked by a round trip through datetime
         when = cells[i_time]
         if side is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
-            return slow(index, line, raw)
+            return slow(line, raw)
         head = when[:19]
         try:
             if _fromiso(head).isoformat() != head:
-                return slow(index, line, raw)
+                return slow(line, raw)
         except ValueError:
-            return slow(index, line, raw)
+            return slow(line, raw)
         time = head + ".000000Z"
         base = symbol(cells[i_base], "base")
         quote = symbol(cells[i_quote], "quote")
@@ -242,16 +315,16 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         price = amount(cells[i_price])
         if base is None or quote is None or base[0] == quote[0] or quantity is None or not quantity[1] \
                 or price is None or not price[1]:
-            return slow(index, line, raw)
+            return slow(line, raw)
         fee_cell = cells[i_fee]
         fee = amount(fee_cell) if fee_cell else ("0", False)
         fee_cell = cells[i_fee_asset]
         if fee is None or (fee[0] != "0" and not fee_cell):
-            return slow(index, line, raw)
+            return slow(line, raw)
         if fee_cell:
             fee_asset = symbol(fee_cell, "fee_asset")
             if fee_asset is None:
-                return slow(index, line, raw)
+                return slow(line, raw)
             fee_json = fee_asset[1]
             names = (base[0], quote[0]) if fee_asset[0] in (base[0], quote[0]) else (base[0], quote[0], fee_asset[0])
         else:
@@ -264,8 +337,7 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
                    f'"quantity":"{quantity[0]}","quote":{quote[1]},"side":"{side}","source":"csv","time":"{time}"}}')
         content_hash = sha256(payload.encode()).hexdigest()
         key = f"trade:csv:{acc}/{trade_id}" if trade_id else "trade:csv:sha256:" + content_hash[:32]
-        return _Prepared(index, None, f"{name}:{line}", key, payload, content_hash, time, "trade", acc_texts[1],
-                         index_text(names), None)
+        return line, key, payload, content_hash, time, acc_texts[1], index_text(names)
 
     return encode
 
@@ -320,9 +392,9 @@ class _Child:
             pass
         self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
 
-    def parts(self) -> Iterator[list[tuple[str, ...]]]:
-        """The child's rows, a chunk at a time; :class:`_Irregular` when it found something irregular (or
-        ended without saying it was done)."""
+    def parts(self) -> Iterator[tuple[list, ...]]:
+        """The child's rows, a chunk at a time, as columns; :class:`_Irregular` when it found something
+        irregular (or ended without saying it was done)."""
         while True:
             body = self.frames.get()
             if body is None:
@@ -371,35 +443,39 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             data = data[os.write(fd, data):]
 
     encode = _encoder(name, plan.header, account)
-    part: list[tuple[object, ...]] = []
+    rows: list[Row] = []
     offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
+
+    def columns() -> tuple[list, ...]:
+        cols = tuple(map(list, zip(*rows)))
+        return (*cols, list(map(quoted_key_payload, cols[1], cols[2])))
+
     try:
         for line, cells in csv_lines(file_lines(path, start=plan.split_at)):
-            p = encode(0, line + offset, cells)
-            if p is not None:
-                part.append((line + offset, p.key, p.payload, p.content_hash, p.time, p.accounts, p.assets))
-                if len(part) == CHUNK:
-                    send(part)
-                    part = []
+            row = encode(line + offset, cells)
+            if row is not None:
+                rows.append(row)
+                if len(rows) == CHUNK:
+                    send(columns())
+                    rows = []
     except (_Irregular, InputError):
-        if part:
-            send(part)
+        if rows:
+            send(columns())
         send(None)
         return
-    if part:
-        send(part)
-    send([])
-
+    if rows:
+        send(columns())
+    send(())
 
 def write_file(ledger, path: str | Path, *, account: str | None, actor: str, reason: str,  # noqa: ANN001
                total: int | None = None) -> ImportSummary:
     """``import csv`` of one file: :func:`encoded_stream` appended in one transaction
     (:meth:`Ledger.append_encoded`); what :func:`taxreport.importers.base.write_stream` of
     :func:`iter_canonical_csv` does, faster."""
-    items = encoded_stream(path, account=account)
+    chunks = encoded_stream(path, account=account)
     try:
-        result = ledger.append_encoded(items, actor=actor, reason=reason, label=f"Importing {Path(path).name}",
+        result = ledger.append_encoded(chunks, actor=actor, reason=reason, label=f"Importing {Path(path).name}",
                                        total=total)
     finally:
-        items.close()
+        chunks.close()
     return ImportSummary(str(path), result.added_count + result.duplicates, result.added_count, result.duplicates, 0)

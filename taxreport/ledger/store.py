@@ -18,6 +18,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from taxreport import progress
 from taxreport.errors import LedgerError
 from taxreport.ledger import schema
-from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes
+from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes, chain_hashes_quoted
 from taxreport.ledger.migrate import head_revision
 from taxreport.model.codec import decode_payloads, payload_writer, time_text
 from taxreport.model.events import Event, Reversal, format_time
@@ -135,28 +136,34 @@ def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:
 CHUNK = 5000
 
 
-class _Prepared:
-    """One event encoded for the write: everything its row needs besides ``seq``, the chain hashes and what the
-    whole append shares (actor, reason, time of recording). Built from an :class:`Event` by :func:`_prepare`,
-    or straight from a file's cells by an importer's fused path (``event`` None: e.g.
-    :mod:`taxreport.importers.fast_csv`, which writes the same bytes as :func:`_prepare`, tested)."""
+class Encoded:
+    """A chunk of events encoded for the write, column by column (no object per event): everything their rows
+    need besides ``seq``, the chain hashes and what the whole append shares (actor, reason, time of recording).
+    Built from events by :func:`_prepare_all`, or straight from a file's cells by an importer's fused path
+    (:mod:`taxreport.importers.fast_csv`, which writes the same bytes, tested); ``events`` is then None (such a
+    chunk holds no reversal). ``quoted``, when given, is each row's ``,"natural_key":…,"payload":…`` text of
+    the chain hash (:func:`~taxreport.ledger.chain.quoted_key_payload`), computed beforehand (in another process)."""
 
-    __slots__ = ("index", "event", "origin", "key", "payload", "content_hash", "time", "kind", "accounts", "assets",
-                 "order_ref")
+    __slots__ = ("start", "keys", "payloads", "content_hashes", "times", "kinds", "accounts", "assets", "order_refs",
+                 "origins", "events", "quoted")
 
-    def __init__(self, index: int, event: Event | None, origin: str | None, key: str, payload: str,
-                 content_hash: str, time: str, kind: str, accounts: str, assets: str, order_ref: str | None) -> None:
-        self.index = index  # in the batch
-        self.event = event  # None for a row encoded straight from its cells (never a reversal)
-        self.origin = origin  # e.g. "trades.csv:12", for errors
-        self.key = key
-        self.payload = payload
-        self.content_hash = content_hash
-        self.time = time  # time_text(event.time): stored in its own column, and inside the payload
-        self.kind = kind
-        self.accounts = accounts  # the index texts: ",a,b,"
-        self.assets = assets
-        self.order_ref = order_ref
+    def __init__(self, start: int, keys: list[str], payloads: list[str], content_hashes: list[str], times: list[str],
+                 kinds: list[str], accounts: list[str], assets: list[str], order_refs: list[str | None],
+                 origins: Any, events: list[Event] | None = None,
+                 quoted: list[str] | None = None) -> None:
+        self.start = start  # the batch index of the first event
+        self.keys, self.payloads, self.content_hashes, self.times = keys, payloads, content_hashes, times
+        self.kinds, self.accounts, self.assets, self.order_refs = kinds, accounts, assets, order_refs
+        self.origins = origins  # [i]: e.g. "trades.csv:12", for errors (None: its place in the batch)
+        self.events, self.quoted = events, quoted
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def where(self, i: int) -> str:
+        """The prefix naming event ``i`` of the chunk in an error: its origin, else its place in the batch."""
+        origin = self.origins[i]
+        return f"{origin}: " if origin else f"event {self.start + i + 1} of the batch: "
 
 
 _sha256 = hashlib.sha256
@@ -173,11 +180,13 @@ def index_text(names: tuple[str, ...]) -> str:
     return text
 
 
-def _prepare(index: int, event: Event, origin: str | None) -> _Prepared:
-    """An event encoded once for the write: its payload (:func:`payload_writer`), the payload's hash, its
-    natural key and its time text. The key of an event without an id is ``Event.natural_key``'s
-    ``kind:source:sha256:<content hash>``, taken from the payload's hash already computed here (the same
-    SHA-256 of the same canonical payload as ``Event.content_hash``) rather than encoding the event again."""
+def encode_event(event: Event) -> tuple[str, str, str, str, str, str, str, str | None]:
+    """An event encoded once for the write: ``(key, payload, content hash, time text, kind, accounts text,
+    assets text, order_ref)``: its payload (:func:`payload_writer`), the payload's hash, its natural key, its
+    time text (stored in its own column and inside the payload). The key of an event without an id is
+    ``Event.natural_key``'s ``kind:source:sha256:<content hash>``, taken from the payload's hash already computed
+    here (the same SHA-256 of the same canonical payload as ``Event.content_hash``) rather than encoding the
+    event again."""
     cls = type(event)
     time = time_text(event.time)
     payload = payload_writer(cls)(event, time)
@@ -186,21 +195,18 @@ def _prepare(index: int, event: Event, origin: str | None) -> _Prepared:
         key = f"{event.kind}:{event.source}:sha256:{content_hash[:32]}"
     else:
         key = event.natural_key
-    return _Prepared(index, event, origin, key, payload, content_hash, time, event.kind, index_text(event.accounts),
-                     index_text(event.assets), event.order_ref)
+    return (key, payload, content_hash, time, event.kind, index_text(event.accounts), index_text(event.assets),
+            event.order_ref)
 
 
-def _prepare_all(part: list[tuple[int, Event, str | None]]) -> list[_Prepared]:
-    return [_prepare(i, ev, origin) for i, ev, origin in part]
+def _prepare_all(part: list[tuple[int, Event, str | None]]) -> Encoded:
+    keys, payloads, hashes, times, kinds, accounts, assets, refs = map(list, zip(*[encode_event(ev) for _, ev, _ in part]))
+    return Encoded(part[0][0], keys, payloads, hashes, times, kinds, accounts, assets, refs,
+                   [origin for _, _, origin in part], [ev for _, ev, _ in part])
 
 
 _NATURAL_KEY = Event.natural_key
 _CONTENT_HASH = Event.content_hash
-
-
-def _where(p: _Prepared) -> str:
-    """The prefix naming an event in an error: its origin, else its place in the batch."""
-    return f"{p.origin}: " if p.origin else f"event {p.index + 1} of the batch: "
 
 
 class Ledger:
@@ -308,30 +314,20 @@ class Ledger:
         return self._write(map(_prepare_all, chunks()), actor=actor, reason=reason, label=label, total=total,
                            in_batch=None)
 
-    def append_encoded(self, items: Iterable[_Prepared], *, actor: str, reason: str,
+    def append_encoded(self, chunks: Iterable[Encoded], *, actor: str, reason: str,
                        label: str = "Writing events to the ledger", total: int | None = None) -> AppendResult:
-        """:meth:`append_stream` for events an importer has already encoded (:class:`_Prepared`, e.g. straight
-        from a file's cells: :mod:`taxreport.importers.fast_csv`), :data:`CHUNK` at a time, in one transaction;
-        the same rules, the same rows. If ``items`` raises, nothing is written."""
+        """:meth:`append_stream` for events an importer has already encoded (:class:`Encoded` chunks of
+        :data:`CHUNK` events, the last one shorter, e.g. straight from a file's cells:
+        :mod:`taxreport.importers.fast_csv`), in one transaction; the same rules, the same rows. If ``chunks``
+        raises, nothing is written."""
         _check_actor(actor)
         if not reason.strip():
             raise ValueError("reason: every write must say why")
         if self.readonly:
             raise LedgerError(f"{self._name()} is open read-only; nothing was written")
+        return self._write(chunks, actor=actor, reason=reason, label=label, total=total, in_batch=None)
 
-        def chunks() -> Iterator[list[_Prepared]]:
-            part: list[_Prepared] = []
-            for p in items:
-                part.append(p)
-                if len(part) == CHUNK:
-                    yield part
-                    part = []
-            if part:
-                yield part
-
-        return self._write(chunks(), actor=actor, reason=reason, label=label, total=total, in_batch=None)
-
-    def _write(self, chunks: Iterable[list[_Prepared]], *, actor: str, reason: str,
+    def _write(self, chunks: Iterable[Encoded], *, actor: str, reason: str,
                label: str, total: int | None, in_batch: set[str] | None) -> AppendResult:
         """The one write path: ``chunks`` of ``(index, event, origin)`` in one transaction (module docstring).
         ``in_batch``: the keys of the whole batch when it is known and holds a reversal; None for a stream
@@ -349,19 +345,21 @@ class Ledger:
             reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _insert_sql(conn)
             for chunk in chunks:
-                has_reversal = any(isinstance(p.event, Reversal) for p in chunk)
+                events = chunk.events
+                has_reversal = events is not None and any(isinstance(e, Reversal) for e in events)
                 if has_reversal and in_batch is None:
                     reversals = reversals or _ReversalCheck(self, conn, set())
-                    reversals.in_batch = {p.key for p in chunk}
+                    reversals.in_batch = set(chunk.keys)
                 # Optimistic: only duplicates inside the chunk are looked for first; a key already stored (by
                 # an earlier append or an earlier chunk of this one) makes the insert fail on the unique
                 # natural key, and the chunk is then checked against the database and written again.
                 lookup = reversals is not None and has_reversal
-                stored = self._existing(conn, [p.key for p in chunk]) if lookup else {}
+                stored = self._existing(conn, chunk.keys) if lookup else {}
                 pending, dups = _dedupe(chunk, stored)
-                if reversals is not None:
-                    reversals.check([p for p in pending if isinstance(p.event, Reversal)])
-                rows = _chain(pending, seq, prev, actor, reason, now)
+                if reversals is not None and events is not None:
+                    reversals.check(chunk, [i for i in (range(len(chunk)) if pending is None else pending)
+                                            if isinstance(events[i], Reversal)])
+                rows = _chain(chunk, pending, seq, prev, actor, reason, now)
                 try:
                     with conn.begin_nested():
                         if rows:
@@ -369,14 +367,14 @@ class Ledger:
                 except IntegrityError:
                     if lookup:
                         raise
-                    stored = self._existing(conn, [p.key for p in chunk])
+                    stored = self._existing(conn, chunk.keys)
                     pending, dups = _dedupe(chunk, stored)
-                    rows = _chain(pending, seq, prev, actor, reason, now)
+                    rows = _chain(chunk, pending, seq, prev, actor, reason, now)
                     if rows:
                         conn.exec_driver_sql(insert, rows)
                 if rows:
+                    result.added.extend(range(seq + 1, seq + 1 + len(rows)))
                     seq, prev = rows[-1][0], rows[-1][-1]
-                    result.added.extend(r[0] for r in rows)
                 result.duplicates += dups
                 bar.advance(len(chunk))
             if result.added:
@@ -667,41 +665,48 @@ _INSERT_COLUMNS = ("seq", "natural_key", "kind", "time", "accounts", "assets", "
                    "content_hash", "actor", "reason", "recorded_at", "prev_hash", "hash")
 
 
-def _dedupe(chunk: list[_Prepared], stored: Mapping[str, str]) -> tuple[list[_Prepared], int]:
-    """The events of ``chunk`` to write and the number of duplicates (same key, same content) skipped;
-    the same key with different content is refused."""
+def _dedupe(chunk: Encoded, stored: Mapping[str, str]) -> tuple[list[int] | None, int]:
+    """The positions in ``chunk`` of the events to write (None: all of them, the usual chunk) and the number of
+    duplicates (same key, same content) skipped; the same key with different content is refused."""
+    keys = chunk.keys
+    if not stored and len(set(keys)) == len(keys):
+        return None, 0
     seen: dict[str, str] = {}
-    pending: list[_Prepared] = []
+    pending: list[int] = []
     dups = 0
-    for p in chunk:
-        previous = stored.get(p.key) or seen.get(p.key)
+    for i, (key, content_hash) in enumerate(zip(keys, chunk.content_hashes)):
+        previous = stored.get(key) or seen.get(key)
         if previous is not None:
-            if previous != p.content_hash:
+            if previous != content_hash:
                 raise LedgerError(
-                    f"{_where(p)}{p.key} is already in the ledger with different content; "
+                    f"{chunk.where(i)}{key} is already in the ledger with different content; "
                     "events are never edited: reverse the old one and write a corrected one "
                     "with a new id")
             dups += 1
             continue
-        seen[p.key] = p.content_hash
-        pending.append(p)
+        seen[key] = content_hash
+        pending.append(i)
     return pending, dups
 
 
-def _chain(pending: list[_Prepared], seq: int, prev: str, actor: str, reason: str, recorded_at: str
-           ) -> list[tuple[Any, ...]]:
-    """Insert rows (in ``_INSERT_COLUMNS`` order) for ``pending``, numbered after ``seq`` and linked after
-    ``prev`` (hashes: :func:`~taxreport.ledger.chain.chain_hashes`)."""
-    hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, [p.key for p in pending],
-                          [p.kind for p in pending], [p.time for p in pending], [p.payload for p in pending])
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
-    for p, new in zip(pending, hashes):
-        seq += 1
-        append((seq, p.key, p.kind, p.time, p.accounts, p.assets, p.order_ref, p.payload, p.content_hash, actor,
-                reason, recorded_at, prev, new))
-        prev = new
-    return rows
+def _chain(chunk: Encoded, pending: list[int] | None, seq: int, prev: str, actor: str, reason: str,
+           recorded_at: str) -> list[tuple[Any, ...]]:
+    """Insert rows (in ``_INSERT_COLUMNS`` order) for the events of ``chunk`` at ``pending`` (None: all),
+    numbered after ``seq`` and linked after ``prev`` (hashes: :func:`~taxreport.ledger.chain.chain_hashes`)."""
+    columns = (chunk.keys, chunk.kinds, chunk.times, chunk.accounts, chunk.assets, chunk.order_refs, chunk.payloads,
+               chunk.content_hashes, chunk.quoted)
+    if pending is not None:
+        if not pending:
+            return []
+        columns = tuple(None if c is None else [c[i] for i in pending] for c in columns)  # type: ignore[assignment]
+    keys, kinds, times, accounts, assets, refs, payloads, content_hashes, quoted = columns
+    if quoted is not None:
+        hashes = chain_hashes_quoted(actor, reason, recorded_at, prev, seq + 1, kinds, quoted, times)
+    else:
+        hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, keys, kinds, times, payloads)
+    n = len(hashes)
+    return list(zip(range(seq + 1, seq + 1 + n), keys, kinds, times, accounts, assets, refs, payloads, content_hashes,
+                    repeat(actor, n), repeat(reason, n), repeat(recorded_at, n), [prev, *hashes[:-1]], hashes))
 
 
 class _ReversalCheck:
@@ -716,16 +721,17 @@ class _ReversalCheck:
             for (p,) in conn.execute(select(schema.events.c.payload).where(schema.events.c.kind == "reversal"))
         }
 
-    def check(self, pending: list[_Prepared]) -> None:
+    def check(self, chunk: Encoded, pending: list[int]) -> None:
         if not pending:
             return
-        existing = self.ledger._existing(self.conn, [p.event.target_key for p in pending])  # type: ignore[attr-defined]
-        for p in pending:
-            target = p.event.target_key  # type: ignore[attr-defined]
+        events = chunk.events or []
+        existing = self.ledger._existing(self.conn, [events[i].target_key for i in pending])  # type: ignore[attr-defined]
+        for i in pending:
+            target = events[i].target_key  # type: ignore[attr-defined]
             if target not in existing and target not in self.in_batch:
-                raise LedgerError(f"{_where(p)}reversal targets {target}, which is not in the ledger")
+                raise LedgerError(f"{chunk.where(i)}reversal targets {target}, which is not in the ledger")
             if target.startswith("reversal:"):
-                raise LedgerError(f"{_where(p)}a reversal cannot be reversed; write the event again instead")
+                raise LedgerError(f"{chunk.where(i)}a reversal cannot be reversed; write the event again instead")
             if target in self.already:
-                raise LedgerError(f"{_where(p)}{target} is already reversed")
+                raise LedgerError(f"{chunk.where(i)}{target} is already reversed")
             self.already.add(target)
