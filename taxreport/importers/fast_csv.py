@@ -39,13 +39,14 @@ from decimal import Decimal, InvalidOperation
 from hashlib import sha256
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportSummary, csv_lines, file_lines
 from taxreport.importers.canonical_csv import COLUMNS, _FieldError, _header_problems, _trade, iter_canonical_csv
 from taxreport.ledger.chain import quoted_key_payload
-from taxreport.ledger.store import CHUNK, Encoded, _prepare_all, encode_event, index_text
+from taxreport.ledger import store
+from taxreport.ledger.store import Encoded, _prepare_all, encode_event, index_text
 from taxreport.model.events import Event
 from taxreport.model.assets import normalise_asset
 from taxreport.model.money import MAX_DIGITS, decimal_str
@@ -64,7 +65,7 @@ class _Irregular(Exception):
 
 
 def encoded_stream(path: str | Path, *, account: str | None = None, split: bool | None = None
-                   ) -> Iterator[Encoded]:
+                   ) -> Generator[Encoded, None, None]:
     """The file's events encoded for :meth:`Ledger.append_encoded`, in file order, :data:`CHUNK` at a time: the
     same rows, and the same exceptions at the same point, as ``append_stream`` of :func:`iter_canonical_csv`
     (module docstring). ``split``: read the file in two processes (None: when it is large enough and holds
@@ -118,7 +119,7 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
-            ) -> Iterator[Encoded]:
+            ) -> Generator[Encoded, None, None]:
     done = 0  # events yielded (in chunks)
     try:
         if plan is not None:
@@ -136,7 +137,7 @@ def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None
         for i, (event, origin) in enumerate(iter_canonical_csv(path, account=account)):
             if i >= done:
                 part.append((i, event, origin))
-                if len(part) == CHUNK:
+                if len(part) == store.CHUNK:
                     yield _prepare_all(part)
                     part = []
         if part:
@@ -146,11 +147,11 @@ def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None
             child.stop()
 
 
-Columns = tuple[list, ...]  # the columns of Row, and the rows' quoted_key_payload (or None)
+Part = tuple[Any, ...]  # Row's columns (lists), then the rows' quoted_key_payload texts (or None)
 
 
 def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, child: _Child | None
-                ) -> Iterator[tuple[list, ...]]:
+                ) -> Iterator[Part]:
     """The file's rows as column lists (:data:`Row`'s columns, then ``quoted`` or None), the head read here, the
     tail received from the child; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
     encode = _encoder(name, plan.header, account)
@@ -159,7 +160,7 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
         row = encode(line + 1, cells)
         if row is not None:
             rows.append(row)
-            if len(rows) == CHUNK:
+            if len(rows) == store.CHUNK:
                 yield (*map(list, zip(*rows)), None)
                 rows = []
     if rows:
@@ -178,17 +179,17 @@ class _Origins:
         return f"{self.name}:{self.lines[i]}"
 
 
-def _rechunk(parts: Iterator[tuple[list, ...]], name: str) -> Iterator[Encoded]:
+def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
     """Chunks of exactly :data:`CHUNK` rows (the last one shorter), as ``append_stream`` cuts its stream, from
     parts of any size."""
     start = 0
-    held: list[tuple[list, ...]] = []
+    held: list[Part] = []
     count = 0
 
     def cut(size: int) -> Encoded:
         nonlocal held, count, start
         if len(held) == 1:
-            cols = held[0]
+            cols: Part = held[0]
         else:  # join the parts (filling in the quoted texts of a part that has none)
             if any(h[7] is not None for h in held):
                 held = [h if h[7] is not None else (*h[:7], list(map(quoted_key_payload, h[1], h[2]))) for h in held]
@@ -210,8 +211,8 @@ def _rechunk(parts: Iterator[tuple[list, ...]], name: str) -> Iterator[Encoded]:
     for part in parts:
         held.append(part)
         count += len(part[0])
-        while count >= CHUNK:
-            yield cut(CHUNK)
+        while count >= store.CHUNK:
+            yield cut(store.CHUNK)
     if count:
         yield cut(count)
 
@@ -392,7 +393,7 @@ class _Child:
             pass
         self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
 
-    def parts(self) -> Iterator[tuple[list, ...]]:
+    def parts(self) -> Iterator[Part]:
         """The child's rows, a chunk at a time, as columns; :class:`_Irregular` when it found something
         irregular (or ended without saying it was done)."""
         while True:
@@ -436,7 +437,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 
 def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int) -> None:
     """The child's work: the tail's rows, checked and encoded, sent :data:`CHUNK` at a time."""
-    def send(obj: object) -> None:
+    def send(obj: Any) -> None:
         body = marshal.dumps(obj)
         data = _FRAME.pack(len(body)) + body
         while data:
@@ -446,7 +447,7 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
     rows: list[Row] = []
     offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
 
-    def columns() -> tuple[list, ...]:
+    def columns() -> Part:
         cols = tuple(map(list, zip(*rows)))
         return (*cols, list(map(quoted_key_payload, cols[1], cols[2])))
 
@@ -455,7 +456,7 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             row = encode(line + offset, cells)
             if row is not None:
                 rows.append(row)
-                if len(rows) == CHUNK:
+                if len(rows) == store.CHUNK:
                     send(columns())
                     rows = []
     except (_Irregular, InputError):
