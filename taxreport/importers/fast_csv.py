@@ -226,7 +226,10 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
     strip = str.strip
     text = encode_basestring
     accounts: dict[str, tuple[str, str]] = {}  # account -> (its JSON text, its index text)
-    assets: dict[tuple[str, str], tuple[str, str]] = {}  # (cell, what) -> (symbol, its JSON text)
+    # each column's cells already seen -> (symbol, its JSON text)
+    bases: dict[str, tuple[str, str]] = {}
+    quotes: dict[str, tuple[str, str]] = {}
+    fee_assets: dict[str, tuple[str, str]] = {}
     amounts: dict[str, tuple[str, bool]] = {}  # cell -> (canonical text, positive)
     sides = {"buy": "buy", "sell": "sell"}
 
@@ -245,21 +248,18 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         key, payload, content_hash, time, _kind, accounts_text, assets_text, _ref = encode_event(event)
         return line, key, payload, content_hash, time, accounts_text, assets_text  # (a trade, no order_ref)
 
-    def symbol(cell: str, what: str) -> tuple[str, str] | None:
-        found = assets.get((cell, what))
-        if found is None:
-            try:
-                normal = normalise_asset(cell, what=what)
-            except ValueError:
-                return None
-            found = assets[(cell, what)] = (normal, text(normal))
+    def symbol(seen: dict[str, tuple[str, str]], cell: str, what: str) -> tuple[str, str] | None:
+        try:
+            normal = normalise_asset(cell, what=what)
+        except ValueError:
+            return None
+        found = (normal, text(normal))
+        if len(seen) < 10_000:
+            seen[cell] = found
         return found
 
     def amount(cell: str) -> tuple[str, bool] | None:
         """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None."""
-        found = amounts.get(cell)
-        if found is not None:
-            return found
         if len(cell) > MAX_DIGITS or "," in cell:
             return None
         try:
@@ -310,20 +310,24 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         except ValueError:
             return slow(line, raw)
         time = head + ".000000Z"
-        base = symbol(cells[i_base], "base")
-        quote = symbol(cells[i_quote], "quote")
-        quantity = amount(cells[i_quantity])
-        price = amount(cells[i_price])
+        cell = cells[i_base]
+        base = bases.get(cell) or symbol(bases, cell, "base")
+        cell = cells[i_quote]
+        quote = quotes.get(cell) or symbol(quotes, cell, "quote")
+        cell = cells[i_quantity]
+        quantity = amounts.get(cell) or amount(cell)
+        cell = cells[i_price]
+        price = amounts.get(cell) or amount(cell)
         if base is None or quote is None or base[0] == quote[0] or quantity is None or not quantity[1] \
                 or price is None or not price[1]:
             return slow(line, raw)
         fee_cell = cells[i_fee]
-        fee = amount(fee_cell) if fee_cell else ("0", False)
+        fee = (amounts.get(fee_cell) or amount(fee_cell)) if fee_cell else ("0", False)
         fee_cell = cells[i_fee_asset]
         if fee is None or (fee[0] != "0" and not fee_cell):
             return slow(line, raw)
         if fee_cell:
-            fee_asset = symbol(fee_cell, "fee_asset")
+            fee_asset = fee_assets.get(fee_cell) or symbol(fee_assets, fee_cell, "fee_asset")
             if fee_asset is None:
                 return slow(line, raw)
             fee_json = fee_asset[1]
