@@ -217,7 +217,7 @@ def test_the_fused_row_path_accepts_encodes_and_refuses_each_row_as_the_referenc
     own ``encode_event``), and it refuses exactly the rows the reference refuses (a blank row is skipped by
     both)."""
     from taxreport.importers.canonical_csv import _FieldError, _trade
-    from taxreport.ledger.store import encode_event
+    from taxreport.model.codec import encode_event
 
     rng = random.Random(77 if account else 78)
     header = list(COLUMNS) if account else rng.sample(list(COLUMNS), len(COLUMNS))

@@ -31,7 +31,7 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     """
     from taxreport.importers.base import count_lines
     from taxreport.importers.canonical_csv import iter_canonical_csv
-    from taxreport.importers.fast_csv import write_file
+    from taxreport.importers.fast_csv import encoded_stream, write_file
 
     # Every file is checked before anything is written: one bad file refuses the whole command. One file is
     # checked as it is written (one transaction, rolled back at a bad row: the file is never held whole);
@@ -41,16 +41,24 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
             for _ in iter_canonical_csv(path, account=account):
                 pass
     new_file = new_ledger_file(ctx)
-    led = open_ledger(ctx)
+    # the first file's reading starts before the ledger is opened (its second process, if any, works meanwhile)
+    first = encoded_stream(files[0], account=account)
+    try:
+        led = open_ledger(ctx)
+    except BaseException:
+        first.close()
+        raise
     summaries = []
     try:
-        for path in files:
+        for i, path in enumerate(files):
             lines = count_lines(path)
             summaries.append(write_file(led, path, account=account, actor="importer:csv", reason=f"import csv {path}",
-                                        total=lines - 1 if lines else None))
+                                        total=lines - 1 if lines else None, chunks=first if i == 0 else None))
     except TaxreportError:
         drop_new_ledger(led, new_file)
         raise
+    finally:
+        first.close()
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
         return

@@ -39,23 +39,29 @@ from decimal import Decimal, InvalidOperation
 from hashlib import sha256
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportSummary, csv_lines, file_lines
 from taxreport.importers.canonical_csv import COLUMNS, _FieldError, _header_problems, _trade, iter_canonical_csv
 from taxreport.ledger.chain import quoted_key_payload
-from taxreport.ledger import store
-from taxreport.ledger.store import Encoded, _prepare_all, encode_event, index_text
-from taxreport.model.events import Event
 from taxreport.model.assets import normalise_asset
+from taxreport.model.codec import encode_event, index_text
 from taxreport.model.money import MAX_DIGITS, decimal_str
 from taxreport.model.money import _MAX_ADJUSTED as MAX_ADJUSTED
 from taxreport.model.money import _MIN_ADJUSTED as MIN_ADJUSTED
 
+if TYPE_CHECKING:
+    from taxreport.ledger.store import Encoded
+
+# (taxreport.ledger.store, hence SQLAlchemy, is imported only where the parent writes: a child forked before it
+# is imported starts its work at once, while the parent opens the ledger)
+
 #: The share of a split file's bytes the child process reads (the parent also chains and inserts every row, so
 #: the child takes more than half: measured at 100k rows, see the README).
 CHILD_SHARE = 0.9
+#: Rows per part a process encodes before handing it on (the writer cuts its own chunks from them).
+PART_ROWS = 5000
 #: A smaller file is read in one process (forking costs more than it saves).
 SPLIT_MIN_BYTES = 1 << 20
 
@@ -65,7 +71,7 @@ class _Irregular(Exception):
 
 
 def encoded_stream(path: str | Path, *, account: str | None = None, split: bool | None = None
-                   ) -> Generator[Encoded, None, None]:
+                   ) -> EncodedStream:
     """The file's events encoded for :meth:`Ledger.append_encoded`, in file order, :data:`CHUNK` at a time: the
     same rows, and the same exceptions at the same point, as ``append_stream`` of :func:`iter_canonical_csv`
     (module docstring). ``split``: read the file in two processes (None: when it is large enough and holds
@@ -76,7 +82,25 @@ def encoded_stream(path: str | Path, *, account: str | None = None, split: bool 
     name = str(path)
     plan = _plan(path, split)
     child = _Child.start(path, name, account, plan) if plan is not None and plan.split_at else None
-    return _stream(path, name, account, plan, child)
+    return EncodedStream(_stream(path, name, account, plan, child), child)
+
+
+class EncodedStream:
+    """:func:`encoded_stream`'s chunks; :meth:`close` stops its child process even if the stream was never read."""
+
+    def __init__(self, chunks: Generator[Encoded, None, None], child: _Child | None) -> None:
+        self._chunks, self._child = chunks, child
+
+    def __iter__(self) -> EncodedStream:
+        return self
+
+    def __next__(self) -> Encoded:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+        if self._child is not None:
+            self._child.stop()
 
 
 Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content hash, time text, accounts, assets
@@ -133,15 +157,17 @@ def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None
         if child is not None:
             child.stop()
         # the reference decides: what it yields after the events already written, then what it raises
-        part: list[tuple[int, Event, str | None]] = []
+        from taxreport.ledger import store
+
+        part: list[tuple[int, Any, str | None]] = []
         for i, (event, origin) in enumerate(iter_canonical_csv(path, account=account)):
             if i >= done:
                 part.append((i, event, origin))
                 if len(part) == store.CHUNK:
-                    yield _prepare_all(part)
+                    yield store._prepare_all(part)
                     part = []
         if part:
-            yield _prepare_all(part)
+            yield store._prepare_all(part)
     finally:
         if child is not None:
             child.stop()
@@ -160,7 +186,7 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
         row = encode(line + 1, cells)
         if row is not None:
             rows.append(row)
-            if len(rows) == store.CHUNK:
+            if len(rows) == PART_ROWS:
                 yield (*map(list, zip(*rows)), None)
                 rows = []
     if rows:
@@ -182,6 +208,8 @@ class _Origins:
 def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
     """Chunks of exactly :data:`CHUNK` rows (the last one shorter), as ``append_stream`` cuts its stream, from
     parts of any size."""
+    from taxreport.ledger import store
+
     start = 0
     held: list[Part] = []
     count = 0
@@ -203,7 +231,7 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
         count -= size
         lines, keys, payloads, hashes, times, accounts, assets, quoted = cols
         n = len(keys)
-        chunk = Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
+        chunk = store.Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
                         _Origins(name, lines), None, quoted)
         start += n
         return chunk
@@ -422,6 +450,7 @@ class _Child:
             except OSError:
                 pass
             self.pid = 0
+            self.thread.join(5)  # the pipe's write end died with the child: the reader sees its end
             try:
                 os.close(self.fd)
             except OSError:
@@ -440,7 +469,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 
 
 def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int) -> None:
-    """The child's work: the tail's rows, checked and encoded, sent :data:`CHUNK` at a time."""
+    """The child's work: the tail's rows, checked and encoded, sent :data:`PART_ROWS` at a time."""
     def send(obj: Any) -> None:
         body = marshal.dumps(obj)
         data = _FRAME.pack(len(body)) + body
@@ -460,7 +489,7 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             row = encode(line + offset, cells)
             if row is not None:
                 rows.append(row)
-                if len(rows) == store.CHUNK:
+                if len(rows) == PART_ROWS:
                     send(columns())
                     rows = []
     except (_Irregular, InputError):
@@ -473,11 +502,12 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
     send(())
 
 def write_file(ledger, path: str | Path, *, account: str | None, actor: str, reason: str,  # noqa: ANN001
-               total: int | None = None) -> ImportSummary:
-    """``import csv`` of one file: :func:`encoded_stream` appended in one transaction
-    (:meth:`Ledger.append_encoded`); what :func:`taxreport.importers.base.write_stream` of
-    :func:`iter_canonical_csv` does, faster."""
-    chunks = encoded_stream(path, account=account)
+               total: int | None = None, chunks: EncodedStream | None = None) -> ImportSummary:
+    """``import csv`` of one file: :func:`encoded_stream` (``chunks``, when the caller started it already)
+    appended in one transaction (:meth:`Ledger.append_encoded`); what
+    :func:`taxreport.importers.base.write_stream` of :func:`iter_canonical_csv` does, faster."""
+    if chunks is None:
+        chunks = encoded_stream(path, account=account)
     try:
         result = ledger.append_encoded(chunks, actor=actor, reason=reason, label=f"Importing {Path(path).name}",
                                        total=total)

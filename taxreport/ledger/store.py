@@ -12,7 +12,6 @@ entries) appends events, and from which every reader loads them.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import sqlite3
@@ -33,7 +32,7 @@ from taxreport.errors import LedgerError
 from taxreport.ledger import schema
 from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes, chain_hashes_quoted
 from taxreport.ledger.migrate import head_revision
-from taxreport.model.codec import decode_payloads, payload_writer, time_text
+from taxreport.model.codec import decode_payloads, encode_event, index_text  # noqa: F401 - index_text: the write's API too
 from taxreport.model.events import Event, Reversal, format_time
 
 ACTOR_KINDS = ("importer", "rebalancer", "manual", "system")
@@ -166,47 +165,10 @@ class Encoded:
         return f"{origin}: " if origin else f"event {self.start + i + 1} of the batch: "
 
 
-_sha256 = hashlib.sha256
-_JOINED: dict[tuple[str, ...], str] = {}  # the index text of each tuple of accounts or assets (a history has few)
-
-
-def index_text(names: tuple[str, ...]) -> str:
-    """The ``accounts``/``assets`` column's text of a tuple of names: ``",a,b,"`` (joined once per tuple)."""
-    text = _JOINED.get(names)
-    if text is None:
-        text = "," + ",".join(names) + ","
-        if len(_JOINED) < 100_000:
-            _JOINED[names] = text
-    return text
-
-
-def encode_event(event: Event) -> tuple[str, str, str, str, str, str, str, str | None]:
-    """An event encoded once for the write: ``(key, payload, content hash, time text, kind, accounts text,
-    assets text, order_ref)``: its payload (:func:`payload_writer`), the payload's hash, its natural key, its
-    time text (stored in its own column and inside the payload). The key of an event without an id is
-    ``Event.natural_key``'s ``kind:source:sha256:<content hash>``, taken from the payload's hash already computed
-    here (the same SHA-256 of the same canonical payload as ``Event.content_hash``) rather than encoding the
-    event again."""
-    cls = type(event)
-    time = time_text(event.time)
-    payload = payload_writer(cls)(event, time)
-    content_hash = _sha256(payload.encode()).hexdigest()
-    if event.external_id is None and cls.natural_key is _NATURAL_KEY and cls.content_hash is _CONTENT_HASH:
-        key = f"{event.kind}:{event.source}:sha256:{content_hash[:32]}"
-    else:
-        key = event.natural_key
-    return (key, payload, content_hash, time, event.kind, index_text(event.accounts), index_text(event.assets),
-            event.order_ref)
-
-
 def _prepare_all(part: list[tuple[int, Event, str | None]]) -> Encoded:
     keys, payloads, hashes, times, kinds, accounts, assets, refs = map(list, zip(*[encode_event(ev) for _, ev, _ in part]))
     return Encoded(part[0][0], keys, payloads, hashes, times, kinds, accounts, assets, refs,
                    [origin for _, _, origin in part], [ev for _, ev, _ in part])
-
-
-_NATURAL_KEY = Event.natural_key
-_CONTENT_HASH = Event.content_hash
 
 
 class Ledger:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import json
 import sys
 import typing
@@ -310,3 +311,45 @@ def decode_payloads(texts: Sequence[str]) -> list[Event]:
     builders = _by_kind()
     slow = event_from_payload
     return [builders.get(p.get("kind"), slow)(p) for p in json.loads("[" + ",".join(texts) + "]")]
+
+
+# --- the ledger's write: an event's row texts (taxreport.ledger.store writes them; an importer's fused path,
+# taxreport.importers.fast_csv, writes the same texts straight from a file's cells) -----------------------------
+
+_sha256 = hashlib.sha256
+_JOINED: dict[tuple[str, ...], str] = {}  # the index text of each tuple of accounts or assets (a history has few)
+
+
+def index_text(names: tuple[str, ...]) -> str:
+    """The ``accounts``/``assets`` column's text of a tuple of names: ``",a,b,"`` (joined once per tuple)."""
+    text = _JOINED.get(names)
+    if text is None:
+        text = "," + ",".join(names) + ","
+        if len(_JOINED) < 100_000:
+            _JOINED[names] = text
+    return text
+
+
+def encode_event(event: Event) -> tuple[str, str, str, str, str, str, str, str | None]:
+    """An event encoded once for the write: ``(key, payload, content hash, time text, kind, accounts text,
+    assets text, order_ref)``: its payload (:func:`payload_writer`), the payload's hash, its natural key, its
+    time text (stored in its own column and inside the payload). The key of an event without an id is
+    ``Event.natural_key``'s ``kind:source:sha256:<content hash>``, taken from the payload's hash already computed
+    here (the same SHA-256 of the same canonical payload as ``Event.content_hash``) rather than encoding the
+    event again."""
+    cls = type(event)
+    time = time_text(event.time)
+    payload = payload_writer(cls)(event, time)
+    content_hash = _sha256(payload.encode()).hexdigest()
+    if event.external_id is None and cls.natural_key is _NATURAL_KEY and cls.content_hash is _CONTENT_HASH:
+        key = f"{event.kind}:{event.source}:sha256:{content_hash[:32]}"
+    else:
+        key = event.natural_key
+    return (key, payload, content_hash, time, event.kind, index_text(event.accounts), index_text(event.assets),
+            event.order_ref)
+
+
+
+
+_NATURAL_KEY = Event.natural_key
+_CONTENT_HASH = Event.content_hash
