@@ -256,3 +256,19 @@ def test_the_fused_row_path_accepts_encodes_and_refuses_each_row_as_the_referenc
         assert mine == (n + 2, key, payload, content_hash, time, accounts, assets), row
         outcomes["row"] += 1
     assert min(outcomes.values()) > 50, outcomes
+
+
+@pytest.mark.parametrize("bad_head", [False, True])
+def test_a_child_far_ahead_waits_and_is_stopped_cleanly(tmp_path, monkeypatch, bad_head):
+    """Parts of 3 rows, one queued at most: the child waits on this process (memory stays flat); when the head
+    is refused, the waiting child is stopped and the reference decides."""
+    monkeypatch.setattr(fast_csv, "PART_ROWS", 3)
+    monkeypatch.setattr(fast_csv, "QUEUED_PARTS", 1)
+    rng = random.Random(31)
+    path = tmp_path / "t.csv"
+    _file(rng, path, None, 400, 0.0, quotes=False)
+    if bad_head:
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[:3] + ["2024-01-02T03:04:05Z,kraken:main,buy,BTC,USD,-1,2,,,z\n"] + lines[3:]))
+    n, was_refused = _compare(tmp_path, [path], None, "slow")
+    assert was_refused == bad_head and (n == 0 if bad_head else n == 400)

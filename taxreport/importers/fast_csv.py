@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 CHILD_SHARE = 0.9
 #: Rows per part a process encodes before handing it on (the writer cuts its own chunks from them).
 PART_ROWS = 5000
+#: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
+QUEUED_PARTS = 8
 #: A smaller file is read in one process (forking costs more than it saves).
 SPLIT_MIN_BYTES = 1 << 20
 
@@ -387,7 +389,8 @@ class _Child:
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid, self.fd = pid, fd
-        self.frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        # bounded: when this process writes more slowly than the child reads, the child waits (memory stays flat)
+        self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_PARTS)
         self.thread = threading.Thread(target=self._drain, name="import-child-reader", daemon=True)
         self.thread.start()
 
@@ -450,7 +453,12 @@ class _Child:
             except OSError:
                 pass
             self.pid = 0
-            self.thread.join(5)  # the pipe's write end died with the child: the reader sees its end
+            while self.thread.is_alive():  # the pipe's write end died with the child: the reader sees its end
+                try:
+                    self.frames.get_nowait()  # (room for a reader waiting to queue a part)
+                except queue.Empty:
+                    pass
+                self.thread.join(0.01)
             try:
                 os.close(self.fd)
             except OSError:
