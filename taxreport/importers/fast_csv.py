@@ -396,10 +396,17 @@ class _Child:
 
     @classmethod
     def start(cls, path: str | Path, name: str, account: str | None, plan: _Plan) -> _Child | None:
+        if not hasattr(os, "fork"):  # (Windows: one process)
+            return None
         try:
             read_fd, write_fd = os.pipe()
+        except OSError:
+            return None
+        try:
             pid = os.fork()
         except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
             return None
         if pid == 0:  # the child: never returns
             status = 1
