@@ -272,3 +272,13 @@ def test_a_child_far_ahead_waits_and_is_stopped_cleanly(tmp_path, monkeypatch, b
         path.write_text("".join(lines[:3] + ["2024-01-02T03:04:05Z,kraken:main,buy,BTC,USD,-1,2,,,z\n"] + lines[3:]))
     n, was_refused = _compare(tmp_path, [path], None, "slow")
     assert was_refused == bad_head and (n == 0 if bad_head else n == 400)
+
+
+def test_without_a_second_process_the_whole_file_is_read_here(tmp_path, monkeypatch):
+    """Where the child cannot be started (no ``os.fork``, or it fails), this process reads the whole file."""
+    monkeypatch.setattr(fast_csv._Child, "start", classmethod(lambda cls, *a: None))
+    rng = random.Random(41)
+    path = tmp_path / "t.csv"
+    _file(rng, path, None, 100, 0.0, quotes=False)
+    n, was_refused = _compare(tmp_path, [path], None, "nofork")
+    assert n == 100 and not was_refused

@@ -84,6 +84,8 @@ def encoded_stream(path: str | Path, *, account: str | None = None, split: bool 
     name = str(path)
     plan = _plan(path, split)
     child = _Child.start(path, name, account, plan) if plan is not None and plan.split_at else None
+    if plan is not None and child is None:
+        plan.split_at = 0  # no second process: this one reads the whole file
     return EncodedStream(_stream(path, name, account, plan, child), child)
 
 
