@@ -282,3 +282,38 @@ def test_without_a_second_process_the_whole_file_is_read_here(tmp_path, monkeypa
     _file(rng, path, None, 100, 0.0, quotes=False)
     n, was_refused = _compare(tmp_path, [path], None, "nofork")
     assert n == 100 and not was_refused
+
+
+def test_the_cli_reads_large_files_in_two_processes_and_refuses_as_the_reference(tmp_path, monkeypatch):
+    """``taxreport import csv`` end to end with the split on (files above 2 kB): one good file writes the reference's
+    rows; a second file with a bad row in the child's part refuses the whole command with the reference's
+    message and writes nothing (every file is checked first)."""
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+    from taxreport.importers.base import ImportRefused
+
+    monkeypatch.setattr(fast_csv, "SPLIT_MIN_BYTES", 2000)
+    started: list[int] = []
+    start = fast_csv._Child.start.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(fast_csv._Child, "start", classmethod(lambda cls, *a: started.append(1) or start(cls, *a)))
+    rng = random.Random(51)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    _file(rng, good, None, 150, 0.0, quotes=False)
+    _file(rng, bad, None, 150, 0.0, quotes=False)
+    lines = bad.read_text().splitlines(keepends=True)
+    cells = {"timestamp": "2024-01-02T00:00:00Z", "account": "kraken:main", "side": "buy", "base": "BTC",
+             "quote": "USD", "quantity": "1", "price": "", "fee": "", "fee_asset": "", "id": "y"}
+    bad_row = _csv_line([cells[h] for h in lines[0].strip().split(",")])
+    bad.write_text("".join(lines[:140] + [bad_row] + lines[140:]))
+    with pytest.raises(ImportRefused) as expected:
+        list(iter_canonical_csv(bad))
+    db = tmp_path / "cli.sqlite3"
+    r = CliRunner().invoke(root, ["--db", str(db), "import", "csv", str(good), str(bad)])
+    assert r.exit_code == 1 and str(expected.value).splitlines()[1].strip() in r.output
+    assert f"{bad}:141: price: is empty" in r.output and not db.exists()
+    r = CliRunner().invoke(root, ["--db", str(db), "import", "csv", str(good)])
+    assert r.exit_code == 0, r.output
+    reference = _import(tmp_path / "ref.sqlite3", [good], None, False, None)[0]
+    assert [row[1:10] for row in _rows(db)] == [row[1:10] for row in reference]  # (recorded_at, reason differ)
+    assert len(reference) == 150 and len(started) >= 3

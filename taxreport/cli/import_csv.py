@@ -30,7 +30,6 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
       taxreport import csv events.csv   # header type,timestamp,account,asset,quantity,...
     """
     from taxreport.importers.base import count_lines
-    from taxreport.importers.canonical_csv import iter_canonical_csv
     from taxreport.importers.fast_csv import encoded_stream, write_file
 
     # Every file is checked before anything is written: one bad file refuses the whole command. One file is
@@ -38,8 +37,12 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     # several files are first read through once to check them all.
     if len(files) > 1:
         for path in files:
-            for _ in iter_canonical_csv(path, account=account):
-                pass
+            check = encoded_stream(path, account=account)  # raises what iter_canonical_csv raises (fast_csv)
+            try:
+                for _ in check:
+                    pass
+            finally:
+                check.close()
     new_file = new_ledger_file(ctx)
     # the first file's reading starts before the ledger is opened (its second process, if any, works meanwhile)
     first = encoded_stream(files[0], account=account)
