@@ -118,21 +118,22 @@ def _file(rng: random.Random, path: Path, account: str | None, rows: int, bad: f
             if not quotes:
                 row["id"] = row["id"].replace('"', "").replace(",", "")
             lines.append(_csv_line([row[h] for h in order]))
-    path.write_text("".join(lines), encoding="utf-8")
+    text = "".join(lines)
+    path.write_bytes((text.replace("\n", "\r\n") if rng.random() < 0.2 else text).encode())  # CRLF files too
 
 
 @pytest.mark.parametrize("account", [None, "kraken:main"])
 def test_random_files_are_written_and_refused_as_the_reference_does(tmp_path, account):
     rng = random.Random(1414 if account else 1415)
     written = refused = 0
-    for trial in range(36):
+    for trial in range(24):
         bad = 0.0 if trial % 3 == 0 else rng.choice([0.002, 0.02, 0.3])
         path = tmp_path / f"t{trial}.csv"
         _file(rng, path, account, rng.randint(1, 90), bad, quotes=trial % 4 == 1)
         n, was_refused = _compare(tmp_path, [path], account, f"t{trial}")
         written += n
         refused += was_refused
-    assert written > 500 and refused > 5  # both kinds of file were really exercised
+    assert written > 300 and refused > 5  # both kinds of file were really exercised
 
 
 def test_a_second_import_counts_duplicates_and_refuses_changed_rows_as_the_reference(tmp_path):

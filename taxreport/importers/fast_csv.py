@@ -124,13 +124,13 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
             size = os.fstat(fh.fileno()).st_size
     except OSError:
         return None
-    if not first.endswith(b"\n") or b'"' in first or b"\r" in first:
+    if not first.endswith(b"\n") or b'"' in first or b"\r" in first[:-2]:  # (a CRLF line end is read as csv reads it)
         return None
     try:
         text = first.decode("utf-8").replace("\ufeff", "")
     except UnicodeDecodeError:
         return None
-    header = [h.strip() for h in text.rstrip("\n").split(",")]
+    header = [h.strip() for h in text.removesuffix("\n").removesuffix("\r").split(",")]
     if _header_problems(header, COLUMNS):
         return None
     body_at = len(first)
