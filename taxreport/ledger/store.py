@@ -291,11 +291,12 @@ class Ledger:
 
     def _write(self, chunks: Iterable[Encoded], *, actor: str, reason: str,
                label: str, total: int | None, in_batch: set[str] | None) -> AppendResult:
-        """The one write path: ``chunks`` of ``(index, event, origin)`` in one transaction (module docstring).
+        """The one write path: :class:`Encoded` chunks in one transaction (module docstring).
         ``in_batch``: the keys of the whole batch when it is known and holds a reversal; None for a stream
         (a reversal's target is then looked up in the database, which holds the earlier chunks). The chunks are
         read, encoded, hashed and inserted in this one thread: a worker thread reading ahead (round 1) was
-        measured slower, not faster (README, "Import: one lean pass")."""
+        measured slower, not faster (README, "Import: one lean pass"); ``import csv`` reads and encodes in a second
+        *process* instead (:mod:`taxreport.importers.fast_csv`)."""
         result = AppendResult()
         # _no_gc: a stream builds millions of small acyclic objects (cells, Decimals, events, rows), freed by
         # their reference counts; the cyclic collector's passes over them would only cost time
