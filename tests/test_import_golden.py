@@ -51,7 +51,10 @@ def pinned(monkeypatch, tmp_path):
     return tmp_path / "golden.sqlite3"
 
 
-def test_import_csv_writes_the_rows_main_wrote(pinned):
+@pytest.mark.parametrize("chunk", [store.CHUNK, 3])
+def test_import_csv_writes_the_rows_main_wrote(pinned, monkeypatch, chunk):
+    """Through ``import csv``'s fast path (importers/fast_csv.py), also with 3-event chunks (its seams)."""
+    monkeypatch.setattr(store, "CHUNK", chunk)
     outputs = []
     for name, extra in (("trades.csv", ["--account", "kraken:main"]), ("events.csv", [])):
         r = CliRunner().invoke(root, ["--db", str(pinned), "import", "csv", name, *extra])
