@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, MissingDataError
-from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, take_fifo, take_named
+from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, share, take_fifo, take_named
 from taxreport.lots.types import (Acquisition, Disposal, MatchedDisposal, Move, Movement, OpenLot, make_lot_match,
                                   make_matched_disposal)
 from taxreport.model.money import decimal_str
@@ -121,6 +121,8 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     taker = TAKERS["fifo" if method == "specific" else method]
     mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
     pools: dict[tuple[str, str], Pool] = state.pools if state is not None else {}
+    plain = pool_cls is Pool and not hifo  # pools kept in date order only: Pool.add's usual case inlined below
+    fifo = taker is take_fifo and not specific  # take_fifo's usual case inlined below
     universal = scope == "universal"
     if universal_until is not None and not universal:
         raise InputError("universal_until needs scope 'universal'", field="universal_until")
@@ -192,12 +194,34 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             p = pools.get((key, m.asset))
             if p is None:
                 p = pool(key, m.asset)
-            p.add(Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq))
+            lot = Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq)
+            if plain and (lots := p.lots) and (acquired := lot.acquired) is not None \
+                    and (last := lots[-1]).acquired is not None and acquired > last.acquired:
+                lots.append(lot)  # Pool.add's usual case (later than the last lot, no HIFO heap), inline
+                p.quantity += lot.quantity
+            else:
+                p.add(lot)
         elif type(m) is Disposal:
             key = UNIVERSAL if universal else m.account
             p = pools.get((key, m.asset))
             if p is None:
                 p = pool(key, m.asset)
+            if fifo:
+                # take_fifo's usual case inline: the first lot still held covers the disposal and keeps a part
+                q = m.quantity
+                i = p.head
+                lots = p.lots
+                if i < len(lots) and q > 0 and q < (held := (lot := lots[i]).quantity):
+                    cost = share(lot.cost, q, held)
+                    lot.quantity = held - q
+                    lot.cost -= cost
+                    if i > 4096 and i * 2 > len(lots):  # as take_fifo: compact the consumed prefix now and then
+                        del lots[:i]
+                        p.head = 0
+                    p.quantity -= q - (q - q)  # as take_fifo: what was asked less what is still needed (none)
+                    out.append(make_matched_disposal(m, (make_lot_match(
+                        q, cost, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else method),)))
+                    continue
             rule = method
             if specific:
                 dref = ref_of(m)
