@@ -43,7 +43,7 @@ def _movements(rng: random.Random, n: int) -> list:
         if rng.random() < 0.7:
             t = t + timedelta(hours=rng.randint(0, 60))
         acct, asset = rng.choice(["a", "b", "c"]), rng.choice(["BTC", "ETH"])
-        q = Decimal(rng.randint(1, 10**6)).scaleb(-rng.randint(0, 8))
+        q = Decimal(rng.randint(1, 10**6)).scaleb(-rng.randint(-1, 8))  # 5E+1 too: the exponents must agree
         r = rng.random()
         have = held.get((acct, asset), Decimal(0))
         if r < 0.45 or have <= 0 and r < 0.9:
@@ -104,3 +104,22 @@ def test_inline_cases_equal_the_general_path(seed: int, method: str, monkeypatch
     slow = [_shown(matching.match_lots_at(movements, ends=ends, method=method, **o)) for o in options]
     assert fast == slow
     assert any(c[3] for cuts in fast for c in cuts) or method == "average"  # shortfalls were reached too
+
+
+@pytest.mark.parametrize("lots", [1, 2])
+def test_a_shortfall_s_zero_cost_part_has_the_general_path_s_exponent(lots: int, monkeypatch: pytest.MonkeyPatch
+                                                                      ) -> None:
+    """Quantities written with a positive exponent (``3E+1``): what is still needed is computed as the general path
+    computes it (``quantity - part`` for one part, ``quantity - (0 + part + ...)`` for several), so the zero-cost
+    part prints the same (``2E+1`` against ``20``)."""
+    movements = [Acquisition(T0 + timedelta(days=d), "a", "BTC", Decimal("1E+1"), Decimal("7"), f"a{d}", 0)
+                 for d in range(lots)]
+    movements.append(Disposal(T0 + timedelta(days=5), "a", "BTC", Decimal("5E+1"), Decimal("9"), Decimal(0), "d", 0))
+
+    def shown() -> list:
+        cut = matching.match_lots_at(movements, ends=None, zero_cost_assets=("BTC",))[0]
+        return [str(lm.quantity) for lm in cut.result.disposals[0].lots]
+
+    fast = shown()
+    monkeypatch.setitem(matching.TAKERS, "fifo", _slow_fifo)
+    assert fast == shown() == (["1E+1", "4E+1"] if lots == 1 else ["1E+1", "1E+1", "30"])

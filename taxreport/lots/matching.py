@@ -207,21 +207,56 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             if p is None:
                 p = pool(key, m.asset)
             if fifo:
-                # take_fifo's usual case inline: the first lot still held covers the disposal and keeps a part
+                # take_fifo inline, each part made the disposal's lot match as it is taken (the hot loop of every
+                # FIFO matching): the same lots, quantities, costs and pool state as take_fifo and the general path
+                # below (``tests/test_matching_inline.py``)
                 q = m.quantity
-                i = p.head
                 lots = p.lots
-                if i < len(lots) and q > 0 and q < (held := (lot := lots[i]).quantity):
-                    cost = share(lot.cost, q, held)
-                    lot.quantity = held - q
-                    lot.cost -= cost
-                    if i > 4096 and i * 2 > len(lots):  # as take_fifo: compact the consumed prefix now and then
-                        del lots[:i]
-                        p.head = 0
-                    p.quantity -= q - (q - q)  # as take_fifo: what was asked less what is still needed (none)
-                    out.append(make_matched_disposal(m, (make_lot_match(
-                        q, cost, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else method),)))
-                    continue
+                i = p.head
+                n = len(lots)
+                need = q
+                found = []
+                while need > 0 and i < n:
+                    lot = lots[i]
+                    held = lot.quantity
+                    if held > 0:
+                        if need < held:
+                            cost = share(lot.cost, need, held)
+                            found.append(make_lot_match(need, cost, lot.acquired, lot.account, lot.ref,
+                                                        "zero-cost" if lot.seq == -1 else method))
+                            lot.quantity = held - need
+                            lot.cost -= cost
+                            need -= need
+                            break
+                        cost = lot.cost
+                        lot.quantity = lot.cost = ZERO
+                        found.append(make_lot_match(held, cost, lot.acquired, lot.account, lot.ref,
+                                                    "zero-cost" if lot.seq == -1 else method))
+                        need -= held
+                        i += 1
+                    elif held == 0:
+                        i += 1
+                p.head = i
+                if i > 4096 and i * 2 > len(lots):
+                    del lots[:i]
+                    p.head = 0
+                p.quantity -= q - need
+                if need > 0 or len(found) != 1:  # what is still needed, computed as the general path does
+                    if len(found) != 1:
+                        total = ZERO
+                        for lm in found:
+                            total += lm.quantity
+                        need = q - total
+                    else:
+                        need = q - found[0].quantity
+                    if need > 0:
+                        short: list = []
+                        shortfall(f"disposal {ref_of(m)} at {m.time.isoformat()} in {m.account} "
+                                  f"({decimal_str(q)} {m.asset})", m.asset, need, m.time, m.account, short)
+                        for lot, sq, sc in short:
+                            found.append(make_lot_match(sq, sc, lot.acquired, lot.account, lot.ref, "zero-cost"))
+                out.append(make_matched_disposal(m, tuple(found)))
+                continue
             rule = method
             if specific:
                 dref = ref_of(m)
