@@ -2,8 +2,9 @@
 the fused valuation of fiat trades, the matching loop's inline FIFO): every year's ``gains --format json``
 document (or error) of seeded random ledgers, one pass for every year and one year alone, in every country and
 method, with the options that reach the changed code (a universal pool until a moment, zero cost, a time zone,
-``--via``, ``--peg``, ``--rate-lookback``) and rate tables that reach the memo's edges (several rates within a day,
-days without a rate: the error must list every gap in the same order).
+``--via``, ``--peg``, ``--rate-lookback``), rate tables that reach the memo's edges (several rates within a day,
+days without a rate: the error must list every gap in the same order), and UK/CA ledgers with buys back on the day
+of a sale and 10 days after it (same-day, 30-day "bed and breakfast", superficial loss).
 
 The ledgers and the daily rates are those of ``tests/test_gains_years_differential.py`` (trades against USD, swaps,
 fees in a third coin, deposits, withdrawals, transfers, gifts, income, a reversal, identifications, three
@@ -30,6 +31,7 @@ from taxreport.cli.common import json_text  # noqa: E402
 from taxreport.cli.gains_cmd import summary_json  # noqa: E402
 from taxreport.errors import TaxreportError  # noqa: E402
 from taxreport.gains import GainsRequest, compute_request, compute_request_years  # noqa: E402
+from taxreport.model.events import Side, Trade  # noqa: E402
 from taxreport.prices.rates import RateTable  # noqa: E402
 
 
@@ -50,6 +52,20 @@ def _intraday(table: RateTable, seed: int, drop: bool) -> RateTable:
     return RateTable.from_rows(rows)
 
 
+def _bed_and_breakfast(events: list, seed: int) -> list:
+    """``events`` plus, for every fourth sale, a buy of the same coin in the same account an hour later (the same-day
+    rule) and another 10 days later (the UK 30-day rule, the Canadian superficial loss), in time order."""
+    rng = random.Random(seed)
+    extra = []
+    sales = [e for e in events if type(e) is Trade and e.side is Side.SELL]
+    for i, sale in enumerate(sales[::4]):
+        for n, later in enumerate((timedelta(hours=1), timedelta(days=10))):
+            extra.append(Trade(time=sale.time + later, source="test", external_id=f"bnb{i}-{n}", account=sale.account,
+                               side="buy", base=sale.base, quote="USD", quantity=(sale.quantity * Decimal(
+                                   str(rng.uniform(0.3, 1.5)))).quantize(Decimal("0.00000001")), price=sale.price))
+    return sorted(events + extra, key=lambda e: e.time)
+
+
 def _doc(result: object) -> str:
     if isinstance(result, BaseException):
         return f"ERROR {type(result).__name__}: {result}"
@@ -65,7 +81,8 @@ for _seed in (3, 4):
                 CASES.append((_seed, _code, _method, _opt))
     CASES += [(_seed, "us", "fifo", "universal"), (_seed, "us", "fifo", "zone"), (_seed, "uk", None, "zone"),
               (_seed, "us", "fifo", "zero"), (_seed, "uk", None, "via"), (_seed, "de", "fifo", "peg"),
-              (_seed, "au", "fifo", "lookback")]
+              (_seed, "au", "fifo", "lookback"), (_seed, "uk", None, "bnb"), (_seed, "uk", None, "bnb-zone"),
+              (_seed, "ca", None, "bnb")]
 
 
 def digest(key: tuple) -> str:
@@ -90,6 +107,10 @@ def digest(key: tuple) -> str:
         options = {"peg": {"BNB": "USD"}}
     elif opt == "lookback":
         options = {"rate_lookback_days": 1}
+    elif opt.startswith("bnb"):
+        events = _bed_and_breakfast(events, seed)
+        if opt == "bnb-zone":
+            options = {"timezone": "Asia/Tokyo"}
     years = _years(code)
     request = GainsRequest(code, years[0], method=method, **options)
     h = hashlib.sha256()
@@ -142,6 +163,9 @@ MAIN_423411F: dict[tuple, str] = {
     (3, 'uk', None, 'via'): "265ed390a90b58400d8b3925afe6bc92cace3c1405b1c852a6f85160d16b5349",
     (3, 'de', 'fifo', 'peg'): "efe8f108f2e1cd984c5f6daaf77c2ec31878de7ec1a6ce9aefa403fec3831328",
     (3, 'au', 'fifo', 'lookback'): "104d9405c199816f9ec20a5459f16077abca79c064962382985ca31b25579ca1",
+    (3, 'uk', None, 'bnb'): "0167f0f6bad26fa9be83dd904abbce98a85838fa016fbe9e6751c7d316481d38",
+    (3, 'uk', None, 'bnb-zone'): "926d87212bf99ed17b343b2f07a664d55cd3f453825862a8432586f0f669791c",
+    (3, 'ca', None, 'bnb'): "39a02aa7321582438fe74351298e3175c67106e4427201b2d6c279521ca51931",
     (4, 'us', 'fifo', 'plain'): "bd5449ba8ef0f76c7f7809be7ff1da61a9375391be6dbfe1582372002ddd4172",
     (4, 'us', 'fifo', 'intraday'): "784d5c4b31f7d790030e5e6d8b39972fb666686cd876d71b246ec22a727603a5",
     (4, 'us', 'fifo', 'gaps'): "c23ff34ec949310e01e39e15e8cd80f5d1cac04e4f0cb38741159c8757990a34",
@@ -179,6 +203,9 @@ MAIN_423411F: dict[tuple, str] = {
     (4, 'uk', None, 'via'): "9b31c3336d55758b9f7f17fb9a38e63056afc6ed4302fbe69880bfb4b59508d2",
     (4, 'de', 'fifo', 'peg'): "fc7732fe31e09e0edb5d5d8835799c678763c47aa525a492fad65dfc9616e53b",
     (4, 'au', 'fifo', 'lookback'): "a5b84e4bb0aa1dd8c590ea9c7217327b0b1e9d7a18da6cbeb67ef03f2311fc6c",
+    (4, 'uk', None, 'bnb'): "0832658e2523a2693c0905eadb949a15cdf8993c5db1da3fb440aed199d5c614",
+    (4, 'uk', None, 'bnb-zone'): "4fc1bd466f0c906be7fa96b1cb55c5bdc6a95da381a9ae5f334b6086590e7e77",
+    (4, 'ca', None, 'bnb'): "e2cbc55598765007b362ffb2104da74efed06fb1158c33ae82636c9fc858f79d",
 }
 
 
