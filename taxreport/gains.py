@@ -40,7 +40,6 @@ zones) are valued, so later years need no rates.
 from __future__ import annotations
 
 import gc
-from itertools import chain
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,7 +49,7 @@ from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.engine import Jurisdiction
-from taxreport.lots.valuation import SwapStats, value_events, value_legs
+from taxreport.lots.valuation import SwapStats, value_event_list, value_events
 from taxreport.model.events import Event
 from taxreport.model.money import in_money_context
 from taxreport.prices.rates import Pricer, RateTable
@@ -600,7 +599,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
     # --- as compute_gains_from_events (same checks, same order, same notes) ---
     from taxreport.jurisdictions.income import income_of_year
     from taxreport.model.events import Reversal
-    from taxreport.model.legs import effective_events, event_legs
+    from taxreport.model.legs import effective_events
 
     prepared, events = _prepared(events, j, accounts, include_simulated)
     if accounts:
@@ -631,8 +630,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
         at: dict[int, tuple[Any, tuple[int, int], int]] = {}  # events valued -> pricer state, swaps, movements
         done = 0
         for n in sorted({c for c in counts if c is not None}):
-            movements.extend(value_legs(chain.from_iterable(map(event_legs, items[done:n])), pricer,
-                                        policy.swap_cost, swaps))
+            movements.extend(value_event_list(items[done:n], pricer, policy.swap_cost, swaps))
             done = n
             at[n] = (pricer.state(), (swaps.by_rule, swaps.by_fallback), len(movements))
         years: list[int] = []  # the requests computed in one pass

@@ -420,16 +420,16 @@ def test_one_valuation_and_one_matching_for_every_year(monkeypatch):
 
     events, table = ledger(3), _rates(random.Random(3), None)
     calls = {"value": 0, "match": 0}
-    value_legs, match_at = gains.value_legs, engine.match_lots_at
+    value_event_list, match_at = gains.value_event_list, engine.match_lots_at
 
     def counting_value(*a, **k):  # noqa: ANN002, ANN003, ANN202
         calls["value"] += 1
-        return value_legs(*a, **k)
+        return value_event_list(*a, **k)
 
     def counting_match(*a, **k):  # noqa: ANN002, ANN003, ANN202
         calls["match"] += 1
         return match_at(*a, **k)
-    monkeypatch.setattr(gains, "value_legs", counting_value)
+    monkeypatch.setattr(gains, "value_event_list", counting_value)
     monkeypatch.setattr(engine, "match_lots_at", counting_match)
     monkeypatch.setattr(gains, "compute_gains_from_events", None)  # a year computed alone would fail here
     out = compute_request_years(events, table, GainsRequest("us", "2022", method="fifo"), _years("us"))

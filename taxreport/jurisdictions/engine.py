@@ -262,11 +262,17 @@ class LotRules(Rules):
             lm = lots[0]
             cost += lm.cost
             rule = lm.rule
-        else:
-            for lm in lots:
+        elif lots:
+            rule = lots[0].rule
+            same = True
+            for lm in lots:  # the costs summed in order; the lots' one rule, or "mixed"
                 cost += lm.cost
-            rules = {lm.rule for lm in lots}
-            rule = rules.pop() if len(rules) == 1 else "mixed"
+                if same and lm.rule != rule:
+                    same = False
+            if not same:
+                rule = "mixed"
+        else:
+            rule = "mixed"  # no lots: no rule (as the set of the lots' rules, empty)
         proceeds = d.proceeds - d.fee
         exempt = long and holding is not None and holding.effect is HoldingEffect.EXEMPT
         return [make_result(d.time, d.account, d.asset, d.quantity, proceeds, cost, proceeds - cost, lots, rule,

@@ -80,6 +80,24 @@ class RateTable:
         rate, source = self._values[(base, quote)][i]
         return rate, source, found
 
+    def direct_span(self, base: str, quote: str, moment: datetime, lookback_days: int = 0
+                    ) -> tuple[tuple[Decimal, str, datetime] | None, datetime | None, datetime | None]:
+        """:meth:`direct` and the span ``[lo, hi)`` of moments (None: unbounded) over which it gives the same
+        answer for any moment of ``moment``'s date: the stored times around ``moment`` (the answer depends only
+        on which stored time is the latest at or before the moment, and on the moment's date)."""
+        times = self._times.get((base, quote))
+        if not times:
+            return None, None, None
+        i = bisect_right(times, moment) - 1
+        hi = times[i + 1] if i + 1 < len(times) else None
+        if i < 0:
+            return None, None, hi
+        found = times[i]
+        if (moment.date() - found.date()).days > lookback_days:
+            return None, found, hi
+        rate, source = self._values[(base, quote)][i]
+        return (rate, source, found), found, hi
+
 
 class Pricer:
     """Values amounts in ``currency`` at moments, using a :class:`RateTable`; collects every gap.
@@ -101,6 +119,12 @@ class Pricer:
         self._last: tuple[str, datetime] | None = None  # one-entry cache: a trade values one moment
         self._last_rate: Decimal | None = None
         self._routes: dict[tuple[str, str, str, bool], str] = {}
+        # asset -> (date, lo, hi, rate, route, pegged, gaps): the last resolution of the asset, valid for the moments
+        # of that UTC date in [lo, hi) (None: unbounded), where every stored rate it consulted is the same
+        self._memo: dict[str, tuple[date, datetime | None, datetime | None, Decimal | None, str | None, bool,
+                                    tuple[tuple[str, str, date], ...]]] = {}
+        self._lo: datetime | None = None  # the span of the resolution under way (:meth:`_pair`)
+        self._hi: datetime | None = None
 
     # --- public -----------------------------------------------------------------------------
     def value(self, asset: str, quantity: Decimal, moment: datetime) -> Decimal:
@@ -176,42 +200,80 @@ class Pricer:
 
     # --- resolution -------------------------------------------------------------------------
     def _resolve(self, asset: str, moment: datetime) -> Decimal | None:
-        target = self.currency
-        if asset in self.peg:
+        """The rate of ``asset`` at ``moment`` with its side effects (route counted, peg noted, gaps recorded).
+
+        A resolution depends on the moment only through which stored time of each pair it consults is the latest
+        at or before the moment, and through the moment's date (the same-day rule, the gaps' dates). So the last
+        resolution of each asset is kept with the span of moments of its date over which all of those are the same
+        (issue 14: one resolution per asset and day for daily rates, instead of one per leg); a moment inside it
+        gets the same rate and the same side effects, replayed (``tests/test_rates_memo.py``)."""
+        day = moment.date()
+        memo = self._memo.get(asset)
+        if memo is not None and memo[0] == day and (memo[1] is None or memo[1] <= moment) \
+                and (memo[2] is None or moment < memo[2]):
+            result, route, pegged, gaps = memo[3], memo[4], memo[5], memo[6]
+        else:
+            self._lo = self._hi = None
+            result, route, pegged, gaps = self._lookup(asset, moment)
+            self._memo[asset] = (day, self._lo, self._hi, result, route, pegged, gaps)
+        if pegged:
             self.pegs_used.add(asset)
+        if route is not None:
+            self.used[route] += 1
+        if gaps:
+            self.missing.update(gaps)
+        return result
+
+    def _lookup(self, asset: str, moment: datetime
+                ) -> tuple[Decimal | None, str | None, bool, tuple[tuple[str, str, date], ...]]:
+        """``(rate, route counted, peg used, gaps)`` of ``asset`` at ``moment`` (the rule in the module docstring),
+        narrowing ``_lo``/``_hi`` to the span over which each pair consulted gives the same answer."""
+        target = self.currency
+        pegged = False
+        if asset in self.peg:
+            pegged = True
             asset = self.peg[asset]
             if asset == target:
-                return ONE
+                return ONE, None, True, ()
         hit = self._pair(asset, target, moment)
         if hit is not None:
             rate, route = hit
-            self.used[route] += 1
-            return rate
+            return rate, route, pegged, ()
         for mid in self.via:
             if mid in (asset, target):
                 continue
             first = self._pair(asset, mid, moment)
             second = self._pair(mid, target, moment)
             if first is not None and second is not None:
-                self.used[f"{asset}->{target} crossed via {mid}: {first[1]} x {second[1]}"] += 1
-                return first[0] * second[0]
-        self.missing.add((asset, target, moment.date()))
+                return (first[0] * second[0], f"{asset}->{target} crossed via {mid}: {first[1]} x {second[1]}",
+                        pegged, ())
+        day = moment.date()
+        gaps = [(asset, target, day)]
         for mid in self.via:  # name the hops that are missing too, so the user knows what to import
             if mid not in (asset, target):
                 if self._pair(asset, mid, moment) is None:
-                    self.missing.add((asset, mid, moment.date()))
+                    gaps.append((asset, mid, day))
                 if self._pair(mid, target, moment) is None:
-                    self.missing.add((mid, target, moment.date()))
-        return None
+                    gaps.append((mid, target, day))
+        return None, None, pegged, tuple(gaps)
 
     def _pair(self, base: str, quote: str, moment: datetime) -> tuple[Decimal, str] | None:
-        hit = self.table.direct(base, quote, moment, self.lookback_days)
+        hit = self._direct(base, quote, moment)
         if hit is not None:
             return hit[0], self._route(base, quote, hit[1], False)
-        hit = self.table.direct(quote, base, moment, self.lookback_days)
+        hit = self._direct(quote, base, moment)
         if hit is not None:
             return ONE / hit[0], self._route(base, quote, hit[1], True)
         return None
+
+    def _direct(self, base: str, quote: str, moment: datetime) -> tuple[Decimal, str, datetime] | None:
+        """:meth:`RateTable.direct`, narrowing the span of the resolution under way to where it gives the same."""
+        hit, lo, hi = self.table.direct_span(base, quote, moment, self.lookback_days)
+        if lo is not None and (self._lo is None or lo > self._lo):
+            self._lo = lo
+        if hi is not None and (self._hi is None or hi < self._hi):
+            self._hi = hi
+        return hit
 
     def _route(self, base: str, quote: str, source: str, inverse: bool) -> str:
         """The route's description (one string per pair, source and direction, built once)."""
