@@ -41,8 +41,8 @@ def test_records_with_numbers_are_read_by_json_loads():
         texts.append(json.dumps(base | {"data": {"x": "__N__"}}, sort_keys=True, separators=(",", ":"))
                      .replace('"__N__"', number))
     for text in texts:  # each alone: the same event (or the same error) as before
-        assert _outcome(lambda: decode_payloads([text])[0]) == _outcome(lambda: _before([text])[0]), text
-    assert len({_outcome(lambda: _before([t])[0])[0] for t in texts}) == len(texts)  # all different
+        assert _outcome(lambda t=text: decode_payloads([t])[0]) == _outcome(lambda t=text: _before([t])[0]), text
+    assert len({_outcome(lambda t=t: _before([t])[0])[0] for t in texts}) == len(texts)  # all different
 
 
 def _outcome(fn):  # noqa: ANN001, ANN202
