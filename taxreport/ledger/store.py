@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from taxreport import progress
 from taxreport.errors import LedgerError
-from taxreport.ledger import schema
+from taxreport.ledger import schema, verify_worker
 from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes, chain_hashes_quoted
 from taxreport.ledger.migrate import head_revision
 from taxreport.model.codec import decode_payloads, encode_event, index_text  # noqa: F401 - index_text: the write's API too
@@ -531,27 +531,69 @@ class Ledger:
         never dropped."""
         with self.engine.connect() as conn:
             head_seq, head_hash = self._head(conn)
-            walk = ChainWalk()
-            decoded: list[Event] | None = [] if decode else None
-            undecodable: tuple[int, Exception] | None = None
-            with progress.task("Verifying the ledger", head_seq) as bar, _no_gc():
-                for part in _parts(conn, f"SELECT {', '.join(WALK_COLUMNS)} FROM events ORDER BY seq"):
-                    if not walk.feed(part):
-                        break
-                    if decoded is not None and undecodable is None:
-                        try:
-                            decoded.extend(decode_payloads([r[4] for r in part]))
-                        except (ValueError, TypeError, KeyError) as exc:
-                            undecodable = (_first_undecodable(part), exc)
-                    bar.advance(len(part))
+            if decode and head_seq >= verify_worker.MIN_ROWS and verify_worker.available():
+                try:
+                    walk, decoded, undecodable = _walk_beside(conn, head_seq)
+                except verify_worker.WorkerFailed:
+                    walk, decoded, undecodable = _walk_here(conn, head_seq, decode)  # same transaction, same rows
+            else:
+                walk, decoded, undecodable = _walk_here(conn, head_seq, decode)
         result = walk.result(head_seq, head_hash)
         if not result.ok or decoded is None:
             return result, None
         if undecodable is not None:
             seq, exc = undecodable
+            if not isinstance(exc, _UNDECODABLE):
+                raise exc  # what the walk in this process raises for it (never a payload it has not verified)
             raise LedgerError(f"{self._name()}: row {seq} verifies but its event cannot be read ({exc}); "
                               "a newer taxreport may have written it")
         return result, decoded
+
+
+_UNDECODABLE = (ValueError, TypeError, KeyError)
+_WALK_SQL = f"SELECT {', '.join(WALK_COLUMNS)} FROM events ORDER BY seq"
+
+
+def _walk_here(conn: Connection, head_seq: int, decode: bool
+               ) -> tuple[ChainWalk, list[Event] | None, tuple[int, Exception] | None]:
+    """The chain walked in this process, chunk by chunk; with ``decode``, each chunk's payloads decoded once it
+    has verified. Returns the walk, the events (None without ``decode``) and the first undecodable row."""
+    walk = ChainWalk()
+    decoded: list[Event] | None = [] if decode else None
+    undecodable: tuple[int, Exception] | None = None
+    with progress.task("Verifying the ledger", head_seq) as bar, _no_gc():
+        for part in _parts(conn, _WALK_SQL):
+            if not walk.feed(part):
+                break
+            if decoded is not None and undecodable is None:
+                try:
+                    decoded.extend(decode_payloads([r[4] for r in part]))
+                except _UNDECODABLE as exc:
+                    undecodable = (_first_undecodable(part), exc)
+            bar.advance(len(part))
+    return walk, decoded, undecodable
+
+
+def _walk_beside(conn: Connection, head_seq: int
+                 ) -> tuple[ChainWalk, list[Event], tuple[int, Exception] | None]:
+    """:func:`_walk_here` with the hashing done by a :class:`~taxreport.ledger.verify_worker.ChainWorker` on the
+    second core: each chunk, read once in this transaction, is sent to the child and then decoded here. The
+    events are returned only with the child's walk over every row sent (the caller uses them only if it
+    verifies); a payload that fails to decode is recorded whatever it raises (it may not have verified yet)."""
+    decoded: list[Event] = []
+    undecodable: tuple[int, Exception] | None = None
+    with verify_worker.ChainWorker() as worker, progress.task("Verifying the ledger", head_seq) as bar, _no_gc():
+        for part in _parts(conn, _WALK_SQL):
+            if not worker.send(part):
+                break  # a bad row: its reason is in the verdict
+            if undecodable is None:
+                try:
+                    decoded.extend(decode_payloads([r[4] for r in part]))
+                except Exception as exc:  # noqa: BLE001 - unverified text: judged once the verdict is in
+                    undecodable = (_first_undecodable(part, Exception), exc)
+            bar.advance(len(part))
+        walk = worker.verdict()
+    return walk, decoded, undecodable
 
 
 @dataclass
@@ -609,12 +651,13 @@ def _parts(conn: Connection, sql: str) -> Iterator[list[Any]]:
         cursor.close()
 
 
-def _first_undecodable(part: Sequence[Sequence[Any]]) -> int:
+def _first_undecodable(part: Sequence[Sequence[Any]],
+                       errors: type[Exception] | tuple[type[Exception], ...] = _UNDECODABLE) -> int:
     """The ``seq`` of the first row of ``part`` whose payload does not decode."""
     for row in part:
         try:
             decode_payloads([row[4]])
-        except (ValueError, TypeError, KeyError):
+        except errors:
             return int(row[0])
     return int(part[0][0])
 

@@ -17,6 +17,8 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
+from orjson import loads as _orjson_loads  # type: ignore[import-not-found, unused-ignore]
+
 from taxreport.model.events import (
     EVENT_TYPES,
     AccountDeclaration,
@@ -241,14 +243,19 @@ def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
     (generated once per class from its fields and type hints), or None for classes not trusted. A payload not
     of the shape written today (a field missing or added, a value of another type) is rebuilt by
     :func:`event_from_payload`, which validates it."""
-    if cls in _BUILDERS:
-        return _BUILDERS[cls]
+    if cls not in _BUILDERS:
+        _BUILDERS[cls] = _generate_builder(cls, event_from_payload)
+    return _BUILDERS[cls]
+
+
+def _generate_builder(cls: type, slow: Callable[[Mapping[str, Any]], Any]
+                      ) -> Callable[[Mapping[str, Any]], Event] | None:
+    """:func:`_builder`'s function, calling ``slow`` for a payload not of today's shape."""
     if cls not in TRUSTED_CLASSES:
-        _BUILDERS[cls] = None
         return None
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_slow": event_from_payload, "_errors": _REBUILD_ERRORS,
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_slow": slow, "_errors": _REBUILD_ERRORS,
                            "_intern": sys.intern,
                            "_fromiso": datetime.fromisoformat, "_utc": timezone.utc, "_trusted_time": _trusted_time}
     lines = ["def build(p):", "    try:", f"        if len(p) != {len(fields) + 1}:", "            raise KeyError",
@@ -274,8 +281,7 @@ def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
             lines.append(f"        _s{i}(o, v if v is None else _d{i}(v))")
     lines += ["        return o", "    except _errors:", "        return _slow(p)"]
     exec("\n".join(lines), env)  # noqa: S102 - code generated from the dataclass fields above, no input
-    _BUILDERS[cls] = env["build"]
-    return env["build"]
+    return env["build"]  # type: ignore[no-any-return]
 
 
 def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
@@ -302,12 +308,64 @@ def trusted_event(payload: Mapping[str, Any]) -> Event:
     return _by_kind().get(payload.get("kind"), event_from_payload)(payload)
 
 
+class _Reparse(Exception):
+    """A payload the bulk decode leaves to the validating decoder, read again by ``json.loads``."""
+
+
+def _reparse(_payload: Mapping[str, Any]) -> Any:
+    raise _Reparse
+
+
+_BULK_BY_KIND: dict[Any, Callable[[Mapping[str, Any]], Event]] = {}
+
+
+def _bulk_by_kind() -> dict[Any, Callable[[Mapping[str, Any]], Event]]:
+    """:func:`_by_kind`'s builders for :func:`decode_payloads`, raising :class:`_Reparse` instead of validating a
+    payload not of today's shape; ``Record`` (free-form ``data``) and classes not trusted are left out."""
+    if not _BULK_BY_KIND:
+        for kind, cls in EVENT_TYPES.items():
+            build = None if cls is Record else _generate_builder(cls, _reparse)
+            if build is not None:
+                _BULK_BY_KIND[kind] = build
+    return _BULK_BY_KIND
+
+
 def decode_payloads(texts: Sequence[str]) -> list[Event]:
-    """The events of stored payload texts (the ledger's read path): one ``json.loads`` for all of them, then
+    """The events of stored payload texts (the ledger's read path): one JSON parse for all of them, then
     :func:`trusted_event` of each. Raises ``ValueError`` (or ``TypeError``/``KeyError``) for a payload that is
-    not an event."""
+    not an event.
+
+    The parse is ``orjson``'s (a third faster than ``json.loads``), used only where it gives exactly what
+    ``json.loads`` gives: for the payloads of the typed event kinds, whose values are only strings, ``true``,
+    ``false`` and ``null`` (Decimals and times are stored as text), on which the two parsers agree. Whatever else
+    (a text orjson refuses, e.g. a number too large for it or ``NaN``; a ``Record``, whose ``data`` may hold
+    numbers; a kind not trusted; a payload not of today's shape, rebuilt by the validating decoder) is parsed
+    by ``json.loads``, as before."""
     if not texts:
         return []
+    try:
+        parsed = _orjson_loads("[" + ",".join(texts) + "]")
+    except ValueError:  # orjson.JSONDecodeError: json.loads decides (and says what is wrong)
+        return _decode_slowly(texts)
+    if len(parsed) != len(texts):  # a text holding more (or less) than one value: not a payload
+        return _decode_slowly(texts)
+    builders = _bulk_by_kind()
+    out: list[Event] = []
+    append = out.append
+    for payload, text in zip(parsed, texts):
+        build = builders.get(payload.get("kind")) if type(payload) is dict else None
+        if build is not None:
+            try:
+                append(build(payload))
+                continue
+            except _Reparse:
+                pass
+        append(trusted_event(json.loads(text)))
+    return out
+
+
+def _decode_slowly(texts: Sequence[str]) -> list[Event]:
+    """:func:`decode_payloads` through ``json.loads`` alone (its errors, as before round 3)."""
     builders = _by_kind()
     slow = event_from_payload
     return [builders.get(p.get("kind"), slow)(p) for p in json.loads("[" + ",".join(texts) + "]")]
