@@ -149,11 +149,14 @@ def test_nothing_is_forked_when_nothing_would_be_stored(tmp_path, monkeypatch):
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
         led.append([trade(0, "buy", "1", "100")], actor="importer:t", reason="r")
         cache_for(led).later(lambda: calls.append(1), size=10)  # not pinned
+        with led.pinned(), monkeypatch.context() as m:
+            m.setattr(derived, "_cores", lambda: 1)
+            cache_for(led).later(lambda: calls.append(1), size=10)  # one CPU: no use
         monkeypatch.setenv("TAXREPORT_CACHE", "0")
         with led.pinned():
             led._derived_cache = None
             cache_for(led).later(lambda: calls.append(1), size=10)  # cache off
-    assert calls == [1, 1] and made == []
+    assert calls == [1, 1, 1] and made == []
 
 
 def test_the_child_settles_a_young_state_so_the_command_reads_the_content_once(tmp_path, monkeypatch):

@@ -306,6 +306,16 @@ def _dispatch_table() -> dict[Any, Any]:
 # forking (~5-20 ms, more with a large heap) costs more than it saves.
 FORK_MIN = 2000
 
+
+
+def _cores() -> int:
+    """The CPUs this process may run on (a child on the only one would only add the cost of forking)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 _MISSING: Any = object()  # what DerivedCache._get returns when nothing servable is stored
 _READ_ERRORS = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
                 ValueError)
@@ -497,7 +507,7 @@ class DerivedCache:
         """Run ``work()`` (entries to store: :meth:`put`, :meth:`put_bytes`, under the pinned state) in a forked
         child, on the machine's other core, while this process goes on (printing the year asked for, matching the
         next one); or here and now when that is not worth it (``size``, e.g. the disposals to write, below
-        :data:`FORK_MIN`), not possible (no ``os.fork``) or nothing would be stored (cache off, not pinned, the
+        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (one CPU) or nothing would be stored (cache off, not pinned, the
         state's record cannot be written). One child at a time: a second call first waits for the first.
 
         The child only writes files of this folder, each atomically (a temporary file, then ``os.replace``: a
@@ -512,7 +522,7 @@ class DerivedCache:
             self.join()
         state = self.pinned_state()
         fork = getattr(os, "fork", None)
-        if state is None or fork is None or size < FORK_MIN or not self._prepare(state):
+        if state is None or fork is None or size < FORK_MIN or _cores() < 2 or not self._prepare(state):
             work()
             return
         try:
