@@ -152,11 +152,14 @@ def test_nothing_is_forked_when_nothing_would_be_stored(tmp_path, monkeypatch):
         with led.pinned(), monkeypatch.context() as m:
             m.setattr(derived, "_cores", lambda: 1)
             cache_for(led).later(lambda: calls.append(1), size=10)  # one CPU: no use
+            m.setattr(derived, "_cores", lambda: 2)
+            m.setattr(derived, "_threads", lambda: 2)
+            cache_for(led).later(lambda: calls.append(1), size=10)  # another thread: not safe
         monkeypatch.setenv("TAXREPORT_CACHE", "0")
         with led.pinned():
             led._derived_cache = None
             cache_for(led).later(lambda: calls.append(1), size=10)  # cache off
-    assert calls == [1, 1, 1] and made == []
+    assert calls == [1, 1, 1, 1] and made == []
 
 
 def test_the_child_settles_a_young_state_so_the_command_reads_the_content_once(tmp_path, monkeypatch):

@@ -308,6 +308,14 @@ FORK_MIN = 2000
 
 
 
+def _threads() -> int:
+    """The threads of this process: with another one (a progress bar's refresher on a terminal, a bot's worker), a
+    lock it holds at the fork would stay held in the child for ever, so no child is made."""
+    import threading
+
+    return threading.active_count()
+
+
 def _cores() -> int:
     """The CPUs this process may run on (a child on the only one would only add the cost of forking)."""
     try:
@@ -507,7 +515,8 @@ class DerivedCache:
         """Run ``work()`` (entries to store: :meth:`put`, :meth:`put_bytes`, under the pinned state) in a forked
         child, on the machine's other core, while this process goes on (printing the year asked for, matching the
         next one); or here and now when that is not worth it (``size``, e.g. the disposals to write, below
-        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (one CPU) or nothing would be stored (cache off, not pinned, the
+        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (one CPU), not safe (another thread runs: a
+        lock it holds would stay held in the child) or nothing would be stored (cache off, not pinned, the
         state's record cannot be written). One child at a time: a second call first waits for the first.
 
         The child only writes files of this folder, each atomically (a temporary file, then ``os.replace``: a
@@ -522,7 +531,8 @@ class DerivedCache:
             self.join()
         state = self.pinned_state()
         fork = getattr(os, "fork", None)
-        if state is None or fork is None or size < FORK_MIN or _cores() < 2 or not self._prepare(state):
+        if state is None or fork is None or size < FORK_MIN or _cores() < 2 or _threads() > 1 \
+                or not self._prepare(state):
             work()
             return
         try:
