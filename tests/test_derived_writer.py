@@ -40,6 +40,9 @@ def forks(monkeypatch, minimum: int = 0) -> list[int]:
         return pid
     monkeypatch.setattr(derived, "FORK_MIN", minimum)
     monkeypatch.setattr(os, "fork", fork)
+    # a thread an earlier test of the suite left running would stop every fork (and the work below takes no lock)
+    monkeypatch.setattr(derived, "_threads", lambda: 1)
+    monkeypatch.setattr(derived, "_cores", lambda: 2)
     return made
 
 
@@ -151,6 +154,7 @@ def test_nothing_is_forked_when_nothing_would_be_stored(tmp_path, monkeypatch):
         cache_for(led).later(lambda: calls.append(1), size=10)  # not pinned
         with led.pinned(), monkeypatch.context() as m:
             m.setattr(derived, "_cores", lambda: 1)
+            m.setattr(derived, "_threads", lambda: 1)
             cache_for(led).later(lambda: calls.append(1), size=10)  # one CPU: no use
             m.setattr(derived, "_cores", lambda: 2)
             m.setattr(derived, "_threads", lambda: 2)
