@@ -42,7 +42,7 @@ def forks(monkeypatch, minimum: int = 0) -> list[int]:
     monkeypatch.setattr(os, "fork", fork)
     # a thread an earlier test of the suite left running would stop every fork (and the work below takes no lock)
     monkeypatch.setattr(derived, "_threads", lambda: 1)
-    monkeypatch.setattr(derived, "_cores", lambda: 2)
+    monkeypatch.setattr(derived, "_idle_cores", lambda: 1)
     return made
 
 
@@ -153,10 +153,10 @@ def test_nothing_is_forked_when_nothing_would_be_stored(tmp_path, monkeypatch):
         led.append([trade(0, "buy", "1", "100")], actor="importer:t", reason="r")
         cache_for(led).later(lambda: calls.append(1), size=10)  # not pinned
         with led.pinned(), monkeypatch.context() as m:
-            m.setattr(derived, "_cores", lambda: 1)
+            m.setattr(derived, "_idle_cores", lambda: 0)
             m.setattr(derived, "_threads", lambda: 1)
-            cache_for(led).later(lambda: calls.append(1), size=10)  # one CPU: no use
-            m.setattr(derived, "_cores", lambda: 2)
+            cache_for(led).later(lambda: calls.append(1), size=10)  # no idle CPU: no use
+            m.setattr(derived, "_idle_cores", lambda: 1)
             m.setattr(derived, "_threads", lambda: 2)
             cache_for(led).later(lambda: calls.append(1), size=10)  # another thread: not safe
         monkeypatch.setenv("TAXREPORT_CACHE", "0")

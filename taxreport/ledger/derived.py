@@ -316,12 +316,19 @@ def _threads() -> int:
     return threading.active_count()
 
 
-def _cores() -> int:
-    """The CPUs this process may run on (a child on the only one would only add the cost of forking)."""
+def _idle_cores() -> int:
+    """The CPUs this process may run on, less the busy ones (the load average over the last minute, which counts
+    this process too): a child with no idle CPU to run on only adds the cost of forking (~25% more work: the
+    pages both processes then write are copied) to a busy machine."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return cpus - int(busy + 0.5)
 
 
 _MISSING: Any = object()  # what DerivedCache._get returns when nothing servable is stored
@@ -515,8 +522,8 @@ class DerivedCache:
         """Run ``work()`` (entries to store: :meth:`put`, :meth:`put_bytes`, under the pinned state) in a forked
         child, on the machine's other core, while this process goes on (printing the year asked for, matching the
         next one); or here and now when that is not worth it (``size``, e.g. the disposals to write, below
-        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (one CPU), not safe (another thread runs: a
-        lock it holds would stay held in the child) or nothing would be stored (cache off, not pinned, the
+        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (no idle CPU: :func:`_idle_cores`), not
+        safe (another thread runs: a lock it holds would stay held in the child) or nothing would be stored (cache off, not pinned, the
         state's record cannot be written). One child at a time: a second call first waits for the first.
 
         The child only writes files of this folder, each atomically (a temporary file, then ``os.replace``: a
@@ -531,7 +538,7 @@ class DerivedCache:
             self.join()
         state = self.pinned_state()
         fork = getattr(os, "fork", None)
-        if state is None or fork is None or size < FORK_MIN or _cores() < 2 or _threads() > 1 \
+        if state is None or fork is None or size < FORK_MIN or _idle_cores() < 1 or _threads() > 1 \
                 or not self._prepare(state):
             work()
             return
