@@ -193,3 +193,11 @@ def test_the_child_settles_a_young_state_so_the_command_reads_the_content_once(t
     assert summary.gain == D("98.5") and len(made) == 1
     assert digests == [os.getpid()]  # the parent read the content once (the child's read is its own)
     assert json.loads(record.read_text()) == {"digest": None}  # settled by the child
+
+
+def test_idle_cores_are_the_cpus_less_the_load(monkeypatch):
+    cpus = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.0, 0.0))
+    assert derived._idle_cores() == cpus  # an idle machine (this process not yet in the average)
+    monkeypatch.setattr(os, "getloadavg", lambda: (cpus + 0.7, 0.0, 0.0))
+    assert derived._idle_cores() == -1  # every CPU busy: no writer child
