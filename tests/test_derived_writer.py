@@ -195,9 +195,16 @@ def test_the_child_settles_a_young_state_so_the_command_reads_the_content_once(t
     assert json.loads(record.read_text()) == {"digest": None}  # settled by the child
 
 
-def test_idle_cores_are_the_cpus_less_the_load(monkeypatch):
+def test_idle_cores_are_the_cpus_nothing_else_runs_on(tmp_path, monkeypatch):
     cpus = len(os.sched_getaffinity(0))
+    loadavg = tmp_path / "loadavg"
+    monkeypatch.setattr(derived, "_LOADAVG", loadavg)
+    loadavg.write_text("3.90 3.75 3.35 1/98 27708\n")  # only this process runs now (a minute of load before)
+    assert derived._idle_cores() == cpus - 1
+    loadavg.write_text(f"0.10 0.05 0.01 {cpus + 1}/98 27708\n")  # every CPU busy right now
+    assert derived._idle_cores() == -1
+    monkeypatch.setattr(derived, "_LOADAVG", tmp_path / "none")  # not Linux: the load average of the last minute
     monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.0, 0.0))
-    assert derived._idle_cores() == cpus  # an idle machine (this process not yet in the average)
+    assert derived._idle_cores() == cpus - 1
     monkeypatch.setattr(os, "getloadavg", lambda: (cpus + 0.7, 0.0, 0.0))
-    assert derived._idle_cores() == -1  # every CPU busy: no writer child
+    assert derived._idle_cores() == -2

@@ -316,19 +316,27 @@ def _threads() -> int:
     return threading.active_count()
 
 
+_LOADAVG = Path("/proc/loadavg")  # Linux: "1.05 0.70 0.52 2/136 27708": the 4th field's first number is the
+# count of tasks runnable right now (this process, reading it, included)
+
+
 def _idle_cores() -> int:
-    """The CPUs this process may run on, less the busy ones (the load average over the last minute, which counts
-    this process too): a child with no idle CPU to run on only adds the cost of forking (~25% more work: the
-    pages both processes then write are copied) to a busy machine."""
+    """The CPUs this process may run on that nothing else is using right now, this process apart: the tasks
+    runnable at this instant (Linux ``/proc/loadavg``; elsewhere the load average over the last minute). A
+    child with no idle CPU to run on only adds the cost of forking (~25% more work: the pages both processes
+    then write are copied) to a busy machine."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         cpus = os.cpu_count() or 1
     try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 0.0
-    return cpus - int(busy + 0.5)
+        others = int(_LOADAVG.read_text().split()[3].split("/")[0]) - 1
+    except (OSError, IndexError, ValueError):
+        try:
+            others = int(os.getloadavg()[0] + 0.5)
+        except (AttributeError, OSError):
+            others = 0
+    return cpus - 1 - others
 
 
 _MISSING: Any = object()  # what DerivedCache._get returns when nothing servable is stored
