@@ -328,7 +328,8 @@ def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummar
     summary)`` is called, inside the ledger's pin, for each other year computed that way (the ``gains`` command
     stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`); it only stores: for a
     large year it runs in a forked writer (:meth:`DerivedCache.later`) while this process stores the summary and
-    matches the next year, and the call waits for that writer before it returns.
+    matches the next year (for the last year, this process runs it while the writer stores the summary), and the
+    call waits for that writer before it returns.
 
     Returned: ``shape(summary)``, called as soon as the year's summary is computed and stored (inside the one
     pass, before the later years are computed), so that a caller that only needs a document of the summary
@@ -436,8 +437,10 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = e
     if asked is not None:
         todo.append(asked)
+    left = [len(set(todo))]  # the years still to come (each comes once)
 
     def store(year: str, result: YearResult) -> None:
+        left[0] -= 1
         if year == asked:
             out[year] = asked_as(result) if asked_as is not None and not isinstance(result, TaxreportError) \
                 else result
@@ -446,13 +449,20 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = result
         else:
             one = replace(request, year=year)
-            if computed is not None:  # (the year's document) on the other core, when it is big, while this
-                hook = computed       # process stores the summary and matches the next year
+            if computed is not None and left[0] == 0:  # the last year: nothing is left to match, so the larger
+                # part (the document) is written here while the other core stores the summary
+                cache.later(lambda: cache.put(CACHE_NAME, _cache_key(one), result), size=len(result.disposals),
+                            holds=result)
+                computed(one, result)
+            elif computed is not None:  # (the year's document) on the other core, when it is big, while this
+                hook = computed         # process stores the summary and matches the next year
 
                 def write(one: GainsRequest = one, result: YearSummary = result) -> None:
                     hook(one, result)
                 cache.later(write, size=len(result.disposals), holds=result)
-            cache.put(CACHE_NAME, _cache_key(one), result)
+                cache.put(CACHE_NAME, _cache_key(one), result)
+            else:
+                cache.put(CACHE_NAME, _cache_key(one), result)
             if kept is None or year in kept:
                 out[year] = result
         if advance is not None:
