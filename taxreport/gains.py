@@ -40,10 +40,11 @@ zones) are valued, so later years need no rates.
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
@@ -324,7 +325,10 @@ def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummar
     beside the events. A year that cannot be computed (blocking review items, missing rates) is not stored
     and is left to its own call to report; the year asked for reports its error as before. ``each_year(request,
     summary)`` is called, inside the ledger's pin, for each other year computed that way (the ``gains`` command
-    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`).
+    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`); it only stores: for a
+    large year it runs in a forked writer (:meth:`DerivedCache.later`) while this process stores the summary and
+    matches the next year (for the last year, this process runs it while the writer stores the summary), and the
+    call waits for that writer before it returns.
 
     Returned: ``shape(summary)``, called as soon as the year's summary is computed and stored (inside the one
     pass, before the later years are computed), so that a caller that only needs a document of the summary
@@ -344,10 +348,12 @@ def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummar
         cache.misses += 1
 
         def stored(summary: YearSummary) -> T:
-            cache.put(CACHE_NAME, _cache_key(request), summary)
+            cache.later(lambda: cache.put(CACHE_NAME, _cache_key(request), summary), size=len(summary.disposals),
+                        holds=summary)  # pickled on the other core while ``shape`` (e.g. the document) runs here
             return shape(summary)
 
-        with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]):
+        with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]), \
+                _joined(cache):
             events = load_events(ledger, request)  # the year asked for is refused first if it is blocked
             table = load_table(ledger)
             if cache.pinned_state() is not None:  # the other years are worth computing only if they are kept
@@ -375,8 +381,20 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
     """:func:`gains_for` of each of ``years`` (``request.year`` ignored) from one read of the ledger: each year
     is read from the derived cache, or computed over the events and rates loaded once and stored there.
     Exports that write several years can call this (one walk of the chain for all of them)."""
-    with ledger.pinned():
+    from taxreport.ledger.derived import cache_for
+
+    with ledger.pinned(), _joined(cache_for(ledger)):
         return _fill_years(ledger, None, None, request, years, keep=None, strict=True, advance=advance)
+
+
+@contextmanager
+def _joined(cache: Any) -> Iterator[None]:
+    """The block, then (also when it raises) the wait for the entries it left to a writer child
+    (:meth:`DerivedCache.later`), inside the ledger's pin."""
+    try:
+        yield
+    finally:
+        cache.join()
 
 
 def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
@@ -418,8 +436,10 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = e
     if asked is not None:
         todo.append(asked)
+    left = [len(set(todo))]  # the years still to come (each comes once)
 
     def store(year: str, result: YearResult) -> None:
+        left[0] -= 1
         if year == asked:
             out[year] = asked_as(result) if asked_as is not None and not isinstance(result, TaxreportError) \
                 else result
@@ -428,9 +448,20 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = result
         else:
             one = replace(request, year=year)
-            cache.put(CACHE_NAME, _cache_key(one), result)
-            if computed is not None:
+            if computed is not None and left[0] == 0:  # the last year: nothing is left to match, so the larger
+                # part (the document) is written here while the other core stores the summary
+                cache.later(lambda: cache.put(CACHE_NAME, _cache_key(one), result), size=len(result.disposals),
+                            holds=result)
                 computed(one, result)
+            elif computed is not None:  # (the year's document) on the other core, when it is big, while this
+                hook = computed         # process stores the summary and matches the next year
+
+                def write(one: GainsRequest = one, result: YearSummary = result) -> None:
+                    hook(one, result)
+                cache.later(write, size=len(result.disposals), holds=result)
+                cache.put(CACHE_NAME, _cache_key(one), result)
+            else:
+                cache.put(CACHE_NAME, _cache_key(one), result)
             if kept is None or year in kept:
                 out[year] = result
         if advance is not None:

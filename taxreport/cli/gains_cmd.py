@@ -273,10 +273,18 @@ def document_pieces(summary) -> Iterator[bytes]:  # noqa: ANN001 - YearSummary
     if not disposals:
         yield outline
         return
+    from taxreport.cli.gains_document import DisposalWriter
+
     yield outline[:at] + b'\n  "disposals": [\n'
+    writer = DisposalWriter()
     for i in range(0, len(disposals), DISPOSALS_PER_PIECE):
-        try:
-            block = dumps([_disposal_json(d) for d in disposals[i:i + DISPOSALS_PER_PIECE]])  # b"[\n  {...}\n]"
+        part = disposals[i:i + DISPOSALS_PER_PIECE]
+        text = writer.block(part)
+        if text is not None:
+            yield ((",\n" if i else "") + text).encode()
+            continue
+        try:  # a value of an unexpected type or a string orjson must look at: the general writer
+            block = dumps([_disposal_json(d) for d in part])  # b"[\n  {...}\n]"
         except (orjson.JSONEncodeError, TypeError) as exc:
             json_text(summary_json(summary)).encode()  # raises what the former writer raised (UnicodeEncodeError)
             from taxreport.errors import TaxreportError

@@ -302,6 +302,43 @@ def _dispatch_table() -> dict[Any, Any]:
     return table
 
 
+# :meth:`DerivedCache.later` forks a writer only for work at least this big (e.g. a year's disposals): below it,
+# forking (~5-20 ms, more with a large heap) costs more than it saves.
+FORK_MIN = 2000
+
+
+
+def _threads() -> int:
+    """The threads of this process: with another one (a progress bar's refresher on a terminal, a bot's worker), a
+    lock it holds at the fork would stay held in the child for ever, so no child is made."""
+    import threading
+
+    return threading.active_count()
+
+
+_LOADAVG = Path("/proc/loadavg")  # Linux: "1.05 0.70 0.52 2/136 27708": the 4th field's first number is the
+# count of tasks runnable right now (this process, reading it, included)
+
+
+def _idle_cores() -> int:
+    """The CPUs this process may run on that nothing else is using right now, this process apart: the tasks
+    runnable at this instant (Linux ``/proc/loadavg``; elsewhere the load average over the last minute). A
+    child with no idle CPU to run on only adds the cost of forking (~25% more work: the pages both processes
+    then write are copied) to a busy machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        others = int(_LOADAVG.read_text().split()[3].split("/")[0]) - 1
+    except (OSError, IndexError, ValueError):
+        try:
+            others = int(os.getloadavg()[0] + 0.5)
+        except (AttributeError, OSError):
+            others = 0
+    return cpus - 1 - others
+
+
 _MISSING: Any = object()  # what DerivedCache._get returns when nothing servable is stored
 _READ_ERRORS = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
                 ValueError)
@@ -319,6 +356,7 @@ class DerivedCache:
         self.misses = 0
         self._valid: dict[str, bool] = {}  # state -> its record checked (see _servable)
         self._promoted: set[str] = set()
+        self._child: tuple[int, str, Callable[[], object], Any, bool] | None = None  # later(): pid, state, work, ...
 
     def get_or_compute(self, name: str, key: Mapping[str, Any], compute: Callable[[], T]) -> T:
         """``compute()``'s value, pickled (dataclasses field by field, see :func:`_dispatch_table`)."""
@@ -488,6 +526,75 @@ class DerivedCache:
         self._put(state, self._path(state, name, key, suffix), value, write)
         return value
 
+    def later(self, work: Callable[[], object], *, size: int, holds: Any = None) -> None:
+        """Run ``work()`` (entries to store: :meth:`put`, :meth:`put_bytes`, under the pinned state) in a forked
+        child, on the machine's other core, while this process goes on (printing the year asked for, matching the
+        next one); or here and now when that is not worth it (``size``, e.g. the disposals to write, below
+        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (no idle CPU: :func:`_idle_cores`), not
+        safe (another thread runs: a lock it holds would stay held in the child) or nothing would be stored (cache off, not pinned, the
+        state's record cannot be written). One child at a time: a second call first waits for the first.
+
+        The child only writes files of this folder, each atomically (a temporary file, then ``os.replace``: a
+        reader finds the whole entry or none), touches neither the database nor stdout, and leaves with
+        ``os._exit`` (no buffer flushed, no connection closed). ``holds`` (e.g. the summary being stored) is kept
+        until :meth:`join` has seen the child's exit status: when the child did not end with 0 (an exception, a
+        signal, killed for memory), its temporary files are removed and ``work()`` is run here, as it was before
+        there was a child (same entries, same errors). Anything ``work()`` does besides storing runs in the
+        child: keep it to storing. The child also settles the state (:meth:`_settle`: one more read of the
+        database's content when it was young when read), which this process then need not do."""
+        if self._child is not None:
+            self.join()
+        state = self.pinned_state()
+        fork = getattr(os, "fork", None)
+        if state is None or fork is None or size < FORK_MIN or _idle_cores() < 1 or _threads() > 1 \
+                or not self._prepare(state):
+            work()
+            return
+        try:
+            pid = fork()
+        except OSError:
+            work()
+            return
+        if pid == 0:  # the child: store, then leave without running anything of the parent's exit
+            code = 1
+            try:
+                import gc
+
+                gc.disable()  # a collection would touch (copy) every page of the parent's heap
+                work()
+                self._settle(state)  # the content digest read (~0.7 s at 1M trades) here too, if still to do
+                code = 0
+            finally:
+                os._exit(code)
+        settles = state not in self._promoted  # the child settles the state, if it can: not this process meanwhile
+        self._promoted.add(state)
+        self._child = (pid, state, work, holds, settles)
+
+    def join(self) -> None:
+        """Wait for the child of :meth:`later` (if any); when it did not end with exit status 0, remove its
+        temporary files and run its work here (see :meth:`later`). Then settle the state as :meth:`_put` does."""
+        if self._child is None:
+            return
+        pid, state, work, holds, settles = self._child
+        self._child = None
+        try:
+            _, status = os.waitpid(pid, 0)
+            ok = os.waitstatus_to_exitcode(status) == 0
+        except ChildProcessError:
+            ok = False
+        if settles:
+            self._promoted.discard(state)
+        if not ok:
+            try:
+                for tmp in self.folder.glob(f"{pid}.*.tmp"):
+                    tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            work()
+        del holds
+        if settles and self._read_record(state) != (True, None):  # the child did not settle it
+            self._settle(state)
+
     def _store(self, path: Path, state: str, value: T, write: Callable[[T, Any], object]) -> bool:
         import tempfile  # only when storing (a hit never imports it)
 
@@ -497,7 +604,7 @@ class DerivedCache:
             for old in self.folder.iterdir():
                 if old.suffix in (".pickle", ".bytes", ".state") and not old.name.startswith(state):
                     old.unlink(missing_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f"{os.getpid()}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
                 write(value, fh)
             os.replace(tmp, path)
