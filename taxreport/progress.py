@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, runtime_checkable
 
 MIN_TOTAL = 5000
 
@@ -29,6 +29,15 @@ class Reporter(Protocol):
     def start(self, label: str, total: int | None) -> Task: ...
 
     def finish(self, task: Task) -> None: ...
+
+
+@runtime_checkable
+class Suspendable(Protocol):
+    """A reporter whose display runs a thread of its own (rich's refresher): :func:`suspended` stops it."""
+
+    def suspend(self) -> None: ...
+
+    def resume(self) -> None: ...
 
 
 class _Silent:
@@ -74,3 +83,21 @@ def reporting(reporter: Reporter | None) -> Iterator[None]:
         yield
     finally:
         _reporter.reset(token)
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """No display thread runs inside this block: the reporter's own thread (a terminal's bar refresher) is stopped
+    and joined before, and the display started again after. For ``os.fork`` (the derived cache's writer child,
+    taxreport/ledger/derived.py): a lock another thread holds at the fork stays held in the child for ever, so a
+    process forks only with no other thread; without this block a user watching a progress bar on a terminal
+    would never get the second core's help that a pipe or a file gets."""
+    reporter = _reporter.get()
+    if not isinstance(reporter, Suspendable):
+        yield
+        return
+    reporter.suspend()
+    try:
+        yield
+    finally:
+        reporter.resume()

@@ -208,3 +208,42 @@ def test_idle_cores_are_the_cpus_nothing_else_runs_on(tmp_path, monkeypatch):
     assert derived._idle_cores() == cpus - 1
     monkeypatch.setattr(os, "getloadavg", lambda: (cpus + 0.7, 0.0, 0.0))
     assert derived._idle_cores() == -2
+
+
+def test_a_terminal_progress_bar_is_stopped_for_the_fork_and_shown_again(tmp_path, monkeypatch):
+    """On a terminal a rich bar refreshes itself from a thread of its own, which used to stop every fork (a user
+    watching the bar never got the second core). ``progress.suspended`` stops and joins that thread for the fork,
+    and the bar runs again after it, in the parent only."""
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from taxreport import progress
+    from taxreport.cli.progress import RichReporter
+
+    made = forks(monkeypatch, 0)
+    before = set(threading.enumerate())  # threads earlier tests of the suite may have left running
+    seen: list[int] = []
+
+    def ours() -> int:  # this process's threads, the ones of earlier tests apart
+        return 1 + sum(1 for t in threading.enumerate() if t not in before and t.is_alive())
+    monkeypatch.setattr(derived, "_threads", ours)
+    real_fork = os.fork
+
+    def fork() -> int:
+        seen.append(ours())  # the threads alive at the fork
+        return real_fork()
+    monkeypatch.setattr(os, "fork", fork)
+    reporter = RichReporter(Console(file=io.StringIO(), force_terminal=True))
+    stored: list[int] = []
+    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
+        led.append([trade(0, "buy", "1", "100")], actor="importer:t", reason="r")
+        with progress.reporting(reporter), progress.task("Computing", 10, min_total=1), led.pinned():
+            assert reporter.bar is not None and ours() == 2  # the bar's refresher runs
+            cache = cache_for(led)
+            cache.later(lambda: stored.append(1), size=10)
+            assert reporter.bar.live.is_started and ours() == 2  # shown again after the fork
+            cache.join()
+    assert len(made) == 1 and seen == [1]  # forked, with no other thread alive at that moment
+    assert stored == []  # the work ran in the child (this process's list is untouched)

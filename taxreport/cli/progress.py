@@ -51,6 +51,20 @@ class RichReporter:
         self.open += 1
         return _RichTask(self.bar, self.bar.add_task(label, total=total))
 
+    def suspend(self) -> None:
+        """Stop the display and wait for its refresh thread to end (:func:`taxreport.progress.suspended`)."""
+        if self.bar is None:
+            return
+        thread = self.bar.live._refresh_thread  # rich sets it on start; stop() only signals it, it is joined here
+        self.bar.stop()
+        if thread is not None:
+            thread.join()
+
+    def resume(self) -> None:
+        """Start the display stopped by :meth:`suspend` again (its tasks and their times are kept)."""
+        if self.bar is not None:
+            self.bar.start()
+
     def finish(self, task: progress.Task) -> None:
         if isinstance(task, _RichTask) and self.bar is not None:
             self.bar.remove_task(task.task_id)

@@ -307,10 +307,10 @@ def _dispatch_table() -> dict[Any, Any]:
 FORK_MIN = 2000
 
 
-
 def _threads() -> int:
-    """The threads of this process: with another one (a progress bar's refresher on a terminal, a bot's worker), a
-    lock it holds at the fork would stay held in the child for ever, so no child is made."""
+    """The threads of this process: with another one (a bot's worker; a terminal's progress bar refresher is stopped
+    for the fork by :func:`taxreport.progress.suspended`), a lock it holds at the fork would stay held in the child
+    for ever, so no child is made."""
     import threading
 
     return threading.active_count()
@@ -531,8 +531,9 @@ class DerivedCache:
         child, on the machine's other core, while this process goes on (printing the year asked for, matching the
         next one); or here and now when that is not worth it (``size``, e.g. the disposals to write, below
         :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (no idle CPU: :func:`_idle_cores`), not
-        safe (another thread runs: a lock it holds would stay held in the child) or nothing would be stored (cache off, not pinned, the
-        state's record cannot be written). One child at a time: a second call first waits for the first.
+        safe (another thread runs: a lock it holds would stay held in the child; a terminal's progress bar
+        refresher is stopped for the fork, :func:`taxreport.progress.suspended`) or nothing would be stored (cache
+        off, not pinned, the state's record cannot be written). One child at a time: a second call first waits for the first.
 
         The child only writes files of this folder, each atomically (a temporary file, then ``os.replace``: a
         reader finds the whole entry or none), touches neither the database nor stdout, and leaves with
@@ -546,26 +547,32 @@ class DerivedCache:
             self.join()
         state = self.pinned_state()
         fork = getattr(os, "fork", None)
-        if state is None or fork is None or size < FORK_MIN or _idle_cores() < 1 or _threads() > 1 \
-                or not self._prepare(state):
+        if state is None or fork is None or size < FORK_MIN or _idle_cores() < 1 or not self._prepare(state):
             work()
             return
-        try:
-            pid = fork()
-        except OSError:
-            work()
-            return
-        if pid == 0:  # the child: store, then leave without running anything of the parent's exit
-            code = 1
-            try:
-                import gc
+        from taxreport import progress
 
-                gc.disable()  # a collection would touch (copy) every page of the parent's heap
-                work()
-                self._settle(state)  # the content digest read (~0.7 s at 1M trades) here too, if still to do
-                code = 0
-            finally:
-                os._exit(code)
+        with progress.suspended():  # a terminal's progress bar refresher stops for the fork (and starts again)
+            pid = None
+            if _threads() == 1:
+                try:
+                    pid = fork()
+                except OSError:
+                    pid = None
+            if pid == 0:  # the child: store, then leave without running anything of the parent's exit
+                code = 1
+                try:
+                    import gc
+
+                    gc.disable()  # a collection would touch (copy) every page of the parent's heap
+                    work()
+                    self._settle(state)  # the content digest read (~0.7 s at 1M trades) here too, if still to do
+                    code = 0
+                finally:
+                    os._exit(code)  # never leaves the block: the display is started again by the parent alone
+        if pid is None:
+            work()
+            return
         settles = state not in self._promoted  # the child settles the state, if it can: not this process meanwhile
         self._promoted.add(state)
         self._child = (pid, state, work, holds, settles)
