@@ -23,6 +23,16 @@ class _Unusual(Exception):
 _ESCAPED = re.compile(r'["\\\x00-\x1f\ud800-\udfff]')
 
 
+def _quantity(value: Any) -> str:
+    """:func:`decimal_str` of a quantity, with its common case (plain digits, no exponent) done here."""
+    if not value:
+        return "0"
+    q = str(value)
+    if "E" in q or len(q) >= 900:
+        return decimal_str(value)
+    return q.rstrip("0").rstrip(".") if "." in q else q
+
+
 class DisposalWriter:
     """The disposals of a ``--format json`` document as text, several times faster than turning each into a dict
     and letting orjson encode and re-indent it (:func:`_disposal_json`): one f-string per disposal and per lot,
@@ -74,15 +84,7 @@ class DisposalWriter:
         text, time = self.text, self.time
         t = d.time
         t = (times.get(t) if type(t) is datetime else None) or time(t)
-        q = d.quantity
-        if not q:
-            q = "0"
-        else:
-            q = str(q)
-            if "E" in q or len(q) >= 900:
-                q = decimal_str(d.quantity)
-            elif "." in q:
-                q = q.rstrip("0").rstrip(".")
+        q = _quantity(d.quantity)
         exempt = d.exempt
         if exempt is True:
             ex = "true"
@@ -116,15 +118,7 @@ class DisposalWriter:
 
     def lot(self, m: Any) -> str:
         strings, text = self.strings, self.text
-        q = m.quantity
-        if not q:
-            q = "0"
-        else:
-            q = str(q)
-            if "E" in q or len(q) >= 900:
-                q = decimal_str(m.quantity)
-            elif "." in q:
-                q = q.rstrip("0").rstrip(".")
+        q = _quantity(m.quantity)
         at = m.acquired_at
         at = (self.times.get(at) if type(at) is datetime else None) or self.time(at)
         account, ref, rule = m.account, m.lot_ref, m.rule
