@@ -179,22 +179,30 @@ TAMPERS = {
 }
 
 
+def three_appends(led: Ledger, events: list) -> None:
+    """``events`` in three appends (actor, reason and time of recording change inside a chunk)."""
+    led.append(events[:11], actor="importer:test", reason="one")
+    led.append(events[11:12], actor="manual:me", reason="two ✓")
+    led.append(events[12:], actor="rebalancer:bot", reason="three")
+
+
+def tamper_with(led: Ledger, tamper: str, n: int) -> None:
+    """Apply :data:`TAMPERS` ``tamper`` at row ``n``, behind the ledger's back."""
+    with led.engine.begin() as conn:
+        for sql in TAMPERS[tamper].format(n=n, genesis=GENESIS).split("; "):
+            conn.execute(text(sql))
+
+
 @pytest.mark.parametrize("tamper", sorted(TAMPERS))
 @pytest.mark.parametrize("seed", range(3))
 def test_the_chunked_walk_refuses_every_tamper_exactly_as_the_row_by_row_reference(tmp_path, tamper, seed):
     rng = random.Random(seed)
     events = random_events(seed, 30)
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
-        # three appends (actor, reason and time of recording change inside a chunk)
-        led.append(events[:11], actor="importer:test", reason="one")
-        led.append(events[11:12], actor="manual:me", reason="two ✓")
-        led.append(events[12:], actor="rebalancer:bot", reason="three")
+        three_appends(led, events)
         good = _rows(led)
         assert _walk(good, _head(led), 5) == verify_rows([dict(zip(WALK_COLUMNS, r)) for r in good], *_head(led))
-        n = rng.randint(2, 28)
-        with led.engine.begin() as conn:
-            for sql in TAMPERS[tamper].format(n=n, genesis=GENESIS).split("; "):
-                conn.execute(text(sql))
+        tamper_with(led, tamper, rng.randint(2, 28))
         rows = _rows(led)
         reference = verify_rows([dict(zip(WALK_COLUMNS, r)) for r in rows], *_head(led))
         assert not reference.ok

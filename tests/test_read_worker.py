@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from taxreport.errors import LedgerError
 from taxreport.ledger import Ledger, store, verify_worker
-from taxreport.ledger.chain import GENESIS, WALK_COLUMNS, row_hasher, verify_rows
-from tests.test_read_path import TAMPERS, random_events
+from taxreport.ledger.chain import WALK_COLUMNS, row_hasher, verify_rows
+from tests.test_read_path import TAMPERS, random_events, tamper_with, three_appends
 
 
 @pytest.fixture
@@ -77,13 +77,8 @@ def test_the_child_walk_refuses_every_tamper_with_the_reference_reason(tmp_path,
     rng = random.Random(seed)
     events = random_events(seed, 30)
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
-        led.append(events[:11], actor="importer:test", reason="one")
-        led.append(events[11:12], actor="manual:me", reason="two ✓")
-        led.append(events[12:], actor="rebalancer:bot", reason="three")
-        n = rng.randint(2, 28)
-        with led.engine.begin() as conn:
-            for sql in TAMPERS[tamper].format(n=n, genesis=GENESIS).split("; "):
-                conn.execute(text(sql))
+        three_appends(led, events)
+        tamper_with(led, tamper, rng.randint(2, 28))
         reference = verify_rows([dict(zip(WALK_COLUMNS, r)) for r in _rows(led)], *led.head())
         assert not reference.ok
         for chunk in (1, 4, 5000):
