@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, MissingDataError
-from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, share, take_fifo, take_named
+from taxreport.lots.pools import POOL_CLASSES, TAKERS, Lot, Pool, take_fifo, take_named
 from taxreport.lots.types import (Acquisition, Disposal, MatchedDisposal, Move, Movement, OpenLot, make_lot_match,
                                   make_matched_disposal)
 from taxreport.model.money import decimal_str
@@ -121,8 +121,6 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     taker = TAKERS["fifo" if method == "specific" else method]
     mover = taker if move_order == "method" else (TAKERS["average"] if method == "average" else take_fifo)
     pools: dict[tuple[str, str], Pool] = state.pools if state is not None else {}
-    plain = pool_cls is Pool and not hifo  # pools kept in date order only: Pool.add's usual case inlined below
-    fifo = taker is take_fifo and not specific  # take_fifo's usual case inlined below
     universal = scope == "universal"
     if universal_until is not None and not universal:
         raise InputError("universal_until needs scope 'universal'", field="universal_until")
@@ -194,69 +192,12 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             p = pools.get((key, m.asset))
             if p is None:
                 p = pool(key, m.asset)
-            lot = Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq)
-            if plain and (lots := p.lots) and (acquired := lot.acquired) is not None \
-                    and (last := lots[-1]).acquired is not None and acquired > last.acquired:
-                lots.append(lot)  # Pool.add's usual case (later than the last lot, no HIFO heap), inline
-                p.quantity += lot.quantity
-            else:
-                p.add(lot)
+            p.add(Lot(f"{m.event_key}#{m.leg_index}", m.account, m.acquired_at or m.time, m.quantity, m.cost, seq))
         elif type(m) is Disposal:
             key = UNIVERSAL if universal else m.account
             p = pools.get((key, m.asset))
             if p is None:
                 p = pool(key, m.asset)
-            if fifo:
-                # take_fifo inline, each part made the disposal's lot match as it is taken (the hot loop of every
-                # FIFO matching): the same lots, quantities, costs and pool state as take_fifo and the general path
-                # below (``tests/test_matching_inline.py``)
-                q = m.quantity
-                lots = p.lots
-                i = p.head
-                n = len(lots)
-                need = q
-                found = []
-                while need > 0 and i < n:
-                    lot = lots[i]
-                    held = lot.quantity
-                    if held > 0:
-                        if need < held:
-                            cost = share(lot.cost, need, held)
-                            found.append(make_lot_match(need, cost, lot.acquired, lot.account, lot.ref,
-                                                        "zero-cost" if lot.seq == -1 else method))
-                            lot.quantity = held - need
-                            lot.cost -= cost
-                            need -= need
-                            break
-                        cost = lot.cost
-                        lot.quantity = lot.cost = ZERO
-                        found.append(make_lot_match(held, cost, lot.acquired, lot.account, lot.ref,
-                                                    "zero-cost" if lot.seq == -1 else method))
-                        need -= held
-                        i += 1
-                    elif held == 0:
-                        i += 1
-                p.head = i
-                if i > 4096 and i * 2 > len(lots):
-                    del lots[:i]
-                    p.head = 0
-                p.quantity -= q - need
-                if need > 0 or len(found) != 1:  # what is still needed, computed as the general path does
-                    if len(found) != 1:
-                        total = ZERO
-                        for lm in found:
-                            total += lm.quantity
-                        need = q - total
-                    else:
-                        need = q - found[0].quantity
-                    if need > 0:
-                        short: list = []
-                        shortfall(f"disposal {ref_of(m)} at {m.time.isoformat()} in {m.account} "
-                                  f"({decimal_str(q)} {m.asset})", m.asset, need, m.time, m.account, short)
-                        for lot, sq, sc in short:
-                            found.append(make_lot_match(sq, sc, lot.acquired, lot.account, lot.ref, "zero-cost"))
-                out.append(make_matched_disposal(m, tuple(found)))
-                continue
             rule = method
             if specific:
                 dref = ref_of(m)
