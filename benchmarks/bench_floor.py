@@ -23,9 +23,7 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import time
 from collections import defaultdict, deque
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -68,19 +66,6 @@ def floor_gain(path: Path, year: str) -> tuple[Decimal, Decimal, Decimal]:
     return tuple(v.quantize(CENT, rounding=ROUND_HALF_UP) for v in (proceeds, cost, proceeds - cost))  # type: ignore[return-value]
 
 
-def _run(args: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB, from ``wait4``) and stdout of one process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status:
-        raise SystemExit(f"{' '.join(args)} failed:\n{err.strip()}")
-    return seconds, usage.ru_maxrss / 1024, out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", type=int, help="trades in the history")
@@ -94,6 +79,7 @@ def main() -> None:
         print(json.dumps([str(v) for v in floor_gain(args.floor_only, args.year)]))
         return
 
+    from bench_importers import run as timed_run
     from history import generate, write_taxreport_csv
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -112,7 +98,7 @@ def main() -> None:
         order = ("floor", "taxreport") if run % 2 == 0 else ("taxreport", "floor")
         for job in order:
             if job == "floor":
-                seconds, peak, out = _run([sys.executable, __file__, str(args.n), "--year", args.year,
+                seconds, peak, out = timed_run([sys.executable, __file__, str(args.n), "--year", args.year,
                                            "--floor-only", str(history)], args.work)
                 floor_times.append(seconds)
                 peaks["floor"] = max(peaks["floor"], peak)
@@ -121,10 +107,10 @@ def main() -> None:
             db = args.work / "floor-ledger.sqlite3"
             for suffix in ("", "-wal", "-shm"):
                 Path(str(db) + suffix).unlink(missing_ok=True)
-            seconds, peak, _ = _run([str(taxreport), "--db", str(db), "import", "csv", str(history)], args.work)
+            seconds, peak, _ = timed_run([str(taxreport), "--db", str(db), "import", "csv", str(history)], args.work)
             import_times.append(seconds)
             peaks["import"] = max(peaks["import"], peak)
-            seconds, peak, out = _run([str(taxreport), "--db", str(db), "gains", "-j", "us", "-y", args.year,
+            seconds, peak, out = timed_run([str(taxreport), "--db", str(db), "gains", "-j", "us", "-y", args.year,
                                        "--timezone", "UTC", "--format", "json"], args.work)
             gains_times.append(seconds)
             peaks["gains"] = max(peaks["gains"], peak)

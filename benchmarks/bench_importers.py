@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from history import Row, generate, write_taxreport_csv  # noqa: E402
+from peers import write_bittytax_rows  # noqa: E402
 
 KOINLY_HEADER = ["Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount",
                  "Fee Currency", "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"]
@@ -67,17 +68,7 @@ def write_koinly(rows: list[Row], path: Path) -> None:
 
 
 def write_bittytax(rows: list[Row], path: Path) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["Type", "Buy Quantity", "Buy Asset", "Buy Value", "Sell Quantity", "Sell Asset", "Sell Value",
-                    "Fee Quantity", "Fee Asset", "Fee Value", "Wallet", "Timestamp", "Note"])
-        for r in rows:
-            stamp = r.time.strftime("%Y-%m-%dT%H:%M:%SZ")
-            fee = (r.fee, "GBP", "") if r.fee else ("", "", "")
-            if r.side == "buy":
-                w.writerow(["Trade", r.quantity, r.asset, "", r.gross, "GBP", "", *fee, "Bench", stamp, ""])
-            else:
-                w.writerow(["Trade", r.gross, "GBP", "", r.quantity, r.asset, "", *fee, "Bench", stamp, ""])
+    write_bittytax_rows(rows, path)
 
 
 def write_okx_t1(rows: list[Row], path: Path) -> None:

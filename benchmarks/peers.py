@@ -224,6 +224,13 @@ data_source_crypto: []
 
 
 def write_bittytax_input(rows: Iterable[Row], path: Path, home: Path) -> None:
+    write_bittytax_rows(rows, path)
+    (home / ".bittytax").mkdir(parents=True, exist_ok=True)
+    (home / ".bittytax" / "bittytax.conf").write_text(BITTYTAX_CONF)
+
+
+def write_bittytax_rows(rows: Iterable[Row], path: Path) -> None:
+    """The history as BittyTax's own CSV (one ``Trade`` row each, GBP the fiat)."""
     import csv
 
     with path.open("w", newline="") as fh:
@@ -236,8 +243,6 @@ def write_bittytax_input(rows: Iterable[Row], path: Path, home: Path) -> None:
                 w.writerow(["Trade", r.quantity, r.asset, "", r.gross, "GBP", "", *fee, "Bench", stamp, ""])
             else:
                 w.writerow(["Trade", r.gross, "GBP", "", r.quantity, r.asset, "", *fee, "Bench", stamp, ""])
-    (home / ".bittytax").mkdir(parents=True, exist_ok=True)
-    (home / ".bittytax" / "bittytax.conf").write_text(BITTYTAX_CONF)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
