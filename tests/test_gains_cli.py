@@ -169,3 +169,25 @@ def test_uk_in_another_currency_never_subtracts_the_sterling_allowance(db):
     assert data["allowance"] == "0.00"
     assert data["taxable_gain"] == (data["gain"] if not data["gain"].startswith("-") else "0.00")
     assert any("is in GBP and is not applied" in n for n in data["notes"])
+
+
+@pytest.mark.parametrize(("country", "year", "reason"), [
+    ("uk", "2022", "'2022' is not a tax year here; write it like 2024-25"),
+    ("us", "2022-23", "'2022-23' is not a tax year here; write the calendar year, e.g. 2024"),
+    ("au", "2023-25", "'2023-25': the second year must follow the first (e.g. 2024-25)"),
+])
+def test_a_year_the_country_does_not_write_is_refused_before_the_ledger_is_read(db, monkeypatch, country, year,
+                                                                                 reason):
+    # a 1M-trade ledger used to be read whole (~14 s) before this one-line refusal; now no ledger is opened
+    assert run(db, "import", "csv", DEMO).exit_code == 0
+    import taxreport.cli.gains_cmd as gains_cmd
+
+    def no_ledger(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the ledger was opened")
+
+    monkeypatch.setattr(gains_cmd, "open_ledger", no_ledger)
+    monkeypatch.setenv("TAXREPORT_CACHE", "0")
+    for fmt in ("json", "table"):
+        r = CliRunner().invoke(root, ["--db", db, "gains", "-j", country, "-y", year, "--format", fmt])
+        assert r.exit_code == 1
+        assert r.output == f"error: --year: {reason}\n"

@@ -88,6 +88,8 @@ def request_from_flags(jurisdiction: str, year: str, kw: dict[str, Any]):  # noq
     from taxreport.jurisdictions.calendar import local_midnight_utc
 
     country = get(jurisdiction)
+    if year.strip().lower() != "all":
+        country.policy.tax_year.label(year)  # a year the country does not write is refused before the ledger is read
     method = (kw.get("method") or "").lower() or None
     timezone = kw.get("timezone") or None
     if timezone and timezone not in available_timezones():
