@@ -480,11 +480,26 @@ class Ledger:
         """:meth:`verify` and :meth:`events` in one pass over the rows (what a report that refuses a tampered
         ledger needs): the events are returned, and kept as :meth:`events` keeps them, only when the chain
         verifies; otherwise the list is empty and the result says which row is bad. Inside :meth:`pinned`,
-        the first walk's answer is the answer of every later call."""
+        the first walk's answer is the answer of every later call.
+
+        Inside :meth:`pinned`, a walk that verifies is recorded in the derived cache under the pinned state
+        (:meth:`~taxreport.ledger.derived.DerivedCache.record_verified`); when the pinned state already has such
+        a record (an earlier command verified this very state: the first UK call after the US ones, an
+        ``export`` after ``gains``), the events are read without hashing (:func:`_read_recorded`): the payloads
+        only, the row count and head checked against the record, the state checked unchanged after the read
+        (why that is enough: "A verified state" in :mod:`taxreport.ledger.derived`). :meth:`verify` never
+        does this."""
         if self._pin is not None and self._pin.verified is not None:
             result, events = self._pin.verified
             return result, list(events)
-        result, events = self._walk(decode=True)
+        cache = self._pinned_cache()
+        read = self._read_recorded(cache) if cache is not None else None
+        if read is not None:
+            result, events = read
+        else:
+            result, events = self._walk(decode=True)
+            if cache is not None and result.ok and events is not None:
+                cache.record_verified(result.rows, result.head_hash)
         if self._pin is not None:
             first = self._pin.forgotten
             if first is not None and (first.ok, first.rows, first.head_hash) != (result.ok, result.rows,
@@ -495,6 +510,36 @@ class Ledger:
             return result, []
         self._events_cache = ((result.rows, result.head_hash, result.rows), events)
         return result, list(events)
+
+    def _pinned_cache(self) -> Any:
+        """The derived cache of a pinned ledger whose state can be cached (None otherwise: walk as always)."""
+        if self._pin is None or self._pin.state is None:
+            return None
+        from taxreport.ledger.derived import cache_for
+
+        cache = cache_for(self)
+        return cache if cache.pinned_state() is not None else None
+
+    def _read_recorded(self, cache: Any) -> tuple[VerifyResult, list[Event]] | None:
+        """The events of the pinned state read trusting its verified-state record (no hashing): None when there
+        is no record, or the rows read are not the ones recorded (row count, head, or the state changed meanwhile),
+        and the caller walks the chain as always. A payload that does not decode is the walk's error."""
+        recorded = cache.verified_chain()
+        if recorded is None:
+            return None
+        with self.engine.connect() as conn:
+            head = self._head(conn)
+            if head != recorded:
+                return None
+            read = _read_payloads(conn, head[0])
+        if read is None or not cache.unchanged():
+            return None
+        events, undecodable = read
+        if undecodable is not None:
+            seq, exc = undecodable
+            raise LedgerError(f"{self._name()}: row {seq} verifies but its event cannot be read ({exc}); "
+                              "a newer taxreport may have written it")
+        return VerifyResult(True, head[0], head[1]), events
 
     def forget_events(self) -> None:
         """Drop the events this ledger keeps from its last walk (a caller done with them, e.g. a computation that
@@ -594,6 +639,39 @@ def _walk_beside(conn: Connection, head_seq: int
             bar.advance(len(part))
         walk = worker.verdict()
     return walk, decoded, undecodable
+
+
+def _read_payloads(conn: Connection, head_seq: int) -> tuple[list[Event], tuple[int, Exception] | None] | None:
+    """The events of rows ``1..head_seq`` read from their payloads alone (``seq, payload``, no hashing), in
+    ``conn``'s transaction, decoded chunk by chunk, the collector paused: for a state whose chain a full walk has
+    verified (:meth:`Ledger._read_recorded`). None when the rows read are not exactly ``1..head_seq`` (the caller
+    then walks, which names what is wrong). Returns the events (up to the first undecodable row) and that row."""
+    decoded: list[Event] = []
+    undecodable: tuple[int, Exception] | None = None
+    count, first, last = 0, 1, head_seq
+    with progress.task("Reading the ledger", head_seq) as bar, _no_gc():
+        for part in _parts(conn, f"SELECT seq, payload FROM events WHERE seq <= {int(head_seq)} ORDER BY seq"):
+            if not count:
+                first = int(part[0][0])
+            count += len(part)
+            last = int(part[-1][0])
+            if undecodable is None:
+                try:
+                    decoded.extend(decode_payloads([r[1] for r in part]))
+                except _UNDECODABLE as exc:
+                    undecodable = (next((int(r[0]) for r in part if not _decodes(r[1])), int(part[0][0])), exc)
+            bar.advance(len(part))
+    if (count, first, last) != (head_seq, 1, head_seq):  # seq is the key: exactly 1..head_seq
+        return None
+    return decoded, undecodable
+
+
+def _decodes(payload: str) -> bool:
+    try:
+        decode_payloads([payload])
+        return True
+    except _UNDECODABLE:
+        return False
 
 
 @dataclass
