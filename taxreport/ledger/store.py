@@ -641,6 +641,13 @@ def _walk_beside(conn: Connection, head_seq: int
     return walk, decoded, undecodable
 
 
+@dataclass
+class _Pin:
+    state: str | None  # the derived cache's key state, read before the walk (None: not cacheable)
+    verified: tuple[VerifyResult, list[Event]] | None = None
+    forgotten: VerifyResult | None = None  # the first walk's answer, once its events were forgotten
+
+
 def _read_payloads(conn: Connection, head_seq: int) -> tuple[list[Event], tuple[int, Exception] | None] | None:
     """The events of rows ``1..head_seq`` read from their payloads alone (``seq, payload``, no hashing), in
     ``conn``'s transaction, decoded chunk by chunk, the collector paused: for a state whose chain a full walk has
@@ -672,13 +679,6 @@ def _decodes(payload: str) -> bool:
         return True
     except _UNDECODABLE:
         return False
-
-
-@dataclass
-class _Pin:
-    state: str | None  # the derived cache's key state, read before the walk (None: not cacheable)
-    verified: tuple[VerifyResult, list[Event]] | None = None
-    forgotten: VerifyResult | None = None  # the first walk's answer, once its events were forgotten
 
 
 @contextmanager
