@@ -153,6 +153,30 @@ def test_an_edit_in_the_same_clock_tick_as_the_record_is_walked_and_refused(tmp_
     assert walks == [1]
 
 
+def test_one_ledger_object_pinned_again_after_an_edit_in_the_same_clock_tick_walks(tmp_path, monkeypatch):
+    """A process that keeps its Ledger (and so its cache, which checks a state's record once) and pins it again:
+    the content read after the payloads is compared with the digest the record was stored with, not only with
+    this process's last read of the state, so an edit in the same clock tick between two pins is walked."""
+    monkeypatch.setattr(derived, "_now", time.time)
+    path = tmp_path / "kept.sqlite3"
+    url = f"sqlite:///{path}"
+    with Ledger(url) as writer:
+        history(writer)
+    with Ledger(url) as led:
+        with led.pinned():
+            walked = led.verified_events()
+        with led.pinned():
+            assert led.verified_events() == walked and walked[0].ok  # trusted (the record checked once, here)
+        held = derived._file_witness(path)
+        assert derived._young(held[1], time.time())
+        monkeypatch.setattr(derived, "_file_witness", lambda p: held)  # the edit below leaves every time as is
+        edit_payload(url)
+        walks = count_walks(monkeypatch)
+        with led.pinned():
+            result, events = led.verified_events()
+    assert (result.ok, result.first_bad_seq, events) == (False, 2, []) and walks == [1]
+
+
 @pytest.mark.parametrize("young", [False, True])
 def test_an_edit_made_while_the_payloads_are_read_is_caught_by_the_state_read_again(any_ledger, monkeypatch, young):
     """The state is read when the pin begins; the payloads later. An edit committed in between (here: right

@@ -52,14 +52,14 @@ command pinned in the same state (another computation: the first UK call after t
 after ``gains``, ``gains -y all`` of another country) finds it exactly as :meth:`DerivedCache.lookup` finds an entry
 (same state, same content digest when young, same code) and reads the events from the payloads alone
 (``SELECT seq, payload ... WHERE seq <= head``, decoded as the walk decodes them) without hashing: at 1,000,000
-trades that is the ~6.5 s of fetching and decoding instead of the 10.7-17 s walk. The argument is the one above:
+trades ~7.5 s of fetching (1.1 s) and decoding (5.9 s) instead of the 10.7-17 s walk and its child's CPU. The argument is the one above:
 the record was written only after a walk that began after the state was read verified every row, so a record
 found under the current state means the database holds the very rows that walk verified. Nothing else is
 trusted: the head read in the read's transaction must be the recorded one and the rows exactly ``1..rows``, and
 after the read the state is read again (:meth:`DerivedCache.unchanged`; for a young state its content digest
 too, even if the files now look settled), so a write committed between the pin's read of the state and the
-read of the rows (SQLite's writable ledger holds ``BEGIN IMMEDIATE`` while reading, so only before it begins)
-drops what was read and the chain is walked. A payload that does not decode is the walk's error naming its row.
+read of the rows (a SQLite ledger opened for writing holds ``BEGIN IMMEDIATE`` while it reads, so only before
+that) drops what was read and the chain is walked. A payload that does not decode is the walk's error naming its row.
 Its limits are the cache's: the forger described below (times set back, or content digest kept) would be read
 without a walk, as their result would be served; ``taxreport ledger verify`` never uses the record (it always
 walks), nor does a read outside a pin, with the cache off or unwritable, or of a ledger with no witness.
@@ -276,12 +276,13 @@ def ledger_state(ledger: Any) -> str | None:
         return _state_text(_counts(conn), witness)
 
 
-def still(ledger: Any, state: str) -> bool:
+def still(ledger: Any, state: str, digest: str | None = None) -> bool:
     """Whether ``ledger`` is in ``state`` now as this process last read it (:func:`ledger_state`): SQLite, the
-    same files' witness, the same content digest when that read was young (read again now even if the files
-    look settled, as an edit in the same clock tick leaves their times as they were), then the same counts;
-    PostgreSQL, the same state read again. A ``True`` after some reading means no write was committed between
-    the two reads of the state, so what was read in between is what ``state`` holds."""
+    same files' witness, the same content digest (``digest``, else that read's own) when the state was stored or
+    read young (read again now even if the files look settled, as an edit in the same clock tick leaves their
+    times as they were), then the same counts; PostgreSQL, the same state read again. A ``True`` after some
+    reading means no write was committed between the two reads of the state, so what was read in between is what
+    ``state`` holds."""
     if ledger.engine.dialect.name != "sqlite":
         return ledger_state(ledger) == state
     read = _READS.get(state)
@@ -290,7 +291,8 @@ def still(ledger: Any, state: str) -> bool:
     files = _file_witness(read.path)
     if files is None or files[0] != read.witness:
         return False
-    if read.digest is not None and _content_digest(read.path) != read.digest:
+    wanted = digest if digest is not None else read.digest
+    if wanted is not None and _content_digest(read.path) != wanted:
         return False
     with ledger.engine.connect() as conn:
         return _state_text(_counts(conn), files[0]) == state
@@ -522,13 +524,15 @@ class DerivedCache:
     def unchanged(self) -> bool:
         """Whether the ledger is still in its pinned state as this process read it: read again now, the state is
         the same and, when it was read young, so is its content digest (read again even if the files now look
-        settled: an edit in the same clock tick leaves their times as they were). Called after rows were read
+        settled: an edit in the same clock tick leaves their times as they were), compared with the digest the
+        state's record was stored with (not only with this process's last read of it). Called after rows were read
         trusting :meth:`verified_chain`: True means no write was committed between the pin's read of the state and
         this one, so the rows read in between are the pinned state's."""
         state = self.pinned_state()
         if state is None:
             return False
-        return still(self.ledger, state)
+        exists, stored = self._read_record(state)  # the digest the state's entries were stored with (None: settled)
+        return exists and still(self.ledger, state, stored)
 
     def lookup(self, name: str, key: Mapping[str, Any]) -> Any | None:
         """The stored value of ``(name, key)`` under the pinned state (None: not stored, or not pinned)."""

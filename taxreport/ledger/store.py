@@ -485,7 +485,7 @@ class Ledger:
         Inside :meth:`pinned`, a walk that verifies is recorded in the derived cache under the pinned state
         (:meth:`~taxreport.ledger.derived.DerivedCache.record_verified`); when the pinned state already has such
         a record (an earlier command verified this very state: the first UK call after the US ones, an
-        ``export`` after ``gains``), the events are read without hashing (:func:`_read_recorded`): the payloads
+        ``export`` after ``gains``), the events are read without hashing (:meth:`_read_recorded`): the payloads
         only, the row count and head checked against the record, the state checked unchanged after the read
         (why that is enough: "A verified state" in :mod:`taxreport.ledger.derived`). :meth:`verify` never
         does this."""
