@@ -4,7 +4,9 @@ each run (nothing cached), wall and CPU time of this process and of the verifyin
 
     python benchmarks/bench_verified_read.py /tmp/taxreport-bench/1000000/both.sqlite3 --runs 3
 
-``--here`` walks the chain in this process (no verifying child), as before round 3, for comparison.
+``--here`` walks the chain in this process (no verifying child), as before round 3, for comparison; ``--pipe`` sends
+the rows to the child through its pipe (what a PostgreSQL ledger does; a SQLite file's child reads the file itself
+since round 4).
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("db", type=Path)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--here", action="store_true", help="no verifying child (the chain hashed in this process)")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--here", action="store_true", help="no verifying child (the chain hashed in this process)")
+    how.add_argument("--pipe", action="store_true", help="the rows sent to the child through the pipe (round 3)")
     args = ap.parse_args()
 
-    from taxreport.ledger import verify_worker
+    from taxreport.ledger import store, verify_worker
     from taxreport.ledger.store import Ledger
 
     if args.here:
         verify_worker.MIN_ROWS = 1 << 62
+    if args.pipe:
+        store._sqlite_file = lambda conn: None  # type: ignore[assignment]
     url = f"sqlite:///{args.db}"
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {'in process' if args.here else 'child'}")
+    way = "in process" if args.here else "child, rows through the pipe" if args.pipe else "child reading the file"
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {way}")
     walls, cpus, child_cpus = [], [], []
     for _ in range(args.runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

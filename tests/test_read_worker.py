@@ -17,10 +17,13 @@ from taxreport.ledger.chain import WALK_COLUMNS, row_hasher, verify_rows
 from tests.test_read_path import TAMPERS, random_events, tamper_with, three_appends
 
 
-@pytest.fixture
-def child(monkeypatch):
-    """Every verified read through the child (whatever the ledger's size), counting the verdicts it gave."""
+@pytest.fixture(params=["file", "pipe"])
+def child(request, monkeypatch):
+    """Every verified read through the child (whatever the ledger's size), counting the verdicts it gave; a SQLite
+    file read by the child itself ("file") or sent through the pipe ("pipe", as a PostgreSQL ledger is)."""
     monkeypatch.setattr(verify_worker, "MIN_ROWS", 0)
+    if request.param == "pipe":
+        monkeypatch.setattr(store, "_sqlite_file", lambda conn: None)
     verdicts: list[int] = []
     original = verify_worker.ChainWorker.verdict
 
@@ -136,8 +139,11 @@ BROKEN_CHILDREN = {
 
 @pytest.mark.parametrize("broken", sorted(BROKEN_CHILDREN))
 @pytest.mark.parametrize("tampered", [False, True])
-def test_a_failing_child_makes_the_reader_walk_the_chain_itself(tmp_path, monkeypatch, broken, tampered):
+@pytest.mark.parametrize("mode", ["file", "pipe"])
+def test_a_failing_child_makes_the_reader_walk_the_chain_itself(tmp_path, monkeypatch, broken, tampered, mode):
     monkeypatch.setattr(verify_worker, "MIN_ROWS", 0)
+    if mode == "pipe":
+        monkeypatch.setattr(store, "_sqlite_file", lambda conn: None)
     boot = BROKEN_CHILDREN[broken]
     if boot is None:
         monkeypatch.setattr(verify_worker.sys, "executable", str(tmp_path / "no-such-python"))

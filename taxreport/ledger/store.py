@@ -619,12 +619,75 @@ def _walk_here(conn: Connection, head_seq: int, decode: bool
     return walk, decoded, undecodable
 
 
+_READ_SQL = "SELECT seq, payload FROM events ORDER BY seq"
+
+
+def _sqlite_file(conn: Connection) -> str | None:
+    """The file of the SQLite database ``conn`` reads (None for PostgreSQL, an in-memory or temporary database)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    cursor = conn.connection.cursor()
+    try:
+        files = {name: file for _, name, file in cursor.execute("PRAGMA database_list").fetchall()}
+    finally:
+        cursor.close()
+    return files.get("main") or None
+
+
+def _walk_reading_file(conn: Connection, head_seq: int, path: str
+                       ) -> tuple[ChainWalk, list[Event], tuple[int, Exception] | None]:
+    """:func:`_walk_beside` for a ledger file: the child reads and walks rows ``1..head_seq`` itself
+    (:class:`~taxreport.ledger.verify_worker.ChainWorker` with ``database``) while this process fetches only
+    ``seq, payload`` in ``conn``'s transaction, hands them to the worker (its digest of them) and decodes them.
+    Returns only a walk that verifies and ends at this transaction's head (``seq`` and hash) over exactly the rows
+    decoded here; raises :class:`~taxreport.ledger.verify_worker.WorkerFailed` for anything else (a bad row, rows
+    that differ between the two reads, a child that failed): the caller then walks the chain in ``conn``'s
+    transaction, which names the bad row of this snapshot."""
+    head_hash = Ledger._head(conn)[1]  # the same transaction as head_seq: the same head
+    decoded: list[Event] = []
+    undecodable: tuple[int, Exception] | None = None
+    with verify_worker.ChainWorker(database=path, last_seq=head_seq) as worker, \
+            progress.task("Verifying the ledger", head_seq) as bar, _no_gc():
+        for part in _parts(conn, _READ_SQL):
+            payloads = [r[1] for r in part]
+            if not worker.read(part[0][0], part[-1][0], payloads):
+                break  # the child found a bad row
+            if undecodable is None:
+                try:
+                    decoded.extend(decode_payloads(payloads))
+                except Exception as exc:  # noqa: BLE001 - unverified text: judged once the verdict is in
+                    undecodable = (_first_undecodable_payload(part), exc)
+            bar.advance(len(part))
+        walk = worker.verdict()
+    if not walk.ok or (walk.count, walk.prev) != (head_seq, head_hash):
+        raise verify_worker.WorkerFailed(f"the child's walk ({walk.count}, {walk.prev[:12]}…, "
+                                         f"{'ok' if walk.ok else walk.bad}) is not this snapshot's")
+    return walk, decoded, undecodable
+
+
+def _first_undecodable_payload(part: Sequence[Sequence[Any]]) -> int:
+    """The ``seq`` of the first ``(seq, payload)`` row of ``part`` whose payload does not decode (whatever it
+    raises: it has not verified yet)."""
+    for seq, payload in part:
+        try:
+            decode_payloads([payload])
+        except Exception:  # noqa: BLE001 - unverified text
+            return int(seq)
+    return int(part[0][0])
+
+
 def _walk_beside(conn: Connection, head_seq: int
                  ) -> tuple[ChainWalk, list[Event], tuple[int, Exception] | None]:
     """:func:`_walk_here` with the hashing done by a :class:`~taxreport.ledger.verify_worker.ChainWorker` on the
-    second core: each chunk, read once in this transaction, is sent to the child and then decoded here. The
-    events are returned only with the child's walk over every row sent (the caller uses them only if it
-    verifies); a payload that fails to decode is recorded whatever it raises (it may not have verified yet)."""
+    second core. A SQLite ledger in a file: the child reads the rows itself (:func:`_walk_reading_file`). Otherwise
+    (PostgreSQL, whose credentials never go to a child; an in-memory database) through a pipe: each chunk, read once
+    in this transaction, is sent to the child and then decoded here. The events are returned only with the child's
+    walk over every row (the caller uses them only if it verifies); a payload that fails to decode is recorded
+    whatever it raises (it may not have verified yet). Raises
+    :class:`~taxreport.ledger.verify_worker.WorkerFailed` when the caller must walk the chain itself."""
+    path = _sqlite_file(conn)
+    if path is not None:
+        return _walk_reading_file(conn, head_seq, path)
     decoded: list[Event] = []
     undecodable: tuple[int, Exception] | None = None
     with verify_worker.ChainWorker() as worker, progress.task("Verifying the ledger", head_seq) as bar, _no_gc():
