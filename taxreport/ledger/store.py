@@ -619,7 +619,10 @@ def _walk_here(conn: Connection, head_seq: int, decode: bool
     return walk, decoded, undecodable
 
 
-_READ_SQL = "SELECT seq, payload FROM events ORDER BY seq"
+def _payload_sql(head_seq: int) -> str:
+    """The ``seq, payload`` of rows ``1..head_seq`` in order: what a read that does not hash fetches (the
+    verifying child walks the other columns itself, or a verified-state record stands for the walk)."""
+    return f"SELECT seq, payload FROM events WHERE seq <= {int(head_seq)} ORDER BY seq"
 
 
 def _sqlite_file(conn: Connection) -> str | None:
@@ -648,7 +651,7 @@ def _walk_reading_file(conn: Connection, head_seq: int, path: str
     undecodable: tuple[int, Exception] | None = None
     with verify_worker.ChainWorker(database=path, last_seq=head_seq) as worker, \
             progress.task("Verifying the ledger", head_seq) as bar, _no_gc():
-        for part in _parts(conn, _READ_SQL):
+        for part in _parts(conn, _payload_sql(head_seq)):
             payloads = [r[1] for r in part]
             if not worker.read(part[0][0], part[-1][0], payloads):
                 break  # the child found a bad row
@@ -656,24 +659,13 @@ def _walk_reading_file(conn: Connection, head_seq: int, path: str
                 try:
                     decoded.extend(decode_payloads(payloads))
                 except Exception as exc:  # noqa: BLE001 - unverified text: judged once the verdict is in
-                    undecodable = (_first_undecodable_payload(part), exc)
+                    undecodable = (_first_undecodable(part, Exception, payload_at=1), exc)
             bar.advance(len(part))
         walk = worker.verdict()
     if not walk.ok or (walk.count, walk.prev) != (head_seq, head_hash):
         raise verify_worker.WorkerFailed(f"the child's walk ({walk.count}, {walk.prev[:12]}…, "
                                          f"{'ok' if walk.ok else walk.bad}) is not this snapshot's")
     return walk, decoded, undecodable
-
-
-def _first_undecodable_payload(part: Sequence[Sequence[Any]]) -> int:
-    """The ``seq`` of the first ``(seq, payload)`` row of ``part`` whose payload does not decode (whatever it
-    raises: it has not verified yet)."""
-    for seq, payload in part:
-        try:
-            decode_payloads([payload])
-        except Exception:  # noqa: BLE001 - unverified text
-            return int(seq)
-    return int(part[0][0])
 
 
 def _walk_beside(conn: Connection, head_seq: int
@@ -720,7 +712,7 @@ def _read_payloads(conn: Connection, head_seq: int) -> tuple[list[Event], tuple[
     undecodable: tuple[int, Exception] | None = None
     count, first, last = 0, 1, head_seq
     with progress.task("Reading the ledger", head_seq) as bar, _no_gc():
-        for part in _parts(conn, f"SELECT seq, payload FROM events WHERE seq <= {int(head_seq)} ORDER BY seq"):
+        for part in _parts(conn, _payload_sql(head_seq)):
             if not count:
                 first = int(part[0][0])
             count += len(part)
@@ -729,19 +721,11 @@ def _read_payloads(conn: Connection, head_seq: int) -> tuple[list[Event], tuple[
                 try:
                     decoded.extend(decode_payloads([r[1] for r in part]))
                 except _UNDECODABLE as exc:
-                    undecodable = (next((int(r[0]) for r in part if not _decodes(r[1])), int(part[0][0])), exc)
+                    undecodable = (_first_undecodable(part, payload_at=1), exc)
             bar.advance(len(part))
     if (count, first, last) != (head_seq, 1, head_seq):  # seq is the key: exactly 1..head_seq
         return None
     return decoded, undecodable
-
-
-def _decodes(payload: str) -> bool:
-    try:
-        decode_payloads([payload])
-        return True
-    except _UNDECODABLE:
-        return False
 
 
 @contextmanager
@@ -793,11 +777,14 @@ def _parts(conn: Connection, sql: str) -> Iterator[list[Any]]:
 
 
 def _first_undecodable(part: Sequence[Sequence[Any]],
-                       errors: type[Exception] | tuple[type[Exception], ...] = _UNDECODABLE) -> int:
-    """The ``seq`` of the first row of ``part`` whose payload does not decode."""
+                       errors: type[Exception] | tuple[type[Exception], ...] = _UNDECODABLE, *,
+                       payload_at: int = 4) -> int:
+    """The ``seq`` (column 0) of the first row of ``part`` whose payload (column ``payload_at``: 4 in a walk's
+    :data:`WALK_COLUMNS` rows, 1 in ``seq, payload`` rows) does not decode; ``errors``: what counts as not
+    decoding (``Exception`` for a payload not verified yet, which may raise anything)."""
     for row in part:
         try:
-            decode_payloads([row[4]])
+            decode_payloads([row[payload_at]])
         except errors:
             return int(row[0])
     return int(part[0][0])
