@@ -153,8 +153,7 @@ def _file_witness(path: Path) -> tuple[list[Any], float] | None:
         try:
             st = file.stat()
             if suffix and st.st_size:
-                with file.open("rb") as fh:
-                    header = fh.read(32).hex()
+                header = os.pread(_kept_fd(file), 32, 0).hex()
         except FileNotFoundError:
             if not suffix:
                 return None
@@ -167,9 +166,8 @@ def _file_witness(path: Path) -> tuple[list[Any], float] | None:
             out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, header])
             latest = max(latest, st.st_mtime_ns / 1e9)
             if suffix == "-wal":
-                try:
-                    with path.with_name(path.name + "-shm").open("rb") as fh:
-                        index = fh.read(48)  # WalIndexHdr: iVersion, unused, iChange, ..., mxFrame, ...
+                try:  # WalIndexHdr: iVersion, unused, iChange, ..., mxFrame, ...
+                    index = os.pread(_kept_fd(path.with_name(path.name + "-shm")), 48, 0)
                     if len(index) == 48:
                         out.append(index.hex())
                         counted = True
@@ -189,16 +187,54 @@ def _content_digest(path: Path) -> str | None:
         for suffix in ("", "-wal", "-journal"):
             file = path.with_name(path.name + suffix)
             try:
-                fh = file.open("rb")
+                fd = _kept_fd(file)
             except FileNotFoundError:
                 continue
-            with fh:
-                h.update(f"{suffix}:{os.fstat(fh.fileno()).st_size};".encode())
-                while chunk := fh.read(1 << 22):
-                    h.update(chunk)
+            size = os.fstat(fd).st_size
+            h.update(f"{suffix}:{size};".encode())
+            offset = 0
+            while offset < size and (chunk := os.pread(fd, min(1 << 22, size - offset), offset)):
+                h.update(chunk)
+                offset += len(chunk)
     except OSError:
         return None
     return h.hexdigest()
+
+
+#: Descriptors of the ledger's files this process has read (:func:`_kept_fd`), newest last.
+_KEPT: dict[Path, int] = {}
+#: How many files' descriptors are kept (a CLI call reads one ledger's 3-4 files; a test run reads hundreds of
+#: ledgers, and the oldest are closed: their connections are long gone).
+KEPT_FILES = 64
+
+
+def _kept_fd(file: Path) -> int:
+    """A read-only descriptor of ``file``, opened once and kept open while this process runs (read with
+    ``os.pread``). Never opened and closed per read: closing *any* descriptor of a file drops every POSIX lock
+    the process holds on it (fcntl(2): "If a process closes any file descriptor referring to a file, then all of
+    the process's locks on that file are released"), and this process's SQLite connections hold their locks on
+    the database, its ``-wal`` and its ``-shm`` (the wal-index) through their own descriptors. A reader whose
+    ``-shm`` locks were dropped looks, to another process opening the ledger, like no reader at all: that process
+    may reset the wal-index under the reader's mapping (the reader dies of ``SIGBUS``) or checkpoint over its
+    snapshot. Reopened when the path now names another file (a new inode: the old descriptor is closed, as no
+    connection can hold a lock through the name on the new file); the least recently read beyond
+    :data:`KEPT_FILES` are closed. Raises ``FileNotFoundError`` (or another ``OSError``) when it cannot be
+    opened."""
+    fd = _KEPT.pop(file, None)
+    if fd is not None:
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(file))
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            fd = None
+    if fd is None:
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    _KEPT[file] = fd  # (re)inserted last: the most recently read
+    while len(_KEPT) > KEPT_FILES:
+        os.close(_KEPT.pop(next(iter(_KEPT))))
+    return fd
 
 
 def _young(latest: float, now: float) -> bool:
