@@ -124,7 +124,7 @@ class EncodedStream:
             self._child.stop()
 
 
-Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content hash, time text, accounts, assets
+Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, content hash (None: left to the writer), time, accounts, assets
 
 
 class _Plan:
@@ -251,6 +251,8 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             held = []
         count -= size
         lines, keys, payloads, hashes, times, accounts, assets, chained = cols
+        if None in hashes:
+            hashes = _content_hashes(hashes, payloads)
         n = len(keys)
         chunk = store.Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
                               _Origins(name, lines), None, chained)
@@ -264,6 +266,11 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             yield cut(store.CHUNK)
     if count:
         yield cut(count)
+
+
+def _content_hashes(hashes: list[str | None], payloads: list[str]) -> list[str]:
+    """Each payload's hash (the SHA-256 of its text, as ``encode_event`` computes it) where the child left it."""
+    return [h if h is not None else sha256(p.encode()).hexdigest() for h, p in zip(hashes, payloads)]
 
 
 def _join_chained(parts: list[Part]) -> Chained | None:
@@ -291,9 +298,12 @@ def _cut_chained(chained: Chained | None, size: int) -> tuple[Chained | None, Ch
             (seq + size, hashes[size - 1], actor, reason, recorded_at, hashes[size:]))
 
 
-def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, list[str]], Row | None]:
+def _encoder(name: str, header: list[str], account: str | None, *, content_hashes: bool = True
+             ) -> Callable[[int, list[str]], Row | None]:
     """``encode(line, cells)``: the row's :data:`Row`, None for a blank line (skipped, as the reference skips
-    it), :class:`_Irregular` for a bad row."""
+    it), :class:`_Irregular` for a bad row. Without ``content_hashes``, a row with an id (whose key does not
+    need it) leaves its payload's hash to the writing process (None: :func:`_content_hashes` fills it in there;
+    the child has the larger share of the work)."""
     width = len(header)
     at = {h: i for i, h in enumerate(header)}
     i_time, i_account, i_side, i_base, i_quote, i_quantity, i_price, i_fee, i_fee_asset, i_id = (at[c] for c in COLUMNS)
@@ -439,8 +449,12 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         payload = (f'{{"account":{acc_texts[0]},"base":{base[1]},"external_id":{external},"fee":"{fee[0]}",'
                    f'"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"{price[0]}",'
                    f'"quantity":"{quantity[0]}","quote":{quote[1]},"side":"{side}","source":"csv","time":"{time}"}}')
-        content_hash = sha256(payload.encode()).hexdigest()
-        key = f"trade:csv:{acc}/{trade_id}" if trade_id else "trade:csv:sha256:" + content_hash[:32]
+        if trade_id:
+            key = f"trade:csv:{acc}/{trade_id}"
+            content_hash = sha256(payload.encode()).hexdigest() if content_hashes else None
+        else:
+            content_hash = sha256(payload.encode()).hexdigest()
+            key = "trade:csv:sha256:" + content_hash[:32]
         return line, key, payload, content_hash, time, acc_texts[1], index_text(names)
 
     return encode
@@ -634,7 +648,7 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             data = data[os.write(fd, data):]
 
     gc.disable()  # (every object made here is acyclic, freed by its reference count: the collector's passes only cost)
-    encode = _encoder(name, plan.header, account)
+    encode = _encoder(name, plan.header, account, content_hashes=False)
     hasher = _Hasher(control_fd, send)
     rows: list[Row] = []
     offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
