@@ -13,9 +13,14 @@ one-line errors. Three things make it faster:
   account, a bad cell...) goes through the reference's own ``_trade`` and the ledger's own encoder
   (``store._prepare``): a row the fused path is not sure of is never guessed at.
 * **The second core.** A file of more than :data:`SPLIT_MIN_BYTES` without any ``"`` (so every record is one line
-  and a line end is a record end) is cut at a line end: a forked child process checks and encodes the tail
-  (:data:`CHILD_SHARE` of the bytes) while this process checks, encodes, chains and inserts the head, then chains
-  and inserts the child's rows, received compactly (``marshal`` of tuples of ``str``) through a pipe, in file order.
+  and a line end is a record end) is read by a forked child process, every row of it: it checks and encodes
+  them and, once the writer has said where the chain stands (:meth:`EncodedStream.chain_from`: the head's seq
+  and hash, the append's actor, reason and time of recording), hashes the chain too, with the ledger's own
+  :func:`~taxreport.ledger.chain.chain_hashes`, as if every row were written in turn. Each part is sent through a
+  pipe (``marshal`` of column lists) with the chain it assumed; this process fills in the payload hashes the
+  child left to it, and writes the rows in file order, in one transaction, taking the child's hashes only for a
+  chunk written whole exactly where the child assumed (``store._chain``): after a duplicate (a row already
+  stored, or twice in the file) it hashes the rows itself, as before.
 * **Errors by the reference.** At the first irregularity in either part (a bad row, a malformed record, a byte
   that is not UTF-8, a child that failed), the rows found good before it are written as the reference would have
   written them, then the file is read again from its start by the reference itself, which raises exactly what

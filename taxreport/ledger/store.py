@@ -302,8 +302,10 @@ class Ledger:
         ``in_batch``: the keys of the whole batch when it is known and holds a reversal; None for a stream
         (a reversal's target is then looked up in the database, which holds the earlier chunks). The chunks are
         read, encoded, hashed and inserted in this one thread: a worker thread reading ahead (round 1) was
-        measured slower, not faster (README, "Import: one lean pass"); ``import csv`` reads and encodes in a second
-        *process* instead (:mod:`taxreport.importers.fast_csv`)."""
+        measured slower, not faster (README, "Import: one lean pass"); ``import csv`` reads, encodes and hashes in a
+        second *process* instead (:mod:`taxreport.importers.fast_csv`): a stream with a ``chain_from`` method is
+        told where the chain stands before its first chunk is read, and a chunk it hashed ahead
+        (:attr:`Encoded.chained`) is taken only where that holds (:func:`_chain`)."""
         result = AppendResult()
         # _no_gc: a stream builds millions of small acyclic objects (cells, Decimals, events, rows), freed by
         # their reference counts; the cyclic collector's passes over them would only cost time
