@@ -68,6 +68,11 @@ if TYPE_CHECKING:
 PART_ROWS = 5000
 #: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
 QUEUED_PARTS = 8
+#: The share of a split file's bytes this process reads, at its end, while it waits for the child's parts (the
+#: child reads, encodes and hashes the rest; this process also writes every row).
+TAIL_SHARE = 0.1
+#: Rows this process encodes of its share at a time before it looks for the child's next part again.
+STEP_ROWS = 500
 #: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
 AHEAD_PARTS = 40
 #: A smaller file is read in one process (forking costs more than it saves).
@@ -133,8 +138,10 @@ Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, con
 
 
 class _Plan:
-    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int) -> None:
+    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int, tail_at: int = 0,
+                 tail_line: int = 0) -> None:
         self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
+        self.tail_at, self.tail_line = tail_at, tail_line  # where this process's share begins (0: none)
 
 
 def _plan(path: str | Path, split: bool | None) -> _Plan | None:
@@ -164,7 +171,11 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
         return _Plan(header, body_at, 0, 0)
     if body_at >= size:
         return _Plan(header, body_at, 0, 0)
-    return _Plan(header, body_at, body_at, 2)  # the child reads every row, from the file's second line
+    # the child reads from the file's second line; this process the last TAIL_SHARE, cut at a line end
+    tail_at = data.find(b"\n", body_at + int((size - body_at) * (1 - TAIL_SHARE))) + 1
+    if TAIL_SHARE <= 0 or tail_at <= body_at or tail_at >= size:
+        return _Plan(header, body_at, body_at, 2)
+    return _Plan(header, body_at, body_at, 2, tail_at, data.count(b"\n", 0, tail_at) + 1)
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
@@ -206,7 +217,10 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
     """The file's rows as :data:`Part` s, received from the child if there is one (which reads every row), else
     read here; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
     if child is not None:
-        yield from child.parts()
+        tail = _Tail(path, name, account, plan) if plan.tail_at else None
+        yield from child.parts(tail.step if tail is not None else None)
+        if tail is not None:
+            yield from tail.rest()
         return
     encode = _encoder(name, plan.header, account)
     rows: list[Row] = []
@@ -219,6 +233,55 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
                 rows = []
     if rows:
         yield (*map(list, zip(*rows)), None)
+
+
+class _Tail:
+    """This process's share of a split file, its last rows (:data:`TAIL_SHARE`), encoded :data:`STEP_ROWS` at a
+    time while the child's next part has not arrived (this process would only wait), the rest once the child is
+    done; written after the child's rows (the writer hashes their chain). An irregularity is kept until then: the
+    reference decides (module docstring)."""
+
+    def __init__(self, path: str | Path, name: str, account: str | None, plan: _Plan) -> None:
+        self.path, self.plan = path, plan
+        self.encode = _encoder(name, plan.header, account)
+        self.cells: Iterator[tuple[int, list[str]]] | None = None
+        self.rows: list[Row] = []
+        self.parts: list[Part] = []
+        self.irregular = self.done = False
+
+    def step(self) -> bool:
+        """Encode the next rows; False when there is nothing left to do."""
+        if self.done:
+            return False
+        encode, rows, offset = self.encode, self.rows, self.plan.tail_line - 1
+        try:
+            if self.cells is None:
+                self.cells = csv_lines(file_lines(self.path, start=self.plan.tail_at))
+            n = 0
+            for line, cells in self.cells:
+                row = encode(line + offset, cells)
+                if row is not None:
+                    rows.append(row)
+                    if len(rows) == PART_ROWS:
+                        self.parts.append((*map(list, zip(*rows)), None))
+                        rows.clear()
+                n += 1
+                if n == STEP_ROWS:
+                    return True
+        except (_Irregular, InputError):
+            self.irregular = True
+        if rows and not self.irregular:
+            self.parts.append((*map(list, zip(*rows)), None))
+        self.rows, self.done = [], True
+        return True
+
+    def rest(self) -> Iterator[Part]:
+        while self.step():
+            pass
+        parts, self.parts = self.parts, []
+        yield from parts
+        if self.irregular:
+            raise _Irregular
 
 
 class _Origins:
@@ -542,11 +605,21 @@ class _Child:
             pass
         self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
 
-    def parts(self) -> Iterator[Part]:
+    def parts(self, idle: Callable[[], bool] | None = None) -> Iterator[Part]:
         """The child's rows, a part at a time, as columns; :class:`_Irregular` when it found something
-        irregular (or ended without saying it was done)."""
+        irregular (or ended without saying it was done). ``idle()`` is called while no part is there (until it
+        returns False: nothing left for it to do)."""
         while True:
-            body = self.frames.get()
+            if idle is not None:
+                try:
+                    body = self.frames.get_nowait()
+                except queue.Empty:
+                    if idle():
+                        continue
+                    idle = None
+                    body = self.frames.get()
+            else:
+                body = self.frames.get()
             if body is None:
                 raise _Irregular
             part = marshal.loads(body)
@@ -659,7 +732,7 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
     offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
 
     try:
-        for line, cells in csv_lines(file_lines(path, start=plan.split_at)):
+        for line, cells in csv_lines(file_lines(path, start=plan.split_at, stop=plan.tail_at or None)):
             row = encode(line + offset, cells)
             if row is not None:
                 rows.append(row)
