@@ -421,3 +421,28 @@ def test_the_shared_texts_written_as_literals_are_stored_as_bound_texts(tmp_path
     finally:
         conn.close()
     assert stored == [(reason, "text", "importer:csv", "text", "text", "trade", "text", "null")]
+
+
+def test_a_file_read_and_hashed_by_the_child_into_any_ledger_writes_the_reference_rows(any_ledger, tmp_path,
+                                                                                       monkeypatch):
+    """SQLite and PostgreSQL (``make test`` runs a throwaway server): the split path, the child hashing the chain and
+    the writer reading the file's end, into a ledger with rows already, writes the reference's rows."""
+    monkeypatch.setattr(fast_csv, "PART_ROWS", 5)
+    rng = random.Random(81)
+    first, path = tmp_path / "a.csv", tmp_path / "t.csv"
+    for name, prefix, count in ((first, "a", 30), (path, "t", 150)):
+        rows = [_good_row(rng, None, n) for n in range(count)]
+        for n, row in enumerate(rows):
+            row["id"] = f"{prefix}{n}" if row["id"] else ""
+        name.write_text("".join([_csv_line(list(COLUMNS))] + [_csv_line([r[h] for h in COLUMNS]) for r in rows]))
+    for name in (first, path):
+        chunks = fast_csv.encoded_stream(name, split=True)
+        try:
+            any_ledger.append_encoded(chunks, actor="importer:csv", reason=f"import csv {name.name}")
+        finally:
+            chunks.close()
+    with any_ledger.engine.connect() as conn:
+        got = [tuple(r) for r in conn.exec_driver_sql(f"SELECT {', '.join(ROW_COLUMNS)} FROM events ORDER BY seq")]
+    reference = _import(tmp_path / "ref.sqlite3", [first, path], None, False, None)
+    assert reference[1] is None and got == reference[0] and len(got) > 150
+    assert any_ledger.verify().ok
