@@ -4,6 +4,13 @@
 work) to record the golden values that tests/test_import_golden.py compares against:
 
     .venv/bin/python tests/golden_import_rows.py
+
+``plain`` records tests/fixtures/import_golden/rows_plain.json the same way for ``plain.csv`` then
+``plain_more.csv`` (the trade form without a ``"``, which ``import csv`` reads in a second process: 600 rows of
+the benchmark history with odd rows mixed in, then a CRLF file of 200 of them again and 300 new ones, shuffled).
+It was run on main's code at commit ea93190 (issue 14 round 4, before the chain was hashed in that process):
+
+    PYTHONPATH=/path/to/main/checkout .venv/bin/python tests/golden_import_rows.py plain
 """
 
 from __future__ import annotations
@@ -39,12 +46,16 @@ def stored_rows(db: Path) -> list[dict[str, object]]:
         conn.close()
 
 
-def import_fixtures(db: Path) -> list[str]:
+FILES = {"rows.json": (("trades.csv", ["--account", "kraken:main"]), ("events.csv", [])),
+         "rows_plain.json": (("plain.csv", []), ("plain_more.csv", []))}
+
+
+def import_fixtures(db: Path, files: tuple[tuple[str, list[str]], ...] = FILES["rows.json"]) -> list[str]:
     """Import the fixtures into ``db`` as the test does (fixed names, so the reason text is stable)."""
     from taxreport.cli.main import root
 
     outputs = []
-    for name, extra in (("trades.csv", ["--account", "kraken:main"]), ("events.csv", [])):
+    for name, extra in files:
         r = CliRunner().invoke(root, ["--db", str(db), "import", "csv", name, *extra], catch_exceptions=False)
         assert r.exit_code == 0, r.output
         outputs.append(r.output)
@@ -56,18 +67,19 @@ def main() -> None:
 
     import taxreport.ledger.store as store
 
+    target = "rows_plain.json" if sys.argv[1:] == ["plain"] else "rows.json"
     store.datetime = _PinnedClock  # type: ignore[misc]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "golden.sqlite3"
         cwd = os.getcwd()
         os.chdir(HERE)
         try:
-            outputs = import_fixtures(db)
+            outputs = import_fixtures(db, FILES[target])
         finally:
             os.chdir(cwd)
         out = {"outputs": outputs, "rows": stored_rows(db)}
-    (HERE / "rows.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
-    print(len(out["rows"]), "rows written to", HERE / "rows.json", file=sys.stderr)
+    (HERE / target).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+    print(len(out["rows"]), "rows written to", HERE / target, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -76,3 +76,43 @@ def test_append_of_a_parsed_batch_writes_the_same_rows(pinned):
             batch = parse_canonical_csv(name, account=account)
             led.append(batch.events, actor="importer:csv", reason=f"import csv {name}", origins=batch.origins)
     assert _rows(pinned) == GOLDEN["rows"]
+
+
+PLAIN = json.loads((HERE / "rows_plain.json").read_text())
+
+
+@pytest.mark.parametrize(("chunk", "part_rows", "ahead", "tail"),
+                         [(store.CHUNK, 5000, 40, 0.1), (7, 5, 40, 0.1), (5, 7, 1, 0.5), (3, 1000, 2, 0), (4, 9, 3, 0.9)])
+def test_plain_files_read_and_hashed_in_a_second_process_write_the_rows_main_wrote(pinned, monkeypatch, chunk,
+                                                                                   part_rows, ahead, tail):
+    """``plain.csv`` (no ``"``: read by the forked child, which also hashes the chain) then ``plain_more.csv`` (CRLF,
+    200 of the same rows again and 300 new ones) through ``import csv`` with the split forced: every stored column
+    equals what main's code (ea93190, before the child hashed the chain) wrote (``rows_plain.json``), at chunk and
+    part sizes that put seams everywhere, with the child waiting to be told where the chain stands, and with this
+    process reading shares of the file's end of 0 to 90% (hashed by the writer) in steps of 3 rows. Duplicates
+    inside the first file and the second file's rows already stored make the writer's chain differ from the child's
+    assumption: those chunks are hashed by the writer."""
+    from taxreport.importers import fast_csv
+
+    monkeypatch.setattr(store, "CHUNK", chunk)
+    monkeypatch.setattr(fast_csv, "PART_ROWS", part_rows)
+    monkeypatch.setattr(fast_csv, "AHEAD_PARTS", ahead)
+    monkeypatch.setattr(fast_csv, "TAIL_SHARE", tail)  # (this process's share: the file's end)
+    monkeypatch.setattr(fast_csv, "STEP_ROWS", 3)
+    monkeypatch.setattr(fast_csv, "SPLIT_MIN_BYTES", 0)
+    started: list[int] = []
+    start = fast_csv._Child.start.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(fast_csv._Child, "start", classmethod(lambda cls, *a: started.append(1) or start(cls, *a)))
+    outputs = []
+    for name in ("plain.csv", "plain_more.csv"):
+        r = CliRunner().invoke(root, ["--db", str(pinned), "import", "csv", name])
+        assert r.exit_code == 0, r.output
+        outputs.append(r.output)
+    assert outputs == PLAIN["outputs"]
+    got = _rows(pinned)
+    assert len(got) == len(PLAIN["rows"]) == 910
+    for mine, want in zip(got, PLAIN["rows"]):
+        assert mine == want, want["natural_key"]
+    assert len(started) == 2
+    with Ledger(f"sqlite:///{pinned}") as led:
+        assert led.verify().ok

@@ -167,17 +167,20 @@ def test_a_bad_byte_record_or_row_in_either_part_is_refused_as_the_reference_ref
     assert was_refused or trouble == b"\xef\xbb\xbf\n"  # a line of nothing but a byte-order mark is blank
 
 
-def test_a_large_file_is_cut_at_a_line_end_and_the_child_reads_the_tail(tmp_path, monkeypatch):
-    """The plan: a file without quotes is cut at a line end; with a quote anywhere, or the events form, not."""
+def test_a_large_file_without_quotes_is_read_by_the_child_from_its_second_line(tmp_path, monkeypatch):
+    """The plan: a file without quotes is read by the child, every row of it (so that it can also hash the
+    chain from the first row on); with a quote anywhere, or the events form, this process reads it."""
     monkeypatch.setattr(fast_csv, "SPLIT_MIN_BYTES", 1000)
     rng = random.Random(9)
     path = tmp_path / "t.csv"
     _file(rng, path, None, 200, 0.0, quotes=False)
     data = path.read_bytes()
     plan = fast_csv._plan(path, None)
-    assert plan is not None and plan.split_at > plan.body_at and data[plan.split_at - 1:plan.split_at] == b"\n"
-    assert plan.split_line == data[:plan.split_at].count(b"\n") + 1
-    assert data[:plan.split_at].count(b"\n") < 0.2 * data.count(b"\n")  # the child takes most of the file
+    assert plan is not None and plan.split_at == plan.body_at == data.index(b"\n") + 1 and plan.split_line == 2
+    # this process reads the last tenth, from a line end on (and encodes it while it waits for the child)
+    assert plan.tail_at > plan.body_at and data[plan.tail_at - 1:plan.tail_at] == b"\n"
+    assert plan.tail_line == data[:plan.tail_at].count(b"\n") + 1
+    assert 0.05 * data.count(b"\n") < data[plan.tail_at:].count(b"\n") < 0.15 * data.count(b"\n")
     path.write_bytes(data + b'2024-01-02T03:04:05Z,kraken:main,buy,BTC,USD,1,2,,,"q"\n')  # one quoted cell
     assert fast_csv._plan(path, None).split_at == 0
     events = tmp_path / "e.csv"
@@ -201,8 +204,8 @@ def test_a_good_file_is_read_by_both_processes_without_the_reference(tmp_path, m
     parts: list[int] = []
     original = fast_csv._Child.parts
 
-    def counted(self):  # noqa: ANN001, ANN202
-        for part in original(self):
+    def counted(self, idle=None):  # noqa: ANN001, ANN202
+        for part in original(self, idle):
             parts.append(len(part[0]))
             yield part
 
@@ -318,3 +321,128 @@ def test_the_cli_reads_large_files_in_two_processes_and_refuses_as_the_reference
     reference = _import(tmp_path / "ref.sqlite3", [good], None, False, None)[0]
     assert [row[1:10] for row in _rows(db)] == [row[1:10] for row in reference]  # (recorded_at, reason differ)
     assert len(reference) == 150 and len(started) >= 3
+
+
+def test_the_writer_takes_the_childs_chain_only_when_it_holds(tmp_path, monkeypatch):
+    """A file with no duplicate, into a new ledger: every hash comes from the child (the writer hashes nothing)
+    and the rows are the reference's. Then, after other rows, the same kind of file (the child hashed from where
+    the writer told it: its hashes hold) and a file whose first rows are stored already (after them the chain the
+    child assumed no longer holds: the writer hashes those chunks itself), each against the reference. (This
+    process's own share, the file's end, is off here: its rows are always hashed by the writer.)"""
+    monkeypatch.setattr(fast_csv, "PART_ROWS", 5)
+    monkeypatch.setattr(fast_csv, "TAIL_SHARE", 0)
+    rng = random.Random(61)
+
+    def rows(prefix: str, count: int) -> list[str]:
+        out = []
+        for n in range(count):
+            row = _good_row(rng, None, n)
+            row["id"] = f"{prefix}{n}"
+            out.append(_csv_line([row[h] for h in COLUMNS]))
+        return out
+
+    header = _csv_line(list(COLUMNS))
+    first, second, third = rows("p", 120), rows("o", 30), rows("v", 40)
+    path, other, overlap = tmp_path / "t.csv", tmp_path / "o.csv", tmp_path / "v.csv"
+    path.write_text(header + "".join(first))
+    other.write_text(header + "".join(second))
+    overlap.write_text(header + "".join(first[60:80] + third))
+    hashed: list[int] = []
+    original = store.chain_hashes
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        hashed.append(len(args[5]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "chain_hashes", counted)
+    mine = _import(tmp_path / "fast.sqlite3", [path], None, True, True)
+    assert hashed == [] and mine[1] is None and len(mine[0]) == 120
+    monkeypatch.setattr(store, "chain_hashes", original)
+    assert mine == _import(tmp_path / "ref.sqlite3", [path], None, False, None)
+
+    monkeypatch.setattr(store, "chain_hashes", counted)
+    mine = _import(tmp_path / "fast2.sqlite3", [other, path], None, True, True)
+    assert hashed == [] and mine[1] is None and len(mine[0]) == 150
+    mine = _import(tmp_path / "fast2.sqlite3", [overlap], None, True, True)
+    assert hashed and mine[1] is None and len(mine[0]) == 190
+    monkeypatch.setattr(store, "chain_hashes", original)
+    _import(tmp_path / "ref2.sqlite3", [other, path], None, False, None)
+    assert mine == _import(tmp_path / "ref2.sqlite3", [overlap], None, False, None)
+
+
+def test_a_chain_hashed_ahead_is_taken_only_for_exactly_its_rows_and_start():
+    """``_chain`` takes a chunk's ``chained`` hashes only when the seq, previous hash, actor, reason and time of
+    recording it assumed are the writer's and every row is written; any difference and it hashes the rows."""
+    from taxreport.ledger.chain import GENESIS, chain_hashes
+
+    keys, payloads, times = ["k1", "k2", "k3"], ['{"a":1}', '{"a":2}', '{"a":3}'], ["t1", "t2", "t3"]
+    right = chain_hashes("importer:csv", "why", "2026-11-28T00:00:00.000000Z", GENESIS, 1, keys, ["trade"] * 3, times,
+                         payloads)
+    marked = ["X1", "X2", "X3"]  # (not hashes: shows where they were taken)
+    start = (0, GENESIS, "importer:csv", "why", "2026-11-28T00:00:00.000000Z")
+
+    def rows(chained, pending=None):  # noqa: ANN001, ANN202
+        chunk = store.Encoded(0, keys, payloads, ["c1", "c2", "c3"], times, ["trade"] * 3, [",a,"] * 3, [",B,"] * 3,
+                              [None] * 3, [None] * 3, None, chained)
+        return [row[-1] for row in store._chain(chunk, pending, 0, GENESIS, "importer:csv", "why",
+                                                "2026-11-28T00:00:00.000000Z")]
+
+    assert rows((*start, marked)) == marked
+    assert rows(None) == right
+    for i, other in enumerate((1, "f" * 64, "importer:x", "other", "2026-11-28T00:00:01.000000Z")):
+        assumed = list(start)
+        assumed[i] = other
+        assert rows((*assumed, marked)) == right, i
+    assert rows((*start, marked[:2])) == right
+    assert rows((*start, marked), pending=[0, 2]) == chain_hashes(
+        "importer:csv", "why", "2026-11-28T00:00:00.000000Z", GENESIS, 1, ["k1", "k3"], ["trade"] * 2, ["t1", "t3"],
+        ['{"a":1}', '{"a":3}'])
+
+
+@pytest.mark.parametrize("reason", ["import csv it's ü.csv", "a 'quoted' ; DROP TABLE events; --", "nul\x00inside"])
+def test_the_shared_texts_written_as_literals_are_stored_as_bound_texts(tmp_path, reason):
+    """SQLite: actor, reason and time of recording (and a chunk's one kind, no order_ref) are literals in the INSERT;
+    the stored values are the same TEXT (or NULL) as when bound, quotes and all; a text with a NUL is bound."""
+    rng = random.Random(71)
+    path = tmp_path / "t.csv"
+    _file(rng, path, None, 40, 0.0, quotes=False)
+    db = tmp_path / "l.sqlite3"
+    with Ledger(f"sqlite:///{db}") as led:
+        chunks = fast_csv.encoded_stream(path, split=True)
+        try:
+            led.append_encoded(chunks, actor="importer:csv", reason=reason)
+        finally:
+            chunks.close()
+        assert led.verify().ok
+    conn = sqlite3.connect(db)
+    try:
+        stored = conn.execute("SELECT DISTINCT reason, typeof(reason), actor, typeof(actor), typeof(recorded_at), kind, "
+                              "typeof(kind), typeof(order_ref) FROM events").fetchall()
+    finally:
+        conn.close()
+    assert stored == [(reason, "text", "importer:csv", "text", "text", "trade", "text", "null")]
+
+
+def test_a_file_read_and_hashed_by_the_child_into_any_ledger_writes_the_reference_rows(any_ledger, tmp_path,
+                                                                                       monkeypatch):
+    """SQLite and PostgreSQL (``make test`` runs a throwaway server): the split path, the child hashing the chain and
+    the writer reading the file's end, into a ledger with rows already, writes the reference's rows."""
+    monkeypatch.setattr(fast_csv, "PART_ROWS", 5)
+    rng = random.Random(81)
+    first, path = tmp_path / "a.csv", tmp_path / "t.csv"
+    for name, prefix, count in ((first, "a", 30), (path, "t", 150)):
+        rows = [_good_row(rng, None, n) for n in range(count)]
+        for n, row in enumerate(rows):
+            row["id"] = f"{prefix}{n}" if row["id"] else ""
+        name.write_text("".join([_csv_line(list(COLUMNS))] + [_csv_line([r[h] for h in COLUMNS]) for r in rows]))
+    for name in (first, path):
+        chunks = fast_csv.encoded_stream(name, split=True)
+        try:
+            any_ledger.append_encoded(chunks, actor="importer:csv", reason=f"import csv {name.name}")
+        finally:
+            chunks.close()
+    with any_ledger.engine.connect() as conn:
+        got = [tuple(r) for r in conn.exec_driver_sql(f"SELECT {', '.join(ROW_COLUMNS)} FROM events ORDER BY seq")]
+    reference = _import(tmp_path / "ref.sqlite3", [first, path], None, False, None)
+    assert reference[1] is None and got == reference[0] and len(got) > 150
+    assert any_ledger.verify().ok

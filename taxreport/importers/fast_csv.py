@@ -13,9 +13,14 @@ one-line errors. Three things make it faster:
   account, a bad cell...) goes through the reference's own ``_trade`` and the ledger's own encoder
   (``store._prepare``): a row the fused path is not sure of is never guessed at.
 * **The second core.** A file of more than :data:`SPLIT_MIN_BYTES` without any ``"`` (so every record is one line
-  and a line end is a record end) is cut at a line end: a forked child process checks and encodes the tail
-  (:data:`CHILD_SHARE` of the bytes) while this process checks, encodes, chains and inserts the head, then chains
-  and inserts the child's rows, received compactly (``marshal`` of tuples of ``str``) through a pipe, in file order.
+  and a line end is a record end) is read by a forked child process, every row of it: it checks and encodes
+  them and, once the writer has said where the chain stands (:meth:`EncodedStream.chain_from`: the head's seq
+  and hash, the append's actor, reason and time of recording), hashes the chain too, with the ledger's own
+  :func:`~taxreport.ledger.chain.chain_hashes`, as if every row were written in turn. Each part is sent through a
+  pipe (``marshal`` of column lists) with the chain it assumed; this process fills in the payload hashes the
+  child left to it, and writes the rows in file order, in one transaction, taking the child's hashes only for a
+  chunk written whole exactly where the child assumed (``store._chain``): after a duplicate (a row already
+  stored, or twice in the file) it hashes the rows itself, as before.
 * **Errors by the reference.** At the first irregularity in either part (a bad row, a malformed record, a byte
   that is not UTF-8, a child that failed), the rows found good before it are written as the reference would have
   written them, then the file is read again from its start by the reference itself, which raises exactly what
@@ -32,10 +37,11 @@ import gc
 import marshal
 import os
 import queue
+import select
 import signal
 import struct
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from hashlib import sha256
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -45,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportSummary, csv_lines, file_lines
 from taxreport.importers.canonical_csv import COLUMNS, _FieldError, _header_problems, _trade, iter_canonical_csv
-from taxreport.ledger.chain import quoted_key_payload
+from taxreport.ledger.chain import chain_hashes
 from taxreport.model.assets import normalise_asset
 from taxreport.model.codec import encode_event, index_text
 from taxreport.model.money import MAX_DIGITS, decimal_str
@@ -53,18 +59,22 @@ from taxreport.model.money import _MAX_ADJUSTED as MAX_ADJUSTED
 from taxreport.model.money import _MIN_ADJUSTED as MIN_ADJUSTED
 
 if TYPE_CHECKING:
-    from taxreport.ledger.store import Encoded
+    from taxreport.ledger.store import Chained, Encoded
 
 # (taxreport.ledger.store, hence SQLAlchemy, is imported only where the parent writes: a child forked before it
 # is imported starts its work at once, while the parent opens the ledger)
 
-#: The share of a split file's bytes the child process reads (the parent also chains and inserts every row, so
-#: the child takes more than half: measured at 100k rows, see the README).
-CHILD_SHARE = 0.9
 #: Rows per part a process encodes before handing it on (the writer cuts its own chunks from them).
 PART_ROWS = 5000
 #: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
 QUEUED_PARTS = 8
+#: The share of a split file's bytes this process reads, at its end, while it waits for the child's parts (the
+#: child reads, encodes and hashes the rest; this process also writes every row).
+TAIL_SHARE = 0.1
+#: Rows this process encodes of its share at a time before it looks for the child's next part again.
+STEP_ROWS = 500
+#: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
+AHEAD_PARTS = 40
 #: A smaller file is read in one process (forking costs more than it saves).
 SPLIT_MIN_BYTES = 1 << 20
 
@@ -95,12 +105,28 @@ class EncodedStream:
 
     def __init__(self, chunks: Generator[Encoded, None, None], child: _Child | None) -> None:
         self._chunks, self._child = chunks, child
+        self._told = False  # the child knows whether (and from where) to hash the chain
 
     def __iter__(self) -> EncodedStream:
         return self
 
     def __next__(self) -> Encoded:
+        if not self._told:
+            self._tell(None)  # read without a writer saying where the chain stands (a check): nothing hashed
         return next(self._chunks)
+
+    def chain_from(self, actor: str, reason: str, recorded_at: str, seq: int, prev_hash: str) -> None:
+        """Where the chain stands when the writer begins (:meth:`Ledger._write <taxreport.ledger.store.Ledger>`
+        calls it before reading the first chunk): the child hashes its rows as if each were written in turn after
+        row ``seq`` (hash ``prev_hash``) by this append, and says so with each part (:class:`store.Encoded`'s
+        ``chained``); the writer takes those hashes only where that held."""
+        self._tell((actor, reason, recorded_at, int(seq), prev_hash))
+
+    def _tell(self, start: tuple[str, str, str, int, str] | None) -> None:
+        if not self._told:
+            self._told = True
+            if self._child is not None:
+                self._child.tell(start)
 
     def close(self) -> None:
         self._chunks.close()
@@ -108,12 +134,14 @@ class EncodedStream:
             self._child.stop()
 
 
-Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content hash, time text, accounts, assets
+Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, content hash (None: left to the writer), time, accounts, assets
 
 
 class _Plan:
-    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int) -> None:
+    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int, tail_at: int = 0,
+                 tail_line: int = 0) -> None:
         self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
+        self.tail_at, self.tail_line = tail_at, tail_line  # where this process's share begins (0: none)
 
 
 def _plan(path: str | Path, split: bool | None) -> _Plan | None:
@@ -141,10 +169,13 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
         data = fh.read()
     if b'"' in data:  # a quoted cell may hold a line end: a line end is then not always a record end
         return _Plan(header, body_at, 0, 0)
-    cut = data.find(b"\n", body_at + int((size - body_at) * (1 - CHILD_SHARE))) + 1
-    if cut <= body_at or cut >= size:
+    if body_at >= size:
         return _Plan(header, body_at, 0, 0)
-    return _Plan(header, body_at, cut, data.count(b"\n", 0, cut) + 1)
+    # the child reads from the file's second line; this process the last TAIL_SHARE, cut at a line end
+    tail_at = data.find(b"\n", body_at + int((size - body_at) * (1 - TAIL_SHARE))) + 1
+    if TAIL_SHARE <= 0 or tail_at <= body_at or tail_at >= size:
+        return _Plan(header, body_at, body_at, 2)
+    return _Plan(header, body_at, body_at, 2, tail_at, data.count(b"\n", 0, tail_at) + 1)
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
@@ -178,16 +209,22 @@ def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None
             child.stop()
 
 
-Part = tuple[Any, ...]  # Row's columns (lists), then the rows' quoted_key_payload texts (or None)
+Part = tuple[Any, ...]  # Row's columns (lists), then the part's chain hashed ahead (store.Chained) or None
 
 
 def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, child: _Child | None
                 ) -> Iterator[Part]:
-    """The file's rows as column lists (:data:`Row`'s columns, then ``quoted`` or None), the head read here, the
-    tail received from the child; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
+    """The file's rows as :data:`Part` s, received from the child if there is one (which reads every row), else
+    read here; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
+    if child is not None:
+        tail = _Tail(path, name, account, plan) if plan.tail_at else None
+        yield from child.parts(tail.step if tail is not None else None)
+        if tail is not None:
+            yield from tail.rest()
+        return
     encode = _encoder(name, plan.header, account)
     rows: list[Row] = []
-    for line, cells in csv_lines(file_lines(path, start=plan.body_at, stop=plan.split_at or None)):
+    for line, cells in csv_lines(file_lines(path, start=plan.body_at)):
         row = encode(line + 1, cells)
         if row is not None:
             rows.append(row)
@@ -196,8 +233,55 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
                 rows = []
     if rows:
         yield (*map(list, zip(*rows)), None)
-    if child is not None:
-        yield from child.parts()
+
+
+class _Tail:
+    """This process's share of a split file, its last rows (:data:`TAIL_SHARE`), encoded :data:`STEP_ROWS` at a
+    time while the child's next part has not arrived (this process would only wait), the rest once the child is
+    done; written after the child's rows (the writer hashes their chain). An irregularity is kept until then: the
+    reference decides (module docstring)."""
+
+    def __init__(self, path: str | Path, name: str, account: str | None, plan: _Plan) -> None:
+        self.path, self.plan = path, plan
+        self.encode = _encoder(name, plan.header, account)
+        self.cells: Iterator[tuple[int, list[str]]] | None = None
+        self.rows: list[Row] = []
+        self.parts: list[Part] = []
+        self.irregular = self.done = False
+
+    def step(self) -> bool:
+        """Encode the next rows; False when there is nothing left to do."""
+        if self.done:
+            return False
+        encode, rows, offset = self.encode, self.rows, self.plan.tail_line - 1
+        try:
+            if self.cells is None:
+                self.cells = csv_lines(file_lines(self.path, start=self.plan.tail_at))
+            n = 0
+            for line, cells in self.cells:
+                row = encode(line + offset, cells)
+                if row is not None:
+                    rows.append(row)
+                    if len(rows) == PART_ROWS:
+                        self.parts.append((*map(list, zip(*rows)), None))
+                        rows.clear()
+                n += 1
+                if n == STEP_ROWS:
+                    return True
+        except (_Irregular, InputError):
+            self.irregular = True
+        if rows and not self.irregular:
+            self.parts.append((*map(list, zip(*rows)), None))
+        self.rows, self.done = [], True
+        return True
+
+    def rest(self) -> Iterator[Part]:
+        while self.step():
+            pass
+        parts, self.parts = self.parts, []
+        yield from parts
+        if self.irregular:
+            raise _Irregular
 
 
 class _Origins:
@@ -223,21 +307,23 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
         nonlocal held, count, start
         if len(held) == 1:
             cols: Part = held[0]
-        else:  # join the parts (filling in the quoted texts of a part that has none)
-            if any(h[7] is not None for h in held):
-                held = [h if h[7] is not None else (*h[:7], list(map(quoted_key_payload, h[1], h[2]))) for h in held]
-            cols = tuple(None if held[0][k] is None else [v for h in held for v in h[k]] for k in range(8))
+        else:  # join the parts (and their chains, when each runs on from the one before)
+            chained = _join_chained(held)
+            cols = (*([v for h in held for v in h[k]] for k in range(7)), chained)
         if len(cols[0]) > size:
-            rest = tuple(None if c is None else c[size:] for c in cols)
-            cols = tuple(None if c is None else c[:size] for c in cols)
+            chained, rest_chained = _cut_chained(cols[7], size)
+            rest = (*(c[size:] for c in cols[:7]), rest_chained)
+            cols = (*(c[:size] for c in cols[:7]), chained)
             held = [rest]
         else:
             held = []
         count -= size
-        lines, keys, payloads, hashes, times, accounts, assets, quoted = cols
+        lines, keys, payloads, hashes, times, accounts, assets, chained = cols
+        if None in hashes:
+            hashes = _content_hashes(hashes, payloads)
         n = len(keys)
         chunk = store.Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
-                        _Origins(name, lines), None, quoted)
+                              _Origins(name, lines), None, chained)
         start += n
         return chunk
 
@@ -250,9 +336,42 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
         yield cut(count)
 
 
-def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, list[str]], Row | None]:
+def _content_hashes(hashes: list[str | None], payloads: list[str]) -> list[str]:
+    """Each payload's hash (the SHA-256 of its text, as ``encode_event`` computes it) where the child left it."""
+    return [h if h is not None else sha256(p.encode()).hexdigest() for h, p in zip(hashes, payloads)]
+
+
+def _join_chained(parts: list[Part]) -> Chained | None:
+    """The chain of parts joined in order: each part's, when every part has one and each runs on from the one
+    before it (same append, next row, linked to its last hash); else None (the writer hashes the rows)."""
+    first = parts[0][7]
+    if first is None:
+        return None
+    seq, prev, actor, reason, recorded_at, hashes = first
+    joined = list(hashes)
+    for part in parts[1:]:
+        chained = part[7]
+        if chained is None or chained[:5] != (seq + len(joined), joined[-1], actor, reason, recorded_at):
+            return None
+        joined.extend(chained[5])
+    return seq, prev, actor, reason, recorded_at, joined
+
+
+def _cut_chained(chained: Chained | None, size: int) -> tuple[Chained | None, Chained | None]:
+    """A part's chain cut after its first ``size`` rows: the head's, and the rest's (which runs on after it)."""
+    if chained is None:
+        return None, None
+    seq, prev, actor, reason, recorded_at, hashes = chained
+    return ((seq, prev, actor, reason, recorded_at, hashes[:size]),
+            (seq + size, hashes[size - 1], actor, reason, recorded_at, hashes[size:]))
+
+
+def _encoder(name: str, header: list[str], account: str | None, *, content_hashes: bool = True
+             ) -> Callable[[int, list[str]], Row | None]:
     """``encode(line, cells)``: the row's :data:`Row`, None for a blank line (skipped, as the reference skips
-    it), :class:`_Irregular` for a bad row."""
+    it), :class:`_Irregular` for a bad row. Without ``content_hashes``, a row with an id (whose key does not
+    need it) leaves its payload's hash to the writing process (None: :func:`_content_hashes` fills it in there;
+    the child has the larger share of the work)."""
     width = len(header)
     at = {h: i for i, h in enumerate(header)}
     i_time, i_account, i_side, i_base, i_quote, i_quantity, i_price, i_fee, i_fee_asset, i_id = (at[c] for c in COLUMNS)
@@ -263,7 +382,11 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
     bases: dict[str, tuple[str, str]] = {}
     quotes: dict[str, tuple[str, str]] = {}
     fee_assets: dict[str, tuple[str, str]] = {}
-    amounts: dict[str, tuple[str, bool]] = {}  # cell -> (canonical text, positive)
+    # each amount column's cells already seen -> (canonical text, positive); one cache per column, so that
+    # quantities (rarely seen twice) never crowd out prices and fees (often seen again)
+    quantities: dict[str, tuple[str, bool]] = {}
+    prices: dict[str, tuple[str, bool]] = {}
+    fees: dict[str, tuple[str, bool]] = {}
     sides = {"buy": "buy", "sell": "sell"}
 
     def slow(line: int, cells: list[str]) -> Row | None:
@@ -291,7 +414,30 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
             seen[cell] = found
         return found
 
-    def amount(cell: str) -> tuple[str, bool] | None:
+    # the time's two halves already seen -> whether each is plain; a time is plain when both are ("YYYY-MM-DD" and
+    # "THH:MM:SS" each the ISO text of what it says: exactly when the whole round-trips through datetime)
+    days: dict[str, bool] = {}
+    clocks: dict[str, bool] = {}
+
+    def plain_day(day: str) -> bool:
+        try:
+            plain = _fromiso_date(day).isoformat() == day
+        except ValueError:
+            plain = False
+        if len(days) < 100_000:
+            days[day] = plain
+        return plain
+
+    def plain_clock(clock: str) -> bool:
+        try:
+            plain = _fromiso("2000-01-01" + clock).isoformat() == "2000-01-01" + clock
+        except ValueError:
+            plain = False
+        if len(clocks) < 100_000:
+            clocks[clock] = plain
+        return plain
+
+    def amount(seen: dict[str, tuple[str, bool]], cell: str) -> tuple[str, bool] | None:
         """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None."""
         if len(cell) > MAX_DIGITS or "," in cell:
             return None
@@ -312,8 +458,8 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
             found = (shown, value > 0)
         else:
             return None
-        if len(amounts) < 200_000:
-            amounts[cell] = found
+        if len(seen) < 100_000:
+            seen[cell] = found
         return found
 
     def encode(line: int, raw: list[str]) -> Row | None:
@@ -337,10 +483,8 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         if side is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
             return slow(line, raw)
         head = when[:19]
-        try:
-            if _fromiso(head).isoformat() != head:
-                return slow(line, raw)
-        except ValueError:
+        day, clock = head[:10], head[10:]
+        if not (days.get(day) or plain_day(day)) or not (clocks.get(clock) or plain_clock(clock)):
             return slow(line, raw)
         time = head + ".000000Z"
         cell = cells[i_base]
@@ -348,14 +492,14 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         cell = cells[i_quote]
         quote = quotes.get(cell) or symbol(quotes, cell, "quote")
         cell = cells[i_quantity]
-        quantity = amounts.get(cell) or amount(cell)
+        quantity = quantities.get(cell) or amount(quantities, cell)
         cell = cells[i_price]
-        price = amounts.get(cell) or amount(cell)
+        price = prices.get(cell) or amount(prices, cell)
         if base is None or quote is None or base[0] == quote[0] or quantity is None or not quantity[1] \
                 or price is None or not price[1]:
             return slow(line, raw)
         fee_cell = cells[i_fee]
-        fee = (amounts.get(fee_cell) or amount(fee_cell)) if fee_cell else ("0", False)
+        fee = (fees.get(fee_cell) or amount(fees, fee_cell)) if fee_cell else ("0", False)
         fee_cell = cells[i_fee_asset]
         if fee is None or (fee[0] != "0" and not fee_cell):
             return slow(line, raw)
@@ -373,25 +517,31 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         payload = (f'{{"account":{acc_texts[0]},"base":{base[1]},"external_id":{external},"fee":"{fee[0]}",'
                    f'"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"{price[0]}",'
                    f'"quantity":"{quantity[0]}","quote":{quote[1]},"side":"{side}","source":"csv","time":"{time}"}}')
-        content_hash = sha256(payload.encode()).hexdigest()
-        key = f"trade:csv:{acc}/{trade_id}" if trade_id else "trade:csv:sha256:" + content_hash[:32]
+        if trade_id:
+            key = f"trade:csv:{acc}/{trade_id}"
+            content_hash = sha256(payload.encode()).hexdigest() if content_hashes else None
+        else:
+            content_hash = sha256(payload.encode()).hexdigest()
+            key = "trade:csv:sha256:" + content_hash[:32]
         return line, key, payload, content_hash, time, acc_texts[1], index_text(names)
 
     return encode
 
 
 _fromiso = datetime.fromisoformat
+_fromiso_date = date.fromisoformat
 
 _FRAME = struct.Struct("<Q")
 
 
 class _Child:
-    """The forked process that checks and encodes the file's tail, and the thread that drains its pipe (so it
-    never waits on this process): each frame a ``marshal`` of a list of row tuples, an empty list at the end
-    of the file, ``None`` at an irregularity (after the good rows before it)."""
+    """The forked process that checks, encodes and (once told where the chain stands) hashes the file's rows, and
+    the thread that drains its pipe (so it never waits on this process): each frame a ``marshal`` of a
+    :data:`Part`, an empty tuple at the end of the file, ``None`` at an irregularity (after the good rows before
+    it). A second pipe carries one message the other way (:meth:`tell`)."""
 
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self.fd = pid, fd
+    def __init__(self, pid: int, fd: int, control_fd: int) -> None:
+        self.pid, self.fd, self.control_fd = pid, fd, control_fd
         # bounded: when this process writes more slowly than the child reads, the child waits (memory stays flat)
         self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_PARTS)
         self.thread = threading.Thread(target=self._drain, name="import-child-reader", daemon=True)
@@ -401,28 +551,45 @@ class _Child:
     def start(cls, path: str | Path, name: str, account: str | None, plan: _Plan) -> _Child | None:
         if not hasattr(os, "fork"):  # (Windows: one process)
             return None
+        fds: list[int] = []
         try:
-            read_fd, write_fd = os.pipe()
-        except OSError:
-            return None
-        try:
+            fds.extend(os.pipe())
+            fds.extend(os.pipe())
             pid = os.fork()
         except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
+            for fd in fds:
+                os.close(fd)
             return None
+        read_fd, write_fd, control_read, control_write = fds
         if pid == 0:  # the child: never returns
             status = 1
             try:
                 os.close(read_fd)
-                _child_main(path, name, account, plan, write_fd)
+                os.close(control_write)
+                _child_main(path, name, account, plan, write_fd, control_read)
                 status = 0
             except BaseException:  # noqa: BLE001, S110 - the parent sees a missing end and lets the reference decide
                 pass
             finally:
                 os._exit(status)
         os.close(write_fd)
-        return cls(pid, read_fd)
+        os.close(control_read)
+        return cls(pid, read_fd, control_write)
+
+    def tell(self, start: tuple[str, str, str, int, str] | None) -> None:
+        """Where the chain stands (``(actor, reason, recorded_at, seq, prev_hash)``), or None: hash nothing."""
+        body = marshal.dumps(start)
+        data = _FRAME.pack(len(body)) + body
+        try:
+            while data:
+                data = data[os.write(self.control_fd, data):]
+        except OSError:  # a child already ended: what it sent (or its missing end) decides
+            pass
+        try:
+            os.close(self.control_fd)
+        except OSError:
+            pass
+        self.control_fd = -1
 
     def _drain(self) -> None:
         try:
@@ -438,11 +605,21 @@ class _Child:
             pass
         self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
 
-    def parts(self) -> Iterator[Part]:
-        """The child's rows, a chunk at a time, as columns; :class:`_Irregular` when it found something
-        irregular (or ended without saying it was done)."""
+    def parts(self, idle: Callable[[], bool] | None = None) -> Iterator[Part]:
+        """The child's rows, a part at a time, as columns; :class:`_Irregular` when it found something
+        irregular (or ended without saying it was done). ``idle()`` is called while no part is there (until it
+        returns False: nothing left for it to do)."""
         while True:
-            body = self.frames.get()
+            if idle is not None:
+                try:
+                    body = self.frames.get_nowait()
+                except queue.Empty:
+                    if idle():
+                        continue
+                    idle = None
+                    body = self.frames.get()
+            else:
+                body = self.frames.get()
             if body is None:
                 raise _Irregular
             part = marshal.loads(body)
@@ -469,10 +646,12 @@ class _Child:
                 except queue.Empty:
                     pass
                 self.thread.join(0.01)
-            try:
-                os.close(self.fd)
-            except OSError:
-                pass
+            for fd in (self.fd, self.control_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.control_fd = -1
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -486,8 +665,60 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int) -> None:
-    """The child's work: the tail's rows, checked and encoded, sent :data:`PART_ROWS` at a time."""
+class _Hasher:
+    """The child's chain: parts are held (at most :data:`AHEAD_PARTS`, then it waits) until the writer has said
+    where the chain stands (:meth:`_Child.tell`); each is then hashed in turn, as if every row were written after
+    the one before it, and sent with its chain (``(seq, prev_hash, actor, reason, recorded_at, hashes)``: what it
+    assumed, so the writer can tell whether it held), or with None when the writer said nothing is to be hashed."""
+
+    _UNKNOWN = object()
+
+    def __init__(self, control_fd: int, send: Callable[[Any], None]) -> None:
+        self.control_fd, self.send = control_fd, send
+        self.start: Any = self._UNKNOWN
+        self.held: list[tuple[Any, ...]] = []
+
+    def put(self, part: tuple[Any, ...]) -> None:
+        if self.start is self._UNKNOWN:
+            self._listen(wait=len(self.held) >= AHEAD_PARTS)
+            if self.start is self._UNKNOWN:
+                self.held.append(part)
+                return
+        self._flush()
+        self._send(part)
+
+    def finish(self) -> None:
+        """Send what is held (waiting, if need be, to be told where the chain stands)."""
+        if self.held:
+            self._listen(wait=True)
+            self._flush()
+
+    def _listen(self, *, wait: bool) -> None:
+        if not wait and not select.select([self.control_fd], [], [], 0)[0]:
+            return
+        head = _read_exactly(self.control_fd, _FRAME.size)
+        body = _read_exactly(self.control_fd, _FRAME.unpack(head)[0]) if head is not None else None
+        self.start = marshal.loads(body) if body is not None else None  # (no word from a writer: nothing hashed)
+
+    def _flush(self) -> None:
+        held, self.held = self.held, []
+        for part in held:
+            self._send(part)
+
+    def _send(self, part: tuple[Any, ...]) -> None:
+        chained = None
+        if self.start is not None:
+            actor, reason, recorded_at, seq, prev = self.start
+            lines, keys, payloads, _content, times = part[:5]
+            hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, keys, ["trade"] * len(keys), times,
+                                  payloads)
+            chained = (seq, prev, actor, reason, recorded_at, hashes)
+            self.start = (actor, reason, recorded_at, seq + len(keys), hashes[-1])
+        self.send((*part, chained))
+
+
+def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int, control_fd: int) -> None:
+    """The child's work: the file's rows, checked, encoded and hashed, sent :data:`PART_ROWS` at a time."""
     def send(obj: Any) -> None:
         body = marshal.dumps(obj)
         data = _FRAME.pack(len(body)) + body
@@ -495,29 +726,28 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             data = data[os.write(fd, data):]
 
     gc.disable()  # (every object made here is acyclic, freed by its reference count: the collector's passes only cost)
-    encode = _encoder(name, plan.header, account)
+    encode = _encoder(name, plan.header, account, content_hashes=False)
+    hasher = _Hasher(control_fd, send)
     rows: list[Row] = []
     offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
 
-    def columns() -> Part:
-        cols = tuple(map(list, zip(*rows)))
-        return (*cols, list(map(quoted_key_payload, cols[1], cols[2])))
-
     try:
-        for line, cells in csv_lines(file_lines(path, start=plan.split_at)):
+        for line, cells in csv_lines(file_lines(path, start=plan.split_at, stop=plan.tail_at or None)):
             row = encode(line + offset, cells)
             if row is not None:
                 rows.append(row)
                 if len(rows) == PART_ROWS:
-                    send(columns())
+                    hasher.put(tuple(map(list, zip(*rows))))
                     rows = []
     except (_Irregular, InputError):
         if rows:
-            send(columns())
+            hasher.put(tuple(map(list, zip(*rows))))
+        hasher.finish()
         send(None)
         return
     if rows:
-        send(columns())
+        hasher.put(tuple(map(list, zip(*rows))))
+    hasher.finish()
     send(())
 
 def write_file(ledger, path: str | Path, *, account: str | None, actor: str, reason: str,  # noqa: ANN001

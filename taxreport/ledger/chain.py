@@ -80,31 +80,6 @@ def chain_hashes(actor: str, reason: str, recorded_at: str, prev_hash: str, firs
     return out
 
 
-def quoted_key_payload(key: str, payload: str) -> str:
-    """The ``,"natural_key":…,"payload":…`` part of a row's hashed text (:func:`row_hasher`): what
-    :func:`chain_hashes_quoted` takes, computed beforehand (an importer's second process does it)."""
-    return f',"natural_key":{_text(key)},"payload":{_text(payload)}'
-
-
-def chain_hashes_quoted(actor: str, reason: str, recorded_at: str, prev_hash: str, first_seq: int,
-                        kinds: Sequence[str], quoted: Sequence[str], times: Sequence[str]) -> list[str]:
-    """:func:`chain_hashes` given each row's :func:`quoted_key_payload` instead of its key and payload: the same
-    text, the same hashes."""
-    head = '{"actor":' + _text(actor) + ',"kind":'
-    middle = ',"reason":' + _text(reason) + ',"recorded_at":' + _text(recorded_at) + ',"seq":'
-    sha256, text = hashlib.sha256, _text
-    quoted_kinds: dict[str, str] = {}
-    out: list[str] = []
-    append = out.append
-    prev, seq = prev_hash, int(first_seq)
-    for kind, key_payload, time in zip(kinds, quoted, times):
-        prev = sha256(f'{prev}{head}{quoted_kinds.get(kind) or quoted_kinds.setdefault(kind, text(kind))}'
-                      f'{key_payload}{middle}{seq},"time":{text(time)}}}'.encode()).hexdigest()
-        append(prev)
-        seq += 1
-    return out
-
-
 class _RowHasher:
     """:func:`row_hash` of stored rows (strings and an integer ``seq``) through :func:`row_hasher`, reusing
     the hasher while consecutive rows share actor, reason and time of recording (one append)."""
