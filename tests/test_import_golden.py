@@ -55,15 +55,21 @@ def pinned(monkeypatch, tmp_path):
 def test_import_csv_writes_the_rows_main_wrote(pinned, monkeypatch, chunk):
     """Through ``import csv``'s fast path (importers/fast_csv.py), also with 3-event chunks (its seams)."""
     monkeypatch.setattr(store, "CHUNK", chunk)
+    _imports_write(pinned, (("trades.csv", ["--account", "kraken:main"]), ("events.csv", [])), GOLDEN, 32)
+
+
+def _imports_write(pinned, files, golden, count: int) -> None:  # noqa: ANN001
+    """``import csv`` of each ``(name, extra flags)`` of ``files`` into the pinned ledger prints ``golden``'s
+    outputs and stores its ``count`` rows, every column equal; the chain verifies."""
     outputs = []
-    for name, extra in (("trades.csv", ["--account", "kraken:main"]), ("events.csv", [])):
+    for name, extra in files:
         r = CliRunner().invoke(root, ["--db", str(pinned), "import", "csv", name, *extra])
         assert r.exit_code == 0, r.output
         outputs.append(r.output)
-    assert outputs == GOLDEN["outputs"]
+    assert outputs == golden["outputs"]
     got = _rows(pinned)
-    assert len(got) == len(GOLDEN["rows"]) == 32
-    for mine, want in zip(got, GOLDEN["rows"]):
+    assert len(got) == len(golden["rows"]) == count
+    for mine, want in zip(got, golden["rows"]):
         assert mine == want, want["natural_key"]
     with Ledger(f"sqlite:///{pinned}") as led:
         assert led.verify().ok
@@ -103,16 +109,5 @@ def test_plain_files_read_and_hashed_in_a_second_process_write_the_rows_main_wro
     started: list[int] = []
     start = fast_csv._Child.start.__func__  # type: ignore[attr-defined]
     monkeypatch.setattr(fast_csv._Child, "start", classmethod(lambda cls, *a: started.append(1) or start(cls, *a)))
-    outputs = []
-    for name in ("plain.csv", "plain_more.csv"):
-        r = CliRunner().invoke(root, ["--db", str(pinned), "import", "csv", name])
-        assert r.exit_code == 0, r.output
-        outputs.append(r.output)
-    assert outputs == PLAIN["outputs"]
-    got = _rows(pinned)
-    assert len(got) == len(PLAIN["rows"]) == 910
-    for mine, want in zip(got, PLAIN["rows"]):
-        assert mine == want, want["natural_key"]
+    _imports_write(pinned, (("plain.csv", []), ("plain_more.csv", [])), PLAIN, 910)
     assert len(started) == 2
-    with Ledger(f"sqlite:///{pinned}") as led:
-        assert led.verify().ok

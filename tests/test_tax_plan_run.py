@@ -105,13 +105,10 @@ def test_the_run_reads_only_new_rows_and_still_refuses_a_tampered_chain(ledger) 
         verified_events(ledger)
 
 
-def test_the_years_summary_before_the_plan_is_computed_once_per_ledger_state(ledger, monkeypatch) -> None:  # noqa: ANN001
-    """tax_run.cached_context, for a computation that is not resumed (tax_resume.resumable False: UK, CA):
-    `rebalance plan` then `rebalance run` on an unchanged ledger run the engine for the year before the plan
-    once (DerivedCache, keyed by the ledger's state); an append recomputes it."""
-    from taxreport.rebalance import tax_resume
-
-    monkeypatch.setattr(tax_resume, "resumable", lambda code, request: False)
+def _counted_us_basket(ledger, monkeypatch):  # noqa: ANN001, ANN202
+    """A US basket on ``ledger`` holding one 100 USDT deposit: (``context()``, the tax context a plan on
+    2024-03-01 gets through tax_run.cached_context; the count of full engine runs (gains.compute_request);
+    ``deposit_more()``, which appends a second deposit of 5 USDT)."""
     from datetime import datetime, timezone
 
     import taxreport.gains as gains
@@ -129,9 +126,13 @@ def test_the_years_summary_before_the_plan_is_computed_once_per_ledger_state(led
 
     monkeypatch.setattr(gains, "compute_request", counting)
     monkeypatch.setenv("TAXREPORT_CACHE", "1")
-    ledger.append([Deposit(time=datetime(2024, 1, 2, tzinfo=timezone.utc), source="t", external_id="d1",
-                           account="okx:main", asset="USDT", quantity=D(100), cost=D(100), cost_currency="USD")],
-                  actor="manual", reason="t")
+
+    def deposit(day: int, key: str, amount: int) -> None:
+        ledger.append([Deposit(time=datetime(2024, 1, day, tzinfo=timezone.utc), source="t", external_id=key,
+                               account="okx:main", asset="USDT", quantity=D(amount), cost=D(amount),
+                               cost_currency="USD")], actor="manual", reason="t")
+
+    deposit(2, "d1", 100)
     basket = Basket(name="t", exchange="okx", account="okx:main", quote="USDT", weights={"BTC": D(100)},
                     tax=TaxSettings("us"))
     plan = Plan(basket="t", quote="USDT", total_value=D(100), rows=(), orders=(), dust=(), max_drift=D(0))
@@ -141,11 +142,20 @@ def test_the_years_summary_before_the_plan_is_computed_once_per_ledger_state(led
         events, rates = ledger_inputs(ledger)
         return cached_context(ledger, events, rates, plan, basket, now, fee_rate=D(0), fx=None)
 
+    return context, calls, lambda: deposit(3, "d2", 5)
+
+
+def test_the_years_summary_before_the_plan_is_computed_once_per_ledger_state(ledger, monkeypatch) -> None:  # noqa: ANN001
+    """tax_run.cached_context, for a computation that is not resumed (tax_resume.resumable False: UK, CA):
+    `rebalance plan` then `rebalance run` on an unchanged ledger run the engine for the year before the plan
+    once (DerivedCache, keyed by the ledger's state); an append recomputes it."""
+    from taxreport.rebalance import tax_resume
+
+    monkeypatch.setattr(tax_resume, "resumable", lambda code, request: False)
+    context, calls, deposit_more = _counted_us_basket(ledger, monkeypatch)
     first, second = context(), context()
     assert calls["n"] == 1 and first.before is not None and second.before.gain == first.before.gain
-    ledger.append([Deposit(time=datetime(2024, 1, 3, tzinfo=timezone.utc), source="t", external_id="d2",
-                           account="okx:main", asset="USDT", quantity=D(5), cost=D(5), cost_currency="USD")],
-                  actor="manual", reason="t")
+    deposit_more()
     context()
     assert calls["n"] == 2
 
@@ -165,41 +175,11 @@ def test_the_years_summary_before_the_plan_is_resumed_not_recomputed(ledger, mon
         return real_built(*args, **kwargs)
 
     monkeypatch.setattr(tax_resume, "_built", counting_built)
-    from datetime import datetime, timezone
-
-    import taxreport.gains as gains
-    from taxreport.model.events import Deposit
-    from taxreport.rebalance.tax_policy import TaxSettings
-    from taxreport.rebalance.tax_run import cached_context, ledger_inputs
-    from taxreport.rebalance.types import Basket, Plan
-
-    calls = {"n": 0}
-    real = gains.compute_request
-
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        calls["n"] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gains, "compute_request", counting)
-    monkeypatch.setenv("TAXREPORT_CACHE", "1")
-    ledger.append([Deposit(time=datetime(2024, 1, 2, tzinfo=timezone.utc), source="t", external_id="d1",
-                           account="okx:main", asset="USDT", quantity=D(100), cost=D(100), cost_currency="USD")],
-                  actor="manual", reason="t")
-    basket = Basket(name="t", exchange="okx", account="okx:main", quote="USDT", weights={"BTC": D(100)},
-                    tax=TaxSettings("us"))
-    plan = Plan(basket="t", quote="USDT", total_value=D(100), rows=(), orders=(), dust=(), max_drift=D(0))
-    now = datetime(2024, 3, 1, tzinfo=timezone.utc)
-
-    def context():  # noqa: ANN202
-        events, rates = ledger_inputs(ledger)
-        return cached_context(ledger, events, rates, plan, basket, now, fee_rate=D(0), fx=None)
-
+    context, calls, deposit_more = _counted_us_basket(ledger, monkeypatch)
     first, second = context(), context()
     assert calls["n"] == 0 and built["n"] == 1 and first.before is not None
     assert second.before.gain == first.before.gain and second.engine is not None
-    ledger.append([Deposit(time=datetime(2024, 1, 3, tzinfo=timezone.utc), source="t", external_id="d2",
-                           account="okx:main", asset="USDT", quantity=D(5), cost=D(5), cost_currency="USD")],
-                  actor="manual", reason="t")
+    deposit_more()
     third = context()
     assert calls["n"] == 0 and built["n"] == 1 and third.engine is not None
     assert [(lot.quantity, lot.cost) for lot in third.before.open_lots] == [(D(100), D(100)), (D(5), D(5))]
