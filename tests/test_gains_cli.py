@@ -191,3 +191,34 @@ def test_a_year_the_country_does_not_write_is_refused_before_the_ledger_is_read(
         r = CliRunner().invoke(root, ["--db", db, "gains", "-j", country, "-y", year, "--format", fmt])
         assert r.exit_code == 1
         assert r.output == f"error: --year: {reason}\n"
+
+
+def test_a_long_report_does_not_hold_the_write_lock(db, monkeypatch):
+    """`gains` (and the exports, `review`) open the ledger read-only: the read is a snapshot (plain BEGIN), not
+    SQLite's write lock (BEGIN IMMEDIATE), so a bot appending while a 1M-trade `gains` reads (~7-10 s) is not
+    made to wait, or to fail with "database is locked". The report is the snapshot's (the write committed
+    meanwhile changes nothing here; the derived cache keys what it stores by the state read before the read)."""
+    import sqlite3
+
+    from taxreport.ledger import store
+
+    assert run(db, "import", "csv", DEMO).exit_code == 0
+    monkeypatch.setenv("TAXREPORT_CACHE", "0")
+    before = run(db, "gains", "-j", "us", "-y", "2024", "--format", "json")
+    assert before.exit_code == 0
+    real = store.decode_payloads
+    wrote = []
+
+    def decode_and_write_beside(texts):  # noqa: ANN001, ANN202 - while the report reads, another process writes
+        if not wrote:
+            other = sqlite3.connect(db, timeout=0.5, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" after 0.5 s if the report held the lock
+            other.execute("UPDATE ledger_head SET seq = seq WHERE id = 1")
+            other.execute("COMMIT")
+            other.close()
+            wrote.append(1)
+        return real(texts)
+
+    monkeypatch.setattr(store, "decode_payloads", decode_and_write_beside)
+    during = run(db, "gains", "-j", "us", "-y", "2024", "--format", "json")
+    assert wrote == [1] and during.exit_code == 0 and during.output == before.output

@@ -54,7 +54,7 @@ def _events(ctx: click.Context, kw: dict[str, Any]) -> list:
     from taxreport.review import refuse_blocking
     from taxreport.simulated import without_simulated
 
-    ledger = open_ledger(ctx, must_exist=True)
+    ledger = open_ledger(ctx, readonly=True, must_exist=True)
     stored = load_events(ledger)
     refuse_blocking(ledger, stored, jurisdiction=kw.get("jurisdiction"), year=kw["year"],
                     options={"include_simulated": bool(kw.get("include_simulated"))}, verify=False)
@@ -74,7 +74,7 @@ def _computed(ctx: click.Context, kw: dict[str, Any]) -> tuple[list, Any]:
     and a ``gains`` after an export reads it too."""
     from taxreport.gains import gains_for_years, load_events
 
-    ledger = open_ledger(ctx, must_exist=True)
+    ledger = open_ledger(ctx, readonly=True, must_exist=True)
     request = _request(kw)
     with ledger.pinned():
         summary = gains_for_years(ledger, request, [request.year])[request.year]
@@ -156,7 +156,7 @@ def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tu
 
     from taxreport.reports.data import collect
 
-    ledger = open_ledger(ctx, must_exist=True)
+    ledger = open_ledger(ctx, readonly=True, must_exist=True)
     report, note = None, "not run for this report (add --reconcile-okx FILE to include it)"
     if recon_files:
         from taxreport.reconcile import reconcile_okx

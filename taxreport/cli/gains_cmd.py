@@ -53,7 +53,7 @@ def gains(ctx: click.Context, jurisdiction: str, year: str, detail: bool, fmt: s
     from taxreport.gains import gains_for
 
     request = request_from_flags(jurisdiction, year, flags)
-    ledger = open_ledger(ctx, must_exist=True)
+    ledger = open_ledger(ctx, readonly=True, must_exist=True)
     every_year = year.strip().lower() == "all"
     if fmt == "json":
         # the document itself is kept per ledger state, like the summary (taxreport/ledger/derived.py)

@@ -50,7 +50,7 @@ def review(ctx: click.Context, year: str | None, jurisdiction: str | None, inclu
         options["zero_cost_assets"] = [a.strip().upper() for a in allow_zero_cost]
     if year is not None and year.strip().lower() == "all":  # as `gains --year all`: every year, the whole ledger
         year = None
-    items, end = review_ledger(open_ledger(ctx, must_exist=True), jurisdiction=jurisdiction, year=year,
+    items, end = review_ledger(open_ledger(ctx, readonly=True, must_exist=True), jurisdiction=jurisdiction, year=year,
                                include_simulated=include_simulated, options=options)
     blocking = [i for i in items if i.blocking]
     if fmt == "json":
