@@ -21,7 +21,6 @@ from itertools import repeat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote
 
 from sqlalchemy import Engine, and_, create_engine, event, func, pool, select, update
 from sqlalchemy.engine import Connection
@@ -32,6 +31,7 @@ from taxreport.errors import LedgerError
 from taxreport.ledger import schema, verify_worker
 from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes
 from taxreport.ledger.migrate import head_revision
+from taxreport.ledger.sqlite_ro import PendingLog, connect_read_only
 from taxreport.model.codec import decode_payloads, encode_event, index_text  # noqa: F401 - index_text: the write's API too
 from taxreport.model.events import Event, Reversal, format_time
 
@@ -84,22 +84,14 @@ def _read_only_file(path: Path | None) -> bool:
 
 
 def _sqlite_read_only_connect(path: Path) -> sqlite3.Connection:
-    """Open ``path`` read-only. A WAL-mode file in a folder we cannot write has no ``-shm`` file to share,
-    so SQLite says "unable to open database file"; such a copy that has no pending ``-wal`` content (a
-    closed ledger: SQLite checkpoints and removes it on close) is opened as immutable, which needs none."""
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+    """Open ``path`` read-only (:func:`taxreport.ledger.sqlite_ro.connect_read_only`); a copy whose write-ahead log
+    holds changes and that cannot be opened ``mode=ro`` is refused with one line saying what to do."""
     try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise LedgerError(f"cannot open the read-only ledger {path}: its write-ahead log {wal.name} holds "
-                              "changes not yet in the file and cannot be read without write access to the folder; "
-                              "open it once where it can be written (or copy it with `sqlite3 .backup`)") from None
-        return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        return connect_read_only(str(path.resolve()), timeout=30, check_same_thread=False)
+    except PendingLog:
+        raise LedgerError(f"cannot open the read-only ledger {path}: its write-ahead log {path.name}-wal holds "
+                          "changes not yet in the file and cannot be read without write access to the folder; "
+                          "open it once where it can be written (or copy it with `sqlite3 .backup`)") from None
 
 
 def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:

@@ -27,8 +27,8 @@ reader walk the chain again in its own process, as before.
 
 The child is a fresh interpreter (``subprocess``, not ``os.fork``: the reader may hold threads, locks and
 database connections that a forked copy must not touch), run ``python -S -E``; it imports only
-:mod:`taxreport.ledger.chain` and the standard library (``sqlite3`` to read a file), and talks only through its
-two pipes (the file's path is sent through the pipe, not in its arguments).
+:mod:`taxreport.ledger.chain`, :mod:`taxreport.ledger.sqlite_ro` and the standard library (``sqlite3`` to read a
+file), and talks only through its two pipes (the file's path is sent through the pipe, not in its arguments).
 
 Frames, both ways: a 4-byte big-endian length, then that many bytes of ``marshal`` data. To the child: first
 the request, ``("file", path, last_seq)`` or ``("pipe", after_seq, after_hash)``; for a pipe, then one list of
@@ -52,9 +52,9 @@ import sys
 from array import array
 from pathlib import Path
 from typing import IO, Any, Sequence
-from urllib.parse import quote
 
 from taxreport.ledger.chain import GENESIS, WALK_COLUMNS, ChainWalk, VerifyResult
+from taxreport.ledger.sqlite_ro import connect_read_only
 
 _LEN = struct.Struct(">I")
 
@@ -93,28 +93,18 @@ _FILE_SQL = f"SELECT {', '.join(WALK_COLUMNS)} FROM events WHERE seq <= ? ORDER 
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    """The ledger file opened read-only, as the reader opens a read-only ledger
-    (:func:`taxreport.ledger.store._sqlite_read_only_connect`): ``mode=ro``; a file in a folder this process cannot
-    write and no pending write-ahead log, as ``immutable``.
+    """The ledger file opened read-only as the reader opens a read-only ledger
+    (:func:`taxreport.ledger.sqlite_ro.connect_read_only`: ``mode=ro``; a file in a folder this process cannot write
+    and no pending write-ahead log, as ``immutable``; with one, :class:`~taxreport.ledger.sqlite_ro.PendingLog`).
 
     ``readonly_shm``: the child never writes the ``-shm`` wal-index either. SQLite resets (truncates) that shared file
-    when it opens a database no other process holds a lock on; but a POSIX lock is dropped when its process closes
-    *any* descriptor of the file, so a reader that has opened and closed the ``-shm`` file itself (the derived
-    cache's witness of the state reads its header) holds none, and a child resetting the file under its mapping
-    kills it (``SIGBUS``). With ``readonly_shm`` SQLite then reads the log without the shared index instead.
+    when it opens a database no other process holds a lock on; a POSIX lock is dropped when its process closes
+    *any* descriptor of the file, so a reader that had opened and closed the ``-shm`` file itself would hold none,
+    and a child resetting the file under its mapping would kill it (``SIGBUS``). The derived cache's witness keeps
+    its descriptors open for that reason (:func:`taxreport.ledger.derived._kept_fd`); this is the second guard.
     A short busy timeout: a child that cannot read at once gives up (the reader then walks the chain itself) rather
     than wait on a writer that waits on the reader."""
-    uri = "file:" + quote(path) + "?mode=ro&readonly_shm=1"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=2)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        wal = path + "-wal"
-        if os.path.exists(wal) and os.path.getsize(wal) > 0:
-            raise
-        return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+    return connect_read_only(path, timeout=2, readonly_shm=True)
 
 
 def walk_file(path: str, last_seq: int) -> tuple[ChainWalk, str]:
