@@ -862,8 +862,8 @@ def _chain(chunk: Encoded, pending: list[int] | None, seq: int, prev: str, actor
     """Insert rows (in ``_INSERT_COLUMNS`` order) for the events of ``chunk`` at ``pending`` (None: all),
     numbered after ``seq`` and linked after ``prev`` (hashes: :func:`~taxreport.ledger.chain.chain_hashes`, or the
     chunk's own :attr:`Encoded.chained` when they were computed for exactly these rows after exactly this row).
-    ``shared``: the columns written as literals in the statement (:class:`_Insert`), left out of the rows: none,
-    (actor, reason, recorded_at), or those and (kind, order_ref)."""
+    ``shared``: the names of the columns written as literals in the statement (:class:`_Insert`), left out of the
+    rows (``seq`` and ``hash``, the first and last of a row, never are)."""
     columns = (chunk.keys, chunk.kinds, chunk.times, chunk.accounts, chunk.assets, chunk.order_refs, chunk.payloads,
                chunk.content_hashes)
     ahead = chunk.chained
@@ -878,15 +878,11 @@ def _chain(chunk: Encoded, pending: list[int] | None, seq: int, prev: str, actor
     else:
         hashes = chain_hashes(actor, reason, recorded_at, prev, seq + 1, keys, kinds, times, payloads)
     n = len(hashes)
-    if not shared:
-        return list(zip(range(seq + 1, seq + 1 + n), keys, kinds, times, accounts, assets, refs, payloads,
-                        content_hashes, repeat(actor, n), repeat(reason, n), repeat(recorded_at, n),
-                        [prev, *hashes[:-1]], hashes))
-    if len(shared) == 5:  # (kind, order_ref, actor, reason, recorded_at: in the statement)
-        return list(zip(range(seq + 1, seq + 1 + n), keys, times, accounts, assets, payloads, content_hashes,
-                        [prev, *hashes[:-1]], hashes))
-    return list(zip(range(seq + 1, seq + 1 + n), keys, kinds, times, accounts, assets, refs, payloads, content_hashes,
-                    [prev, *hashes[:-1]], hashes))
+    column = {"seq": range(seq + 1, seq + 1 + n), "natural_key": keys, "kind": kinds, "time": times,
+              "accounts": accounts, "assets": assets, "order_ref": refs, "payload": payloads,
+              "content_hash": content_hashes, "actor": repeat(actor, n), "reason": repeat(reason, n),
+              "recorded_at": repeat(recorded_at, n), "prev_hash": [prev, *hashes[:-1]], "hash": hashes}
+    return list(zip(*(column[name] for name in _INSERT_COLUMNS if name not in shared)))
 
 
 class _ReversalCheck:
