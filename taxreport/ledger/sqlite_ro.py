@@ -5,7 +5,9 @@ library): the one place that knows how.
 ``mode=ro`` first. A WAL-mode file in a folder this process cannot write has no ``-shm`` file to share, so SQLite
 says "unable to open database file"; such a copy that has no pending ``-wal`` content (a closed ledger: SQLite
 checkpoints and removes it on close) is opened as ``immutable``, which needs none. With pending content it cannot
-be read here: :class:`PendingLog`."""
+be read here: :class:`PendingLog`. Nor can a file beside a rollback journal that holds anything (a hot journal: a write
+killed midway, which only a connection that can write rolls back; ``immutable`` would read the half-written file):
+:class:`HotJournal`."""
 
 from __future__ import annotations
 
@@ -22,6 +24,17 @@ class PendingLog(sqlite3.OperationalError):
         self.wal = wal
 
 
+class HotJournal(sqlite3.OperationalError):
+    """The file cannot be opened ``mode=ro`` and its rollback journal (``-journal``) holds something: a write that
+    did not finish. "The SQLITE_READONLY_ROLLBACK error code indicates that a database cannot be opened because it has
+    a hot journal that needs to be rolled back but cannot because the database is readonly."
+    (https://www.sqlite.org/rescode.html)"""
+
+    def __init__(self, journal: str) -> None:
+        super().__init__(f"{journal} holds a write that did not finish")
+        self.journal = journal
+
+
 def connect_read_only(path: str, *, timeout: float, readonly_shm: bool = False,
                       check_same_thread: bool = True) -> sqlite3.Connection:
     """The SQLite file ``path`` (an absolute path) opened read-only, as the module docstring says. ``readonly_shm``:
@@ -34,6 +47,9 @@ def connect_read_only(path: str, *, timeout: float, readonly_shm: bool = False,
         return conn
     except sqlite3.OperationalError:
         conn.close()
+        journal = path + "-journal"
+        if os.path.exists(journal) and os.path.getsize(journal) > 0:
+            raise HotJournal(journal) from None
         wal = path + "-wal"
         if os.path.exists(wal) and os.path.getsize(wal) > 0:
             raise PendingLog(wal) from None
