@@ -101,3 +101,9 @@ def suspended() -> Iterator[None]:
         yield
     finally:
         reporter.resume()
+
+
+def shown() -> bool:
+    """Whether a front end installed a reporter (:func:`reporting`), so that a :func:`task` may be shown: work done
+    only to size a bar (e.g. counting a file's lines before an import reads it) is skipped when nothing is shown."""
+    return _reporter.get() is not None

@@ -29,7 +29,7 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
       taxreport import csv trades.csv --account kraken:main
       taxreport import csv events.csv   # header type,timestamp,account,asset,quantity,...
     """
-    from taxreport.importers.base import count_lines
+    from taxreport.importers.base import bar_total
     from taxreport.importers.fast_csv import encoded_stream, write_file
 
     # Every file is checked before anything is written: one bad file refuses the whole command. One file is
@@ -54,9 +54,8 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
     summaries = []
     try:
         for i, path in enumerate(files):
-            lines = count_lines(path)
             summaries.append(write_file(led, path, account=account, actor="importer:csv", reason=f"import csv {path}",
-                                        total=lines - 1 if lines else None, chunks=first if i == 0 else None))
+                                        total=bar_total(path), chunks=first if i == 0 else None))
     except TaxreportError:
         drop_new_ledger(led, new_file)
         raise

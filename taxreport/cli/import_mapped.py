@@ -28,18 +28,17 @@ def import_mapped(ctx: click.Context, files: tuple[str, ...], mapping_path: str,
       taxreport import mapped kraken-trades.csv --mapping kraken.toml --account kraken:main
       taxreport import mapped trades.csv --mapping mymap.toml --account bybit:main --format json
     """
-    from taxreport.importers.base import count_lines, write_stream
+    from taxreport.importers.base import bar_total, write_stream
     from taxreport.importers.mapped import iter_mapped, load_mapping
 
     mapping = load_mapping(mapping_path)
     led = open_ledger(ctx)
     summaries = []
     for path in files:  # each file written as it is read, in one transaction (a bad row rolls it back)
-        lines = count_lines(path)
         summaries.append(write_stream(led, path, iter_mapped(path, mapping, account=account),
                                       actor=f"importer:{mapping.source}",
                                       reason=f"import mapped {path} with {mapping_path}",
-                                      total=max(lines - 1 - mapping.skip_lines, 0) if lines else None))
+                                      total=bar_total(path, skip=1 + mapping.skip_lines)))
     if fmt == "json":
         echo_json([s.__dict__ for s in summaries])
         return

@@ -20,7 +20,7 @@ def _write(ctx: click.Context, files: tuple[str, ...], read: Callable[[str], Any
     held whole, and a bad row found further on rolls the file's transaction back)."""
     from taxreport.cli.import_csv import drop_new_ledger, new_ledger_file
     from taxreport.errors import TaxreportError
-    from taxreport.importers.base import count_lines
+    from taxreport.importers.base import bar_total
 
     if len(files) > 1:
         for path in files:
@@ -33,9 +33,8 @@ def _write(ctx: click.Context, files: tuple[str, ...], read: Callable[[str], Any
         for path in files:
             stream = read(path)
             kinds: dict[str, int] = {}
-            lines = count_lines(path)
             result = led.append_stream(_counted(stream.items, kinds), actor=actor, reason=f"import {what} {path}",
-                                       label=f"Importing {Path(path).name}", total=lines - 1 if lines else None)
+                                       label=f"Importing {Path(path).name}", total=bar_total(path))
             out.append({"path": path, "rows": stream.rows, "events": sum(kinds.values()), "added": result.added_count,
                         "duplicates": result.duplicates, "kinds": kinds, "notes": list(stream.notes)})
     except TaxreportError:

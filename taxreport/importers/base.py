@@ -138,6 +138,18 @@ def count_lines(path: str | Path) -> int | None:
         return None
 
 
+def bar_total(path: str | Path, *, skip: int = 1) -> int | None:
+    """The size of a progress bar over the records of ``path``: its lines less ``skip`` (its header lines), never
+    below 0; None (a bar of unknown size) when the file cannot be read, and when no bar is shown at all
+    (:func:`taxreport.progress.shown`: the file is then not read a second time only to be counted)."""
+    from taxreport import progress
+
+    if not progress.shown():
+        return None
+    lines = count_lines(path)
+    return max(lines - skip, 0) if lines else None
+
+
 def csv_lines(text: str | Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """``(line number, cells)`` for every CSV record of ``text`` (the whole text, or its lines as
     :func:`file_lines` reads them); line numbers count from 1 in the file."""
