@@ -261,7 +261,7 @@ def test_an_import_killed_midway_leaves_an_empty_ledger_that_verifies_and_import
     with pytest.MonkeyPatch.context() as mp:  # as in a folder this process cannot write: opened read-only, refused
         mp.setattr(store, "_read_only_file", lambda path: True)
         with pytest.raises(LedgerError, match=r"killed\.sqlite3: its rollback journal killed\.sqlite3-journal holds a "
-                                              "write that did not finish"):
+                                              "write that is under way or did not finish"):
             Ledger(f"sqlite:///{db}", readonly=None).count()
     assert journal.stat().st_size > 0  # (still there: nothing read-only rolls it back)
 

@@ -5,9 +5,9 @@ library): the one place that knows how.
 ``mode=ro`` first. A WAL-mode file in a folder this process cannot write has no ``-shm`` file to share, so SQLite
 says "unable to open database file"; such a copy that has no pending ``-wal`` content (a closed ledger: SQLite
 checkpoints and removes it on close) is opened as ``immutable``, which needs none. With pending content it cannot
-be read here: :class:`PendingLog`. Nor can a file beside a rollback journal that holds anything (a hot journal: a write
-killed midway, which only a connection that can write rolls back; ``immutable`` would read the half-written file):
-:class:`HotJournal`."""
+be read here: :class:`PendingLog`. Nor can a file beside a rollback journal that holds anything (a write under way, or a
+hot journal: a write killed midway, which only a connection that can write rolls back; ``immutable`` would read the
+half-written file): :class:`HotJournal`."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ class PendingLog(sqlite3.OperationalError):
 
 
 class HotJournal(sqlite3.OperationalError):
-    """The file cannot be opened ``mode=ro`` and its rollback journal (``-journal``) holds something: a write that
-    did not finish. "The SQLITE_READONLY_ROLLBACK error code indicates that a database cannot be opened because it has
-    a hot journal that needs to be rolled back but cannot because the database is readonly."
-    (https://www.sqlite.org/rescode.html)"""
+    """The file cannot be opened ``mode=ro`` and its rollback journal (``-journal``) holds something: a write still
+    under way (holding the file past the busy timeout) or one killed midway. "The SQLITE_READONLY_ROLLBACK error code
+    indicates that a database cannot be opened because it has a hot journal that needs to be rolled back but cannot
+    because the database is readonly." (https://www.sqlite.org/rescode.html)"""
 
     def __init__(self, journal: str) -> None:
-        super().__init__(f"{journal} holds a write that did not finish")
+        super().__init__(f"{journal} holds a write that is under way or did not finish")
         self.journal = journal
 
 

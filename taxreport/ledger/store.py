@@ -94,8 +94,9 @@ def _sqlite_read_only_connect(path: Path) -> sqlite3.Connection:
                           "open it once where it can be written (or copy it with `sqlite3 .backup`)") from None
     except HotJournal:
         raise LedgerError(f"cannot open the read-only ledger {path}: its rollback journal {path.name}-journal holds a "
-                          "write that did not finish (SQLite rolls it back on the next open with write access); open "
-                          "it once where it can be written") from None
+                          "write that is under way or did not finish (SQLite rolls a killed one back on the next open "
+                          "with write access); try again once it is done, or open it once where it can be written"
+                          ) from None
 
 
 def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:
@@ -812,7 +813,9 @@ def _bulk_journal(conn: Connection, bulk: bool) -> Iterator[bool]:
     first import of 1,000,000 trades is a ~775 MB log copied again: raw inserts of those rows took 11.1 s in WAL
     mode, 3.75 s of it the commit, against 7.0 s with ``journal_mode=DELETE`` (README, "Speed (issue 14)"). With a
     rollback journal the new pages of an empty database are written once, into the file; the journal holds only the
-    original content of the few pages that existed (the schema).
+    original content of the few pages that existed (the schema). (wal.html's "writing the content once (versus twice
+    for rollback-journal transactions)" is about changing pages that exist: the pages of an empty ledger's first
+    import are all new, and it is WAL that writes them twice.)
 
     **Only when this connection can switch.** "The new journal mode is returned. If the journal mode could not be
     changed, the original journal mode is returned." (https://www.sqlite.org/pragma.html#pragma_journal_mode).
@@ -837,12 +840,12 @@ def _bulk_journal(conn: Connection, bulk: bool) -> Iterator[bool]:
     (:class:`~taxreport.ledger.sqlite_ro.HotJournal`), never reading it ``immutable``.
 
     **As durable as in WAL.** The ledger's connections run ``synchronous=FULL`` (SQLite's default, never lowered
-    here): "With synchronous=FULL in WAL mode, an additional sync operation of the WAL file happens after each
-    transaction commit." In DELETE mode the commit is the journal's deletion, which FULL does not sync: a power loss
-    right after it could bring the journal back and roll the committed import back. So the write runs with
-    ``synchronous=EXTRA``: "EXTRA synchronous is like FULL with the addition that the directory containing a
-    rollback journal is synced after that journal is unlinked to commit a transaction in DELETE mode. EXTRA provides
-    additional durability if the commit is followed closely by a power loss."
+    here): "Writers sync the WAL on every transaction commit if PRAGMA synchronous is set to FULL"
+    (https://www.sqlite.org/wal.html). In DELETE mode the commit is the journal's deletion, which FULL does not
+    sync: a power loss right after it could bring the journal back and roll the committed import back. So the write
+    runs with ``synchronous=EXTRA``: "EXTRA synchronous is like FULL with the addition that the directory containing
+    a rollback journal is synced after that journal is unlinked to commit a transaction in DELETE mode. EXTRA
+    provides additional durability if the commit is followed closely by a power loss."
     (https://www.sqlite.org/pragma.html#pragma_synchronous). Never ``synchronous=OFF``, never ``journal_mode``
     OFF or MEMORY.
 
