@@ -277,3 +277,25 @@ def test_an_import_killed_midway_leaves_an_empty_ledger_that_verifies_and_import
     r = CliRunner().invoke(root, ["--db", str(db), "ledger", "verify"])
     assert r.exit_code == 0 and r.output.startswith("ledger OK: 12000 events"), r.output
     assert _file_state(db)[:3] == ("wal", 2, 12000)
+
+
+def test_the_writing_connection_is_left_as_it_was(modes, tmp_path):
+    """The pooled connection that wrote a stream into an empty ledger is back in WAL with its own synchronous (FULL)
+    and page cache, for whatever this process does next with it; the rows are the golden ones."""
+    from taxreport.importers.canonical_csv import iter_canonical_csv
+
+    db = tmp_path / "pooled.sqlite3"
+    with Ledger(f"sqlite:///{db}") as led:
+        with led.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            before = (raw.execute("PRAGMA cache_size").fetchone()[0], raw.execute("PRAGMA synchronous").fetchone()[0])
+        result = led.append_stream(iter_canonical_csv("trades.csv", account="kraken:main"), actor="importer:csv",
+                                   reason="import csv trades.csv")
+        assert (result.added_count, result.duplicates) == (13, 1)
+        with led.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert (raw.execute("PRAGMA cache_size").fetchone()[0],
+                    raw.execute("PRAGMA synchronous").fetchone()[0]) == before == (-2000, 2)
+    assert modes == [(True, "delete", 3)]
+    assert _rows(db) == GOLDEN["rows"][:13]
