@@ -92,6 +92,37 @@ def test_odd_strings_zones_adjustments_and_empty_lots(key, per_piece):
         assert DisposalWriter().block(odd.disposals) is not None  # written by the text writer, not the fallback
 
 
+@pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr)[1::5])
+def test_past_the_memo_strings_and_times_are_written_the_same(key, monkeypatch):
+    """A writer keeps at most ``_MEMO`` strings and times; past it, new ones are written without being kept (a
+    1M-trade year has ~700,000 different lot references and acquisition times): the same bytes either way."""
+    from taxreport.cli import gains_document
+
+    monkeypatch.setattr(gains_document, "_MEMO", 2)
+    rng = random.Random(repr(key))
+    years, found = main_case(key)
+    for y in years:
+        s = found[y]
+        if isinstance(s, TaxreportError) or not s.disposals:
+            continue
+        for summary in (s, _odd(s, rng)):
+            writer = DisposalWriter()
+            assert writer.block(summary.disposals) is not None
+            assert len(writer.strings) <= 2 and len(writer.times) <= 2
+            new, old = _both(summary)
+            assert new == old
+
+
+def test_the_plain_ascii_test_agrees_with_the_escaped_characters():
+    """``DisposalWriter.text``'s first test (ASCII, printable, no quotation mark, no reverse solidus) accepts only
+    strings ``_ESCAPED`` finds nothing in: for every ASCII character, and a sample of longer strings."""
+    for c in range(128):
+        ch = chr(c)
+        if ch.isascii() and ch.isprintable() and ch not in '"\\':
+            assert _ESCAPED.search(ch) is None
+        assert DisposalWriter().text(f"a{ch}b") == orjson.dumps(f"a{ch}b").decode()
+
+
 def test_every_character_orjson_writes_as_it_is_is_written_as_it_is():
     """The writer writes a string with no character of ``_ESCAPED`` between quotes as it is: for every code point
     (surrogates apart), orjson agrees; and every code point ``_ESCAPED`` holds is one orjson escapes or refuses."""
