@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from itertools import islice
 from operator import le
-from decimal import Decimal
 from typing import Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, MissingDataError
