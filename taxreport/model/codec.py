@@ -11,10 +11,10 @@ import hashlib
 import json
 import sys
 import typing
-from operator import itemgetter
 from datetime import datetime, timezone
 from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
