@@ -220,7 +220,8 @@ class LotRules(Rules):
 
         The usual case, every lot in one holding group, is built here directly (one result: the disposal's net
         proceeds, the sum of its lots' costs); a disposal whose lots fall in two groups goes through
-        :meth:`general_results`, which gives the same for one group (``tests/test_engine_fast_results.py``)."""
+        :meth:`general_results`, which gives the same for one group (``tests/test_engine_fast_paths.py``). A lot
+        is dated in the zone only within a week of its anniversary (:func:`_sure_holding`, tests/test_holding_sure.py)."""
         d = md.disposal
         lots = md.lots
         holding = ctx.policy.holding
