@@ -220,39 +220,52 @@ class LotRules(Rules):
 
         The usual case, every lot in one holding group, is built here directly (one result: the disposal's net
         proceeds, the sum of its lots' costs); a disposal whose lots fall in two groups goes through
-        :meth:`general_results`, which gives the same for one group (``tests/test_engine_fast_results.py``)."""
+        :meth:`general_results`, which gives the same for one group (``tests/test_engine_fast_paths.py``). A lot
+        is dated in the zone only within a week of its anniversary (:func:`_sure_holding`, tests/test_holding_sure.py)."""
         d = md.disposal
         lots = md.lots
         holding = ctx.policy.holding
         long = False
         if holding is not None:  # Context.held_long, each acquisition's anniversary computed once per computation
-            after = ctx.long_after
             sold = d.time
+            # Held for sure long or short (:func:`_sure_holding`): decided by the time elapsed between two UTC
+            # moments (a ledger's), without a date.
+            sure_long, sure_short = _sure_holding(holding.years)
+            in_utc = sold.tzinfo is timezone.utc
+            after: dict[datetime, date] | None = None
             sold_day = None
             # The local date of the sale is within a day of its UTC date (a UTC offset is less than 24 hours), so
             # an anniversary more than a day away from the UTC date decides without the zone.
             utc_day: date | None = None
             day_before: date | None = None
-            if sold.tzinfo is timezone.utc:
-                utc_day = sold.date()
-                day_before = utc_day - ONE_DAY
             first = True
             for lm in lots:
                 acquired = lm.acquired_at
                 if acquired is None:
                     key = False
                 else:
-                    limit = after.get(acquired)
-                    if limit is None:
-                        limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
-                    if day_before is not None and limit < day_before:
-                        key = True  # local date >= UTC date - 1 > limit
-                    elif utc_day is not None and limit > utc_day:
-                        key = False  # local date <= UTC date + 1 <= limit
+                    held = sold - acquired if in_utc and acquired.tzinfo is timezone.utc else None
+                    if held is not None and held >= sure_long:
+                        key = True
+                    elif held is not None and held <= sure_short:
+                        key = False
                     else:
-                        if sold_day is None:  # ctx.local_day, without a memo: each sale's moment is new
-                            sold_day = sold.astimezone(ctx.zone).date()
-                        key = sold_day > limit
+                        if after is None:
+                            after = ctx.long_after
+                            if in_utc:
+                                utc_day = sold.date()
+                                day_before = utc_day - ONE_DAY
+                        limit = after.get(acquired)
+                        if limit is None:
+                            limit = after[acquired] = anniversary(ctx.day_of(acquired), holding.years)
+                        if day_before is not None and limit < day_before:
+                            key = True  # local date >= UTC date - 1 > limit
+                        elif utc_day is not None and limit > utc_day:
+                            key = False  # local date <= UTC date + 1 <= limit
+                        else:
+                            if sold_day is None:  # ctx.local_day, without a memo: each sale's moment is new
+                                sold_day = sold.astimezone(ctx.zone).date()
+                            key = sold_day > limit
                 if first:
                     long, first = key, False
                 elif key is not long:
@@ -327,6 +340,26 @@ class LotRules(Rules):
                 rule=rules.pop() if len(rules) == 1 else "mixed", term="long" if part.key else "short",
                 exempt=exempting and bool(part.key), event_key=ref_of(d), role=d.role))
         return out
+
+
+_SURE: dict[int, tuple[timedelta, timedelta]] = {}
+
+
+def _sure_holding(years: int) -> tuple[timedelta, timedelta]:
+    """``(long, short)``: units held (sale time minus acquisition time) at least ``long`` are held long under
+    :meth:`Holding.long <taxreport.jurisdictions.holding.Holding.long>` in every time zone, at most ``short``
+    held short, whatever the dates (:meth:`LotRules.results` dates only the lots in between).
+
+    Why: the local dates of two moments differ by the elapsed days plus the change of UTC offset (less than two
+    days: an offset is strictly between -24 and +24 hours) plus less than one day of rounding to dates, so by
+    less than ``elapsed + 3`` days and more than ``elapsed - 3``; ``years`` years after a date its anniversary
+    (29 February to 28 February) comes between ``365 * years - 1`` and ``366 * years`` days later. Long: the
+    sale date is after the anniversary, i.e. the local dates differ by more than that. Checked against
+    :meth:`Holding.long` on local dates in tests/test_holding_sure.py."""
+    sure = _SURE.get(years)
+    if sure is None:
+        sure = _SURE[years] = (timedelta(days=366 * years + 3), timedelta(days=365 * years - 4))
+    return sure
 
 
 class PersonRules(Rules):

@@ -33,6 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
+from operator import le
 from typing import Callable, Iterable, Mapping, Sequence
 
 from taxreport.errors import InputError, MissingDataError
@@ -110,8 +112,11 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     if scope not in ("account", "universal"):
         raise InputError(f"scope must be 'account' or 'universal', not {scope!r}", field="scope")
     items = list(movements)
-    if sort and any(items[i].time > items[i + 1].time for i in range(len(items) - 1)):
-        items.sort(key=lambda m: m.time)  # stable: ledger order within one moment
+    if sort:
+        times = [m.time for m in items]
+        if not all(map(le, times, islice(times, 1, None))):  # not in time order (each time <= the next)
+            items.sort(key=lambda m: m.time)  # stable: ledger order within one moment
+        del times
     zero_ok = frozenset(zero_cost_assets)
     selections = selections or {}
     unused_selections = set(selections)
@@ -228,8 +233,18 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                     fallback += 1
                     rule = "fifo"
                 parts = taker(p, m.quantity)
-                need = m.quantity - sum((q for _, q, _ in parts), ZERO) if len(parts) != 1 else \
-                    m.quantity - parts[0][1]
+                if len(parts) == 1:
+                    lot, q, c = parts[0]
+                    need = m.quantity - q
+                    if need <= 0:  # the usual sale: one lot, matched in full
+                        out.append(make_matched_disposal(m, (make_lot_match(
+                            q, c, lot.acquired, lot.account, lot.ref, "zero-cost" if lot.seq == -1 else rule),)))
+                        continue
+                else:
+                    taken = ZERO
+                    for part in parts:  # sum(quantities, ZERO), in order
+                        taken += part[1]
+                    need = m.quantity - taken
                 if need > 0:
                     shortfall(f"disposal {ref_of(m)} at {m.time.isoformat()} in {m.account} "
                               f"({decimal_str(m.quantity)} {m.asset})", m.asset, need, m.time, m.account, parts)

@@ -34,9 +34,21 @@ def share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     exact, so shares always add back up to the total (cost matched + cost remaining == cost acquired).
     1e-20 of a currency unit is far below the cent, so presented amounts are unaffected.
     """
-    exp = int(total.as_tuple().exponent)  # finite amounts only (never NaN/Infinity here)
+    exp = exponent(total)  # finite amounts only (never NaN/Infinity here)
     quantum = Q20 if exp >= -20 else Decimal(1).scaleb(exp)
     return (total * part / whole).quantize(quantum)
+
+
+def exponent(value: Decimal) -> int:
+    """``value.as_tuple().exponent`` of a finite Decimal, read from its text (``as_tuple`` builds a named tuple of
+    every digit: several times slower). The text is ``[-]digits[.digits]`` (the exponent is minus the count of
+    digits after the point) or ``[-]d[.digits]E<n>`` (``n`` minus that count); tests/test_pools_exponent.py
+    compares both ways."""
+    text = str(value)
+    if "E" in text or "e" in text:  # (a context with capitals=0 writes a lower-case e)
+        mantissa, _, power = text.upper().partition("E")
+        return int(power) - len(mantissa.partition(".")[2])
+    return -len(text.partition(".")[2])
 
 
 class Lot:

@@ -14,6 +14,7 @@ import typing
 from datetime import datetime, timezone
 from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -194,23 +195,6 @@ def _payload_fields(cls: type) -> list[tuple[str, str, Any]]:
     return sorted(entries, key=lambda e: e[0])
 
 
-def _trusted_decoder_for(hint: Any) -> Any:
-    hint = _plain_hint(hint)
-    if hint is Decimal:
-        return Decimal
-    if hint is datetime:
-        return _trusted_time
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return _enum_member(hint)
-    return None
-
-
-def _enum_member(cls: type[enum.Enum]) -> Callable[[Any], enum.Enum]:
-    """``cls(value)`` for a stored value, as a dict lookup (an unknown value raises KeyError: the payload is
-    then rebuilt by the validating decoder, which names it)."""
-    return cls._value2member_map_.__getitem__  # type: ignore[return-value]
-
-
 def _trusted_time(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     return value if value.tzinfo is timezone.utc else parse_time(text)
@@ -250,35 +234,47 @@ def _builder(cls: type) -> Callable[[Mapping[str, Any]], Event] | None:
 
 def _generate_builder(cls: type, slow: Callable[[Mapping[str, Any]], Any]
                       ) -> Callable[[Mapping[str, Any]], Event] | None:
-    """:func:`_builder`'s function, calling ``slow`` for a payload not of today's shape."""
+    """:func:`_builder`'s function, calling ``slow`` for a payload not of today's shape.
+
+    Generated once per class: the payload's values read by one :func:`operator.itemgetter` of every field (one C
+    call instead of a dictionary lookup per field, a missing key raising KeyError as the lookup did), each decoded
+    inline (an enum member looked up in the enum's own value map, a Decimal from its text, a time by
+    ``datetime.fromisoformat``, a shared text by ``sys.intern``) and set through the slot's own descriptor."""
     if cls not in TRUSTED_CLASSES:
         return None
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_slow": slow, "_errors": _REBUILD_ERRORS,
-                           "_intern": sys.intern,
+                           "_intern": sys.intern, "_Decimal": Decimal, "_get": itemgetter(*[f.name for f in fields]),
                            "_fromiso": datetime.fromisoformat, "_utc": timezone.utc, "_trusted_time": _trusted_time}
-    lines = ["def build(p):", "    try:", f"        if len(p) != {len(fields) + 1}:", "            raise KeyError",
-             "        o = _new(_cls)"]
+    values = ", ".join(f"a{i}" for i in range(len(fields))) + ("," if len(fields) == 1 else "")
+    lines = ["def build(p):", f"    if len(p) != {len(fields) + 1}:", "        return _slow(p)", "    try:",
+             f"        {values} = _get(p)", "        o = _new(_cls)"]
     for i, f in enumerate(fields):
         # the slot's own setter (what object.__setattr__ ends in, without the attribute lookup)
         env[f"_s{i}"] = cls.__dict__[f.name].__set__ if f.name in cls.__dict__ else _slot_setter(cls, f.name)
-        decode = _frozen_data if cls is Record and f.name == "data" else _trusted_decoder_for(hints[f.name])
-        if decode is None and f.name in _SHARED_TEXT:
-            decode = sys.intern
-        if decode is None:
-            lines.append(f"        _s{i}(o, p[{f.name!r}])")
-        elif decode is _trusted_time:  # inline: a time is read for every event
-            lines.append(f"        v = p[{f.name!r}]")
-            lines.append("        if v is not None:")
-            lines.append("            t = _fromiso(v)")
-            lines.append(f"            _s{i}(o, t if t.tzinfo is _utc else _trusted_time(v))")
+        hint = _plain_hint(hints[f.name])
+        v = f"a{i}"
+        if cls is Record and f.name == "data":
+            env[f"_d{i}"] = _frozen_data
+            lines.append(f"        _s{i}(o, {v} if {v} is None else _d{i}({v}))")
+        elif hint is datetime:  # a UTC time as fromisoformat reads it, another zone through parse_time
+            lines.append(f"        if {v} is not None:")
+            lines.append(f"            t = _fromiso({v})")
+            lines.append(f"            _s{i}(o, t if t.tzinfo is _utc else _trusted_time({v}))")
             lines.append("        else:")
             lines.append(f"            _s{i}(o, None)")
+        elif hint is Decimal:
+            lines.append(f"        _s{i}(o, {v} if {v} is None else _Decimal({v}))")
+        elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+            # ``hint(value)`` as a lookup in the enum's own value map (an unknown value raises KeyError: the payload
+            # is then rebuilt by the validating decoder, which names it)
+            env[f"_m{i}"] = hint._value2member_map_
+            lines.append(f"        _s{i}(o, {v} if {v} is None else _m{i}[{v}])")
+        elif f.name in _SHARED_TEXT:
+            lines.append(f"        _s{i}(o, {v} if {v} is None else _intern({v}))")
         else:
-            env[f"_d{i}"] = decode
-            lines.append(f"        v = p[{f.name!r}]")
-            lines.append(f"        _s{i}(o, v if v is None else _d{i}(v))")
+            lines.append(f"        _s{i}(o, {v})")
     lines += ["        return o", "    except _errors:", "        return _slow(p)"]
     exec("\n".join(lines), env)  # noqa: S102 - code generated from the dataclass fields above, no input
     return env["build"]  # type: ignore[no-any-return]
