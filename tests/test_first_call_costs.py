@@ -4,6 +4,7 @@ is read off the time index."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -82,3 +83,80 @@ def test_a_first_call_finds_the_review_items_once_and_refuses_the_same_years(led
         assert str(refused.value) == str(alone.value)
         assert "1 blocking problem(s) for us " + year in str(refused.value)
     assert gains_for(led, request).gain == first.gain
+
+
+# --- the young state: waiting for it to settle instead of reading its content --------------------------------
+
+def _written_just_now(tmp_path) -> str:
+    from tests.test_derived_cache import history
+
+    url = f"sqlite:///{tmp_path / 'y.sqlite3'}"
+    with Ledger(url) as writer:
+        history(writer)  # 2024: buy 1 BTC at 100 (+1 fee), sell 0.5 at 300 (-1 fee)
+    return url
+
+
+def test_a_young_state_whose_content_costs_more_to_read_than_to_wait_for_is_read_settled(tmp_path, monkeypatch):
+    """Right after a write (files younger than SETTLE_SECONDS, no log open), a state whose content would take
+    longer to digest than the time left until it settles is read once it has settled: no content read at all
+    (neither with the state nor to settle its record afterwards), its entries stored as settled, and served."""
+    from tests.test_derived_cache import count_walks, request
+
+    monkeypatch.setattr(derived, "_now", time.time)  # the real clock
+    url = _written_just_now(tmp_path)
+    monkeypatch.setattr(derived, "DIGEST_BYTES_PER_SECOND", 1.0)  # as if reading it took hours
+    digests: list[int] = []
+    slept: list[float] = []
+    monkeypatch.setattr(derived, "_content_digest", lambda path: digests.append(1))
+    monkeypatch.setattr(derived, "_sleep", lambda s: slept.append(s) or time.sleep(s))
+    walks = count_walks(monkeypatch)
+    with Ledger(url) as fresh:
+        assert derived._young(derived._file_witness(tmp_path / "y.sqlite3")[1], time.time())
+        # FIFO: proceeds 0.5 x 300 - 1 = 149, cost (100 + 1) / 2 = 50.5: gain 98.5
+        assert gains_for(fresh, GainsRequest("us", "2024")).gain == D("98.5")
+        (record,) = fresh._derived_cache.folder.glob("*.state")
+    assert len(slept) == 1 and 0 < slept[0] <= derived.SETTLE_SECONDS + 0.01
+    assert digests == [] and json.loads(record.read_text()) == {"digest": None}
+    with Ledger(url) as again:
+        assert gains_for(again, request()).gain == D("98.5") and again._derived_cache.hits == 1
+    assert len(walks) == 1 and digests == [] and len(slept) == 1
+
+
+def test_an_edit_made_while_waiting_for_the_state_to_settle_is_walked_and_refused(tmp_path, monkeypatch):
+    """The module's guarantee on the waiting path: an edit behind the chain made while the state settles, in the
+    same clock tick as the last write (file witnesses held as they were, as a coarse clock leaves them), is read
+    by the walk, which comes after the state is read: the ledger is refused and nothing is stored."""
+    from taxreport.errors import LedgerError
+    from tests.test_derived_cache import edit_behind_the_chain
+
+    monkeypatch.setattr(derived, "_now", time.time)
+    url = _written_just_now(tmp_path)
+    monkeypatch.setattr(derived, "DIGEST_BYTES_PER_SECOND", 1.0)
+    held = derived._file_witness(tmp_path / "y.sqlite3")
+    assert held is not None and derived._young(held[1], time.time())
+
+    def edit_while_waiting(seconds: float) -> None:
+        edit_behind_the_chain(url)
+        monkeypatch.setattr(derived, "_file_witness", lambda path: held)  # the times left as they were
+        monkeypatch.setattr(derived, "_now", lambda: time.time() + 60)  # and the wait over
+    monkeypatch.setattr(derived, "_sleep", edit_while_waiting)
+    with Ledger(url) as fresh:
+        with pytest.raises(LedgerError, match="row 2 was edited"):
+            gains_for(fresh, GainsRequest("us", "2024"))
+        folder = fresh._derived_cache.folder
+    assert not list(folder.glob("*.pickle")) and not list(folder.glob("*.verified"))
+
+
+def test_a_small_young_state_is_still_read_with_its_content_digest(tmp_path, monkeypatch):
+    """Where reading the content is cheaper than waiting (a small ledger), nothing waits: the state is read young
+    with its digest, as before."""
+    monkeypatch.setattr(derived, "_now", time.time)
+    url = _written_just_now(tmp_path)
+    slept: list[float] = []
+    monkeypatch.setattr(derived, "_sleep", slept.append)
+    digests: list[int] = []
+    original = derived._content_digest
+    monkeypatch.setattr(derived, "_content_digest", lambda path: digests.append(1) or original(path))
+    with Ledger(url) as fresh:
+        assert gains_for(fresh, GainsRequest("us", "2024")).gain == D("98.5")
+    assert slept == [] and digests  # read with its digest (and once more if it settled before storing)
