@@ -160,3 +160,24 @@ def test_a_small_young_state_is_still_read_with_its_content_digest(tmp_path, mon
     with Ledger(url) as fresh:
         assert gains_for(fresh, GainsRequest("us", "2024")).gain == D("98.5")
     assert slept == [] and digests  # read with its digest (and once more if it settled before storing)
+
+
+def test_a_stored_summary_whose_values_look_like_a_column_tag_reads_back(led):
+    """A column of plain values (here every disposal's account, named "decimal", and its rule) is stored as the
+    tuple of its values and a compact column as a tagged object (``derived._Col``): a value can never be read
+    as a tag (the former tuple tags made an account named "decimal" a column of Decimals, which raised)."""
+    import io
+
+    from taxreport.cli.gains_cmd import summary_json
+    from taxreport.gains import compute_gains
+
+    trades = [Trade(time=T0 + timedelta(days=i), source="test", external_id=f"d{i}", account="decimal",
+                    side="buy" if i % 2 == 0 else "sell", base="BTC", quote="USD", quantity=D("1") if i % 2 == 0
+                    else D("0.5"), price=D(100 + i), fee=D("1"), fee_asset="USD") for i in range(80)]
+    led.append(trades, actor="importer:t", reason="r")
+    summary = compute_gains(led, jurisdiction="us", year="2022")
+    assert len(summary.disposals) >= derived.BLOCK_MIN and summary.disposals[0].account == "decimal"
+    buffer = io.BytesIO()
+    derived._write_pickle(summary, buffer)
+    back = derived._read_pickle(io.BytesIO(buffer.getvalue()))
+    assert repr(back) == repr(summary) and summary_json(back) == summary_json(summary)
