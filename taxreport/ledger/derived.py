@@ -297,7 +297,8 @@ def _sqlite_read(path: Path, query: Callable[[], list[Any]]) -> str | None:
         # SETTLE_SECONDS old, then reading the state as usual, costs the time left instead (the first `gains`
         # after an import starts a fraction of a second before that): a state read then is settled, which
         # is the guarantee of any settled read (every write after it carries a later file time; the walk
-        # comes after it and reads whatever was written before it), so no content is read at all.
+        # comes after it and reads whatever was written before it), so no content is read at all. (A state
+        # written again during the wait is read young, with its digest, as before: at most the wait lost.)
         wait = latest + SETTLE_SECONDS - now
         if 0 < wait <= SETTLE_SECONDS and wait < _digest_seconds(witness):
             _sleep(wait + 0.01)
