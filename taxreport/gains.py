@@ -40,10 +40,13 @@ zones) are valued, so later years need no rates.
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
+from operator import attrgetter, le
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
@@ -207,12 +210,13 @@ def stream_request_years(events: Iterable[Event], rates: RateTable | Pricer, req
     from dataclasses import replace
 
     from taxreport.model.events import Record
+    from taxreport.model.legs import has_kind
     from taxreport.rebalance.lot_identification import recorded_selections
 
     events = events if isinstance(events, list) else list(events)
     years = list(dict.fromkeys(years))
     j = jbase.get(request.jurisdiction)
-    identified = any(isinstance(e, Record) for e in events)  # no record at all: nothing identified in any year
+    identified = has_kind(events, Record)  # no record at all: nothing identified in any year
     try:
         recorded = {y: recorded_selections(events, until=year_cutoff(j, y)) if identified else {} for y in years}
         order = sorted(years, key=lambda y: j.year_bounds(y, request.timezone)[0])
@@ -659,16 +663,22 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
     if any(type(e) is Reversal for e in items):
         items = effective_events(items)
     last_cut = cutoffs[-1]
-    items = [e for e in items if e.time < last_cut]
     # the events before each cutoff: the first n of ``items`` (else that year is computed alone)
     counts: list[int | None] = []
-    for cutoff in cutoffs[:-1]:
-        n = 0
-        for e in items:  # the ledger is in time order nearly always: stop at the first event past the cutoff
-            if e.time >= cutoff:
-                break
-            n += 1
-        counts.append(n if all(e.time >= cutoff for e in items[n:]) else None)
+    times = list(map(attrgetter("time"), items))
+    if all(map(le, times, islice(times, 1, None))):  # in time order (nearly always): prefixes by bisection, at C
+        items = items[:bisect_left(times, last_cut)]  # speed (the loops below: ~0.35 s at 1M trades)
+        counts.extend(bisect_left(times, cutoff) for cutoff in cutoffs[:-1])
+    else:
+        items = [e for e in items if e.time < last_cut]
+        for cutoff in cutoffs[:-1]:
+            n = 0
+            for e in items:  # stop at the first event past the cutoff
+                if e.time >= cutoff:
+                    break
+                n += 1
+            counts.append(n if all(e.time >= cutoff for e in items[n:]) else None)
+    del times
     counts.append(len(items))
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
