@@ -296,12 +296,13 @@ def refuse_blocking(ledger, events: Sequence[Event], *, jurisdiction: str | None
 
 
 def year_refusal(ledger, events: Sequence[Event], *, options: dict[str, Any] | None = None,  # noqa: ANN001
-                 verify: bool = True) -> Callable[[str | None, str], None]:
+                 verify: bool = True, prepared: Prepared | None = None) -> Callable[[str | None, str], None]:
     """:func:`refuse_blocking` for several years of one history (issue 14: a first ``gains`` call checks every
     year it fills): the items, which do not depend on the year, found once (~0.1 s at 1M trades); then
     ``refuse(jurisdiction, year)`` raises what :func:`refuse_blocking` raises for that year (an error met while
     finding them, e.g. a conflicting basis, is raised for every year, as each call raised it). ``options``: the
-    same for every year (their time zone decides each year's end)."""
+    same for every year (their time zone decides each year's end). ``prepared``: ``events`` already prepared as
+    here (:func:`prepare_events` with the options' ``include_simulated``), read instead of preparing them again."""
     from taxreport.errors import TaxreportError
 
     opts = options or {}
@@ -311,7 +312,8 @@ def year_refusal(ledger, events: Sequence[Event], *, options: dict[str, Any] | N
         verified = ledger.verify() if verify else None  # verify=False: the caller checked the chain already
         if verified is not None and not verified.ok:
             items.append(ReviewItem("ledger_chain", f"row {verified.first_bad_seq}", verified.problem, ""))
-        prepared = prepare_events(events, include_simulated=bool(opts.get("include_simulated")))
+        if prepared is None:
+            prepared = prepare_events(events, include_simulated=bool(opts.get("include_simulated")))
         items.extend(review_prepared(prepared, zero_cost_assets=opts.get("zero_cost_assets", ()), balances=False))
         del prepared
     except TaxreportError as exc:

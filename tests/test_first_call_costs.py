@@ -36,6 +36,31 @@ def led(tmp_path, monkeypatch):
         yield ledger
 
 
+def test_a_first_call_prepares_the_history_once_for_the_refusals_and_the_one_pass(led, monkeypatch):
+    """The preparation of the history (simulated accounts, own transfers, basis supplements) the review reads to
+    refuse blocked years is the one the one pass over every year reads: made once per first call."""
+    import taxreport.prepare
+    import taxreport.review as review
+
+    led.append([trade(0, "buy", "2", "100", 0), trade(1, "sell", "0.5", "300", 100),
+                trade(2, "sell", "0.5", "200", 400), trade(3, "sell", "0.25", "250", 700)], actor="importer:t",
+               reason="r")
+    made: list[int] = []
+    prepare = taxreport.prepare.prepare_events
+
+    def counting(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        made.append(1)
+        return prepare(*a, **k)
+    monkeypatch.setattr(taxreport.prepare, "prepare_events", counting)
+    monkeypatch.setattr(review, "prepare_events", counting)
+    first = gains_for(led, GainsRequest("us", "2023"))
+    # FIFO: the 2023 sale (day 400) of 0.5 at 200: proceeds 99, cost a quarter of 201 = 50.25: gain 48.75
+    assert first.gain == Decimal("48.75") and len(made) == 1
+    # 2024 (stored by that call): 0.25 sold at 250 = 62.5 - 1 fee = 61.5, cost an eighth of 201 = 25.125: 36.375
+    assert gains_for(led, GainsRequest("us", "2024")).gain == Decimal("36.375")
+    assert len(made) == 1
+
+
 def test_time_span_is_the_first_and_last_event_read_off_the_index(led):
     sql: list[str] = []
     from sqlalchemy import event
@@ -64,12 +89,12 @@ def test_a_first_call_finds_the_review_items_once_and_refuses_the_same_years(led
     led.append([Deposit(time=T0 + timedelta(days=450), source="test", external_id="d1", account="kraken:main",
                         asset="BTC", quantity=Decimal("0.1"))], actor="importer:t", reason="r")
     searches: list[int] = []
-    prepare = review.prepare_events
+    search = review.review_prepared
 
     def counting(*a, **k):  # noqa: ANN002, ANN003, ANN202
         searches.append(1)
-        return prepare(*a, **k)
-    monkeypatch.setattr(review, "prepare_events", counting)
+        return search(*a, **k)
+    monkeypatch.setattr(review, "review_prepared", counting)
     request = GainsRequest("us", "2022")
     first = gains_for(led, request)
     # FIFO: 0.5 BTC sold at 300 (150 - 1 fee = 149) out of 2 bought for 200 + 1 fee (a quarter: 50.25)
