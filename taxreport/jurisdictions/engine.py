@@ -405,14 +405,18 @@ class PersonRules(Rules):
             when = m.date_acquired if type(m) is Acquisition and m.date_acquired < m.time else m.time
             low = when if low is None or when < low else low
             earliest[i] = low
-        short_at = _first_short(own, last.zero_cost_assets)
+        bounds = [min(cutoff, ctx.horizon) for ctx, cutoff in zip(ctxs, cutoffs)]
+        # condition 3 is read up to the last bound short of the one pass's own (a year that sees all it sees
+        # raises what it raises): the items before that, in time order
+        guarded = [b for b in bounds if b < horizon]
+        short_at = _first_short(own[:bisect_left(times, max(guarded))], last.zero_cost_assets) if guarded else None
         valid: list[bool] = []
         firsts: list[datetime | None] = []
-        for ctx, cutoff in zip(ctxs, cutoffs):
-            bound = min(cutoff, ctx.horizon)
+        for cutoff, bound in zip(cutoffs, bounds):
             later = earliest[bisect_left(times, bound)]
             firsts.append(later)
-            valid.append((short_at is None or short_at >= bound) and not any(t < cutoff for t, _ in problems))
+            valid.append((short_at is None or short_at >= bound or bound >= horizon)
+                         and not any(t < cutoff for t, _ in problems))
         state = None
         if any(valid):
             try:
