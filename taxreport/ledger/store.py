@@ -456,8 +456,11 @@ class Ledger:
         """The times of the earliest and the latest event (None: no events)."""
         from taxreport.model.events import parse_time
 
-        with self.engine.connect() as conn:
-            first, last = conn.execute(select(func.min(schema.events.c.time), func.max(schema.events.c.time))).one()
+        time = schema.events.c.time
+        with self.engine.connect() as conn:  # one subquery each: SQLite reads min() or max() alone off the time
+            # index, both in one SELECT scan every row (0.47 s against 0.5 ms at 1M rows)
+            first, last = conn.execute(select(select(func.min(time)).scalar_subquery(),
+                                              select(func.max(time)).scalar_subquery())).one()
         return None if first is None else (parse_time(first), parse_time(last))
 
     def head(self) -> tuple[int, str]:
