@@ -928,7 +928,6 @@ def _column(values: Any) -> Any:
     return values
 
 
-
 def _block(values: Any, kind: type) -> _Block:
     """``values`` as columns, one field at a time (no row tuples: a 1M-trade year's disposals as rows and as
     columns at once were ~100 MB more at the peak of the first ``gains`` call)."""
