@@ -22,8 +22,9 @@ class _Unusual(Exception):
 # and the control characters U+0000-U+001F; lone surrogates it refuses): a string without one is written as it is.
 _ESCAPED = re.compile(r'["\\\x00-\x1f\ud800-\udfff]')
 
-# The most strings and times a writer keeps the text of (a name, a rule, a sale's time met again). Lot references
-# and acquisition times are nearly all different: past this many, new ones are written without being kept.
+# The most strings and times a writer keeps the text of (a name, a rule, a lot's reference and acquisition time met
+# again in the next sales, as FIFO splits a lot over consecutive sales). A 1M-trade year has ~330,000 different ones:
+# once this many are kept they are dropped and the memo starts again (the recent ones are the ones met again).
 _MEMO = 65536
 
 
@@ -67,8 +68,9 @@ class DisposalWriter:
                 out = orjson.dumps(value).decode()
             except orjson.JSONEncodeError:
                 raise _Unusual from None
-        if len(self.strings) < _MEMO:
-            self.strings[value] = out
+        if len(self.strings) >= _MEMO:
+            self.strings.clear()
+        self.strings[value] = out
         return out
 
     def time(self, value: Any) -> str:
@@ -81,8 +83,9 @@ class DisposalWriter:
             out = f'"{text[:-6]}Z"'
         else:
             out = f'"{_json_default(value)}"'
-        if len(self.times) < _MEMO:
-            self.times[value] = out
+        if len(self.times) >= _MEMO:
+            self.times.clear()
+        self.times[value] = out
         return out
 
     def block(self, disposals: Any) -> str | None:
