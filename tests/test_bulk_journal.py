@@ -10,7 +10,6 @@ writable open rolls back: the ledger opens, verifies and is empty, in WAL, and t
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -19,7 +18,6 @@ import sys
 import textwrap
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +30,10 @@ from taxreport.errors import LedgerError
 from taxreport.ledger import Ledger
 from taxreport.ledger.sqlite_ro import HotJournal, connect_read_only
 
-GOLDEN_DIR = Path(__file__).resolve().parent / "fixtures" / "import_golden"
-GOLDEN = json.loads((GOLDEN_DIR / "rows.json").read_text())
-COLUMNS = tuple(GOLDEN["rows"][0])
-PINNED = datetime(2026, 11, 27, 22, 0, 0, tzinfo=timezone.utc)  # the golden rows' time of recording
+from test_import_golden import GOLDEN, _PinnedClock, _rows  # the golden rows and their pinned clock
+from test_import_golden import HERE as GOLDEN_DIR
+
 GENESIS = "0" * 64
-
-
-class _PinnedClock(datetime):
-    @classmethod
-    def now(cls, tz=None):  # noqa: ANN001, ANN206
-        return PINNED
 
 
 @pytest.fixture
@@ -64,14 +55,6 @@ def modes(monkeypatch) -> list[tuple[bool, str, int]]:
     monkeypatch.setattr(store, "datetime", _PinnedClock)
     monkeypatch.chdir(GOLDEN_DIR)
     return seen
-
-
-def _rows(db: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(db)
-    try:
-        return [dict(zip(COLUMNS, r)) for r in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 def _file_state(db: Path) -> tuple[str, int, int, tuple[int, str]]:

@@ -78,14 +78,16 @@ def _odd(summary, rng: random.Random):  # noqa: ANN001, ANN202
     return replace(summary, disposals=out)
 
 
+def _written(key):  # noqa: ANN001, ANN202
+    """The summaries of ``key``'s years that have disposals to write."""
+    years, found = main_case(key)
+    return [found[y] for y in years if not isinstance(found[y], TaxreportError) and found[y].disposals]
+
+
 @pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr)[::3])
 def test_odd_strings_zones_adjustments_and_empty_lots(key, per_piece):
     rng = random.Random(repr(key))
-    years, found = main_case(key)
-    for y in years:
-        s = found[y]
-        if isinstance(s, TaxreportError) or not s.disposals:
-            continue
+    for s in _written(key):
         odd = _odd(s, rng)
         new, old = _both(odd)
         assert new == old
@@ -94,17 +96,13 @@ def test_odd_strings_zones_adjustments_and_empty_lots(key, per_piece):
 
 @pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr)[1::5])
 def test_past_the_memo_strings_and_times_are_written_the_same(key, monkeypatch):
-    """A writer keeps at most ``_MEMO`` strings and times; past it, new ones are written without being kept (a
-    1M-trade year has ~700,000 different lot references and acquisition times): the same bytes either way."""
+    """A writer keeps at most ``_MEMO`` strings and times; once full, its memo is dropped and started again (a
+    1M-trade year has ~330,000 different lot references and acquisition times): the same bytes either way."""
     from taxreport.cli import gains_document
 
     monkeypatch.setattr(gains_document, "_MEMO", 2)
     rng = random.Random(repr(key))
-    years, found = main_case(key)
-    for y in years:
-        s = found[y]
-        if isinstance(s, TaxreportError) or not s.disposals:
-            continue
+    for s in _written(key):
         for summary in (s, _odd(s, rng)):
             writer = DisposalWriter()
             assert writer.block(summary.disposals) is not None
