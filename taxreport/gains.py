@@ -45,14 +45,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import islice
-from operator import attrgetter, le
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from taxreport.errors import InputError, LedgerError, TaxreportError
 from taxreport.jurisdictions import base as jbase
 from taxreport.jurisdictions.base import Note, Pooling, YearSummary, notes_of
 from taxreport.jurisdictions.engine import Jurisdiction
+from taxreport.lots.matching import in_time_order
 from taxreport.lots.valuation import SwapStats, value_event_list, value_events
 from taxreport.model.events import Event
 from taxreport.model.money import in_money_context
@@ -700,7 +700,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
     # the events before each cutoff: the first n of ``items`` (else that year is computed alone)
     counts: list[int | None] = []
     times = list(map(attrgetter("time"), items))
-    if all(map(le, times, islice(times, 1, None))):  # in time order (nearly always): prefixes by bisection, at C
+    if in_time_order(times):  # (nearly always) prefixes by bisection, at C
         items = items[:bisect_left(times, last_cut)]  # speed (the loops below: ~0.35 s at 1M trades)
         counts.extend(bisect_left(times, cutoff) for cutoff in cutoffs[:-1])
     else:
