@@ -192,27 +192,50 @@ class ChainWalk:
     def _fast(self, part: Sequence[Sequence[object]]) -> bool:
         seqs, keys, kinds, times, payloads, actors, reasons, recorded, prevs, hashes = zip(*part)
         n = len(part)
+        if actors.count(actors[0]) == n and reasons.count(reasons[0]) == n and recorded.count(recorded[0]) == n:
+            return self.fast_shared(actors[0], reasons[0], recorded[0], seqs, keys, kinds, times, payloads,  # type: ignore[arg-type]
+                                    prevs, hashes)
+        first = self.count + 1
+        if seqs != tuple(range(first, first + n)) or prevs[0] != self.prev or prevs[1:] != hashes[:-1]:
+            return False
+        try:  # the chunk spans several appends
+            shared: tuple[object, object, object] | None = None
+            out = []
+            for i in range(n):
+                if shared != (actors[i], reasons[i], recorded[i]):
+                    shared = (actors[i], reasons[i], recorded[i])
+                    hash_row = row_hasher(*shared)  # type: ignore[arg-type]
+                out.append(hash_row(prevs[i], seqs[i], keys[i], kinds[i], times[i], payloads[i]))  # type: ignore[arg-type]
+            computed = tuple(out)
+        except TypeError:  # a value not of the types written: the reference decides
+            return False
+        return self._accept(computed, hashes)
+
+    def fast_shared(self, actor: str, reason: str, recorded_at: str, seqs: Sequence[object], keys: Sequence[object],
+                    kinds: Sequence[object], times: Sequence[object], payloads: Sequence[object],
+                    prevs: Sequence[object], hashes: Sequence[object]) -> bool:
+        """Accept the next rows, given column by column, when they are of one append (``actor``, ``reason`` and
+        ``recorded_at`` shared by every row) and pass :meth:`feed`'s fast test; False (nothing changed) when they
+        do not: the caller then feeds the rows themselves (:meth:`feed`), whose reference walk decides. A reader
+        that knows every row of a chunk shares those three values (the file walk's query compares them in SQLite)
+        need not fetch them for each row."""
+        if self.bad is not None or not seqs:
+            return False
+        seqs, prevs, hashes = tuple(seqs), tuple(prevs), tuple(hashes)
+        n = len(seqs)
         first = self.count + 1
         if seqs != tuple(range(first, first + n)) or prevs[0] != self.prev or prevs[1:] != hashes[:-1]:
             return False
         try:
-            if actors.count(actors[0]) == n and reasons.count(reasons[0]) == n and recorded.count(recorded[0]) == n:
-                computed = _chunk_hashes(actors[0], reasons[0], recorded[0], prevs, seqs, keys, kinds, times,  # type: ignore[arg-type]
-                                         payloads)
-            else:  # the chunk spans several appends
-                shared: tuple[object, object, object] | None = None
-                out = []
-                for i in range(n):
-                    if shared != (actors[i], reasons[i], recorded[i]):
-                        shared = (actors[i], reasons[i], recorded[i])
-                        hash_row = row_hasher(*shared)  # type: ignore[arg-type]
-                    out.append(hash_row(prevs[i], seqs[i], keys[i], kinds[i], times[i], payloads[i]))  # type: ignore[arg-type]
-                computed = tuple(out)
+            computed = _chunk_hashes(actor, reason, recorded_at, prevs, seqs, keys, kinds, times, payloads)  # type: ignore[arg-type]
         except TypeError:  # a value not of the types written: the reference decides
             return False
+        return self._accept(computed, hashes)
+
+    def _accept(self, computed: tuple[str, ...], hashes: Sequence[object]) -> bool:
         if computed != hashes:
             return False
-        self.count += n
+        self.count += len(computed)
         self.prev = computed[-1]
         return True
 
