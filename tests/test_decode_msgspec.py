@@ -277,3 +277,18 @@ def test_an_undecodable_payload_raises_what_it_raised_before():
         for texts in ([bad], good + [bad], good[:3] + [bad] + good, [bad] + good):
             kind, (exc_type, message) = _check(texts)  # the same type and message as before ("1" raises
             assert kind == "error" and message, bad       # AttributeError there too, from payload.get)
+
+
+def test_a_text_failing_the_checks_alone_is_read_by_todays_decode_and_the_rest_by_msgspec(monkeypatch):
+    good = [_with(_TRADE, "external_id", f'"t{i}"') for i in range(100)]
+    odd = [ODD["note comma"], ODD["note brackets"], ODD["kind deposit with trade fields"].replace('"t1"', '"z"')]
+    texts = good[:10] + odd[:2] + good[10:60] + odd[2:] + good[60:]
+    slow: list[list[str]] = []
+    before = codec._decode_as_before
+    monkeypatch.setattr(codec, "_decode_as_before", lambda t: slow.append(list(t)) or before(t))
+    kind, events = _check(texts)
+    assert kind == "error"  # (the deposit with a trade's fields: today's decode refuses it, for the whole chunk)
+    slow.clear()
+    texts = good[:10] + odd[:2] + good[10:60] + [odd[0]] + good[60:]
+    _same(decode_payloads(texts), reference.decode_payloads(texts))
+    assert slow == [odd[:2], [odd[0]]]  # only the odd texts, grouped where they follow each other

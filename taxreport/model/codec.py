@@ -420,7 +420,12 @@ _set_class = object.__setattr__
 
 
 class _Unread(Exception):
-    """A run :meth:`_Reader.read` leaves to today's decode (a check it does not pass, a value msgspec refuses)."""
+    """A run :meth:`_Reader.read` leaves to today's decode (a check it does not pass, a value msgspec refuses);
+    ``odd``: the positions of the texts that fail the text checks, when they are what failed."""
+
+    def __init__(self, odd: list[int] | None = None) -> None:
+        super().__init__()
+        self.odd = odd
 
 
 class _Reader:
@@ -506,6 +511,12 @@ class _Reader:
                 grew = True
         return grew
 
+    def odd_texts(self, run: Sequence[str]) -> list[int]:
+        """The positions of the texts of ``run`` that fail :meth:`read`'s text checks on their own (a comma or a
+        bracket in a text, another kind...): the run around them is read, they are left to today's decode."""
+        return [i for i, text in enumerate(run) if not text.startswith("{") or "[" in text or "]" in text
+                or self.needle not in text or text.count(",") != self.commas]
+
     def read(self, run: Sequence[str], *, kinds_checked: bool = False) -> list[Event]:
         """The events of ``run`` (payloads claiming this class's kind), or :class:`_Unread`. ``kinds_checked``: every
         text of ``run`` is known to hold :attr:`needle` (the caller checked it)."""
@@ -516,7 +527,7 @@ class _Reader:
         # msgspec refuses), and msgspec finds n objects (a text holding two would make more).
         if joined.find("[", 1) != -1 or joined.find("]", 0, len(joined) - 1) != -1 \
                 or not all(map(str.startswith, run, repeat("{"))):
-            raise _Unread
+            raise _Unread(self.odd_texts(run))
         # Each text holds ',"kind":"<kind>",' outside any string (a "," in a string followed by an unescaped '"'
         # would close the string before 'kind': not JSON), i.e. a key "kind" with value "<kind>" in some object;
         # each object holds its class's fields (msgspec: all required), so at least ``commas`` commas; all the
@@ -525,7 +536,7 @@ class _Reader:
         # string), and "kind" is the object's own key, whose value is the text's claimed kind.
         if not kinds_checked and not all(map(contains, run, repeat(self.needle))) \
                 or joined.count(",") != (self.commas + 1) * n - 1:
-            raise _Unread
+            raise _Unread(self.odd_texts(run))
         decoder = self._decoder()
         try:
             objs = decoder.decode(joined)
@@ -629,7 +640,19 @@ def _read_run(reader: _Reader, run: Sequence[str], kinds_checked: bool) -> list[
     :func:`_decode_as_before` (one odd payload costs a few small decodes, not the whole run's)."""
     try:
         return reader.read(run, kinds_checked=kinds_checked)
-    except _Unread:
+    except _Unread as unread:
+        if unread.odd:  # the texts that fail the checks: today's decode for them, the reader for the rest
+            out: list[Event] = []
+            start = 0
+            for _, group in groupby(enumerate(unread.odd), key=lambda item: item[1] - item[0]):
+                odd = [at for _, at in group]
+                if start < odd[0]:
+                    out.extend(_read_run(reader, run[start:odd[0]], kinds_checked))
+                out.extend(_decode_as_before(run[odd[0]:odd[-1] + 1]))
+                start = odd[-1] + 1
+            if start < len(run):
+                out.extend(_read_run(reader, run[start:], kinds_checked))
+            return out
         if len(run) <= _SMALLEST_RUN:
             return _decode_as_before(run)
         half = len(run) // 2
