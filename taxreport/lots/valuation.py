@@ -202,7 +202,9 @@ def value_event_list(events: Iterable[Event], pricer: Pricer, swap_cost: SwapCos
     out: list[Movement] = []
     append = out.append
     currency = pricer.currency
-    fiat = FIAT
+    # module names and an enum member read once (``Side.BUY`` is a lookup on the enum's class: ~0.2 s per million)
+    fiat, zero, buy_side, trade_type, utc = FIAT, ZERO, Side.BUY, Trade, UTC
+    acquisition, disposal = make_acquisition, make_disposal
     t: Trade
     pending: list[Leg] = []  # legs of the events in between, valued in order before the next fast trade
     spans = pricer.spans()  # the rate of each quote over a span of moments, as the pricer gives it
@@ -210,10 +212,10 @@ def value_event_list(events: Iterable[Event], pricer: Pricer, swap_cost: SwapCos
     last_asset, last_moment, last_rate = spans.last()  # the pricer's one-entry cache, kept here until the end
     try:
         for e in events:
-            if type(e) is Trade:
+            if type(e) is trade_type:
                 t = e
                 base, quote, fee, fa = t.base, t.quote, t.fee, t.fee_asset
-                fast = quote in fiat and base not in fiat and (fee == ZERO or fa == base or fa == quote)
+                fast = quote in fiat and base not in fiat and (fee == zero or fa == base or fa == quote)
             else:
                 fast = False
             if not fast:  # a swap, a fiat base, a fee in a third asset, any other event: through its legs
@@ -222,42 +224,43 @@ def value_event_list(events: Iterable[Event], pricer: Pricer, swap_cost: SwapCos
                 except BaseException:  # as the lazy chain: the legs before it are valued before its error is raised
                     if pending:
                         spans.hand_over(last_asset, last_moment, last_rate)
+                        last_asset = None  # the pricer holds its cache (whatever value_legs raises)
                         value_legs(pending, pricer, swap_cost, stats)
                         last_asset, last_moment, last_rate = spans.last()
                     raise
                 continue
             if pending:
                 spans.hand_over(last_asset, last_moment, last_rate)
+                last_asset = None
                 out.extend(value_legs(pending, pricer, swap_cost, stats))
                 last_asset, last_moment, last_rate = spans.last()
                 pending = []
             k, tm, qty = t.natural_key, t.time, t.quantity
             gross_quote = qty * t.price
-            own_base = fee if fa == base else ZERO
-            own_quote = fee if fa == quote else ZERO
-            buy = t.side is Side.BUY
+            own_base = fee if fa == base else zero
+            own_quote = fee if fa == quote else zero
+            buy = t.side is buy_side
             if buy:  # the checks of _trade_legs, before anything is valued
                 if own_quote:
                     gross_quote + own_quote  # noqa: B018 - the quote leg's quantity, computed as _trade_legs does
                 units = qty - own_base
-                if units <= ZERO:
+                if units <= zero:
                     _require_positive(units, t, "the base received after the fee")
             else:
                 units = qty + own_base
                 quote_in = gross_quote - own_quote
-                if quote_in <= ZERO:
+                if quote_in <= zero:
                     _require_positive(quote_in, t, "the quote received after the fee")
             # the crypto leg's consideration (quote, gross_quote) and its fee (quote, own_quote), valued as
             # value_legs values them: an amount in the currency as it is, anything else at the quote's rate
             if quote == currency:
-                worth = gross_quote if gross_quote else ZERO
+                worth = gross_quote if gross_quote else zero
                 if buy:
                     if own_quote:
                         worth += own_quote
-                    append(make_acquisition(tm, t.account, base, units, worth, k, 1, "trade", None))
+                    append(acquisition(tm, t.account, base, units, worth, k, 1, "trade", None))
                 else:
-                    append(make_disposal(tm, t.account, base, units, worth, own_quote if own_quote else ZERO, k, 0,
-                                         "trade"))
+                    append(disposal(tm, t.account, base, units, worth, own_quote if own_quote else zero, k, 0, "trade"))
                 continue
             # Pricer.value(quote, amount, tm) for each non-zero amount: one Pricer.rate(quote, tm), whose second
             # question (the fee) its one-entry cache answers without a side effect
@@ -265,7 +268,7 @@ def value_event_list(events: Iterable[Event], pricer: Pricer, swap_cost: SwapCos
                 if quote == last_asset and tm == last_moment:
                     rate = last_rate
                 else:
-                    if span is None or span.asset != quote or tm.tzinfo is not UTC \
+                    if span is None or span.asset != quote or tm.tzinfo is not utc \
                             or not (span.lo <= tm < span.hi):
                         span = spans.get(quote, tm)  # a span of this quote holding tm, else None
                     if span is not None:
@@ -273,6 +276,7 @@ def value_event_list(events: Iterable[Event], pricer: Pricer, swap_cost: SwapCos
                         rate = span.rate
                     else:  # no span holds tm: the pricer's own resolution (which opens one when it can)
                         spans.hand_over(last_asset, last_moment, last_rate)
+                        last_asset = None
                         rate = pricer.rate(quote, tm)
                         span = spans.opened(quote, tm)
                     last_asset, last_moment, last_rate = quote, tm, rate
@@ -280,17 +284,18 @@ def value_event_list(events: Iterable[Event], pricer: Pricer, swap_cost: SwapCos
                     worth = fee_value = Decimal(0)
                 else:
                     worth = gross_quote * rate if gross_quote else Decimal(0)
-                    fee_value = own_quote * rate if own_quote else ZERO
+                    fee_value = own_quote * rate if own_quote else zero
             else:
-                worth, fee_value = Decimal(0), ZERO
+                worth, fee_value = Decimal(0), zero
             if buy:
                 if own_quote:
                     worth += fee_value
-                append(make_acquisition(tm, t.account, base, units, worth, k, 1, "trade", None))
+                append(acquisition(tm, t.account, base, units, worth, k, 1, "trade", None))
             else:
-                append(make_disposal(tm, t.account, base, units, worth, fee_value, k, 0, "trade"))
+                append(disposal(tm, t.account, base, units, worth, fee_value, k, 0, "trade"))
         if pending:
             spans.hand_over(last_asset, last_moment, last_rate)
+            last_asset = None
             out.extend(value_legs(pending, pricer, swap_cost, stats))
             last_asset, last_moment, last_rate = spans.last()
     finally:
