@@ -26,13 +26,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
 from taxreport.errors import MissingDataError
 
 ONE = Decimal(1)
+UTC = timezone.utc
+DAY = timedelta(days=1)
 
 
 class RateTable:
@@ -198,6 +200,11 @@ class Pricer:
         other.pegs_used = set(pegs)
         return other
 
+    def spans(self) -> "RateSpans":
+        """A session of :class:`RateSpan` s over this pricer, for a caller that asks the rate of the same asset at
+        many moments (:func:`taxreport.lots.valuation.value_event_list`); see :class:`RateSpans`."""
+        return RateSpans(self)
+
     # --- resolution -------------------------------------------------------------------------
     def _resolve(self, asset: str, moment: datetime) -> Decimal | None:
         """The rate of ``asset`` at ``moment`` with its side effects (route counted, peg noted, gaps recorded).
@@ -283,3 +290,90 @@ class Pricer:
             found = self._routes[key] = (f"{base}/{quote} = 1/({quote}/{base} from {source})" if inverse
                                          else f"{base}/{quote} from {source}")
         return found
+
+
+class RateSpan:
+    """A moment span ``[lo, hi)`` of one UTC day over which :meth:`Pricer.rate` of ``asset`` gives ``rate`` with
+    the same side effects: ``route`` counted once per question (none if ``None``), its peg and gaps (recorded by the
+    call that opened the span; recording them again changes nothing). ``count``: the questions answered from the
+    span since it was opened, not yet added to the pricer's route counts (:meth:`RateSpans.close` adds them)."""
+
+    __slots__ = ("asset", "lo", "hi", "rate", "route", "count")
+
+    def __init__(self, asset: str, lo: datetime, hi: datetime, rate: Decimal | None, route: str | None) -> None:
+        self.asset, self.lo, self.hi, self.rate, self.route = asset, lo, hi, rate, route
+        self.count = 0
+
+
+class RateSpans:
+    """The rates of a pricer, replayed per span of moments (issue 14, round 6).
+
+    :meth:`Pricer._resolve` keeps one resolution per asset with the span of moments of its UTC date over which it
+    holds; a million trades against USD reported in GBP still paid for two calls, a tuple, a ``date()`` and four
+    comparisons per trade to replay it. A caller holding a session asks :meth:`get` for the span of an asset that
+    holds a moment (two comparisons once it has it) and counts the question on the span itself; where no span
+    holds the moment it asks the pricer (:meth:`Pricer.rate`, every side effect recorded there) and
+    :meth:`opened` turns the pricer's resolution into the span. The session also carries the pricer's one-entry
+    cache (``_last``: an ``(asset, moment)`` asked twice in a row is answered without a side effect): :meth:`last`
+    reads it, :meth:`hand_over` writes it back before the pricer is asked anything. :meth:`close` adds the
+    counts to the pricer's routes (each route is already in them: the span was opened by a real question, so
+    the routes keep the order they were first used in) and ends the session: the pricer is then exactly as the
+    same questions asked of it one by one would have left it (``tests/test_valuation_spans.py``)."""
+
+    __slots__ = ("_pricer", "_spans")
+
+    def __init__(self, pricer: Pricer) -> None:
+        self._pricer = pricer
+        self._spans: dict[str, RateSpan] = {}
+
+    def last(self) -> tuple[str | None, datetime | None, Decimal | None]:
+        """The pricer's one-entry cache: ``(asset, moment, rate)``, or ``None`` three times when it is empty."""
+        key = self._pricer._last
+        if key is None:
+            return None, None, None
+        return key[0], key[1], self._pricer._last_rate
+
+    def hand_over(self, asset: str | None, moment: datetime | None, rate: Decimal | None) -> None:
+        """Write the one-entry cache back (unchanged if ``asset`` is ``None``: nothing was asked)."""
+        if asset is not None:
+            self._pricer._last = (asset, moment)  # type: ignore[assignment]
+            self._pricer._last_rate = rate
+
+    def get(self, asset: str, moment: datetime) -> RateSpan | None:
+        """The span of ``asset`` holding ``moment``, else ``None`` (then ask the pricer, and :meth:`opened`)."""
+        span = self._spans.get(asset)
+        if span is not None and moment.tzinfo is UTC and span.lo <= moment < span.hi:
+            return span
+        return None
+
+    def opened(self, asset: str, moment: datetime) -> RateSpan | None:
+        """The span of the resolution the pricer has just made (or replayed) for ``asset`` at ``moment``
+        (:meth:`Pricer.rate` was asked, and did not answer from its one-entry cache); ``None`` if there is none to
+        open (a moment not in UTC: its date is not the UTC date the day's bounds below are drawn from)."""
+        memo = self._pricer._memo.get(asset)
+        if memo is None or moment.tzinfo is not UTC:
+            return None
+        day, lo, hi, rate, route = memo[0], memo[1], memo[2], memo[3], memo[4]
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        end = start + DAY
+        lo = start if lo is None or lo < start else lo
+        hi = end if hi is None or hi > end else hi
+        if day != moment.date() or not lo <= moment < hi:  # not the resolution of this moment: open nothing
+            return None
+        old = self._spans.get(asset)
+        if old is not None:
+            self._add(old)
+        span = self._spans[asset] = RateSpan(asset, lo, hi, rate, route)
+        return span
+
+    def close(self) -> None:
+        """Add every span's count to the pricer's route counts; the session ends (no span is kept)."""
+        for span in self._spans.values():
+            self._add(span)
+        self._spans.clear()
+
+    def _add(self, span: RateSpan) -> None:
+        if span.count:
+            if span.route is not None:
+                self._pricer.used[span.route] += span.count
+            span.count = 0
