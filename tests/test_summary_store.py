@@ -298,6 +298,15 @@ def test_a_repeated_gains_served_from_the_stored_summary_prints_the_same_bytes(t
         return result.output
 
     first_table, first_json = run(), run("--format", "json")
+    # the table as main printed it: from the whole document (every disposal's JSON made), not from the count alone
+    from taxreport.cli import gains_cmd
+    from taxreport.gains import gains_for
+
+    asked = GainsRequest(code, year, currency="USD" if "--currency" in extra else None,
+                         timezone="Europe/London" if "--timezone" in extra else None)
+    with Ledger(f"sqlite:///{db}") as ledger, CliRunner().isolation() as streams:
+        gains_cmd._print(gains_cmd.summary_json(gains_for(ledger, asked)), False)
+    assert streams[0].getvalue().decode() == first_table and "capital gains, tax year" in first_table
     entries = list((tmp_path / "home").rglob("*.pickle"))
     assert entries and all(p.read_bytes().startswith(derived.SUMMARY_MAGIC) for p in entries)
     for document in (tmp_path / "home").rglob("*.bytes"):

@@ -83,6 +83,7 @@ A cache that cannot be written (read-only home) or read (corrupt file) is ignore
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -94,7 +95,7 @@ import struct
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from functools import partial
 from operator import attrgetter, is_not
@@ -991,6 +992,35 @@ _Part = tuple[str, str, int, int, type, tuple[tuple[str, type, bool], ...]]
 
 
 def _write_summary(value: Any, fh: Any) -> None:
+    """:func:`_store_summary` with the cyclic collector off (see :func:`_collector_off`)."""
+    with _collector_off():
+        _store_summary(value, fh)
+
+
+def _read_summary(fh: Any) -> Any:
+    """:func:`_load_summary` with the cyclic collector off (see :func:`_collector_off`)."""
+    with _collector_off():
+        return _load_summary(fh)
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    """The block with Python's cyclic garbage collector paused (then as it was): storing or reading a summary
+    makes or visits a few hundred thousand acyclic objects (freed by their reference counts), and each
+    collection their making sets off would traverse the whole heap of a ``gains`` call (its events: ~0.5 s per
+    1M-trade year's read, measured with a 3M-object heap beside)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _store_summary(value: Any, fh: Any) -> None:
     """Store a summary (a :class:`~taxreport.jurisdictions.base.YearSummary`, or any plain dataclass) for
     :meth:`DerivedCache.put`. Each long list of one slotted dataclass among its fields (a year's disposals, their
     lots and details inside) whose every value msgpack carries exactly (:func:`_exact_fields`) is encoded by
@@ -1000,9 +1030,13 @@ def _write_summary(value: Any, fh: Any) -> None:
     ``timezone.utc``, a ``str`` subclass, an integer beyond 64 bits...) is stored whole by :func:`_write_pickle`,
     as before. The entry (read by :func:`_read_summary`): :data:`SUMMARY_MAGIC`, the header's and the lists'
     lengths and their CRC-32, the header (a description of each list, then the pickled rest), then the lists."""
-    fast = _fast_lists(value)
-    if fast:
+    try:
         import msgspec
+    except ImportError:  # (a declared dependency; without it, the form of before)
+        fast = []
+    else:
+        fast = _fast_lists(value)
+    if fast:
 
         shell = copy.copy(value)
         parts: list[_Part] = []
@@ -1034,7 +1068,7 @@ def _write_summary(value: Any, fh: Any) -> None:
     _write_pickle(value, fh)
 
 
-def _read_summary(fh: Any) -> Any:
+def _load_summary(fh: Any) -> Any:
     """What :func:`_write_summary` stored, in either form. Raises ``ValueError`` (a miss) when the entry is not
     whole (its lengths or its CRC-32 differ: truncated or damaged) or does not decode to what it describes."""
     if fh.read(len(SUMMARY_MAGIC)) != SUMMARY_MAGIC:
@@ -1076,8 +1110,8 @@ def _read_summary(fh: Any) -> Any:
 
 def _fast_lists(value: Any) -> list[tuple[str, Any, type, tuple[tuple[str, type, bool], ...]]]:
     """The fields of the plain dataclass ``value`` that :func:`_write_summary` encodes with msgspec: (field, the
-    list, its items' class, the concrete types of fields declared abstract). Empty when any long list cannot be
-    (then the whole entry is pickled: one encoding per entry keeps the exactness argument simple)."""
+    list, its items' class, the concrete types of fields declared abstract). A list that cannot be is left in
+    the summary, pickled as before; with none, the whole entry is the pickle of :func:`_write_pickle`."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type) or hasattr(value, "__slots__"):
         return []
     out = []
@@ -1093,10 +1127,8 @@ def _fast_lists(value: Any) -> list[tuple[str, Any, type, tuple[tuple[str, type,
             exact = _exact_fields(cls, items, overrides)
         except (TypeError, ValueError, AttributeError, NameError, RecursionError):
             exact = False
-        if not exact or set(overrides) - {cls}:  # only the list's own class can be decoded as a twin
-            if f.name == "disposals":
-                return []
-            continue  # another long list (open lots with their free-form ``extra``): pickled as before
+        if not exact or set(overrides) - {cls}:  # (only the list's own class can be decoded as a twin)
+            continue  # pickled with the rest, as before (e.g. open lots, with their free-form ``extra``)
         out.append((f.name, items, cls, tuple(sorted((name, c, opt) for name, (c, opt)
                                                      in overrides.get(cls, {}).items()))))
     return out
