@@ -73,7 +73,8 @@ One limit, stated: a forger who sets a file's times back after editing it and ke
 recomputes every hash of the chain, which ``ledger verify`` cannot catch either) is out of reach. A ledger
 with no witness (an in-memory SQLite, another database) is never cached. Entries are pickles in the user's
 cache folder (created private, 0700): as with any file in the user's home, whoever can write it can run
-code as the user.
+code as the user. A year's summary (:meth:`DerivedCache.put`) is a pickle too, with its disposals encoded by
+msgspec in C when they can be carried exactly (:func:`_write_summary`: issue 14 round 6).
 
 Entries live in the user cache directory (``$TAXREPORT_HOME/cache`` when set), one folder per ledger URL;
 writing an entry removes that ledger's entries of other states, so the folder holds one state's results.
