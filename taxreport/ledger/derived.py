@@ -73,7 +73,8 @@ One limit, stated: a forger who sets a file's times back after editing it and ke
 recomputes every hash of the chain, which ``ledger verify`` cannot catch either) is out of reach. A ledger
 with no witness (an in-memory SQLite, another database) is never cached. Entries are pickles in the user's
 cache folder (created private, 0700): as with any file in the user's home, whoever can write it can run
-code as the user.
+code as the user. A year's summary (:meth:`DerivedCache.put`) is a pickle too, with its disposals encoded by
+msgspec in C when they can be carried exactly (:func:`_write_summary`: issue 14 round 6).
 
 Entries live in the user cache directory (``$TAXREPORT_HOME/cache`` when set), one folder per ledger URL;
 writing an entry removes that ledger's entries of other states, so the folder holds one state's results.
@@ -83,17 +84,22 @@ A cache that cannot be written (read-only home) or read (corrupt file) is ignore
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import pickle
+import struct
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from itertools import islice
-from operator import attrgetter
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain, islice
+from functools import partial
+from operator import attrgetter, is_not
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -611,7 +617,7 @@ class DerivedCache:
         state = self.pinned_state()
         if state is None:
             return None
-        value = self._get(state, name, key, ".pickle", _read_pickle)
+        value = self._get(state, name, key, ".pickle", _read_summary)
         if value is _MISSING or value is None:
             return None
         self.hits += 1
@@ -653,7 +659,7 @@ class DerivedCache:
         state = self.pinned_state()
         if state is None:
             return False
-        return self._put(state, self._path(state, name, key, ".pickle"), value, _write_pickle)
+        return self._put(state, self._path(state, name, key, ".pickle"), value, _write_summary)
 
     def put_bytes(self, name: str, key: Mapping[str, Any], value: bytes | Iterable[bytes]) -> bool:
         """:meth:`put` for what :meth:`get_or_compute_bytes` of ``(name, key)`` would compute (or its pieces:
@@ -971,3 +977,293 @@ def cache_for(ledger: Any) -> DerivedCache:
         except AttributeError:  # an object that takes no attributes: a new cache each call
             pass
     return cache
+
+
+
+# --- a stored year's summary (put / lookup): its long lists of dataclasses as msgpack, encoded in C -----------
+
+#: The first bytes of a summary entry in this form (the number is its format version); anything else is read as
+#: the pickle of :func:`_write_pickle` (an entry written before this form, or one this form cannot carry).
+SUMMARY_MAGIC = b"TXRSUM\x01\n"
+_SUMMARY_HEAD = struct.Struct("<QQI")  # the header's length, the lists' length, CRC-32 of header and lists
+
+# A list part of the header: (field, "list" | "tuple", items, bytes, the items' class, the fields whose concrete
+# type differs from the declared one: (field, concrete class or NoneType, None allowed)).
+_Part = tuple[str, str, int, int, type, tuple[tuple[str, type, bool], ...]]
+
+
+def _write_summary(value: Any, fh: Any) -> None:
+    """:func:`_store_summary` with the cyclic collector off (see :func:`_collector_off`)."""
+    with _collector_off():
+        _store_summary(value, fh)
+
+
+def _read_summary(fh: Any) -> Any:
+    """:func:`_load_summary` with the cyclic collector off (see :func:`_collector_off`)."""
+    with _collector_off():
+        return _load_summary(fh)
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    """The block with Python's cyclic garbage collector paused (then as it was): storing or reading a summary
+    makes or visits a few hundred thousand acyclic objects (freed by their reference counts), and each
+    collection their making sets off would traverse the whole heap of a ``gains`` call (its events: ~0.5 s per
+    1M-trade year's read, measured with a 3M-object heap beside)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _store_summary(value: Any, fh: Any) -> None:
+    """Store a summary (a :class:`~taxreport.jurisdictions.base.YearSummary`, or any plain dataclass) for
+    :meth:`DerivedCache.put`. Each long list of one slotted dataclass among its fields (a year's disposals, their
+    lots and details inside) whose every value msgpack carries exactly (:func:`_exact_fields`) is encoded by
+    ``msgspec`` in C, one call for the whole list, instead of pickled object by object; the rest of the summary
+    (its totals, notes, open lots...) is the pickle of :func:`_write_pickle`, as before. A summary with anything
+    the fast form cannot carry exactly (a value of another type than its field declares, a time not in
+    ``timezone.utc``, a ``str`` subclass, an integer beyond 64 bits...) is stored whole by :func:`_write_pickle`,
+    as before. The entry (read by :func:`_read_summary`): :data:`SUMMARY_MAGIC`, the header's and the lists'
+    lengths and their CRC-32, the header (a description of each list, then the pickled rest), then the lists."""
+    try:
+        import msgspec
+    except ImportError:  # (a declared dependency; without it, the form of before)
+        fast = []
+    else:
+        fast = _fast_lists(value)
+    if fast:
+
+        shell = copy.copy(value)
+        parts: list[_Part] = []
+        bodies: list[bytes] = []
+        try:
+            encoder = msgspec.msgpack.Encoder()
+            for name, items, cls, overrides in fast:
+                body = encoder.encode(items)
+                _decoder(cls, overrides)  # the reader's decoder can be built (else: not this form)
+                parts.append((name, "tuple" if type(items) is tuple else "list", len(items), len(body), cls,
+                              overrides))
+                bodies.append(body)
+                object.__setattr__(shell, name, [])
+            header = io.BytesIO()
+            pickle.dump(parts, header, protocol=pickle.HIGHEST_PROTOCOL)
+            _write_pickle(shell, header)
+        except (TypeError, ValueError, OverflowError, AttributeError, NameError, RecursionError,
+                msgspec.MsgspecError, pickle.PicklingError):
+            pass  # stored whole as a pickle, below
+        else:
+            head = header.getvalue()
+            crc = zlib.crc32(head)
+            for body in bodies:
+                crc = zlib.crc32(body, crc)
+            fh.write(SUMMARY_MAGIC + _SUMMARY_HEAD.pack(len(head), sum(map(len, bodies)), crc))
+            fh.write(head)
+            fh.writelines(bodies)
+            return
+    _write_pickle(value, fh)
+
+
+def _load_summary(fh: Any) -> Any:
+    """What :func:`_write_summary` stored, in either form. Raises ``ValueError`` (a miss) when the entry is not
+    whole (its lengths or its CRC-32 differ: truncated or damaged) or does not decode to what it describes."""
+    if fh.read(len(SUMMARY_MAGIC)) != SUMMARY_MAGIC:
+        fh.seek(0)
+        return _read_pickle(fh)
+    import msgspec
+
+    fixed = fh.read(_SUMMARY_HEAD.size)
+    if len(fixed) != _SUMMARY_HEAD.size:
+        raise ValueError("a truncated summary entry")
+    head_len, lists_len, crc = _SUMMARY_HEAD.unpack(fixed)
+    data = fh.read()
+    if len(data) != head_len + lists_len or zlib.crc32(data) != crc:
+        raise ValueError("a damaged summary entry")
+    view = memoryview(data)
+    header = io.BytesIO(view[:head_len])
+    parts: list[_Part] = pickle.load(header)
+    value = _read_pickle(header)
+    if header.tell() != head_len or sum(part[3] for part in parts) != lists_len \
+            or not dataclasses.is_dataclass(value) or isinstance(value, type):
+        raise ValueError("a damaged summary entry")
+    offset = head_len
+    for name, kind, count, size, cls, overrides in parts:
+        decoder, twin = _decoder(cls, overrides)
+        try:
+            items = decoder.decode(view[offset:offset + size])
+        except msgspec.MsgspecError as e:
+            raise ValueError(f"a damaged summary entry: {e}") from None
+        if len(items) != count:
+            raise ValueError("a damaged summary entry")
+        if twin is not None:  # decoded as the twin (the same slots, its fields' concrete types declared)
+            set_class = object.__setattr__
+            for item in items:
+                set_class(item, "__class__", cls)
+        object.__setattr__(value, name, items if kind == "list" else tuple(items))
+        offset += size
+    return value
+
+
+def _fast_lists(value: Any) -> list[tuple[str, Any, type, tuple[tuple[str, type, bool], ...]]]:
+    """The fields of the plain dataclass ``value`` that :func:`_write_summary` encodes with msgspec: (field, the
+    list, its items' class, the concrete types of fields declared abstract). A list that cannot be is left in
+    the summary, pickled as before; with none, the whole entry is the pickle of :func:`_write_pickle`."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type) or hasattr(value, "__slots__"):
+        return []
+    out = []
+    for f in dataclasses.fields(value):
+        items = getattr(value, f.name)
+        if type(items) not in (list, tuple) or len(items) < BLOCK_MIN:
+            continue
+        cls = _one_dataclass(items)
+        if cls is None or not hasattr(cls, "__slots__"):
+            continue
+        overrides: dict[type, dict[str, tuple[type, bool]]] = {}
+        try:
+            exact = _exact_fields(cls, items, overrides)
+        except (TypeError, ValueError, AttributeError, NameError, RecursionError):
+            exact = False
+        if not exact or set(overrides) - {cls}:  # (only the list's own class can be decoded as a twin)
+            continue  # pickled with the rest, as before (e.g. open lots, with their free-form ``extra``)
+        out.append((f.name, items, cls, tuple(sorted((name, c, opt) for name, (c, opt)
+                                                     in overrides.get(cls, {}).items()))))
+    return out
+
+
+_NONE = type(None)
+_NOT_NONE = partial(is_not, None)
+_ATOMS = (str, bool, int)  # carried by msgpack as themselves (an int within 64 bits, or the encoding fails)
+_HINTS: dict[type, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
+
+
+def _field_hints(cls: type) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The field names of the dataclass ``cls`` and their declared types (resolved)."""
+    got = _HINTS.get(cls)
+    if got is None:
+        import typing
+
+        if hasattr(cls, "__post_init__") or any(not f.init or f.name.startswith("_") for f in dataclasses.fields(cls)):
+            raise TypeError(f"{cls.__name__}: not rebuilt from its fields alone")
+        hints = typing.get_type_hints(cls)
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        got = _HINTS[cls] = (names, tuple(hints[n] for n in names))
+    return got
+
+
+def _exact_fields(cls: type, objs: Any, overrides: dict[type, dict[str, tuple[type, bool]]]) -> bool:
+    """Whether msgspec's encoding of the instances ``objs`` (all of class ``cls`` exactly) decodes, by their
+    declared types, to the very values: each field's values are of exactly the declared type (no subclass, no
+    ``bool`` for an ``int``, no list for a tuple), times are aware in ``timezone.utc`` with ``fold`` 0, nested
+    dataclasses likewise, and an instance without slots holds its fields and nothing else. A field declared as
+    an abstract class (``Detail | None``) whose values are all of one concrete dataclass is recorded in
+    ``overrides`` (the decoder declares that class instead). The types are gathered a field at a time in C (one
+    ``attrgetter`` of every field per instance, the types of each row as a tuple, a set of the rows)."""
+    names, hints = _field_hints(cls)
+    if not objs:
+        return True
+    if hasattr(objs[0], "__dict__"):
+        if set(map(len, map(vars, objs))) != {len(names)}:
+            return False
+    width = len(names)
+    getter = attrgetter(*names)
+    if width == 1:
+        rows = {(t,) for t in map(type, map(getter, objs))}
+    else:
+        flat_types = map(type, chain.from_iterable(map(getter, objs)))
+        rows = set(zip(*[flat_types] * width))
+    for i, (name, hint) in enumerate(zip(names, hints)):
+        kinds = {row[i] for row in rows}
+
+        def column(name: str = name) -> Iterable[Any]:
+            return map(attrgetter(name), objs)
+        declared = _exact_values(hint, kinds, column, overrides)
+        if declared is None:
+            return False
+        if declared is not hint:
+            overrides.setdefault(cls, {})[name] = declared
+    return True
+
+
+def _exact_values(hint: Any, kinds: set[type], column: Callable[[], Iterable[Any]],
+                  overrides: dict[type, dict[str, tuple[type, bool]]]) -> Any:
+    """For one field declared ``hint`` whose values have the types ``kinds`` (``column()``: the values): ``hint``
+    itself when msgpack carries the values exactly by it, ``(concrete class, None allowed)`` when the values are of
+    one concrete dataclass of an abstract declared class, None when they cannot be carried exactly."""
+    import types
+    import typing
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    inner, optional = hint, False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if len(args) != 2 or _NONE not in args:
+            return None
+        (inner,) = (a for a in args if a is not _NONE)
+        optional = True
+    if _NONE in kinds and not optional:
+        return None
+    values = kinds - {_NONE}
+
+    def present() -> Iterable[Any]:
+        return filter(_NOT_NONE, column()) if optional else column()
+    if inner in _ATOMS or inner is Decimal:
+        return hint if values <= {inner} else None
+    if inner is datetime:  # (a datetime is never false: filter(None) drops the Nones)
+        if not values <= {datetime}:
+            return None
+        times = filter(None, column()) if optional else column()
+        return hint if set(map(attrgetter("tzinfo", "fold"), times)) <= {(timezone.utc, 0)} else None
+    if typing.get_origin(inner) is tuple:
+        args = typing.get_args(inner)
+        if len(args) != 2 or args[1] is not Ellipsis or not values <= {tuple}:
+            return None
+        element = args[0]
+        flat = list(chain.from_iterable(filter(None, column())))  # (an empty tuple, or None, adds nothing)
+        element_kinds = set(map(type, flat))
+        if isinstance(element, type) and dataclasses.is_dataclass(element):
+            if not element_kinds <= {element} or not _exact_fields(element, flat, overrides):
+                return None
+            return hint
+        return hint if _exact_values(element, element_kinds, lambda: iter(flat), {}) is element else None
+    if isinstance(inner, type) and inner not in (float, bytes, list, dict, set, frozenset):
+        if not values:  # every value None
+            return hint if dataclasses.is_dataclass(inner) else (_NONE, True)
+        if len(values) != 1:
+            return None
+        (concrete,) = values
+        if not (dataclasses.is_dataclass(concrete) and issubclass(concrete, inner)):
+            return None
+        if not _exact_fields(concrete, list(present()), overrides):
+            return None
+        return hint if concrete is inner else (concrete, optional)
+    return None
+
+
+_DECODERS: dict[tuple[type, tuple[tuple[str, type, bool], ...]], tuple[Any, type | None]] = {}
+
+
+def _decoder(cls: type, overrides: tuple[tuple[str, type, bool], ...]) -> tuple[Any, type | None]:
+    """msgspec's decoder of a list of ``cls`` (and the twin class it decodes into, None when ``cls`` itself):
+    with ``overrides``, a twin subclass of ``cls`` with no slots of its own (the same layout, so each item's
+    class is set back to ``cls`` after decoding) that declares those fields' concrete types."""
+    key = (cls, overrides)
+    got = _DECODERS.get(key)
+    if got is None:
+        import msgspec
+
+        twin: type | None = None
+        target: type = cls
+        if overrides:
+            declared = {name: (concrete | None if optional and concrete is not _NONE else concrete)
+                        for name, concrete, optional in overrides}
+            twin = type(f"_Decoded{cls.__name__}", (cls,), {"__slots__": (), "__annotations__": declared,
+                                                             "__module__": cls.__module__})
+            target = twin
+        got = _DECODERS[key] = (msgspec.msgpack.Decoder(list[target]), twin)  # type: ignore[valid-type]
+    return got
