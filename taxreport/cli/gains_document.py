@@ -7,8 +7,8 @@ by msgspec's C encoder and laid out by ``msgspec.json.format(..., indent=2)``, w
 ``orjson.OPT_INDENT_2`` writes (two spaces, ``": "``, ``[]`` for an empty list) and escapes strings as orjson does
 (RFC 8259 section 7: ``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, ``\\u00XX`` for the other control characters, all
 else, non-ASCII included, as it is; tests/test_gains_document_fast.py checks every code point). At 1,000,000 trades
-(a US year of 149,110 disposals, 331,564 lots, 137 MB) the per-disposal f-string writer this replaces took 3.1 s
-CPU; this one ~1 s. JSON text: RFC 8259."""
+(a US year of 149,110 disposals, 331,564 lots, 137 MB) the per-disposal f-string writer this replaces took 2.9-3.4 s
+of CPU, this one 1.6-2.0 s, on a loaded machine (load 3-4; see the README, round 6: doc9). JSON text: RFC 8259."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class _Disposal(msgspec.Struct, gc=False):
 
 
 # A disposal's and a lot's fields, each read from a whole block at once (one attrgetter mapped over the block per
-# field: zip(*...) of the rows costs ~30 times more over thousands of rows)
+# field: zip(*...) of the rows cost ~20 times more with the collector on, over thousands of rows)
 _DISPOSAL = tuple(map(attrgetter, ("time", "account", "asset", "quantity", "proceeds", "cost", "gain", "term", "rule",
                                    "exempt", "event_key", "role", "adjustment", "adjustment_code", "lots")))
 _LOT = tuple(map(attrgetter, ("quantity", "cost", "acquired_at", "account", "lot_ref", "rule")))
@@ -72,7 +72,7 @@ _DECIMAL = {Decimal}
 _BOOL = {bool}
 _LOTS = {tuple, list}
 _UTC = {timezone.utc}
-_ENCODE = msgspec.json.Encoder().encode
+_ENCODE = msgspec.json.Encoder(decimal_format="string").encode  # a Decimal as its str (the amounts, quantized)
 _FORMAT = msgspec.json.format
 _QUANTIZE = Decimal.quantize
 
