@@ -8,7 +8,7 @@ by msgspec's C encoder and laid out by ``msgspec.json.format(..., indent=2)``, w
 (RFC 8259 section 7: ``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, ``\\u00XX`` for the other control characters, all
 else, non-ASCII included, as it is; tests/test_gains_document_fast.py checks every code point). At 1,000,000 trades
 (a US year of 149,110 disposals, 331,564 lots, 137 MB) the per-disposal f-string writer this replaces took 2.9-3.4 s
-of CPU, this one 1.6-2.0 s, on a loaded machine (load 3-4; see the README, round 6: doc9). JSON text: RFC 8259."""
+of CPU, this one 1.5-2.3 s, on a loaded machine (load 3-7; see the README, round 6: doc9). JSON text: RFC 8259."""
 
 from __future__ import annotations
 
