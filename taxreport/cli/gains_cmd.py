@@ -284,7 +284,9 @@ def document_pieces(summary) -> Iterator[bytes]:  # noqa: ANN001 - YearSummary
         part = disposals[i:i + DISPOSALS_PER_PIECE]
         text = writer.block(part)
         if text is not None:
-            yield ((",\n" if i else "") + text).encode()
+            if i:
+                yield b",\n"
+            yield text
             continue
         try:  # a value of an unexpected type or a string orjson must look at: the general writer
             block = dumps([_disposal_json(d) for d in part])  # b"[\n  {...}\n]"
