@@ -255,7 +255,9 @@ def document_pieces(summary) -> Iterator[bytes]:  # noqa: ANN001 - YearSummary
     each block of disposals encoded as a top-level list, its brackets removed and every line indented two more
     spaces (a JSON string never holds a raw newline, so every newline is a line of the layout). A document
     whose outline orjson refuses is written by :func:`json_text`, as before; a block of disposals it refuses (a
-    lone surrogate in a name) raises what the former writer raised for it."""
+    lone surrogate in a name) raises what the former writer raised for it. Each block is written by
+    :class:`taxreport.cli.gains_document.DisposalWriter` (field by field, msgspec's encoder and layout: the same
+    bytes), and by the dicts-and-orjson writer only when it declines the block (a value of another type)."""
     import orjson
 
     from taxreport.cli.common import _ORJSON_OPTIONS, _json_default
