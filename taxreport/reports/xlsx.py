@@ -211,6 +211,9 @@ def build(data: ReportData, path: Any) -> None:
     note = banner_note(s.notes) or None  # the SIMULATED banner, by its note code (issue #12)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
+    # docProps/core.xml's created and modified (XlsxWriter writes both from "created", else its clock); the zip
+    # entries XlsxWriter dates 1980-01-31 itself, so the same data and time give the same bytes
+    wb.set_properties({"created": data.generated_time()})
     fmt = _Formats(wb)
     _sheet(wb, fmt, "Summary", [("Item", "text"), ("Value", "text"), (f"Amount ({s.currency})", "money")],
            [[a, b if not isinstance(b, datetime) else b.strftime("%Y-%m-%d %H:%M:%S"), c]
