@@ -68,4 +68,13 @@ def recorded_at() -> datetime | None:
                              "2025-01-01T00:00:00Z); unset it to record the current time") from None
 
 
-__all__ = ["SOURCE_DATE_EPOCH", "RECORDED_AT", "source_date_epoch", "generation_time", "recorded_at"]
+def recording_time() -> datetime:
+    """The time of a ledger write: ``TAXREPORT_RECORDED_AT`` when set, else now (UTC). The time of the events
+    that exist only as a record of an act (``ledger basis``, ``ledger link``, ``ledger reverse``, a writer's
+    declaration of a simulated account: "given now"), as the store's ``recorded_at`` is
+    (:mod:`taxreport.ledger.store`)."""
+    return recorded_at() or datetime.now(timezone.utc)
+
+
+__all__ = ["SOURCE_DATE_EPOCH", "RECORDED_AT", "source_date_epoch", "generation_time", "recorded_at",
+           "recording_time"]

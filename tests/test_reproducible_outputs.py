@@ -12,6 +12,7 @@ import os
 import sqlite3
 import zipfile
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,27 @@ def test_plan_json_names_any_other_basket_file_as_given(monkeypatch, tmp_path):
     assert _plan("--basket", "mine.toml")["basket_file"] == "mine.toml"
     monkeypatch.delenv("TAXREPORT_HOME")  # no home: where the path is, as it is
     assert _plan("--basket", str(mine))["basket_file"] == str(mine)
+
+
+def test_events_that_record_an_act_take_the_recording_time(monkeypatch, tmp_path):
+    """`ledger basis` and `ledger reverse` write events whose time is the moment of the act: the ledger's
+    recording clock (TAXREPORT_RECORDED_AT when set, else now), as the rows' recorded_at."""
+    from taxreport.model.events import Deposit
+
+    db = tmp_path / "l.sqlite3"
+    with Ledger(f"sqlite:///{db}") as led:
+        led.append([Deposit(time=datetime(2024, 6, 3, 9, tzinfo=timezone.utc), source="csv", external_id="D-1",
+                            account="okx:main", asset="USDT", quantity=Decimal("10000"))],
+                   actor="importer:test", reason="fixture")
+    before = datetime.now(timezone.utc)
+    res = CliRunner().invoke(root, ["--db", str(db), "ledger", "basis", "deposit:csv:D-1", "--cost", "10000",
+                                    "--cost-currency", "USD"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setenv("TAXREPORT_RECORDED_AT", "2025-05-01T00:00:00Z")
+    res = CliRunner().invoke(root, ["--db", str(db), "ledger", "reverse", "deposit:csv:D-1", "--reason", "test"])
+    assert res.exit_code == 0, res.output
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT kind, time FROM events"))
+    basis = datetime.fromisoformat(rows["basis"].replace("Z", "+00:00"))
+    assert before <= basis <= datetime.now(timezone.utc)
+    assert rows["reversal"] == "2025-05-01T00:00:00.000000Z"
