@@ -23,6 +23,11 @@ Safety (the report shows text from imported files: notes, account and basket nam
 * The appendices are drawn by reportlab from plain text (no markup, nothing fetched); text that could
   start a spreadsheet formula does not matter in a PDF, so it is printed as it is.
 
+Reproducible: the only time in the file is :meth:`ReportData.generated_time` (``SOURCE_DATE_EPOCH`` when set,
+:mod:`taxreport.clock`); WeasyPrint's summary, reportlab's appendix (``invariant=1``) and pypdf's join write
+no /ID, no creation date and no random font subset names, so the same data and time give the same bytes
+(tests/test_reproducible_outputs.py).
+
 jinja2, matplotlib, weasyprint, reportlab and pypdf are imported inside the functions only. No tax rule
 lives here.
 """
