@@ -20,6 +20,12 @@ chmod -R u+w demo-out 2>/dev/null || true
 rm -rf demo-out "$OUT" && mkdir -p demo-out "$OUT"
 export TAXREPORT_DB="$PWD/demo-out/demo.sqlite3"
 export TAXREPORT_HOME="$PWD/demo-out/home"
+# Reproducible outputs: every run, on any machine, writes the same bytes to $OUT (the committed files, so the
+# tree stays clean). SOURCE_DATE_EPOCH (reproducible-builds.org) is the time the reports and charts say they
+# were generated instead of now; TAXREPORT_RECORDED_AT pins the demo ledger's recorded_at (hashed into the
+# audit chain the reports show), which follows no other variable: never set it for a ledger of real records.
+export SOURCE_DATE_EPOCH=1746057600              # 2025-05-01T00:00:00Z: after both demo tax years
+export TAXREPORT_RECORDED_AT=2025-05-01T00:00:00Z
 export COLUMNS="${COLUMNS:-120}"
 tr() { echo; echo "\$ taxreport $*"; "$BIN/taxreport" "$@"; }
 # JSON goes to a file without the echoed command line, so the file stays valid JSON.

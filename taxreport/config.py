@@ -27,6 +27,20 @@ def config_dir() -> Path:
     return Path(home) / "config" if home else Path(user_config_dir(APP_NAME, appauthor=False))
 
 
+def shown_path(path: Path) -> str:
+    """A path as taxreport writes it into its output (``rebalance plan --format json``'s ``basket_file``):
+    a file under ``$TAXREPORT_HOME`` as ``$TAXREPORT_HOME/…`` (the variable that located it, so the output
+    does not depend on where that home is; ``os.path.expandvars`` gives the path back), any other path as it
+    is (as the user gave it on the command line, or where the platform's config directory put it)."""
+    home = os.environ.get("TAXREPORT_HOME")
+    if home:
+        try:
+            return "$TAXREPORT_HOME/" + path.absolute().relative_to(Path(home).absolute()).as_posix()
+        except ValueError:
+            pass  # not under the home
+    return str(path)
+
+
 def database_url(value: str | None = None) -> str:
     """Resolve the ledger URL: explicit value, then ``$TAXREPORT_DB``, then the default file."""
     raw = value or os.environ.get("TAXREPORT_DB")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from taxreport.clock import recording_time
 from taxreport.errors import LedgerError
 from taxreport.model.events import AccountDeclaration, Event, Reversal
 from taxreport.model.legs import any_kind, effective_events, kinds_in
@@ -34,7 +35,7 @@ class SimulatedAccount:
 def declaration(account: str, venue: str, *, time: datetime | None = None) -> AccountDeclaration:
     """The declaration a writer appends for a simulated ``account`` (keyed by venue and account, so
     declaring again adds nothing)."""
-    return AccountDeclaration(time=time or datetime.now(UTC), source=venue, external_id=account,
+    return AccountDeclaration(time=time or recording_time(), source=venue, external_id=account,
                               account=account, simulated=True, venue=venue,
                               note=f"{venue} account: simulated money, never taxed")
 

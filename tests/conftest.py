@@ -21,6 +21,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TAXREPORT_HOME", str(home))
     monkeypatch.delenv("TAXREPORT_DB", raising=False)
+    # the clocks of taxreport/clock.py: the current time unless a test sets them (`make demo` exports both)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.delenv("TAXREPORT_RECORDED_AT", raising=False)
     yield
 
 

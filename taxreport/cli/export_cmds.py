@@ -152,8 +152,7 @@ def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tu
     """Everything the workbook and the PDF show, from the summary, the ledger's events (read and verified
     once by :func:`_computed`) and the stored rows of the tax year (read by time in SQL, for the audit
     trail and the rebalance records)."""
-    from datetime import datetime, timezone
-
+    from taxreport.clock import generation_time
     from taxreport.reports.data import collect
 
     ledger = open_ledger(ctx, readonly=True, must_exist=True)
@@ -170,7 +169,7 @@ def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tu
     rows = [r for r in rows if not sim.intersection(r.event.accounts)] if sim else rows
     # the summary came from load_events, which verified the hash chain (taxreport.gains)
     return collect(summary, rows, reconciliation=report, reconciliation_note=note,
-                   now=datetime.now(timezone.utc), chain_verified=True)
+                   now=generation_time(), chain_verified=True)
 
 
 def _done(path: Path, what: str) -> None:

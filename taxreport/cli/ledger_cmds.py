@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when, print_table
+from taxreport.clock import recording_time
 from taxreport.errors import InputError, LedgerError
 
 
@@ -342,7 +343,7 @@ def basis(ctx: click.Context, ref: str, cost: str, cost_currency: str, acquired_
     if earlier is not None:
         raise InputError(f"{ref} already has a basis ({earlier.natural_key}); reverse that one first: taxreport "
                          f"ledger reverse {earlier.natural_key} --reason ...", field="REF")
-    event = _build(BasisSupplement, time=datetime.now(timezone.utc), source="manual", target_key=ref, cost=cost,
+    event = _build(BasisSupplement, time=recording_time(), source="manual", target_key=ref, cost=cost,
                    cost_currency=cost_currency, acquired_at=acquired_at)
     if event.acquired_at is not None and event.acquired_at > target.time:
         raise InputError(f"{acquired_at} is after the deposit arrived ({target.time.isoformat()})",
@@ -367,7 +368,7 @@ def link(ctx: click.Context, withdrawal_ref: str, deposit_ref: str, reason: str)
     from taxreport.model.events import TransferLink
     from taxreport.model.legs import effective_events
 
-    event = _build(TransferLink, time=datetime.now(timezone.utc), source="manual", withdrawal_key=withdrawal_ref,
+    event = _build(TransferLink, time=recording_time(), source="manual", withdrawal_key=withdrawal_ref,
                    deposit_key=deposit_ref)
     led = open_ledger(ctx)
     events = effective_events(led.events(kinds=["withdrawal", "deposit", "link", "reversal"]))
@@ -391,7 +392,7 @@ def reverse(ctx: click.Context, natural_key: str, reason: str) -> None:
     led = open_ledger(ctx)
     if not led.has_key(natural_key):
         raise LedgerError(f"no event with key {natural_key!r} (see `taxreport ledger list --format json`)")
-    rev = Reversal(time=datetime.now(timezone.utc), source="manual", external_id=natural_key,
+    rev = Reversal(time=recording_time(), source="manual", external_id=natural_key,
                    target_key=natural_key, reason=reason)
     result = led.append([rev], actor="manual:cli", reason=reason)
     click.echo(f"reversed {natural_key}" if result.added else f"{natural_key} was already reversed this way")

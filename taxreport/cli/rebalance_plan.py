@@ -167,7 +167,9 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
                                    fee_rate=preview_fee(fee, markets, basket), fx=fx_rates, at=at)
     if fmt == "json":
         from taxreport.rebalance.planner import plan_to_dict
-        echo_json({"source": source, "basket_file": str(path), "fee_rate": fee if fee is not None else "market taker",
+        from taxreport.config import shown_path
+
+        echo_json({"source": source, "basket_file": shown_path(path), "fee_rate": fee if fee is not None else "market taker",
                    "buy_fee_in": fee_side, **extra_json, **plan_to_dict(result),
                    **({"tax": taxed.record()} if taxed is not None else {})})
         return

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from taxreport import progress
+from taxreport.clock import recorded_at as pinned_recorded_at
 from taxreport.errors import LedgerError
 from taxreport.ledger import schema, verify_worker
 from taxreport.ledger.chain import WALK_COLUMNS, ChainWalk, VerifyResult, chain_hashes
@@ -329,7 +330,7 @@ class Ledger:
             seq, prev = self._lock_head(conn)
             if rollback_journal and not _empty(conn, seq):
                 raise _NotEmpty  # (checked again under the write lock: only an empty ledger is written this way)
-            now = format_time(datetime.now(timezone.utc))
+            now = format_time(pinned_recorded_at() or datetime.now(timezone.utc))  # taxreport.clock: pinned for a demo only
             reversals = _ReversalCheck(self, conn, in_batch) if in_batch is not None else None
             insert = _Insert(conn, actor, reason, now)
             chain_from = getattr(chunks, "chain_from", None)

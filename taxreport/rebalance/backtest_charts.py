@@ -92,11 +92,22 @@ def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Pat
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:  # noqa: ANN001 - a matplotlib Figure
-    """Write ``fig`` as ``stem.png`` and ``stem.svg`` in ``folder``, then close it."""
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` in ``folder``, then close it.
+
+    The same figure gives the same bytes (:func:`taxreport.clock.generation_time`): the SVG's ``<dc:date>``
+    is the generation time (``SOURCE_DATE_EPOCH`` when set) and its clip-path and marker ids are hashed
+    with a fixed salt (matplotlib's ``svg.hashsalt``, matplotlibrc: "If not None, use this string as hash
+    salt instead of uuid4", a random salt per file); the PNG carries no
+    ``Software`` (matplotlib version) entry, as the report's charts (:mod:`taxreport.reports.charts`)."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
+    from taxreport.clock import generation_time
+
+    metadata = {"png": {"Software": None}, "svg": {"Date": generation_time().isoformat()}}
     paths = [folder / f"{stem}.{ext}" for ext in ("png", "svg")]
-    for path in paths:
-        fig.savefig(path, dpi=120)
+    with matplotlib.rc_context({"svg.hashsalt": "taxreport"}):
+        for path, ext in zip(paths, ("png", "svg")):
+            fig.savefig(path, dpi=120, metadata=metadata[ext])
     plt.close(fig)
     return paths

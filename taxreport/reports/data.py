@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
@@ -85,6 +85,14 @@ class ReportData:
     reconciliation_note: str = "not run for this report"
     generated_at: datetime | None = None
     chain_verified: bool = False  # the caller verified the ledger's hash chain for this report (the CLI does)
+
+    def generated_time(self) -> datetime:
+        """When the report says it was generated (the PDF's "Generated … UTC" line, the workbook's created
+        property), in UTC: ``generated_at``, else :func:`taxreport.clock.generation_time` (``SOURCE_DATE_EPOCH``
+        when set, else now)."""
+        from taxreport.clock import generation_time
+
+        return (self.generated_at or generation_time()).astimezone(timezone.utc)
 
 
 def per_asset(summary: YearSummary) -> list[AssetTotals]:

@@ -23,13 +23,18 @@ Safety (the report shows text from imported files: notes, account and basket nam
 * The appendices are drawn by reportlab from plain text (no markup, nothing fetched); text that could
   start a spreadsheet formula does not matter in a PDF, so it is printed as it is.
 
+Reproducible: the only time in the file is :meth:`ReportData.generated_time` (``SOURCE_DATE_EPOCH`` when set,
+:mod:`taxreport.clock`); WeasyPrint's summary, reportlab's appendix (``invariant=1``) and pypdf's join write
+no /ID, no creation date and no random font subset names, so the same data and time give the same bytes
+(tests/test_reproducible_outputs.py).
+
 jinja2, matplotlib, weasyprint, reportlab and pypdf are imported inside the functions only. No tax rule
 lives here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +168,7 @@ def context(data: ReportData, assets: dict[str, tuple[bytes, str]],
     return {
         "s": s, "jurisdiction_name": name, "timezone": tz,
         "period": f"{local(s.year_start):%d %B %Y} – {last_day:%d %B %Y}",
-        "generated": (data.generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc),
+        "generated": data.generated_time(),
         "price_notes": price_notes, "other_notes": other_notes,
         "totals": totals, "breakdown": view.lines, "breakdown_groups": view.groups, "per_asset": data.per_asset,
         "disposal_count": len(s.disposals), "holdings": holdings(s),
@@ -304,7 +309,7 @@ def render_pdf(data: ReportData) -> tuple[bytes, Any]:
     summary_pdf = document.write_pdf()
     total = summary_pages + sum(len(p.pages) for p in plans)
     name, _ = _jurisdiction(s.jurisdiction)
-    generated = (data.generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    generated = data.generated_time()
     simulated = simulated_accounts_of(s)
     frame = appendix.Frame(
         scope=f"{name} · tax year {s.year} · {s.currency}",

@@ -17,6 +17,9 @@ Presentation rules (no tax rule lives here; the figures come from the jurisdicti
   ``write_string`` (never the guessing ``write``), and text that came from imported data also goes
   through :func:`taxreport.reports.cells.safe_text`, so a note such as ``=HYPERLINK(...)`` stays text
   and shows with a leading ``'`` as in the CSVs.
+* Reproducible: the created/modified properties are :meth:`ReportData.generated_time` (``SOURCE_DATE_EPOCH``
+  when set, :mod:`taxreport.clock`) and XlsxWriter dates the zip entries 1980-01-31 itself, so the same
+  data and time give the same bytes.
 * Amounts and quantities are IEEE doubles inside any XLSX file (Excel keeps 15 significant digits);
   the exact Decimal of every quantity is its text twin.
 """
@@ -211,6 +214,9 @@ def build(data: ReportData, path: Any) -> None:
     note = banner_note(s.notes) or None  # the SIMULATED banner, by its note code (issue #12)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
+    # docProps/core.xml's created and modified (XlsxWriter writes both from "created", else its clock); the zip
+    # entries XlsxWriter dates 1980-01-31 itself, so the same data and time give the same bytes
+    wb.set_properties({"created": data.generated_time()})
     fmt = _Formats(wb)
     _sheet(wb, fmt, "Summary", [("Item", "text"), ("Value", "text"), (f"Amount ({s.currency})", "money")],
            [[a, b if not isinstance(b, datetime) else b.strftime("%Y-%m-%d %H:%M:%S"), c]
