@@ -112,7 +112,7 @@ def positional_maker(cls: type) -> Callable[..., Any]:
     same memory layout), its slots set by ordinary attribute stores, then given its class (``o.__class__ = cls``,
     which Python allows between two classes of the same layout: "Object.__class__ assignment only supported for
     ... classes with the same layout", the check of ``object.__class__``'s setter): about 2.3 times as fast as
-    setting each slot through its descriptor (issue 14, round 6: 0.42 against 0.97 s per million
+    setting each slot through its descriptor (issue 14, round 6: 0.33-0.42 against 0.97 s per million
     :class:`Acquisition`), and about 3.5 times as fast as the generated ``__init__``'s per-field
     ``object.__setattr__`` of a frozen class."""
     names = [f.name for f in fields(cls)]
@@ -128,6 +128,7 @@ def positional_maker(cls: type) -> Callable[..., Any]:
     return ns[f"make_{cls.__name__}"]  # type: ignore[no-any-return]
 
 
+# Positional constructors of the value objects built per leg, lot match and disposal (:func:`positional_maker`).
 make_acquisition = positional_maker(Acquisition)  # every field, acquired_at included
 make_disposal = positional_maker(Disposal)
 make_move = positional_maker(Move)
