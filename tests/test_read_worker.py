@@ -22,6 +22,7 @@ def child(request, monkeypatch):
     """Every verified read through the child (whatever the ledger's size), counting the verdicts it gave; a SQLite
     file read by the child itself ("file") or sent through the pipe ("pipe", as a PostgreSQL ledger is)."""
     monkeypatch.setattr(verify_worker, "MIN_ROWS", 0)
+    monkeypatch.setattr(store, "CHILD_SHARE", 1.0)  # the child walks every row (its share: tests/test_walk_tail_share.py)
     if request.param == "pipe":
         monkeypatch.setattr(store, "_sqlite_file", lambda conn: None)
     verdicts: list[int] = []

@@ -26,6 +26,7 @@ def spy(monkeypatch):
     """Every read through a child; records how each child was started (its ``database``), each verdict's row
     count, and each walk the reader made itself (a fallback)."""
     monkeypatch.setattr(verify_worker, "MIN_ROWS", 0)
+    monkeypatch.setattr(store, "CHILD_SHARE", 1.0)  # the child walks every row (its share: tests/test_walk_tail_share.py)
     record: dict[str, list[Any]] = {"started": [], "verdicts": [], "here": [], "argv": []}
     init, verdict, here, popen = (verify_worker.ChainWorker.__init__, verify_worker.ChainWorker.verdict,
                                   store._walk_here, verify_worker.subprocess.Popen)
