@@ -195,8 +195,7 @@ class ChainWalk:
         if actors.count(actors[0]) == n and reasons.count(reasons[0]) == n and recorded.count(recorded[0]) == n:
             return self.fast_shared(actors[0], reasons[0], recorded[0], seqs, keys, kinds, times, payloads,  # type: ignore[arg-type]
                                     prevs, hashes)
-        first = self.count + 1
-        if seqs != tuple(range(first, first + n)) or prevs[0] != self.prev or prevs[1:] != hashes[:-1]:
+        if not self._runs_on(seqs, prevs, hashes):
             return False
         try:  # the chunk spans several appends
             shared: tuple[object, object, object] | None = None
@@ -222,15 +221,18 @@ class ChainWalk:
         if self.bad is not None or not seqs:
             return False
         seqs, prevs, hashes = tuple(seqs), tuple(prevs), tuple(hashes)
-        n = len(seqs)
-        first = self.count + 1
-        if seqs != tuple(range(first, first + n)) or prevs[0] != self.prev or prevs[1:] != hashes[:-1]:
+        if not self._runs_on(seqs, prevs, hashes):
             return False
         try:
             computed = _chunk_hashes(actor, reason, recorded_at, prevs, seqs, keys, kinds, times, payloads)  # type: ignore[arg-type]
         except TypeError:  # a value not of the types written: the reference decides
             return False
         return self._accept(computed, hashes)
+
+    def _runs_on(self, seqs: tuple[object, ...], prevs: tuple[object, ...], hashes: tuple[object, ...]) -> bool:
+        """Whether a chunk is numbered on from the rows walked and each row's ``prev_hash`` is the hash before it."""
+        first = self.count + 1
+        return seqs == tuple(range(first, first + len(seqs))) and prevs[0] == self.prev and prevs[1:] == hashes[:-1]
 
     def _accept(self, computed: tuple[str, ...], hashes: Sequence[object]) -> bool:
         if computed != hashes:
