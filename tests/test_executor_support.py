@@ -57,7 +57,10 @@ def plan_now(ex: PaperExchange, b=None, **kw):
     return plan(b, ex.fetch_balances(), mids, ex.markets, buy_fee_in="base", **kw)
 
 
-def run_once(ledger, ex: PaperExchange, *, hook=None, config=None, b=None, invest=D(0)):
+NO_INVESTMENT = D(0)
+
+
+def run_once(ledger, ex: PaperExchange, *, hook=None, config=None, b=None, invest=NO_INVESTMENT):
     ex_ = executor(ledger, ex, hook=hook, config=config, b=b)
     ex_.recover()
     return ex_.execute(plan_now(ex, b, invest=invest), trigger={"reason": "test"})

@@ -72,7 +72,7 @@ def test_sell_with_fee_in_quote_reduces_proceeds_once():
 def test_fee_in_third_asset_is_its_own_disposal():
     t = trade(fee=D("0.02"), fee_asset="OKB")
     legs = list(legs_of([t]))
-    assert [(l.kind, l.asset, l.quantity, l.role) for l in legs] == [
+    assert [(leg.kind, leg.asset, leg.quantity, leg.role) for leg in legs] == [
         (LegKind.DISPOSE, "USDT", D("30000.0"), "trade"),
         (LegKind.ACQUIRE, "BTC", D("0.5"), "trade"),
         (LegKind.DISPOSE, "OKB", D("0.02"), "fee"),
@@ -84,7 +84,7 @@ def test_transfer_moves_and_its_fee_is_a_disposal():
     t = Transfer(time=T0, source="test", external_id="x", from_account="okx:main", to_account="ledger:cold",
                  asset="BTC", quantity=D("1"), fee=D("0.0005"))
     legs = list(legs_of([t]))
-    assert [(l.kind, l.account, l.quantity) for l in legs] == [
+    assert [(leg.kind, leg.account, leg.quantity) for leg in legs] == [
         (LegKind.MOVE_OUT, "okx:main", D("0.9995")),
         (LegKind.MOVE_IN, "ledger:cold", D("0.9995")),
         (LegKind.DISPOSE, "okx:main", D("0.0005")),

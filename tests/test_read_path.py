@@ -248,6 +248,38 @@ def test_a_row_that_verifies_but_does_not_decode_is_named_not_dropped(tmp_path):
             led.verified_events()
 
 
+@pytest.mark.parametrize(("payload", "shown"), [("1", "int"), ("1.5", "float"), ('"x"', "str"), ("null", "NoneType"),
+                                              ("[]", "list"), ('[{"kind":"trade"}]', "list")])
+def test_a_row_that_verifies_but_is_not_a_json_object_is_named_not_a_traceback(tmp_path, payload, shown):
+    # A chain rewritten (every hash recomputed) to hold a payload that is a JSON value but not an object: before,
+    # the decode raised AttributeError ('int' object has no attribute 'get'), which the read does not treat as an
+    # undecodable row, so a user could see a traceback. Now it is the ValueError every non-event payload gets.
+    from click.testing import CliRunner
+
+    from taxreport.cli.main import root
+    from taxreport.ledger.chain import row_hasher
+
+    db = tmp_path / "l.sqlite3"
+    with Ledger(f"sqlite:///{db}") as led:
+        led.append(random_events(2, 3), actor="importer:test", reason="x")
+        rows = _rows(led)
+        seq, prev, at = 4, rows[-1][-1], "2024-01-01T00:00:00.000000Z"
+        digest = row_hasher("importer:test", "x", at)(prev, seq, "odd:x:1", "trade", at, payload)
+        with led.engine.begin() as conn:
+            conn.execute(text("INSERT INTO events (seq, natural_key, kind, time, accounts, assets, order_ref, payload, "
+                              "content_hash, actor, reason, recorded_at, prev_hash, hash) VALUES (:s, 'odd:x:1', "
+                              "'trade', :t, ',', ',', NULL, :p, 'c', 'importer:test', 'x', :t, :prev, :h)"),
+                         {"s": seq, "t": at, "p": payload, "prev": prev, "h": digest})
+            conn.execute(text("UPDATE ledger_head SET seq = :s, hash = :h"), {"s": seq, "h": digest})
+        assert led.verify().ok
+        with pytest.raises(LedgerError, match=rf"row 4 verifies but its event cannot be read \(payload: not a JSON "
+                                              rf"object but {shown}\)"):
+            led.verified_events()
+    out = CliRunner().invoke(root, ["--db", str(db), "gains", "-j", "us", "-y", "2024"])
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert f"row 4 verifies but its event cannot be read (payload: not a JSON object but {shown})" in out.output
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.text(), st.text(), st.text(), st.text(), st.integers(1, 10**12)), min_size=1,
                 max_size=5), st.text(), st.text(), st.text())

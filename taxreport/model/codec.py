@@ -48,7 +48,7 @@ from taxreport.model.money import decimal_str, parse_decimal
 
 def event_from_payload(payload: Mapping[str, Any]) -> Event:
     """Rebuild an event from :meth:`Event.to_payload` output (the inverse, exactly)."""
-    kind = payload.get("kind")
+    kind = _object(payload).get("kind")
     cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
     if cls is None:
         raise ValueError(f"kind: unknown event kind {kind!r}")
@@ -305,7 +305,15 @@ def _by_kind() -> dict[Any, Callable[[Mapping[str, Any]], Event]]:
 def trusted_event(payload: Mapping[str, Any]) -> Event:
     """Rebuild an event the ledger wrote (see above); falls back to :func:`event_from_payload` for classes
     that are not trusted and for payloads not of the shape written today (a field missing or added)."""
-    return _by_kind().get(payload.get("kind"), event_from_payload)(payload)
+    return _by_kind().get(_object(payload).get("kind"), event_from_payload)(payload)
+
+
+def _object(payload: Any) -> Mapping[str, Any]:
+    """``payload`` itself when it is a JSON object; else the ``ValueError`` every payload that is not an event gets
+    (a bare number, string, list or ``null`` stored as a row's payload)."""
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"payload: not a JSON object but {type(payload).__name__}")
+    return payload
 
 
 class _Reparse(Exception):
@@ -366,9 +374,7 @@ def _decode_as_before(texts: Sequence[str]) -> list[Event]:
 
 def _decode_slowly(texts: Sequence[str]) -> list[Event]:
     """:func:`decode_payloads` through ``json.loads`` alone (its errors, as before round 3)."""
-    builders = _by_kind()
-    slow = event_from_payload
-    return [builders.get(p.get("kind"), slow)(p) for p in json.loads("[" + ",".join(texts) + "]")]
+    return [trusted_event(p) for p in json.loads("[" + ",".join(texts) + "]")]
 
 
 # --- the read's bulk decode with msgspec (issue 14, round 6) -----------------------------------------------------------
