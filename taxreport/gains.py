@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_left
+import contextlib
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -384,9 +386,10 @@ def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummar
         cache.misses += 1
 
         def stored(summary: YearSummary) -> T:
-            cache.later(lambda: cache.put(CACHE_NAME, _cache_key(request), summary), size=len(summary.disposals),
-                        holds=summary)  # pickled on the other core while ``shape`` (e.g. the document) runs here
-            return shape(summary)
+            with _writer(cache):  # by a writer child (with what ``shape`` hands it: e.g. the document)
+                cache.later(partial(cache.put, CACHE_NAME, _cache_key(request), summary),
+                            size=len(summary.disposals), holds=summary)
+                return shape(summary)
 
         with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]), \
                 _joined(cache):
@@ -427,6 +430,13 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
 
     with ledger.pinned(), _joined(cache_for(ledger)):
         return _fill_years(ledger, None, None, request, years, keep=None, strict=True, advance=advance)
+
+
+def _writer(cache: Any) -> Any:
+    import os
+    if os.environ.get("TXR_SPLIT"):
+        return contextlib.nullcontext()
+    return cache.one_writer()
 
 
 @contextmanager
@@ -484,10 +494,8 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = e
     if asked is not None:
         todo.append(asked)
-    left = [len(set(todo))]  # the years still to come (each comes once)
 
     def store(year: str, result: YearResult) -> None:
-        left[0] -= 1
         if year == asked:
             out[year] = asked_as(result) if asked_as is not None and not isinstance(result, TaxreportError) \
                 else result
@@ -496,20 +504,12 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = result
         else:
             one = replace(request, year=year)
-            if computed is not None and left[0] == 0:  # the last year: nothing is left to match, so the larger
-                # part (the document) is written here while the other core stores the summary
-                cache.later(lambda: cache.put(CACHE_NAME, _cache_key(one), result), size=len(result.disposals),
+            with _writer(cache):  # the year's document, then its summary: by a writer child when the year is
+                # big (DerivedCache.later), while this process matches the next year
+                if computed is not None:
+                    cache.later(partial(computed, one, result), size=len(result.disposals), holds=result)
+                cache.later(partial(cache.put, CACHE_NAME, _cache_key(one), result), size=len(result.disposals),
                             holds=result)
-                computed(one, result)
-            elif computed is not None:  # (the year's document) on the other core, when it is big, while this
-                hook = computed         # process stores the summary and matches the next year
-
-                def write(one: GainsRequest = one, result: YearSummary = result) -> None:
-                    hook(one, result)
-                cache.later(write, size=len(result.disposals), holds=result)
-                cache.put(CACHE_NAME, _cache_key(one), result)
-            else:
-                cache.put(CACHE_NAME, _cache_key(one), result)
             if kept is None or year in kept:
                 out[year] = result
         if advance is not None:
