@@ -233,3 +233,19 @@ def test_at_most_max_writers_children_run_then_the_work_is_done_here(tmp_path, m
             gate.write_bytes(b"")
             cache.join()
             assert ran_here == [derived.MAX_WRITERS]
+
+
+def test_one_writer_hands_over_what_its_block_gathered_also_when_the_block_raises(tmp_path, monkeypatch):
+    made = forced(monkeypatch, 0)
+    with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
+        led.append(seeded(7, "USD", 5), actor="importer:t", reason="r")
+        with led.pinned():
+            cache = cache_for(led)
+            with pytest.raises(RuntimeError, match="shape failed"), cache.one_writer():
+                cache.later(lambda: cache.put_bytes("doc", {"n": 1}, b"one"), size=1)
+                with cache.one_writer():  # inside another: added to the outer one
+                    cache.later(lambda: cache.put_bytes("doc", {"n": 2}, b"two"), size=1)
+                raise RuntimeError("shape failed")
+            assert len(made) == 1
+            cache.join()
+            assert cache.lookup_bytes("doc", {"n": 1}) == b"one" and cache.lookup_bytes("doc", {"n": 2}) == b"two"

@@ -806,7 +806,8 @@ class DerivedCache:
         """The :meth:`later` calls of the block are handed to one writer child, made at the block's end, which runs
         their work in order (as :meth:`later` of the whole: one fork for several entries of one year; when it is
         not worth it, they run here in order; when the child fails, each one's work is run here, in order; once it
-        ended well, each one's ``after``). Not nested."""
+        ended well, each one's ``after``). Handed over also when the block raises (as each :meth:`later` would have
+        been). A block inside another adds to the outer one."""
         if self._batch is not None:
             yield
             return
@@ -816,10 +817,14 @@ class DerivedCache:
             yield
         finally:
             self._batch = None
-        if not batch:
-            return
+            if batch:
+                self._hand_over(batch)
+
+    def _hand_over(self, batch: list[tuple[Callable[[], object], int, Any, Callable[[], object] | None,
+                                           Callable[[], object] | None]]) -> None:
+        """:meth:`later` of the calls gathered by :meth:`one_writer` (see there)."""
         if len(batch) == 1:
-            work, size, holds, here, after = batch[0]
+            work, size, holds, here, after = batch.pop()
             self.later(work, size=size, holds=holds, here=here, after=after)
             return
         works = [b[0] for b in batch]
@@ -827,7 +832,7 @@ class DerivedCache:
         afters = [b[4] for b in batch if b[4] is not None]
         size = max(b[1] for b in batch)
         holds = [b[2] for b in batch]
-        del batch
+        batch.clear()
         self.later(partial(_each, works), size=size, holds=holds, here=partial(_each, locals_),
                    after=partial(_each, afters) if afters else None)
 
