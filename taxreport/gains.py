@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
@@ -356,19 +357,24 @@ def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummar
 
     On a miss, **every** tax year of the ledger is computed from that one read of the ledger (the chain walked
     once, the rates loaded once) and each is stored under the key its own one-year call uses, so the next
-    ``gains``/``export`` of another year (same country, method and options) is a hit. The other years are
-    computed and stored one at a time, before the year asked for, so at most one other year's summary is held
-    beside the events. A year that cannot be computed (blocking review items, missing rates) is not stored
-    and is left to its own call to report; the year asked for reports its error as before. ``each_year(request,
-    summary)`` is called, inside the ledger's pin, for each other year computed that way (the ``gains`` command
-    stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`); it only stores: for a
-    large year it runs in a forked writer (:meth:`DerivedCache.later`) while this process stores the summary and
-    matches the next year (for the last year, this process runs it while the writer stores the summary), and the
-    call waits for that writer before it returns.
+    ``gains``/``export`` of another year (same country, method and options) is a hit. The years are computed
+    one at a time, in time order, in one pass. A year that cannot be computed (blocking review items, missing
+    rates) is not stored and is left to its own call to report; the year asked for reports its error as before.
+    ``each_year(request, summary)`` is called, inside the ledger's pin, for each other year computed that way
+    (the ``gains`` command stores each year's ``--format json`` document with it: :meth:`DerivedCache.put_bytes`);
+    it only stores.
 
-    Returned: ``shape(summary)``, called as soon as the year's summary is computed and stored (inside the one
-    pass, before the later years are computed), so that a caller that only needs a document of the summary
-    (``gains --format json``) does not hold the summary itself while the other years are computed."""
+    **The schedule** (issue 14 round 7): as soon as a large year is computed, its entries (its summary, and what
+    ``each_year`` or ``shape`` hand over: its document) go to a writer child of its own
+    (:meth:`DerivedCache.one_writer`, :meth:`DerivedCache.later`), which stores them on another core while this
+    process matches the next year; several writers run at once and this process is never held for one, so at 1M
+    trades it only matches, and the cores stay busy until the last entry is written. The call waits for every
+    writer before it returns (:func:`_joined`); a year's summary is held until its writer ended. When no core is
+    idle (or the year is small, or the cache off) the entries are stored here as the year comes, as before.
+
+    Returned: ``shape(summary)``, called as soon as the year's summary is computed (inside the one pass, before
+    the later years are computed): ``gains --format json`` hands its document to the year's writer there (printed
+    from the stored bytes once that writer ended, :func:`taxreport.cli.gains_cmd._print_document`)."""
     from taxreport.prices.store import load_table
 
     if not hasattr(ledger, "engine"):  # not a taxreport Ledger: nothing to key on
@@ -384,9 +390,10 @@ def gains_for_as(ledger: Any, request: GainsRequest, shape: Callable[[YearSummar
         cache.misses += 1
 
         def stored(summary: YearSummary) -> T:
-            cache.later(lambda: cache.put(CACHE_NAME, _cache_key(request), summary), size=len(summary.disposals),
-                        holds=summary)  # pickled on the other core while ``shape`` (e.g. the document) runs here
-            return shape(summary)
+            with cache.one_writer():  # by a writer child (with what ``shape`` hands it: e.g. the document)
+                cache.later(partial(cache.put, CACHE_NAME, _cache_key(request), summary),
+                            size=len(summary.disposals), holds=summary)
+                return shape(summary)
 
         with progress.step(f"Computing {request.jurisdiction.upper()} {request.year}", ledger.head()[0]), \
                 _joined(cache):
@@ -431,12 +438,21 @@ def gains_for_years(ledger: Any, request: GainsRequest, years: Sequence[str], *,
 
 @contextmanager
 def _joined(cache: Any) -> Iterator[None]:
-    """The block, then (also when it raises) the wait for the entries it left to a writer child
-    (:meth:`DerivedCache.later`), inside the ledger's pin."""
+    """The block, then (also when it raises) the wait for the entries it left to writer children
+    (:meth:`DerivedCache.later`), inside the ledger's pin; Python's cyclic collector paused until then (as it was
+    before, after). The years' summaries stay alive until their writers end, and a collection run meanwhile (the
+    one pass re-enables it after matching) would traverse every one of their objects and, writing into each, copy
+    every page the writers share with this process (issue 14 round 7: ~1 s of CPU at 1M trades)."""
+    was = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        cache.join()
+        try:
+            cache.join()
+        finally:
+            if was:
+                gc.enable()
 
 
 def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None, request: GainsRequest,
@@ -446,8 +462,9 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
                 refuse: Callable[[GainsRequest], None] | None = None, ready: list[Any] | None = None
                 ) -> dict[str, Any]:
     """Each of ``years`` from the cache or computed and stored (inside the ledger's pin), the missing ones in
-    one pass (:func:`stream_request_years`: each stored as it comes, so one year's summary is held at a time).
-    Returns the summaries of ``keep`` (every year when None; the others are dropped once stored).
+    one pass (:func:`stream_request_years`: each handed to a writer as it comes, :meth:`DerivedCache.one_writer`;
+    held until that writer ended). Returns the summaries of ``keep`` (every year when None; the others are dropped
+    once stored).
     ``strict=False``: a year whose computation fails is skipped (not stored) instead of raising (``strict``:
     the first such year, in the order of ``years``, raises its error). ``asked``: a year (already checked for
     blocking review items) computed in the same pass and returned as it is (its error, or its summary, or
@@ -484,10 +501,8 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = e
     if asked is not None:
         todo.append(asked)
-    left = [len(set(todo))]  # the years still to come (each comes once)
 
     def store(year: str, result: YearResult) -> None:
-        left[0] -= 1
         if year == asked:
             out[year] = asked_as(result) if asked_as is not None and not isinstance(result, TaxreportError) \
                 else result
@@ -496,20 +511,12 @@ def _fill_years(ledger: Any, events: list[Event] | None, table: RateTable | None
             errors[year] = result
         else:
             one = replace(request, year=year)
-            if computed is not None and left[0] == 0:  # the last year: nothing is left to match, so the larger
-                # part (the document) is written here while the other core stores the summary
-                cache.later(lambda: cache.put(CACHE_NAME, _cache_key(one), result), size=len(result.disposals),
+            with cache.one_writer():  # the year's document, then its summary: by a writer child when the year is
+                # big (DerivedCache.later), while this process matches the next year
+                if computed is not None:
+                    cache.later(partial(computed, one, result), size=len(result.disposals), holds=result)
+                cache.later(partial(cache.put, CACHE_NAME, _cache_key(one), result), size=len(result.disposals),
                             holds=result)
-                computed(one, result)
-            elif computed is not None:  # (the year's document) on the other core, when it is big, while this
-                hook = computed         # process stores the summary and matches the next year
-
-                def write(one: GainsRequest = one, result: YearSummary = result) -> None:
-                    hook(one, result)
-                cache.later(write, size=len(result.disposals), holds=result)
-                cache.put(CACHE_NAME, _cache_key(one), result)
-            else:
-                cache.put(CACHE_NAME, _cache_key(one), result)
             if kept is None or year in kept:
                 out[year] = result
         if advance is not None:

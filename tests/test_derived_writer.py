@@ -73,7 +73,7 @@ def test_the_forked_writer_stores_what_storing_here_stores_byte_for_byte(tmp_pat
         three_years(tmp_path / f"{name}.sqlite3")
     made = forks(monkeypatch, 0)
     forked = run(tmp_path / "forked.sqlite3", tmp_path / "home-forked", "2024")
-    assert len(made) == 3  # the summary of 2024 (while its document is printed), the documents of 2025 and 2026
+    assert len(made) == 3  # a writer per year: its document and its summary (2024's document printed once stored)
     assert all(_gone(pid) for pid in made)  # each waited for
     monkeypatch.setattr(derived, "FORK_MIN", 10**9)
     here = run(tmp_path / "here.sqlite3", tmp_path / "home-here", "2024")
@@ -190,7 +190,7 @@ def test_the_child_settles_a_young_state_so_the_command_reads_the_content_once(t
         summary = gains_for(fresh, GainsRequest("us", "2024"))
         record = next(fresh._derived_cache.folder.glob("*.state"))
     # 2024 FIFO: proceeds 0.5 x 300 - 1 = 149, cost (100 + 1) / 2 = 50.5: gain 98.5
-    assert summary.gain == D("98.5") and len(made) == 1
+    assert summary.gain == D("98.5") and len(made) == 2  # the summaries of 2024 and 2025, a writer each
     assert digests == [os.getpid()]  # the parent read the content once (the child's read is its own)
     assert json.loads(record.read_text()) == {"digest": None}  # settled by the child
 

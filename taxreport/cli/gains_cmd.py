@@ -114,9 +114,11 @@ def _cached_document(ledger: Any, key: dict[str, Any], make: Callable[[], str]) 
 
 def _print_document(ledger: Any, request: Any, asked: dict[str, Any], key: Callable[[str], dict[str, Any]]) -> None:
     """``gains --format json`` of one year: the stored document, or the year computed (with the other years of
-    the ledger, each stored: :func:`_store_document`) and its document stored and written out as soon as it is
-    made, in pieces (:func:`summary_document`); neither the summary nor its document is then held while the
-    other years are computed."""
+    the ledger, each stored: :func:`_store_document`) and its document stored and written out. A big year's
+    document is stored by a writer child (:meth:`DerivedCache.later`) while this process matches the other years,
+    and written out from the stored bytes once that child ended (before the command returns); otherwise (small,
+    no idle core, the cache off) it is stored and written out here as soon as it is made, in pieces
+    (:func:`summary_document`), without holding the whole document."""
     from taxreport.gains import gains_for_as
     from taxreport.ledger.derived import cache_for
 
@@ -128,15 +130,29 @@ def _print_document(ledger: Any, request: Any, asked: dict[str, Any], key: Calla
             return
 
         def shown(summary: Any) -> None:
-            def printed() -> Iterator[bytes]:  # each piece written out as the cache writes it, then dropped
-                for piece in document_pieces(summary):
-                    click.echo(piece, nl=False)
-                    yield piece
-            pieces = printed()
-            cache.put_bytes(DOCUMENT, asked, pieces)
-            for _ in pieces:  # what the cache did not take (off, or its file could not be written)
-                pass
-            click.echo(b"")
+            def here() -> None:  # the document stored and written out here, piece by piece, as it is made
+                def printed() -> Iterator[bytes]:  # each piece written out as the cache writes it, then dropped
+                    for piece in document_pieces(summary):
+                        click.echo(piece, nl=False)
+                        yield piece
+                pieces = printed()
+                cache.put_bytes(DOCUMENT, asked, pieces)
+                for _ in pieces:  # what the cache did not take (off, or its file could not be written)
+                    pass
+                click.echo(b"")
+
+            def there() -> None:  # in a writer child: stored only (the child never writes to stdout)
+                cache.put_bytes(DOCUMENT, asked, document_pieces(summary))
+
+            def after() -> None:  # here, once the child stored it: the stored bytes written out as click.echo
+                import sys          # writes bytes (the text stream flushed, then its binary buffer); else made here
+
+                sys.stdout.flush()
+                binary = getattr(sys.stdout, "buffer", None)
+                if binary is None or not cache.copy_stored(DOCUMENT, asked, binary):
+                    here()
+            # made on another core while this process matches the other years (issue 14 round 7)
+            cache.later(there, size=len(summary.disposals), holds=summary, here=here, after=after)
 
         gains_for_as(ledger, request, shown, each_year=_store_document(ledger, key))
 

@@ -459,6 +459,42 @@ def _idle_cores() -> int:
     return cpus - 1 - others
 
 
+#: At most this many writer children of :meth:`DerivedCache.later` run at once (more only add forks and copied pages).
+MAX_WRITERS = 4
+#: A writer child's niceness (added to this process's): while writers and this process share the cores, this process
+#: runs first, as it computes what the next writers store (Linux CFS: nice 5 weighs about a third of nice 0).
+WRITER_NICENESS = 5
+
+
+def _each(calls: list[Callable[[], object]]) -> None:
+    """Call each of ``calls``, in order."""
+    for call in calls:
+        call()
+
+
+@dataclasses.dataclass
+class _Writer:
+    """A writer child of :meth:`DerivedCache.later`: its pid, the state it stores under, the work to run here if
+    it fails, what it holds until then, whether it settles the state, what to run here once it ended well."""
+
+    pid: int
+    state: str
+    work: Callable[[], object] | None  # None once it ended well and nothing is left to do here
+    holds: Any
+    settles: bool
+    after: Callable[[], object] | None
+    status: int | None = None  # its wait status once reaped (-1: not our child any more)
+
+    def ended_well(self) -> bool:
+        """Wait for the child (if not reaped yet); whether it ended with exit status 0."""
+        if self.status is None:
+            try:
+                _, self.status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self.status = -1
+        return self.status != -1 and os.waitstatus_to_exitcode(self.status) == 0
+
+
 _MISSING: Any = object()  # what DerivedCache._get returns when nothing servable is stored
 _READ_ERRORS = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
                 ValueError)
@@ -476,7 +512,8 @@ class DerivedCache:
         self.misses = 0
         self._valid: dict[str, bool] = {}  # state -> its record checked (see _servable)
         self._promoted: set[str] = set()
-        self._child: tuple[int, str, Callable[[], object], Any, bool] | None = None  # later(): pid, state, work, ...
+        self._children: list[_Writer] = []  # later(): the writer children not yet joined, oldest first
+        self._batch: list[Any] | None = None  # the later() calls of one_writer()'s block
 
     def get_or_compute(self, name: str, key: Mapping[str, Any], compute: Callable[[], T]) -> T:
         """``compute()``'s value, pickled (dataclasses field by field, see :func:`_dispatch_table`)."""
@@ -695,29 +732,43 @@ class DerivedCache:
         self._put(state, self._path(state, name, key, suffix), value, write)
         return value
 
-    def later(self, work: Callable[[], object], *, size: int, holds: Any = None) -> None:
+    def later(self, work: Callable[[], object], *, size: int, holds: Any = None,
+              here: Callable[[], object] | None = None, after: Callable[[], object] | None = None) -> None:
         """Run ``work()`` (entries to store: :meth:`put`, :meth:`put_bytes`, under the pinned state) in a forked
-        child, on the machine's other core, while this process goes on (printing the year asked for, matching the
-        next one); or here and now when that is not worth it (``size``, e.g. the disposals to write, below
-        :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (no idle CPU: :func:`_idle_cores`), not
-        safe (another thread runs: a lock it holds would stay held in the child; a terminal's progress bar
-        refresher is stopped for the fork, :func:`taxreport.progress.suspended`) or nothing would be stored (cache
-        off, not pinned, the state's record cannot be written). One child at a time: a second call first waits for the first.
+        child, on another core, while this process goes on (matching the next year, handing the next entries to
+        children of their own); or here and now when that is not worth it (``size``, e.g. the disposals to write,
+        below :data:`FORK_MIN`), not possible (no ``os.fork``), of no use (no idle CPU: :func:`_idle_cores`, this
+        process's own running writers not counted as busy), not safe (another thread runs: a lock it holds would
+        stay held in the child; a terminal's progress bar refresher is stopped for the fork,
+        :func:`taxreport.progress.suspended`), too many writers already run (:data:`MAX_WRITERS`) or nothing would
+        be stored (cache off, not pinned, the state's record cannot be written). Several writers may run at once:
+        this process never waits for one before the end (:meth:`join`), so each entry is written as soon as it is
+        ready and the cores stay busy until the last one is written (issue 14 round 7: one writer at a time held the
+        parent for the previous one, and the parent wrote what it could have handed over).
 
         The child only writes files of this folder, each atomically (a temporary file, then ``os.replace``: a
         reader finds the whole entry or none), touches neither the database nor stdout, and leaves with
         ``os._exit`` (no buffer flushed, no connection closed). ``holds`` (e.g. the summary being stored) is kept
         until :meth:`join` has seen the child's exit status: when the child did not end with 0 (an exception, a
-        signal, killed for memory), its temporary files are removed and ``work()`` is run here, as it was before
-        there was a child (same entries, same errors). Anything ``work()`` does besides storing runs in the
-        child: keep it to storing. The child also settles the state (:meth:`_settle`: one more read of the
-        database's content when it was young when read), which this process then need not do."""
-        if self._child is not None:
-            self.join()
+        signal, killed for memory), its temporary files are removed and the work is run here, as it was before
+        there was a child (same entries, same errors). ``here``: what is run instead of ``work`` when it runs in
+        this process (none: ``work``), e.g. storing a document while printing it; ``after``: run here by
+        :meth:`join` once the child ended with 0 (e.g. printing the document the child stored). Anything ``work()``
+        does besides storing runs in the child: keep it to storing. The first child also settles the state
+        (:meth:`_settle`: one more read of the database's content when it was young when read), which this process
+        and the later children then need not do."""
+        if self._batch is not None:  # one writer for the batch (:meth:`one_writer`), made at its end
+            self._batch.append((work, size, holds, here, after))
+            return
+        local = work if here is None else here
         state = self.pinned_state()
         fork = getattr(os, "fork", None)
-        if state is None or fork is None or size < FORK_MIN or _idle_cores() < 1 or not self._prepare(state):
-            work()
+        if state is None or fork is None or size < FORK_MIN or not self._prepare(state):
+            local()
+            return
+        running = self._running()
+        if running >= MAX_WRITERS or _idle_cores() + running < 1:
+            local()
             return
         from taxreport import progress
 
@@ -734,42 +785,130 @@ class DerivedCache:
                     import gc
 
                     gc.disable()  # a collection would touch (copy) every page of the parent's heap
+                    try:  # this process (matching the next year, which more entries wait for) first, when the
+                        os.nice(WRITER_NICENESS)  # writers outnumber the idle cores
+                    except (AttributeError, OSError):
+                        pass
                     work()
                     self._settle(state)  # the content digest read (~0.7 s at 1M trades) here too, if still to do
                     code = 0
                 finally:
                     os._exit(code)  # never leaves the block: the display is started again by the parent alone
         if pid is None:
-            work()
+            local()
             return
         settles = state not in self._promoted  # the child settles the state, if it can: not this process meanwhile
         self._promoted.add(state)
-        self._child = (pid, state, work, holds, settles)
+        self._children.append(_Writer(pid, state, local, holds, settles, after))
+
+    @contextlib.contextmanager
+    def one_writer(self) -> Iterator[None]:
+        """The :meth:`later` calls of the block are handed to one writer child, made at the block's end, which runs
+        their work in order (as :meth:`later` of the whole: one fork for several entries of one year; when it is
+        not worth it, they run here in order; when the child fails, each one's work is run here, in order; once it
+        ended well, each one's ``after``). Handed over also when the block raises (as each :meth:`later` would have
+        been). A block inside another adds to the outer one."""
+        if self._batch is not None:
+            yield
+            return
+        batch: list[tuple[Callable[[], object], int, Any, Callable[[], object] | None, Callable[[], object] | None]]
+        self._batch = batch = []
+        try:
+            yield
+        finally:
+            self._batch = None
+            if batch:
+                self._hand_over(batch)
+
+    def _hand_over(self, batch: list[tuple[Callable[[], object], int, Any, Callable[[], object] | None,
+                                           Callable[[], object] | None]]) -> None:
+        """:meth:`later` of the calls gathered by :meth:`one_writer` (see there)."""
+        if len(batch) == 1:
+            work, size, holds, here, after = batch.pop()
+            self.later(work, size=size, holds=holds, here=here, after=after)
+            return
+        works = [b[0] for b in batch]
+        locals_ = [b[0] if b[3] is None else b[3] for b in batch]
+        afters = [b[4] for b in batch if b[4] is not None]
+        size = max(b[1] for b in batch)
+        holds = [b[2] for b in batch]
+        batch.clear()
+        self.later(partial(_each, works), size=size, holds=holds, here=partial(_each, locals_),
+                   after=partial(_each, afters) if afters else None)
+
+    def _running(self) -> int:
+        """How many of this process's writer children still run (those that ended are reaped here, their exit
+        status kept for :meth:`join`)."""
+        count = 0
+        for child in self._children:
+            if child.status is None:
+                try:
+                    pid, status = os.waitpid(child.pid, os.WNOHANG)
+                except ChildProcessError:
+                    child.status = -1
+                    continue
+                if pid:
+                    child.status = status
+                    if child.after is None and child.ended_well():  # its entries are stored: what it holds (a
+                        child.work = child.holds = None             # year's summary) is freed now, not at join
+                else:
+                    count += 1
+        return count
 
     def join(self) -> None:
-        """Wait for the child of :meth:`later` (if any); when it did not end with exit status 0, remove its
-        temporary files and run its work here (see :meth:`later`). Then settle the state as :meth:`_put` does."""
-        if self._child is None:
-            return
-        pid, state, work, holds, settles = self._child
-        self._child = None
+        """Wait for the children of :meth:`later` (if any), each in the order they were made; when one did not end
+        with exit status 0, remove its temporary files and run its work here (see :meth:`later`), else run its
+        ``after``. Every child is waited for, also when that work raises (nothing runs on after the command). Then
+        settle the state as :meth:`_put` does, if the child that was to settle it did not."""
+        children, self._children = self._children, []
         try:
-            _, status = os.waitpid(pid, 0)
-            ok = os.waitstatus_to_exitcode(status) == 0
-        except ChildProcessError:
-            ok = False
-        if settles:
-            self._promoted.discard(state)
-        if not ok:
-            try:
-                for tmp in self.folder.glob(f"{pid}.*.tmp"):
-                    tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
-            work()
-        del holds
-        if settles and self._read_record(state) != (True, None):  # the child did not settle it
-            self._settle(state)
+            while children:
+                child = children.pop(0)
+                ok = child.ended_well()
+                if child.settles:
+                    self._promoted.discard(child.state)
+                if not ok:
+                    try:
+                        for tmp in self.folder.glob(f"{child.pid}.*.tmp"):
+                            tmp.unlink(missing_ok=True)
+                    except OSError:
+                        pass
+                    assert child.work is not None  # (dropped only once it ended well)
+                    child.work()
+                elif child.after is not None:
+                    child.after()
+                if child.settles and self._read_record(child.state) != (True, None):  # the child did not settle it
+                    self._settle(child.state)
+                del child
+        finally:
+            for child in children:  # (only when the work above raised)
+                child.ended_well()
+                if child.settles:
+                    self._promoted.discard(child.state)
+
+    def copy_stored(self, name: str, key: Mapping[str, Any], out: Any) -> bool:
+        """Write what :meth:`put_bytes` stored as ``(name, key)`` under the pinned state to the binary stream ``out``
+        (read and written a megabyte at a time, never held whole), then a newline, and flush it: what
+        ``click.echo`` of those bytes writes (e.g. the document a writer child stored, printed once it ended).
+        False, with nothing written, when it is not stored (or cannot be opened); not counted as a hit. An error
+        writing ``out`` is raised as it would be by ``click.echo``."""
+        import shutil
+
+        state = self.pinned_state()
+        if state is None:
+            return False
+        path = self._path(state, name, key, ".bytes")
+        try:
+            if not path.is_file() or not self._servable(state):
+                return False
+            fh = path.open("rb")
+        except OSError:
+            return False
+        with fh:
+            shutil.copyfileobj(fh, out, 1 << 20)
+        out.write(b"\n")
+        out.flush()
+        return True
 
     def _store(self, path: Path, state: str, value: T, write: Callable[[T, Any], object]) -> bool:
         import tempfile  # only when storing (a hit never imports it)
