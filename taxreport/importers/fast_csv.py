@@ -33,6 +33,7 @@ against the reference) and tests/test_import_golden.py (main's bytes).
 
 from __future__ import annotations
 
+import csv
 import gc
 import marshal
 import os
@@ -45,6 +46,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from hashlib import sha256
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
@@ -139,9 +141,30 @@ Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, con
 
 class _Plan:
     def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int, tail_at: int = 0,
-                 tail_line: int = 0) -> None:
+                 tail_line: int = 0, plain: bool = False) -> None:
         self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
         self.tail_at, self.tail_line = tail_at, tail_line  # where this process's share begins (0: none)
+        self.plain = plain  # no quote, CR or NUL in the file: each line is one record, its cells split at commas
+
+
+def _records(path: str | Path, plan: _Plan, start: int, stop: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """:func:`csv_lines` of the file's bytes ``start..stop`` (line numbers counted from 1 there); for a
+    :attr:`_Plan.plain` file, its lines split at commas: what the csv module reads in a text without a quote
+    (no field is quoted), a carriage return (the only line end besides ``"\n"`` it knows) or a NUL (which it
+    refuses): every line a record, its cells the texts between its commas (an empty line no cell: it reads ``[]``
+    where this gives ``[""]``, both a blank row, skipped). A line longer than the csv module's field size limit
+    (which it refuses) is :class:`_Irregular`: the reference decides."""
+    lines = file_lines(path, start=start, stop=stop)
+    if not plan.plain:
+        return csv_lines(lines)
+    return _split_lines(lines, csv.field_size_limit())
+
+
+def _split_lines(lines: Iterator[str], limit: int) -> Iterator[tuple[int, list[str]]]:
+    for number, line in enumerate(lines, 1):
+        if len(line) > limit:
+            raise _Irregular
+        yield number, line.rstrip("\n").split(",")
 
 
 def _plan(path: str | Path, split: bool | None) -> _Plan | None:
@@ -171,11 +194,12 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
         return _Plan(header, body_at, 0, 0)
     if body_at >= size:
         return _Plan(header, body_at, 0, 0)
+    plain = b"\r" not in data and b"\0" not in data
     # the child reads from the file's second line; this process the last TAIL_SHARE, cut at a line end
     tail_at = data.find(b"\n", body_at + int((size - body_at) * (1 - TAIL_SHARE))) + 1
     if TAIL_SHARE <= 0 or tail_at <= body_at or tail_at >= size:
-        return _Plan(header, body_at, body_at, 2)
-    return _Plan(header, body_at, body_at, 2, tail_at, data.count(b"\n", 0, tail_at) + 1)
+        return _Plan(header, body_at, body_at, 2, plain=plain)
+    return _Plan(header, body_at, body_at, 2, tail_at, data.count(b"\n", 0, tail_at) + 1, plain)
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
@@ -256,7 +280,7 @@ class _Tail:
         encode, rows, offset = self.encode, self.rows, self.plan.tail_line - 1
         try:
             if self.cells is None:
-                self.cells = csv_lines(file_lines(self.path, start=self.plan.tail_at))
+                self.cells = _records(self.path, self.plan, self.plan.tail_at)
             n = 0
             for line, cells in self.cells:
                 row = encode(line + offset, cells)
@@ -370,18 +394,23 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
              ) -> Callable[[int, list[str]], Row | None]:
     """``encode(line, cells)``: the row's :data:`Row`, None for a blank line (skipped, as the reference skips
     it), :class:`_Irregular` for a bad row. Without ``content_hashes``, a row with an id (whose key does not
-    need it) leaves its payload's hash to the writing process (None: :func:`_content_hashes` fills it in there;
-    the child has the larger share of the work)."""
+    need it) leaves its payload's hash to the writing process (None: :func:`_content_hashes` fills it in there).
+
+    Per row, only what differs from row to row is worked out: what a row's account, side and symbols make of it
+    (the account's and symbols' checks and JSON texts, the payload's fixed parts, the index texts) is worked out
+    once per combination of those cells (:func:`shape`, a cache), the time's two halves once each, and an amount
+    cell of the plain shape (``123.4500``) is read as text (:func:`amount`), the same canonical text and sign
+    ``Decimal`` gives it, tested against it."""
     width = len(header)
     at = {h: i for i, h in enumerate(header)}
-    i_time, i_account, i_side, i_base, i_quote, i_quantity, i_price, i_fee, i_fee_asset, i_id = (at[c] for c in COLUMNS)
+    cells_of = itemgetter(*(at[c] for c in COLUMNS))  # the row's cells in COLUMNS' order
     strip = str.strip
     text = encode_basestring
-    accounts: dict[str, tuple[str, str]] = {}  # account -> (its JSON text, its index text)
-    # each column's cells already seen -> (symbol, its JSON text)
-    bases: dict[str, tuple[str, str]] = {}
-    quotes: dict[str, tuple[str, str]] = {}
-    fee_assets: dict[str, tuple[str, str]] = {}
+    # each symbol cell already seen -> (symbol, its JSON text), or None (not a symbol)
+    symbols: dict[tuple[str, str], tuple[str, str] | None] = {}
+    # (account, side, base, quote, fee_asset) cells already seen -> the row's fixed parts (see shape), or None (the
+    # reference decides)
+    shapes: dict[tuple[str, str, str, str, str], _Shape | None] = {}
     # each amount column's cells already seen -> (canonical text, positive); one cache per column, so that
     # quantities (rarely seen twice) never crowd out prices and fees (often seen again)
     quantities: dict[str, tuple[str, bool]] = {}
@@ -404,15 +433,44 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
         key, payload, content_hash, time, _kind, accounts_text, assets_text, _ref = encode_event(event)
         return line, key, payload, content_hash, time, accounts_text, assets_text  # (a trade, no order_ref)
 
-    def symbol(seen: dict[str, tuple[str, str]], cell: str, what: str) -> tuple[str, str] | None:
-        try:
-            normal = normalise_asset(cell, what=what)
-        except ValueError:
+    def symbol(cell: str, what: str) -> tuple[str, str] | None:
+        found = symbols.get((cell, what), _MISSING)
+        if found is _MISSING:
+            try:
+                normal = normalise_asset(cell, what=what)
+                found = (normal, text(normal))
+            except ValueError:
+                found = None
+            if len(symbols) < 10_000:
+                symbols[(cell, what)] = found
+        return found  # type: ignore[return-value]
+
+    def shape(acc: str, side_cell: str, base_cell: str, quote_cell: str, fee_asset_cell: str) -> _Shape | None:
+        """What the row's (stripped) account, side, base, quote and fee asset cells make of it, the same for every
+        row that has them: ``(account, payload head, payload middle, payload tail, accounts text, assets text)``,
+        the payload's fixed parts around its external id, fee, price, quantity and time; None when one of them is
+        not plainly good (the reference decides the row)."""
+        if account:
+            if acc and acc != account:
+                return None
+            acc = acc or account
+        side = sides.get(side_cell)
+        base = symbol(base_cell, "base")
+        quote = symbol(quote_cell, "quote")
+        if not acc or acc != acc.strip() or side is None or base is None or quote is None or base[0] == quote[0]:
             return None
-        found = (normal, text(normal))
-        if len(seen) < 10_000:
-            seen[cell] = found
-        return found
+        if fee_asset_cell:
+            fee_asset = symbol(fee_asset_cell, "fee_asset")
+            if fee_asset is None:
+                return None
+            fee_json = fee_asset[1]
+            names = (base[0], quote[0]) if fee_asset[0] in (base[0], quote[0]) else (base[0], quote[0], fee_asset[0])
+        else:
+            fee_json = "null"
+            names = (base[0], quote[0])
+        return (acc, f'{{"account":{text(acc)},"base":{base[1]},"external_id":',
+                f',"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"',
+                f'","quote":{quote[1]},"side":"{side}","source":"csv","time":"', index_text((acc,)), index_text(names))
 
     # the time's two halves already seen -> whether each is plain; a time is plain when both are ("YYYY-MM-DD" and
     # "THH:MM:SS" each the ISO text of what it says: exactly when the whole round-trips through datetime)
@@ -441,6 +499,23 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
         """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None."""
         if len(cell) > MAX_DIGITS or "," in cell:
             return None
+        whole, dot, fraction = cell.partition(".")
+        if cell.isascii() and whole.isdigit() and (fraction.isdigit() or not fraction):
+            # the plain shape (ASCII digits, at most one point, a digit before it: what Decimal reads as written):
+            # its canonical text is itself without the fraction's trailing zeros (and a bare point), as
+            # decimal_str writes it; positive unless every digit is 0; within bounds as below
+            if whole[0] != "0":
+                if len(whole) <= MAX_ADJUSTED:  # adjusted() = len(whole) - 1 < MAX_ADJUSTED
+                    found = (cell.rstrip("0").rstrip(".") if dot else cell, True)
+                    if len(seen) < 100_000:
+                        seen[cell] = found
+                    return found
+            elif whole == "0" and fraction.strip("0"):
+                if len(fraction) - len(fraction.lstrip("0")) < -MIN_ADJUSTED:  # adjusted() = -(leading zeros + 1)
+                    found = (cell.rstrip("0"), True)
+                    if len(seen) < 100_000:
+                        seen[cell] = found
+                    return found
         try:
             value = Decimal(cell)
         except InvalidOperation:
@@ -465,67 +540,52 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
     def encode(line: int, raw: list[str]) -> Row | None:
         if len(raw) != width:
             return slow(line, raw)
-        cells = list(map(strip, raw))
-        # account
-        acc = cells[i_account]
-        if account:
-            if acc and acc != account:
-                return slow(line, raw)
-            acc = acc or account
-        acc_texts = accounts.get(acc)
-        if acc_texts is None:
-            if not acc or acc != acc.strip():
-                return slow(line, raw)
-            acc_texts = accounts[acc] = (text(acc), index_text((acc,)))
-        side = sides.get(cells[i_side])
+        when, acc, side, base, quote, quantity_cell, price_cell, fee_cell, fee_asset, trade_id = map(strip, cells_of(raw))
+        cells = (acc, side, base, quote, fee_asset)
+        fixed = shapes.get(cells, _MISSING)
+        if fixed is _MISSING:
+            fixed = shape(*cells)
+            if len(shapes) < 10_000:
+                shapes[cells] = fixed
         # time: only the plain whole-second UTC shape, checked by a round trip through datetime
-        when = cells[i_time]
-        if side is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
+        if fixed is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
             return slow(line, raw)
         head = when[:19]
         day, clock = head[:10], head[10:]
         if not (days.get(day) or plain_day(day)) or not (clocks.get(clock) or plain_clock(clock)):
             return slow(line, raw)
-        time = head + ".000000Z"
-        cell = cells[i_base]
-        base = bases.get(cell) or symbol(bases, cell, "base")
-        cell = cells[i_quote]
-        quote = quotes.get(cell) or symbol(quotes, cell, "quote")
-        cell = cells[i_quantity]
-        quantity = quantities.get(cell) or amount(quantities, cell)
-        cell = cells[i_price]
-        price = prices.get(cell) or amount(prices, cell)
-        if base is None or quote is None or base[0] == quote[0] or quantity is None or not quantity[1] \
-                or price is None or not price[1]:
-            return slow(line, raw)
-        fee_cell = cells[i_fee]
-        fee = (fees.get(fee_cell) or amount(fees, fee_cell)) if fee_cell else ("0", False)
-        fee_cell = cells[i_fee_asset]
-        if fee is None or (fee[0] != "0" and not fee_cell):
+        quantity = quantities.get(quantity_cell) or amount(quantities, quantity_cell)
+        price = prices.get(price_cell) or amount(prices, price_cell)
+        if quantity is None or not quantity[1] or price is None or not price[1]:
             return slow(line, raw)
         if fee_cell:
-            fee_asset = fee_assets.get(fee_cell) or symbol(fee_assets, fee_cell, "fee_asset")
-            if fee_asset is None:
+            fee = fees.get(fee_cell) or amount(fees, fee_cell)
+            if fee is None or (fee[0] != "0" and not fee_asset):
                 return slow(line, raw)
-            fee_json = fee_asset[1]
-            names = (base[0], quote[0]) if fee_asset[0] in (base[0], quote[0]) else (base[0], quote[0], fee_asset[0])
+            fee_text = fee[0]
         else:
-            fee_json = "null"
-            names = (base[0], quote[0])
-        trade_id = cells[i_id]
-        external = text(f"{acc}/{trade_id}") if trade_id else "null"
-        payload = (f'{{"account":{acc_texts[0]},"base":{base[1]},"external_id":{external},"fee":"{fee[0]}",'
-                   f'"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"{price[0]}",'
-                   f'"quantity":"{quantity[0]}","quote":{quote[1]},"side":"{side}","source":"csv","time":"{time}"}}')
+            fee_text = "0"
+        acc, payload_head, middle, tail, accounts_text, assets_text = fixed  # type: ignore[misc]
+        time = head + ".000000Z"
         if trade_id:
-            key = f"trade:csv:{acc}/{trade_id}"
+            external = f"{acc}/{trade_id}"
+            payload = (f'{payload_head}{text(external)},"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
+                       f'{quantity[0]}{tail}{time}"}}')
+            key = "trade:csv:" + external
             content_hash = sha256(payload.encode()).hexdigest() if content_hashes else None
         else:
+            payload = (f'{payload_head}null,"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
+                       f'{quantity[0]}{tail}{time}"}}')
             content_hash = sha256(payload.encode()).hexdigest()
             key = "trade:csv:sha256:" + content_hash[:32]
-        return line, key, payload, content_hash, time, acc_texts[1], index_text(names)
+        return line, key, payload, content_hash, time, accounts_text, assets_text
 
     return encode
+
+
+#: A row's fixed parts (:func:`_encoder`'s ``shape``).
+_Shape = tuple[str, str, str, str, str, str]
+_MISSING: Any = object()
 
 
 _fromiso = datetime.fromisoformat
@@ -732,7 +792,7 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
     offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
 
     try:
-        for line, cells in csv_lines(file_lines(path, start=plan.split_at, stop=plan.tail_at or None)):
+        for line, cells in _records(path, plan, plan.split_at, plan.tail_at or None):
             row = encode(line + offset, cells)
             if row is not None:
                 rows.append(row)
