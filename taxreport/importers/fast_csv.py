@@ -70,11 +70,13 @@ if TYPE_CHECKING:
 PART_ROWS = 5000
 #: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
 QUEUED_PARTS = 8
-#: The share of a split file's bytes this process reads, at its end, while it waits for the child's parts (the
-#: child reads, encodes and hashes the rest; this process also writes every row).
-TAIL_SHARE = 0.1
-#: Rows this process encodes of its share at a time before it looks for the child's next part again.
-STEP_ROWS = 500
+#: A split file is cut into blocks of about this many bytes (at line ends): the child reads them from the first on;
+#: this process, whenever it would wait for the child's next part, asks it for the last block it has not begun
+#: (:class:`_Share`), so that each side's share of the encoding follows its speed (the writer's work grows with
+#: the ledger, the child's does not).
+BLOCK_BYTES = 1 << 16
+#: The share of a split file's blocks this process takes, at most (it holds their rows until the child is done).
+SHARE_MAX = 0.25
 #: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
 AHEAD_PARTS = 40
 #: A smaller file is read in one process (forking costs more than it saves).
@@ -140,10 +142,11 @@ Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, con
 
 
 class _Plan:
-    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int, tail_at: int = 0,
-                 tail_line: int = 0, plain: bool = False) -> None:
+    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int,
+                 blocks: list[int] | None = None, block_lines: list[int] | None = None, plain: bool = False) -> None:
         self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
-        self.tail_at, self.tail_line = tail_at, tail_line  # where this process's share begins (0: none)
+        # a split file's blocks: block i is bytes blocks[i]..blocks[i + 1], its first line numbered block_lines[i]
+        self.blocks, self.block_lines = blocks or [], block_lines or []
         self.plain = plain  # no quote, CR or NUL in the file: each line is one record, its cells split at commas
 
 
@@ -195,11 +198,16 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
     if body_at >= size:
         return _Plan(header, body_at, 0, 0)
     plain = b"\r" not in data and b"\0" not in data
-    # the child reads from the file's second line; this process the last TAIL_SHARE, cut at a line end
-    tail_at = data.find(b"\n", body_at + int((size - body_at) * (1 - TAIL_SHARE))) + 1
-    if TAIL_SHARE <= 0 or tail_at <= body_at or tail_at >= size:
-        return _Plan(header, body_at, body_at, 2, plain=plain)
-    return _Plan(header, body_at, body_at, 2, tail_at, data.count(b"\n", 0, tail_at) + 1, plain)
+    # blocks from the file's second line on, each ending at a line end (the last at the file's end)
+    blocks, block_lines = [body_at], [2]
+    at = body_at
+    while at < size:
+        end = data.find(b"\n", at + max(BLOCK_BYTES, 1) - 1)
+        end = size if end < 0 else end + 1
+        block_lines.append(block_lines[-1] + data.count(b"\n", at, end))
+        blocks.append(end)
+        at = end
+    return _Plan(header, body_at, body_at, 2, blocks, block_lines, plain)
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
@@ -241,10 +249,9 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
     """The file's rows as :data:`Part` s, received from the child if there is one (which reads every row), else
     read here; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
     if child is not None:
-        tail = _Tail(path, name, account, plan) if plan.tail_at else None
-        yield from child.parts(tail.step if tail is not None else None)
-        if tail is not None:
-            yield from tail.rest()
+        share = _Share(path, name, account, plan)
+        yield from child.parts(share)
+        yield from share.rest()
         return
     encode = _encoder(name, plan.header, account)
     rows: list[Row] = []
@@ -259,51 +266,48 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
         yield (*map(list, zip(*rows)), None)
 
 
-class _Tail:
-    """This process's share of a split file, its last rows (:data:`TAIL_SHARE`), encoded :data:`STEP_ROWS` at a
-    time while the child's next part has not arrived (this process would only wait), the rest once the child is
-    done; written after the child's rows (the writer hashes their chain). An irregularity is kept until then: the
-    reference decides (module docstring)."""
+class _Share:
+    """This process's share of a split file: the blocks the child gave it when asked (:meth:`_Child.parts` asks
+    whenever no part of the child's is there, one block at a time, never more than :data:`SHARE_MAX` of them):
+    each the last block the child had not begun, so they are the file's last blocks, in a row. Each is encoded
+    when it is given; their rows are written after the child's (the writer hashes their chain). An irregularity is
+    kept until then: the reference decides (module docstring)."""
 
     def __init__(self, path: str | Path, name: str, account: str | None, plan: _Plan) -> None:
         self.path, self.plan = path, plan
         self.encode = _encoder(name, plan.header, account)
-        self.cells: Iterator[tuple[int, list[str]]] | None = None
-        self.rows: list[Row] = []
-        self.parts: list[Part] = []
-        self.irregular = self.done = False
+        self.parts: dict[int, Part | None] = {}  # block -> its rows (None: no row in it)
+        self.most = int((len(plan.blocks) - 1) * SHARE_MAX)
+        self.irregular = False
 
-    def step(self) -> bool:
-        """Encode the next rows; False when there is nothing left to do."""
-        if self.done:
-            return False
-        encode, rows, offset = self.encode, self.rows, self.plan.tail_line - 1
+    def wants(self) -> bool:
+        """Whether to ask the child for a block."""
+        return not self.irregular and len(self.parts) < self.most
+
+    def take(self, block: int) -> None:
+        """Encode the block the child gave."""
+        if self.irregular:
+            return
+        plan, encode = self.plan, self.encode
+        offset = plan.block_lines[block] - 1
+        rows: list[Row] = []
         try:
-            if self.cells is None:
-                self.cells = _records(self.path, self.plan, self.plan.tail_at)
-            n = 0
-            for line, cells in self.cells:
+            for line, cells in _records(self.path, plan, plan.blocks[block], plan.blocks[block + 1]):
                 row = encode(line + offset, cells)
                 if row is not None:
                     rows.append(row)
-                    if len(rows) == PART_ROWS:
-                        self.parts.append((*map(list, zip(*rows)), None))
-                        rows.clear()
-                n += 1
-                if n == STEP_ROWS:
-                    return True
         except (_Irregular, InputError):
             self.irregular = True
-        if rows and not self.irregular:
-            self.parts.append((*map(list, zip(*rows)), None))
-        self.rows, self.done = [], True
-        return True
+            return
+        self.parts[block] = (*map(list, zip(*rows)), None) if rows else None
 
     def rest(self) -> Iterator[Part]:
-        while self.step():
-            pass
-        parts, self.parts = self.parts, []
-        yield from parts
+        """The rows of the blocks given, in file order (after the child's); :class:`_Irregular` if one was."""
+        for block in sorted(self.parts):
+            part = self.parts[block]
+            if part is not None:
+                yield part
+        self.parts.clear()
         if self.irregular:
             raise _Irregular
 
@@ -598,10 +602,12 @@ class _Child:
     """The forked process that checks, encodes and (once told where the chain stands) hashes the file's rows, and
     the thread that drains its pipe (so it never waits on this process): each frame a ``marshal`` of a
     :data:`Part`, an empty tuple at the end of the file, ``None`` at an irregularity (after the good rows before
-    it). A second pipe carries one message the other way (:meth:`tell`)."""
+    it), or an int: the number of a block the child gives this process (asked for, :class:`_Share`). A second pipe
+    carries one message the other way (:meth:`tell`), a third this process's requests for a block (a byte each).
+    """
 
-    def __init__(self, pid: int, fd: int, control_fd: int) -> None:
-        self.pid, self.fd, self.control_fd = pid, fd, control_fd
+    def __init__(self, pid: int, fd: int, control_fd: int, ask_fd: int) -> None:
+        self.pid, self.fd, self.control_fd, self.ask_fd = pid, fd, control_fd, ask_fd
         # bounded: when this process writes more slowly than the child reads, the child waits (memory stays flat)
         self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_PARTS)
         self.thread = threading.Thread(target=self._drain, name="import-child-reader", daemon=True)
@@ -615,18 +621,20 @@ class _Child:
         try:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
+            fds.extend(os.pipe())
             pid = os.fork()
         except OSError:
             for fd in fds:
                 os.close(fd)
             return None
-        read_fd, write_fd, control_read, control_write = fds
+        read_fd, write_fd, control_read, control_write, ask_read, ask_write = fds
         if pid == 0:  # the child: never returns
             status = 1
             try:
                 os.close(read_fd)
                 os.close(control_write)
-                _child_main(path, name, account, plan, write_fd, control_read)
+                os.close(ask_write)
+                _child_main(path, name, account, plan, write_fd, control_read, ask_read)
                 status = 0
             except BaseException:  # noqa: BLE001, S110 - the parent sees a missing end and lets the reference decide
                 pass
@@ -634,7 +642,8 @@ class _Child:
                 os._exit(status)
         os.close(write_fd)
         os.close(control_read)
-        return cls(pid, read_fd, control_write)
+        os.close(ask_read)
+        return cls(pid, read_fd, control_write, ask_write)
 
     def tell(self, start: tuple[str, str, str, int, str] | None) -> None:
         """Where the chain stands (``(actor, reason, recorded_at, seq, prev_hash)``), or None: hash nothing."""
@@ -665,24 +674,32 @@ class _Child:
             pass
         self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
 
-    def parts(self, idle: Callable[[], bool] | None = None) -> Iterator[Part]:
+    def parts(self, share: _Share | None = None) -> Iterator[Part]:
         """The child's rows, a part at a time, as columns; :class:`_Irregular` when it found something
-        irregular (or ended without saying it was done). ``idle()`` is called while no part is there (until it
-        returns False: nothing left for it to do)."""
+        irregular (or ended without saying it was done). With a ``share``: whenever no frame is there (this
+        process would wait) and the share wants more, the child is asked for a block (one request at a time);
+        a block it gives is encoded here at once (:meth:`_Share.take`)."""
+        asked = False
         while True:
-            if idle is not None:
-                try:
-                    body = self.frames.get_nowait()
-                except queue.Empty:
-                    if idle():
-                        continue
-                    idle = None
-                    body = self.frames.get()
-            else:
+            try:
+                body = self.frames.get_nowait()
+            except queue.Empty:
+                if share is not None and not asked and self.ask_fd >= 0 and share.wants():
+                    try:
+                        os.write(self.ask_fd, b"?")
+                        asked = True
+                    except OSError:  # (the child has ended: its frames say what it did)
+                        share = None
                 body = self.frames.get()
             if body is None:
                 raise _Irregular
             part = marshal.loads(body)
+            if type(part) is int:
+                asked = False
+                if share is None:
+                    raise _Irregular  # (a block given without a share to take it: never sent unasked)
+                share.take(part)
+                continue
             if part is None:
                 raise _Irregular
             if not part:
@@ -706,12 +723,12 @@ class _Child:
                 except queue.Empty:
                     pass
                 self.thread.join(0.01)
-            for fd in (self.fd, self.control_fd):
+            for fd in (self.fd, self.control_fd, self.ask_fd):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            self.control_fd = -1
+            self.control_fd = self.ask_fd = -1
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -777,8 +794,12 @@ class _Hasher:
         self.send((*part, chained))
 
 
-def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int, control_fd: int) -> None:
-    """The child's work: the file's rows, checked, encoded and hashed, sent :data:`PART_ROWS` at a time."""
+def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int, control_fd: int,
+                asked_fd: int) -> None:
+    """The child's work: the file's rows, checked, encoded and hashed, sent :data:`PART_ROWS` at a time, block by
+    block from the first; before each block, if the writer has asked for one (a byte on ``asked_fd``), the last
+    block not begun is given to it instead (its number sent as a frame of its own) and this process stops before
+    it."""
     def send(obj: Any) -> None:
         body = marshal.dumps(obj)
         data = _FRAME.pack(len(body)) + body
@@ -786,19 +807,29 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             data = data[os.write(fd, data):]
 
     gc.disable()  # (every object made here is acyclic, freed by its reference count: the collector's passes only cost)
-    encode = _encoder(name, plan.header, account, content_hashes=False)
+    encode = _encoder(name, plan.header, account)
     hasher = _Hasher(control_fd, send)
     rows: list[Row] = []
-    offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
 
+    blocks, block_lines = plan.blocks, plan.block_lines
+    front, back = 0, len(blocks) - 1  # the blocks not begun: front..back - 1
     try:
-        for line, cells in _records(path, plan, plan.split_at, plan.tail_at or None):
-            row = encode(line + offset, cells)
-            if row is not None:
-                rows.append(row)
-                if len(rows) == PART_ROWS:
-                    hasher.put(tuple(map(list, zip(*rows))))
-                    rows = []
+        while front < back:
+            if back - front > 1 and asked_fd >= 0 and select.select([asked_fd], [], [], 0)[0]:
+                if os.read(asked_fd, 64):
+                    back -= 1
+                    send(back)  # this block is the writer's
+                    continue
+                asked_fd = -1  # (the writer's end is closed: it asks no more)
+            offset = block_lines[front] - 1
+            for line, cells in _records(path, plan, blocks[front], blocks[front + 1]):
+                row = encode(line + offset, cells)
+                if row is not None:
+                    rows.append(row)
+                    if len(rows) == PART_ROWS:
+                        hasher.put(tuple(map(list, zip(*rows))))
+                        rows = []
+            front += 1
     except (_Irregular, InputError):
         if rows:
             hasher.put(tuple(map(list, zip(*rows))))
