@@ -74,7 +74,7 @@ QUEUED_PARTS = 8
 #: this process, whenever it would wait for the child's next part, asks it for the last block it has not begun
 #: (:class:`_Share`), so that each side's share of the encoding follows its speed (the writer's work grows with
 #: the ledger, the child's does not).
-BLOCK_BYTES = 1 << 16
+BLOCK_BYTES = 1 << 14
 #: The share of a split file's blocks this process takes, at most (it holds their rows until the child is done).
 SHARE_MAX = 0.25
 #: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
