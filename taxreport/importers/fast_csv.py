@@ -8,19 +8,26 @@ one-line errors. Three things make it faster:
 * **A fused row path.** A row of the trade form whose cells are plainly good (the usual row: an account, ``buy``
   or ``sell``, a ``YYYY-MM-DDTHH:MM:SSZ`` time, known-good symbols, amounts on :func:`parse_amount`'s quick path)
   is checked with the same rules as ``_trade`` and ``Trade.__post_init__`` and its payload text is written
-  directly from the cells' canonical texts: no ``Trade`` object, no generic payload writer. Symbols, accounts and
-  amounts already seen are looked up, not checked again. Any other row (fractional seconds, an offset, a padded
+  directly from the cells' canonical texts: no ``Trade`` object, no generic payload writer. What a row's
+  account, side and symbols make of it (their checks, JSON texts, the payload's fixed parts) is worked out once per
+  combination of those cells; amounts already seen are looked up, and a plain amount (``123.4500``) is read as
+  text (the canonical text and sign ``Decimal`` gives it). Any other row (fractional seconds, an offset, a padded
   account, a bad cell...) goes through the reference's own ``_trade`` and the ledger's own encoder
   (``store._prepare``): a row the fused path is not sure of is never guessed at.
 * **The second core.** A file of more than :data:`SPLIT_MIN_BYTES` without any ``"`` (so every record is one line
-  and a line end is a record end) is read by a forked child process, every row of it: it checks and encodes
-  them and, once the writer has said where the chain stands (:meth:`EncodedStream.chain_from`: the head's seq
-  and hash, the append's actor, reason and time of recording), hashes the chain too, with the ledger's own
-  :func:`~taxreport.ledger.chain.chain_hashes`, as if every row were written in turn. Each part is sent through a
-  pipe (``marshal`` of column lists) with the chain it assumed; this process fills in the payload hashes the
-  child left to it, and writes the rows in file order, in one transaction, taking the child's hashes only for a
-  chunk written whole exactly where the child assumed (``store._chain``): after a duplicate (a row already
-  stored, or twice in the file) it hashes the rows itself, as before.
+  and a line end is a record end; without a carriage return or NUL as well, its lines are split at commas, which
+  is what the csv module reads there) is cut into blocks (:data:`BLOCK_BYTES`) and read by a forked child process
+  from its first block on: it checks and encodes the rows, hashes each payload and, once the writer has said where
+  the chain stands (:meth:`EncodedStream.chain_from`: the head's seq and hash, the append's actor, reason and time
+  of recording), hashes the chain too, with the ledger's own :func:`~taxreport.ledger.chain.chain_hashes`, as if
+  every row were written in turn. Each part is sent through a pipe (``marshal`` of column lists) with the chain
+  it assumed; this process writes the rows in file order, in one transaction, taking the child's hashes only for
+  a chunk written whole exactly where the child assumed (``store._chain``): after a duplicate (a row already
+  stored, or twice in the file) it hashes the rows itself, as before. Whenever this process would wait for the
+  child's next part, it asks the child for a block and the child gives it the last block it has not begun
+  (:class:`_Share`, at most :data:`SHARE_MAX` of them): this process encodes it and writes those rows after the
+  child's, so each side's share follows its speed (the writer's work per row grows with the ledger, the
+  child's does not; round 7 replaced a fixed last tenth read by this process).
 * **Errors by the reference.** At the first irregularity in either part (a bad row, a malformed record, a byte
   that is not UTF-8, a child that failed), the rows found good before it are written as the reference would have
   written them, then the file is read again from its start by the reference itself, which raises exactly what
@@ -28,7 +35,8 @@ one-line errors. Three things make it faster:
   nothing is written either way (one transaction).
 
 Checked by tests/test_import_parallel.py (seeded random files with odd values, good and bad, split and not,
-against the reference) and tests/test_import_golden.py (main's bytes).
+against the reference), tests/test_import_shares.py (the CLI, several files, appends, refusals, the writer's
+blocks) and tests/test_import_golden.py (main's bytes).
 """
 
 from __future__ import annotations
@@ -76,7 +84,7 @@ QUEUED_PARTS = 8
 #: the ledger, the child's does not).
 BLOCK_BYTES = 1 << 14
 #: The share of a split file's blocks this process takes, at most (it holds their rows until the child is done).
-SHARE_MAX = 0.25
+SHARE_MAX = 0.2
 #: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
 AHEAD_PARTS = 40
 #: A smaller file is read in one process (forking costs more than it saves).
