@@ -75,7 +75,7 @@ if TYPE_CHECKING:
 # is imported starts its work at once, while the parent opens the ledger)
 
 #: Rows per part a process encodes before handing it on (the writer cuts its own chunks from them).
-PART_ROWS = 5000
+PART_ROWS = 1000
 #: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
 QUEUED_PARTS = 8
 #: A split file is cut into blocks of about this many bytes (at line ends): the child reads them from the first on;
@@ -83,8 +83,11 @@ QUEUED_PARTS = 8
 #: (:class:`_Share`), so that each side's share of the encoding follows its speed (the writer's work grows with
 #: the ledger, the child's does not).
 BLOCK_BYTES = 1 << 14
-#: The share of a split file's blocks this process takes, at most (it holds their rows until the child is done).
-SHARE_MAX = 0.2
+#: The share of a split file's blocks this process takes, at most, and their bytes at most (it holds their rows
+#: until the child is done: 8 MiB of a file's rows, ~100,000 trades, is what the writer held of a 1M-trade file
+#: before round 7, its last tenth).
+SHARE_MAX = 0.3
+SHARE_MAX_BYTES = 8 << 20
 #: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
 AHEAD_PARTS = 40
 #: A smaller file is read in one process (forking costs more than it saves).
@@ -285,7 +288,7 @@ class _Share:
         self.path, self.plan = path, plan
         self.encode = _encoder(name, plan.header, account)
         self.parts: dict[int, Part | None] = {}  # block -> its rows (None: no row in it)
-        self.most = int((len(plan.blocks) - 1) * SHARE_MAX)
+        self.most = min(int((len(plan.blocks) - 1) * SHARE_MAX), SHARE_MAX_BYTES // max(BLOCK_BYTES, 1))
         self.irregular = False
 
     def wants(self) -> bool:
@@ -630,6 +633,7 @@ class _Child:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
             fds.extend(os.pipe())
+            _widen(fds[1])
             pid = os.fork()
         except OSError:
             for fd in fds:
@@ -737,6 +741,21 @@ class _Child:
                 except OSError:
                     pass
             self.control_fd = self.ask_fd = -1
+
+
+#: The parts' pipe's buffer, in bytes, where the system lets a process set it (Linux: ``F_SETPIPE_SZ``, up to
+#: ``/proc/sys/fs/pipe-max-size``, 1 MiB by default; the default buffer is 64 KiB): a part crosses in a few writes
+#: instead of dozens, each a switch between the processes, while the writer may be waiting for it.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, OSError):  # (another system, or a lower limit: the default buffer)
+        pass
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
