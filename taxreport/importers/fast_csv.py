@@ -53,6 +53,7 @@ import threading
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from hashlib import sha256
+from itertools import chain
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from pathlib import Path
@@ -348,7 +349,7 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             cols: Part = held[0]
         else:  # join the parts (and their chains, when each runs on from the one before)
             chained = _join_chained(held)
-            cols = (*([v for h in held for v in h[k]] for k in range(7)), chained)
+            cols = (*(list(chain.from_iterable(h[k] for h in held)) for k in range(7)), chained)
         if len(cols[0]) > size:
             chained, rest_chained = _cut_chained(cols[7], size)
             rest = (*(c[size:] for c in cols[:7]), rest_chained)
