@@ -77,8 +77,8 @@ if TYPE_CHECKING:
 
 #: Rows per part a process encodes before handing it on (the writer cuts its own chunks from them).
 PART_ROWS = 1000
-#: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
-QUEUED_PARTS = 8
+#: Parts of the child's received and not yet written, at most (then the child waits: ~0.8 MB a part, 40,000 rows in all).
+QUEUED_PARTS = 40
 #: A split file is cut into blocks of about this many bytes (at line ends): the child reads them from the first on;
 #: this process, whenever it would wait for the child's next part, asks it for the last block it has not begun
 #: (:class:`_Share`), so that each side's share of the encoding follows its speed (the writer's work grows with
