@@ -150,7 +150,7 @@ class EncodedStream:
             self._child.stop()
 
 
-Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, content hash (None: left to the writer), time, accounts, assets
+Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content hash, time, accounts, assets
 
 
 class _Plan:
@@ -359,8 +359,6 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             held = []
         count -= size
         lines, keys, payloads, hashes, times, accounts, assets, chained = cols
-        if None in hashes:
-            hashes = _content_hashes(hashes, payloads)
         n = len(keys)
         chunk = store.Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
                               _Origins(name, lines), None, chained)
@@ -374,11 +372,6 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             yield cut(store.CHUNK)
     if count:
         yield cut(count)
-
-
-def _content_hashes(hashes: list[str | None], payloads: list[str]) -> list[str]:
-    """Each payload's hash (the SHA-256 of its text, as ``encode_event`` computes it) where the child left it."""
-    return [h if h is not None else sha256(p.encode()).hexdigest() for h, p in zip(hashes, payloads)]
 
 
 def _join_chained(parts: list[Part]) -> Chained | None:
@@ -406,11 +399,9 @@ def _cut_chained(chained: Chained | None, size: int) -> tuple[Chained | None, Ch
             (seq + size, hashes[size - 1], actor, reason, recorded_at, hashes[size:]))
 
 
-def _encoder(name: str, header: list[str], account: str | None, *, content_hashes: bool = True
-             ) -> Callable[[int, list[str]], Row | None]:
+def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, list[str]], Row | None]:
     """``encode(line, cells)``: the row's :data:`Row`, None for a blank line (skipped, as the reference skips
-    it), :class:`_Irregular` for a bad row. Without ``content_hashes``, a row with an id (whose key does not
-    need it) leaves its payload's hash to the writing process (None: :func:`_content_hashes` fills it in there).
+    it), :class:`_Irregular` for a bad row.
 
     Per row, only what differs from row to row is worked out: what a row's account, side and symbols make of it
     (the account's and symbols' checks and JSON texts, the payload's fixed parts, the index texts) is worked out
@@ -588,7 +579,7 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
             payload = (f'{payload_head}{text(external)},"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
                        f'{quantity[0]}{tail}{time}"}}')
             key = "trade:csv:" + external
-            content_hash = sha256(payload.encode()).hexdigest() if content_hashes else None
+            content_hash = sha256(payload.encode()).hexdigest()
         else:
             payload = (f'{payload_head}null,"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
                        f'{quantity[0]}{tail}{time}"}}')
