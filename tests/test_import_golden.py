@@ -103,8 +103,8 @@ def test_plain_files_read_and_hashed_in_a_second_process_write_the_rows_main_wro
     monkeypatch.setattr(store, "CHUNK", chunk)
     monkeypatch.setattr(fast_csv, "PART_ROWS", part_rows)
     monkeypatch.setattr(fast_csv, "AHEAD_PARTS", ahead)
-    monkeypatch.setattr(fast_csv, "TAIL_SHARE", tail)  # (this process's share: the file's end)
-    monkeypatch.setattr(fast_csv, "STEP_ROWS", 3)
+    monkeypatch.setattr(fast_csv, "SHARE_MAX", tail)  # (this process's share, at most: the file's last blocks)
+    monkeypatch.setattr(fast_csv, "BLOCK_BYTES", 150)  # (a few rows a block)
     monkeypatch.setattr(fast_csv, "SPLIT_MIN_BYTES", 0)
     started: list[int] = []
     start = fast_csv._Child.start.__func__  # type: ignore[attr-defined]

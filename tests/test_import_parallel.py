@@ -177,10 +177,15 @@ def test_a_large_file_without_quotes_is_read_by_the_child_from_its_second_line(t
     data = path.read_bytes()
     plan = fast_csv._plan(path, None)
     assert plan is not None and plan.split_at == plan.body_at == data.index(b"\n") + 1 and plan.split_line == 2
-    # this process reads the last tenth, from a line end on (and encodes it while it waits for the child)
-    assert plan.tail_at > plan.body_at and data[plan.tail_at - 1:plan.tail_at] == b"\n"
-    assert plan.tail_line == data[:plan.tail_at].count(b"\n") + 1
-    assert 0.05 * data.count(b"\n") < data[plan.tail_at:].count(b"\n") < 0.15 * data.count(b"\n")
+    # blocks of about BLOCK_BYTES from the second line to the file's end, each cut at a line end, numbered
+    # (the child reads them from the first on; this process takes the last ones the child has not begun, if it asks)
+    assert plan.blocks[0] == plan.body_at and plan.blocks[-1] == len(data) and len(plan.blocks) == 2
+    monkeypatch.setattr(fast_csv, "BLOCK_BYTES", 300)
+    plan = fast_csv._plan(path, None)
+    assert plan is not None and len(plan.blocks) > 10 and plan.block_lines[0] == 2
+    for at, end, line in zip(plan.blocks, plan.blocks[1:], plan.block_lines):
+        assert data[end - 1:end] == b"\n" and (end - at >= 300 or end == len(data))
+        assert line == data[:at].count(b"\n") + 1
     path.write_bytes(data + b'2024-01-02T03:04:05Z,kraken:main,buy,BTC,USD,1,2,,,"q"\n')  # one quoted cell
     assert fast_csv._plan(path, None).split_at == 0
     events = tmp_path / "e.csv"
@@ -330,7 +335,7 @@ def test_the_writer_takes_the_childs_chain_only_when_it_holds(tmp_path, monkeypa
     child assumed no longer holds: the writer hashes those chunks itself), each against the reference. (This
     process's own share, the file's end, is off here: its rows are always hashed by the writer.)"""
     monkeypatch.setattr(fast_csv, "PART_ROWS", 5)
-    monkeypatch.setattr(fast_csv, "TAIL_SHARE", 0)
+    monkeypatch.setattr(fast_csv, "SHARE_MAX", 0)
     rng = random.Random(61)
 
     def rows(prefix: str, count: int) -> list[str]:

@@ -8,19 +8,26 @@ one-line errors. Three things make it faster:
 * **A fused row path.** A row of the trade form whose cells are plainly good (the usual row: an account, ``buy``
   or ``sell``, a ``YYYY-MM-DDTHH:MM:SSZ`` time, known-good symbols, amounts on :func:`parse_amount`'s quick path)
   is checked with the same rules as ``_trade`` and ``Trade.__post_init__`` and its payload text is written
-  directly from the cells' canonical texts: no ``Trade`` object, no generic payload writer. Symbols, accounts and
-  amounts already seen are looked up, not checked again. Any other row (fractional seconds, an offset, a padded
+  directly from the cells' canonical texts: no ``Trade`` object, no generic payload writer. What a row's
+  account, side and symbols make of it (their checks, JSON texts, the payload's fixed parts) is worked out once per
+  combination of those cells; amounts already seen are looked up, and a plain amount (``123.4500``) is read as
+  text (the canonical text and sign ``Decimal`` gives it). Any other row (fractional seconds, an offset, a padded
   account, a bad cell...) goes through the reference's own ``_trade`` and the ledger's own encoder
   (``store._prepare``): a row the fused path is not sure of is never guessed at.
 * **The second core.** A file of more than :data:`SPLIT_MIN_BYTES` without any ``"`` (so every record is one line
-  and a line end is a record end) is read by a forked child process, every row of it: it checks and encodes
-  them and, once the writer has said where the chain stands (:meth:`EncodedStream.chain_from`: the head's seq
-  and hash, the append's actor, reason and time of recording), hashes the chain too, with the ledger's own
-  :func:`~taxreport.ledger.chain.chain_hashes`, as if every row were written in turn. Each part is sent through a
-  pipe (``marshal`` of column lists) with the chain it assumed; this process fills in the payload hashes the
-  child left to it, and writes the rows in file order, in one transaction, taking the child's hashes only for a
-  chunk written whole exactly where the child assumed (``store._chain``): after a duplicate (a row already
-  stored, or twice in the file) it hashes the rows itself, as before.
+  and a line end is a record end; without a carriage return or NUL as well, its lines are split at commas, which
+  is what the csv module reads there) is cut into blocks (:data:`BLOCK_BYTES`) and read by a forked child process
+  from its first block on: it checks and encodes the rows, hashes each payload and, once the writer has said where
+  the chain stands (:meth:`EncodedStream.chain_from`: the head's seq and hash, the append's actor, reason and time
+  of recording), hashes the chain too, with the ledger's own :func:`~taxreport.ledger.chain.chain_hashes`, as if
+  every row were written in turn. Each part is sent through a pipe (``marshal`` of column lists) with the chain
+  it assumed; this process writes the rows in file order, in one transaction, taking the child's hashes only for
+  a chunk written whole exactly where the child assumed (``store._chain``): after a duplicate (a row already
+  stored, or twice in the file) it hashes the rows itself, as before. Whenever this process would wait for the
+  child's next part, it asks the child for a block and the child gives it the last block it has not begun
+  (:class:`_Share`, at most :data:`SHARE_MAX` of them): this process encodes it and writes those rows after the
+  child's, so each side's share follows its speed (the writer's work per row grows with the ledger, the
+  child's does not; round 7 replaced a fixed last tenth read by this process).
 * **Errors by the reference.** At the first irregularity in either part (a bad row, a malformed record, a byte
   that is not UTF-8, a child that failed), the rows found good before it are written as the reference would have
   written them, then the file is read again from its start by the reference itself, which raises exactly what
@@ -28,11 +35,13 @@ one-line errors. Three things make it faster:
   nothing is written either way (one transaction).
 
 Checked by tests/test_import_parallel.py (seeded random files with odd values, good and bad, split and not,
-against the reference) and tests/test_import_golden.py (main's bytes).
+against the reference), tests/test_import_shares.py (the CLI, several files, appends, refusals, the writer's
+blocks) and tests/test_import_golden.py (main's bytes).
 """
 
 from __future__ import annotations
 
+import csv
 import gc
 import marshal
 import os
@@ -44,7 +53,9 @@ import threading
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from hashlib import sha256
+from itertools import chain
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
@@ -65,14 +76,19 @@ if TYPE_CHECKING:
 # is imported starts its work at once, while the parent opens the ledger)
 
 #: Rows per part a process encodes before handing it on (the writer cuts its own chunks from them).
-PART_ROWS = 5000
-#: Parts of the child's received and not yet written, at most (then the child waits: ~4 MB a part).
-QUEUED_PARTS = 8
-#: The share of a split file's bytes this process reads, at its end, while it waits for the child's parts (the
-#: child reads, encodes and hashes the rest; this process also writes every row).
-TAIL_SHARE = 0.1
-#: Rows this process encodes of its share at a time before it looks for the child's next part again.
-STEP_ROWS = 500
+PART_ROWS = 1000
+#: Parts of the child's received and not yet written, at most (then the child waits: ~0.8 MB a part, 40,000 rows in all).
+QUEUED_PARTS = 40
+#: A split file is cut into blocks of about this many bytes (at line ends): the child reads them from the first on;
+#: this process, whenever it would wait for the child's next part, asks it for the last block it has not begun
+#: (:class:`_Share`), so that each side's share of the encoding follows its speed (the writer's work grows with
+#: the ledger, the child's does not).
+BLOCK_BYTES = 1 << 14
+#: The share of a split file's blocks this process takes, at most, and their bytes at most (it holds their rows
+#: until the child is done: 8 MiB of a file's rows, ~100,000 trades, is what the writer held of a 1M-trade file
+#: before round 7, its last tenth).
+SHARE_MAX = 0.3
+SHARE_MAX_BYTES = 8 << 20
 #: Parts the child encodes, at most, before the writer has said where the chain stands (it then waits for that).
 AHEAD_PARTS = 40
 #: A smaller file is read in one process (forking costs more than it saves).
@@ -134,14 +150,36 @@ class EncodedStream:
             self._child.stop()
 
 
-Row = tuple[int, str, str, str | None, str, str, str]  # line, key, payload, content hash (None: left to the writer), time, accounts, assets
+Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content hash, time, accounts, assets
 
 
 class _Plan:
-    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int, tail_at: int = 0,
-                 tail_line: int = 0) -> None:
+    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int,
+                 blocks: list[int] | None = None, block_lines: list[int] | None = None, plain: bool = False) -> None:
         self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
-        self.tail_at, self.tail_line = tail_at, tail_line  # where this process's share begins (0: none)
+        # a split file's blocks: block i is bytes blocks[i]..blocks[i + 1], its first line numbered block_lines[i]
+        self.blocks, self.block_lines = blocks or [], block_lines or []
+        self.plain = plain  # no quote, CR or NUL in the file: each line is one record, its cells split at commas
+
+
+def _records(path: str | Path, plan: _Plan, start: int, stop: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """:func:`csv_lines` of the file's bytes ``start..stop`` (line numbers counted from 1 there); for a
+    :attr:`_Plan.plain` file, its lines split at commas: what the csv module reads in a text without a quote
+    (no field is quoted), a carriage return (the only line end besides ``"\n"`` it knows) or a NUL (which it
+    refuses): every line a record, its cells the texts between its commas (an empty line no cell: it reads ``[]``
+    where this gives ``[""]``, both a blank row, skipped). A line longer than the csv module's field size limit
+    (which it refuses) is :class:`_Irregular`: the reference decides."""
+    lines = file_lines(path, start=start, stop=stop)
+    if not plan.plain:
+        return csv_lines(lines)
+    return _split_lines(lines, csv.field_size_limit())
+
+
+def _split_lines(lines: Iterator[str], limit: int) -> Iterator[tuple[int, list[str]]]:
+    for number, line in enumerate(lines, 1):
+        if len(line) > limit:
+            raise _Irregular
+        yield number, line.rstrip("\n").split(",")
 
 
 def _plan(path: str | Path, split: bool | None) -> _Plan | None:
@@ -171,11 +209,17 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
         return _Plan(header, body_at, 0, 0)
     if body_at >= size:
         return _Plan(header, body_at, 0, 0)
-    # the child reads from the file's second line; this process the last TAIL_SHARE, cut at a line end
-    tail_at = data.find(b"\n", body_at + int((size - body_at) * (1 - TAIL_SHARE))) + 1
-    if TAIL_SHARE <= 0 or tail_at <= body_at or tail_at >= size:
-        return _Plan(header, body_at, body_at, 2)
-    return _Plan(header, body_at, body_at, 2, tail_at, data.count(b"\n", 0, tail_at) + 1)
+    plain = b"\r" not in data and b"\0" not in data
+    # blocks from the file's second line on, each ending at a line end (the last at the file's end)
+    blocks, block_lines = [body_at], [2]
+    at = body_at
+    while at < size:
+        end = data.find(b"\n", at + max(BLOCK_BYTES, 1) - 1)
+        end = size if end < 0 else end + 1
+        block_lines.append(block_lines[-1] + data.count(b"\n", at, end))
+        blocks.append(end)
+        at = end
+    return _Plan(header, body_at, body_at, 2, blocks, block_lines, plain)
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
@@ -217,10 +261,9 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
     """The file's rows as :data:`Part` s, received from the child if there is one (which reads every row), else
     read here; :class:`_Irregular` (or :class:`InputError`) at the first irregularity."""
     if child is not None:
-        tail = _Tail(path, name, account, plan) if plan.tail_at else None
-        yield from child.parts(tail.step if tail is not None else None)
-        if tail is not None:
-            yield from tail.rest()
+        share = _Share(path, name, account, plan)
+        yield from child.parts(share)
+        yield from share.rest()
         return
     encode = _encoder(name, plan.header, account)
     rows: list[Row] = []
@@ -235,51 +278,48 @@ def _fast_parts(path: str | Path, name: str, account: str | None, plan: _Plan, c
         yield (*map(list, zip(*rows)), None)
 
 
-class _Tail:
-    """This process's share of a split file, its last rows (:data:`TAIL_SHARE`), encoded :data:`STEP_ROWS` at a
-    time while the child's next part has not arrived (this process would only wait), the rest once the child is
-    done; written after the child's rows (the writer hashes their chain). An irregularity is kept until then: the
-    reference decides (module docstring)."""
+class _Share:
+    """This process's share of a split file: the blocks the child gave it when asked (:meth:`_Child.parts` asks
+    whenever no part of the child's is there, one block at a time, never more than :data:`SHARE_MAX` of them):
+    each the last block the child had not begun, so they are the file's last blocks, in a row. Each is encoded
+    when it is given; their rows are written after the child's (the writer hashes their chain). An irregularity is
+    kept until then: the reference decides (module docstring)."""
 
     def __init__(self, path: str | Path, name: str, account: str | None, plan: _Plan) -> None:
         self.path, self.plan = path, plan
         self.encode = _encoder(name, plan.header, account)
-        self.cells: Iterator[tuple[int, list[str]]] | None = None
-        self.rows: list[Row] = []
-        self.parts: list[Part] = []
-        self.irregular = self.done = False
+        self.parts: dict[int, Part | None] = {}  # block -> its rows (None: no row in it)
+        self.most = min(int((len(plan.blocks) - 1) * SHARE_MAX), SHARE_MAX_BYTES // max(BLOCK_BYTES, 1))
+        self.irregular = False
 
-    def step(self) -> bool:
-        """Encode the next rows; False when there is nothing left to do."""
-        if self.done:
-            return False
-        encode, rows, offset = self.encode, self.rows, self.plan.tail_line - 1
+    def wants(self) -> bool:
+        """Whether to ask the child for a block."""
+        return not self.irregular and len(self.parts) < self.most
+
+    def take(self, block: int) -> None:
+        """Encode the block the child gave."""
+        if self.irregular:
+            return
+        plan, encode = self.plan, self.encode
+        offset = plan.block_lines[block] - 1
+        rows: list[Row] = []
         try:
-            if self.cells is None:
-                self.cells = csv_lines(file_lines(self.path, start=self.plan.tail_at))
-            n = 0
-            for line, cells in self.cells:
+            for line, cells in _records(self.path, plan, plan.blocks[block], plan.blocks[block + 1]):
                 row = encode(line + offset, cells)
                 if row is not None:
                     rows.append(row)
-                    if len(rows) == PART_ROWS:
-                        self.parts.append((*map(list, zip(*rows)), None))
-                        rows.clear()
-                n += 1
-                if n == STEP_ROWS:
-                    return True
         except (_Irregular, InputError):
             self.irregular = True
-        if rows and not self.irregular:
-            self.parts.append((*map(list, zip(*rows)), None))
-        self.rows, self.done = [], True
-        return True
+            return
+        self.parts[block] = (*map(list, zip(*rows)), None) if rows else None
 
     def rest(self) -> Iterator[Part]:
-        while self.step():
-            pass
-        parts, self.parts = self.parts, []
-        yield from parts
+        """The rows of the blocks given, in file order (after the child's); :class:`_Irregular` if one was."""
+        for block in sorted(self.parts):
+            part = self.parts[block]
+            if part is not None:
+                yield part
+        self.parts.clear()
         if self.irregular:
             raise _Irregular
 
@@ -309,7 +349,7 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             cols: Part = held[0]
         else:  # join the parts (and their chains, when each runs on from the one before)
             chained = _join_chained(held)
-            cols = (*([v for h in held for v in h[k]] for k in range(7)), chained)
+            cols = (*(list(chain.from_iterable(h[k] for h in held)) for k in range(7)), chained)
         if len(cols[0]) > size:
             chained, rest_chained = _cut_chained(cols[7], size)
             rest = (*(c[size:] for c in cols[:7]), rest_chained)
@@ -319,8 +359,6 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             held = []
         count -= size
         lines, keys, payloads, hashes, times, accounts, assets, chained = cols
-        if None in hashes:
-            hashes = _content_hashes(hashes, payloads)
         n = len(keys)
         chunk = store.Encoded(start, keys, payloads, hashes, times, ["trade"] * n, accounts, assets, [None] * n,
                               _Origins(name, lines), None, chained)
@@ -334,11 +372,6 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
             yield cut(store.CHUNK)
     if count:
         yield cut(count)
-
-
-def _content_hashes(hashes: list[str | None], payloads: list[str]) -> list[str]:
-    """Each payload's hash (the SHA-256 of its text, as ``encode_event`` computes it) where the child left it."""
-    return [h if h is not None else sha256(p.encode()).hexdigest() for h, p in zip(hashes, payloads)]
 
 
 def _join_chained(parts: list[Part]) -> Chained | None:
@@ -366,22 +399,25 @@ def _cut_chained(chained: Chained | None, size: int) -> tuple[Chained | None, Ch
             (seq + size, hashes[size - 1], actor, reason, recorded_at, hashes[size:]))
 
 
-def _encoder(name: str, header: list[str], account: str | None, *, content_hashes: bool = True
-             ) -> Callable[[int, list[str]], Row | None]:
+def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int, list[str]], Row | None]:
     """``encode(line, cells)``: the row's :data:`Row`, None for a blank line (skipped, as the reference skips
-    it), :class:`_Irregular` for a bad row. Without ``content_hashes``, a row with an id (whose key does not
-    need it) leaves its payload's hash to the writing process (None: :func:`_content_hashes` fills it in there;
-    the child has the larger share of the work)."""
+    it), :class:`_Irregular` for a bad row.
+
+    Per row, only what differs from row to row is worked out: what a row's account, side and symbols make of it
+    (the account's and symbols' checks and JSON texts, the payload's fixed parts, the index texts) is worked out
+    once per combination of those cells (:func:`shape`, a cache), the time's two halves once each, and an amount
+    cell of the plain shape (``123.4500``) is read as text (:func:`amount`), the same canonical text and sign
+    ``Decimal`` gives it, tested against it."""
     width = len(header)
     at = {h: i for i, h in enumerate(header)}
-    i_time, i_account, i_side, i_base, i_quote, i_quantity, i_price, i_fee, i_fee_asset, i_id = (at[c] for c in COLUMNS)
+    cells_of = itemgetter(*(at[c] for c in COLUMNS))  # the row's cells in COLUMNS' order
     strip = str.strip
     text = encode_basestring
-    accounts: dict[str, tuple[str, str]] = {}  # account -> (its JSON text, its index text)
-    # each column's cells already seen -> (symbol, its JSON text)
-    bases: dict[str, tuple[str, str]] = {}
-    quotes: dict[str, tuple[str, str]] = {}
-    fee_assets: dict[str, tuple[str, str]] = {}
+    # each symbol cell already seen -> (symbol, its JSON text), or None (not a symbol)
+    symbols: dict[tuple[str, str], tuple[str, str] | None] = {}
+    # (account, side, base, quote, fee_asset) cells already seen -> the row's fixed parts (see shape), or None (the
+    # reference decides)
+    shapes: dict[tuple[str, str, str, str, str], _Shape | None] = {}
     # each amount column's cells already seen -> (canonical text, positive); one cache per column, so that
     # quantities (rarely seen twice) never crowd out prices and fees (often seen again)
     quantities: dict[str, tuple[str, bool]] = {}
@@ -404,15 +440,44 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
         key, payload, content_hash, time, _kind, accounts_text, assets_text, _ref = encode_event(event)
         return line, key, payload, content_hash, time, accounts_text, assets_text  # (a trade, no order_ref)
 
-    def symbol(seen: dict[str, tuple[str, str]], cell: str, what: str) -> tuple[str, str] | None:
-        try:
-            normal = normalise_asset(cell, what=what)
-        except ValueError:
+    def symbol(cell: str, what: str) -> tuple[str, str] | None:
+        found = symbols.get((cell, what), _MISSING)
+        if found is _MISSING:
+            try:
+                normal = normalise_asset(cell, what=what)
+                found = (normal, text(normal))
+            except ValueError:
+                found = None
+            if len(symbols) < 10_000:
+                symbols[(cell, what)] = found
+        return found  # type: ignore[return-value]
+
+    def shape(acc: str, side_cell: str, base_cell: str, quote_cell: str, fee_asset_cell: str) -> _Shape | None:
+        """What the row's (stripped) account, side, base, quote and fee asset cells make of it, the same for every
+        row that has them: ``(account, payload head, payload middle, payload tail, accounts text, assets text)``,
+        the payload's fixed parts around its external id, fee, price, quantity and time; None when one of them is
+        not plainly good (the reference decides the row)."""
+        if account:
+            if acc and acc != account:
+                return None
+            acc = acc or account
+        side = sides.get(side_cell)
+        base = symbol(base_cell, "base")
+        quote = symbol(quote_cell, "quote")
+        if not acc or acc != acc.strip() or side is None or base is None or quote is None or base[0] == quote[0]:
             return None
-        found = (normal, text(normal))
-        if len(seen) < 10_000:
-            seen[cell] = found
-        return found
+        if fee_asset_cell:
+            fee_asset = symbol(fee_asset_cell, "fee_asset")
+            if fee_asset is None:
+                return None
+            fee_json = fee_asset[1]
+            names = (base[0], quote[0]) if fee_asset[0] in (base[0], quote[0]) else (base[0], quote[0], fee_asset[0])
+        else:
+            fee_json = "null"
+            names = (base[0], quote[0])
+        return (acc, f'{{"account":{text(acc)},"base":{base[1]},"external_id":',
+                f',"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"',
+                f'","quote":{quote[1]},"side":"{side}","source":"csv","time":"', index_text((acc,)), index_text(names))
 
     # the time's two halves already seen -> whether each is plain; a time is plain when both are ("YYYY-MM-DD" and
     # "THH:MM:SS" each the ISO text of what it says: exactly when the whole round-trips through datetime)
@@ -441,6 +506,23 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
         """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None."""
         if len(cell) > MAX_DIGITS or "," in cell:
             return None
+        whole, dot, fraction = cell.partition(".")
+        if cell.isascii() and whole.isdigit() and (fraction.isdigit() or not fraction):
+            # the plain shape (ASCII digits, at most one point, a digit before it: what Decimal reads as written):
+            # its canonical text is itself without the fraction's trailing zeros (and a bare point), as
+            # decimal_str writes it; positive unless every digit is 0; within bounds as below
+            if whole[0] != "0":
+                if len(whole) <= MAX_ADJUSTED:  # adjusted() = len(whole) - 1 < MAX_ADJUSTED
+                    found = (cell.rstrip("0").rstrip(".") if dot else cell, True)
+                    if len(seen) < 100_000:
+                        seen[cell] = found
+                    return found
+            elif whole == "0" and fraction.strip("0"):
+                if len(fraction) - len(fraction.lstrip("0")) < -MIN_ADJUSTED:  # adjusted() = -(leading zeros + 1)
+                    found = (cell.rstrip("0"), True)
+                    if len(seen) < 100_000:
+                        seen[cell] = found
+                    return found
         try:
             value = Decimal(cell)
         except InvalidOperation:
@@ -465,67 +547,52 @@ def _encoder(name: str, header: list[str], account: str | None, *, content_hashe
     def encode(line: int, raw: list[str]) -> Row | None:
         if len(raw) != width:
             return slow(line, raw)
-        cells = list(map(strip, raw))
-        # account
-        acc = cells[i_account]
-        if account:
-            if acc and acc != account:
-                return slow(line, raw)
-            acc = acc or account
-        acc_texts = accounts.get(acc)
-        if acc_texts is None:
-            if not acc or acc != acc.strip():
-                return slow(line, raw)
-            acc_texts = accounts[acc] = (text(acc), index_text((acc,)))
-        side = sides.get(cells[i_side])
+        when, acc, side, base, quote, quantity_cell, price_cell, fee_cell, fee_asset, trade_id = map(strip, cells_of(raw))
+        cells = (acc, side, base, quote, fee_asset)
+        fixed = shapes.get(cells, _MISSING)
+        if fixed is _MISSING:
+            fixed = shape(*cells)
+            if len(shapes) < 10_000:
+                shapes[cells] = fixed
         # time: only the plain whole-second UTC shape, checked by a round trip through datetime
-        when = cells[i_time]
-        if side is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
+        if fixed is None or len(when) != 20 or when[19] != "Z" or when[0] == "0" or not when.isascii():
             return slow(line, raw)
         head = when[:19]
         day, clock = head[:10], head[10:]
         if not (days.get(day) or plain_day(day)) or not (clocks.get(clock) or plain_clock(clock)):
             return slow(line, raw)
-        time = head + ".000000Z"
-        cell = cells[i_base]
-        base = bases.get(cell) or symbol(bases, cell, "base")
-        cell = cells[i_quote]
-        quote = quotes.get(cell) or symbol(quotes, cell, "quote")
-        cell = cells[i_quantity]
-        quantity = quantities.get(cell) or amount(quantities, cell)
-        cell = cells[i_price]
-        price = prices.get(cell) or amount(prices, cell)
-        if base is None or quote is None or base[0] == quote[0] or quantity is None or not quantity[1] \
-                or price is None or not price[1]:
-            return slow(line, raw)
-        fee_cell = cells[i_fee]
-        fee = (fees.get(fee_cell) or amount(fees, fee_cell)) if fee_cell else ("0", False)
-        fee_cell = cells[i_fee_asset]
-        if fee is None or (fee[0] != "0" and not fee_cell):
+        quantity = quantities.get(quantity_cell) or amount(quantities, quantity_cell)
+        price = prices.get(price_cell) or amount(prices, price_cell)
+        if quantity is None or not quantity[1] or price is None or not price[1]:
             return slow(line, raw)
         if fee_cell:
-            fee_asset = fee_assets.get(fee_cell) or symbol(fee_assets, fee_cell, "fee_asset")
-            if fee_asset is None:
+            fee = fees.get(fee_cell) or amount(fees, fee_cell)
+            if fee is None or (fee[0] != "0" and not fee_asset):
                 return slow(line, raw)
-            fee_json = fee_asset[1]
-            names = (base[0], quote[0]) if fee_asset[0] in (base[0], quote[0]) else (base[0], quote[0], fee_asset[0])
+            fee_text = fee[0]
         else:
-            fee_json = "null"
-            names = (base[0], quote[0])
-        trade_id = cells[i_id]
-        external = text(f"{acc}/{trade_id}") if trade_id else "null"
-        payload = (f'{{"account":{acc_texts[0]},"base":{base[1]},"external_id":{external},"fee":"{fee[0]}",'
-                   f'"fee_asset":{fee_json},"kind":"trade","note":"","order_id":null,"price":"{price[0]}",'
-                   f'"quantity":"{quantity[0]}","quote":{quote[1]},"side":"{side}","source":"csv","time":"{time}"}}')
+            fee_text = "0"
+        acc, payload_head, middle, tail, accounts_text, assets_text = fixed  # type: ignore[misc]
+        time = head + ".000000Z"
         if trade_id:
-            key = f"trade:csv:{acc}/{trade_id}"
-            content_hash = sha256(payload.encode()).hexdigest() if content_hashes else None
+            external = f"{acc}/{trade_id}"
+            payload = (f'{payload_head}{text(external)},"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
+                       f'{quantity[0]}{tail}{time}"}}')
+            key = "trade:csv:" + external
+            content_hash = sha256(payload.encode()).hexdigest()
         else:
+            payload = (f'{payload_head}null,"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
+                       f'{quantity[0]}{tail}{time}"}}')
             content_hash = sha256(payload.encode()).hexdigest()
             key = "trade:csv:sha256:" + content_hash[:32]
-        return line, key, payload, content_hash, time, acc_texts[1], index_text(names)
+        return line, key, payload, content_hash, time, accounts_text, assets_text
 
     return encode
+
+
+#: A row's fixed parts (:func:`_encoder`'s ``shape``).
+_Shape = tuple[str, str, str, str, str, str]
+_MISSING: Any = object()
 
 
 _fromiso = datetime.fromisoformat
@@ -538,10 +605,12 @@ class _Child:
     """The forked process that checks, encodes and (once told where the chain stands) hashes the file's rows, and
     the thread that drains its pipe (so it never waits on this process): each frame a ``marshal`` of a
     :data:`Part`, an empty tuple at the end of the file, ``None`` at an irregularity (after the good rows before
-    it). A second pipe carries one message the other way (:meth:`tell`)."""
+    it), or an int: the number of a block the child gives this process (asked for, :class:`_Share`). A second pipe
+    carries one message the other way (:meth:`tell`), a third this process's requests for a block (a byte each).
+    """
 
-    def __init__(self, pid: int, fd: int, control_fd: int) -> None:
-        self.pid, self.fd, self.control_fd = pid, fd, control_fd
+    def __init__(self, pid: int, fd: int, control_fd: int, ask_fd: int) -> None:
+        self.pid, self.fd, self.control_fd, self.ask_fd = pid, fd, control_fd, ask_fd
         # bounded: when this process writes more slowly than the child reads, the child waits (memory stays flat)
         self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_PARTS)
         self.thread = threading.Thread(target=self._drain, name="import-child-reader", daemon=True)
@@ -555,18 +624,21 @@ class _Child:
         try:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
+            fds.extend(os.pipe())
+            _widen(fds[1])
             pid = os.fork()
         except OSError:
             for fd in fds:
                 os.close(fd)
             return None
-        read_fd, write_fd, control_read, control_write = fds
+        read_fd, write_fd, control_read, control_write, ask_read, ask_write = fds
         if pid == 0:  # the child: never returns
             status = 1
             try:
                 os.close(read_fd)
                 os.close(control_write)
-                _child_main(path, name, account, plan, write_fd, control_read)
+                os.close(ask_write)
+                _child_main(path, name, account, plan, write_fd, control_read, ask_read)
                 status = 0
             except BaseException:  # noqa: BLE001, S110 - the parent sees a missing end and lets the reference decide
                 pass
@@ -574,7 +646,8 @@ class _Child:
                 os._exit(status)
         os.close(write_fd)
         os.close(control_read)
-        return cls(pid, read_fd, control_write)
+        os.close(ask_read)
+        return cls(pid, read_fd, control_write, ask_write)
 
     def tell(self, start: tuple[str, str, str, int, str] | None) -> None:
         """Where the chain stands (``(actor, reason, recorded_at, seq, prev_hash)``), or None: hash nothing."""
@@ -605,24 +678,32 @@ class _Child:
             pass
         self.frames.put(None)  # the end of the pipe (an ended child, or one that failed)
 
-    def parts(self, idle: Callable[[], bool] | None = None) -> Iterator[Part]:
+    def parts(self, share: _Share | None = None) -> Iterator[Part]:
         """The child's rows, a part at a time, as columns; :class:`_Irregular` when it found something
-        irregular (or ended without saying it was done). ``idle()`` is called while no part is there (until it
-        returns False: nothing left for it to do)."""
+        irregular (or ended without saying it was done). With a ``share``: whenever no frame is there (this
+        process would wait) and the share wants more, the child is asked for a block (one request at a time);
+        a block it gives is encoded here at once (:meth:`_Share.take`)."""
+        asked = False
         while True:
-            if idle is not None:
-                try:
-                    body = self.frames.get_nowait()
-                except queue.Empty:
-                    if idle():
-                        continue
-                    idle = None
-                    body = self.frames.get()
-            else:
+            try:
+                body = self.frames.get_nowait()
+            except queue.Empty:
+                if share is not None and not asked and self.ask_fd >= 0 and share.wants():
+                    try:
+                        os.write(self.ask_fd, b"?")
+                        asked = True
+                    except OSError:  # (the child has ended: its frames say what it did)
+                        share = None
                 body = self.frames.get()
             if body is None:
                 raise _Irregular
             part = marshal.loads(body)
+            if type(part) is int:
+                asked = False
+                if share is None:
+                    raise _Irregular  # (a block given without a share to take it: never sent unasked)
+                share.take(part)
+                continue
             if part is None:
                 raise _Irregular
             if not part:
@@ -646,12 +727,27 @@ class _Child:
                 except queue.Empty:
                     pass
                 self.thread.join(0.01)
-            for fd in (self.fd, self.control_fd):
+            for fd in (self.fd, self.control_fd, self.ask_fd):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            self.control_fd = -1
+            self.control_fd = self.ask_fd = -1
+
+
+#: The parts' pipe's buffer, in bytes, where the system lets a process set it (Linux: ``F_SETPIPE_SZ``, up to
+#: ``/proc/sys/fs/pipe-max-size``, 1 MiB by default; the default buffer is 64 KiB): a part crosses in a few writes
+#: instead of dozens, each a switch between the processes, while the writer may be waiting for it.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, OSError):  # (another system, or a lower limit: the default buffer)
+        pass
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -717,8 +813,12 @@ class _Hasher:
         self.send((*part, chained))
 
 
-def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int, control_fd: int) -> None:
-    """The child's work: the file's rows, checked, encoded and hashed, sent :data:`PART_ROWS` at a time."""
+def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, fd: int, control_fd: int,
+                asked_fd: int) -> None:
+    """The child's work: the file's rows, checked, encoded and hashed, sent :data:`PART_ROWS` at a time, block by
+    block from the first; before each block, if the writer has asked for one (a byte on ``asked_fd``), the last
+    block not begun is given to it instead (its number sent as a frame of its own) and this process stops before
+    it."""
     def send(obj: Any) -> None:
         body = marshal.dumps(obj)
         data = _FRAME.pack(len(body)) + body
@@ -726,19 +826,29 @@ def _child_main(path: str | Path, name: str, account: str | None, plan: _Plan, f
             data = data[os.write(fd, data):]
 
     gc.disable()  # (every object made here is acyclic, freed by its reference count: the collector's passes only cost)
-    encode = _encoder(name, plan.header, account, content_hashes=False)
+    encode = _encoder(name, plan.header, account)
     hasher = _Hasher(control_fd, send)
     rows: list[Row] = []
-    offset = plan.split_line - 1  # csv_lines counts from 1 at the cut
 
+    blocks, block_lines = plan.blocks, plan.block_lines
+    front, back = 0, len(blocks) - 1  # the blocks not begun: front..back - 1
     try:
-        for line, cells in csv_lines(file_lines(path, start=plan.split_at, stop=plan.tail_at or None)):
-            row = encode(line + offset, cells)
-            if row is not None:
-                rows.append(row)
-                if len(rows) == PART_ROWS:
-                    hasher.put(tuple(map(list, zip(*rows))))
-                    rows = []
+        while front < back:
+            if back - front > 1 and asked_fd >= 0 and select.select([asked_fd], [], [], 0)[0]:
+                if os.read(asked_fd, 64):
+                    back -= 1
+                    send(back)  # this block is the writer's
+                    continue
+                asked_fd = -1  # (the writer's end is closed: it asks no more)
+            offset = block_lines[front] - 1
+            for line, cells in _records(path, plan, blocks[front], blocks[front + 1]):
+                row = encode(line + offset, cells)
+                if row is not None:
+                    rows.append(row)
+                    if len(rows) == PART_ROWS:
+                        hasher.put(tuple(map(list, zip(*rows))))
+                        rows = []
+            front += 1
     except (_Irregular, InputError):
         if rows:
             hasher.put(tuple(map(list, zip(*rows))))

@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import repeat
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,12 +51,18 @@ class StoredEvent:
 
 @dataclass
 class AppendResult:
-    added: list[int] = field(default_factory=list)  # seq numbers written
+    """What one append wrote: rows ``first`` .. ``first + added_count - 1`` (an append's rows are numbered in turn;
+    a duplicate is skipped, it takes no number), and the duplicates it skipped. Kept as a run, not a list of a
+    million numbers (a large import's), made into a list only when asked (:attr:`added`)."""
+
+    first: int = 0  # the first row written (0: none)
+    added_count: int = 0
     duplicates: int = 0
 
     @property
-    def added_count(self) -> int:
-        return len(self.added)
+    def added(self) -> list[int]:
+        """The seq numbers written, in order."""
+        return list(range(self.first, self.first + self.added_count))
 
 
 def _check_actor(actor: str) -> None:
@@ -365,11 +371,12 @@ class Ledger:
                     if rows:
                         conn.exec_driver_sql(sql, rows)
                 if rows:
-                    result.added.extend(range(seq + 1, seq + 1 + len(rows)))
+                    result.first = result.first or seq + 1
+                    result.added_count += len(rows)
                     seq, prev = rows[-1][0], rows[-1][-1]
                 result.duplicates += dups
                 bar.advance(len(chunk))
-            if result.added:
+            if result.added_count:
                 conn.execute(update(schema.ledger_head).where(schema.ledger_head.c.id == 1)
                              .values(seq=seq, hash=prev))
         return result
