@@ -21,7 +21,6 @@ import os
 import random
 import sqlite3
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -31,16 +30,7 @@ import taxreport.ledger.store as store
 from taxreport.cli.main import root
 from taxreport.importers import fast_csv
 from taxreport.importers.canonical_csv import COLUMNS
-
-PINNED = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
-ROW_COLUMNS = ("seq", "natural_key", "kind", "time", "accounts", "assets", "order_ref", "payload", "content_hash",
-               "actor", "reason", "recorded_at", "prev_hash", "hash")
-
-
-class _PinnedClock(datetime):
-    @classmethod
-    def now(cls, tz=None):  # noqa: ANN001, ANN206
-        return PINNED
+from tests.test_import_parallel import ROW_COLUMNS, _PinnedClock
 
 
 @pytest.fixture(autouse=True)

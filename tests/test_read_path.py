@@ -226,22 +226,27 @@ def test_a_tampered_ledger_is_refused_with_the_same_line_whatever_the_chunk(tmp_
                 False, 9, "row 9 was edited: its content does not match its hash", [])
 
 
-def test_a_row_that_verifies_but_does_not_decode_is_named_not_dropped(tmp_path):
+def _chain_raw_row(led: Ledger, payload: str, *, kind: str) -> None:
+    """Append one row holding ``payload`` as it is, chained and hashed as the ledger hashes a row (so the chain
+    verifies), with the head moved to it: a row a newer taxreport, or a forger who recomputes every hash, wrote."""
     from taxreport.ledger.chain import row_hasher
 
+    rows = _rows(led)
+    seq, prev, at, key = len(rows) + 1, rows[-1][-1], "2024-01-01T00:00:00.000000Z", f"{kind}:x:1"
+    digest = row_hasher("importer:test", "x", at)(prev, seq, key, kind, at, payload)
+    with led.engine.begin() as conn:
+        conn.execute(text("INSERT INTO events (seq, natural_key, kind, time, accounts, assets, order_ref, payload, "
+                          "content_hash, actor, reason, recorded_at, prev_hash, hash) VALUES (:s, :k, :kind, :t, ',', "
+                          "',', NULL, :p, 'c', 'importer:test', 'x', :t, :prev, :h)"),
+                     {"s": seq, "k": key, "kind": kind, "t": at, "p": payload, "prev": prev, "h": digest})
+        conn.execute(text("UPDATE ledger_head SET seq = :s, hash = :h"), {"s": seq, "h": digest})
+
+
+def test_a_row_that_verifies_but_does_not_decode_is_named_not_dropped(tmp_path):
     with Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}") as led:
         led.append(random_events(2, 3), actor="importer:test", reason="x")
         # a row a newer taxreport might write: an unknown kind, correctly chained
-        rows = _rows(led)
-        payload = '{"kind":"future","source":"x","time":"2024-01-01T00:00:00.000000Z"}'
-        seq, prev, at = 4, rows[-1][-1], "2024-01-01T00:00:00.000000Z"
-        digest = row_hasher("importer:test", "x", at)(prev, seq, "future:x:1", "future", at, payload)
-        with led.engine.begin() as conn:
-            conn.execute(text("INSERT INTO events (seq, natural_key, kind, time, accounts, assets, order_ref, payload, "
-                              "content_hash, actor, reason, recorded_at, prev_hash, hash) VALUES (:s, 'future:x:1', "
-                              "'future', :t, ',', ',', NULL, :p, 'c', 'importer:test', 'x', :t, :prev, :h)"),
-                         {"s": seq, "t": at, "p": payload, "prev": prev, "h": digest})
-            conn.execute(text("UPDATE ledger_head SET seq = :s, hash = :h"), {"s": seq, "h": digest})
+        _chain_raw_row(led, '{"kind":"future","source":"x","time":"2024-01-01T00:00:00.000000Z"}', kind="future")
         assert led.verify().ok
         with pytest.raises(LedgerError, match=r"row 4 verifies but its event cannot be read \(kind: unknown event "
                                               r"kind 'future'\)"):
@@ -257,20 +262,11 @@ def test_a_row_that_verifies_but_is_not_a_json_object_is_named_not_a_traceback(t
     from click.testing import CliRunner
 
     from taxreport.cli.main import root
-    from taxreport.ledger.chain import row_hasher
 
     db = tmp_path / "l.sqlite3"
     with Ledger(f"sqlite:///{db}") as led:
         led.append(random_events(2, 3), actor="importer:test", reason="x")
-        rows = _rows(led)
-        seq, prev, at = 4, rows[-1][-1], "2024-01-01T00:00:00.000000Z"
-        digest = row_hasher("importer:test", "x", at)(prev, seq, "odd:x:1", "trade", at, payload)
-        with led.engine.begin() as conn:
-            conn.execute(text("INSERT INTO events (seq, natural_key, kind, time, accounts, assets, order_ref, payload, "
-                              "content_hash, actor, reason, recorded_at, prev_hash, hash) VALUES (:s, 'odd:x:1', "
-                              "'trade', :t, ',', ',', NULL, :p, 'c', 'importer:test', 'x', :t, :prev, :h)"),
-                         {"s": seq, "t": at, "p": payload, "prev": prev, "h": digest})
-            conn.execute(text("UPDATE ledger_head SET seq = :s, hash = :h"), {"s": seq, "h": digest})
+        _chain_raw_row(led, payload, kind="trade")
         assert led.verify().ok
         with pytest.raises(LedgerError, match=rf"row 4 verifies but its event cannot be read \(payload: not a JSON "
                                               rf"object but {shown}\)"):

@@ -23,6 +23,7 @@ import pytest
 from taxreport.ledger import Ledger, derived
 from taxreport.ledger.derived import DerivedCache, cache_for
 from taxreport.model import D, Trade
+from tests.test_derived_writer import forks
 
 UTC = timezone.utc
 CURRENCY = {"us": "USD", "uk": "GBP", "de": "EUR", "au": "AUD", "ca": "CAD"}
@@ -61,20 +62,8 @@ def seeded(seed: int, quote: str, n: int = 400) -> list[Trade]:
 
 def forced(monkeypatch, minimum: int) -> list[int]:
     """Writer children made (``os.fork`` in this process) with :data:`FORK_MIN` set to ``minimum``, as on an idle
-    machine (no other thread, an idle core)."""
-    made: list[int] = []
-    real = os.fork
-
-    def fork() -> int:
-        pid = real()
-        if pid:
-            made.append(pid)
-        return pid
-    monkeypatch.setattr(derived, "FORK_MIN", minimum)
-    monkeypatch.setattr(os, "fork", fork)
-    monkeypatch.setattr(derived, "_threads", lambda: 1)
-    monkeypatch.setattr(derived, "_idle_cores", lambda: 1)
-    return made
+    machine (no other thread, an idle core): tests/test_derived_writer.py's ``forks``."""
+    return forks(monkeypatch, minimum)
 
 
 def cli(db: Path, home: Path, *args: str, cache: bool = True) -> bytes:
