@@ -218,6 +218,28 @@ def test_harvest_losses_advice_us_allowed_uk_refused() -> None:
     assert uk.advice[0].split("; ")[1].startswith("refused")
 
 
+def test_advice_quantities_are_plain_decimals_never_exponents() -> None:
+    # The demo's preview said "defer-short-term 30: 6.32E-10 BTC of this sale turn long-term" (str of a Decimal):
+    # the advice writes quantities as the rest of the output does (decimal_str: 0.000000000632). 0.000000000632 BTC
+    # bought 10 Jan 2024 turns long-term on 11 Jan 2025 (held more than one year, IRC §1222), within 30 days of
+    # 1 Jan 2025; the plan sells all of it at 100,000. Harvest: 0.00000000075 BTC bought at 60,000, now 45,000:
+    # down 25% (> 20%).
+    events = history([("2024-01-10", "0.000000000632", "40000")])
+    table = rates(["2024-01-10", "2025-01-01"], ["40000", "100000"])
+    p = preview(events, table, sell_plan("0.000000000632", "100000"), BASKET,
+                TaxSettings("us", defer_short_term=30), at("2025-01-01"))
+    assert p.error is None
+    assert p.advice == ["defer-short-term 30: 0.000000000632 BTC of this sale turn long-term within 30 days; "
+                        "sell other members or less to wait"]
+    events = history([("2024-09-01", "0.00000000075", "60000")])
+    plan = Plan(basket="t", quote="USDT", total_value=D(45000),
+                rows=(AssetRow("BTC", D(1), D(45000), D(45000), D(100), D(50), D(50), D(22500)),),
+                orders=(), dust=(), max_drift=D(50))
+    us = preview(events, rates(["2024-09-01"], ["60000"]), plan, BASKET, TaxSettings("us", harvest_losses=D(20)),
+                 at("2025-02-01"))
+    assert len(us.advice) == 1 and us.advice[0].startswith("harvest-losses 20%: 0.00000000075 BTC in 1 lot(s) ")
+
+
 def test_a_basis_supplied_after_the_preview_moment_still_applies() -> None:
     # The user deposits 1,000,000 USDT on 2 Jan 2023 WITHOUT a basis, then (recorded in 2026, long after)
     # supplies it with `ledger basis` (cost 1,000,000 USD). A preview at 1 Feb 2025 must use that basis:

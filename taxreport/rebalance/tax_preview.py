@@ -29,6 +29,7 @@ from taxreport.errors import TaxreportError
 from taxreport.jurisdictions.base import DisposalResult, Note, YearSummary, get
 from taxreport.model.assets import STABLECOINS
 from taxreport.model.events import Event, Side, Trade, as_of
+from taxreport.model.money import decimal_str
 from taxreport.prices.rates import RateTable
 from taxreport.rebalance.tax_policy import (
     AllowanceCheck, HeldLot, TaxSettings, allowance_check, band_of, deferrable_quantity, tax_budget_factor,
@@ -301,7 +302,8 @@ def preview_in(ctx: PreviewContext, plan: Plan) -> TaxPreview:
             units = deferrable_quantity(held, today, settings.defer_short_term)
             leg = PreviewLeg(leg.asset, leg.quantity, leg.proceeds, leg.cost, leg.gain, leg.lots, units)
             if units:
-                out.advice.append(f"defer-short-term {settings.defer_short_term}: {units} {o.asset} of this sale turn "
+                out.advice.append(f"defer-short-term {settings.defer_short_term}: {decimal_str(units)} {o.asset} of this "
+                                  "sale turn "
                                   f"{'tax-free' if j.code == 'de' else 'long-term'} within "
                                   f"{settings.defer_short_term} days; sell other members or less to wait")
         out.legs.append(leg)
@@ -366,7 +368,8 @@ def harvest_advice(before: YearSummary, plan: Plan, basket: Basket, settings: Ta
         decision = harvest_losses(settings.jurisdiction, held, row.price * usd_to, settings.harvest_losses)
         if decision.lots:
             units = sum((lot.quantity for lot in decision.lots), ZERO)
-            out.append(f"harvest-losses {settings.harvest_losses}%: {units} {row.asset} in {len(decision.lots)} lot(s) "
+            out.append(f"harvest-losses {settings.harvest_losses}%: {decimal_str(units)} {row.asset} in "
+                       f"{len(decision.lots)} lot(s) "
                        f"would realise a loss of {decision.loss:.2f} {before.currency}; {decision.reason}")
     return out
 
