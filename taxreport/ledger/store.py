@@ -106,6 +106,16 @@ def _sqlite_read_only_connect(path: Path) -> sqlite3.Connection:
                           ) from None
 
 
+#: The page size of a ledger file this taxreport creates: 16 KiB, not SQLite's default 4 KiB. "The page_size pragma
+#: will only cause an immediate change in the page size if it is issued while the database is still empty, prior to
+#: the first CREATE TABLE statement" (https://www.sqlite.org/pragma.html#pragma_page_size), and it must come before
+#: the switch to WAL ("it is not possible to change the page size after entering WAL mode", same page): so it is set
+#: on every connection, first, and a file that already holds anything keeps its own page size (every SQLite reader
+#: reads any page size: it is in the file's header). Fewer, fuller pages for the ledger's ~775-byte rows: SQLite's
+#: insert CPU 7-11% lower for a 1M-trade import (issue 14, round 7).
+PAGE_SIZE = 16384
+
+
 def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:
     """A SQLAlchemy engine for the ledger. SQLite: WAL mode and ``BEGIN IMMEDIATE`` for writers; read-only:
     the file opened ``mode=ro`` (never written, no journal switched), plain ``BEGIN`` snapshots.
@@ -122,6 +132,7 @@ def create_ledger_engine(url: str, *, readonly: bool = False) -> Engine:
             def _on_connect(dbapi_conn, _record):  # noqa: ANN001
                 dbapi_conn.execute("PRAGMA foreign_keys=ON")
                 if path is not None:
+                    dbapi_conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file only (see PAGE_SIZE)
                     dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
         @event.listens_for(engine, "begin")
