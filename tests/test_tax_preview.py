@@ -45,6 +45,13 @@ def sell_plan(quantity: str, price: str) -> Plan:
                 orders=(PlannedOrder("BTC", "BTC/USDT", "sell", q, p, q * p),), dust=(), max_drift=D(10))
 
 
+def holding_plan() -> Plan:
+    """A plan with no order: 1 BTC held at 45,000 (the harvest-losses advice reads the lots it holds)."""
+    return Plan(basket="t", quote="USDT", total_value=D(45000),
+                rows=(AssetRow("BTC", D(1), D(45000), D(45000), D(100), D(50), D(50), D(22500)),),
+                orders=(), dust=(), max_drift=D(50))
+
+
 def test_us_fifo_long_then_short_and_estimated_tax() -> None:
     # Bought 1 BTC on 10 Jan 2024 at 40,000 and 1 BTC on 1 Sep 2024 at 60,000; the plan sells 1.5 BTC
     # at 100,000 on 1 Feb 2025. FIFO (IRS virtual-currency FAQ Q41: units not identified are sold first
@@ -205,9 +212,7 @@ def test_harvest_losses_advice_us_allowed_uk_refused() -> None:
     # US: allowed (IRC §1091 covers stock or securities). UK at 1 USD = 0.8 GBP: loss 12,000 GBP,
     # refused, naming the 30-day rule (TCGA92 s106A(5)).
     events = history([("2024-09-01", "1", "60000")])
-    plan = Plan(basket="t", quote="USDT", total_value=D(45000),
-                rows=(AssetRow("BTC", D(1), D(45000), D(45000), D(100), D(50), D(50), D(22500)),),
-                orders=(), dust=(), max_drift=D(50))
+    plan = holding_plan()
     us = preview(events, rates(["2024-09-01"], ["60000"]), plan, BASKET, TaxSettings("us", harvest_losses=D(20)),
                  at("2025-02-01"))
     assert us.advice == ["harvest-losses 20%: 1 BTC in 1 lot(s) would realise a loss of 15000.00 USD; "
@@ -232,9 +237,7 @@ def test_advice_quantities_are_plain_decimals_never_exponents() -> None:
     assert p.advice == ["defer-short-term 30: 0.000000000632 BTC of this sale turn long-term within 30 days; "
                         "sell other members or less to wait"]
     events = history([("2024-09-01", "0.00000000075", "60000")])
-    plan = Plan(basket="t", quote="USDT", total_value=D(45000),
-                rows=(AssetRow("BTC", D(1), D(45000), D(45000), D(100), D(50), D(50), D(22500)),),
-                orders=(), dust=(), max_drift=D(50))
+    plan = holding_plan()
     us = preview(events, rates(["2024-09-01"], ["60000"]), plan, BASKET, TaxSettings("us", harvest_losses=D(20)),
                  at("2025-02-01"))
     assert len(us.advice) == 1 and us.advice[0].startswith("harvest-losses 20%: 0.00000000075 BTC in 1 lot(s) ")
