@@ -176,7 +176,7 @@ def test_a_large_file_without_quotes_is_read_by_the_child_from_its_second_line(t
     _file(rng, path, None, 200, 0.0, quotes=False)
     data = path.read_bytes()
     plan = fast_csv._plan(path, None)
-    assert plan is not None and plan.split_at == plan.body_at == data.index(b"\n") + 1 and plan.split_line == 2
+    assert plan is not None and plan.split_at == plan.body_at == data.index(b"\n") + 1 and plan.block_lines[0] == 2
     # blocks of about BLOCK_BYTES from the second line to the file's end, each cut at a line end, numbered
     # (the child reads them from the first on; this process takes the last ones the child has not begun, if it asks)
     assert plan.blocks[0] == plan.body_at and plan.blocks[-1] == len(data) and len(plan.blocks) == 2

@@ -154,9 +154,9 @@ Row = tuple[int, str, str, str, str, str, str]  # line, key, payload, content ha
 
 
 class _Plan:
-    def __init__(self, header: list[str], body_at: int, split_at: int, split_line: int,
+    def __init__(self, header: list[str], body_at: int, split_at: int,
                  blocks: list[int] | None = None, block_lines: list[int] | None = None, plain: bool = False) -> None:
-        self.header, self.body_at, self.split_at, self.split_line = header, body_at, split_at, split_line
+        self.header, self.body_at, self.split_at = header, body_at, split_at  # split_at 0: one process reads it
         # a split file's blocks: block i is bytes blocks[i]..blocks[i + 1], its first line numbered block_lines[i]
         self.blocks, self.block_lines = blocks or [], block_lines or []
         self.plain = plain  # no quote, CR or NUL in the file: each line is one record, its cells split at commas
@@ -202,13 +202,13 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
         return None
     body_at = len(first)
     if split is False or (split is None and size < SPLIT_MIN_BYTES):
-        return _Plan(header, body_at, 0, 0)
+        return _Plan(header, body_at, 0)
     with Path(path).open("rb") as fh:
         data = fh.read()
     if b'"' in data:  # a quoted cell may hold a line end: a line end is then not always a record end
-        return _Plan(header, body_at, 0, 0)
+        return _Plan(header, body_at, 0)
     if body_at >= size:
-        return _Plan(header, body_at, 0, 0)
+        return _Plan(header, body_at, 0)
     plain = b"\r" not in data and b"\0" not in data
     # blocks from the file's second line on, each ending at a line end (the last at the file's end)
     blocks, block_lines = [body_at], [2]
@@ -219,7 +219,7 @@ def _plan(path: str | Path, split: bool | None) -> _Plan | None:
         block_lines.append(block_lines[-1] + data.count(b"\n", at, end))
         blocks.append(end)
         at = end
-    return _Plan(header, body_at, body_at, 2, blocks, block_lines, plain)
+    return _Plan(header, body_at, body_at, blocks, block_lines, plain)
 
 
 def _stream(path: str | Path, name: str, account: str | None, plan: _Plan | None, child: _Child | None
@@ -503,44 +503,10 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
         return plain
 
     def amount(seen: dict[str, tuple[str, bool]], cell: str) -> tuple[str, bool] | None:
-        """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None."""
-        if len(cell) > MAX_DIGITS or "," in cell:
-            return None
-        whole, dot, fraction = cell.partition(".")
-        if cell.isascii() and whole.isdigit() and (fraction.isdigit() or not fraction):
-            # the plain shape (ASCII digits, at most one point, a digit before it: what Decimal reads as written):
-            # its canonical text is itself without the fraction's trailing zeros (and a bare point), as
-            # decimal_str writes it; positive unless every digit is 0; within bounds as below
-            if whole[0] != "0":
-                if len(whole) <= MAX_ADJUSTED:  # adjusted() = len(whole) - 1 < MAX_ADJUSTED
-                    found = (cell.rstrip("0").rstrip(".") if dot else cell, True)
-                    if len(seen) < 100_000:
-                        seen[cell] = found
-                    return found
-            elif whole == "0" and fraction.strip("0"):
-                if len(fraction) - len(fraction.lstrip("0")) < -MIN_ADJUSTED:  # adjusted() = -(leading zeros + 1)
-                    found = (cell.rstrip("0"), True)
-                    if len(seen) < 100_000:
-                        seen[cell] = found
-                    return found
-        try:
-            value = Decimal(cell)
-        except InvalidOperation:
-            return None
-        if not value.is_finite():
-            return None
-        if value.is_zero():
-            found = ("0", False)
-        elif MIN_ADJUSTED <= value.adjusted() < MAX_ADJUSTED:
-            shown = str(value)
-            if "E" in shown:
-                shown = decimal_str(value)
-            elif "." in shown:
-                shown = shown.rstrip("0").rstrip(".")
-            found = (shown, value > 0)
-        else:
-            return None
-        if len(seen) < 100_000:
+        """(canonical text, > 0) of an amount ``parse_amount`` accepts on its quick path, else None; remembered in
+        ``seen`` (its column's cache) when it is."""
+        found = _amount(cell)
+        if found is not None and len(seen) < 100_000:
             seen[cell] = found
         return found
 
@@ -574,20 +540,47 @@ def _encoder(name: str, header: list[str], account: str | None) -> Callable[[int
             fee_text = "0"
         acc, payload_head, middle, tail, accounts_text, assets_text = fixed  # type: ignore[misc]
         time = head + ".000000Z"
-        if trade_id:
-            external = f"{acc}/{trade_id}"
-            payload = (f'{payload_head}{text(external)},"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
-                       f'{quantity[0]}{tail}{time}"}}')
-            key = "trade:csv:" + external
-            content_hash = sha256(payload.encode()).hexdigest()
-        else:
-            payload = (f'{payload_head}null,"fee":"{fee_text}"{middle}{price[0]}","quantity":"'
-                       f'{quantity[0]}{tail}{time}"}}')
-            content_hash = sha256(payload.encode()).hexdigest()
-            key = "trade:csv:sha256:" + content_hash[:32]
+        external = f"{acc}/{trade_id}" if trade_id else None
+        payload = (f'{payload_head}{text(external) if external else "null"},"fee":"{fee_text}"{middle}{price[0]}",'
+                   f'"quantity":"{quantity[0]}{tail}{time}"}}')
+        content_hash = sha256(payload.encode()).hexdigest()
+        key = "trade:csv:" + external if external else "trade:csv:sha256:" + content_hash[:32]
         return line, key, payload, content_hash, time, accounts_text, assets_text
 
     return encode
+
+
+def _amount(cell: str) -> tuple[str, bool] | None:
+    """(canonical text, > 0) of an amount cell ``parse_amount`` accepts on its quick path, else None."""
+    if len(cell) > MAX_DIGITS or "," in cell:
+        return None
+    whole, dot, fraction = cell.partition(".")
+    if cell.isascii() and whole.isdigit() and (fraction.isdigit() or not fraction):
+        # the plain shape (ASCII digits, at most one point, a digit before it: what Decimal reads as written):
+        # its canonical text is itself without the fraction's trailing zeros (and a bare point), as
+        # decimal_str writes it; positive unless every digit is 0; within bounds as below
+        if whole[0] != "0":
+            if len(whole) <= MAX_ADJUSTED:  # adjusted() = len(whole) - 1 < MAX_ADJUSTED
+                return cell.rstrip("0").rstrip(".") if dot else cell, True
+        elif whole == "0" and fraction.strip("0"):
+            if len(fraction) - len(fraction.lstrip("0")) < -MIN_ADJUSTED:  # adjusted() = -(leading zeros + 1)
+                return cell.rstrip("0"), True
+    try:
+        value = Decimal(cell)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    if value.is_zero():
+        return "0", False
+    if not MIN_ADJUSTED <= value.adjusted() < MAX_ADJUSTED:
+        return None
+    shown = str(value)
+    if "E" in shown:
+        shown = decimal_str(value)
+    elif "." in shown:
+        shown = shown.rstrip("0").rstrip(".")
+    return shown, value > 0
 
 
 #: A row's fixed parts (:func:`_encoder`'s ``shape``).
