@@ -424,3 +424,19 @@ def test_chain_hashes_are_row_hash_linked_row_by_row():
                                "recorded_at": "2026-11-28T00:00:00.000000Z"})
         want.append(prev)
     assert got == want
+
+
+@pytest.mark.parametrize("capitals", [1, 0])
+def test_decimal_str_is_the_same_in_any_context(capitals):
+    """The canonical text is hashed into the chain: it must not follow the caller's decimal context. Under
+    ``capitals=0`` ``str(Decimal("7.6E-7"))`` is ``7.6e-7``; decimal_str wrote that before this test (a row
+    written in such a context would not have hashed as the same row written in the default one)."""
+    import decimal
+
+    values = [Decimal(a) for a in ("7.6E-7", "1E-8", "-5E+20", "1.2300E+5", "0E-8", "35460.00", "123.4500E3")]
+    expected = ["0.00000076", "0.00000001", "-500000000000000000000", "123000", "0", "35460", "123450"]
+    with decimal.localcontext() as ctx:
+        ctx.capitals = capitals
+        ctx.prec = 3  # (neither the precision nor the rounding of the caller's context matters either)
+        ctx.rounding = decimal.ROUND_FLOOR
+        assert [decimal_str(v) for v in values] == expected

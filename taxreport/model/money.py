@@ -175,7 +175,8 @@ def quantize_money(value: Decimal, unit: Decimal = CENT) -> Decimal:
 def decimal_str(value: Decimal) -> str:
     """Canonical text of a Decimal: no exponent, no trailing zeros (``0E-8`` -> ``0``).
 
-    Used for storage and hashing, so equal numbers always have equal text.
+    Used for storage and hashing, so equal numbers always have equal text, whatever the decimal context of the
+    caller (its ``capitals``, precision or rounding change nothing here).
     """
     if not value:  # zero of any exponent and sign (faster than ``value == 0``, same answer, NaN included)
         return "0"
@@ -183,7 +184,7 @@ def decimal_str(value: Decimal) -> str:
     # str() writes a Decimal without an exponent exactly as normalize()+"f" would, but for trailing zeros
     # after the point (the common case, read back from a file: "35460.00"); any other text takes the
     # general path below (tests/test_import_fast.py checks the two agree)
-    if "E" not in text and len(text) < 900:
+    if "E" not in text and "e" not in text and len(text) < 900:  # (a context with capitals=0 writes "7.6e-7")
         return text.rstrip("0").rstrip(".") if "." in text else text
     # normalize() under a context wide enough for any stored value: never rounds (a price from
     # unit_price() has up to 60 digits and must be stored as it is)
