@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from mains_sentences import as_main  # noqa: E402
 from test_gains_years_differential import _rates, _years, ledger, with_records  # noqa: E402
 
 from taxreport.cli.common import json_text  # noqa: E402
@@ -69,7 +70,7 @@ def _bed_and_breakfast(events: list, seed: int) -> list:
 def _doc(result: object) -> str:
     if isinstance(result, BaseException):
         return f"ERROR {type(result).__name__}: {result}"
-    return json_text(summary_json(result))  # type: ignore[arg-type]
+    return as_main(json_text(summary_json(result)))  # type: ignore[arg-type]  # main's sentences (mains_sentences)
 
 
 CASES: list[tuple] = []

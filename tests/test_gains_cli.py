@@ -75,7 +75,9 @@ def test_prices_import_and_specific_lots_file(db, tmp_path):
     d = [x for x in data["disposals"] if x["ref"].endswith("K-1008#0")][0]
     # cost 3453.45 + 0.1/0.4 x (22022 - 4404.40 = 17617.60) = 3453.45 + 4404.40 = 7857.85
     assert d["cost"] == "7857.85" and [m["rule"] for m in d["lots"]] == ["specific", "specific"]
-    assert any("had no named lots and were matched FIFO" in n for n in data["notes"])
+    # the 2024 sales the file does not name (it names K-1008): K-1004 (BTC) and K-1007 (SOL)
+    assert ("specific identification: 2 disposal(s) had no named lots and were matched FIFO: BTC 1, SOL 1"
+            in data["notes"])
 
 
 def test_prices_help_has_examples(db):

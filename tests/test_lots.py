@@ -93,7 +93,7 @@ def test_specific_identification_named_lots_then_fifo_for_the_rest():
         ("buy-2024-03-01-A#1", D("0.5"), D("151.5"), "specific"), ("buy-2024-01-01-A#1", D(1), D(101), "specific")]
     # s2 is not named: FIFO -> earliest remaining is February: 0.5 x 202 = 101
     assert [(m.lot_ref, m.cost, m.rule) for m in s2.lots] == [("buy-2024-02-01-A#1", D(101), "fifo")]
-    assert any("1 disposal(s) had no named lots" in n for n in r.notes)
+    assert "specific identification: 1 disposal(s) had no named lots and were matched FIFO: BTC 1" in r.notes
 
 
 def test_specific_identification_errors_are_named():

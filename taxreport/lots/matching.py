@@ -95,6 +95,16 @@ class Cut:
     unused_selections: list[str]  # selections naming no disposal before the moment (sorted)
 
 
+def fallback_note(fallback: Mapping[str, int]) -> str:
+    """The note on the disposals that method ``specific`` matched FIFO because no lots were named for them (IRS FAQ
+    Q41), counted per asset (most first, then by name): a basket bot names the lots of its crypto sells, but each buy
+    it pays in USDT is a USDT disposal nobody names lots for, and one total would hide which assets were not
+    identified."""
+    per_asset = ", ".join(f"{asset} {n}" for asset, n in sorted(fallback.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"specific identification: {sum(fallback.values())} disposal(s) had no named lots and were matched FIFO: "
+            f"{per_asset}")
+
+
 def in_time_order(times: Sequence[datetime]) -> bool:
     """Whether each of ``times`` is at or before the next (one pass at C speed; the matching and the every-year pass
     of :mod:`taxreport.gains` take a ledger's usual time order from it)."""
@@ -136,7 +146,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     track = universal_until is not None
     problems: list[str] = []
     zero_cost_used: dict[str, Decimal] = {}
-    fallback = 0
+    fallback: dict[str, int] = {}  # asset -> disposals with no named lots (method specific), matched FIFO
     out: list[MatchedDisposal] = []
     seq = state.seq if state is not None else 0
     cuts: list[Cut] = []
@@ -170,7 +180,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
             notes.append(f"zero cost basis assumed, as asked, for {decimal_str(qty)} {asset} sold or moved "
                          "without known lots")
         if fallback:
-            notes.append(f"specific identification: {fallback} disposal(s) had no named lots and were matched FIFO")
+            notes.append(fallback_note(fallback))
         open_lots = []
         for (key, asset), p in sorted(pools.items()):
             for lot in p.open_lots():
@@ -232,8 +242,8 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                     problems.append(f"disposal {dref} ({decimal_str(m.quantity)} {m.asset}): the named lots "
                                     f"cover only {decimal_str(m.quantity - need)}")
             else:
-                if method == "specific":
-                    fallback += 1
+                if specific:
+                    fallback[m.asset] = fallback.get(m.asset, 0) + 1
                     rule = "fifo"
                 parts = taker(p, m.quantity)
                 if len(parts) == 1:
