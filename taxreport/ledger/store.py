@@ -372,15 +372,15 @@ class Ledger:
                 try:
                     with conn.begin_nested():
                         if rows:
-                            conn.exec_driver_sql(sql, rows)
-                except IntegrityError:
+                            insert.execute(sql, rows)
+                except (IntegrityError, _KeyStored):
                     if lookup:
                         raise
                     stored = self._existing(conn, chunk.keys)
                     pending, dups = _dedupe(chunk, stored)
                     sql, rows = insert.rows(chunk, pending, seq, prev)
                     if rows:
-                        conn.exec_driver_sql(sql, rows)
+                        insert.execute(sql, rows)
                 if rows:
                     result.first = result.first or seq + 1
                     result.added_count += len(rows)
@@ -856,6 +856,10 @@ def _write_cache(conn: Connection) -> Iterator[None]:
 SYNCHRONOUS_EXTRA = 3
 
 
+class _KeyStored(LedgerError):
+    """An INSERT on PostgreSQL skipped events whose natural key is already stored (:class:`_Insert`)."""
+
+
 class _NotEmpty(Exception):
     """A write begun in a rollback journal for an empty ledger found rows once it held the write lock."""
 
@@ -991,13 +995,30 @@ class _Insert:
     recording) and what every row of a chunk shares (one kind, no order_ref: an import's trades) is written into
     the statement as a literal instead of being bound again for each row: the same values stored (TEXT or NULL,
     byte for byte), ~20% less of SQLite's insert work (fewer bindings, each a copy). A text holding a NUL (which a
-    literal cannot) and PostgreSQL get every column bound, as before."""
+    literal cannot) and PostgreSQL get every column bound, as before.
+
+    On PostgreSQL the statement skips a row whose natural key is already stored (``ON CONFLICT (natural_key) DO
+    NOTHING``) and :meth:`execute` raises :class:`_KeyStored` when any was skipped (the chunk's savepoint is then
+    rolled back and the chunk written again without its stored events, as after SQLite's IntegrityError): the
+    same rows in the end. The duplicate is not left to fail the insert there: psycopg sends ``executemany`` in
+    pipeline mode, and an error inside the pipeline makes psycopg log "error ignored terminating
+    <psycopg.Pipeline …>: pipeline aborted" on stderr (``Pipeline.__exit__`` in psycopg/_pipeline.py) at every
+    re-import."""
 
     def __init__(self, conn: Connection, actor: str, reason: str, recorded_at: str) -> None:
+        self.conn = conn
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.actor, self.reason, self.recorded_at = actor, reason, recorded_at
         self.literal = conn.dialect.name == "sqlite" and not any("\0" in t for t in (actor, reason, recorded_at))
+        self.skip_stored = conn.dialect.name == "postgresql"
         self.statements: dict[tuple[str, ...], str] = {}
+
+    def execute(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` with ``sql`` (:meth:`rows`); on PostgreSQL, :class:`_KeyStored` if a row was skipped."""
+        written = self.conn.exec_driver_sql(sql, rows).rowcount
+        if self.skip_stored and written != len(rows):
+            raise _KeyStored(f"{len(rows) - written} of {len(rows)} event(s) to write are already in the ledger; "
+                             "nothing was written")
 
     def rows(self, chunk: Encoded, pending: list[int] | None, seq: int, prev: str) -> tuple[str, list[tuple[Any, ...]]]:
         """The statement and its rows for the events of ``chunk`` at ``pending`` (:func:`_chain`)."""
@@ -1012,7 +1033,10 @@ class _Insert:
         sql = self.statements.get(key)
         if sql is None:
             values = ", ".join(_sql_literal(shared[c]) if c in shared else self.mark for c in _INSERT_COLUMNS)
-            sql = self.statements[key] = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({values})"
+            sql = f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES ({values})"
+            if self.skip_stored:
+                sql += " ON CONFLICT (natural_key) DO NOTHING"
+            self.statements[key] = sql
         return sql, rows
 
 
