@@ -5,6 +5,7 @@ set a missing server fails the test instead of skipping it)."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,22 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     monkeypatch.delenv("TAXREPORT_RECORDED_AT", raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_behind():
+    """A test (its fixtures torn down) leaves no thread running: a thread left behind stops every later fork of the
+    test process (taxreport/ledger/derived.py ``_threads``: the derived cache's writer is forked only when this
+    process has one thread), as it would in a user's process. A thread still finishing its last step gets 2 s."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before]
+    for t in left:
+        t.join(2.0)
+    alive = [t.name for t in left if t.is_alive()]
+    if alive:
+        pytest.fail(f"the test left {len(alive)} thread(s) running: {', '.join(alive)} (stop and join them when "
+                    "the work ends)", pytrace=False)
 
 
 @pytest.fixture

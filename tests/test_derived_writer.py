@@ -40,8 +40,7 @@ def forks(monkeypatch, minimum: int = 0) -> list[int]:
         return pid
     monkeypatch.setattr(derived, "FORK_MIN", minimum)
     monkeypatch.setattr(os, "fork", fork)
-    # a thread an earlier test of the suite left running would stop every fork (and the work below takes no lock)
-    monkeypatch.setattr(derived, "_threads", lambda: 1)
+    # (no earlier test leaves a thread running: tests/conftest.py fails one that does, so the fork is not stopped)
     monkeypatch.setattr(derived, "_idle_cores", lambda: 1)
     return made
 
@@ -223,12 +222,8 @@ def test_a_terminal_progress_bar_is_stopped_for_the_fork_and_shown_again(tmp_pat
     from taxreport.cli.progress import RichReporter
 
     made = forks(monkeypatch, 0)
-    before = set(threading.enumerate())  # threads earlier tests of the suite may have left running
     seen: list[int] = []
-
-    def ours() -> int:  # this process's threads, the ones of earlier tests apart
-        return 1 + sum(1 for t in threading.enumerate() if t not in before and t.is_alive())
-    monkeypatch.setattr(derived, "_threads", ours)
+    ours = threading.active_count  # derived._threads: no earlier test left a thread running (tests/conftest.py)
     real_fork = os.fork
 
     def fork() -> int:

@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from taxreport.errors import InputError
 
@@ -60,7 +61,13 @@ class Notifier:
 
         self.basket, self.log = basket, log
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.apprise = apprise.Apprise()
+        # Sent in the caller's thread, one URL after another (async_mode off, no apprise-wide deadline): apprise 2
+        # otherwise sends through a process-wide thread pool whose worker outlives the call, and a bot process
+        # with another thread never again forks the derived cache's writer (taxreport.ledger.derived._threads).
+        # Each request is still bounded by the service's own socket timeouts (apprise URLBase: 4 s to connect,
+        # 4 s to read, by default); apprise 1.x has no service_timeout and sends in the caller's thread anyway.
+        limits: dict[str, Any] = {"service_timeout": 0} if hasattr(apprise.AppriseAsset, "_service_timeout") else {}
+        self.apprise = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, **limits))
         self.services: list[str] = []
         for url in urls:
             if not self.apprise.add(url):

@@ -23,7 +23,9 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import sys
+import threading
 from datetime import UTC, datetime
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,12 +47,49 @@ class _Drop(Exception):
 
 
 class VenueServer(ThreadingHTTPServer):
+    """One thread per connection (a client keeps its connection open between requests: HTTP/1.1 keep-alive, as
+    ccxt's requests session does). :meth:`server_close` ends them all: each open connection is shut for reading
+    (its thread, waiting for the next request, sees the end; one answering a request finishes its answer) and
+    every thread is joined, so after it no request reaches the books (``run_venue`` then syncs and saves them)
+    and no thread is left behind. (socketserver's own ``server_close`` joins no daemon thread.)"""
+
     daemon_threads = True
     allow_reuse_address = True
+    CLOSE_WAIT = 10.0  # seconds server_close waits for a connection's thread (one answering a request)
 
     def __init__(self, venue: OkxVenue, port: int, faults: FaultSpec, seed: int, *, quiet: bool = True) -> None:
         self.venue, self.faults, self.dice, self.quiet = venue, faults, Dice(faults, seed), quiet
+        self._connections: dict[threading.Thread, socket.socket] = {}
+        self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """ThreadingMixIn's thread for the connection, remembered until it ends."""
+        thread = threading.Thread(target=self._serve_connection, args=(request, client_address),
+                                  name=f"venue-connection-{client_address[1]}", daemon=True)
+        with self._connections_lock:
+            self._connections[thread] = request
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(threading.current_thread(), None)
+
+    def server_close(self) -> None:
+        """Stop listening, end every open connection and wait for its thread (class docstring)."""
+        super().server_close()
+        with self._connections_lock:
+            still_open = list(self._connections.items())
+        for _thread, conn in still_open:
+            try:
+                conn.shutdown(socket.SHUT_RD)
+            except OSError:  # closed meanwhile
+                pass
+        for thread, _conn in still_open:
+            thread.join(self.CLOSE_WAIT)
 
     @property
     def url(self) -> str:
