@@ -51,7 +51,8 @@ def test_note_counts_the_unnamed_disposals_per_asset_most_first() -> None:
 def test_bot_sale_with_recorded_lots_and_usdt_paid_buys_from_the_cli(ledger) -> None:  # noqa: ANN001
     # The bot's journey: USDT deposited, two BTC buys paid in USDT (2024), the bot's BTC sale (2025) with its lots
     # identified and recorded at the sale. `gains -y 2025` matches over every earlier year: the two USDT legs of
-    # the buys are the only disposals with no named lots, and the note says they are USDT, not the bot's sale.
+    # the buys are the bot's only disposals with no named lots, and the note says they are USDT, not its sale;
+    # with --account, the note counts the disposals of the accounts reported only.
     events = [
         Deposit(time=at("2024-01-02"), source="t", external_id="dep", account="okx:main", asset="USDT",
                 quantity=D(200000), cost=D(200000), cost_currency="USDT"),
@@ -67,10 +68,27 @@ def test_bot_sale_with_recorded_lots_and_usdt_paid_buys_from_the_cli(ledger) -> 
     records = identification_records(chosen, [sale], jurisdiction="us", source="bot", basket="core")
     ledger.append([*events, sale, *records], actor="rebalancer:core", reason="bot sale and its lot identification")
     write_rates(ledger, [RateRow(*row) for row in rates])
-    result = CliRunner().invoke(root, ["--db", ledger.url, "gains", "--jurisdiction", "us", "--year", "2025",
-                                       "--peg", "USDT=USD", "--method", "specific", "--format", "json"],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    notes = json.loads(result.output)["notes"]
-    assert [n for n in notes if n.startswith("specific identification")] == [
+    # another account of the same person: a BTC bought with USDT (1 USDT disposal) and sold by hand, no lot named
+    # (1 BTC disposal)
+    ledger.append([
+        Deposit(time=at("2024-01-02"), source="t", external_id="dep2", account="kraken:main", asset="USDT",
+                quantity=D(50000), cost=D(50000), cost_currency="USDT"),
+        Trade(time=at("2024-01-10"), source="t", external_id="k1", account="kraken:main", side="buy", base="BTC",
+              quote="USDT", quantity=D(1), price=D(40000)),
+        Trade(time=at("2025-02-01"), source="t", external_id="k2", account="kraken:main", side="sell", base="BTC",
+              quote="USDT", quantity=D(1), price=D(50000))], actor="importer:t", reason="the other account")
+
+    def note(*extra: str) -> list[str]:
+        result = CliRunner().invoke(root, ["--db", ledger.url, "gains", "--jurisdiction", "us", "--year", "2025",
+                                           "--peg", "USDT=USD", "--method", "specific", "--format", "json", *extra],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return [n for n in json.loads(result.output)["notes"] if n.startswith("specific identification")]
+
+    # every account: okx:main's 2 USDT legs, kraken:main's USDT leg and its unnamed BTC sale
+    assert note() == ["specific identification: 4 disposal(s) had no named lots and were matched FIFO: USDT 3, BTC 1"]
+    # the bot's account alone (--account): its own unnamed disposals only, the USDT legs of its buys
+    assert note("--account", "okx:main") == [
         "specific identification: 2 disposal(s) had no named lots and were matched FIFO: USDT 2"]
+    assert note("--account", "kraken:main") == [
+        "specific identification: 2 disposal(s) had no named lots and were matched FIFO: BTC 1, USDT 1"]  # a tie: by name

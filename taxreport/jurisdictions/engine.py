@@ -153,7 +153,8 @@ class LotRules(Rules):
         o = ctx.options
         matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
                              zero_cost_assets=ctx.zero_cost_assets, selections=o.get("selections"),
-                             move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"))
+                             move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"),
+                             noted_accounts=ctx.accounts)
         results: list[DisposalResult] = []
         for md in matched.disposals:
             if md.disposal.time >= ctx.start:
@@ -174,7 +175,8 @@ class LotRules(Rules):
         try:
             cuts = match_lots_at(movements, ends=[c.end for c in ctxs], method=last.method, scope=last.scope,
                                  zero_cost_assets=last.zero_cost_assets, selections=chosen,
-                                 move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"))
+                                 move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"),
+                                 noted_accounts=last.accounts)
         except TaxreportError:
             yield from [None] * len(ctxs)
             return

@@ -66,15 +66,16 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
                zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
                until: datetime | None = None, move_order: str = "fifo",
                universal_until: datetime | None = None, sort: bool = True,
-               state: MatchState | None = None) -> MatchResult:
+               state: MatchState | None = None, noted_accounts: frozenset[str] | None = None) -> MatchResult:
     """Match every disposal among ``movements`` (all years) with time ``< until`` (if given).
 
     ``state`` (optional, :class:`MatchState`): start from the pools left by an earlier call over the movements
     before these (none of these earlier than those) instead of empty pools, and leave the pools at the end in
-    it (resumable matching, see :class:`MatchState`)."""
+    it (resumable matching, see :class:`MatchState`). ``noted_accounts``: the accounts whose disposals the
+    specific-identification note counts (the accounts reported, ``--account``; None: every account)."""
     cut = match_lots_at(movements, ends=None if until is None else (until,), method=method, scope=scope,
                         zero_cost_assets=zero_cost_assets, selections=selections, move_order=move_order,
-                        universal_until=universal_until, sort=sort, state=state)[0]
+                        universal_until=universal_until, sort=sort, state=state, noted_accounts=noted_accounts)[0]
     problems = cut.problems + [f"specific identification names disposal {dref}, which is not in the ledger "
                                "(or not a disposal)" for dref in cut.unused_selections]
     if problems:
@@ -114,12 +115,13 @@ def in_time_order(times: Sequence[datetime]) -> bool:
 def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | None, method: str = "fifo",
                   scope: str = "account", zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
                   move_order: str = "fifo", universal_until: datetime | None = None, sort: bool = True,
-                  state: MatchState | None = None) -> list[Cut]:
+                  state: MatchState | None = None, noted_accounts: frozenset[str] | None = None) -> list[Cut]:
     """One matching pass, cut at each of ``ends`` (ascending UTC moments; None: one cut after the last
     movement): cut *i* is exactly what :func:`match_lots` with ``until=ends[i]`` computes (the same
     disposals, open lots, notes and problems), because matching only ever looks back. Several tax years
     are matched in one pass this way (:meth:`taxreport.jurisdictions.engine.Jurisdiction.compute_years`).
-    ``state``: as :func:`match_lots` (the pools and count are left as they stand after the last movement matched)."""
+    ``state``, ``noted_accounts``: as :func:`match_lots` (the pools and count are left as they stand after the last
+    movement matched)."""
     if state is not None and universal_until is not None:
         raise InputError("a resumed matching cannot switch from a universal pool (universal_until)",
                          field="universal_until")
@@ -146,7 +148,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     track = universal_until is not None
     problems: list[str] = []
     zero_cost_used: dict[str, Decimal] = {}
-    fallback: dict[str, int] = {}  # asset -> disposals with no named lots (method specific), matched FIFO
+    fallback: dict[str, int] = {}  # asset -> disposals with no named lots (method specific, in noted_accounts), FIFO
     out: list[MatchedDisposal] = []
     seq = state.seq if state is not None else 0
     cuts: list[Cut] = []
@@ -242,7 +244,7 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                     problems.append(f"disposal {dref} ({decimal_str(m.quantity)} {m.asset}): the named lots "
                                     f"cover only {decimal_str(m.quantity - need)}")
             else:
-                if specific:
+                if specific and (noted_accounts is None or m.account in noted_accounts):
                     fallback[m.asset] = fallback.get(m.asset, 0) + 1
                     rule = "fifo"
                 parts = taker(p, m.quantity)
