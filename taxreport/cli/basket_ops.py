@@ -228,8 +228,8 @@ def invest(ctx: click.Context, amount: str, basket_ref: str, paper: bool, live: 
     check_investment(resolve_basket(basket_ref)[0], cash)
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, yes=yes,
-                       confirm=f"Invest {amount} in basket")
-    add_paper_deposit(ctx, venue, paper_deposit)
+                       confirm=f"Invest {amount} in basket", paper_deposit=paper_deposit)
+    add_paper_deposit(ctx, venue)
     b = venue.basket
     with basket_lock(b.name), _paper_lock(venue):
         engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
