@@ -70,51 +70,28 @@ def print_preview(p: Any) -> None:
 
 
 def preview_lines(p: Any, width: int) -> list[Any]:
-    """The lots table of a tax preview, rendered for a terminal ``width`` columns wide, as the renderables to
-    print: a rich table whose dates and amounts are never split across lines nor cut, or, when even that
-    table is wider than the terminal, one line per lot (wrapped between words only). Every figure is shown in
-    full: a quantity exactly, money to the cent (display only; ``--format json`` has every digit).
+    """The lots table of a tax preview for a terminal ``width`` columns wide (:func:`taxreport.cli.fit.fitted`:
+    no date or amount is ever split across lines nor cut; a terminal too narrow for the table gets one line
+    of ``name=value`` words per lot). Money to the cent (display only; ``--format json`` has every digit).
 
     Columns that say nothing the title does not are left out: ``rule`` when every lot's rule is the
-    preview's method (e.g. ``specific``), ``term`` when no lot has one (UK and CA pool)."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
+    preview's method (e.g. ``specific``), ``term`` when no lot has one (UK and CA pool). ``#`` is the sell's
+    number in the orders table above (sells come first there)."""
+    from taxreport.cli.fit import Col, fitted
     from taxreport.model.money import decimal_str, money_str
 
-    title = f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}"
     lots = [(n, leg.asset, lot) for n, leg in enumerate(p.legs, start=1) for lot in leg.lots]
     if not lots:
         return []
     show_term = any(lot.term for _n, _asset, lot in lots)
     show_rule = any(lot.rule != p.method for _n, _asset, lot in lots)
+    columns = [Col("#", "right"), Col("asset"), Col("acquired"), Col("quantity", "right"), Col("cost", "right"),
+               Col("gain", "right")] + ([Col("term")] if show_term else []) + ([Col("rule")] if show_rule else [])
     rows = [[str(n), asset, lot.acquired.isoformat() if lot.acquired else "pool", decimal_str(lot.quantity),
              money_str(lot.cost), money_str(lot.gain)] + ([lot.term or "-"] if show_term else [])
             + ([lot.rule] if show_rule else []) for n, asset, lot in lots]
-    table = Table(title=title, header_style="bold")
-    # "#": the sell's number in the orders table above (sells come first there)
-    columns = [("#", "right"), ("asset", "left"), ("acquired", "left"), ("quantity", "right"), ("cost", "right"),
-               ("gain", "right")] + ([("term", "left")] if show_term else []) + ([("rule", "left")] if show_rule else [])
-    for header, justify in columns:
-        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*row)
-    plain = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
-    with plain.capture() as captured:
-        plain.print(table)
-    shown = captured.get()
-    lines = shown.splitlines()
-    if "…" not in shown and all(any(f" {cell} " in line for line in lines) for row in rows for cell in row):
-        return [table]
-    # narrower than even the no-wrap table: one line per lot, each figure one word with its name (wrapped
-    # between words only, so never split)
-    names = ["acquired", "quantity", "cost", "gain"] + (["term"] if show_term else []) + (["rule"] if show_rule else [])
-    return [Text(title, style="italic")] + [
-        Text(f"#{row[0]} {row[1]} " + " ".join(f"{name}={cell}" for name, cell in zip(names, row[2:], strict=True)))
-        for row in rows]
+    return fitted(f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}", columns, rows,
+                  width)
 
 
 def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_rate: Decimal, fx: tuple[str, ...],

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, option_group, parse_when, print_table
+from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, option_group, parse_when
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 
 ZERO = Decimal(0)
@@ -364,9 +364,11 @@ def report_run(result, venue: Venue, fmt: str, check=None,  # noqa: ANN001
         click.echo(f"rebalance {result.rebalance_id}: skipped ({result.plan.skipped})")
         return
     q = venue.basket.quote
-    print_table(f"rebalance {result.rebalance_id} ({venue.mode}): {status}",
-                [("side", "left"), ("asset", "left"), ("planned", "right"), ("filled", "right"),
-                 (f"avg price {q}", "right"), ("orders", "right"), ("status", "left")],
+    from taxreport.cli.fit import Col, print_fitted
+
+    print_fitted(f"rebalance {result.rebalance_id} ({venue.mode}): {status}",
+                 [Col("side"), Col("asset"), Col("planned", "right"), Col("filled", "right"),
+                  Col(f"avg price {q}", "right", wrap=True), Col("orders", "right"), Col("status", wrap=True)],
                 [(x.side.upper(), x.asset, decimal_str(x.planned), decimal_str(x.filled),
                   money_str(x.notional / x.filled) if x.filled else "", len(x.orders),
                   x.status + (f" ({x.note})" if x.note else "")) for x in result.legs])
