@@ -105,3 +105,23 @@ def test_a_table_drops_its_columns_in_order_then_becomes_lines_and_never_cuts_a_
     lines = render(fitted("t", COLUMNS, ROWS, 20))
     assert lines == ["t", "when=2024-01-08 00:00; id=20240108000000; amount=1234567.89; note=bought BTC and ETH",
                      "when=2024-01-15 00:00; id=20240115000000; amount=-0.00000001; note=-"]
+
+
+def test_basket_list_at_80_columns_keeps_accounts_values_and_dates_whole(cli):
+    from taxreport.rebalance.basket import baskets_dir
+
+    cli("basket", "create", "alpha", "--weights", "BTC=50,ETH=50", "--paper-account", "shared")
+    cli("basket", "create", "beta", "--weights", "ETH=50,SOL=50", "--paper-account", "shared")
+    cli("basket", "invest", "1000", "--basket", "alpha", "--paper", "--prices", "BTC=29500,ETH=2000,SOL=100",
+        "--at", "2024-01-08T00:00:00Z", "--yes")
+    text = cli("basket", "list")
+    table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table) <= 80 and "problem" not in text  # no basket has a problem
+    # before: "paper:s" / "hared", "2024-01" / "-08"
+    listed = {b["name"]: b for b in json.loads(cli("basket", "list", "--format", "json"))}
+    value = listed["alpha"]["venues"][0]["value"]
+    row = next(line for line in table if line.startswith("│ alpha "))
+    assert " paper:shared " in row and f" {money_str(D(value))} USDT " in row and " 2024-01-08 " in row
+    (baskets_dir() / "broken.toml").write_text('name = "broken"\n[weights]\nBTC = 50\nETH = 49\n')
+    text = cli("basket", "list")
+    assert "problem" in text and {"sum", "99"} <= words(text)
