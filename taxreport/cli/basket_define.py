@@ -374,9 +374,15 @@ def list_baskets(ctx: click.Context, fmt: str) -> None:
             value = "" if v["value"] is None else f"{money_str(v['value'])} {it['quote']}"
             last = "" if v["last_run"] is None else f"{v['last_run']['time']:%Y-%m-%d %H:%M} {v['last_run']['status']}"
             rows.append((it["name"], it["mode"], weights, v["account"], v["state"], value, last, ""))
-    print_table(f"{len(found)} baskets", [("name", "left"), ("mode", "left"), ("weights", "left"),
-                                          ("venue account", "left"), ("state", "left"), ("value", "right"),
-                                          ("last run (UTC)", "left"), ("problem", "left")], rows)
+    from taxreport.cli.fit import Col, print_fitted
+
+    # narrow terminals: no figure split (taxreport.cli.fit); the mode goes first; "problem" only when one has one
+    problems = any(row[-1] for row in rows)
+    print_fitted(f"{len(found)} baskets", [Col("name"), Col("mode", drop=1), Col("weights", wrap=True, unit=", "),
+                                           Col("venue account"), Col("state"), Col("value", "right"),
+                                           Col("last run (UTC)", wrap=True)]
+                 + ([Col("problem", wrap=True)] if problems else []),
+                 [row if problems else row[:-1] for row in rows])
     click.echo(f"basket files in {baskets_dir()}; values are the baskets' own holdings at the prices of their "
                "last check")
     bad = sum(1 for it in items if not it["ok"])

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
+from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.cli.fit import Col, print_fitted
 from taxreport.cli.rebalance_run import (
     _notifier,
     _paper_lock,
@@ -137,9 +138,11 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
     q = b.quote
     for x in short:
         click.echo("WARNING: " + x.message(b.name, venue.account), err=True)
-    print_table(f"basket {b.name} ({venue.mode}, account {venue.account}, {book.state}) at {now:%Y-%m-%d %H:%M} UTC",
-                [("asset", "left"), ("quantity", "right"), (f"price {q}", "right"), (f"value {q}", "right"),
-                 ("weight", "right"), ("target", "right"), ("drift pp", "right")],
+    # 80 columns: the target column (weight - drift, and `basket show`) goes first, never a figure's digits
+    print_fitted(f"basket {b.name} ({venue.mode}, account {venue.account}, {book.state}) at {now:%Y-%m-%d %H:%M} UTC",
+                 [Col("asset", wrap=True), Col("quantity", "right"), Col(f"price {q}", "right"),
+                  Col(f"value {q}", "right"), Col("weight", "right"), Col("target", "right", drop=1),
+                  Col("drift pp", "right")],
                 [(r.asset, decimal_str(r.quantity), money_str(r.price), money_str(r.value), f"{money_str(r.weight)}%",
                   f"{money_str(r.target)}%", f"{'+' if r.drift > 0 else ''}{money_str(r.drift)}") for r in rows]
                 + ([(f"{q} (cash)", decimal_str(cash), "1", money_str(cash),
@@ -228,8 +231,8 @@ def invest(ctx: click.Context, amount: str, basket_ref: str, paper: bool, live: 
     check_investment(resolve_basket(basket_ref)[0], cash)
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, yes=yes,
-                       confirm=f"Invest {amount} in basket")
-    add_paper_deposit(ctx, venue, paper_deposit)
+                       confirm=f"Invest {amount} in basket", paper_deposit=paper_deposit)
+    add_paper_deposit(ctx, venue)
     b = venue.basket
     with basket_lock(b.name), _paper_lock(venue):
         engine = make_engine(ctx, venue, fill_timeout=fill_timeout, reprices=reprices, offset_ticks=offset_ticks,
@@ -330,10 +333,14 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
             click.echo("WARNING: " + x.message(b.name, venue.account), err=True)
         selling = ", ".join(f"{decimal_str(view.balances[a])} {a}" for a in b.weights
                             if a != b.quote and view.balances.get(a))
-        click.echo(f"WARNING: this sells the basket's {selling or 'nothing'} for {b.quote}. Every sale is a "
-                   "TAXABLE DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
+        if selling:
+            click.echo(f"WARNING: this sells the basket's {selling} for {b.quote}. Every sale is a TAXABLE "
+                       "DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
+        else:  # nothing to sell: no disposal to warn about
+            click.echo(f"basket {b.name} owns no coins: stopping it sells nothing", err=True)
         if not yes:
-            click.confirm("Sell the basket's holdings and stop it?", abort=True, err=True)
+            click.confirm("Sell the basket's holdings and stop it?" if selling else f"Stop basket {b.name}?",
+                          abort=True, err=True)
             if held_state is not None:
                 venue.paper.state_path = held_state
                 venue.paper.save()
@@ -420,10 +427,13 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
         echo_json(items)
         return
     q = b.quote
-    print_table(f"{len(items)} rebalance(s) of basket {b.name} (amounts in {q}; fees in --format json)",
-                [("started (UTC)", "left"), ("id", "left"), ("venue", "left"), ("trigger", "left"),
-                 ("status", "left"), ("trades", "left"),
-                 ("orders", "right"), ("sold", "right"), ("bought", "right"), ("basket value after", "right")],
+    # 80 columns: the id (in --format json) and venue go first, then the order count and sold/bought (the trades show
+    # them); text wraps between words, a figure never
+    print_fitted(f"{len(items)} rebalance(s) of basket {b.name} (amounts in {q}; ids and fees in --format json)",
+                 [Col("started (UTC)", wrap=True), Col("id", drop=1), Col("venue", drop=2), Col("trigger", wrap=True),
+                  Col("status", wrap=True), Col("trades", wrap=True, unit=", "), Col("orders", "right", drop=3),
+                  Col("sold", "right", drop=3), Col("bought", "right", drop=3),
+                  Col("basket value after", "right", wrap=True)],
                 [(f"{r['time']:%Y-%m-%d %H:%M}", r["rebalance_id"], r["venue"], _short(r["reason"]),
                   r["status"] + (f": {_short(r['error'])}" if r.get("error") and r["status"] != "skipped" else ""),
                   _trades_text(r["trades"]),

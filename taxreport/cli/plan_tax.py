@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from taxreport.cli.common import print_table
 from taxreport.errors import InputError
 
 
@@ -46,20 +45,17 @@ def tax_preview_for(basket: Any, plan: Any, *, fee_rate: Decimal | None, fx: tup
 
 
 def print_preview(p: Any) -> None:
-    from taxreport.model.money import decimal_str, money_str
+    """The tax preview: one row per lot a sell leg would consume (:func:`preview_lines`), then the totals."""
+    from taxreport.model.money import money_str
 
     if p.error:
         click.echo(f"tax preview ({p.jurisdiction}): not available: {p.error}")
         return
-    rows = []
-    for n, leg in enumerate(p.legs, start=1):
-        for lot in leg.lots:
-            rows.append((n, leg.asset, lot.acquired.isoformat() if lot.acquired else "pool", decimal_str(lot.quantity),
-                         money_str(lot.cost), money_str(lot.gain), lot.term or "-", lot.rule))
-    if rows:
-        print_table(f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}",
-                    [("sell", "right"), ("asset", "left"), ("acquired", "left"), ("quantity", "right"),
-                     ("cost", "right"), ("gain", "right"), ("term", "left"), ("rule", "left")], rows)
+    from taxreport.cli.common import console
+
+    out = console()
+    for line in preview_lines(p, out.width):
+        out.print(line, markup=False, highlight=False, crop=False)
     click.echo(f"realised gain {money_str(p.realised_gain)} {p.currency}; taxable gain of {p.year} "
                f"{money_str(p.taxable_before)} -> {money_str(p.taxable_after)}; ESTIMATED tax "
                f"{money_str(p.estimated_tax)} {p.currency} at {p.rate * 100}%"
@@ -71,6 +67,31 @@ def print_preview(p: Any) -> None:
 
     if banner_note(p.notes):
         click.echo(banner_note(p.notes))
+
+
+def preview_lines(p: Any, width: int) -> list[Any]:
+    """The lots table of a tax preview for a terminal ``width`` columns wide (:func:`taxreport.cli.fit.fitted`:
+    no date or amount is ever split across lines nor cut; a terminal too narrow for the table gets one line
+    of ``name=value`` words per lot). Money to the cent (display only; ``--format json`` has every digit).
+
+    Columns that say nothing the title does not are left out: ``rule`` when every lot's rule is the
+    preview's method (e.g. ``specific``), ``term`` when no lot has one (UK and CA pool). ``#`` is the sell's
+    number in the orders table above (sells come first there)."""
+    from taxreport.cli.fit import Col, fitted
+    from taxreport.model.money import decimal_str, money_str
+
+    lots = [(n, leg.asset, lot) for n, leg in enumerate(p.legs, start=1) for lot in leg.lots]
+    if not lots:
+        return []
+    show_term = any(lot.term for _n, _asset, lot in lots)
+    show_rule = any(lot.rule != p.method for _n, _asset, lot in lots)
+    columns = [Col("#", "right"), Col("asset"), Col("acquired"), Col("quantity", "right"), Col("cost", "right"),
+               Col("gain", "right")] + ([Col("term")] if show_term else []) + ([Col("rule")] if show_rule else [])
+    rows = [[str(n), asset, lot.acquired.isoformat() if lot.acquired else "pool", decimal_str(lot.quantity),
+             money_str(lot.cost), money_str(lot.gain)] + ([lot.term or "-"] if show_term else [])
+            + ([lot.rule] if show_rule else []) for n, asset, lot in lots]
+    return fitted(f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}", columns, rows,
+                  width)
 
 
 def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_rate: Decimal, fx: tuple[str, ...],

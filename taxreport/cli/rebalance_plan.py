@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from taxreport.cli.common import asset_numbers, echo_json, format_option, print_table
+from taxreport.cli.common import asset_numbers, echo_json, format_option
 from taxreport.errors import InputError
 
 
@@ -226,6 +226,7 @@ def _live_inputs(basket, sandbox: bool):  # noqa: ANN001, ANN202
 
 
 def _print_plan(p, source: str) -> None:  # noqa: ANN001
+    from taxreport.cli.fit import Col, print_fitted
     from taxreport.model.money import decimal_str, money_str
 
     def pct(value) -> str:  # noqa: ANN001
@@ -233,24 +234,25 @@ def _print_plan(p, source: str) -> None:  # noqa: ANN001
 
     rows = [(r.asset, decimal_str(r.quantity), money_str(r.value), f"{pct(r.weight)}%", f"{pct(r.target)}%",
              f"{'+' if r.drift > 0 else ''}{pct(r.drift)}", money_str(r.target_value - r.value)) for r in p.rows]
-    print_table(f"basket {p.basket}: {money_str(p.total_value)} {p.quote} ({source})",
-                [("asset", "left"), ("quantity", "right"), (f"value {p.quote}", "right"), ("weight", "right"),
-                 ("target", "right"), ("drift pp", "right"), ("to trade", "right")], rows)
+    # narrow terminals (:mod:`taxreport.cli.fit`): a figure is never split; the target column goes first
+    print_fitted(f"basket {p.basket}: {money_str(p.total_value)} {p.quote} ({source})",
+                 [Col("asset", wrap=True), Col("quantity", "right"), Col(f"value {p.quote}", "right"),
+                  Col("weight", "right"), Col("target", "right", drop=1), Col("drift pp", "right"),
+                  Col("to trade", "right")], rows)
     if p.skipped:
         click.echo(f"no orders: {p.skipped}")
     elif p.orders:
-        print_table("orders (sells first)", [("#", "right"), ("side", "left"), ("symbol", "left"),
-                                             ("quantity", "right"), ("limit price", "right"),
-                                             (f"notional {p.quote}", "right")],
+        print_fitted("orders (sells first)", [Col("#", "right"), Col("side"), Col("symbol"), Col("quantity", "right"),
+                                              Col("limit price", "right"), Col(f"notional {p.quote}", "right")],
                     [(i, o.side.upper(), o.symbol, decimal_str(o.quantity), decimal_str(o.limit_price),
                       money_str(o.notional))
                      for i, o in enumerate(p.orders, start=1)])
     else:
         click.echo("no orders: the basket is on target (or every leg is dust)")
     if p.dust:
-        print_table("dropped as dust (not traded, not retried)",
-                    [("side", "left"), ("asset", "left"), ("quantity", "right"), (f"notional {p.quote}", "right"),
-                     ("why", "left")],
+        print_fitted("dropped as dust (not traded, not retried)",
+                     [Col("side"), Col("asset"), Col("quantity", "right"), Col(f"notional {p.quote}", "right"),
+                      Col("why", wrap=True)],
                     [(d.side, d.asset, decimal_str(d.quantity), money_str(d.notional), d.reason) for d in p.dust])
     for note in p.notes:
         if "dropped as dust" not in note:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, option_group, parse_when, print_table
+from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, option_group, parse_when
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 
 ZERO = Decimal(0)
@@ -89,26 +89,31 @@ class Venue:
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], datetime] | None = None
     unsaved_state: Path | None = None  # paper, opened with defer_save: where the state goes once confirmed
+    paper_deposit: dict[str, Decimal] | None = None  # paper, --paper-deposit checked: what add_paper_deposit puts in
 
 
 def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, sandbox: bool,
                paper_state: Path | None = None, prices: str | None = None, walk: str | None = None,
                seed: int | None = None, at: str | None = None, paper_balances: str | None = None,
                confirm: str | None = None, yes: bool = False, readonly: bool = False,
-               started: bool = False, defer_save: bool = False) -> Venue:
+               started: bool = False, defer_save: bool = False, paper_deposit: str | None = None) -> Venue:
     """Open the basket and its venue. ``confirm`` (live only) is the question asked before trading.
     ``readonly`` (status): the paper state is neither saved nor moved to the current time.
-    ``started`` (stop): a paper basket must have a state already (it is never created here)."""
+    ``started`` (stop): a paper basket must have a state already (it is never created here).
+    ``paper_deposit`` (``--paper-deposit``): checked here, before anything is written; put in the
+    account by :func:`add_paper_deposit`."""
     from taxreport.rebalance.basket import resolve_basket, validate_markets
 
     if sum((paper, live, sandbox)) != 1:
         raise InputError("choose exactly one of --paper, --sandbox or --live", field="--paper/--live")
     basket, path = resolve_basket(basket_ref)
+    if paper_deposit and not paper:
+        raise InputError("--paper-deposit is for --paper only", field="--paper-deposit")
     if paper and (ctx.meta.get("taxreport.exchange_url.given") or ctx.meta.get("taxreport.exchange_timeout.given")):
         raise InputError("--exchange-url and --exchange-timeout are for --live and --sandbox", field="--exchange-url")
     if paper:
         return _open_paper(ctx, basket, path, paper_state, prices, walk, seed, at, paper_balances, readonly,
-                           started, defer_save)
+                           started, defer_save, paper_deposit)
     if prices or walk or at or paper_balances or paper_state:
         raise InputError("--prices, --walk, --at, --paper-state and --paper-balances are for --paper only",
                          field="--prices")
@@ -134,15 +139,17 @@ def open_venue(ctx: click.Context, basket_ref: str, *, paper: bool, live: bool, 
 
 
 def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_balances,  # noqa: ANN001
-                readonly: bool = False, started: bool = False, defer_save: bool = False) -> Venue:
+                readonly: bool = False, started: bool = False, defer_save: bool = False,
+                paper_deposit: str | None = None) -> Venue:
     from taxreport.config import data_dir
     from taxreport.exchanges.markets import DATA_FILE
     from taxreport.exchanges.markets import default_markets as okx_markets
-    from taxreport.exchanges.paper import PaperExchange, default_markets
+    from taxreport.exchanges.paper import PaperExchange
     from taxreport.rebalance.basket import validate_markets
 
     # like `rebalance plan --paper`: a coin without a bundled OKX market is refused, never invented
-    validate_markets(basket, okx_markets(), file=str(DATA_FILE))
+    okx = okx_markets()
+    validate_markets(basket, okx, file=str(DATA_FILE))
     owner = basket.paper_account or basket.name  # baskets naming one paper account share it
     state_file = state_file or data_dir() / "paper" / f"{owner}.json"
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -153,8 +160,7 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
                          field="--paper")
     if state_file.exists():
         ex = PaperExchange.load(state_file)
-        for symbol, market in default_markets([a for a in basket.weights if a != basket.quote], basket.quote).items():
-            ex.markets.setdefault(symbol, market)  # a member added to the basket since
+        ex.state_path = None  # nothing saved before every check below passed (a refused command writes nothing)
         if paper_balances:
             raise InputError(f"the paper basket exists already ({state_file}): add cash with `basket invest`, "
                              "or use another --paper-state", field="--paper-balances")
@@ -163,34 +169,42 @@ def _open_paper(ctx, basket, path, state_file, prices, walk, seed, at, paper_bal
                              field="--at")
         ex.now = when or (ex.now if readonly else max(ex.now, now))
     else:
-        members = [a for a in basket.weights if a != basket.quote]
-        ex = PaperExchange(markets=default_markets(members, basket.quote), now=when or now,
-                           id_prefix=f"{owner}{(when or now):%Y%m%d%H%M%S}")
-    ex.state_path = None if readonly else state_file
+        ex = PaperExchange(markets={}, now=when or now, id_prefix=f"{owner}{(when or now):%Y%m%d%H%M%S}")
+    # OKX lists every spot market whatever the account holds or a basket trades (OKX v5, Get instruments:
+    # "Retrieve a list of instruments with open contracts"): so does the paper exchange, from the same bundled
+    # table, so that a paper account shared by several baskets prices and holds any basket's coin.
+    for symbol, market in okx.items():
+        ex.markets.setdefault(symbol, market)  # a state saved before keeps its own (the same) rules
     if prices:
         for asset, price in asset_numbers(prices, "--prices").items():
-            if f"{asset}/{basket.quote}" not in ex.markets:
-                raise InputError(f"{asset} is not a member of basket {basket.name}", field="--prices")
+            if asset == basket.quote:
+                raise InputError(f"{asset} is the quote asset of basket {basket.name}: its price is 1", field="--prices")
+            paper_market(ex, asset, basket.quote, "--prices")
             if price <= 0:
                 raise InputError(f"{asset} must be positive, got {price}", field="--prices")
-            ex.set_price(asset, price)
+            ex.set_price(f"{asset}/{basket.quote}", price)
     if walk:
         _walk(ex, walk, seed)
-    missing = [s for s in ex.markets if s not in ex.prices]
+    missing = [f"{a}/{basket.quote}" for a in basket.weights
+               if a != basket.quote and f"{a}/{basket.quote}" not in ex.prices]
     if missing:
         raise MissingDataError(f"no paper price for {', '.join(missing)}: give --prices, e.g. "
                                f"--prices {','.join(s.split('/')[0] + '=100' for s in missing)}")
-    venue = Venue(basket, path, "paper", ex, f"paper:{owner}", ex, ex.advance, ex.clock)
+    venue = Venue(basket, path, "paper", ex, f"paper:{owner}", ex, ex.advance, ex.clock,
+                  paper_deposit=_check_paper_deposit(ex, basket.quote, paper_deposit) if paper_deposit else None)
+    starting = asset_numbers(paper_balances, "--paper-balances") if paper_balances else {}
+    for asset, qty in starting.items():
+        if asset != basket.quote and asset not in basket.weights:
+            raise InputError(f"{asset} is neither the quote asset nor a member of basket {basket.name} (money "
+                             "of the account that is not the basket's: --paper-deposit)", field="--paper-balances")
+        if qty <= 0:
+            raise InputError(f"{asset} must be positive", field="--paper-balances")
+    ex.state_path = None if readonly else state_file  # from here on every change is saved: the checks are done
     funded, coins = ZERO, {}
-    if paper_balances:
-        for asset, qty in asset_numbers(paper_balances, "--paper-balances").items():
-            if asset != basket.quote and f"{asset}/{basket.quote}" not in ex.markets:
-                raise InputError(f"{asset} is neither the quote asset nor a member", field="--paper-balances")
-            if qty <= 0:
-                raise InputError(f"{asset} must be positive", field="--paper-balances")
-            ex.deposit(asset, qty, ref=f"{ex.id_prefix}:fund:{len(ex.fundings) + 1}")
-            coins[asset] = qty
-            funded += qty if asset == basket.quote else qty * ex.prices[f"{asset}/{basket.quote}"]
+    for asset, qty in starting.items():
+        ex.deposit(asset, qty, ref=f"{ex.id_prefix}:fund:{len(ex.fundings) + 1}")
+        coins[asset] = qty
+        funded += qty if asset == basket.quote else qty * ex.prices[f"{asset}/{basket.quote}"]
     if readonly:
         return venue
     if defer_save:  # the caller saves once the user confirmed (an aborted `basket stop` writes nothing)
@@ -222,7 +236,7 @@ def _walk(ex, pct_text: str, seed: int | None) -> None:  # noqa: ANN001
     if not ZERO <= pct < 100:
         raise InputError("must be between 0 and 100 (percent)", field="--walk")
     rng = random.Random(seed if seed is not None else int(ex.now.timestamp()))
-    for symbol in sorted(ex.markets):
+    for symbol in sorted(s for s in ex.markets if s in ex.prices):  # the coins the account has prices for
         step = Decimal(rng.randint(-10000, 10000)) / Decimal(10000) * pct / 100
         ex.set_price(symbol, ex.price_to_precision(symbol, ex.prices[symbol] * (1 + step)))
 
@@ -350,9 +364,11 @@ def report_run(result, venue: Venue, fmt: str, check=None,  # noqa: ANN001
         click.echo(f"rebalance {result.rebalance_id}: skipped ({result.plan.skipped})")
         return
     q = venue.basket.quote
-    print_table(f"rebalance {result.rebalance_id} ({venue.mode}): {status}",
-                [("side", "left"), ("asset", "left"), ("planned", "right"), ("filled", "right"),
-                 (f"avg price {q}", "right"), ("orders", "right"), ("status", "left")],
+    from taxreport.cli.fit import Col, print_fitted
+
+    print_fitted(f"rebalance {result.rebalance_id} ({venue.mode}): {status}",
+                 [Col("side"), Col("asset"), Col("planned", "right"), Col("filled", "right"),
+                  Col(f"avg price {q}", "right", wrap=True), Col("orders", "right"), Col("status", wrap=True)],
                 [(x.side.upper(), x.asset, decimal_str(x.planned), decimal_str(x.filled),
                   money_str(x.notional / x.filled) if x.filled else "", len(x.orders),
                   x.status + (f" ({x.note})" if x.note else "")) for x in result.legs])
@@ -364,19 +380,40 @@ def report_run(result, venue: Venue, fmt: str, check=None,  # noqa: ANN001
         click.echo(f"INCOMPLETE: {why}; {redo}")
 
 
-def add_paper_deposit(ctx: click.Context, venue: Venue, spec: str | None) -> None:
-    """``--paper-deposit BTC=1,USDT=500``: money in the paper ACCOUNT that is not the basket's (other
-    holdings sharing the account). Written to the ledger as deposits; no ``basket.invest``."""
-    if not spec:
-        return
-    if venue.paper is None:
-        raise InputError("--paper-deposit is for --paper only", field="--paper-deposit")
-    ex, q = venue.paper, venue.basket.quote
-    for asset, qty in asset_numbers(spec, "--paper-deposit").items():
+def paper_market(ex, asset: str, quote: str, field: str) -> str:  # noqa: ANN001
+    """The paper symbol ``ASSET/QUOTE`` of a coin (any basket's or none: the exchange's, not the basket's),
+    or the one-line refusal saying why there is none: the paper exchange knows only the bundled OKX table."""
+    symbol = f"{asset}/{quote}"
+    if symbol not in ex.markets:
+        from taxreport.exchanges.markets import DATA_FILE
+
+        known = ", ".join(sorted(s for s in ex.markets if s.endswith(f"/{quote}")))
+        raise InputError(f"the paper exchange has no market {symbol} (it knows the bundled OKX spot markets "
+                         f"{known}; {DATA_FILE.name}): leave {asset} out of {field}", field=field)
+    return symbol
+
+
+def _check_paper_deposit(ex, quote: str, spec: str) -> dict[str, Decimal]:  # noqa: ANN001
+    """``--paper-deposit`` read and checked against the paper exchange (a market and a price for each
+    coin, to write its deposit's cost), before anything is written: a refusal writes nothing."""
+    deposits = asset_numbers(spec, "--paper-deposit")
+    for asset, qty in deposits.items():
         if qty <= 0:
             raise InputError(f"{asset} must be positive", field="--paper-deposit")
-        if asset != q and f"{asset}/{q}" not in ex.markets:
-            raise InputError(f"{asset} has no paper market {asset}/{q}", field="--paper-deposit")
+        if asset != quote and paper_market(ex, asset, quote, "--paper-deposit") not in ex.prices:
+            raise InputError(f"no paper price for {asset}/{quote} to value the deposit at: add --prices "
+                             f"{asset}=PRICE (in {quote})", field="--paper-deposit")
+    return deposits
+
+
+def add_paper_deposit(ctx: click.Context, venue: Venue) -> None:
+    """``--paper-deposit BTC=1,USDT=500`` (checked by :func:`open_venue`): money in the paper ACCOUNT that is
+    not the basket's (other holdings sharing the account, any coin of the paper exchange's markets, whatever
+    the basket holds). Written to the ledger as deposits; no ``basket.invest``."""
+    if not venue.paper_deposit:
+        return
+    ex = venue.paper
+    for asset, qty in venue.paper_deposit.items():
         ex.deposit(asset, qty, ref=f"{ex.id_prefix}:outside:{len(ex.fundings) + 1}")
     ex.save()
     sync_paper_funding(open_ledger(ctx), venue)
@@ -461,13 +498,13 @@ def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: b
         raise InputError("choose at most one of --as-scheduled, --if-due and --loop", field="--loop")
     venue = open_venue(ctx, basket_ref, paper=paper, live=live, sandbox=sandbox, paper_state=paper_state,
                        prices=prices, walk=walk, seed=seed, at=at, paper_balances=paper_balances,
-                       confirm="Place orders to rebalance basket", yes=yes)
+                       confirm="Place orders to rebalance basket", yes=yes, paper_deposit=paper_deposit)
     from taxreport.cli.plan_tax import parse_fx
 
     tax_fx = parse_fx(fx_rates)
     if every:
         venue.basket = runner.with_every(venue.basket, every)
-    add_paper_deposit(ctx, venue, paper_deposit)
+    add_paper_deposit(ctx, venue)
     sink = LogSink("jsonl" if fmt == "jsonl" or (fmt == "json" and (loop or if_due)) else "text", log_file)
     try:
         with basket_lock(venue.basket.name), _paper_lock(venue):
