@@ -50,9 +50,10 @@ def test_note_counts_the_unnamed_disposals_per_asset_most_first() -> None:
 
 def test_bot_sale_with_recorded_lots_and_usdt_paid_buys_from_the_cli(ledger) -> None:  # noqa: ANN001
     # The bot's journey: USDT deposited, two BTC buys paid in USDT (2024), the bot's BTC sale (2025) with its lots
-    # identified and recorded at the sale. `gains -y 2025` matches over every earlier year: the two USDT legs of
-    # the buys are the bot's only disposals with no named lots, and the note says they are USDT, not its sale;
-    # with --account, the note counts the disposals of the accounts reported only.
+    # identified and recorded at the sale. The two USDT legs of the buys (2024) are the bot's only disposals with no
+    # named lots, and the note of 2024 says they are USDT; the note of 2025 counts 2025's only (its bot sale is
+    # named: none of the bot's), though `gains -y 2025` matches over every earlier year; with --account, the note
+    # counts the disposals of the accounts reported only.
     events = [
         Deposit(time=at("2024-01-02"), source="t", external_id="dep", account="okx:main", asset="USDT",
                 quantity=D(200000), cost=D(200000), cost_currency="USDT"),
@@ -78,17 +79,23 @@ def test_bot_sale_with_recorded_lots_and_usdt_paid_buys_from_the_cli(ledger) -> 
         Trade(time=at("2025-02-01"), source="t", external_id="k2", account="kraken:main", side="sell", base="BTC",
               quote="USDT", quantity=D(1), price=D(50000))], actor="importer:t", reason="the other account")
 
-    def note(*extra: str) -> list[str]:
-        result = CliRunner().invoke(root, ["--db", ledger.url, "gains", "--jurisdiction", "us", "--year", "2025",
+    def note(*extra: str, year: str = "2025") -> list[str]:
+        result = CliRunner().invoke(root, ["--db", ledger.url, "gains", "--jurisdiction", "us", "--year", year,
                                            "--peg", "USDT=USD", "--method", "specific", "--format", "json", *extra],
                                     catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return [n for n in json.loads(result.output)["notes"] if n.startswith("specific identification")]
 
-    # every account: okx:main's 2 USDT legs, kraken:main's USDT leg and its unnamed BTC sale
-    assert note() == ["specific identification: 4 disposal(s) had no named lots and were matched FIFO: USDT 3, BTC 1"]
+    # 2024, every account: okx:main's 2 USDT legs, kraken:main's USDT leg
+    assert note(year="2024") == [
+        "specific identification: 3 disposal(s) had no named lots and were matched FIFO: USDT 3"]
     # the bot's account alone (--account): its own unnamed disposals only, the USDT legs of its buys
-    assert note("--account", "okx:main") == [
+    assert note("--account", "okx:main", year="2024") == [
         "specific identification: 2 disposal(s) had no named lots and were matched FIFO: USDT 2"]
+    assert note("--account", "kraken:main", year="2024") == [
+        "specific identification: 1 disposal(s) had no named lots and were matched FIFO: USDT 1"]
+    # 2025: kraken:main's unnamed BTC sale; the bot's sale is named, so its account alone has no note
+    assert note() == ["specific identification: 1 disposal(s) had no named lots and were matched FIFO: BTC 1"]
+    assert note("--account", "okx:main") == []
     assert note("--account", "kraken:main") == [
-        "specific identification: 2 disposal(s) had no named lots and were matched FIFO: BTC 1, USDT 1"]  # a tie: by name
+        "specific identification: 1 disposal(s) had no named lots and were matched FIFO: BTC 1"]

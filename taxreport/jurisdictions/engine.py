@@ -154,7 +154,7 @@ class LotRules(Rules):
         matched = match_lots(movements, method=ctx.method, until=ctx.end, scope=ctx.scope,
                              zero_cost_assets=ctx.zero_cost_assets, selections=o.get("selections"),
                              move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"),
-                             noted_accounts=ctx.accounts)
+                             noted_accounts=ctx.accounts, since=ctx.start)  # the notes count the year's own
         results: list[DisposalResult] = []
         for md in matched.disposals:
             if md.disposal.time >= ctx.start:
@@ -164,8 +164,8 @@ class LotRules(Rules):
     def match_years(self, ctxs: Sequence[Context], movements: Sequence[Movement], counts: Sequence[int],
                     cutoffs: Sequence[datetime]) -> Iterator[Matched | None]:
         """One matching pass for every year (:func:`taxreport.lots.matching.match_lots_at` cut at each year's
-        end): the year's disposals, its open lots and notes at its end are what :meth:`match` gives, because a
-        lot is only ever matched with the past. Every year's options are the last year's except
+        end, the notes of each counting from its start): the year's disposals, its open lots at its end and its
+        notes are what :meth:`match` gives, because a lot is only ever matched with the past. Every year's options are the last year's except
         ``selections`` (the lots identified up to each year's cutoff); a year is None where they would match
         one of its disposals differently, where its own matching would fail (selling more than held, a
         selection naming no disposal of it), or where its end is past its cutoff (movements it never sees)."""
@@ -176,7 +176,7 @@ class LotRules(Rules):
             cuts = match_lots_at(movements, ends=[c.end for c in ctxs], method=last.method, scope=last.scope,
                                  zero_cost_assets=last.zero_cost_assets, selections=chosen,
                                  move_order=o.get("move_order", "fifo"), universal_until=o.get("universal_until"),
-                                 noted_accounts=last.accounts)
+                                 noted_accounts=last.accounts, starts=[c.start for c in ctxs])
         except TaxreportError:
             yield from [None] * len(ctxs)
             return

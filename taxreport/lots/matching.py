@@ -26,6 +26,10 @@ Selling or moving more than is held is an **error** naming the movement and the 
 for all movements and raised once (:class:`~taxreport.errors.MissingDataError`), unless the asset is in
 ``zero_cost_assets``: then the missing units get a zero-cost lot dated at the movement (rule
 ``zero-cost``) and a note says so.
+
+The notes that count (the zero cost assumed per asset, the disposals ``specific`` matched FIFO) count the
+movements of the period reported: from ``since`` (:func:`match_lots`; ``starts`` of :func:`match_lots_at`, a tax
+year's start) up to ``until``, never those of earlier years, which the matching still reads for the lots.
 """
 
 from __future__ import annotations
@@ -66,8 +70,13 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
                zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
                until: datetime | None = None, move_order: str = "fifo",
                universal_until: datetime | None = None, sort: bool = True,
-               state: MatchState | None = None, noted_accounts: frozenset[str] | None = None) -> MatchResult:
+               state: MatchState | None = None, noted_accounts: frozenset[str] | None = None,
+               since: datetime | None = None) -> MatchResult:
     """Match every disposal among ``movements`` (all years) with time ``< until`` (if given).
+
+    ``since`` (optional, a UTC moment, e.g. the tax year's start): the notes count only the movements at or
+    after it (the zero cost assumed, the disposals matched FIFO by ``specific``: see the module docstring); the
+    disposals, open lots and problems are the same with or without it (None: the notes count every movement).
 
     ``state`` (optional, :class:`MatchState`): start from the pools left by an earlier call over the movements
     before these (none of these earlier than those) instead of empty pools, and leave the pools at the end in
@@ -75,7 +84,8 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
     specific-identification note counts (the accounts reported, ``--account``; None: every account)."""
     cut = match_lots_at(movements, ends=None if until is None else (until,), method=method, scope=scope,
                         zero_cost_assets=zero_cost_assets, selections=selections, move_order=move_order,
-                        universal_until=universal_until, sort=sort, state=state, noted_accounts=noted_accounts)[0]
+                        universal_until=universal_until, sort=sort, state=state, noted_accounts=noted_accounts,
+                        starts=(since,))[0]
     problems = cut.problems + [f"specific identification names disposal {dref}, which is not in the ledger "
                                "(or not a disposal)" for dref in cut.unused_selections]
     if problems:
@@ -89,9 +99,9 @@ def match_lots(movements: Iterable[Movement], *, method: str = "fifo", scope: st
 @dataclass
 class Cut:
     """The matching as it stands at one moment (:func:`match_lots_at`): what :func:`match_lots` with
-    ``until`` at that moment returns, or the problems it raises."""
+    ``until`` at that moment (and ``since`` at the cut's start) returns, or the problems it raises."""
 
-    result: MatchResult  # the disposals before the moment, the open lots and notes at it
+    result: MatchResult  # the disposals before the moment, the open lots at it, the notes of the cut's movements
     problems: list[str]  # selling or moving more than is held, before the moment
     unused_selections: list[str]  # selections naming no disposal before the moment (sorted)
 
@@ -115,11 +125,15 @@ def in_time_order(times: Sequence[datetime]) -> bool:
 def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | None, method: str = "fifo",
                   scope: str = "account", zero_cost_assets: Iterable[str] = (), selections: Selections | None = None,
                   move_order: str = "fifo", universal_until: datetime | None = None, sort: bool = True,
-                  state: MatchState | None = None, noted_accounts: frozenset[str] | None = None) -> list[Cut]:
+                  state: MatchState | None = None, noted_accounts: frozenset[str] | None = None,
+                  starts: Sequence[datetime | None] | None = None) -> list[Cut]:
     """One matching pass, cut at each of ``ends`` (ascending UTC moments; None: one cut after the last
-    movement): cut *i* is exactly what :func:`match_lots` with ``until=ends[i]`` computes (the same
-    disposals, open lots, notes and problems), because matching only ever looks back. Several tax years
-    are matched in one pass this way (:meth:`taxreport.jurisdictions.engine.Jurisdiction.compute_years`).
+    movement): cut *i* is exactly what :func:`match_lots` with ``until=ends[i]`` and ``since=starts[i]``
+    computes (the same disposals, open lots, notes and problems), because matching only ever looks back.
+    ``starts`` (one per cut, each at or before its end and at or after the previous one; None, or a None
+    item: from the first movement): cut *i*'s notes count the movements from ``starts[i]`` to ``ends[i]``
+    (a tax year's own). Several tax years are matched in one pass this way
+    (:meth:`taxreport.jurisdictions.engine.Jurisdiction.compute_years`).
     ``state``, ``noted_accounts``: as :func:`match_lots` (the pools and count are left as they stand after the last
     movement matched)."""
     if state is not None and universal_until is not None:
@@ -129,6 +143,18 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
         raise InputError(f"unknown method {method!r}; known: {', '.join(METHODS)}", field="--method")
     if scope not in ("account", "universal"):
         raise InputError(f"scope must be 'account' or 'universal', not {scope!r}", field="scope")
+    n_cuts = 1 if ends is None else len(ends)
+    froms: list[datetime | None] = [None] * n_cuts if starts is None else list(starts)
+    if len(froms) != n_cuts:
+        raise InputError(f"{len(froms)} start(s) for {n_cuts} cut(s)", field="starts")
+    previous: datetime | None = None
+    for i, start in enumerate(froms):
+        if start is None and previous is None:
+            continue
+        if start is None or (previous is not None and start < previous) or (ends is not None and start > ends[i]):
+            raise InputError("each start must be at or before its end and at or after the previous start",
+                             field="starts")
+        previous = start
     items = list(movements)
     if sort and not in_time_order([m.time for m in items]):
         items.sort(key=lambda m: m.time)  # stable: ledger order within one moment
@@ -147,8 +173,13 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     balances: dict[tuple[str, str], Decimal] = {}  # actual units per (account, asset), while universal
     track = universal_until is not None
     problems: list[str] = []
-    zero_cost_used: dict[str, Decimal] = {}
-    fallback: dict[str, int] = {}  # asset -> disposals with no named lots (method specific, in noted_accounts), FIFO
+    tallies = [_Tally() for _ in range(n_cuts)]  # per cut: what its notes count, from its start
+    counting: list[_Tally] = []  # the tallies of the cuts whose start is passed and which are not yet made
+    opened = 0  # the cuts whose start is passed
+    while opened < n_cuts and froms[opened] is None:  # from the first movement
+        counting.append(tallies[opened])
+        opened += 1
+    open_at = froms[opened] if opened < n_cuts else None  # the next start
     out: list[MatchedDisposal] = []
     seq = state.seq if state is not None else 0
     cuts: list[Cut] = []
@@ -164,13 +195,20 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     def shortfall(what: str, asset: str, need: Decimal, time: datetime, account: str | None,
                   parts: list) -> None:
         if asset in zero_ok:
-            zero_cost_used[asset] = zero_cost_used.get(asset, ZERO) + need
+            for t in counting:
+                t.zero_cost[asset] = t.zero_cost.get(asset, ZERO) + need
             parts.append((Lot(None, account, time, need, ZERO, -1), need, ZERO))
         else:
             problems.append(f"{what}: short by {decimal_str(need)} {asset}")
 
     def cut(until: datetime | None) -> None:
-        nonlocal track, universal
+        nonlocal track, universal, opened, open_at
+        if opened <= len(cuts):  # a start after every movement matched: nothing counted
+            counting.extend(tallies[opened:len(cuts) + 1])
+            opened = len(cuts) + 1
+            open_at = froms[opened] if opened < n_cuts else None
+        tally = tallies[len(cuts)]
+        counting.remove(tally)
         if track and universal_until is not None and (until is None or until > universal_until):
             _allocate(pools, balances, pool)  # the transition falls in the matched period, after the last movement
             track = universal = False
@@ -178,11 +216,11 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
         if universal_until is not None:
             notes.append(f"one universal lot pool until {universal_until.isoformat()}, per account from then on; "
                          "lots allocated to accounts oldest first, accounts in alphabetical order (Rev. Proc. 2024-28)")
-        for asset, qty in sorted(zero_cost_used.items()):
+        for asset, qty in sorted(tally.zero_cost.items()):
             notes.append(f"zero cost basis assumed, as asked, for {decimal_str(qty)} {asset} sold or moved "
                          "without known lots")
-        if fallback:
-            notes.append(fallback_note(fallback))
+        if tally.fallback:
+            notes.append(fallback_note(tally.fallback))
         open_lots = []
         for (key, asset), p in sorted(pools.items()):
             for lot in p.open_lots():
@@ -193,6 +231,11 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                         sorted(unused_selections)))
 
     for m in items:
+        if open_at is not None and m.time >= open_at:
+            while open_at is not None and m.time >= open_at:
+                counting.append(tallies[opened])
+                opened += 1
+                open_at = froms[opened] if opened < n_cuts else None
         if next_stop is not None and m.time >= next_stop:
             while next_stop is not None and m.time >= next_stop:
                 cut(next_stop)
@@ -245,7 +288,8 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
                                     f"cover only {decimal_str(m.quantity - need)}")
             else:
                 if specific and (noted_accounts is None or m.account in noted_accounts):
-                    fallback[m.asset] = fallback.get(m.asset, 0) + 1
+                    for t in counting:
+                        t.fallback[m.asset] = t.fallback.get(m.asset, 0) + 1
                     rule = "fifo"
                 parts = taker(p, m.quantity)
                 if len(parts) == 1:
@@ -299,6 +343,15 @@ def match_lots_at(movements: Iterable[Movement], *, ends: Sequence[datetime] | N
     while stops:  # the moments after the last movement
         cut(stops.pop(0))
     return cuts
+
+
+@dataclass(eq=False)
+class _Tally:
+    """What one cut's notes count, from its start: the zero cost assumed per asset, the disposals per asset that
+    method ``specific`` matched FIFO (no named lots, in the noted accounts)."""
+
+    zero_cost: dict[str, Decimal] = field(default_factory=dict)
+    fallback: dict[str, int] = field(default_factory=dict)
 
 
 def _track(balances: dict[tuple[str, str], Decimal], m: Movement) -> None:
