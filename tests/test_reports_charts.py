@@ -20,20 +20,18 @@ def _series(days: float, step: float) -> list[tuple[datetime, Decimal]]:
 
 @pytest.mark.parametrize("days,step", [(1, 1 / 24), (9, 1), (365, 1), (3 * 365, 7), (0, 1)])
 def test_value_chart_date_labels_do_not_overlap(days, step):
-    plt, fig, ax = charts.value_figure(_series(days, step), "USDT")
-    try:
+    with charts.value_figure(_series(days, step), "USDT") as (fig, ax):  # drawn in the charts' style
         fig.tight_layout()
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         labels = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
         assert 1 <= len(labels) <= 8
+        assert all(t.get_fontsize() == 8 for t in labels)  # the style's size, as in the saved PNG
         boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
         for left, right in zip(boxes, boxes[1:]):
             assert left.x1 <= right.x0, [t.get_text() for t in labels]
         inside = fig.bbox
         assert all(b.x0 >= inside.x0 and b.x1 <= inside.x1 for b in boxes)  # none cut off at the edges
-    finally:
-        plt.close(fig)
 
 
 def test_small_amounts_keep_their_cents():

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from taxreport.cli.common import echo_json, format_option, parse_pairs, print_table
+from taxreport.cli.fit import echo_line
 from taxreport.errors import InputError
 
 
@@ -164,9 +165,9 @@ def create(ctx: click.Context, name: str, weights: str | None, preset: str | Non
     if fmt == "json":
         echo_json({"path": str(path), **basket_to_dict(basket)})
         return
-    click.echo(f"saved basket {basket.name!r} to {path}")
+    echo_line(f"saved basket {basket.name!r} to {path}")
     if chosen is not None:
-        click.echo(f"weights from preset {chosen.name!r} (source: {chosen.source})")
+        echo_line(f"weights from preset {chosen.name!r} (source: {chosen.source})")
     _print_basket(basket, path)
 
 
@@ -194,9 +195,9 @@ def presets(presets_file: Path | None, fmt: str) -> None:
                                                    "description": p.description} for p in found.values()]})
         return
     if not found:
-        click.echo(f"no presets in {path}: taxreport ships none (no published OKX allocation to cite); write "
-                   "your own there, e.g.\n  [conservative]\n  weights = { BTC = 60, ETH = 30, USDC = 10 }\n"
-                   "  source = \"where these numbers come from\"")
+        echo_line(f"no presets in {path}: taxreport ships none (no published OKX allocation to cite); write "
+                  "your own there, e.g.\n  [conservative]\n  weights = { BTC = 60, ETH = 30, USDC = 10 }\n"
+                  "  source = \"where these numbers come from\"")
         return
     print_table(f"{len(found)} preset(s) in {path}", [("name", "left"), ("weights", "left"), ("source", "left")],
                 [(p.name, ", ".join(f"{a} {decimal_str(w)}%" for a, w in p.weights.items()), p.source)
@@ -277,14 +278,14 @@ def _print_basket(basket, path: Path | None) -> None:  # noqa: ANN001
                            else "checked daily") + f" at {basket.daily_at} UTC, trades only beyond {band}",
                 "interval": f"every {basket.every} (slots from 00:00 UTC)",
                 }[basket.mode]
-    click.echo(f"exchange {basket.exchange}, account {basket.account}, quote {basket.quote}")
-    click.echo(f"rebalances {schedule}")
+    echo_line(f"exchange {basket.exchange}, account {basket.account}, quote {basket.quote}")
+    echo_line(f"rebalances {schedule}")
     if basket.mode in ("daily", "weekly", "interval"):
-        click.echo(f"gate: skips unless an asset drifts more than {decimal_str(basket.gate)}pp"
-                   if basket.gate else "gate 0: every scheduled run trades")
-    click.echo(f"minimum order {decimal_str(basket.min_notional)} {basket.quote}, minimum investment "
-               f"{decimal_str(basket.min_investment)} {basket.quote}"
-               + (f", max weight {decimal_str(basket.max_weight)}%" if basket.max_weight is not None else ""))
+        echo_line(f"gate: skips unless an asset drifts more than {decimal_str(basket.gate)}pp"
+                  if basket.gate else "gate 0: every scheduled run trades")
+    echo_line(f"minimum order {decimal_str(basket.min_notional)} {basket.quote}, minimum investment "
+              f"{decimal_str(basket.min_investment)} {basket.quote}"
+              + (f", max weight {decimal_str(basket.max_weight)}%" if basket.max_weight is not None else ""))
     if basket.tax is not None:
         t = basket.tax
         parts = [t.jurisdiction.upper() + (f" ({t.method})" if t.method else ""),
@@ -295,9 +296,9 @@ def _print_basket(basket, path: Path | None) -> None:  # noqa: ANN001
                  f"harvests losses over {decimal_str(t.harvest_losses)}%" if t.harvest_losses is not None else "",
                  f"marginal rate {decimal_str(t.marginal_rate)}" if t.marginal_rate is not None
                  else f"illustrative rate {decimal_str(t.rate)} (set --marginal-rate)"]
-        click.echo("tax-aware: " + ", ".join(p for p in parts if p))
+        echo_line("tax-aware: " + ", ".join(p for p in parts if p))
     if path is not None:
-        click.echo(f"file: {path}")
+        echo_line(f"file: {path}")
 
 
 @click.command("show")
@@ -359,8 +360,8 @@ def list_baskets(ctx: click.Context, fmt: str) -> None:
         echo_json(items)
         return
     if not found:
-        click.echo(f"no baskets in {baskets_dir()} (create one with `taxreport basket create core "
-                   "--weights BTC=50,ETH=30,SOL=20`)")
+        echo_line(f"no baskets in {baskets_dir()} (create one with `taxreport basket create core "
+                  "--weights BTC=50,ETH=30,SOL=20`)")
         return
     rows: list[tuple[str, ...]] = []
     for it in items:
@@ -383,8 +384,8 @@ def list_baskets(ctx: click.Context, fmt: str) -> None:
                                            Col("last run (UTC)", wrap=True)]
                  + ([Col("problem", wrap=True)] if problems else []),
                  [row if problems else row[:-1] for row in rows])
-    click.echo(f"basket files in {baskets_dir()}; values are the baskets' own holdings at the prices of their "
-               "last check")
+    echo_line(f"basket files in {baskets_dir()}; values are the baskets' own holdings at the prices of their "
+              "last check")
     bad = sum(1 for it in items if not it["ok"])
     if bad:
-        click.echo(f"warning: {bad} basket file(s) are invalid and cannot be used (see above)", err=True)
+        echo_line(f"warning: {bad} basket file(s) are invalid and cannot be used (see above)", err=True)

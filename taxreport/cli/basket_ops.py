@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger
-from taxreport.cli.fit import Col, print_fitted
+from taxreport.cli.fit import Col, echo_line, print_fitted
 from taxreport.cli.rebalance_run import (
     _notifier,
     _paper_lock,
@@ -137,7 +137,7 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
         return
     q = b.quote
     for x in short:
-        click.echo("WARNING: " + x.message(b.name, venue.account), err=True)
+        echo_line("WARNING: " + x.message(b.name, venue.account), err=True)
     # 80 columns: the target column (weight - drift, and `basket show`) goes first, never a figure's digits
     print_fitted(f"basket {b.name} ({venue.mode}, account {venue.account}, {book.state}) at {now:%Y-%m-%d %H:%M} UTC",
                  [Col("asset", wrap=True), Col("quantity", "right"), Col(f"price {q}", "right"),
@@ -148,26 +148,30 @@ def status(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox
                 + ([(f"{q} (cash)", decimal_str(cash), "1", money_str(cash),
                      f"{money_str(cash / value * 100)}%", "0.00%", "")] if cash and value else []))
     pct = f" ({money_str(out['total_pnl_pct'])}%)" if out["total_pnl_pct"] is not None else ""
-    click.echo(f"total value   {money_str(value)} {q}  (members {money_str(members_value)} + cash {money_str(cash)})")
+
+    def status_line(text: str) -> None:  # on a narrow terminal the rest wraps under the value, past the label
+        echo_line(text, indent=len("today's P&L   "))
+
+    status_line(f"total value   {money_str(value)} {q}  (members {money_str(members_value)} + cash {money_str(cash)})")
     if book.state == "stopped":
-        click.echo(f"invested      {money_str(pnl_base)} {q} until the stop, which released "
-                   + (f"{money_str(book.released_value)} {q}" if book.released_value is not None else "an unrecorded value"))
+        status_line(f"invested      {money_str(pnl_base)} {q} until the stop, which released "
+                    + (f"{money_str(book.released_value)} {q}" if book.released_value is not None else "an unrecorded value"))
     else:
-        click.echo(f"invested      {money_str(invested)} {q}")
-    click.echo("total P&L     " + (f"{money_str(total_pnl)} {q}{pct}" if total_pnl is not None else
-                                   "unknown (the stop was recorded without the value it released)"))
-    click.echo("today's P&L   " + (f"{money_str(today)} {q}  (value now vs {money_str(base)} {q} at 00:00 UTC"
-                                   + (f" + {money_str(invested_today)} invested since" if invested_today > 0 else
-                                      f" - {money_str(-invested_today)} taken out since" if invested_today < 0 else "")
-                                   + f"; prices at 00:00 UTC: {source})" if today is not None else
-                                   "unknown: no price at 00:00 UTC (the exchange gave no daily candle and no "
-                                   "check ran near 00:00 UTC)"))
-    click.echo("last run      " + (f"{last.time:%Y-%m-%d %H:%M} UTC ({last.status}, id {last.rebalance_id})"
-                                   + (f": {last.why}" if last.why and last.status != "completed" else "")
-                                   if last else "never"))
-    click.echo("next run      " + (f"{due:%Y-%m-%d %H:%M} UTC ({why})" if due else why))
+        status_line(f"invested      {money_str(invested)} {q}")
+    status_line("total P&L     " + (f"{money_str(total_pnl)} {q}{pct}" if total_pnl is not None else
+                                    "unknown (the stop was recorded without the value it released)"))
+    status_line("today's P&L   " + (f"{money_str(today)} {q}  (value now vs {money_str(base)} {q} at 00:00 UTC"
+                                    + (f" + {money_str(invested_today)} invested since" if invested_today > 0 else
+                                       f" - {money_str(-invested_today)} taken out since" if invested_today < 0 else "")
+                                    + f"; prices at 00:00 UTC: {source})" if today is not None else
+                                    "unknown: no price at 00:00 UTC (the exchange gave no daily candle and no "
+                                    "check ran near 00:00 UTC)"))
+    status_line("last run      " + (f"{last.time:%Y-%m-%d %H:%M} UTC ({last.status}, id {last.rebalance_id})"
+                                    + (f": {last.why}" if last.why and last.status != "completed" else "")
+                                    if last else "never"))
+    status_line("next run      " + (f"{due:%Y-%m-%d %H:%M} UTC ({why})" if due else why))
     if book.state == "stopped" and book.released:
-        click.echo("released      " + ", ".join(f"{decimal_str(v)} {k}" for k, v in book.released.items()))
+        status_line("released      " + ", ".join(f"{decimal_str(v)} {k}" for k, v in book.released.items()))
 
 
 def _day_start_prices(ex, symbols: list[str], day_start: datetime, seen: dict[str, Decimal] | None,  # noqa: ANN001
@@ -256,7 +260,7 @@ def invest(ctx: click.Context, amount: str, basket_ref: str, paper: bool, live: 
         check = run_check(engine, reason=f"invest {decimal_str(cash)} {b.quote}", venue=venue.mode,
                           buy_only=buy_only, only_drifted=only_drifted)
     if check.run is None:
-        click.echo(f"invested {decimal_str(cash)} {b.quote}; no orders: {check.why}")
+        echo_line(f"invested {decimal_str(cash)} {b.quote}; no orders: {check.why}")
         return
     report_run(check.run, venue, fmt, check)
 
@@ -323,21 +327,21 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
                                                          "released": dict(kept),
                                                          "released_value": value_at(kept, look(engine).mids, b.quote)})
             text = ", ".join(f"{decimal_str(q)} {a}" for a, q in kept.items()) or "nothing"
-            click.echo(f"basket {b.name} stopped; nothing sold, released to account {venue.account}: {text}. "
-                       "`basket invest` starts it again with new money.")
+            echo_line(f"basket {b.name} stopped; nothing sold, released to account {venue.account}: {text}. "
+                      "`basket invest` starts it again with new money.")
             if notify:
                 notify("stop", f"taxreport: {b.name} stopped", f"Stopped with --keep-assets; released {text}.")
             return
         view = look(engine)
         for x in view.shortfalls:
-            click.echo("WARNING: " + x.message(b.name, venue.account), err=True)
+            echo_line("WARNING: " + x.message(b.name, venue.account), err=True)
         selling = ", ".join(f"{decimal_str(view.balances[a])} {a}" for a in b.weights
                             if a != b.quote and view.balances.get(a))
         if selling:
-            click.echo(f"WARNING: this sells the basket's {selling} for {b.quote}. Every sale is a TAXABLE "
-                       "DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
+            echo_line(f"WARNING: this sells the basket's {selling} for {b.quote}. Every sale is a TAXABLE "
+                      "DISPOSAL: it realises a capital gain or loss in this tax year.", err=True)
         else:  # nothing to sell: no disposal to warn about
-            click.echo(f"basket {b.name} owns no coins: stopping it sells nothing", err=True)
+            echo_line(f"basket {b.name} owns no coins: stopping it sells nothing", err=True)
         if not yes:
             click.confirm("Sell the basket's holdings and stop it?" if selling else f"Stop basket {b.name}?",
                           abort=True, err=True)
@@ -363,8 +367,8 @@ def stop(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: 
     if check.run is not None:
         report_run(check.run, venue, fmt, check)
     if fmt != "json":
-        click.echo(f"basket {b.name} stopped; released to account {venue.account}: {released}"
-                   + ("" if check.run is not None else f" (nothing to sell: {check.why})"))
+        echo_line(f"basket {b.name} stopped; released to account {venue.account}: {released}"
+                  + ("" if check.run is not None else f" (nothing to sell: {check.why})"))
 
 
 @click.command("history")
@@ -421,7 +425,7 @@ def history(ctx: click.Context, basket_ref: str, limit: int | None, fmt: str) ->
                 "trade_id": t.external_id})
     items = list(runs.values())[-limit:] if limit else list(runs.values())
     if not items and fmt != "json":
-        click.echo(f"basket {b.name} has no rebalances yet")
+        echo_line(f"basket {b.name} has no rebalances yet")
         return
     if fmt == "json":
         echo_json(items)

@@ -6,11 +6,17 @@ one line (text wraps between words only). When the table does not fit the termin
 ``COLUMNS``), the columns the caller marked ``drop`` are left out, in that order; when even that does not fit,
 each row becomes one line of ``header=value`` fields separated by ``;`` (wrapped between words only). Nothing is ever
 truncated: rich's ``…`` is how a cut shows, and a rendering that has one is never printed.
+
+Plain lines (:func:`echo_line`) are wrapped between words at the terminal's width, never inside a figure; piped,
+they are written exactly as they are.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,3 +117,48 @@ def print_fitted(title: str | None, columns: Sequence[Col], rows: Sequence[Seque
     out = console()
     for item in fitted(title, columns, rows, out.width, caption):
         out.print(item, markup=False, highlight=False, crop=False)
+
+
+# Plain lines (``realised gain ...``, ``tax policy ...``, ``today's P&L ...``, notes): a terminal breaks a long
+# line at its last column, inside a number as readily as between words. On a terminal they are wrapped here
+# between words, a figure never split; piped (a file, a script, a test) they are written exactly as they are.
+_NBSP = "\u00a0"  # glues the parts of one figure while wrapping; never printed
+_GLUE = re.compile(
+    r"(?<=\d) (?=[A-Z][A-Z0-9]{1,9}(?![A-Za-z0-9]))"  # an amount and its asset: "0.08325834 BTC", "00:00 UTC"
+    r"|(?<=\d{4}-\d{2}-\d{2}) (?=\d{2}:\d{2})"  # a date and its time: "2024-01-15 00:00"
+)
+
+
+def wrap_line(text: str, width: int, indent: int = 2) -> str:
+    """``text`` wrapped to ``width`` columns between words only: a figure (a number, a date, an id) and an
+    amount with its asset (``0.08325834 BTC``) or a date with its time are never split; a word longer than the
+    width is kept whole on its own line. The lines after a line's first are indented by ``indent`` spaces.
+    Every word of ``text`` is kept, in order; a line that fits is returned as it is."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lines = textwrap.wrap(_GLUE.sub(_NBSP, line), width=width, subsequent_indent=" " * indent,
+                              break_long_words=False, break_on_hyphens=False, expand_tabs=False,
+                              replace_whitespace=False)
+        out.extend(part.replace(_NBSP, " ") for part in lines)
+    return "\n".join(out)
+
+
+def _on_terminal(err: bool) -> bool:
+    stream = sys.stderr if err else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def echo_line(text: str, *, err: bool = False, indent: int = 2) -> None:
+    """``click.echo(text)``, wrapped between words at the terminal's width (:func:`wrap_line`, rich's width:
+    ``COLUMNS`` or the terminal's) when the stream is a terminal; byte for byte ``text`` otherwise."""
+    import click
+
+    if _on_terminal(err):
+        from taxreport.cli.common import console
+
+        text = wrap_line(text, console().width, indent)
+    click.echo(text, err=err)

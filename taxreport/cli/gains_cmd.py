@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from taxreport.cli.common import format_option, json_text, open_ledger, print_table
+from taxreport.cli.fit import echo_line
 from taxreport.cli.gains_options import check_currency, gains_options, request_from_flags
 
 __all__ = ["check_currency", "document_pieces", "gains", "summary_document", "summary_json"]
@@ -198,7 +199,7 @@ def _print_years(summaries: list[Any]) -> None:
             years_of.setdefault(str(note), []).append(s.year)
     for note, years in years_of.items():
         where = "" if len(years) == len(summaries) else f" ({', '.join(years)})"
-        click.echo(f"note{where}: {note}")
+        echo_line(f"note{where}: {note}")
 
 
 def _money(value: Any) -> Any:
@@ -360,4 +361,4 @@ def _print(data: dict[str, Any], detail: bool) -> None:
             ("proceeds", "right"), ("cost", "right"), ("gain", "right"), ("term/rule", "left"), ("ref", "left"),
             ("lots", "left")], drows)
     for note in data["notes"]:
-        click.echo(f"note: {note}")
+        echo_line(f"note: {note}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from taxreport.cli.fit import echo_line
 from taxreport.errors import InputError
 
 
@@ -49,24 +50,24 @@ def print_preview(p: Any) -> None:
     from taxreport.model.money import money_str
 
     if p.error:
-        click.echo(f"tax preview ({p.jurisdiction}): not available: {p.error}")
+        echo_line(f"tax preview ({p.jurisdiction}): not available: {p.error}")
         return
     from taxreport.cli.common import console
 
     out = console()
     for line in preview_lines(p, out.width):
         out.print(line, markup=False, highlight=False, crop=False)
-    click.echo(f"realised gain {money_str(p.realised_gain)} {p.currency}; taxable gain of {p.year} "
-               f"{money_str(p.taxable_before)} -> {money_str(p.taxable_after)}; ESTIMATED tax "
-               f"{money_str(p.estimated_tax)} {p.currency} at {p.rate * 100}%"
-               f"{' (illustrative rate: set marginal_rate in [tax])' if p.rate_is_default else ''}")
+    echo_line(f"realised gain {money_str(p.realised_gain)} {p.currency}; taxable gain of {p.year} "
+              f"{money_str(p.taxable_before)} -> {money_str(p.taxable_after)}; ESTIMATED tax "
+              f"{money_str(p.estimated_tax)} {p.currency} at {p.rate * 100}%"
+              f"{' (illustrative rate: set marginal_rate in [tax])' if p.rate_is_default else ''}")
     for line in p.advice:
         if not line.startswith(("defer-short-term:", "tax-budget:", "use-allowance:", "harvest-losses:")):
-            click.echo(f"tax advice: {line}")
+            echo_line(f"tax advice: {line}")
     from taxreport.simulated import banner_note
 
     if banner_note(p.notes):
-        click.echo(banner_note(p.notes))
+        echo_line(banner_note(p.notes))
 
 
 def preview_lines(p: Any, width: int) -> list[Any]:
@@ -118,6 +119,6 @@ def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_ra
 
 def print_decisions(taxed: Any) -> None:
     for d in taxed.decisions:
-        click.echo(f"tax policy {d.text()}")
+        echo_line(f"tax policy {d.text()}")
     if taxed.changed:
-        click.echo("the tax policies changed the trades: the orders above are what `rebalance run` sends")
+        echo_line("the tax policies changed the trades: the orders above are what `rebalance run` sends")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from taxreport.cli.common import asset_numbers, echo_json, format_option
+from taxreport.cli.fit import echo_line
 from taxreport.errors import InputError
 
 
@@ -105,7 +106,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
                              field="--balances")
         held, cash, warnings = owned
         for warning in warnings:
-            click.echo(f"WARNING: {warning}", err=True)
+            echo_line(f"WARNING: {warning}", err=True)
         # the tax preview reads the lots where `rebalance run --paper` trades (paper:<owner>), as the run does
         # (tax_run.adjust_check), not the basket's live account
         from dataclasses import replace
@@ -146,7 +147,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
             held, cash, warnings = owned
             scope = "the basket's own holdings"
             for warning in warnings:
-                click.echo(f"WARNING: {warning}", err=True)
+                echo_line(f"WARNING: {warning}", err=True)
         extra_json["scope"] = scope
 
     def planned(b, gate: bool = as_scheduled):  # noqa: ANN001, ANN202 - the tax policies re-plan with other weights
@@ -175,7 +176,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
         return
     _print_plan(result, source)
     if "scope" in extra_json:
-        click.echo(f"planned from {extra_json['scope']}")
+        echo_line(f"planned from {extra_json['scope']}")
     if taxed is not None and taxed.preview is not None:
         print_preview(taxed.preview)
         print_decisions(taxed)
@@ -240,7 +241,7 @@ def _print_plan(p, source: str) -> None:  # noqa: ANN001
                   Col("weight", "right"), Col("target", "right", drop=1), Col("drift pp", "right"),
                   Col("to trade", "right")], rows)
     if p.skipped:
-        click.echo(f"no orders: {p.skipped}")
+        echo_line(f"no orders: {p.skipped}")
     elif p.orders:
         print_fitted("orders (sells first)", [Col("#", "right"), Col("side"), Col("symbol"), Col("quantity", "right"),
                                               Col("limit price", "right"), Col(f"notional {p.quote}", "right")],
@@ -248,7 +249,7 @@ def _print_plan(p, source: str) -> None:  # noqa: ANN001
                       money_str(o.notional))
                      for i, o in enumerate(p.orders, start=1)])
     else:
-        click.echo("no orders: the basket is on target (or every leg is dust)")
+        echo_line("no orders: the basket is on target (or every leg is dust)")
     if p.dust:
         print_fitted("dropped as dust (not traded, not retried)",
                      [Col("side"), Col("asset"), Col("quantity", "right"), Col(f"notional {p.quote}", "right"),
@@ -256,7 +257,7 @@ def _print_plan(p, source: str) -> None:  # noqa: ANN001
                     [(d.side, d.asset, decimal_str(d.quantity), money_str(d.notional), d.reason) for d in p.dust])
     for note in p.notes:
         if "dropped as dust" not in note:
-            click.echo(f"note: {note}")
-    click.echo(f"{p.quote} now {decimal_str(p.quote_balance)}, after the orders {decimal_str(p.quote_after)} "
-               f"(fees included); largest drift {money_str(p.max_drift)}pp. Amounts are rounded to the cent "
-               "for display only.")
+            echo_line(f"note: {note}")
+    echo_line(f"{p.quote} now {decimal_str(p.quote_balance)}, after the orders {decimal_str(p.quote_after)} "
+              f"(fees included); largest drift {money_str(p.max_drift)}pp. Amounts are rounded to the cent "
+              "for display only.")

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from taxreport.cli.common import asset_numbers, echo_json, format_option, open_ledger, option_group, parse_when
+from taxreport.cli.fit import echo_line
 from taxreport.errors import InputError, MissingDataError, TaxreportError
 
 ZERO = Decimal(0)
@@ -359,9 +360,9 @@ def report_run(result, venue: Venue, fmt: str, check=None,  # noqa: ANN001
                    "summary": result.summary})
         return
     if rec and not rec.empty:
-        click.echo(f"recovered {len(rec.orders)} unfinished order(s), {rec.fills_written} fill(s) written")
+        echo_line(f"recovered {len(rec.orders)} unfinished order(s), {rec.fills_written} fill(s) written")
     if result.status == "skipped":
-        click.echo(f"rebalance {result.rebalance_id}: skipped ({result.plan.skipped})")
+        echo_line(f"rebalance {result.rebalance_id}: skipped ({result.plan.skipped})")
         return
     q = venue.basket.quote
     from taxreport.cli.fit import Col, print_fitted
@@ -373,11 +374,11 @@ def report_run(result, venue: Venue, fmt: str, check=None,  # noqa: ANN001
                   money_str(x.notional / x.filled) if x.filled else "", len(x.orders),
                   x.status + (f" ({x.note})" if x.note else "")) for x in result.legs])
     if not result.legs:
-        click.echo("no orders: the basket is on target (or every leg is dust)")
+        echo_line("no orders: the basket is on target (or every leg is dust)")
     fees = ", ".join(f"{decimal_str(v)} {k}" for k, v in result.summary.get("fees", {}).items()) or "none"
-    click.echo(f"fills written to the ledger as trades in account {venue.account}; fees: {fees}")
+    echo_line(f"fills written to the ledger as trades in account {venue.account}; fees: {fees}")
     if why:
-        click.echo(f"INCOMPLETE: {why}; {redo}")
+        echo_line(f"INCOMPLETE: {why}; {redo}")
 
 
 def paper_market(ex, asset: str, quote: str, field: str) -> str:  # noqa: ANN001
@@ -434,7 +435,7 @@ class LogSink:
         from taxreport.cli.common import to_jsonable
 
         text = _json.dumps(to_jsonable(line.jsonable()), ensure_ascii=False) if self.fmt == "jsonl" else line.text()
-        click.echo(text)
+        echo_line(text)
         if self.file is not None:
             self.file.write(text + "\n")
             self.file.flush()
@@ -539,7 +540,7 @@ def run(ctx: click.Context, basket_ref: str, paper: bool, live: bool, sandbox: b
                                       log=sink if fmt != "json" else None)
             runner.report(result, engine, lambda _line: None, _notifier(venue, sink), venue=venue.mode)
             if result.run is None and fmt != "json":
-                click.echo(f"no orders: {result.why}")
+                echo_line(f"no orders: {result.why}")
             elif result.run is None:
                 echo_json({"status": result.status, "why": result.why, "venue": venue.mode, "legs": []})
             else:

@@ -45,12 +45,9 @@ def drift_series(run: StrategyRun, grid: PriceGrid, bars: Sequence[int]) -> dict
 
 
 def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Path, *, title: str = "") -> list[Path]:
-    """Write the two charts as PNG and SVG; returns the paths written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Write the two charts as PNG and SVG; returns the paths written. The figures are
+    ``matplotlib.figure.Figure`` on the Agg canvas, outside pyplot: no backend is switched and no rcParams
+    are changed (taxreport used as a library keeps its user's matplotlib state)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     bars = _sample(len(grid.times))
@@ -58,7 +55,8 @@ def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Pat
     quote = runs[0].strategy.basket.quote if runs else ""
     written: list[Path] = []
 
-    fig, ax = plt.subplots(figsize=(10, 5))
+    fig = _new_figure(figsize=(10, 5))
+    ax = fig.subplots()
     styles = ("-", "--", "-.", ":")
     for n, run in enumerate(runs):  # line styles vary so identical strategies stay visible
         ax.plot(times, [float(run.values[i]) for i in bars], label=run.label, linewidth=1.2,
@@ -71,7 +69,8 @@ def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Pat
     fig.tight_layout()
     written.extend(_save(fig, folder, "backtest_value"))
 
-    fig, axes = plt.subplots(len(runs), 1, figsize=(10, 2.2 * max(len(runs), 1) + 1), sharex=True, squeeze=False)
+    fig = _new_figure(figsize=(10, 2.2 * max(len(runs), 1) + 1))
+    axes = fig.subplots(len(runs), 1, sharex=True, squeeze=False)
     for ax, run in zip(axes[:, 0], runs):
         for asset, series in drift_series(run, grid, bars).items():
             ax.plot(times, series, label=asset, linewidth=0.9)
@@ -91,8 +90,18 @@ def write_charts(runs: Sequence[StrategyRun], grid: PriceGrid, folder: str | Pat
     return written
 
 
+def _new_figure(figsize: tuple[float, float]):  # noqa: ANN202 - a matplotlib Figure
+    """A figure on the Agg canvas (what ``matplotlib.use("Agg")`` + pyplot gave, without pyplot's global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _save(fig, folder: Path, stem: str) -> list[Path]:  # noqa: ANN001 - a matplotlib Figure
-    """Write ``fig`` as ``stem.png`` and ``stem.svg`` in ``folder``, then close it.
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` in ``folder``.
 
     The same figure gives the same bytes (:func:`taxreport.clock.generation_time`): the SVG's ``<dc:date>``
     is the generation time (``SOURCE_DATE_EPOCH`` when set) and its clip-path and marker ids are hashed
@@ -100,7 +109,6 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:  # noqa: ANN001 - a matpl
     salt instead of uuid4", a random salt per file); the PNG carries no
     ``Software`` (matplotlib version) entry, as the report's charts (:mod:`taxreport.reports.charts`)."""
     import matplotlib
-    import matplotlib.pyplot as plt
 
     from taxreport.clock import generation_time
 
@@ -109,5 +117,4 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:  # noqa: ANN001 - a matpl
     with matplotlib.rc_context({"svg.hashsalt": "taxreport"}):
         for path, ext in zip(paths, ("png", "svg")):
             fig.savefig(path, dpi=120, metadata=metadata[ext])
-    plt.close(fig)
     return paths

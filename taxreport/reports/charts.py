@@ -1,5 +1,6 @@
-"""Charts for the PDF summary (matplotlib, Agg backend, PNG bytes). matplotlib is imported inside the
-functions only, so importing this module costs nothing.
+"""Charts for the PDF summary (matplotlib figures on the Agg canvas, PNG bytes; no pyplot, no global
+matplotlib state changed: see ``STYLE``). matplotlib is imported inside the functions only, so importing this
+module costs nothing.
 
 * :func:`allocation_chart`: current weight vs target weight per asset at the last rebalance of the
   period (from the ``rebalance.plan`` record: weights before that rebalance traded).
@@ -12,9 +13,11 @@ Values are converted to float here only, for drawing; no figure in the report te
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Sequence
+from typing import Any, Sequence
 
 INK = "#1f2a44"
 TARGET = "#9aa5b8"
@@ -22,25 +25,33 @@ ACCENT = "#2f6db5"
 LOSS = "#a4262c"
 
 
-def _figure(width: float, height: float):  # noqa: ANN202
+# The charts' own style, applied with ``matplotlib.rc_context`` around making AND saving each figure: nothing
+# global changes (no backend switched, no rcParams left set), so taxreport used as a library (a notebook) keeps
+# its user's matplotlib settings. The figures are ``matplotlib.figure.Figure`` on the Agg canvas, outside pyplot.
+STYLE: Any = {"font.family": "DejaVu Sans", "font.size": 8, "axes.edgecolor": "#888888", "axes.linewidth": 0.6,
+              "svg.hashsalt": "taxreport", "pdf.fonttype": 42}
+
+
+@contextmanager
+def _figure(width: float, height: float) -> Iterator[tuple[Any, Any]]:
+    """``(fig, ax)`` in the charts' style, which holds until the ``with`` block ends (save the figure in it)."""
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 8, "axes.edgecolor": "#888888",
-                         "axes.linewidth": 0.6, "svg.hashsalt": "taxreport", "pdf.fonttype": 42})
-    fig, ax = plt.subplots(figsize=(width, height), dpi=200)
-    ax.spines["top"].set_visible(False)
-    ax.spines["right"].set_visible(False)
-    return plt, fig, ax
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width, height), dpi=200)
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.spines["top"].set_visible(False)
+        ax.spines["right"].set_visible(False)
+        yield fig, ax
 
 
-def _png(plt, fig) -> bytes:  # noqa: ANN001
+def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -55,7 +66,11 @@ def _amounts(values: Sequence[float]):  # noqa: ANN202 - a matplotlib formatter
 
 def allocation_chart(allocation: Sequence[tuple[str, Decimal, Decimal]]) -> bytes:
     """Grouped bars: actual weight vs target weight (percent) per asset."""
-    plt, fig, ax = _figure(6.4, 2.6)
+    with _figure(6.4, 2.6) as (fig, ax):
+        return _allocation(fig, ax, allocation)
+
+
+def _allocation(fig: Any, ax: Any, allocation: Sequence[tuple[str, Decimal, Decimal]]) -> bytes:
     assets = [a for a, _, _ in allocation]
     xs = range(len(assets))
     actual = [float(w) for _, w, _ in allocation]
@@ -72,14 +87,21 @@ def allocation_chart(allocation: Sequence[tuple[str, Decimal, Decimal]]) -> byte
     ax.legend(frameon=False, ncols=2, loc="upper right")
     ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
     ax.set_axisbelow(True)
-    return _png(plt, fig)
+    return _png(fig)
 
 
-def value_figure(values: Sequence[tuple[datetime, Decimal]], currency: str):  # noqa: ANN201 - (plt, fig, ax)
-    """The value chart's figure, not yet saved (tests measure its tick labels)."""
+@contextmanager
+def value_figure(values: Sequence[tuple[datetime, Decimal]], currency: str) -> Iterator[tuple[Any, Any]]:
+    """The value chart's ``(fig, ax)``, not yet saved, in the charts' style until the ``with`` block ends
+    (tests measure its tick labels)."""
+    with _figure(6.4, 2.6) as (fig, ax):
+        _values(ax, values, currency)
+        yield fig, ax
+
+
+def _values(ax: Any, values: Sequence[tuple[datetime, Decimal]], currency: str) -> None:
     import matplotlib.dates as mdates
 
-    plt, fig, ax = _figure(6.4, 2.6)
     xs = [t for t, _ in values]
     ys = [float(v) for _, v in values]
     ax.plot(xs, ys, color=ACCENT, linewidth=1.4, marker="o" if len(xs) < 40 else None, markersize=3)
@@ -93,13 +115,12 @@ def value_figure(values: Sequence[tuple[datetime, Decimal]], currency: str):  # 
     ax.yaxis.set_major_formatter(_amounts(ys))
     ax.grid(axis="y", color="#e4e4e4", linewidth=0.5)
     ax.set_axisbelow(True)
-    return plt, fig, ax
 
 
 def value_chart(values: Sequence[tuple[datetime, Decimal]], currency: str) -> bytes:
     """Line of the basket's total value at each rebalance."""
-    plt, fig, _ = value_figure(values, currency)
-    return _png(plt, fig)
+    with value_figure(values, currency) as (fig, _ax):
+        return _png(fig)
 
 
 def gains_chart(per_asset: Sequence[tuple[str, Decimal]], currency: str) -> bytes:
@@ -109,7 +130,11 @@ def gains_chart(per_asset: Sequence[tuple[str, Decimal]], currency: str) -> byte
     if len(items) > 15:
         items = items[:14] + [("other", sum((g for _, g in items[14:]), Decimal(0)))]
     items.reverse()  # largest at the top
-    plt, fig, ax = _figure(6.4, 0.6 + 0.28 * max(len(items), 2))
+    with _figure(6.4, 0.6 + 0.28 * max(len(items), 2)) as (fig, ax):
+        return _gains(fig, ax, items, currency)
+
+
+def _gains(fig: Any, ax: Any, items: Sequence[tuple[str, Decimal]], currency: str) -> bytes:
     values = [float(g) for _, g in items]
     ax.barh([a for a, _ in items], values, color=[ACCENT if v >= 0 else LOSS for v in values], height=0.6)
     ax.axvline(0, color="#888888", linewidth=0.6)
@@ -117,4 +142,4 @@ def gains_chart(per_asset: Sequence[tuple[str, Decimal]], currency: str) -> byte
     ax.xaxis.set_major_formatter(_amounts(values))
     ax.grid(axis="x", color="#e4e4e4", linewidth=0.5)
     ax.set_axisbelow(True)
-    return _png(plt, fig)
+    return _png(fig)
