@@ -23,12 +23,9 @@ def at(day: str) -> datetime:
     return datetime.fromisoformat(day + "T12:00:00").replace(tzinfo=timezone.utc)
 
 
-def test_identified_lots_are_recorded_and_used_by_gains(ledger) -> None:  # noqa: ANN001
-    # Lots in okx:main: 1 BTC bought 10 Jan 2024 at 40,000 and 1 BTC bought 1 Sep 2024 at 60,000.
-    # The bot sells 1 BTC at 50,000 on 1 Feb 2025. FIFO (IRS FAQ Q41, nothing identified): lot 1,
-    # long-term gain 50,000 - 40,000 = +10,000. Identified at the sale (Treas. Reg. §1.1012-1(j)):
-    # the loss lot first, lot 2: short-term 50,000 - 60,000 = -10,000. `gains --method specific`
-    # must report -10,000 from the record alone (no --lots file).
+def bot_journey() -> tuple[list, list[tuple], Trade]:
+    """okx:main: 200,000 USDT deposited, 1 BTC bought 10 Jan 2024 at 40,000 and 1 BTC bought 1 Sep 2024 at 60,000
+    (both paid in USDT), and the bot's sale of 1 BTC at 50,000 on 1 Feb 2025 (order o-1): (events, rates, sale)."""
     events = [
         Deposit(time=at("2024-01-02"), source="t", external_id="dep", account="okx:main", asset="USDT",
                 quantity=D(200000), cost=D(200000), cost_currency="USDT"),
@@ -40,6 +37,16 @@ def test_identified_lots_are_recorded_and_used_by_gains(ledger) -> None:  # noqa
     rates = [("BTC", "USDT", at("2024-01-10"), D(40000), "t"), ("BTC", "USDT", at("2024-09-01"), D(60000), "t")]
     sale = Trade(time=at("2025-02-01"), source="bot", external_id="s1", account="okx:main", side="sell", base="BTC",
                  quote="USDT", quantity=D(1), price=D(50000), order_id="o-1")
+    return events, rates, sale
+
+
+def test_identified_lots_are_recorded_and_used_by_gains(ledger) -> None:  # noqa: ANN001
+    # Lots in okx:main: 1 BTC bought 10 Jan 2024 at 40,000 and 1 BTC bought 1 Sep 2024 at 60,000.
+    # The bot sells 1 BTC at 50,000 on 1 Feb 2025. FIFO (IRS FAQ Q41, nothing identified): lot 1,
+    # long-term gain 50,000 - 40,000 = +10,000. Identified at the sale (Treas. Reg. §1.1012-1(j)):
+    # the loss lot first, lot 2: short-term 50,000 - 60,000 = -10,000. `gains --method specific`
+    # must report -10,000 from the record alone (no --lots file).
+    events, rates, sale = bot_journey()
     chosen = identify_lots(events, rates, [sale], jurisdiction="us", quote="USDT")
     assert list(chosen.values()) == [[("trade:t:b2#1", D(1))]]  # leg 1 of the buy acquires the BTC
     records = identification_records(chosen, [sale], jurisdiction="us", source="bot", basket="core")

@@ -17,6 +17,7 @@ from taxreport.lots.types import Acquisition, Disposal
 from taxreport.model.events import Deposit, Trade
 from taxreport.prices.store import RateRow, write_rates
 from taxreport.rebalance.lot_identification import identification_records, identify_lots
+from test_lot_identification import bot_journey
 
 
 def at(day: str) -> datetime:
@@ -54,17 +55,7 @@ def test_bot_sale_with_recorded_lots_and_usdt_paid_buys_from_the_cli(ledger) -> 
     # named lots, and the note of 2024 says they are USDT; the note of 2025 counts 2025's only (its bot sale is
     # named: none of the bot's), though `gains -y 2025` matches over every earlier year; with --account, the note
     # counts the disposals of the accounts reported only.
-    events = [
-        Deposit(time=at("2024-01-02"), source="t", external_id="dep", account="okx:main", asset="USDT",
-                quantity=D(200000), cost=D(200000), cost_currency="USDT"),
-        Trade(time=at("2024-01-10"), source="t", external_id="b1", account="okx:main", side="buy", base="BTC",
-              quote="USDT", quantity=D(1), price=D(40000)),
-        Trade(time=at("2024-09-01"), source="t", external_id="b2", account="okx:main", side="buy", base="BTC",
-              quote="USDT", quantity=D(1), price=D(60000)),
-    ]
-    rates = [("BTC", "USDT", at("2024-01-10"), D(40000), "t"), ("BTC", "USDT", at("2024-09-01"), D(60000), "t")]
-    sale = Trade(time=at("2025-02-01"), source="bot", external_id="s1", account="okx:main", side="sell", base="BTC",
-                 quote="USDT", quantity=D(1), price=D(50000), order_id="o-1")
+    events, rates, sale = bot_journey()
     chosen = identify_lots(events, rates, [sale], jurisdiction="us", quote="USDT")
     records = identification_records(chosen, [sale], jurisdiction="us", source="bot", basket="core")
     ledger.append([*events, sale, *records], actor="rebalancer:core", reason="bot sale and its lot identification")
