@@ -745,7 +745,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
             at[n] = (pricer.state(), (swaps.by_rule, swaps.by_fallback), len(movements))
         years: list[int] = []  # the requests computed in one pass
         year_pricers: dict[int, tuple[Pricer, SwapStats, Any]] = {}
-        for i, (request, opts, count) in enumerate(zip(requests, options, counts)):
+        for i, (opts, count) in enumerate(zip(options, counts)):
             if count is None:
                 continue
             state, (by_rule, by_fallback), _ = at[count]
