@@ -25,7 +25,8 @@ test_engine_main_423411f.py) put main's sentence back with :func:`as_main` (one 
   income is in its own count only), so :func:`rates_and_gifts_as_main` makes the two notes count as main's did:
   the pricer's notes of every valuation it made (``Pricer.notes`` without ``within``; the counting itself is the
   code under test) and the gifts of the whole ledger (``gift_note`` over every time). Used by every test that
-  compares a document with main's hash (with :class:`MainsYears` or :func:`as_main` as before).
+  compares a document with main's hash: the three above (with :class:`MainsYears` or :func:`as_main` as before),
+  test_engine_main_bdfefcf.py and test_valuation_spans.py's documents (which had no matching note to map).
 """
 
 from __future__ import annotations
