@@ -549,12 +549,15 @@ def _released(ledger: Any) -> list[Event]:
     return _verified_events(ledger)
 
 
-def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None) -> Pricer:
+def make_pricer(rates: RateTable | Pricer, currency: str, options: dict[str, Any] | None = None,
+                years: Sequence[tuple[datetime, datetime]] = ()) -> Pricer:
+    """A pricer over ``rates`` with the user's options (``rates`` itself if it is one); ``years``: the tax years'
+    UTC ``[start, end)`` whose valuations a new pricer also counts apart (:meth:`Pricer.count_years`)."""
     if isinstance(rates, Pricer):
         return rates
     o = options or {}
     return Pricer(rates, currency, via=tuple(o.get("via", ())), peg=o.get("peg"),
-                  lookback_days=int(o.get("rate_lookback_days", 0)))
+                  lookback_days=int(o.get("rate_lookback_days", 0))).count_years(years)
 
 
 def year_cutoff(j: Jurisdiction, year: str) -> datetime:
@@ -565,12 +568,13 @@ def year_cutoff(j: Jurisdiction, year: str) -> datetime:
 
 
 def _prepared(events: list[Event], j: Jurisdiction, accounts: Sequence[str] | None,
-              include_simulated: bool, ready: list[Any] | None = None) -> tuple[Any, list[Event]]:
+              include_simulated: bool, ready: list[Any] | None = None) -> tuple[Any, list[Event], list[datetime]]:
     """The events a computation reads, the one place for the one-year and the every-year computation (events
     helper, issue #12): simulated accounts out unless asked, basis supplements, own transfers
     (:func:`taxreport.prepare.prepare_events`), gifts given out of the donor's disposals where the country says
     so; and the refusals of ``accounts`` (a simulated account, a country that pools per person, an account with
-    no events). Returns the preparation (its notes, simulated accounts) and the events. ``ready``: a preparation
+    no events). Returns the preparation (its notes, simulated accounts), the events and the times of the gifts
+    given that are no disposal (each year's note: :func:`taxreport.jurisdictions.gifts.gift_note`). ``ready``: a preparation
     already made of this very list (:func:`_refusal`), taken from it when it is one."""
     from taxreport.jurisdictions.gifts import gifts_for
     from taxreport.prepare import prepare_events
@@ -583,9 +587,6 @@ def _prepared(events: list[Event], j: Jurisdiction, accounts: Sequence[str] | No
         prepared = prepare_events(events, include_simulated=include_simulated)
     del made
     events, gifts = gifts_for(prepared.events, policy.gift_is_disposal)  # a US/DE gift is no disposal for the donor
-    if gifts:
-        prepared.notes.append(f"{gifts} gift(s) given: no disposal for the donor in {j.name} (the lots leave "
-                              "without gain or loss; see taxreport/jurisdictions/gifts.py)")
     if accounts and not prepared.included_simulated:
         simulated = [a for a in accounts if a in prepared.simulated]
         if simulated:
@@ -604,7 +605,7 @@ def _prepared(events: list[Event], j: Jurisdiction, accounts: Sequence[str] | No
         if unknown:
             raise InputError(f"no events in account(s) {', '.join(unknown)}; known: {', '.join(sorted(seen)) or 'none'}",
                              field="--account")
-    return prepared, events
+    return prepared, events, gifts
 
 
 @in_money_context
@@ -616,11 +617,13 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     policy = j.policy
     opts = dict(options or {})
     cur = (currency or j.currency).upper()
-    prepared, events = _prepared(events if isinstance(events, list) else list(events), j, accounts,
+    prepared, events, gifts = _prepared(events if isinstance(events, list) else list(events), j, accounts,
                                  bool(opts.pop("include_simulated", False)))
     if accounts:
         opts["accounts"] = tuple(accounts)
-    pricer = make_pricer(rates, cur, opts)
+    # the year as the engine's context reads it: its document counts the valuations of its own moments
+    income_start, income_end = j.year_bounds(year, opts.get("timezone"))
+    pricer = make_pricer(rates, cur, opts, [(income_start, income_end)])
     cutoff = year_cutoff(j, year)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: generational GC passes only cost time
@@ -630,7 +633,6 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
         # --- events helper (issue #12): income as income, valued with the same rates ---
         from taxreport.jurisdictions.income import income_of_year
 
-        income_start, income_end = j.year_bounds(year, opts.get("timezone"))
         income = income_of_year(events, pricer, jurisdiction=j.code, start=income_start, end=income_end,
                                 rules=policy.income) if policy.income is not None else None
         # --- end events helper ---
@@ -640,13 +642,19 @@ def compute_gains_from_events(events: Iterable[Event], rates: RateTable | Pricer
     finally:
         if gc_was_enabled:
             gc.enable()
-    return _finish(summary, j, cur, opts, accounts, pricer, swaps, income, prepared.notes)
+    return _finish(summary, j, cur, opts, accounts, pricer, swaps, income, prepared.notes, gifts,
+                   (income_start, income_end))
 
 
 def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, Any], accounts: Sequence[str] | None,
-            pricer: Pricer, swaps: SwapStats, income: Any, event_notes: Sequence[str]) -> YearSummary:
+            pricer: Pricer, swaps: SwapStats, income: Any, event_notes: Sequence[str], gifts: Sequence[datetime],
+            within: tuple[datetime, datetime]) -> YearSummary:
     """The notes and fields every year's summary gets after the engine (one place for the one-year and the
-    multi-year computation)."""
+    multi-year computation); ``within``: the year's UTC ``[start, end)``, whose valuations its rate notes count
+    (all of the pricer's if it was handed in without the year counted), and its gift note the gifts given in it
+    (``gifts``: their times)."""
+    from taxreport.jurisdictions.gifts import gift_note
+
     summary.timezone = str(opts.get("timezone") or j.timezone)
     if cur != j.currency:
         summary.notes.append(Note(f"amounts are in {cur}, not {j.currency} as {j.name} requires (--currency)",
@@ -656,9 +664,11 @@ def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, 
         summary.notes.append(Note(f"only disposals in {', '.join(sorted(accounts))} are reported; lots were matched "
                                   "over all accounts; thresholds and allowances apply to the whole taxpayer",
                                   "accounts"))
-    summary.notes[:0] = notes_of(pricer.notes() + swaps.notes(), "price")
+    summary.notes[:0] = notes_of(pricer.notes(within if pricer.bounds else None) + swaps.notes(), "price")
     summary.income = income  # events helper (issue #12)
-    summary.notes[:0] = notes_of(event_notes, "events")  # the SIMULATED banner keeps its code (prepare.py)
+    gift = gift_note(gifts, j.name, *within)
+    # the SIMULATED banner keeps its code (prepare.py)
+    summary.notes[:0] = notes_of([*event_notes, *([gift] if gift else [])], "events")
     return summary
 
 
@@ -694,11 +704,12 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
     from taxreport.model.events import Reversal
     from taxreport.model.legs import effective_events
 
-    prepared, events = _prepared(events, j, accounts, include_simulated, ready)
+    prepared, events, gifts = _prepared(events, j, accounts, include_simulated, ready)
     if accounts:
         for o in options:
             o["accounts"] = tuple(accounts)
-    pricer = make_pricer(rates, cur, options[-1])
+    bounds = [j.year_bounds(r.year, o.get("timezone")) for r, o in zip(requests, options)]
+    pricer = make_pricer(rates, cur, options[-1], bounds)
     cutoffs = [year_cutoff(j, r.year) for r in requests]
     items = events if isinstance(events, list) else list(events)
     if any(type(e) is Reversal for e in items):
@@ -734,14 +745,14 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
             at[n] = (pricer.state(), (swaps.by_rule, swaps.by_fallback), len(movements))
         years: list[int] = []  # the requests computed in one pass
         year_pricers: dict[int, tuple[Pricer, SwapStats, Any]] = {}
-        for i, (request, opts, count) in enumerate(zip(requests, options, counts)):
+        for i, (opts, count) in enumerate(zip(options, counts)):
             if count is None:
                 continue
             state, (by_rule, by_fallback), _ = at[count]
             year_pricer = pricer.resumed(state)
             income = None
             if policy.income is not None:
-                start, end = j.year_bounds(request.year, opts.get("timezone"))
+                start, end = bounds[i]
                 income = income_of_year(events, year_pricer, jurisdiction=j.code, start=start, end=end,
                                         rules=policy.income)
             if year_pricer.missing:
@@ -762,7 +773,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
             if summary is not None:
                 year_pricer, year_swaps, income = year_pricers.pop(i)
                 summary = _finish(summary, j, cur, options[i], accounts, year_pricer, year_swaps, income,
-                                  event_notes)
+                                  event_notes, gifts, bounds[i])
             each(i, summary)
             del summary
     finally:

@@ -16,12 +16,24 @@ test_engine_main_423411f.py) put main's sentence back with :func:`as_main` (one 
   main's matching of that year by ``specific`` from the first movement counted them (none was named). A year in
   error hides its count from the later years' sums: test_engine_main_423411f.py (whose seed-4 ``specific`` runs
   have one) makes the matching count from the first movement as main did instead, :func:`count_as_main`.
+* Round 11 (second): "rates: ROUTE (N valuation(s))" counts the valuations whose moment lies in the year's
+  ``[start, end)`` and "N gift(s) given: no disposal for the donor in COUNTRY ..." the gifts given in the year
+  (tests/test_year_rate_gift_notes.py); main's counted every valuation from the ledger's first event to the year's
+  cutoff (the year's end plus a day, plus the UK's 30 days: valuations of the next year's first days), plus the
+  year's own income, and every gift of the ledger, the later years' too. Neither can be summed back from the
+  years' notes (the days after a year are in the next year's count, with no way to tell how many; an earlier year's
+  income is in its own count only), so :func:`rates_and_gifts_as_main` makes the two notes count as main's did:
+  the pricer's notes of every valuation it made (``Pricer.notes`` without ``within``; the counting itself is the
+  code under test) and the gifts of the whole ledger (``gift_note`` over every time). Used by every test that
+  compares a document with main's hash: the three above (with :class:`MainsYears` or :func:`as_main` as before),
+  test_engine_main_bdfefcf.py and test_valuation_spans.py's documents (which had no matching note to map).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -102,3 +114,23 @@ def count_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(engine, "match_lots", match_lots)
     monkeypatch.setattr(engine, "match_lots_at", match_lots_at)
+
+
+def rates_and_gifts_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the rate notes count every valuation the year's computation made (from the ledger's first event to the
+    year's cutoff) and the gift note every gift of the ledger, as main's did; everything else is the code under
+    test (the counting of the valuations included)."""
+    from taxreport.jurisdictions import gifts
+    from taxreport.prices.rates import Pricer
+
+    notes, note = Pricer.notes, gifts.gift_note
+    first, last = datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc)
+
+    def every_valuation(self: Pricer, within: Any = None) -> list[str]:
+        return notes(self)
+
+    def every_gift(times: Any, country: str, start: datetime, end: datetime) -> str | None:
+        return note(times, country, first, last)
+
+    monkeypatch.setattr(Pricer, "notes", every_valuation)
+    monkeypatch.setattr(gifts, "gift_note", every_gift)

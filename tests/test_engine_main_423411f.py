@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mains_sentences import as_main, count_as_main  # noqa: E402
+from mains_sentences import as_main, count_as_main, rates_and_gifts_as_main  # noqa: E402
 from test_gains_years_differential import _rates, _years, ledger, with_records  # noqa: E402
 
 from taxreport.cli.common import json_text  # noqa: E402
@@ -225,6 +225,7 @@ def _standard_decimal_context():  # noqa: ANN202
 @pytest.mark.parametrize("key", CASES, ids=[repr(k) for k in CASES])
 def test_byte_identical_to_main_423411f(key: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     count_as_main(monkeypatch)  # main's counting notes (tests/mains_sentences.py: a year in error hides its count)
+    rates_and_gifts_as_main(monkeypatch)  # main's rate and gift notes (tests/mains_sentences.py)
     assert digest(key) == MAIN_423411F[key]
 
 

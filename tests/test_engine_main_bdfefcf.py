@@ -185,7 +185,10 @@ def test_the_ledgers_reach_the_new_paths() -> None:
 
 
 @pytest.mark.parametrize("key", CASES, ids=[repr(k) for k in CASES])
-def test_byte_identical_to_main_bdfefcf(key: tuple) -> None:
+def test_byte_identical_to_main_bdfefcf(key: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mains_sentences import rates_and_gifts_as_main
+
+    rates_and_gifts_as_main(monkeypatch)  # main's rate and gift notes (tests/mains_sentences.py)
     assert digest(key) == MAIN_BDFEFCF[key]
 
 

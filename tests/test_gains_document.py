@@ -18,7 +18,7 @@ from taxreport.cli.gains_cmd import summary_document, summary_json
 from taxreport.errors import TaxreportError
 from taxreport.gains import GainsRequest, compute_request, compute_request_years
 
-from mains_sentences import MainsYears
+from mains_sentences import MainsYears, rates_and_gifts_as_main
 from test_gains_years_differential import MAIN_50952BB, _rates, _years, ledger, main_case
 from test_gains_years_differential import _standard_decimal_context  # noqa: F401 - autouse: the ledgers are
 # built (and cached, for the differential tests too) in the standard context, whatever an earlier test left
@@ -28,6 +28,7 @@ from test_gains_years_differential import _standard_decimal_context  # noqa: F40
 @pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr)[::4])
 def test_the_pieces_are_mains_document_byte_for_byte(key, per_piece, monkeypatch):
     monkeypatch.setattr(gains_cmd, "DISPOSALS_PER_PIECE", per_piece)
+    rates_and_gifts_as_main(monkeypatch)  # main's rate and gift notes (tests/mains_sentences.py)
     years, found = main_case(key)
     h = hashlib.sha256()
     shown = 0

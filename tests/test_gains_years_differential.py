@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from mains_sentences import MainsYears
+from mains_sentences import MainsYears, rates_and_gifts_as_main
 
 from taxreport.cli.common import json_text
 from taxreport.cli.gains_cmd import summary_json
@@ -502,9 +502,10 @@ def main_case(key: tuple) -> tuple[list[str], dict]:
 
 
 @pytest.mark.parametrize("key", sorted(MAIN_50952BB, key=repr))
-def test_every_year_in_one_pass_is_byte_identical_to_main(key):
+def test_every_year_in_one_pass_is_byte_identical_to_main(key, monkeypatch):
     import hashlib
 
+    rates_and_gifts_as_main(monkeypatch)  # main's rate and gift notes (tests/mains_sentences.py)
     years, found = main_case(key)
     h = hashlib.sha256()
     as_main = MainsYears()  # main's sentences (tests/mains_sentences.py), the years in order

@@ -17,13 +17,15 @@ whether the donor has a disposal depends on the country.
 :func:`gifts_for` rewrites, for the countries where a gift is no disposal (the policy's
 ``gift_is_disposal``, :class:`taxreport.jurisdictions.base.Policy`), each gift into
 :class:`GiftOutNoGain`: the lots leave the account (to the outside pool, as a withdrawal to an own wallet
-does) and no disposal is reported. It keeps the gift's natural key.
+does) and no disposal is reported. It keeps the gift's natural key. :func:`gift_note` is the note of a tax
+year's report that says so, for the gifts given in that year.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from taxreport.model.events import Event, Withdrawal
 
@@ -38,17 +40,29 @@ class GiftOutNoGain(Withdrawal):
         return self.original_key
 
 
-def gifts_for(events: Sequence[Event], gift_is_disposal: bool) -> tuple[list[Event], int]:
-    """``events`` with gifts rewritten where a gift is no disposal (see the module docstring), and how many."""
+def gifts_for(events: Sequence[Event], gift_is_disposal: bool) -> tuple[list[Event], list[datetime]]:
+    """``events`` with gifts rewritten where a gift is no disposal (see the module docstring), and the times of
+    the gifts rewritten."""
     if gift_is_disposal:
-        return list(events), 0
+        return list(events), []
     out: list[Event] = []
-    count = 0
+    times: list[datetime] = []
     for e in events:
         if type(e) is Withdrawal and e.purpose == "gift":
-            count += 1
+            times.append(e.time)
             e = GiftOutNoGain(time=e.time, source=e.source, external_id=e.external_id, note=e.note,
                               account=e.account, asset=e.asset, quantity=e.quantity, fee=e.fee,
                               purpose="own-wallet", original_key=e.natural_key)
         out.append(e)
-    return out, count
+    return out, times
+
+
+def gift_note(times: Sequence[datetime], country: str, start: datetime, end: datetime) -> str | None:
+    """The note of the tax year ``[start, end)`` (UTC) on the gifts given in it (``times``, from :func:`gifts_for`),
+    or ``None`` if it has none: a year's report speaks of that year's gifts (those of other years are no part
+    of its figures; their lots had left, or were still held, as for any withdrawal)."""
+    count = sum(1 for t in times if start <= t < end)
+    if not count:
+        return None
+    return (f"{count} gift(s) given: no disposal for the donor in {country} (the lots leave without gain or loss; "
+            "see taxreport/jurisdictions/gifts.py)")

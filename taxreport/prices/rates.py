@@ -20,6 +20,11 @@ A rate row says: 1 ``base`` = ``rate`` ``quote`` at ``time`` (UTC), from ``sourc
 * A missing rate is **never** guessed or zero: :class:`Pricer` records every missing
   ``(pair, UTC date)`` and :meth:`Pricer.raise_if_missing` raises one
   :class:`~taxreport.errors.MissingDataError` listing all of them.
+
+**What a tax year's note counts**: ``rates: ROUTE (N valuation(s))`` counts the valuations whose moment lies in
+the tax year (:meth:`Pricer.count_years`, the year's UTC ``[start, end)`` as the engine's context gives it): a year's
+computation values every event from the ledger's first one to its cutoff (earlier years for the lots, the UK's
+30 days after the year for its matching rules), but its document speaks of its own valuations.
 """
 
 from __future__ import annotations
@@ -127,6 +132,16 @@ class Pricer:
                                     tuple[tuple[str, str, date], ...]]] = {}
         self._lo: datetime | None = None  # the span of the resolution under way (:meth:`_pair`)
         self._hi: datetime | None = None
+        # the tax years' bounds (:meth:`count_years`) and the route counts per year: (index, route) -> count, where
+        # index ``i`` is the span ``[bounds[i - 1], bounds[i])`` of the moments valued
+        self.bounds: tuple[datetime, ...] = ()
+        self.used_in: dict[tuple[int, str], int] = defaultdict(int)
+
+    def count_years(self, years: Iterable[tuple[datetime, datetime]]) -> "Pricer":
+        """Count the routes also per tax year (each ``[start, end)`` in UTC), for :meth:`notes` ``within`` one
+        of them; call it before anything is valued. Returns this pricer."""
+        self.bounds = tuple(sorted({b for year in years for b in year}))
+        return self
 
     # --- public -----------------------------------------------------------------------------
     def value(self, asset: str, quantity: Decimal, moment: datetime) -> Decimal:
@@ -170,11 +185,20 @@ class Pricer:
             f"'taxreport prices fetch' (or name an intermediate with --via, or a peg with --peg):\n  "
             + "\n  ".join(lines))
 
-    def notes(self) -> list[str]:
+    def notes(self, within: tuple[datetime, datetime] | None = None) -> list[str]:
+        """The notes of what was valued; ``within``: a tax year given to :meth:`count_years`, whose route lines
+        count the valuations of moments in it only (a route it did not use has none; the peg and rule lines
+        speak of every valuation, the earlier years' lots the year's gains are computed from included)."""
         out = []
         for asset in sorted(self.pegs_used):
             out.append(f"assumed peg (asked for by the user): 1 {asset} = 1 {self.peg[asset]}")
-        for route, count in sorted(self.used.items()):
+        used: Mapping[str, int] = self.used
+        if within is not None:
+            index = bisect_right(self.bounds, within[0])
+            if self.bounds[index - 1:index + 1] != within:
+                raise ValueError(f"{within} is not one of the years counted (count_years)")
+            used = {route: n for (i, route), n in self.used_in.items() if i == index}
+        for route, count in sorted(used.items()):
             out.append(f"rates: {route} ({count} valuation(s))")
         if self.lookback_days:
             out.append(f"rates up to {self.lookback_days} day(s) old were accepted (--rate-lookback)")
@@ -183,20 +207,24 @@ class Pricer:
         return out
 
     def state(self) -> tuple[frozenset[tuple[str, str, date]], dict[str, int], frozenset[str],
-                             tuple[str, datetime] | None, Decimal | None]:
+                             tuple[str, datetime] | None, Decimal | None, dict[tuple[int, str], int]]:
         """What this pricer has recorded so far (gaps, routes and their counts, pegs, the one-entry cache):
         :meth:`resumed` continues from it. A multi-year computation values the ledger once and takes each
         year's state at that year's cutoff (:func:`taxreport.gains.compute_request_years`), so each year's
         notes and gaps are exactly those of a valuation that stopped there."""
-        return frozenset(self.missing), dict(self.used), frozenset(self.pegs_used), self._last, self._last_rate
+        return (frozenset(self.missing), dict(self.used), frozenset(self.pegs_used), self._last, self._last_rate,
+                dict(self.used_in))
 
     def resumed(self, state: tuple[frozenset[tuple[str, str, date]], dict[str, int], frozenset[str],
-                                   tuple[str, datetime] | None, Decimal | None]) -> "Pricer":
-        """A pricer over the same table and options, in ``state`` (from :meth:`state`)."""
+                                   tuple[str, datetime] | None, Decimal | None, dict[tuple[int, str], int]]
+                ) -> "Pricer":
+        """A pricer over the same table, options and years counted, in ``state`` (from :meth:`state`)."""
         other = Pricer(self.table, self.currency, via=self.via, peg=self.peg, lookback_days=self.lookback_days)
-        missing, used, pegs, other._last, other._last_rate = state
+        other.bounds = self.bounds
+        missing, used, pegs, other._last, other._last_rate, used_in = state
         other.missing = set(missing)
         other.used.update(used)
+        other.used_in.update(used_in)
         other.pegs_used = set(pegs)
         return other
 
@@ -227,6 +255,8 @@ class Pricer:
             self.pegs_used.add(asset)
         if route is not None:
             self.used[route] += 1
+            if self.bounds:
+                self.used_in[(bisect_right(self.bounds, moment), route)] += 1
         if gaps:
             self.missing.update(gaps)
         return result
@@ -298,11 +328,13 @@ class RateSpan:
     call that opened the span; recording them again changes nothing). ``count``: the questions answered from the
     span since it was opened, not yet added to the pricer's route counts (:meth:`RateSpans.close` adds them)."""
 
-    __slots__ = ("asset", "lo", "hi", "rate", "route", "count")
+    __slots__ = ("asset", "lo", "hi", "rate", "route", "count", "year")
 
-    def __init__(self, asset: str, lo: datetime, hi: datetime, rate: Decimal | None, route: str | None) -> None:
+    def __init__(self, asset: str, lo: datetime, hi: datetime, rate: Decimal | None, route: str | None,
+                 year: int = 0) -> None:
         self.asset, self.lo, self.hi, self.rate, self.route = asset, lo, hi, rate, route
         self.count = 0
+        self.year = year  # the index of the pricer's counted year (:meth:`Pricer.count_years`) the span lies in
 
 
 class RateSpans:
@@ -360,10 +392,15 @@ class RateSpans:
         hi = end if hi is None or hi > end else hi
         if day != moment.date() or not lo <= moment < hi:  # not the resolution of this moment: open nothing
             return None
+        year, bounds = 0, self._pricer.bounds
+        if bounds:  # a span lies in one counted year (a year may start mid-day in UTC: AU, 1 July in Sydney)
+            year = bisect_right(bounds, moment)
+            lo = bounds[year - 1] if year and lo < bounds[year - 1] else lo
+            hi = bounds[year] if year < len(bounds) and hi > bounds[year] else hi
         old = self._spans.get(asset)
         if old is not None:
             self._add(old)
-        span = self._spans[asset] = RateSpan(asset, lo, hi, rate, route)
+        span = self._spans[asset] = RateSpan(asset, lo, hi, rate, route, year)
         return span
 
     def close(self) -> None:
@@ -376,4 +413,6 @@ class RateSpans:
         if span.count:
             if span.route is not None:
                 self._pricer.used[span.route] += span.count
+                if self._pricer.bounds:
+                    self._pricer.used_in[(span.year, span.route)] += span.count
             span.count = 0
