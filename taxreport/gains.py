@@ -664,7 +664,7 @@ def _finish(summary: YearSummary, j: Jurisdiction, cur: str, opts: Mapping[str, 
         summary.notes.append(Note(f"only disposals in {', '.join(sorted(accounts))} are reported; lots were matched "
                                   "over all accounts; thresholds and allowances apply to the whole taxpayer",
                                   "accounts"))
-    summary.notes[:0] = notes_of(pricer.notes(within if pricer.bounds else None) + swaps.notes(), "price")
+    summary.notes[:0] = notes_of(pricer.notes(within if pricer.bounds else None) + swaps.notes(within), "price")
     summary.income = income  # events helper (issue #12)
     gift = gift_note(gifts, j.name, *within)
     # the SIMULATED banner keeps its code (prepare.py)
@@ -737,18 +737,18 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
     try:
         swaps = SwapStats()
         movements: list[Any] = []
-        at: dict[int, tuple[Any, tuple[int, int], int]] = {}  # events valued -> pricer state, swaps, movements
+        at: dict[int, tuple[Any, tuple[int, int, int], int]] = {}  # events valued -> pricer state, swaps, movements
         done = 0
         for n in sorted({c for c in counts if c is not None}):
             movements.extend(value_event_list(items[done:n], pricer, policy.swap_cost, swaps))
             done = n
-            at[n] = (pricer.state(), (swaps.by_rule, swaps.by_fallback), len(movements))
+            at[n] = (pricer.state(), (swaps.by_rule, swaps.by_fallback, len(swaps.fallback_times)), len(movements))
         years: list[int] = []  # the requests computed in one pass
         year_pricers: dict[int, tuple[Pricer, SwapStats, Any]] = {}
         for i, (opts, count) in enumerate(zip(options, counts)):
             if count is None:
                 continue
-            state, (by_rule, by_fallback), _ = at[count]
+            state, (by_rule, by_fallback, fallbacks), _ = at[count]
             year_pricer = pricer.resumed(state)
             income = None
             if policy.income is not None:
@@ -759,7 +759,7 @@ def _years_from_events(events: list[Event], rates: RateTable, requests: Sequence
                 continue  # its own computation raises the missing rates
             opts.setdefault("currency", cur)
             years.append(i)
-            year_pricers[i] = (year_pricer, SwapStats(by_rule, by_fallback), income)
+            year_pricers[i] = (year_pricer, SwapStats(by_rule, by_fallback, swaps.fallback_times[:fallbacks]), income)
         event_notes = prepared.notes
         if release is not None:  # valued: only the movements are matched from here
             del events, items, prepared

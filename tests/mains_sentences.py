@@ -118,12 +118,14 @@ def count_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def rates_and_gifts_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the rate notes count every valuation the year's computation made (from the ledger's first event to the
-    year's cutoff) and the gift note every gift of the ledger, as main's did; everything else is the code under
+    year's cutoff), the swap note every swap leg it valued by the other side, and the gift note every gift of the
+    ledger, as main's did; everything else is the code under
     test (the counting of the valuations included)."""
     from taxreport.jurisdictions import gifts
+    from taxreport.lots.valuation import SwapStats
     from taxreport.prices.rates import Pricer
 
-    notes, note = Pricer.notes, gifts.gift_note
+    notes, note, swap_notes = Pricer.notes, gifts.gift_note, SwapStats.notes
     first, last = datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc)
 
     def every_valuation(self: Pricer, within: Any = None) -> list[str]:
@@ -132,5 +134,9 @@ def rates_and_gifts_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
     def every_gift(times: Any, country: str, start: datetime, end: datetime) -> str | None:
         return note(times, country, first, last)
 
+    def every_swap_leg(self: SwapStats, within: Any = None) -> list[str]:
+        return swap_notes(self)
+
     monkeypatch.setattr(Pricer, "notes", every_valuation)
     monkeypatch.setattr(gifts, "gift_note", every_gift)
+    monkeypatch.setattr(SwapStats, "notes", every_swap_leg)

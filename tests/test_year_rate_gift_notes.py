@@ -121,3 +121,40 @@ def test_us_years_count_their_own_gifts(db: list[str]) -> None:
              "--id", gift)
     assert _notes_per_year(db, "us", ["2023", "2024", "2025"]) == {
         "2023": [GIFT.format(1)], "2024": [GIFT.format(2)], "2025": []}
+
+
+SWAP = ("{} crypto-to-crypto swap leg(s) valued at the market value of the other side of the swap because no rate "
+        "was stored for the side the rule names")
+
+
+def test_us_years_count_their_own_swap_legs_valued_by_the_other_side(tmp_path: Path) -> None:
+    # USDT priced (peg USDT=USD), BTC not: each buy of BTC for USDT has two legs (the BTC acquired, the USDT given)
+    # that the US rule values at what is received (the BTC: no rate), so both take the value of the USDT given
+    # (tests/test_lots_valuation.py). One buy in 2023 (2 legs), two in 2024 (4 legs). Before: 2023 said 2 and
+    # 2024 said 6 (every leg from the ledger's first event to the year's cutoff).
+    (tmp_path / "t.csv").write_text(
+        "timestamp,account,side,base,quote,quantity,price,fee,fee_asset,id\n"
+        "2023-02-01T10:00:00Z,okx:main,buy,BTC,USDT,0.1,20000,0,USDT,S-1\n"
+        "2024-02-01T10:00:00Z,okx:main,buy,BTC,USDT,0.1,40000,0,USDT,S-2\n"
+        "2024-03-01T10:00:00Z,okx:main,buy,BTC,USDT,0.1,60000,0,USDT,S-3\n")
+    base = ["--db", str(tmp_path / "ledger.sqlite3")]
+    done = CliRunner().invoke(root, [*base, "ledger", "add", "deposit", "--time", "2023-01-01T00:00:00Z", "--account",
+                                     "okx:main", "--asset", "USDT", "--quantity", "20000", "--cost", "20000",
+                                     "--cost-currency", "USD", "--id", "D-1"], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    done = CliRunner().invoke(root, [*base, "import", "csv", str(tmp_path / "t.csv")], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+
+    def swap_notes(year: str) -> list[str]:
+        result = CliRunner().invoke(root, [*base, "gains", "-j", "us", "--year", year, "--peg", "USDT=USD",
+                                           "--format", "json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        got = json.loads(result.output)
+        notes = got["notes"] if isinstance(got, dict) else {d["year"]: d["notes"] for d in got}
+        return notes
+
+    every = swap_notes("all")
+    for year, legs in (("2023", 2), ("2024", 4)):
+        alone = swap_notes(year)
+        assert alone == every[year]  # the one-year call and the -y all pass: the same notes
+        assert [n.split(";")[0].split(" (an ASSUMPTION")[0] for n in alone if "swap leg(s)" in n] == [SWAP.format(legs)]

@@ -57,7 +57,7 @@ rate; call ``pricer.raise_if_missing()`` before using the movements.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
@@ -85,11 +85,15 @@ class SwapStats:
 
     by_rule: int = 0
     by_fallback: int = 0  # legs valued by the other side: no rate for the side the rule names
+    fallback_times: list[datetime] = field(default_factory=list)  # the moment of each such leg (few: rates missing)
 
-    def notes(self) -> list[str]:
-        if not self.by_fallback:
+    def notes(self, within: tuple[datetime, datetime] | None = None) -> list[str]:
+        """The note on the legs valued by the other side; ``within``: a tax year's UTC ``[start, end)``, whose own
+        legs it counts (a year's computation values every event from the ledger's first to its cutoff)."""
+        count = self.by_fallback if within is None else sum(within[0] <= t < within[1] for t in self.fallback_times)
+        if not count:
             return []
-        return [f"{self.by_fallback} crypto-to-crypto swap leg(s) valued at the market value of the other side "
+        return [f"{count} crypto-to-crypto swap leg(s) valued at the market value of the other side "
                 "of the swap because no rate was stored for the side the rule names (an ASSUMPTION that the "
                 "two sides of an arm's-length exchange are equal in value: of the five countries only the ATO "
                 "states it, 'Crypto to crypto exchange or swap'); import that asset's rates to value it directly"]
@@ -114,6 +118,7 @@ def _consideration(leg: Leg, pricer: Pricer, swap_cost: SwapCost, stats: SwapSta
             exchanged = pricer.value(first[0], first[1], t) + pricer.value(other[0], other[1], t)
         else:
             stats.by_fallback += 1
+            stats.fallback_times.append(t)
     else:
         stats.by_rule += 1
     rest = vq - swap.gross_of(va)  # fee units of the quote inside the consideration (+ or -)
