@@ -52,11 +52,11 @@ def print_preview(p: Any) -> None:
     if p.error:
         echo_line(f"tax preview ({p.jurisdiction}): not available: {p.error}")
         return
-    from taxreport.cli.common import console
+    table = preview_table(p)
+    if table is not None:
+        from taxreport.cli.fit import print_fitted
 
-    out = console()
-    for line in preview_lines(p, out.width):
-        out.print(line, markup=False, highlight=False, crop=False)
+        print_fitted(*table)
     echo_line(f"realised gain {money_str(p.realised_gain)} {p.currency}; taxable gain of {p.year} "
               f"{money_str(p.taxable_before)} -> {money_str(p.taxable_after)}; ESTIMATED tax "
               f"{money_str(p.estimated_tax)} {p.currency} at {p.rate * 100}%"
@@ -73,17 +73,26 @@ def print_preview(p: Any) -> None:
 def preview_lines(p: Any, width: int) -> list[Any]:
     """The lots table of a tax preview for a terminal ``width`` columns wide (:func:`taxreport.cli.fit.fitted`:
     no date or amount is ever split across lines nor cut; a terminal too narrow for the table gets one line
-    of ``name=value`` words per lot). Money to the cent (display only; ``--format json`` has every digit).
+    of ``name=value`` words per lot); none when no sell consumes a lot."""
+    from taxreport.cli.fit import fitted
+
+    table = preview_table(p)
+    return [] if table is None else fitted(*table, width)
+
+
+def preview_table(p: Any) -> tuple[str, list[Any], list[list[str]]] | None:
+    """The tax preview's lots table (title, columns, rows; None: no lot), printed by :func:`print_preview` at the
+    terminal's width. Money to the cent (display only; ``--format json`` has every digit).
 
     Columns that say nothing the title does not are left out: ``rule`` when every lot's rule is the
     preview's method (e.g. ``specific``), ``term`` when no lot has one (UK and CA pool). ``#`` is the sell's
     number in the orders table above (sells come first there)."""
-    from taxreport.cli.fit import Col, fitted
+    from taxreport.cli.fit import Col
     from taxreport.model.money import decimal_str, money_str
 
     lots = [(n, leg.asset, lot) for n, leg in enumerate(p.legs, start=1) for lot in leg.lots]
     if not lots:
-        return []
+        return None
     show_term = any(lot.term for _n, _asset, lot in lots)
     show_rule = any(lot.rule != p.method for _n, _asset, lot in lots)
     columns = [Col("#", "right"), Col("asset"), Col("acquired"), Col("quantity", "right"), Col("cost", "right"),
@@ -91,8 +100,7 @@ def preview_lines(p: Any, width: int) -> list[Any]:
     rows = [[str(n), asset, lot.acquired.isoformat() if lot.acquired else "pool", decimal_str(lot.quantity),
              money_str(lot.cost), money_str(lot.gain)] + ([lot.term or "-"] if show_term else [])
             + ([lot.rule] if show_rule else []) for n, asset, lot in lots]
-    return fitted(f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}", columns, rows,
-                  width)
+    return f"tax preview: {p.jurisdiction.upper()} {p.year}, method {p.method}, {p.currency}", columns, rows
 
 
 def tax_aware_plan(basket: Any, plan: Any, replan: Any, make_leg: Any, *, fee_rate: Decimal, fx: tuple[str, ...],
