@@ -57,7 +57,7 @@ from taxreport.importers.okx.common import (
     split_symbol,
     to_input_error,
 )
-from taxreport.model.events import Side, Trade
+from taxreport.model.events import Side, Trade, Withdrawal
 from taxreport.model.money import unit_price
 
 ZERO = Decimal(0)
@@ -76,6 +76,7 @@ class BillColumns:
 T2_COLUMNS = BillColumns("Instrument", "Type", "Unit", None)  # "Unit": the last of the two wins
 T34_COLUMNS = BillColumns("Symbol", "Action", "Balance Unit", "Filled Price")
 CONVERT_SUFFIX = "-CONVERT"
+NOTHING = "nothing"  # a Convert leg of 0 (OKX rounded the amount received to 8 decimals: dust)
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,13 @@ def _leg(row: Row, cols: BillColumns) -> _Leg:
     except ValueError as exc:
         raise row.error(cols.symbol, str(exc)) from None
     if convert and not row.text(cols.action, required=False):
-        # OKX Convert: no Action; the leg's direction is the sign of its balance change
-        action = "buy" if row.dec("Balance Change") > 0 else "sell"
+        # OKX Convert: no Action; the leg's direction is the sign of its balance change. A leg OKX rounded
+        # to nothing (Amount and Balance Change 0E-8: dust) has no direction of its own (see _fills)
+        change = row.dec("Balance Change")
+        action = "buy" if change > 0 else "sell" if change < 0 or row.dec("Amount") != 0 else NOTHING
     else:
         action = row.text(cols.action).lower()
-    if action not in ("buy", "sell"):
+    if action not in ("buy", "sell", NOTHING):
         raise row.error(cols.action, f"{row.text(cols.action)!r} is not Buy or Sell")
     amount = row.dec("Amount")
     price = row.dec(cols.price) if cols.price else None
@@ -213,6 +216,13 @@ def _fills(order_id: str, legs: list[_Leg]) -> list[list[_Leg]]:
     if not base or not quote:
         have = legs[0].base if base else legs[0].quote
         raise _fail(legs, f"order {order_id} has only {have} rows: the other leg of the trade is missing")
+    nothing = [side for side in (base, quote) if all(leg.action == NOTHING for leg in side)]
+    if nothing or any(leg.action == NOTHING for leg in legs):
+        given = quote if nothing and nothing[0] is base else base
+        if len(nothing) != 1 or any(leg.action != "sell" for leg in given):
+            raise _fail(legs, f"order {order_id}: an OKX Convert with a leg of 0 must give the other asset "
+                              "(Balance Change below 0) for it; these rows do not")
+        return [legs]  # dust given for nothing: one disposal (_trade)
     for side in (base, quote):
         if len({leg.action for leg in side}) > 1:
             raise _fail(side, f"order {order_id}: {side[0].unit} rows are both Buy and Sell")
@@ -266,8 +276,10 @@ def _close(a: Decimal, b: Decimal) -> bool:
     return abs(a - b) <= max(PAIR_ABSOLUTE, abs(a) * PAIR_RELATIVE)
 
 
-def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade:
+def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade | Withdrawal:
     first = fill[0]
+    if any(leg.action == NOTHING for leg in fill):
+        return _given_for_nothing(fill, account)
     bs = [leg for leg in fill if leg.unit == first.base]
     qs = [leg for leg in fill if leg.unit == first.quote]
     gross_base = abs(sum((leg.change - leg.fee for leg in bs), ZERO))
@@ -291,5 +303,24 @@ def _trade(order_id: str, fill: list[_Leg], account: str) -> Trade:
                      quantity=gross_base, price=price, fee=fee,
                      fee_asset=fee_assets.pop() if fee_assets else None, order_id=order_id,
                      note="OKX Convert" if any(leg.convert for leg in fill) else "")
+    except ValueError as exc:
+        raise _fail(fill, str(exc)) from None
+
+
+def _given_for_nothing(fill: list[_Leg], account: str) -> Withdrawal:
+    """An OKX Convert of dust whose received leg OKX rounded to 0 (``Amount`` and ``Balance Change``
+    ``0E-8``, e.g. 0.00000001 SLX converted to 0.00000000 USDC): the asset given left the account and
+    nothing came back. It is not a trade (a price of 0 is not a price); it is a disposal whose stated
+    value is 0 in the other asset: a :class:`Withdrawal` ``purpose='spend'``, ``value`` 0."""
+    given = [leg for leg in fill if leg.action == "sell"]
+    got = next(leg for leg in fill if leg.action == NOTHING)
+    fee = -sum((leg.fee for leg in given), ZERO)
+    try:
+        return Withdrawal(time=max(leg.time for leg in fill), source="okx",
+                          external_id="bills:" + "+".join(sort_ids([leg.id for leg in fill])), account=account,
+                          asset=given[0].unit, quantity=abs(sum((leg.change - leg.fee for leg in given), ZERO)),
+                          fee=fee, purpose="spend", value=ZERO, value_currency=got.unit,
+                          note=f"OKX Convert {got.symbol} (order {got.order}): the {got.unit} received was "
+                               "rounded to 0 by OKX; a disposal for nothing")
     except ValueError as exc:
         raise _fail(fill, str(exc)) from None
