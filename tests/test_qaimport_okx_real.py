@@ -124,3 +124,52 @@ def test_convert_with_a_zero_leg_that_gives_nothing_is_refused(tmp_path):
     assert code == 1
     assert f"{path}:3: order 3832201363878793216: an OKX Convert with a leg of 0 must give the other asset" in out
     assert rows(db) == []
+
+
+T3_HEADER = ("id,Order id,Time,Trade Type,Symbol,Action,Amount,Trading Unit,Filled Price,Filled Price Unit,PnL,"
+             "Fee,Fee Unit,Position Change,Position Balance,Position Unit,Balance Change,Balance,Balance Unit")
+
+
+def test_deposit_then_trade_journey_with_the_real_sales_computes_to_the_cent(tmp_path):
+    """A USDT deposit (funding export, UTC+8) and a BTC purchase (ours, SYNTHETIC), then everytrade's two
+    real T3 sales; an overlapping longer export adds nothing; US 2023 gains by hand (USDT pegged 1:1)."""
+    db = db_of(tmp_path)
+    funding = tmp_path / "funding.csv"
+    funding.write_text("UID:000,Account Type:Main,Time Zone:UTC+8\n"
+                       "id,Time,Type,Amount,Before Balance,After Balance,Symbol\n"
+                       "10000000001,2023-06-30 18:00:00,Deposit,1820.3765,0,1820.3765,USDT\n"
+                       "10000000002,2023-06-30 18:05:00,To unified trading account,-1820.3765,1820.3765,0,USDT\n")
+    buy = tmp_path / "buy.csv"  # 0.07281506 BTC × 25000 = 1820.3765 USDT, no fee
+    buy.write_text(T3_HEADER + "\n"
+                   "597000000000000002,597000000000000000,2023-07-01 10:00:00,Spot,BTC-USDT,Sell,1820.3765,BTC,"
+                   "25000,USDT,0E-8,0E-8,USDT,0E-8,0E-8,USDT,-1820.3765,0E-8,USDT\n"
+                   "597000000000000001,597000000000000000,2023-07-01 10:00:00,Spot,BTC-USDT,Buy,0.07281506,BTC,"
+                   "25000,USDT,0E-8,0E-8,BTC,0E-8,0E-8,BTC,0.07281506,0.07281506,BTC\n")
+    real = [str(OKX / "real_everytrade_t3_buy.csv"), str(OKX / "real_everytrade_t3_sell.csv")]
+    code, out = cli(db, "import", "okx", str(funding), str(buy), *real, "--format", "json")
+    assert code == 0, out
+    assert [s["added"] for s in json.loads(out)] == [1, 1, 1, 1]
+    # the same history exported again as one longer file (both real files' rows): nothing doubles
+    longer = tmp_path / "longer.csv"
+    longer.write_text(T3_HEADER + "\n" + "".join(Path(p).read_text().split("\n", 1)[1] for p in real))
+    code, out = cli(db, "import", "okx", str(longer), "--format", "json")
+    assert code == 0, out
+    assert [(s["added"], s["duplicates"]) for s in json.loads(out)] == [(0, 2)]
+    code, out = cli(db, "gains", "-j", "us", "-y", "2023", "--peg", "USDT=USD", "--format", "json")
+    assert code == 1 and "deposit_without_basis deposit:okx:funding:10000000001" in out
+    code, out = cli(db, "ledger", "basis", "deposit:okx:funding:10000000001", "--cost", "1820.3765",
+                    "--cost-currency", "USD")
+    assert code == 0, out
+    code, out = cli(db, "gains", "-j", "us", "-y", "2023", "--peg", "USDT=USD", "--format", "json")
+    assert code == 0, out
+    g = json.loads(out)
+    # deposit 2023-06-30 18:00 at UTC+8 = 10:00Z. FIFO, one lot of 0.07281506 BTC at 25000 USDT:
+    # USDT given for BTC: 1820.3765 proceeds − 1820.3765 cost = 0
+    # 07-07 sale: 718.40213 − 0.5747217 fee = 717.8274083; cost 0.02378815 × 25000 = 594.70375; +123.1236583
+    # 11-22 sale: 1853.217198 − 1.48257376 = 1851.73462424; cost 0.04902691 × 25000 = 1225.67275; +626.06187424
+    # totals: proceeds 4389.93853254, cost 3640.753, gain 749.18553254 (Pub. 544: gain = amount realized − basis)
+    assert (g["proceeds"], g["cost"], g["gain"]) == ("4389.94", "3640.75", "749.19")
+    got = [(d["time"], d["asset"], d["quantity"], d["proceeds"], d["cost"], d["gain"]) for d in g["disposals"]]
+    assert got == [("2023-07-01T10:00:00Z", "USDT", "1820.3765", "1820.38", "1820.38", "0.00"),
+                   ("2023-07-07T13:30:24Z", "BTC", "0.02378815", "717.83", "594.70", "123.12"),
+                   ("2023-11-22T22:25:56Z", "BTC", "0.04902691", "1851.73", "1225.67", "626.06")]
