@@ -33,11 +33,23 @@ README.md ("Importing OKX history"), "Other exchanges")::
     negative_means_charged = false
 
 A file with any bad row is refused whole (file:line: column: reason); nothing is guessed.
+
+**Rows without an id** are identified by their content (the trade's own key), as the canonical CSV's. Two
+*identical* rows of one file are two fills (two equal fills of one order in one minute are common where
+an exchange writes minute times), never one fill and a "duplicate": the second and later copies get the
+external id ``<account>/<content digest>:<n>`` (``n`` = 1, 2, … their occurrence among identical rows of
+the file, the rule :class:`~taxreport.importers.records.RowIds` applies to Koinly and BittyTax rows), so
+re-importing the file, or an overlapping export holding the same rows, adds nothing. The first copy keeps
+its content key (the key every earlier version wrote).
+
+**Signs.** ``quantity`` may be written negative for a sale (some exchanges sign the base amount); a
+negative quantity on a *buy* row contradicts its side and is refused, not turned positive.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
@@ -176,6 +188,7 @@ def iter_mapped(path: str | Path, mapping: Mapping, *, account: str) -> Iterator
                          f"{', '.join(missing)} (mapping {mapping.path})", file=name, line=mapping.skip_lines + 1)
     index = {h: i for i, h in enumerate(header)}
     start = mapping.skip_lines + 2
+    seen: dict[str, int] = {}  # content keys of id-less rows -> copies so far (module docstring)
     try:
         for cells in reader:
             line = start
@@ -193,12 +206,25 @@ def iter_mapped(path: str | Path, mapping: Mapping, *, account: str) -> Iterator
                 column = mapping.columns.get(exc.column or "", exc.column)
                 problems.append(InputError(exc.reason, file=name, line=line, field=column))
                 continue
+            if trade.external_id is None:
+                trade = _nth_copy(trade, seen, account)
             if not problems:
                 yield trade, f"{name}:{line}"
     except csv.Error as exc:
         problems.append(InputError(f"malformed CSV: {exc}", file=name, line=start))
     if problems:
         raise ImportRefused(name, problems)
+
+
+def _nth_copy(trade: Trade, seen: dict[str, int], account: str) -> Trade:
+    """``trade`` (no id), or for the n-th identical copy in the file (n ≥ 1) the same trade with the
+    external id ``<account>/<content digest>:<n>`` (module docstring: identical rows are distinct fills)."""
+    key = trade.natural_key
+    n = seen.get(key, 0)
+    seen[key] = n + 1
+    if not n:
+        return trade
+    return dataclasses.replace(trade, external_id=f"{account}/{key.rsplit(':', 1)[-1]}:{n}")
 
 
 def _time(text: str, m: Mapping) -> datetime:
@@ -246,7 +272,11 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
         base, quote = (p.strip() for p in parts)
     else:
         base, quote = row["base"], row["quote"]
-    quantity = abs(_number(row, "quantity"))
+    quantity = _number(row, "quantity")
+    if quantity < 0 and side == "buy":
+        raise _Bad("quantity", f"{row['quantity']} is negative on a {row['side']!r} (buy) row: a buy cannot "
+                               "lower the base amount")
+    quantity = abs(quantity)
     price = _number(row, "price") if "price" in row else None
     if price is None:
         if quantity == 0:
