@@ -56,11 +56,10 @@ from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from taxreport.errors import InputError
 from taxreport.importers.base import ImportRefused, ParsedBatch, file_lines, read_text
-from taxreport.importers.okx.common import checked_decimal
+from taxreport.importers.okx.common import checked_decimal, resolve_zone
 from taxreport.model.events import Event, Side, Trade, utc
 from taxreport.model.money import unit_price
 
@@ -117,14 +116,9 @@ def load_mapping(path: str | Path) -> Mapping:
     cols = dict(cols) | {"time": time["column"]}
     zone_text = str(time.get("zone", "UTC"))
     try:
-        from taxreport.importers.okx.common import parse_zone
-
-        zone = parse_zone(zone_text)[0]
-    except ValueError:
-        try:
-            zone = ZoneInfo(zone_text)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise bad("time.zone", f"{zone_text!r} is neither an IANA zone nor UTC±H") from exc
+        zone = resolve_zone(zone_text)[0]
+    except ValueError as exc:
+        raise bad("time.zone", f"{zone_text!r} is neither an IANA zone nor UTC±H") from exc
     sides = data.get("sides") or {}
     fee = data.get("fee") or {}
     return Mapping(

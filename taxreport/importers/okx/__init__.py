@@ -9,6 +9,7 @@ transaction). Layout notes and sources: README.md ("Importing OKX history").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from taxreport.importers.okx.common import OkxBatch
 from taxreport.importers.okx.detect import (
@@ -40,10 +41,12 @@ class OkxImportSummary:
     notes: list[str]
 
 
-def import_okx_file(ledger, path: str, *, account: str = DEFAULT_ACCOUNT) -> OkxImportSummary:  # noqa: ANN001
+def import_okx_file(ledger, path: str, *, account: str = DEFAULT_ACCOUNT,  # noqa: ANN001
+                    zone_if_none: tuple[tzinfo, str] | None = None) -> OkxImportSummary:
     """Parse ``path`` whole (refused whole on any bad row), skip fills the rebalancer recorded, and
-    append the rest in one transaction; re-importing adds nothing (stable natural keys)."""
-    batch = parse_okx_file(path, account=account)
+    append the rest in one transaction; re-importing adds nothing (stable natural keys). ``zone_if_none``:
+    the Time column's zone when the file names none (``--time-zone``)."""
+    batch = parse_okx_file(path, account=account, zone_if_none=zone_if_none)
     split_known(batch, rebalancer_index(ledger, account))
     result = ledger.append(batch.events, actor=ACTOR, reason=f"import okx {batch.variant} {path}",
                            origins=batch.origins)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from itertools import pairwise
 from typing import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from taxreport.errors import InputError
 from taxreport.importers.base import csv_lines, file_lines
@@ -137,15 +138,34 @@ def parse_zone(text: str) -> tuple[tzinfo, str]:
     return timezone(-delta if sign == "-" else delta), text.strip()
 
 
+def resolve_zone(text: str) -> tuple[tzinfo, str]:
+    """A zone a user names (``--time-zone``, a mapping's ``time.zone``): ``UTC±H[:MM]`` (:func:`parse_zone`)
+    or an IANA name (``Europe/Rome``: its summer and winter offsets). ValueError if it is neither."""
+    try:
+        return parse_zone(text)
+    except ValueError:
+        pass
+    try:
+        return ZoneInfo(text.strip()), text.strip()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{text.strip()!r} is neither an IANA time zone (Europe/Rome) nor UTC±H[:MM]") from None
+
+
 def clean_cell(cell: str) -> str:
     """A header cell without BOMs (T1 puts one on every cell) and surrounding spaces."""
     return cell.replace(BOM, "").strip()
 
 
-def read_okx_file(path: str) -> OkxFile:
+def read_okx_file(path: str, zone_if_none: tuple[tzinfo, str] | None = None) -> OkxFile:
     """Read the file; raise :class:`InputError` naming the file for an empty or undecodable file. Its rows are
     held (OKX rows are paired and their balance chain checked across the file), once: the file is read a block
-    at a time, never as one text beside its rows."""
+    at a time, never as one text beside its rows.
+
+    The ``Time`` column's zone: the metadata line's ``Time Zone:`` when it names one (the file's own word
+    wins); else ``zone_if_none`` (the user's ``--time-zone``); else UTC. OKX writes times in the display time
+    zone of the account, and not every export says which: GiacenzeCrypto's ``config/import/OKX_Funding.json``
+    records a real 2026 export whose first line named no zone and whose times were Europe/Rome, two hours
+    ahead of the same bill's API ``ts`` ("bill 'Received' del 28/07/2026: ts API 10:02:03Z, CSV 12:02:03")."""
     name = str(path)
     records: list[tuple[int, list[str]]] = []
     try:
@@ -159,6 +179,8 @@ def read_okx_file(path: str) -> OkxFile:
     metadata = None
     zone: tzinfo = timezone.utc
     label = "UTC (no metadata line)"
+    if zone_if_none is not None:
+        zone, label = zone_if_none[0], f"{zone_if_none[1]} (--time-zone; no metadata line)"
     first_line, first = records[0]
     if first and _META.match(clean_cell(first[0])):
         metadata = ",".join(c for c in first if c.strip())
@@ -172,7 +194,8 @@ def read_okx_file(path: str) -> OkxFile:
                 label = f"{label} (metadata line)"
                 break
         else:
-            label = "UTC (metadata line names no time zone)"
+            label = ("UTC (metadata line names no time zone)" if zone_if_none is None else
+                     f"{zone_if_none[1]} (--time-zone; the metadata line names none)")
         records = records[1:]
         if not records:
             raise InputError("only a metadata line: no header row", file=name, line=first_line)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Callable
 
 from taxreport.errors import InputError
@@ -91,10 +92,12 @@ def detect(f: OkxFile) -> Variant:
                      f"headers: {known}", file=f.path, line=f.header_line)
 
 
-def parse_okx_file(path: str, *, account: str = DEFAULT_ACCOUNT) -> OkxBatch:
+def parse_okx_file(path: str, *, account: str = DEFAULT_ACCOUNT,
+                   zone_if_none: tuple[tzinfo, str] | None = None) -> OkxBatch:
     """Parse one OKX export into events (nothing is written). Raises :class:`InputError` /
-    :class:`~taxreport.importers.base.ImportRefused` for a file it cannot take whole."""
-    f = read_okx_file(path)
+    :class:`~taxreport.importers.base.ImportRefused` for a file it cannot take whole. ``zone_if_none``: the
+    zone of the Time column when the file names none (:func:`~taxreport.importers.okx.common.read_okx_file`)."""
+    f = read_okx_file(path, zone_if_none)
     variant = detect(f)
     batch = variant.parse(f, account)
     extra = f.header[len(variant.header):]
