@@ -131,6 +131,14 @@ def iter_koinly(path: str, *, account: str | None = None) -> RecordsStream:
         except CellError as exc:
             problems.append(where(path, line, exc))
     if problems:
+        # the rows that were read are judged too, so one run names every bad row (a bad cell on one line and
+        # an unknown label on another), not the second kind only after the first is fixed
+        try:
+            for _ in _events(path, parsed):
+                pass
+        except ImportRefused as more:
+            problems.extend(more.problems)
+        problems.sort(key=lambda p: p.line or 0)
         raise ImportRefused(path, problems)
     out.items = _events(path, parsed)
     return out
