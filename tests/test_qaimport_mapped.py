@@ -5,6 +5,7 @@ refused (before: silently made positive)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -61,3 +62,40 @@ def test_negative_quantity_on_a_buy_row_is_refused(tmp_path: Path):
     assert code == 1
     assert f"{path}:4: Amount: -1.5 is negative on a 'Kauf' (buy) row" in out
     assert ":5:" not in out  # a sale written with a negative amount is the usual signed form: accepted
+
+
+KRAKEN = FIXTURES / "mapped"
+
+
+def test_kraken_legacy_pairs_and_asset_codes_become_btc_eur(tmp_path: Path):
+    # Before: the mapping's [symbol] quotes and [assets] were silently ignored and "XXBTZEUR" refused; with
+    # "XBT/EUR" the ledger held XBT, an asset apart from BTC (a UK pool or a transfer to OKX would not match)
+    db = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    code, out = cli(db, "import", "mapped", str(KRAKEN / "kraken_legacy.csv"), "--mapping",
+                    str(KRAKEN / "kraken_legacy.toml"), "--account", "kraken:main")
+    assert code == 0, out
+    code, out = cli(db, "ledger", "list", "--format", "json")
+    got = [(r["external_id"], r["side"], r["base"], r["quote"], r["quantity"], r["fee"], r["fee_asset"], r["time"])
+           for r in json.loads(out)]
+    assert got == [("kraken:main/TQ1AAA-AAAAA-AAAAAA", "buy", "BTC", "EUR", "0.00185", "0.18", "EUR",
+                    "2024-03-19T19:43:31.679800Z"),
+                   ("kraken:main/TQ2AAA-AAAAA-AAAAAA", "sell", "BTC", "EUR", "0.001", "0.16", "EUR",
+                    "2024-04-02T08:00:00.000000Z")]
+    code, out = cli(db, "ledger", "balances", "--format", "json")
+    # BTC 0.00185 − 0.00100 = 0.00085; EUR −100.00 − 0.18 + 60.00 − 0.16 = −40.34 (price = cost ÷ vol)
+    # (100.00 ÷ 0.00185 does not terminate: the EUR total is exact but printed with 50 digits, hence Decimal)
+    assert [(b["asset"], Decimal(b["quantity"])) for b in json.loads(out)] == [("BTC", Decimal("0.00085")),
+                                                                                ("EUR", Decimal("-40.34"))]
+
+
+def test_a_misspelt_mapping_key_is_refused_not_ignored(tmp_path: Path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text((FIXTURES / "mapped" / "local.toml").read_text()
+                       .replace("negative_means_charged = true", "negative_means_charge = true"))
+    path = tmp_path / "one.csv"
+    path.write_text(HEAD + ROW)
+    db = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    code, out = cli(db, "import", "mapped", str(path), "--mapping", str(mapping), "--account", "bp:main")
+    assert code == 1
+    assert (f"{mapping}: fee.negative_means_charge: unknown [fee] key(s) negative_means_charge (known: asset, "
+            "negative_means_charged)") in out

@@ -23,6 +23,13 @@ README.md ("Importing OKX history"), "Other exchanges")::
 
     [symbol]
     separator = "/"
+    quotes = ["ZEUR", "EUR"]      # optional: for pairs written without the separator (Kraken's XXBTZEUR),
+                                  # the quote is the longest listed suffix
+
+    [assets]                      # optional renames of base, quote and fee assets (Kraken: XXBT/XBT is BTC)
+    XXBT = "BTC"
+    XBT = "BTC"
+    ZEUR = "EUR"
 
     [sides]
     buy = ["buy"]
@@ -78,9 +85,25 @@ class Mapping:
     skip_lines: int = 0
     delimiter: str = ","
     path: str = ""
+    quotes: tuple[str, ...] = ()  # longest first
+    assets: tuple[tuple[str, str], ...] = ()
+
+    def asset(self, symbol: str) -> str:
+        """``symbol`` under the mapping's ``[assets]`` renames (as written, then upper-case)."""
+        for name, new in self.assets:
+            if symbol == name or symbol.upper() == name.upper():
+                return new
+        return symbol
 
 
 REQUIRED = ("side", "quantity")
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {  # "" = the top level; [columns] is checked on its own
+    "": ("source", "skip_lines", "delimiter", "time", "columns", "symbol", "sides", "fee", "assets"),
+    "time": ("column", "format", "zone"),
+    "symbol": ("separator", "quotes"),
+    "sides": ("buy", "sell"),
+    "fee": ("asset", "negative_means_charged"),
+}
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -93,6 +116,15 @@ def load_mapping(path: str | Path) -> Mapping:
     def bad(key: str, reason: str) -> InputError:
         return InputError(reason, file=name, field=key)
 
+    for table, keys in KNOWN_KEYS.items():
+        part = data if table == "" else data.get(table, {})
+        if not isinstance(part, dict):
+            raise bad(table, "must be a table")
+        if unknown_keys := sorted(set(part) - set(keys)):
+            where = f"[{table}] " if table else ""
+            raise bad(f"{table}.{unknown_keys[0]}" if table else unknown_keys[0],
+                      f"unknown {where}key(s) {', '.join(unknown_keys)} (known: {', '.join(keys)}); a misspelt "
+                      "key is never ignored")
     source = data.get("source")
     if not isinstance(source, str) or not source.strip() or ":" in source:
         raise bad("source", "must name the exchange, e.g. source = \"kraken\" (no colon)")
@@ -121,13 +153,22 @@ def load_mapping(path: str | Path) -> Mapping:
         raise bad("time.zone", f"{zone_text!r} is neither an IANA zone nor UTC±H") from exc
     sides = data.get("sides") or {}
     fee = data.get("fee") or {}
+    symbol = data.get("symbol") or {}
+    quotes = symbol.get("quotes", []) if isinstance(symbol, dict) else None
+    if not isinstance(quotes, list) or not all(isinstance(q, str) and q.strip() for q in quotes):
+        raise bad("symbol.quotes", "must be a list of quote assets, e.g. quotes = [\"ZEUR\", \"EUR\"]")
+    renames = data.get("assets") or {}
+    if not isinstance(renames, dict) or not all(isinstance(v, str) and v.strip() for v in renames.values()):
+        raise bad("assets", "must be a table of renames, e.g. XBT = \"BTC\"")
     return Mapping(
         source=source.strip(), columns=cols, time_format=str(time.get("format", "iso")), zone=zone,
         separator=str((data.get("symbol") or {}).get("separator", "/")),
         buy=tuple(str(s).lower() for s in sides.get("buy", ["buy"])),
         sell=tuple(str(s).lower() for s in sides.get("sell", ["sell"])),
         fee_asset=str(fee.get("asset", "quote")), negative_means_charged=bool(fee.get("negative_means_charged", False)),
-        skip_lines=int(data.get("skip_lines", 0)), delimiter=str(data.get("delimiter", ",")), path=name)
+        skip_lines=int(data.get("skip_lines", 0)), delimiter=str(data.get("delimiter", ",")), path=name,
+        quotes=tuple(sorted((q.strip() for q in quotes), key=len, reverse=True)),
+        assets=tuple((str(k), v.strip()) for k, v in renames.items()))
 
 
 class _Bad(Exception):
@@ -210,6 +251,21 @@ def iter_mapped(path: str | Path, mapping: Mapping, *, account: str) -> Iterator
         raise ImportRefused(name, problems)
 
 
+def _split(symbol: str, m: Mapping) -> tuple[str, str]:
+    """``BASE<separator>QUOTE``; without the separator, ``BASEQUOTE`` where QUOTE is the longest of the
+    mapping's ``[symbol] quotes`` it ends with (Kraken's ``XXBTZEUR``). Anything else is refused."""
+    parts = symbol.split(m.separator) if m.separator and m.separator in symbol else []
+    if len(parts) == 2 and all(p.strip() for p in parts):
+        return parts[0].strip(), parts[1].strip()
+    if not parts:
+        text = symbol.strip()
+        for quote in m.quotes:
+            if len(text) > len(quote) and text.upper().endswith(quote.upper()):
+                return text[: -len(quote)], text[-len(quote):]
+    also = f" nor BASEQUOTE with QUOTE one of {', '.join(m.quotes)}" if m.quotes else ""
+    raise _Bad("symbol", f"{symbol!r} is not BASE{m.separator}QUOTE{also}")
+
+
 def _nth_copy(trade: Trade, seen: dict[str, int], account: str) -> Trade:
     """``trade`` (no id), or for the n-th identical copy in the file (n ≥ 1) the same trade with the
     external id ``<account>/<content digest>:<n>`` (module docstring: identical rows are distinct fills)."""
@@ -260,12 +316,10 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
     if side is None:
         raise _Bad("side", f"{row['side']!r} is none of {', '.join(m.buy + m.sell)}")
     if "symbol" in row:
-        parts = row["symbol"].split(m.separator) if m.separator else []
-        if len(parts) != 2 or not all(p.strip() for p in parts):
-            raise _Bad("symbol", f"{row['symbol']!r} is not BASE{m.separator}QUOTE")
-        base, quote = (p.strip() for p in parts)
+        base, quote = _split(row["symbol"], m)
     else:
         base, quote = row["base"], row["quote"]
+    base, quote = m.asset(base), m.asset(quote)
     quantity = _number(row, "quantity")
     if quantity < 0 and side == "buy":
         raise _Bad("quantity", f"{row['quantity']} is negative on a {row['side']!r} (buy) row: a buy cannot "
@@ -279,7 +333,7 @@ def _trade(row: dict[str, str], m: Mapping, account: str) -> Trade:
     fee = _number(row, "fee") if row.get("fee") else Decimal(0)
     if m.negative_means_charged:
         fee = -fee
-    fee_asset = row.get("fee_asset") or {"quote": quote, "base": base}.get(m.fee_asset, m.fee_asset)
+    fee_asset = m.asset(row.get("fee_asset") or {"quote": quote, "base": base}.get(m.fee_asset, m.fee_asset))
     when = _time(row["time"], m)
     ident = row.get("id") or None
     try:
