@@ -173,3 +173,36 @@ def test_deposit_then_trade_journey_with_the_real_sales_computes_to_the_cent(tmp
     assert got == [("2023-07-01T10:00:00Z", "USDT", "1820.3765", "1820.38", "1820.38", "0.00"),
                    ("2023-07-07T13:30:24Z", "BTC", "0.02378815", "717.83", "594.70", "123.12"),
                    ("2023-11-22T22:25:56Z", "BTC", "0.04902691", "1851.73", "1225.67", "626.06")]
+
+
+def test_real_t1_rows_with_bom_on_each_line_and_mixed_line_ends(tmp_path):
+    # everytrade OkxBeanV1Test: header "\ufeffOrder ID,\ufeffTrade ID,…\r\n", then "\ufeff2,0,…\n" (CRLF then LF)
+    db = db_of(tmp_path)
+    files = [str(OKX / "real_everytrade_t1_buy.csv"), str(OKX / "real_everytrade_t1_sell.csv")]
+    assert Path(files[0]).read_bytes().count(b"\r\n") == 1
+    code, out = cli(db, "import", "okx", *files, "--format", "json")
+    assert code == 0, out
+    assert [(s["variant"], s["added"]) for s in json.loads(out)] == [("T1", 1), ("T1", 1)]
+    got = [(r["external_id"], r["order_id"], r["time"], r["side"], r["base"], r["quote"], r["quantity"], r["price"],
+            r["fee"], r["fee_asset"]) for r in rows(db)]
+    # Amount signed (+ buy, − sell) in LTC; Fee with its unit; Total (float noise) only checked:
+    # 2.273693 × 46.17 = 104.97640581 (Total -104.976405810000002816 USDT)
+    assert got == [("t1:0", "2", "2020-09-25T17:27:02.000000Z", "buy", "LTC", "USDT", "2.273693", "46.17",
+                    "0.0034105395", "LTC"),
+                   ("t1:1", "0", "2020-09-25T16:58:58.000000Z", "sell", "LTC", "USDT", "2.298821", "45.87",
+                    "0.158170378905", "USDT")]
+
+
+def test_real_t1_rows_everytrade_refuses_are_refused_here_too(tmp_path):
+    # the same row with a unit that is not the pair's base (before: accepted, the unit never read), a pair
+    # whose quote is not the Total's unit, and a pair that names no known quote
+    for name, field, reason in (
+            ("unit_differs", "unit (column 10)", "ETH is not LTC, the base of ltc_usdt (the unit of Amount)"),
+            ("total_differs", "Total (column 7)", "is in USDT, expected the quote asset ETH"),
+            ("unknown_pair", "Total (column 7)", "is in USDT, expected the quote asset US")):
+        db = f"sqlite:///{tmp_path / (name + '.sqlite3')}"
+        path = str(OKX / f"real_everytrade_t1_{name}.csv")
+        code, out = cli(db, "import", "okx", path)
+        assert code == 1, name
+        assert f"{path}:2: {field}: {reason}" in out, out
+        assert rows(db) == []

@@ -8,7 +8,8 @@
   its printed sign. No ids: ``external_id`` is a hash of the two rows' text, identical in every export.
 * **T1** ``Order ID,Trade ID,Trade Time,Pairs,Amount,Price,Total,taker/maker,Fee,unit`` with a BOM
   on every header cell (everytrade ``OkxBeanV1``): one row per fill; ``Amount`` is signed (+ buy,
-  − sell) in the base; ``Total`` and ``Fee`` carry a unit suffix (``-104.97 USDT``). ``Total`` holds
+  − sell) in the base, whose asset ``unit`` names (another asset refuses the row); ``Total`` and ``Fee``
+  carry a unit suffix (``-104.97 USDT``). ``Total`` holds
   binary-float noise (``104.976405810000002816``), so ``Amount × Price`` is the quote amount and
   ``Total`` is only checked against it. ``external_id`` is ``t1:<Trade ID>``.
 """
@@ -137,6 +138,9 @@ def _t1_trade(row: Row, account: str) -> Trade:
         base, quote = split_symbol(row.text("Pairs"), "_")
     except ValueError as exc:
         raise row.error("Pairs", str(exc)) from None
+    unit = row.text("unit").upper()
+    if unit != base:  # the unit of Amount: the pair's base (everytrade OkxBeanV1 refuses the same contradiction)
+        raise row.error("unit", f"{unit} is not {base}, the base of {row.text('Pairs')} (the unit of Amount)")
     amount = row.dec("Amount")
     if amount == 0:
         raise row.error("Amount", "is zero")
