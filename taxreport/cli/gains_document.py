@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from taxreport.cli.common import _json_default
-from taxreport.model.money import CENT, decimal_str
+from taxreport.model.money import CENT, decimal_str, quantize_money
 
 
 class _Unusual(Exception):
@@ -90,7 +90,10 @@ def _money(column: list[Any]) -> list[Decimal]:
     exponent of -2 (every finite quantized amount) is ``format(value, "f")``, and for NaN ``NaN`` as well."""
     if not set(map(type, column)) <= _DECIMAL:
         raise _Unusual
-    return list(map(_QUANTIZE, column, repeat(CENT), repeat(ROUND_HALF_UP)))
+    rounded = list(map(_QUANTIZE, column, repeat(CENT), repeat(ROUND_HALF_UP)))
+    if 0 in rounded:  # a zero (US stablecoin legs: gain 0) may be -0.00: money_str writes every zero 0.00
+        rounded = [r if r else r.copy_abs() for r in rounded]
+    return rounded
 
 
 def _quantities(column: list[Any]) -> list[str]:
@@ -169,7 +172,7 @@ class DisposalWriter:
                 if a or c:
                     if type(a) is not Decimal or (c is not None and type(c) is not str):
                         raise _Unusual
-                    adjusted[i], coded[i] = a.quantize(CENT, ROUND_HALF_UP), c
+                    adjusted[i], coded[i] = quantize_money(a), c
         records = list(map(_Disposal, _times(times), _strings(accounts), _strings(assets), qtexts[:n],
                            _money(proceeds), _money(costs), _money(gains), _strings(terms), _strings(rules), exempts,
                            _strings(refs), _strings(roles), adjusted, coded, grouped))

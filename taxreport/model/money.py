@@ -168,8 +168,10 @@ def unit_price(total: Decimal, quantity: Decimal) -> Decimal:
 
 
 def quantize_money(value: Decimal, unit: Decimal = CENT) -> Decimal:
-    """Round a fiat amount for presentation (ROUND_HALF_UP to the cent by default)."""
-    return value.quantize(unit, rounding=ROUND_HALF_UP)
+    """Round a fiat amount for presentation (ROUND_HALF_UP to the cent by default). A negative amount that
+    rounds to zero is zero: ``0.00``, never ``-0.00`` (a loss of a fraction of a cent shows as nothing lost)."""
+    rounded = value.quantize(unit, rounding=ROUND_HALF_UP)
+    return rounded if rounded or not rounded.is_signed() else rounded.copy_abs()
 
 
 def decimal_str(value: Decimal) -> str:
