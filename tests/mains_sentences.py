@@ -119,8 +119,8 @@ def count_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
 def rates_and_gifts_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the rate notes count every valuation the year's computation made (from the ledger's first event to the
     year's cutoff), the swap note every swap leg it valued by the other side, and the gift note every gift of the
-    ledger, as main's did; everything else is the code under
-    test (the counting of the valuations included)."""
+    ledger, as main's did, and rounded zeros keep their sign (:func:`signed_zeros_as_main`); everything else is the
+    code under test (the counting of the valuations included)."""
     from taxreport.jurisdictions import gifts
     from taxreport.lots.valuation import SwapStats
     from taxreport.prices.rates import Pricer
@@ -140,3 +140,26 @@ def rates_and_gifts_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Pricer, "notes", every_valuation)
     monkeypatch.setattr(gifts, "gift_note", every_gift)
     monkeypatch.setattr(SwapStats, "notes", every_swap_leg)
+    signed_zeros_as_main(monkeypatch)
+
+
+def signed_zeros_as_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round amounts for presentation as main did before round 12: a negative amount that rounds to zero kept
+    its sign (``-0.00``; tests/test_negative_zero.py). Only the sign of a rounded zero differs."""
+    from decimal import ROUND_HALF_UP, Decimal
+    from itertools import repeat
+
+    from taxreport.cli import gains_document
+    from taxreport.model import money
+
+    def signed(value: Decimal, unit: Decimal = money.CENT) -> Decimal:
+        return value.quantize(unit, rounding=ROUND_HALF_UP)
+
+    def signed_column(column: list[Any]) -> list[Decimal]:
+        if not set(map(type, column)) <= gains_document._DECIMAL:
+            raise gains_document._Unusual
+        return list(map(Decimal.quantize, column, repeat(money.CENT), repeat(ROUND_HALF_UP)))
+
+    monkeypatch.setattr(money, "quantize_money", signed)
+    monkeypatch.setattr(gains_document, "quantize_money", signed)
+    monkeypatch.setattr(gains_document, "_money", signed_column)

@@ -49,3 +49,11 @@ def test_dust_loss_prints_zero_not_minus_zero(tmp_path: Path, monkeypatch) -> No
     # proceeds 1 x 0.001 = 0.001 -> 0.00; cost 1 x 0.004 = 0.004 -> 0.00; gain -0.003 -> 0.00
     assert [(d["proceeds"], d["cost"], d["gain"]) for d in doc["disposals"]] == [("0.00", "0.00", "0.00")]
     assert doc["gain"] == "0.00"
+
+
+def test_the_documents_column_writer_rounds_as_money_str() -> None:
+    from taxreport.cli.gains_document import _money
+
+    column = [D("-0.003"), D("0"), D("-0"), D("1.005"), D("-0.005"), D("-2.5E-7")]
+    assert [format(v, "f") for v in _money(column)] == [money_str(v) for v in column] == \
+        ["0.00", "0.00", "0.00", "1.01", "-0.01", "0.00"]
