@@ -33,8 +33,10 @@ def venue() -> None:
 @click.option("--prices", default=None, help="New state only: starting mid prices, e.g. BTC=60000,ETH=3000.")
 @click.option("--show", is_flag=True, help="Print the books (balances, orders, fills) as JSON and exit.")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
+@click.option("--no-rate-limits", is_flag=True,
+              help="Do not enforce OKX's per-endpoint request limits (50011, HTTP 429; on by default).")
 def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | None, prices: str | None,
-        show: bool, verbose: bool) -> None:
+        show: bool, verbose: bool, no_rate_limits: bool) -> None:
     """Run a local OKX v5 venue that ccxt's real okx class can trade on.
 
     Its API keys are generated on first start and written to STATE/okx.env (mode 600) as the
@@ -62,7 +64,9 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
 
     def ready(url: str) -> None:
         click.echo(f"OKX venue on {url} (state {state_dir}, keys in {state_dir / 'okx.env'}, "
-                   f"faults {spec.text}, seed {seed}); Ctrl-C stops it", err=True)
+                   f"faults {spec.text}, seed {seed}, OKX rate limits {'off' if no_rate_limits else 'on'}); "
+                   "Ctrl-C stops it", err=True)
 
-    run_venue(books, port=port, faults=spec, seed=seed, quiet=not verbose, on_ready=ready)
+    run_venue(books, port=port, faults=spec, seed=seed, quiet=not verbose, on_ready=ready,
+              rate_limits=not no_rate_limits)
     click.echo("venue stopped", err=True)
