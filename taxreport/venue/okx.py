@@ -487,3 +487,21 @@ class OkxVenue:
                               for f in self.ex.fills],
                     "delayed": len(self.ex.delayed), "pending_cancels": len(self.meta["cancel_at"])}
 
+
+
+def export_trading_history(venue: OkxVenue, path: Path, *, hours: int = 8) -> int:
+    """The venue's own fills as OKX's "Trading history" CSV export (the T4 layout that ``taxreport
+    import okx`` and ``reconcile okx`` read; Time column in UTC+``hours``, newest first, two rows per
+    fill), so a rehearsal can be reconciled against the venue's books as a real account is against
+    OKX's export. Rows are written by the one T4 writer (:func:`taxreport.reconcile.synthetic.write_t4`)
+    with the venue's own order ids; returns the rows written. Like ``--show``, for a stopped venue."""
+    from taxreport.model.events import Trade
+    from taxreport.reconcile.synthetic import write_t4
+
+    with venue.lock:  # the books as saved (the venue stopped: run_venue syncs them on its way out)
+        fills = list(venue.ex.fills)
+        markets = venue.ex.markets
+    trades = [Trade(time=f.time, source="okx-venue", external_id=f.trade_id, account="okx:venue",
+                    side=f.side, base=markets[f.symbol].base, quote=markets[f.symbol].quote, quantity=f.amount,
+                    price=f.price, fee=f.fee, fee_asset=f.fee_asset, order_id=f.order_id) for f in fills]
+    return write_t4(path, trades, {f.order_id: f.order_id for f in fills}, hours=hours)
