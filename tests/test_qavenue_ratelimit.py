@@ -103,3 +103,10 @@ def test_ccxt_client_stays_within_the_limits_its_reads_retry(running):
                       api_url=server.url, timeout=5)
     ex.load_markets()
     assert [ex.fetch_balances()["USDT"] for _ in range(12)] == [D(10000)] * 12
+
+
+def test_fills_history_requires_inst_type_as_okx(running):
+    books, server = running()
+    status, body = _get(server, books, "/api/v5/trade/fills-history")
+    assert status == 400 and body["code"] == "50014" and "instType" in body["msg"]
+    assert _get(server, books, "/api/v5/trade/fills")[0] == 200  # optional for the last 3 days' fills

@@ -158,6 +158,8 @@ def random_faults(rng: random.Random) -> str:
         parts.append(f"delay_seconds={rng.choice([0.5, 1, 2, 6])}")  # 6 s: arrives after its expTime (3 s)
     if rng.random() < 0.5:
         parts.append(f"fill_lag={rng.choice([0.5, 1, 2])}")
+    if rng.random() < 0.3:  # the venue's clock off the bot's (the bot sends expTime on the venue's clock)
+        parts.append(f"clock_skew={rng.choice([-8, -4, 4, 8])}")
     return ",".join(parts)
 
 

@@ -265,6 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
             answer = v.orders(pending=path.endswith("pending"), inst=q.get("instId"), after=q.get("after"),
                               before=q.get("before"), limit=limit, state=q.get("state"))
         elif method == "GET" and path in ("/api/v5/trade/fills", "/api/v5/trade/fills-history"):
+            if path.endswith("history") and not q.get("instType"):
+                # OKX v5, Get transaction details (last 3 months): instType is required there (optional
+                # for the last-3-days `fills`); a missing parameter: "50014 Parameter {0} can not be empty"
+                raise OkxError("50014", "Parameter instType can not be empty.", http=400)
             answer = v.fills(inst=q.get("instId"), ord_id=q.get("ordId"), after=q.get("after"),
                              before=q.get("before"), begin=q.get("begin"), end=q.get("end"), limit=limit)
         else:
