@@ -18,8 +18,9 @@ def venue() -> None:
     Examples:
       taxreport venue okx --state ~/okx-venue --port 8765 --fund USDT=10000
       taxreport venue okx --state ~/okx-venue --show
-      taxreport venue okx --state ~/okx-venue --export-trades okx-trades.csv
-      taxreport reconcile okx okx-trades.csv --basket core
+      taxreport venue okx --state ~/okx-venue --export-trades trades.csv --export-funding funding.csv
+      taxreport reconcile okx trades.csv --basket core
+      taxreport import okx funding.csv --account okx:core
     """
 
 
@@ -36,11 +37,15 @@ def venue() -> None:
 @click.option("--show", is_flag=True, help="Print the books (balances, orders, fills) as JSON and exit.")
 @click.option("--export-trades", "export_trades", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Write the venue's fills as OKX's Trading history CSV (for `reconcile okx`) and exit (venue stopped).")
+@click.option("--export-funding", "export_funding", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the venue's --fund deposits as OKX's Funding history CSV (for `import okx`) and exit.")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 @click.option("--no-rate-limits", is_flag=True,
               help="Do not enforce OKX's per-endpoint request limits (50011, HTTP 429; on by default).")
 def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | None, prices: str | None,
-        show: bool, export_trades: Path | None, verbose: bool, no_rate_limits: bool) -> None:
+        show: bool, export_trades: Path | None, export_funding: Path | None, verbose: bool,
+        no_rate_limits: bool) -> None:
     """Run a local OKX v5 venue that ccxt's real okx class can trade on.
 
     Its API keys are generated on first start and written to STATE/okx.env (mode 600) as the
@@ -53,8 +58,9 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
       taxreport basket invest 1000 --basket core --live --yes --exchange-url http://127.0.0.1:8765
       taxreport venue okx --state ~/okx-venue --faults drop_response=0.1,rate_limit=0.05,fill_lag=2
       taxreport venue okx --state ~/okx-venue --show
-      taxreport venue okx --state ~/okx-venue --export-trades okx-trades.csv
-      taxreport reconcile okx okx-trades.csv --basket core
+      taxreport venue okx --state ~/okx-venue --export-trades trades.csv --export-funding funding.csv
+      taxreport reconcile okx trades.csv --basket core
+      taxreport import okx funding.csv --account okx:core
     """
     from taxreport.venue.faults import parse_faults, skewed_clock
     from taxreport.venue.okx import OkxVenue
@@ -68,11 +74,15 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
     if show:
         echo_json(books.snapshot())
         return
-    if export_trades is not None:
-        from taxreport.venue.okx import export_trading_history
+    if export_trades is not None or export_funding is not None:
+        from taxreport.venue.okx import export_funding_history, export_trading_history
 
-        rows = export_trading_history(books, export_trades)
-        click.echo(f"{rows} rows ({rows // 2} fills) written to {export_trades} (OKX Trading history layout, UTC+8)")
+        if export_trades is not None:
+            rows = export_trading_history(books, export_trades)
+            click.echo(f"{rows} rows written to {export_trades} (OKX Trading history layout, UTC+8)")
+        if export_funding is not None:
+            rows = export_funding_history(books, export_funding)
+            click.echo(f"{rows} rows written to {export_funding} (OKX Funding history layout, UTC+8)")
         return
 
     def ready(url: str) -> None:
