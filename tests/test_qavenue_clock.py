@@ -23,7 +23,7 @@ pytest.importorskip("ccxt")
 from taxreport.exchanges import base
 from taxreport.exchanges.base import OrderRequest
 from taxreport.exchanges.ccxt_exchange import CcxtExchange, Credentials
-from taxreport.venue.faults import parse_faults, skewed_clock
+from taxreport.venue.faults import parse_faults
 from taxreport.venue.okx import OkxVenue
 from taxreport.venue.server import serve
 
@@ -31,7 +31,7 @@ from taxreport.venue.server import serve
 def _venue(tmp_path, faults: str):
     spec = parse_faults(faults)
     books = OkxVenue(tmp_path / "venue", seed=3, fill_lag=spec.fill_lag, fund={"USDT": D(10000)},
-                     clock=skewed_clock(spec.clock_skew))
+                     clock_skew=spec.clock_skew)
     server = serve(books, 0, spec, 3)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     k = books.keys

@@ -62,7 +62,7 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
       taxreport reconcile okx trades.csv --basket core
       taxreport import okx funding.csv --account okx:core
     """
-    from taxreport.venue.faults import parse_faults, skewed_clock
+    from taxreport.venue.faults import parse_faults
     from taxreport.venue.okx import OkxVenue
     from taxreport.venue.server import run_venue
 
@@ -70,7 +70,7 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
     fund_map = asset_numbers(fund, "--fund") if fund else None
     price_map = ({f"{a}/USDT": p for a, p in asset_numbers(prices, "--prices").items()} if prices else None)
     books = OkxVenue(state_dir, seed=seed, fill_lag=spec.fill_lag, fund=fund_map, prices=price_map,
-                     clock=skewed_clock(spec.clock_skew))
+                     clock_skew=spec.clock_skew)
     if show:
         echo_json(books.snapshot())
         return

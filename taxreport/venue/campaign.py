@@ -121,7 +121,7 @@ def _wait(pid: int, kill_after: float | None, limit: float = 120.0) -> tuple[int
 
 
 def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, str]:
-    from taxreport.venue.faults import parse_faults, skewed_clock
+    from taxreport.venue.faults import parse_faults
     from taxreport.venue.okx import OkxVenue
     from taxreport.venue.server import run_venue
 
@@ -133,7 +133,7 @@ def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, s
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             books = OkxVenue(state, seed=seed, fill_lag=spec.fill_lag, fund={"USDT": FUND},
-                             clock=skewed_clock(spec.clock_skew))
+                             clock_skew=spec.clock_skew)
             run_venue(books, port=0, faults=spec, seed=seed, poll_interval=0.1)
         except BaseException:  # noqa: BLE001
             import traceback

@@ -30,9 +30,7 @@ balance); the public market data (instruments, tickers) is always answered so th
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from taxreport.errors import InputError
 
@@ -58,12 +56,6 @@ class FaultSpec:
         if self.clock_skew:
             parts.append(f"clock_skew={self.clock_skew:g}")
         return ",".join(parts) or "none"
-
-
-def skewed_clock(seconds: float) -> Callable[[], datetime]:
-    """The venue's clock: this machine's UTC time moved by ``clock_skew`` seconds."""
-    shift = timedelta(seconds=seconds)
-    return lambda: datetime.now(UTC) + shift
 
 
 def parse_faults(spec: str | None) -> FaultSpec:

@@ -84,9 +84,13 @@ class OkxVenue:
 
     def __init__(self, state_dir: Path, *, seed: int = 1, fill_lag: float = 0.0,
                  fund: dict[str, Decimal] | None = None, prices: dict[str, Decimal] | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, clock_skew: float = 0.0) -> None:
         self.dir = Path(state_dir)
-        self.clock = clock or _utcnow
+        #: how far the venue's wall clock is ahead of this machine's (fault ``clock_skew``): its
+        #: ``public/time`` and the request-timestamp check; ``clock`` (default: that wall clock) is the
+        #: books' time (expTime, order and fill times; tests give a simulated one)
+        self.skew = timedelta(seconds=clock_skew)
+        self.clock = clock or self.wall_clock
         self.lock = threading.RLock()
         self.dir.mkdir(parents=True, exist_ok=True)
         meta_path, books_path = self.dir / "venue.json", self.dir / "books.json"
@@ -116,6 +120,9 @@ class OkxVenue:
         self._instruments = {m["id"]: m["info"] for m in json.loads(DATA_FILE.read_text(encoding="utf-8"))}
         self._save_meta()
         self._write_env()
+
+    def wall_clock(self) -> datetime:
+        return _utcnow() + self.skew
 
     # --- persistence ---------------------------------------------------------------------------
     def _save_meta(self) -> None:

@@ -193,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         except ValueError:
             raise OkxError("50112", "Invalid OK-ACCESS-TIMESTAMP", http=401) from None
-        if abs((self.server.venue.clock() - when).total_seconds()) > 30:
+        if abs((self.server.venue.wall_clock() - when).total_seconds()) > 30:
             raise OkxError("50102", "Timestamp request expired", http=401)
         prehash = stamp + method + self.path + raw
         expected = base64.b64encode(hmac.new(keys["secret"].encode(), prehash.encode(), hashlib.sha256).digest())
@@ -221,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(fault)
                 return
         if method == "GET" and path == "/api/v5/public/time":
-            answer: Any = [{"ts": ms(v.clock())}]  # the venue's own clock (fault clock_skew)
+            answer: Any = [{"ts": ms(v.wall_clock())}]  # the venue's own clock (fault clock_skew)
         elif method == "GET" and path == "/api/v5/public/instruments":
             answer = v.instruments(q.get("instType", ""), q.get("instId"))
         elif method == "GET" and path == "/api/v5/market/tickers":
