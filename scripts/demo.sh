@@ -256,6 +256,10 @@ echo; echo "\$ taxreport venue okx --state $VENUE --show   # the venue's own boo
 "$BIN/taxreport" venue okx --state "$VENUE" --show > demo-out/venue-books.json
 "$BIN/python" -c 'import json,sys; b=json.load(open(sys.argv[1])); print(len(b["orders"]), "venue orders,", len(b["fills"]), "fills; balances", b["balances"])' demo-out/venue-books.json
 tr ledger list --kind trade --account okx:rehearsal --limit 6
+# the venue's own record as OKX's Trading history export, and the ledger reconciled against it
+echo; echo "\$ taxreport venue okx --state $VENUE --export-trades demo-out/venue-trades.csv --export-funding demo-out/venue-funding.csv"
+"$BIN/taxreport" venue okx --state "$VENUE" --export-trades demo-out/venue-trades.csv --export-funding demo-out/venue-funding.csv
+tr reconcile okx demo-out/venue-trades.csv --basket demo-out/rehearsal.toml
 
 section "the audit chain after everything"
 tr ledger verify

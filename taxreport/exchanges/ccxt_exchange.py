@@ -17,7 +17,12 @@
   ``DDoSProtection`` (HTTP 418/5xx from a protection layer) is ambiguous too; only
   ``RateLimitExceeded`` (OKX ``50011`` / HTTP 429) means "not processed".
 * Every OKX ``create_order`` carries the ``expTime`` header (Unix ms) of the request's
-  ``expires_at``: OKX does not process a request that reaches it later.
+  ``expires_at``: OKX does not process a request that reaches it later. ``expires_at`` is on this
+  machine's clock, OKX judges ``expTime`` on its own: the venue's clock is measured with the markets
+  (``public/time``, :attr:`CcxtExchange.clock_offset`) and ``expTime`` sent on it, so the instant after
+  which the executor concludes "not carried out" is the venue's deadline whatever the skew (OKX v5, REST
+  authentication: "It's recommended to use the time endpoint to query for the API server time if you
+  believe there may be time skew between your server and the API servers.").
 * Fills are paginated: OKX returns at most 100 per page, newest first; the next page is the one
   ``after`` the smallest ``billId`` seen ("after: Pagination of data to return records earlier than
   the requested billId", OKX v5 Get transaction details).
@@ -39,7 +44,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -182,6 +187,8 @@ class CcxtExchange(Exchange):
         if api_url:
             self._set_api_url(api_url)
         self._markets: dict[str, Market] | None = None
+        #: the venue's clock minus this machine's (measured by load_markets; 0 with offline markets)
+        self.clock_offset = timedelta(0)
         if markets is not None:
             self._client.set_markets(markets)
             self._markets = markets_from_ccxt(self._client.markets, precision_mode=self._client.precisionMode)
@@ -222,7 +229,7 @@ class CcxtExchange(Exchange):
 
     #: Reads have no side effect: a transient failure is retried here (twice, 0.25 s then 0.5 s), so a
     #: read-only command (``basket status``) survives one dropped answer. Never create or cancel.
-    READS = frozenset({"load_markets", "fetch_balance", "fetch_tickers", "fetch_ticker", "fetch_order",
+    READS = frozenset({"load_markets", "fetch_time", "fetch_balance", "fetch_tickers", "fetch_ticker", "fetch_order",
                        "fetch_order_trades", "fetch_my_trades", "fetch_ohlcv"})
     read_retries = 2
 
@@ -265,8 +272,22 @@ class CcxtExchange(Exchange):
     def load_markets(self) -> dict[str, Market]:
         if self._markets is None:
             self._call("load_markets", self._client.load_markets)
+            self._measure_clock()
             self._markets = markets_from_ccxt(self._client.markets, precision_mode=self._client.precisionMode)
         return self._markets
+
+    def _measure_clock(self) -> None:
+        """:attr:`clock_offset` from the venue's time (OKX ``GET /api/v5/public/time``), taken as the
+        middle of the round trip (error at most half of it, inside the executor's expiry margin)."""
+        import time
+
+        if not self._client.has.get("fetchTime"):
+            return
+        before = time.time()
+        server_ms = self._call("fetch_time", self._client.fetch_time)
+        after = time.time()
+        if server_ms is not None:
+            self.clock_offset = timedelta(milliseconds=int(server_ms) - round((before + after) / 2 * 1000))
 
     def _market(self, symbol: str) -> Market:
         markets = self.load_markets()
@@ -343,7 +364,8 @@ class CcxtExchange(Exchange):
         if self.name == "okx" and request.expires_at is not None:
             # OKX v5 REST headers: "expTime: Request effective deadline. Unix timestamp format in
             # milliseconds" - a request reaching OKX after it is not processed.
-            self._client.headers = {**(headers or {}), "expTime": str(int(request.expires_at.timestamp() * 1000))}
+            deadline = request.expires_at + self.clock_offset  # on the venue's clock
+            self._client.headers = {**(headers or {}), "expTime": str(int(deadline.timestamp() * 1000))}
         try:
             raw = self._call("create_order", self._client.create_order, request.symbol, request.type,
                              request.side, _text(request.amount), price, params)

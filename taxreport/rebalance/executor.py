@@ -30,6 +30,13 @@ D. *Finished means every fill recorded.* An order gets its terminal update only 
 E. *One process per basket* (a lock in the CLI), and recovery only cancels and records: it never
    places an order. The next plan is made from the venue's balances after recovery.
 
+F. *Only the basket's own cash.* The planner funds the buys with the basket's quote cash plus the
+   planned proceeds of its sells; the account may hold more quote (the user's own, another
+   basket's). Every buy is sized within the basket's budget: its quote cash before the run
+   (``plan.quote_balance``) + what its sells' recorded fills brought in - what its buys cost (an
+   amount filled but not yet listed at its limit price). A sell that brings in less than planned
+   (unfunded, partly filled, fills pending) shrinks the buys instead of borrowing the account's cash.
+
 Hence each intent maps to at most one venue order (A, C), every venue order has an intent (B), and
 every fill of every venue order reaches the ledger exactly once (D, natural keys).
 
@@ -151,6 +158,8 @@ class Executor:
                                  poll=self.config.poll_interval, expiry_margin=self.config.expiry_margin)
         self.markets: dict[str, Market] = self.retrier.call("load markets", exchange.load_markets)
         self.recovered: RecoveryReport | None = None
+        self._budget = ZERO  # the basket's quote cash during execute() (safety F)
+        self._reference: dict[str, Decimal] = {}  # client order id -> the price its amount was sized at
         # a tax-aware basket's policies value non-USD taxes with these (`rebalance run --fx`, issue #15)
         self.tax_fx: dict[str, Decimal] | None = None
 
@@ -195,6 +204,9 @@ class Executor:
         self.journal.rebalance_record(rid, "plan", "rebalance.plan", record)
         self.on_step("plan_written")
         legs: list[LegResult] = []
+        # F. the basket's own quote cash: what it held before the run; sells add what they brought in,
+        # buys take what they cost (_account); no buy is ever sized beyond it (_request)
+        self._budget = plan.quote_balance
         status, error = "completed", None
         if plan.skipped:
             status = "skipped"
@@ -274,6 +286,7 @@ class Executor:
                 self.sleep(self.retrier.delay(refused - 1))
                 continue
             sent += 1
+            self._account(res, request)
             pending = pending or res.status == "fills_pending"
             venue_filled += res.filled  # the venue's amount decides the remainder, even while fills are pending
             result.filled += sum((f.amount for f in res.fills), ZERO)  # what the ledger has
@@ -298,13 +311,21 @@ class Executor:
             price = self.exchange.price_to_precision(symbol, max(ticker.ask - offset, market.price_tick))
             reference = ticker.bid if is_market else price
         free = self.retrier.call("fetch balances", self.exchange.fetch_balances)
+        own = False  # the basket's own cash is what limits this buy (not the account's free quote)
         if leg.side == "buy":
-            cap = free.get(market.quote, ZERO) / reference
+            budget = max(self._budget, ZERO)
+            own = budget < free.get(market.quote, ZERO) and budget / reference < remaining
+            cap = min(free.get(market.quote, ZERO), budget) / reference
         else:
             cap = free.get(market.base, ZERO)
         amount = self.exchange.amount_to_precision(symbol, min(remaining, cap))
         notional = amount * reference
         q = market.quote
+        if own and (amount <= 0 or notional < max(market.min_cost or ZERO, self.basket.min_notional)
+                    or (market.min_amount is not None and amount < market.min_amount)):
+            return None, (f"remainder {decimal_str(remaining)} {market.base} not bought: the basket's own cash "
+                          f"({decimal_str(budget)} {q} after its sells) funds no more (the account's other "
+                          f"{q} is not the basket's)")
         if amount <= 0:
             return None, f"remainder {decimal_str(remaining)} {market.base} cannot be funded or is below one step"
         if market.min_amount is not None and amount < market.min_amount:
@@ -314,8 +335,27 @@ class Executor:
         if notional < minimum:
             return None, f"remainder worth {decimal_str(notional)} {q} below minimum notional {decimal_str(minimum)}: dust"
         cid = self.id_fn(self.basket.name, rid, index, attempt)
+        self._reference[cid] = reference
         return OrderRequest(cid, symbol, leg.side, "market" if is_market else "limit", amount,
                             None if is_market else price), ""
+
+    def _account(self, res: Resolution, request: OrderRequest) -> None:
+        """Move the basket's budget by what one order did: a sell adds the quote its recorded fills
+        brought in (net of a quote fee); a buy takes what its fills cost, and for an amount the venue
+        reports filled but whose fills are not listed yet (``fills_pending``) the most it can have
+        cost (its limit price; a market order's reference price plus 1%). Unlisted sell proceeds
+        are not counted until listed: the budget errs on the side of spending less."""
+        quote = self.markets[request.symbol].quote
+        listed = ZERO
+        for f in res.fills:
+            gross = f.amount * f.price
+            fee = f.fee if f.fee_asset == quote else ZERO
+            self._budget += gross - fee if request.side == "sell" else -(gross + fee)
+            listed += f.amount
+        unlisted = res.filled - listed
+        if request.side == "buy" and unlisted > 0:
+            price = request.price if request.price is not None else self._reference[request.client_order_id]
+            self._budget -= unlisted * price * (Decimal(1) if request.price is not None else Decimal("1.01"))
 
     def _place(self, rid: str, index: int, attempt: int, asset: str, req: OrderRequest) -> Resolution | None:
         """Send one order and see it through: wait for fills, cancel the rest, settle. None when the

@@ -132,7 +132,8 @@ def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, s
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
-            books = OkxVenue(state, seed=seed, fill_lag=spec.fill_lag, fund={"USDT": FUND})
+            books = OkxVenue(state, seed=seed, fill_lag=spec.fill_lag, fund={"USDT": FUND},
+                             clock_skew=spec.clock_skew)
             run_venue(books, port=0, faults=spec, seed=seed, poll_interval=0.1)
         except BaseException:  # noqa: BLE001
             import traceback
@@ -157,6 +158,8 @@ def random_faults(rng: random.Random) -> str:
         parts.append(f"delay_seconds={rng.choice([0.5, 1, 2, 6])}")  # 6 s: arrives after its expTime (3 s)
     if rng.random() < 0.5:
         parts.append(f"fill_lag={rng.choice([0.5, 1, 2])}")
+    if rng.random() < 0.3:  # the venue's clock off the bot's (the bot sends expTime on the venue's clock)
+        parts.append(f"clock_skew={rng.choice([-8, -4, 4, 8])}")
     return ",".join(parts)
 
 

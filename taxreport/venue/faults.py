@@ -16,6 +16,11 @@ SPEC is a comma-separated list of ``NAME=VALUE``; probabilities are per request 
 ``cancel_pending``  p (cancels only): ``51410`` "already under cancelling status"; the cancel completes
                     a moment later
 ``fill_lag``        seconds between an order's filled status and its fills being listed
+``clock_skew``      seconds the venue's clock is ahead of this machine's (negative: behind): its
+                    ``public/time``, ``expTime`` checks, order and fill times. OKX's clock is not the
+                    bot's: OKX v5, REST authentication: "It's recommended to use the time endpoint to
+                    query for the API server time if you believe there may be time skew between your
+                    server and the API servers." (it accepts a request timestamp up to 30 s off)
 ==================  =====================================================================================
 
 Faults apply to the private trading and account endpoints (place, cancel, order look-ups, fills,
@@ -31,7 +36,7 @@ from taxreport.errors import InputError
 
 PROBABILITIES = ("drop_request", "drop_response", "delay", "rate_limit", "html_5xx", "json_5xx", "code_50004",
                  "cancel_pending")
-NUMBERS = ("delay_seconds", "fill_lag")
+NUMBERS = ("delay_seconds", "fill_lag", "clock_skew")
 
 
 @dataclass
@@ -39,6 +44,7 @@ class FaultSpec:
     p: dict[str, float] = field(default_factory=dict)
     delay_seconds: float = 3.0
     fill_lag: float = 0.0
+    clock_skew: float = 0.0
 
     @property
     def text(self) -> str:
@@ -47,6 +53,8 @@ class FaultSpec:
             parts.append(f"delay_seconds={self.delay_seconds:g}")
         if self.fill_lag:
             parts.append(f"fill_lag={self.fill_lag:g}")
+        if self.clock_skew:
+            parts.append(f"clock_skew={self.clock_skew:g}")
         return ",".join(parts) or "none"
 
 
@@ -67,6 +75,10 @@ def parse_faults(spec: str | None) -> FaultSpec:
             if not 0 <= number <= 1:
                 raise InputError(f"{name}: a probability is between 0 and 1, got {value}", field="--faults")
             out.p[name] = number
+        elif name == "clock_skew":
+            if abs(number) > 25:  # beyond OKX's 30 s timestamp window every signed request fails (50102)
+                raise InputError(f"clock_skew: at most 25 seconds either way, got {value}", field="--faults")
+            out.clock_skew = number
         elif name in NUMBERS:
             if number < 0:
                 raise InputError(f"{name}: must be >= 0, got {value}", field="--faults")

@@ -84,9 +84,13 @@ class OkxVenue:
 
     def __init__(self, state_dir: Path, *, seed: int = 1, fill_lag: float = 0.0,
                  fund: dict[str, Decimal] | None = None, prices: dict[str, Decimal] | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, clock_skew: float = 0.0) -> None:
         self.dir = Path(state_dir)
-        self.clock = clock or _utcnow
+        #: how far the venue's wall clock is ahead of this machine's (fault ``clock_skew``): its
+        #: ``public/time`` and the request-timestamp check; ``clock`` (default: that wall clock) is the
+        #: books' time (expTime, order and fill times; tests give a simulated one)
+        self.skew = timedelta(seconds=clock_skew)
+        self.clock = clock or self.wall_clock
         self.lock = threading.RLock()
         self.dir.mkdir(parents=True, exist_ok=True)
         meta_path, books_path = self.dir / "venue.json", self.dir / "books.json"
@@ -110,12 +114,15 @@ class OkxVenue:
                     raise InputError(f"no OKX spot market {symbol} in the venue", field="--prices")
                 self.ex.set_price(symbol, mid)
             for asset, qty in (fund or {}).items():
-                self.ex.deposit(asset, qty)
+                self.ex.deposit(asset, qty, ref=f"fund:{asset}")  # remembered: the funding history export
         self.ex.state_path = books_path
         self.ex.fill_lag = Decimal(str(fill_lag))
         self._instruments = {m["id"]: m["info"] for m in json.loads(DATA_FILE.read_text(encoding="utf-8"))}
         self._save_meta()
         self._write_env()
+
+    def wall_clock(self) -> datetime:
+        return _utcnow() + self.skew
 
     # --- persistence ---------------------------------------------------------------------------
     def _save_meta(self) -> None:
@@ -487,3 +494,41 @@ class OkxVenue:
                               for f in self.ex.fills],
                     "delayed": len(self.ex.delayed), "pending_cancels": len(self.meta["cancel_at"])}
 
+
+
+def _deposits(venue: OkxVenue) -> list[Any]:
+    """The venue's ``--fund`` deposits as ledger Deposits (states made before they were remembered: none)."""
+    from taxreport.model.events import Deposit
+
+    return [Deposit(time=f["time"], source="okx-venue", external_id=f["ref"], account="okx:venue",
+                    asset=f["asset"], quantity=f["quantity"]) for f in venue.ex.fundings]
+
+
+def export_funding_history(venue: OkxVenue, path: Path, *, hours: int = 8) -> int:
+    """The venue's ``--fund`` deposits as OKX's "Funding history" CSV (the F2 layout ``taxreport import
+    okx`` reads: a Deposit, then the move to the trading account), so a rehearsal's ledger gets the
+    cash the basket spends with its date (without it, ``gains`` finds quote sold that was never
+    acquired). Written by the one F2 writer (:func:`taxreport.reconcile.synthetic.write_f2`)."""
+    from taxreport.reconcile.synthetic import write_f2
+
+    with venue.lock:
+        return write_f2(path, _deposits(venue), hours=hours)
+
+
+def export_trading_history(venue: OkxVenue, path: Path, *, hours: int = 8) -> int:
+    """The venue's own fills as OKX's "Trading history" CSV export (the T4 layout that ``taxreport
+    import okx`` and ``reconcile okx`` read; Time column in UTC+``hours``, newest first, two rows per
+    fill, after the ``Transfer in`` of the funded cash), so a rehearsal can be reconciled against the
+    venue's books as a real account is against OKX's export. Rows are written by the one T4 writer (:func:`taxreport.reconcile.synthetic.write_t4`)
+    with the venue's own order ids; returns the rows written. Like ``--show``, for a stopped venue."""
+    from taxreport.model.events import Side, Trade
+    from taxreport.reconcile.synthetic import write_t4
+
+    with venue.lock:  # the books as saved (the venue stopped: run_venue syncs them on its way out)
+        fills = list(venue.ex.fills)
+        markets = venue.ex.markets
+        moves = _deposits(venue)  # "Transfer in" rows: the funded cash reaching the trading account
+    trades = [Trade(time=f.time, source="okx-venue", external_id=f.trade_id, account="okx:venue",
+                    side=Side(f.side), base=markets[f.symbol].base, quote=markets[f.symbol].quote, quantity=f.amount,
+                    price=f.price, fee=f.fee, fee_asset=f.fee_asset, order_id=f.order_id) for f in fills]
+    return write_t4(path, trades, {f.order_id: f.order_id for f in fills}, hours=hours, transfers_in=moves)

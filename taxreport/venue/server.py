@@ -7,7 +7,8 @@ Endpoints (what ccxt 4.5's ``okx.py`` calls): ``GET /api/v5/public/instruments``
 (fetch_order by ``ordId`` or ``clOrdId``), ``trade/orders-pending``, ``trade/orders-history`` and
 ``-archive`` (open / closed orders), ``trade/fills`` and ``trade/fills-history`` (fetch_my_trades,
 fetch_order_trades; 100 per page), ``POST trade/cancel-order``, ``market/ticker(s)``,
-``market/books``, ``market/candles`` and ``history-candles``.
+``market/books``, ``market/candles`` and ``history-candles``. Each endpoint is rate-limited as on OKX
+(:mod:`taxreport.venue.ratelimit`: ``50011``, HTTP 429, not carried out).
 
 Signature (OKX v5, REST authentication): "The OK-ACCESS-SIGN header is generated as follows: create a
 prehash string of timestamp + method + requestPath + body (where + represents String concatenation)
@@ -34,6 +35,7 @@ from urllib.parse import parse_qs, urlparse
 
 from taxreport.venue.faults import Dice, FaultSpec
 from taxreport.venue.okx import PAGE_LIMIT, OkxError, OkxVenue, ms
+from taxreport.venue.ratelimit import RateLimits
 
 PRIVATE_FAULTY = ("/api/v5/trade/", "/api/v5/account/balance")
 HTML_5XX = {502: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
@@ -57,8 +59,10 @@ class VenueServer(ThreadingHTTPServer):
     allow_reuse_address = True
     CLOSE_WAIT = 10.0  # seconds server_close waits for a connection's thread (one answering a request)
 
-    def __init__(self, venue: OkxVenue, port: int, faults: FaultSpec, seed: int, *, quiet: bool = True) -> None:
+    def __init__(self, venue: OkxVenue, port: int, faults: FaultSpec, seed: int, *, quiet: bool = True,
+                 rate_limits: bool = True) -> None:
         self.venue, self.faults, self.dice, self.quiet = venue, faults, Dice(faults, seed), quiet
+        self.limits = RateLimits(enabled=rate_limits)
         self._connections: dict[threading.Thread, socket.socket] = {}
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
@@ -138,6 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
             private = not path.startswith(("/api/v5/public/", "/api/v5/market/"))
             if private:
                 self._authenticate(method, raw)
+            self._throttle(method, path, query, raw)
             fault = None
             if private and path.startswith(PRIVATE_FAULTY):
                 fault = self.server.dice.roll(cancel=path.endswith("cancel-order"))
@@ -153,6 +158,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json([], code=exc.code, msg=exc.msg, status=exc.http)
         except (ValueError, KeyError, TypeError) as exc:
             self._json([], code="50014", msg=f"Parameter error: {exc}", status=400)
+
+    def _throttle(self, method: str, path: str, query: dict[str, str], raw: str) -> None:
+        """OKX's per-endpoint limits (:mod:`taxreport.venue.ratelimit`): over it, ``50011`` and HTTP 429,
+        not carried out ("Rate limit reached. Please refer to API documentation and throttle requests
+        accordingly")."""
+        inst, weight = query.get("instId", ""), 1
+        if method == "POST" and path in ("/api/v5/trade/order", "/api/v5/trade/batch-orders"):
+            try:
+                body = json.loads(raw or "{}")
+            except ValueError:
+                body = {}
+            if isinstance(body, list):
+                weight = max(len(body), 1)
+            elif isinstance(body, dict):
+                inst = str(body.get("instId") or "")
+        if not self.server.limits.admit(method, path, inst, weight):
+            raise OkxError("50011", "Rate limit reached. Please refer to API documentation and throttle "
+                                    "requests accordingly", http=429)
 
     def _authenticate(self, method: str, raw: str) -> None:
         keys = self.server.venue.keys
@@ -170,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         except ValueError:
             raise OkxError("50112", "Invalid OK-ACCESS-TIMESTAMP", http=401) from None
-        if abs((datetime.now(UTC) - when).total_seconds()) > 30:
+        if abs((self.server.venue.wall_clock() - when).total_seconds()) > 30:
             raise OkxError("50102", "Timestamp request expired", http=401)
         prehash = stamp + method + self.path + raw
         expected = base64.b64encode(hmac.new(keys["secret"].encode(), prehash.encode(), hashlib.sha256).digest())
@@ -198,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(fault)
                 return
         if method == "GET" and path == "/api/v5/public/time":
-            answer: Any = [{"ts": ms(datetime.now(UTC))}]
+            answer: Any = [{"ts": ms(v.wall_clock())}]  # the venue's own clock (fault clock_skew)
         elif method == "GET" and path == "/api/v5/public/instruments":
             answer = v.instruments(q.get("instType", ""), q.get("instId"))
         elif method == "GET" and path == "/api/v5/market/tickers":
@@ -242,6 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
             answer = v.orders(pending=path.endswith("pending"), inst=q.get("instId"), after=q.get("after"),
                               before=q.get("before"), limit=limit, state=q.get("state"))
         elif method == "GET" and path in ("/api/v5/trade/fills", "/api/v5/trade/fills-history"):
+            if path.endswith("history") and not q.get("instType"):
+                # OKX v5, Get transaction details (last 3 months): instType is required there (optional
+                # for the last-3-days `fills`); a missing parameter: "50014 Parameter {0} can not be empty"
+                raise OkxError("50014", "Parameter instType can not be empty.", http=400)
             answer = v.fills(inst=q.get("instId"), ord_id=q.get("ordId"), after=q.get("after"),
                              before=q.get("before"), begin=q.get("begin"), end=q.get("end"), limit=limit)
         else:
@@ -271,13 +298,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Drop()
 
 
-def serve(venue: OkxVenue, port: int, faults: FaultSpec, seed: int, *, quiet: bool = True) -> VenueServer:
-    """A bound server (``port`` 0 picks a free one); call ``serve_forever()`` on it."""
-    return VenueServer(venue, port, faults, seed, quiet=quiet)
+def serve(venue: OkxVenue, port: int, faults: FaultSpec, seed: int, *, quiet: bool = True,
+          rate_limits: bool = True) -> VenueServer:
+    """A bound server (``port`` 0 picks a free one); call ``serve_forever()`` on it. ``rate_limits``:
+    OKX's per-endpoint request limits (on unless turned off)."""
+    return VenueServer(venue, port, faults, seed, quiet=quiet, rate_limits=rate_limits)
 
 
 def run_venue(books: OkxVenue, *, port: int, faults: FaultSpec, seed: int, quiet: bool = True,
-              on_ready: Callable[[str], None] | None = None, poll_interval: float = 0.2) -> None:
+              on_ready: Callable[[str], None] | None = None, poll_interval: float = 0.2,
+              rate_limits: bool = True) -> None:
     """Serve ``books`` on 127.0.0.1 until SIGINT or SIGTERM: the one way a venue runs (``taxreport
     venue okx`` and the fault campaign's venue process). The URL is written atomically to
     ``<state dir>/url`` before ``on_ready(url)``; on the way out the server closes and the books are
@@ -285,7 +315,7 @@ def run_venue(books: OkxVenue, *, port: int, faults: FaultSpec, seed: int, quiet
     import os
     import signal
 
-    server = serve(books, port, faults, seed, quiet=quiet)
+    server = serve(books, port, faults, seed, quiet=quiet, rate_limits=rate_limits)
     tmp = books.dir / "url.tmp"
     tmp.write_text(server.url + "\n", encoding="utf-8")
     os.replace(tmp, books.dir / "url")
