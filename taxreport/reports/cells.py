@@ -41,6 +41,26 @@ def money(value: Decimal | None) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
+def apportion_cents(values: list[Decimal]) -> list[Decimal]:
+    """Cent amounts for printing ``values`` in one column of a form whose total line is the sum of its
+    rows: the rows add up to the total rounded once from the unrounded values (half-up, as :func:`money`),
+    and each row is within one cent of its unrounded value (largest remainder: every row is first
+    rounded down to the cent, then the cents still missing go to the rows with the largest remainders,
+    the earlier row first on a tie). A column of one row is that row rounded half-up, as :func:`money`.
+    Used by the filing forms (Form 8949, the HMRC computation), whose printed rows must add up to
+    their printed totals."""
+    from decimal import ROUND_FLOOR, ROUND_HALF_UP
+
+    cent = Decimal("0.01")
+    floors = [v.quantize(cent, rounding=ROUND_FLOOR) for v in values]
+    total = sum(values, Decimal(0)).quantize(cent, rounding=ROUND_HALF_UP)
+    missing = int((total - sum(floors, Decimal(0))) / cent)
+    order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
+    for i in order[:missing]:
+        floors[i] += cent
+    return [f + 0 for f in floors]  # "+ 0" turns a -0.00 into 0.00
+
+
 class Num(str):
     """Text of a number that the exporter produced itself (not user data): written as is."""
 
