@@ -44,21 +44,33 @@ def money(value: Decimal | None) -> str:
 def apportion_cents(values: list[Decimal]) -> list[Decimal]:
     """Cent amounts for printing ``values`` in one column of a form whose total line is the sum of its
     rows: the rows add up to the total rounded once from the unrounded values (half-up, as :func:`money`),
-    and each row is within one cent of its unrounded value (largest remainder: every row is first
-    rounded down to the cent, then the cents still missing go to the rows with the largest remainders,
-    the earlier row first on a tie). A column of one row is that row rounded half-up, as :func:`money`.
-    Used by the filing forms (Form 8949, the HMRC computation), whose printed rows must add up to
-    their printed totals."""
-    from decimal import ROUND_FLOOR, ROUND_HALF_UP
+    and each row is within one cent of its unrounded value. Every row is rounded half-up first; the few
+    cents by which those differ from the rounded total (at most about the square root of the number of
+    rows) are then taken from, or given to, the rows nearest to rounding the other way (the earlier row
+    first on a tie), so a column whose rounded rows already add up is printed exactly as :func:`money`
+    prints each. Used by the filing forms (Form 8949, the HMRC computation), whose printed rows must add
+    up to their printed totals."""
+    import heapq
+    from decimal import ROUND_HALF_UP
 
     cent = Decimal("0.01")
-    floors = [v.quantize(cent, rounding=ROUND_FLOOR) for v in values]
+    rounded = [v.quantize(cent, rounding=ROUND_HALF_UP) for v in values]
     total = sum(values, Decimal(0)).quantize(cent, rounding=ROUND_HALF_UP)
-    missing = int((total - sum(floors, Decimal(0))) / cent)
-    order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
-    for i in order[:missing]:
-        floors[i] += cent
-    return [f + 0 for f in floors]  # "+ 0" turns a -0.00 into 0.00
+    missing = int((total - sum(rounded, Decimal(0))) / cent)
+    if missing:  # the rows whose exact value lies furthest beyond their rounding in the step's direction
+        beyond = [v - r for v, r in zip(values, rounded)]
+        pick = heapq.nlargest if missing > 0 else heapq.nsmallest  # both stable: the earlier row on a tie
+        step = cent if missing > 0 else -cent
+        for i in pick(abs(missing), range(len(values)), key=beyond.__getitem__):
+            rounded[i] += step
+    return rounded  # a rounded zero may be -0.00: print with cents_text or money, which write 0.00
+
+
+def cents_text(value: Decimal) -> str:
+    """Text of an amount already in whole cents (from :func:`apportion_cents`, or sums and differences of
+    such amounts): as :func:`money` prints it (never ``-0.00``), without rounding it again."""
+    text = format(value, "f")
+    return "0.00" if text == "-0.00" else text
 
 
 class Num(str):

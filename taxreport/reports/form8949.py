@@ -34,7 +34,7 @@ from taxreport.lots.split import allocate
 from taxreport.jurisdictions.holding import held_more_than_one_year
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.model.money import decimal_str
-from taxreport.reports.cells import Num, apportion_cents, money, render_csv, write_csv
+from taxreport.reports.cells import Num, apportion_cents, cents_text, render_csv, write_csv
 
 HEADER = ["Part", "Box", "(a) Description of property", "(b) Date acquired", "(c) Date sold or disposed of",
           "(d) Proceeds", "(e) Cost or other basis", "(f) Code(s)", "(g) Amount of adjustment",
@@ -196,9 +196,7 @@ def _printed(summary: YearSummary, *, tz: str | None, reporting: str | None) -> 
     return out, totals
 
 
-def _cents(value: Decimal) -> str:
-    """An amount already in whole cents as text (``money`` of it: never ``-0.00``)."""
-    return money(value)
+_cents = cents_text  # an amount already in whole cents as text (never -0.00)
 
 
 def render(summary: YearSummary, **options: Any) -> str:
