@@ -43,11 +43,15 @@ def test_mixed_term_disposal_is_split_per_lot_and_adds_up():
     assert {(r["Part"], r["(d) Proceeds"], r["(h) Gain or (loss)"]) for r in eth} == \
         {("II", "3500.00", "2200.00"), ("I", "3500.00", "1247.75")}
     totals = {r["Part"]: r for r in rows if r["(a) Description of property"] == "Totals"}
-    # Part I: 7142.85 + 3500 + 1050.005 = 11692.855 -> 11692.86; gain 2738.45 + 1247.75 - 5.628 = 3980.572
-    assert (totals["I"]["(d) Proceeds"], totals["I"]["(h) Gain or (loss)"]) == ("11692.86", "3980.57")
+    # Part I: 7142.85 + 3500 + 1050.005 = 11692.855 -> 11692.86; line 2 adds the printed (h) column
+    # (Form 8949 line 2: "Add the amounts in columns (d), (e), (g), and (h)"): 2738.45 + 1247.75 - 5.62 = 3980.58
+    # (the exact gain 3980.572 rounded once is 3980.57, a cent from what the form's own sum says)
+    assert (totals["I"]["(d) Proceeds"], totals["I"]["(h) Gain or (loss)"]) == ("11692.86", "3980.58")
     assert totals["II"]["(h) Gain or (loss)"] == "2200.00"
     loss = next(r for r in rows if r["(a) Description of property"] == "10 SOL")
-    assert loss["(h) Gain or (loss)"] == "-5.63"  # a loss is a plain negative number, not neutralised text
+    # (h) is "Subtract column (e) from column (d) and combine the result with column (g)" of the printed
+    # cells: 1050.01 - 1055.63 = -5.62 (the exact -5.628 would print -5.63, contradicting its own row)
+    assert loss["(h) Gain or (loss)"] == "-5.62"  # a loss is a plain negative number, not neutralised text
 
 
 def test_refuses_other_jurisdictions():

@@ -131,7 +131,7 @@ def _tx_notes(fmt_name: str, rows: list) -> list[str]:
     return [n for n in [simulated_note(rows, fmt_name), *(notes(rows) if notes else [])] if n]
 
 
-def _form_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any]) -> None:
+def _form_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any]) -> Any:
     """A country form (Form 8949, the HMRC computation) from the request's summary: the country must offer
     it (its Policy.forms; default: the one country that does) and simulated accounts are refused."""
     from taxreport.reports.registry import FORMATS, refuse_simulated
@@ -145,6 +145,24 @@ def _form_export(ctx: click.Context, fmt_name: str, kw: dict[str, Any]) -> None:
     with progress.step(f"Writing {path}", len(summary.disposals)):  # speed helper (issue 14)
         n = fmt.write(summary, path)  # dates, boxes and matching as the computation chose them
     _done(path, fmt.describe(None, n))
+    return summary
+
+
+def _schedule_d_table(summary: Any) -> None:
+    """Where each box's Form 8949 line 2 goes on Schedule D (the form's line 2 says which line), with the
+    printed totals (the sums of the printed rows, as in the CSV's Totals rows)."""
+    from taxreport.reports.cells import money
+    from taxreport.reports.form8949 import box_totals
+
+    totals = box_totals(summary)
+    if not totals:
+        click.echo("no disposals in the year: no Form 8949 lines and nothing for Schedule D lines 1b-3, 8b-10")
+        return
+    print_table(f"Schedule D (Form 1040) {summary.year}: Form 8949 line 2 totals",
+                [("Schedule D line", "left"), ("Form 8949", "left"), ("rows", "right"), ("(d) proceeds", "right"),
+                 ("(e) cost", "right"), ("(g) adjustment", "right"), ("(h) gain or (loss)", "right")],
+                [[t.schedule_d_line, f"Part {t.part}, box {t.box}", t.rows, money(t.proceeds), money(t.cost),
+                  money(t.adjustment), money(t.gain)] for t in totals])
 
 
 def _report_data(ctx: click.Context, summary: Any, events: list, recon_files: tuple[str, ...],
@@ -231,7 +249,8 @@ _rows_command("cointracker", """CoinTracker CSV (exactly its 8 columns). Lists r
               "reported (B/E, H/K) or no form (C/F, I/L). Default: none before 2025, not-reported from 2025.")
 @click.pass_context
 def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
-    """US Form 8949 lines (columns a-h), Part I short-term and Part II long-term, with the box.
+    """US Form 8949 lines (columns a-h), Part I short-term and Part II long-term, with the box; then each
+    box's totals and the Schedule D line they go on (1b/2/3 short-term, 8b/9/10 long-term).
 
     \b
     Examples:
@@ -240,7 +259,7 @@ def form8949_cmd(ctx: click.Context, reporting: str, **kw: Any) -> None:
     """
     if reporting:
         kw["form8949_reporting"] = reporting
-    _form_export(ctx, "form8949", kw)
+    _schedule_d_table(_form_export(ctx, "form8949", kw))
 
 
 @export.command("hmrc")

@@ -41,6 +41,38 @@ def money(value: Decimal | None) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
+def apportion_cents(values: list[Decimal]) -> list[Decimal]:
+    """Cent amounts for printing ``values`` in one column of a form whose total line is the sum of its
+    rows: the rows add up to the total rounded once from the unrounded values (half-up, as :func:`money`),
+    and each row is within one cent of its unrounded value. Every row is rounded half-up first; the few
+    cents by which those differ from the rounded total (at most about the square root of the number of
+    rows) are then taken from, or given to, the rows nearest to rounding the other way (the earlier row
+    first on a tie), so a column whose rounded rows already add up is printed exactly as :func:`money`
+    prints each. Used by the filing forms (Form 8949, the HMRC computation), whose printed rows must add
+    up to their printed totals."""
+    import heapq
+    from decimal import ROUND_HALF_UP
+
+    cent = Decimal("0.01")
+    rounded = [v.quantize(cent, rounding=ROUND_HALF_UP) for v in values]
+    total = sum(values, Decimal(0)).quantize(cent, rounding=ROUND_HALF_UP)
+    missing = int((total - sum(rounded, Decimal(0))) / cent)
+    if missing:  # the rows whose exact value lies furthest beyond their rounding in the step's direction
+        beyond = [v - r for v, r in zip(values, rounded)]
+        pick = heapq.nlargest if missing > 0 else heapq.nsmallest  # both stable: the earlier row on a tie
+        step = cent if missing > 0 else -cent
+        for i in pick(abs(missing), range(len(values)), key=beyond.__getitem__):
+            rounded[i] += step
+    return rounded  # a rounded zero may be -0.00: print with cents_text or money, which write 0.00
+
+
+def cents_text(value: Decimal) -> str:
+    """Text of an amount already in whole cents (from :func:`apportion_cents`, or sums and differences of
+    such amounts): as :func:`money` prints it (never ``-0.00``), without rounding it again."""
+    text = format(value, "f")
+    return "0.00" if text == "-0.00" else text
+
+
 class Num(str):
     """Text of a number that the exporter produced itself (not user data): written as is."""
 

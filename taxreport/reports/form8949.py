@@ -15,9 +15,10 @@ the US computation chose are in ``summary.breakdown.form8949``
 
 One CSV row per lot matched: a disposal that used several lots is split, its proceeds (and any
 adjustment) allocated to the lots in proportion to quantity, exactly, with the last lot taking the
-remainder, so the rows of a disposal add up to its totals. Amounts are rounded half-up to the cent
-for presentation only; the "Totals" row of each box is summed from unrounded values and rounded
-once, so it can differ by a cent from the sum of the rounded rows (taxreport's rounding policy).
+remainder, so the rows of a disposal add up to its totals. Amounts are printed to the cent so that
+the form's arithmetic holds on its face (see :func:`rows`): (h) = (d) - (e) + (g) on every row, and
+each box's "Totals" row (line 2) is the sum of its printed rows, its (d), (e) and (g) equal to the
+exact totals rounded once.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from taxreport.lots.split import allocate
 from taxreport.jurisdictions.holding import held_more_than_one_year
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.model.money import decimal_str
-from taxreport.reports.cells import Num, money, render_csv, write_csv
+from taxreport.reports.cells import Num, apportion_cents, cents_text, render_csv, write_csv
 
 HEADER = ["Part", "Box", "(a) Description of property", "(b) Date acquired", "(c) Date sold or disposed of",
           "(d) Proceeds", "(e) Cost or other basis", "(f) Code(s)", "(g) Amount of adjustment",
           "(h) Gain or (loss)"]
 
 PARTS = {"short": "I", "long": "II"}
+ZERO = Decimal(0)
 
 
 def box_for(tax_year: int, reporting: str | None, term: str) -> str:
@@ -125,24 +127,76 @@ def _date(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else "VARIOUS"
 
 
+# Form 8949 line 2 (2025 form): "Enter each total here and include on your Schedule D, line 1b (if Box A or
+# Box G above is checked), line 2 (if Box B or Box H above is checked), or line 3 (if Box C or Box I above is
+# checked)"; Part II: "line 8b (if Box D or Box J above is checked), line 9 (if Box E or Box K above is
+# checked), or line 10 (if Box F or Box L above is checked)".
+SCHEDULE_D_LINE = {"A": "1b", "G": "1b", "B": "2", "H": "2", "C": "3", "I": "3",
+                   "D": "8b", "J": "8b", "E": "9", "K": "9", "F": "10", "L": "10"}
+
+
+@dataclass(frozen=True)
+class BoxTotals:
+    """One box's line 2 as printed (the sums of its printed rows), and the Schedule D line it goes to."""
+
+    part: str
+    box: str
+    rows: int
+    proceeds: Decimal
+    cost: Decimal
+    adjustment: Decimal
+
+    @property
+    def gain(self) -> Decimal:
+        return self.proceeds - self.cost + self.adjustment
+
+    @property
+    def schedule_d_line(self) -> str:
+        return SCHEDULE_D_LINE[self.box]
+
+
 def rows(summary: YearSummary, *, tz: str | None = None, reporting: str | None = None) -> list[list[Any]]:
-    """CSV rows: each line, then a "Totals" row after each box (Form 8949 line 2)."""
+    """CSV rows: each line, then a "Totals" row after each box (Form 8949 line 2).
+
+    The printed figures obey the form's own arithmetic: column (h) is "Subtract column (e) from column
+    (d) and combine the result with column (g)" of the printed cells of its row, and line 2 is "Totals.
+    Add the amounts in columns (d), (e), (g), and (h) (subtract negative amounts)" (Form 8949, column
+    (h) heading and line 2). So (d), (e) and (g) are printed to the cent by :func:`apportion_cents` (each
+    row within a cent of its exact value, the rows of a box adding up to the box's exact total rounded
+    once, the figure ``taxreport gains`` shows), (h) is derived from them, and the totals are the sums
+    of the printed rows. A box's total (h) is therefore its printed (d) - (e) + (g), which can differ by
+    a cent from the exact gain rounded once."""
+    return _printed(summary, tz=tz, reporting=reporting)[0]
+
+
+def box_totals(summary: YearSummary, *, tz: str | None = None, reporting: str | None = None) -> list[BoxTotals]:
+    """Each box's printed line 2 (the "Totals" rows of :func:`rows`) with its Schedule D line."""
+    return _printed(summary, tz=tz, reporting=reporting)[1]
+
+
+def _printed(summary: YearSummary, *, tz: str | None, reporting: str | None) -> tuple[list[list[Any]], list[BoxTotals]]:
     out: list[list[Any]] = []
+    totals: list[BoxTotals] = []
     all_lines = lines(summary, tz=tz, reporting=reporting)
     groups: dict[tuple[str, str], list[Line]] = {}
     for ln in all_lines:
         groups.setdefault((ln.term, ln.box), []).append(ln)
     for (term, box), group in groups.items():
-        for ln in group:
+        ds = apportion_cents([ln.proceeds for ln in group])
+        es = apportion_cents([ln.cost for ln in group])
+        gs = apportion_cents([ln.adjustment for ln in group])
+        for ln, d, e, g in zip(group, ds, es, gs):
             out.append([PARTS[term], box, ln.description, Num(_date(ln.acquired)), Num(_date(ln.sold)),
-                        Num(money(ln.proceeds)), Num(money(ln.cost)), ln.code,
-                        Num(money(ln.adjustment) if ln.adjustment else ""), Num(money(ln.gain))])
-        p = sum((ln.proceeds for ln in group), Decimal(0))
-        c = sum((ln.cost for ln in group), Decimal(0))
-        a = sum((ln.adjustment for ln in group), Decimal(0))
-        out.append([PARTS[term], box, "Totals", "", "", Num(money(p)), Num(money(c)), "",
-                    Num(money(a) if a else ""), Num(money(p - c + a))])
-    return out
+                        Num(_cents(d)), Num(_cents(e)), ln.code, Num(_cents(g) if ln.adjustment else ""),
+                        Num(_cents(d - e + g))])
+        t = BoxTotals(PARTS[term], box, len(group), sum(ds, ZERO), sum(es, ZERO), sum(gs, ZERO))
+        totals.append(t)
+        out.append([t.part, box, "Totals", "", "", Num(_cents(t.proceeds)), Num(_cents(t.cost)), "",
+                    Num(_cents(t.adjustment) if any(ln.adjustment for ln in group) else ""), Num(_cents(t.gain))])
+    return out, totals
+
+
+_cents = cents_text  # an amount already in whole cents as text (never -0.00)
 
 
 def render(summary: YearSummary, **options: Any) -> str:

@@ -18,8 +18,16 @@ One row per matching part of each disposal (a disposal matched partly on the sam
   module's typed detail (:class:`taxreport.jurisdictions.uk.UkDetail`: ``pool_quantity_after``,
   ``pool_cost_after``).
 
-Then total rows: proceeds, allowable costs, gains, losses, net gain, the annual exempt amount and the
-taxable gain. Amounts are rounded half-up to the penny only here (totals from unrounded values).
+Then total rows: SA108's number of disposals, disposal proceeds, allowable costs, gains in the year
+before losses and losses in the year (the boxes' own words), in 2024-25 the gains and losses before and
+on or after 30 October 2024 (the rate change SA108 2024-25 asks about), then net gain, the annual exempt amount and
+the taxable gain. Amounts are printed to the penny so that every row's arithmetic holds on its face
+(allowable costs = matched cost + disposal costs; gain or loss = disposal proceeds - allowable costs) and
+the proceeds and allowable-cost columns add up to their SA108 totals, which are the exact totals
+rounded once (:func:`taxreport.reports.cells.apportion_cents`: each printed figure within a penny of
+its exact value; a derived matched cost within two). The gains, losses, net and taxable totals are the
+year's exact figures rounded once (``taxreport gains``), so they can differ by a penny from the sum of
+the printed rows' gains.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from taxreport.errors import InputError
 from taxreport.lots.split import allocate
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.uk import UkDetail
-from taxreport.reports.cells import Num, money, qty, render_csv, write_csv
+from taxreport.reports.cells import Num, apportion_cents, cents_text, money, qty, render_csv, write_csv
 
 HEADER = ["#", "Disposal date", "Token", "Quantity disposed", "Matching rule", "Quantity matched",
           "Acquisition date", "Disposal proceeds", "Disposal costs", "Matched cost", "Allowable costs",
@@ -70,35 +78,67 @@ def rows(summary: YearSummary) -> list[list[Any]]:
         raise InputError(f"the HMRC computation is for the UK; the summary is for {summary.jurisdiction!r}",
                          field="--jurisdiction")
     out: list[list[Any]] = []
-    for n, d in enumerate(summary.disposals, start=1):
+    parts = [(n, d, lot, g, f) for n, d in enumerate(summary.disposals, start=1) for lot, g, f in _parts(d)]
+    # printed to the cent so each row's arithmetic holds on its face (allowable costs = matched cost +
+    # disposal costs, gain = proceeds - allowable costs) and each column adds up to its total row
+    printed_proceeds = apportion_cents([g for _, _, _, g, _ in parts])
+    printed_costs = apportion_cents([f for _, _, _, _, f in parts])
+    printed_allowable = apportion_cents([lot.cost + f for _, _, lot, _, f in parts])
+    for (n, d, lot, _, _), g, f, a in zip(parts, printed_proceeds, printed_costs, printed_allowable):
         day = summary.local_date(d.time).isoformat()
         detail = _uk(d)
         keys = detail.event_keys or (d.event_key,)
-        pool_q, pool_c = detail.pool_quantity_after, detail.pool_cost_after
-        for lot, g, f in _parts(d):
-            acquired = summary.local_date(lot.acquired_at).isoformat() if lot.acquired_at and \
-                lot.rule in ("same-day", "30-day") else ""
-            out.append([Num(str(n)), Num(day), d.asset, Num(qty(d.quantity)), RULES.get(lot.rule, lot.rule),
-                        Num(qty(lot.quantity)), Num(acquired), Num(money(g)), Num(money(f)),
-                        Num(money(lot.cost)), Num(money(lot.cost + f)), Num(money(g - f - lot.cost)),
-                        Num(qty(pool_q)), Num(money(pool_c)), " ".join(str(k) for k in keys)])
+        acquired = summary.local_date(lot.acquired_at).isoformat() if lot.acquired_at and \
+            lot.rule in ("same-day", "30-day") else ""
+        out.append([Num(str(n)), Num(day), d.asset, Num(qty(d.quantity)), RULES.get(lot.rule, lot.rule),
+                    Num(qty(lot.quantity)), Num(acquired), Num(cents_text(g)), Num(cents_text(f)),
+                    Num(cents_text(a - f)), Num(cents_text(a)), Num(cents_text(g - a)),
+                    Num(qty(detail.pool_quantity_after)), Num(money(detail.pool_cost_after)),
+                    " ".join(str(k) for k in keys)])
     gross = sum((_uk(d).gross_proceeds for d in summary.disposals), ZERO)
     allowable = sum((_uk(d).allowable_costs for d in summary.disposals), ZERO)
     col = HEADER.index
-    totals = [  # (label, column, value)
+    totals: list[tuple[str, int, Decimal | int]] = [  # (label, column, value)
+        ("Number of disposals (SA108)", col("Matching rule"), _number_of_disposals(summary)),
         ("Total disposal proceeds (SA108)", col("Disposal proceeds"), gross),
         ("Total allowable costs (SA108)", col("Allowable costs"), allowable),
-        ("Gains in the year", col("Gain or loss"), summary.gains),
-        ("Losses in the year", col("Gain or loss"), -summary.losses),
+        ("Gains in the year, before losses (SA108)", col("Gain or loss"), summary.gains),
+        ("Losses in the year (SA108)", col("Gain or loss"), -summary.losses),
+        *_rate_change_rows(summary, col("Gain or loss")),
         ("Net gain", col("Gain or loss"), summary.gain),
         ("Annual exempt amount", col("Gain or loss"), summary.allowance),
         ("Taxable gain", col("Gain or loss"), summary.taxable_gain),
     ]
     for label, column, value in totals:
         row: list[Any] = ["Total", Num(summary.year), label] + [""] * (len(HEADER) - 3)
-        row[column] = Num(money(value))
+        row[column] = Num(str(value)) if isinstance(value, int) else Num(money(value))
         out.append(row)
     return out
+
+
+def _rate_change_rows(summary: YearSummary, column: int) -> list[tuple[str, int, Decimal | int]]:
+    """2024-25 only: the gains and losses before and on or after 30 October 2024 (the CGT rates changed
+    that day; SA108 2024-25 asks for them apart for its adjustment, box 51), from the UK breakdown's
+    ``sa108_rate_change_split``; none in other years."""
+    from taxreport.jurisdictions.uk import UkBreakdown
+
+    b = summary.breakdown
+    if not isinstance(b, UkBreakdown) or not b.sa108_rate_change_split:
+        return []
+    out: list[tuple[str, int, Decimal | int]] = []
+    for period, totals in b.sa108_rate_change_split.items():
+        out += [(f"Gains {period}", column, totals.gains), (f"Losses {period}", column, -totals.losses)]
+    return out
+
+
+def _number_of_disposals(summary: YearSummary) -> int:
+    """SA108's "Number of disposals": the UK computation's count (a day's disposals of one token are one
+    disposal, TCGA92 s105), from its breakdown when the summary carries it."""
+    from taxreport.jurisdictions.uk import UkBreakdown
+
+    if isinstance(summary.breakdown, UkBreakdown):
+        return summary.breakdown.sa108_number_of_disposals
+    return len(summary.disposals)
 
 
 def render(summary: YearSummary) -> str:
