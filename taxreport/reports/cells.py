@@ -33,12 +33,9 @@ def qty(value: Decimal | None) -> str:
 
 
 def money(value: Decimal | None) -> str:
-    """Fiat amount rounded half-up to the cent for presentation (``money_str``); empty for ``None``.
-    An amount that rounds to zero is ``0.00``, never ``-0.00``."""
-    if value is None:
-        return ""
-    text = money_str(value)
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+    """Fiat amount rounded half-up to the cent for presentation (``money_str``: an amount that rounds to
+    zero is ``0.00``, never ``-0.00``); empty for ``None``."""
+    return "" if value is None else money_str(value)
 
 
 def apportion_cents(values: list[Decimal]) -> list[Decimal]:
@@ -63,14 +60,13 @@ def apportion_cents(values: list[Decimal]) -> list[Decimal]:
         step = cent if missing > 0 else -cent
         for i in pick(abs(missing), range(len(values)), key=beyond.__getitem__):
             rounded[i] += step
-    return rounded  # a rounded zero may be -0.00: print with cents_text or money, which write 0.00
+    return rounded  # a rounded zero may be -0.00: print with cents_text, which writes 0.00
 
 
 def cents_text(value: Decimal) -> str:
     """Text of an amount already in whole cents (from :func:`apportion_cents`, or sums and differences of
-    such amounts): as :func:`money` prints it (never ``-0.00``), without rounding it again."""
-    text = format(value, "f")
-    return "0.00" if text == "-0.00" else text
+    such amounts): ``money_str``'s (never ``-0.00``); rounding it to the cent again changes nothing."""
+    return money_str(value)
 
 
 class Num(str):

@@ -91,11 +91,9 @@ def bundled_fetcher(assets: dict[str, tuple[bytes, str]]) -> Any:
 
 
 def _money(value: Decimal | None) -> str:
-    """Rounded to the cent; a value that rounds to zero is ``0.00`` (never ``-0.00``)."""
-    if value is None:
-        return ""
-    q = quantize_money(value)
-    return f"{abs(q) if q == 0 else q:,}"
+    """Rounded to the cent with thousands separators; a value that rounds to zero is ``0.00`` (never ``-0.00``:
+    ``quantize_money``)."""
+    return "" if value is None else f"{quantize_money(value):,}"
 
 
 def _negative(value: Decimal | None) -> bool:
