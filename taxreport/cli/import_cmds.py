@@ -26,3 +26,11 @@ def import_group() -> None:
       taxreport import koinly koinly-2024.csv
       taxreport import bittytax records.csv
     """
+
+
+def echo_summary(path: str, rows: int, added: int, duplicates: int) -> None:
+    """The line an import prints per file (``import csv`` and ``import mapped``): on a terminal wrapped between
+    words (:func:`taxreport.cli.fit.echo_line`: a long path never split), piped exactly as it is."""
+    from taxreport.cli.fit import echo_line
+
+    echo_line(f"{path}: {rows} rows, {added} added, {duplicates} duplicates (already in the ledger)")

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when, print_table
+from taxreport.cli.fit import echo_line
 from taxreport.clock import recording_time
 from taxreport.errors import InputError, LedgerError
 
@@ -101,10 +102,10 @@ def _build(factory, **kw):  # noqa: ANN001, ANN003, ANN202
 def _write(ctx: click.Context, event, reason: str) -> None:  # noqa: ANN001
     result = open_ledger(ctx).append([event], actor="manual:cli", reason=reason)
     if result.duplicates:
-        click.echo(f"duplicate: {event.natural_key} is already in the ledger; nothing written "
-                   "(give --id to record a separate identical entry)")
+        echo_line(f"duplicate: {event.natural_key} is already in the ledger; nothing written "
+                  "(give --id to record a separate identical entry)")
     else:
-        click.echo(f"recorded {event.natural_key} as row {result.added[0]}")
+        echo_line(f"recorded {event.natural_key} as row {result.added[0]}")
 
 
 def _time(when: str) -> datetime:
@@ -395,7 +396,7 @@ def reverse(ctx: click.Context, natural_key: str, reason: str) -> None:
     rev = Reversal(time=recording_time(), source="manual", external_id=natural_key,
                    target_key=natural_key, reason=reason)
     result = led.append([rev], actor="manual:cli", reason=reason)
-    click.echo(f"reversed {natural_key}" if result.added else f"{natural_key} was already reversed this way")
+    echo_line(f"reversed {natural_key}" if result.added else f"{natural_key} was already reversed this way")
 
 
 def _describe(ev) -> tuple[str, str]:  # noqa: ANN001
@@ -482,7 +483,7 @@ def verify(ctx: click.Context, fmt: str) -> None:
         echo_json({"ok": result.ok, "rows": result.rows, "head_hash": result.head_hash,
                    "first_bad_row": result.first_bad_seq, "problem": result.problem})
     elif result.ok:
-        click.echo(f"ledger OK: {result.rows} events, chain head {result.head_hash}")
+        echo_line(f"ledger OK: {result.rows} events, chain head {result.head_hash}")
     if not result.ok:
         raise LedgerError(f"ledger verification FAILED at row {result.first_bad_seq}: {result.problem}")
 
