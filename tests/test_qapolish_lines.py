@@ -153,3 +153,20 @@ def test_paper_plan_title_of_the_baskets_own_holdings(cli):
     given = cli("rebalance", "plan", "--basket", "alpha", "--paper", "--balances", "BTC=0.1,ETH=1",
                 "--prices", "BTC=36000,ETH=2000")
     assert given.splitlines()[0].strip() == "basket alpha: 5600.00 USDT (paper)"
+
+
+def test_okx_import_summary_keeps_every_path_whole(cli):
+    # scripts/demo.sh 4b's files: before, the summary table folded each path at its column's width, piped as on a
+    # terminal ("sampl" / "e_exp" / "orts/" at 80 columns, "sample_exports/okx/okx-tr" / "ading-22col.csv" at 120)
+    real = [str(ROOT / "sample_exports" / "okx" / name) for name in
+            ("okx-trading-22col.csv", "okx-funding-earn.csv", "real/everytrade-t4-ada-sell.csv",
+             "real/everytrade-f2-btc.csv")]
+    out = cli("import", "okx", *real, "--account", "okx:real")
+    words = set(out.replace("│", " ").replace(";", " ").split())
+    for path in real:
+        assert f"file={path}" in words  # a line of header=value fields per file: the table cannot fit 80 columns
+        assert f"{path}:" in words  # the detail tables' titles and rows name the file whole
+    flowing = " ".join(out.split())  # rich wraps the field lines between words at 80 columns
+    assert f"file={real[0]}; variant=T5; time zone=UTC+8 (metadata line); rows=5; added=2; dup=0; ignored=1;" in flowing
+    assert f"row={real[2]}:13" in words  # a row of the rounding table, file:line whole
+    assert "OKX import" in out and "rows not imported" in out
