@@ -170,3 +170,25 @@ def test_okx_import_summary_keeps_every_path_whole(cli):
     assert f"file={real[0]}; variant=T5; time zone=UTC+8 (metadata line); rows=5; added=2; dup=0; ignored=1;" in flowing
     assert f"row={real[2]}:13" in words  # a row of the rounding table, file:line whole
     assert "OKX import" in out and "rows not imported" in out
+
+
+def test_reconcile_findings_keep_every_figure_whole(cli, tmp_path):
+    # scripts/demo.sh 4's OKX files against a ledger that has none of them: before, the findings table folded its
+    # figures at 80 columns ("2024-01-0" / "8", "306.93344" / "13445352"), piped as on a terminal
+    (tmp_path / "trades.csv").write_text(TRADES, encoding="utf-8")
+    cli("import", "csv", str(tmp_path / "trades.csv"))
+    found = tmp_path / "findings.csv"
+    out = cli("reconcile", "okx", *OKX, "--account", "kraken:main", "--csv", str(found), code=2)
+    import csv
+
+    with open(found, encoding="utf-8") as fh:
+        lines = [row for row in csv.DictReader(fh) if row["finding"] not in ("matched", "balance_ok")]
+    words = set(out.replace("│", " ").replace(";", " ").replace("=", " ").split())
+    figures = {row[k] for row in lines for k in ("okx_quantity", "okx_price", "okx_fee", "ledger_quantity",
+                                                   "ledger_price", "ledger_fee") if row[k]}
+    assert len(figures) > 20 and not figures - words  # each whole on one line
+    assert {row["time"][:10] for row in lines} <= words  # each date whole
+    assert out.splitlines()[0].startswith("Reconcile kraken:main: ") and out.splitlines()[0].endswith(" (relative)")
+    start = out.splitlines().index("Findings")  # piped: the plain lines whole, the tables fitted to 80 columns
+    end = next(i for i, line in enumerate(out.splitlines()) if "Balances over the period" in line)
+    assert max(len(line) for line in out.splitlines()[start:end]) <= 80
