@@ -192,3 +192,16 @@ def test_reconcile_findings_keep_every_figure_whole(cli, tmp_path):
     start = out.splitlines().index("Findings")  # piped: the plain lines whole, the tables fitted to 80 columns
     end = next(i for i, line in enumerate(out.splitlines()) if "Balances over the period" in line)
     assert max(len(line) for line in out.splitlines()[start:end]) <= 80
+
+
+def test_ledger_list_keeps_every_word_whole(cli):
+    # before, at 80 columns: "rebalancer:al" / "pha", "rebalance.outc" / "ome" (rich's overflow="fold")
+    cli("basket", "create", "alpha", "--weights", "BTC=50,ETH=50", "--paper-account", "shared", "--gate", "0")
+    cli("basket", "invest", "1000", "--basket", "alpha", "--paper", "--prices", "BTC=29500,ETH=2000",
+        "--at", "2024-01-08T00:00:00Z", "--yes")
+    out = cli("ledger", "list", "--limit", "4")
+    words = set(out.replace("│", " ").split())
+    assert {"rebalance.outcome", "rebalance.done", "paper:shared", "00:00:10"} <= words
+    assert max(len(line) for line in out.splitlines()) <= 80
+    wide = json.loads(cli("ledger", "list", "--limit", "4", "--format", "json"))
+    assert [e["actor"] for e in wide] == ["rebalancer:alpha"] * 4  # "written by": left out at 80 columns first

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when, print_table
-from taxreport.cli.fit import echo_line
+from taxreport.cli.fit import Col, echo_line, print_fitted
 from taxreport.clock import recording_time
 from taxreport.errors import InputError, LedgerError
 
@@ -464,8 +464,9 @@ def list_events(ctx: click.Context, asset: str | None, account: str | None, kind
     for r in rows:
         where, what = _describe(r.event)
         table.append((r.seq, r.event.time, r.event.kind, where, what, r.actor))
-    print_table(f"{len(rows)} events", [("#", "right"), ("time (UTC)", "left"), ("kind", "left"),
-                                        ("account", "left"), ("what", "left"), ("written by", "left")], table)
+    # a narrow terminal (cli/fit.py): an account, a figure or an actor is never split; "written by" goes first
+    print_fitted(f"{len(rows)} events", [Col("#", "right"), Col("time (UTC)", wrap=True), Col("kind"), Col("account"),
+                                         Col("what", wrap=True), Col("written by", drop=1)], table)
 
 
 @ledger.command("verify")
