@@ -205,3 +205,6 @@ def test_ledger_list_keeps_every_word_whole(cli):
     assert max(len(line) for line in out.splitlines()) <= 80
     wide = json.loads(cli("ledger", "list", "--limit", "4", "--format", "json"))
     assert [e["actor"] for e in wide] == ["rebalancer:alpha"] * 4  # "written by": left out at 80 columns first
+    held = json.loads(cli("ledger", "balances", "--format", "json"))
+    shown = cli("ledger", "balances")  # fits 80 columns: the same table as before
+    assert all(f"│ {r['account']} " in shown and f" {r['quantity']} │" in shown for r in held)

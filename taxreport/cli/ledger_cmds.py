@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when, print_table
+from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when
 from taxreport.cli.fit import Col, echo_line, print_fitted
 from taxreport.clock import recording_time
 from taxreport.errors import InputError, LedgerError
@@ -516,4 +516,4 @@ def balances(ctx: click.Context, at: str | None, account: str | None, asset: str
         echo_json([{"account": acc, "asset": a, "quantity": q} for acc, a, q in items])
         return
     title = f"Balances at {moment:%Y-%m-%d %H:%M} UTC" if moment else "Balances now"
-    print_table(title, [("account", "left"), ("asset", "left"), ("quantity", "right")], items)
+    print_fitted(title, [Col("account"), Col("asset"), Col("quantity", "right")], items)
