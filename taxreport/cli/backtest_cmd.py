@@ -12,6 +12,7 @@ from taxreport.cli.common import echo_json, format_option, open_ledger, parse_wh
 from taxreport.errors import InputError
 
 DEFAULT_COMPARE = "buy-and-hold,daily,weekly,threshold:5"
+PIPED_WIDTH = 1000  # the width a file or a pipe gets: no table of the backtest is that wide, so none is squeezed
 
 
 def _decimal(text: str | None, what: str) -> Decimal | None:
@@ -312,12 +313,21 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
 
     import sys
 
-    console = Console() if sys.stdout.isatty() else Console(width=130)  # files and pipes get the full table
+    # A terminal: rich wraps text and titles at its width. Files and pipes: every line whole (a script or a file
+    # reads the lines, it has no width): the tables at their full width, text never wrapped (soft_wrap), and a
+    # table's title on a line of its own above it (rich wraps a title to its table's width).
+    piped = not sys.stdout.isatty()
+    console = Console(width=PIPED_WIDTH, soft_wrap=True) if piped else Console()
+
+    def titled(title: str) -> Table:
+        if piped:
+            console.print(title, markup=False, highlight=False)
+        return Table(title=None if piped else title, header_style="bold")
+
     q = result["quote"]
-    title = (f"Backtest {result['basket']}: {result['bars']} {result['timeframe']} bars, "
-             f"{result['from']:%Y-%m-%d} to {result['to']:%Y-%m-%d} (last close), "
-             f"{money_str(result['initial'])} {q} invested; values in {q}")
-    table = Table(title=title, header_style="bold")
+    table = titled(f"Backtest {result['basket']}: {result['bars']} {result['timeframe']} bars, "
+                   f"{result['from']:%Y-%m-%d} to {result['to']:%Y-%m-%d} (last close), "
+                   f"{money_str(result['initial'])} {q} invested; values in {q}")
     for header in ("strategy", "final", "return", "ann.vol", "max DD", "Sharpe", "turnover", "fees", "rebal",
                    "orders"):
         table.add_column(header, justify="left" if header == "strategy" else "right",
@@ -337,9 +347,9 @@ def _print(result: dict[str, Any], fx: dict[str, Decimal]) -> None:
     for code in result["jurisdictions"]:
         first = result["strategies"][0]["tax"][code]
         cur = first["currency"]
-        tax = Table(title=f"After tax, {code.upper()}: gains from the tax engine in {cur}; tax is an ESTIMATE; "
-                          f"'after tax' = final value minus est. tax, in {q}; 'if sold' = after the tax of selling everything at the "
-                          "last close too", header_style="bold")
+        tax = titled(f"After tax, {code.upper()}: gains from the tax engine in {cur}; tax is an ESTIMATE; "
+                     f"'after tax' = final value minus est. tax, in {q}; 'if sold' = after the tax of selling everything "
+                     "at the last close too")
         errors: dict[str, None] = {}
         for header in ("strategy", "disposals", "crypto", "realised", "taxable", "est. tax", "after tax",
                        "if sold"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.cli.import_cmds import echo_summary
 from taxreport.errors import TaxreportError
 
 
@@ -65,7 +66,7 @@ def import_csv(ctx: click.Context, files: tuple[str, ...], account: str | None, 
         echo_json([s.__dict__ for s in summaries])
         return
     for s in summaries:
-        click.echo(f"{s.path}: {s.rows} rows, {s.added} added, {s.duplicates} duplicates (already in the ledger)")
+        echo_summary(s.path, s.rows, s.added, s.duplicates)
 
 
 def drop_new_ledger(led, new_file: Path | None) -> None:  # noqa: ANN001 - a Ledger

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.cli.import_cmds import echo_summary
 
 
 @click.command("mapped")
@@ -43,4 +44,4 @@ def import_mapped(ctx: click.Context, files: tuple[str, ...], mapping_path: str,
         echo_json([s.__dict__ for s in summaries])
         return
     for s in summaries:
-        click.echo(f"{s.path}: {s.rows} rows, {s.added} added, {s.duplicates} duplicates (already in the ledger)")
+        echo_summary(s.path, s.rows, s.added, s.duplicates)

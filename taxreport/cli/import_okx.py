@@ -73,49 +73,6 @@ def import_okx(ctx: click.Context, files: tuple[str, ...], account: str, show_ig
 
 
 def _print(summaries, show_ignored: bool) -> None:  # noqa: ANN001
-    from rich.table import Table
+    from taxreport.cli.import_cmds import print_okx_summaries  # fitted to the terminal: a path is never split
 
-    from taxreport.cli.common import console
-
-    out = console()
-    table = Table(title="OKX import", header_style="bold",
-                  caption="dup = already in the ledger (same key); known = already recorded by the rebalancer "
-                          "(same OKX order or fill) or by hand (same deposit/withdrawal)")
-    for name, justify in (("file", "left"), ("variant", "left"), ("time zone", "left"), ("rows", "right"),
-                          ("added", "right"), ("dup", "right"), ("ignored", "right"), ("known", "right"),
-                          ("rounded", "right"), ("gaps", "right")):
-        table.add_column(name, justify=justify, overflow="fold",  # type: ignore[arg-type]
-                         no_wrap=justify == "right")
-    for s in summaries:
-        table.add_row(s.path, s.variant, s.time_zone, str(s.rows), str(s.added), str(s.duplicates),
-                      str(len(s.ignored)), str(len(s.already_recorded)), str(len(s.rounding)), str(len(s.gaps)))
-    out.print(table)
-    for s in summaries:
-        for note in s.notes:
-            out.print(f"note: {s.path}: {note}", markup=False, highlight=False)
-        if s.gaps:
-            detail = Table(title=f"{s.path}: OKX's running balance does not follow from row to row",
-                           header_style="bold", caption="reported, not refused: each row itself is consistent")
-            detail.add_column("row", overflow="fold")
-            detail.add_column("gap", overflow="fold")
-            for origin, reason in s.gaps:
-                detail.add_row(origin, reason)
-            out.print(detail)
-        if s.rounding:
-            detail = Table(title=f"{s.path}: OKX's 8-decimal rounding (≤ 1e-8 per row, balance change kept)",
-                           header_style="bold")
-            detail.add_column("row", overflow="fold")
-            detail.add_column("difference", overflow="fold")
-            for origin, reason in s.rounding:
-                detail.add_row(origin, reason)
-            out.print(detail)
-    if not show_ignored:
-        return
-    for s in summaries:
-        if s.ignored or s.already_recorded:
-            detail = Table(title=f"{s.path}: rows not imported", header_style="bold")
-            detail.add_column("row", overflow="fold")
-            detail.add_column("why", overflow="fold")
-            for origin, reason in [*s.ignored, *s.already_recorded]:
-                detail.add_row(origin, reason)
-            out.print(detail)
+    print_okx_summaries(summaries, show_ignored)

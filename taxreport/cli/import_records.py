@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.cli.fit import echo_line
 
 if TYPE_CHECKING:
     from taxreport.model.events import Event
@@ -45,10 +46,10 @@ def _write(ctx: click.Context, files: tuple[str, ...], read: Callable[[str], Any
         return
     for s in out:
         kinds_text = ", ".join(f"{n} {k}" for k, n in sorted(s["kinds"].items()))
-        click.echo(f"{s['path']}: {s['rows']} rows -> {s['events']} events ({kinds_text or 'none'}); "
-                   f"{s['added']} added, {s['duplicates']} duplicates (already in the ledger)")
+        echo_line(f"{s['path']}: {s['rows']} rows -> {s['events']} events ({kinds_text or 'none'}); "
+                  f"{s['added']} added, {s['duplicates']} duplicates (already in the ledger)")
         for note in s["notes"]:
-            click.echo(f"  note: {note}")
+            echo_line(f"  note: {note}", indent=4)
 
 
 def _counted(items: Iterator[tuple[Event, str]], kinds: dict[str, int]) -> Iterator[tuple[Event, str]]:

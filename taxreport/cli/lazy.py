@@ -19,7 +19,9 @@ class CliFailure(click.ClickException):
         self.exit_code = error.exit_code
 
     def show(self, file=None) -> None:  # noqa: ANN001
-        click.echo(f"error: {self.format_message()}", err=True)
+        from taxreport.cli.fit import echo_line  # on a terminal, wrapped between words; piped, as it is
+
+        echo_line(f"error: {self.format_message()}", err=True)
 
 
 class LazyGroup(click.Group):

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when, print_table
+from taxreport.cli.common import echo_json, format_option, open_ledger, option_group, parse_when
+from taxreport.cli.fit import Col, echo_line, print_fitted
 from taxreport.clock import recording_time
 from taxreport.errors import InputError, LedgerError
 
@@ -101,10 +102,10 @@ def _build(factory, **kw):  # noqa: ANN001, ANN003, ANN202
 def _write(ctx: click.Context, event, reason: str) -> None:  # noqa: ANN001
     result = open_ledger(ctx).append([event], actor="manual:cli", reason=reason)
     if result.duplicates:
-        click.echo(f"duplicate: {event.natural_key} is already in the ledger; nothing written "
-                   "(give --id to record a separate identical entry)")
+        echo_line(f"duplicate: {event.natural_key} is already in the ledger; nothing written "
+                  "(give --id to record a separate identical entry)")
     else:
-        click.echo(f"recorded {event.natural_key} as row {result.added[0]}")
+        echo_line(f"recorded {event.natural_key} as row {result.added[0]}")
 
 
 def _time(when: str) -> datetime:
@@ -395,7 +396,7 @@ def reverse(ctx: click.Context, natural_key: str, reason: str) -> None:
     rev = Reversal(time=recording_time(), source="manual", external_id=natural_key,
                    target_key=natural_key, reason=reason)
     result = led.append([rev], actor="manual:cli", reason=reason)
-    click.echo(f"reversed {natural_key}" if result.added else f"{natural_key} was already reversed this way")
+    echo_line(f"reversed {natural_key}" if result.added else f"{natural_key} was already reversed this way")
 
 
 def _describe(ev) -> tuple[str, str]:  # noqa: ANN001
@@ -463,8 +464,9 @@ def list_events(ctx: click.Context, asset: str | None, account: str | None, kind
     for r in rows:
         where, what = _describe(r.event)
         table.append((r.seq, r.event.time, r.event.kind, where, what, r.actor))
-    print_table(f"{len(rows)} events", [("#", "right"), ("time (UTC)", "left"), ("kind", "left"),
-                                        ("account", "left"), ("what", "left"), ("written by", "left")], table)
+    # a narrow terminal (cli/fit.py): an account, a figure or an actor is never split; "written by" goes first
+    print_fitted(f"{len(rows)} events", [Col("#", "right"), Col("time (UTC)", wrap=True), Col("kind"), Col("account"),
+                                         Col("what", wrap=True), Col("written by", drop=1)], table)
 
 
 @ledger.command("verify")
@@ -482,7 +484,7 @@ def verify(ctx: click.Context, fmt: str) -> None:
         echo_json({"ok": result.ok, "rows": result.rows, "head_hash": result.head_hash,
                    "first_bad_row": result.first_bad_seq, "problem": result.problem})
     elif result.ok:
-        click.echo(f"ledger OK: {result.rows} events, chain head {result.head_hash}")
+        echo_line(f"ledger OK: {result.rows} events, chain head {result.head_hash}")
     if not result.ok:
         raise LedgerError(f"ledger verification FAILED at row {result.first_bad_seq}: {result.problem}")
 
@@ -514,4 +516,4 @@ def balances(ctx: click.Context, at: str | None, account: str | None, asset: str
         echo_json([{"account": acc, "asset": a, "quantity": q} for acc, a, q in items])
         return
     title = f"Balances at {moment:%Y-%m-%d %H:%M} UTC" if moment else "Balances now"
-    print_table(title, [("account", "left"), ("asset", "left"), ("quantity", "right")], items)
+    print_fitted(title, [Col("account"), Col("asset"), Col("quantity", "right")], items)

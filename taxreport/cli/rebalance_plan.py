@@ -99,6 +99,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
         ex = venue.exchange
         price_of = {s.split("/")[0]: p for s, p in ex.prices.items() if s.endswith(f"/{basket.quote}")}
         tickers, source = None, f"paper ({venue.account}, the basket's own holdings)"
+        heading = f"{venue.account}, the basket's own holdings"
         owned = _basket_owned(ctx, basket, False, ex.fetch_balances(), cash, where=venue.account)
         if owned is None:
             raise InputError(f"basket {basket.name} is not invested yet: `taxreport basket invest AMOUNT --basket "
@@ -123,6 +124,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
         markets = markets_from_fixture(markets_file or DATA_FILE)
         validate_markets(basket, markets, file=str(markets_file or DATA_FILE))
         held, price_of, tickers, source = asset_numbers(balances, "--balances"), asset_numbers(prices, "--prices"), None, "paper"
+        heading = "paper"
         missing = [a for a in basket.weights if a != basket.quote and a not in price_of]
         if missing:
             raise InputError(f"no price for {', '.join(missing)}: every member of basket {basket.name!r} needs "
@@ -140,6 +142,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
                                  "--paper --balances … --prices …") from None
         extra["amount_to_precision"] = exchange.amount_to_precision
         source = f"{basket.exchange}{' sandbox' if sandbox else ''} (read-only)"
+        heading = f"{basket.exchange}{' sandbox' if sandbox else ''}, read-only"
         owned = _basket_owned(ctx, basket, sandbox, held, cash)
         if owned is None:  # never invested, nothing given with --invest: what would the whole account do
             scope = "the whole account (the basket is not invested yet; `basket invest` isolates it)"
@@ -174,7 +177,7 @@ def plan(ctx: click.Context, basket_ref: str, paper: bool, balances: str | None,
                    "buy_fee_in": fee_side, **extra_json, **plan_to_dict(result),
                    **({"tax": taxed.record()} if taxed is not None else {})})
         return
-    _print_plan(result, source)
+    _print_plan(result, heading)
     if "scope" in extra_json:
         echo_line(f"planned from {extra_json['scope']}")
     if taxed is not None and taxed.preview is not None:
@@ -226,7 +229,9 @@ def _live_inputs(basket, sandbox: bool):  # noqa: ANN001, ANN202
     return exchange, markets, exchange.fetch_balances(), prices, tickers
 
 
-def _print_plan(p, source: str) -> None:  # noqa: ANN001
+def _print_plan(p, heading: str) -> None:  # noqa: ANN001
+    """The plan's tables and lines; ``heading``: where the numbers come from, in the title's parentheses (the
+    JSON's ``source`` says it with its own parentheses, which the title would double)."""
     from taxreport.cli.fit import Col, print_fitted
     from taxreport.model.money import decimal_str, money_str
 
@@ -236,7 +241,7 @@ def _print_plan(p, source: str) -> None:  # noqa: ANN001
     rows = [(r.asset, decimal_str(r.quantity), money_str(r.value), f"{pct(r.weight)}%", f"{pct(r.target)}%",
              f"{'+' if r.drift > 0 else ''}{pct(r.drift)}", money_str(r.target_value - r.value)) for r in p.rows]
     # narrow terminals (:mod:`taxreport.cli.fit`): a figure is never split; the target column goes first
-    print_fitted(f"basket {p.basket}: {money_str(p.total_value)} {p.quote} ({source})",
+    print_fitted(f"basket {p.basket}: {money_str(p.total_value)} {p.quote} ({heading})",
                  [Col("asset", wrap=True), Col("quantity", "right"), Col(f"value {p.quote}", "right"),
                   Col("weight", "right"), Col("target", "right", drop=1), Col("drift pp", "right"),
                   Col("to trade", "right")], rows)

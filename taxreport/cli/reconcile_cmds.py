@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from taxreport.cli.common import echo_json, format_option, open_ledger, parse_when
+from taxreport.cli.fit import echo_line
 from taxreport.reconcile.report import NotReconciled
 
 
@@ -76,7 +77,7 @@ def okx(ctx: click.Context, files: tuple[str, ...], basket: str | None, account:
     else:
         print_report(report)
         if csv_out:
-            click.echo(f"findings written to {csv_out}")
+            echo_line(f"findings written to {csv_out}")
     if not report.ok:
         c = report.counts()
         raise NotReconciled(f"OKX history does not reconcile with {report.account}: {c['mismatched']} mismatched, "

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger, print_table
+from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.cli.fit import Col, echo_line, print_fitted
 from taxreport.errors import TaxreportError
 
 
@@ -57,13 +58,14 @@ def review(ctx: click.Context, year: str | None, jurisdiction: str | None, inclu
         echo_json({"year": year, "jurisdiction": jurisdiction, "year_end": end, "blocking": len(blocking),
                    "items": [i.as_json() for i in items]})
     elif not items:
-        click.echo("nothing to review" + (f" for {year}" if year else ""))
+        echo_line("nothing to review" + (f" for {year}" if year else ""))
     else:
-        print_table(f"{len(items)} item(s) to review, {len(blocking)} blocking" + (f" ({year})" if year else ""),
-                    [("kind", "left"), ("blocking", "left"), ("ref", "left"), ("explanation", "left"),
-                     ("fix", "left")],
-                    [(i.kind, "yes" if i.blocking else "no", i.ref, i.explanation, i.fix) for i in items])
+        # a narrow terminal (taxreport/cli/fit.py): a kind, a ref, a time or a command's word is never split; when
+        # the table cannot keep them whole, each item is one line of header=value fields
+        print_fitted(f"{len(items)} item(s) to review, {len(blocking)} blocking" + (f" ({year})" if year else ""),
+                     [Col("kind"), Col("blocking"), Col("ref"), Col("explanation", wrap=True), Col("fix", wrap=True)],
+                     [(i.kind, "yes" if i.blocking else "no", i.ref, i.explanation, i.fix) for i in items])
         if not jurisdiction:
-            click.echo("note: rates are checked only with -j (the country decides the currency)")
+            echo_line("note: rates are checked only with -j (the country decides the currency)")
     if blocking:
         raise TaxreportError(f"{len(blocking)} blocking item(s): fix them with the commands shown")

@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 from taxreport.errors import MissingDataError
 from taxreport.jurisdictions.base import Breakdown, Detail, DisposalResult, Note, Policy, Pooling, YearTable
 from taxreport.jurisdictions.calendar import TaxYear
+from taxreport.jurisdictions.deposit_notes import year_notes
 from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
 from taxreport.jurisdictions.income import RULES as INCOME_RULES
 from taxreport.lots.pools import AveragePool
@@ -247,7 +248,9 @@ class CaRules(PersonRules):
                 last[h.asset] = h
         open_lots = [OpenLot(None, a, p.quantity, p.cost, None, None, {"rule": "acb"})
                      for a, p in sorted(last.items()) if p.quantity > 0]
-        return Matched([_result(r) for r in matched if ctx.start <= r.disposal.time < ctx.end], open_lots, notes)
+        # the zero-cost deposits of the year (the ACB pool averages every unit: no sale uses a deposit by name)
+        return Matched([_result(r) for r in matched if ctx.start <= r.disposal.time < ctx.end], open_lots,
+                       year_notes(notes, ctx.start, ctx.end))
 
     def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
         rate = inclusion_rate(ctx.first_year)

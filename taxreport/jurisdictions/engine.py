@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from taxreport.errors import MissingDataError, TaxreportError
 from taxreport.jurisdictions.base import (Breakdown, DisposalResult, Note, Policy, Pooling, YearSummary, make_result,
                                          notes_of)
+from taxreport.jurisdictions.deposit_notes import ZeroCostDeposit
 from taxreport.jurisdictions.holding import HoldingEffect, anniversary, local_day_cache
 from taxreport.jurisdictions.summary import amount_option, summarise
 from taxreport.lots.matching import Cut, match_lots, match_lots_at, ref_of
@@ -635,8 +636,7 @@ def _person_level(movements: Iterable[Movement], zero_cost_assets: Iterable[str]
                     out.append(Acquisition(time=m.time, account=m.to_account, asset=m.asset, quantity=missing,
                                            cost=ZERO, event_key=m.event_key, leg_index=m.leg_index,
                                            role="deposit"))
-                    notes.append((m.time, f"deposit {ref}: {missing} {m.asset} without known cost basis taken at zero "
-                                 f"cost, as asked"))
+                    notes.append((m.time, ZeroCostDeposit(ref, missing, m.asset, m.time)))  # the year's: uk.py, ca.py
                 else:
                     problems.append((m.time, f"deposit {ref} at {m.time.isoformat()} into {m.to_account}: {missing} "
                                     f"{m.asset} without cost basis (give the deposit its cost and acquired_at, "

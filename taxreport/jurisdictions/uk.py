@@ -37,6 +37,7 @@ from typing import Sequence
 
 from taxreport.jurisdictions.base import Breakdown, Detail, DisposalResult, Note, Policy, Pooling, YearTable
 from taxreport.jurisdictions.calendar import TaxYear, local_date
+from taxreport.jurisdictions.deposit_notes import year_notes
 from taxreport.jurisdictions.engine import Assessment, Context, Jurisdiction, Matched, PersonRules
 from taxreport.jurisdictions.income import RULES as INCOME_RULES
 from taxreport.jurisdictions.uk_matching import THIRTY_DAYS, PoolState, UkDisposal, match_uk
@@ -132,7 +133,10 @@ class UkRules(PersonRules):
         open_lots = [OpenLot(account=None, asset=asset, quantity=state.quantity, cost=state.cost, acquired_at=None,
                              lot_ref=None, extra={"rule": "s104"})
                      for asset, state in sorted(last.items()) if state.quantity > 0]
-        return Matched([_result(g) for g in groups if ctx.start <= g.items[0].time < ctx.end], open_lots, notes)
+        year = [g for g in groups if ctx.start <= g.items[0].time < ctx.end]
+        # the zero-cost deposits of the year, and those of the 30 days after it its sales are matched to (s106A)
+        used = {ref for g in year for lot in g.lots if lot.lot_ref for ref in lot.lot_ref.split(",")}
+        return Matched([_result(g) for g in year], open_lots, year_notes(notes, ctx.start, ctx.end, used))
 
     def assess(self, ctx: Context, reported: list[DisposalResult], whole_year: list[DisposalResult]) -> Assessment:
         tz, first = ctx.tz, ctx.first_year

@@ -76,9 +76,12 @@ def print_report(report: ReconcileReport) -> None:
 
     from taxreport.cli.common import console
 
+    from taxreport.cli.fit import Col, echo_line, print_fitted
+
     out = console()
     period = f"{format_time(report.start)} … {format_time(report.end)} (end exclusive)"
-    out.print(f"[bold]Reconcile[/bold] {report.account}: {', '.join(report.files)} "
+    # plain lines and the findings: on a narrow terminal a path, a time or a figure is never split (cli/fit.py)
+    echo_line(f"Reconcile {report.account}: {', '.join(report.files)} "
               f"({', '.join(report.variants)}), {period}, tolerance {decimal_str(report.tolerance)} (relative)")
     counts = report.counts()
     summary = Table(title="Summary", header_style="bold")
@@ -90,9 +93,7 @@ def print_report(report: ReconcileReport) -> None:
     out.print(summary)
     problems = [line for line in finding_lines(report) if line["finding"] not in ("matched", "balance_ok")]
     if problems:
-        table = Table(title="Findings", header_style="bold")
-        for name in ("finding", "time", "side", "pair", "okx", "ledger", "detail / refs"):
-            table.add_column(name, overflow="fold")
+        rows = []
         for line in problems:
             okx = " ".join(filter(None, [line["okx_quantity"], line["okx_price"] and "@ " + line["okx_price"],
                                          line["okx_fee"] and "fee " + line["okx_fee"]]))
@@ -100,8 +101,10 @@ def print_report(report: ReconcileReport) -> None:
                                          line["ledger_fee"] and "fee " + line["ledger_fee"]]))
             refs = "; ".join(filter(None, [line["detail"], line["okx_ref"], line["ledger_ref"]]))
             when = line["time"][:19].replace("T", " ")
-            table.add_row(line["finding"].replace("_", " "), when, line["side"], line["pair"], okx, led, refs)
-        out.print(table)
+            rows.append((line["finding"].replace("_", " "), when, line["side"], line["pair"], okx, led, refs))
+        print_fitted("Findings", [Col("finding", wrap=True), Col("time", wrap=True), Col("side"), Col("pair"),
+                                  Col("okx", wrap=True), Col("ledger", wrap=True), Col("detail / refs", wrap=True)],
+                     rows)
     bal = Table(title="Balances over the period (net change per asset)", header_style="bold")
     for name, justify in (("asset", "left"), ("OKX", "right"), ("ledger", "right"), ("first divergence", "left")):
         bal.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -110,12 +113,11 @@ def print_report(report: ReconcileReport) -> None:
                     f"[red]{b.first_divergence}[/red]" if b.first_divergence else "agrees")
     out.print(bal)
     if report.not_compared:
-        out.print(f"{len(report.not_compared)} OKX rows not compared (internal moves, not disposals).")
+        echo_line(f"{len(report.not_compared)} OKX rows not compared (internal moves, not disposals).")
     if report.okx_rounding:
-        out.print(f"{len(report.okx_rounding)} OKX rows show OKX's own 8-decimal rounding (≤ 1e-8, accepted; "
+        echo_line(f"{len(report.okx_rounding)} OKX rows show OKX's own 8-decimal rounding (≤ 1e-8, accepted; "
                   "`taxreport import okx` lists them).")
     for origin, detail in report.okx_gaps:
-        out.print(f"[yellow]gap in OKX's own balance chain[/yellow] {origin}: {detail}", markup=True,
-                  highlight=False)
+        echo_line(f"gap in OKX's own balance chain {origin}: {detail}")
     out.print("[green]Everything reconciles.[/green]" if report.ok else
               "[red]Does NOT reconcile[/red]: see the findings above.")
