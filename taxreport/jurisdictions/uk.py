@@ -54,7 +54,10 @@ LOOKAHEAD_DAYS = THIRTY_DAYS.days
 RATE_CHANGE_DAYS: dict[int, date] = {2024: date(2024, 10, 30)}
 
 # Annual exempt amount (individuals), GBP, by the first calendar year of the tax year (2024 = 2024-25).
-# Source: gov.uk Capital Gains Tax allowances; shared/REFERENCE.md §4a. A year outside it is an error.
+# Source: gov.uk Capital Gains Tax allowances; shared/REFERENCE.md §4a. Finance Act 2023 s.8(4)-(5) (TCGA 1992
+# s.1K(2)): "for '£6,000' substitute '£3,000'. The amendment made by subsection (4) has effect for the tax year
+# 2024-25 and subsequent tax years", and s.8(6) omits the CPI increase (s.1L); published 2026/27 tax tables
+# give £3,000. Known good to 2026-27, the tax year in progress; a year outside it is an error, never a guess.
 ANNUAL_EXEMPT_AMOUNT: YearTable[Decimal] = YearTable("UK annual exempt amount", (
     (2020, Decimal("12300")),
     (2021, Decimal("12300")),
@@ -62,7 +65,8 @@ ANNUAL_EXEMPT_AMOUNT: YearTable[Decimal] = YearTable("UK annual exempt amount", 
     (2023, Decimal("6000")),
     (2024, Decimal("3000")),
     (2025, Decimal("3000")),
-), last=2025)
+    (2026, Decimal("3000")),
+), last=2026)
 
 
 @dataclass(frozen=True)

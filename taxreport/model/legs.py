@@ -356,7 +356,7 @@ def _gift_in_legs(g: GiftIn) -> list[Leg]:
 
 
 # The legs of each event class, most specific first (``event_legs`` caches the choice per concrete class).
-_LEGS_BY_BASE: tuple[tuple[type, Callable[[Any], list[Leg]]], ...] = (
+_LEGS_BY_BASE: tuple[tuple[type[Event], Callable[[Any], list[Leg]]], ...] = (
     (Trade, _trade_legs), (Transfer, _transfer_legs), (Deposit, _deposit_legs), (Withdrawal, _withdrawal_legs),
     (Income, _income_legs), (Record, _no_legs), (Reversal, _no_legs),
     # events helper (issue #12): gifts received; basis supplements, links and account declarations move nothing
@@ -364,6 +364,9 @@ _LEGS_BY_BASE: tuple[tuple[type, Callable[[Any], list[Leg]]], ...] = (
     (GiftIn, _gift_in_legs), (BasisSupplement, _no_legs), (TransferLink, _no_legs), (AccountDeclaration, _no_legs),
 )
 _LEGS_OF_TYPE: dict[type, Callable[[Any], list[Leg]]] = {}
+#: The kinds of event that move nothing (records, reversals, basis supplements, links, account declarations):
+#: a correction is dated when it was made, not when what it corrects happened, so these never make a tax year.
+MOVES_NOTHING: frozenset[str] = frozenset(cls.kind for cls, legs in _LEGS_BY_BASE if legs is _no_legs)
 
 
 class FeeError(InputError, ValueError):
