@@ -233,3 +233,26 @@ def asset_numbers(text: str, option: str) -> dict[str, Decimal]:
             raise InputError(f"{asset} is given twice", field=option)
         out[asset] = number
     return out
+
+
+def okx_time_zone_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--time-zone ZONE``, declared once for every command that reads OKX exports (``import okx``,
+    ``reconcile okx``): the zone of the Time column for a file whose metadata line names none (OKX writes the
+    account's display time zone). The command receives it resolved by the one resolver,
+    :func:`taxreport.importers.okx.common.resolve_zone` (``(tzinfo, label)``), or None; a bad zone is refused
+    in one line before any work. The file's own ``Time Zone:`` always wins
+    (:func:`taxreport.importers.okx.common.read_okx_file`)."""
+    def resolve(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        from taxreport.importers.okx.common import resolve_zone
+
+        try:
+            return resolve_zone(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param, param_hint="--time-zone") from None
+
+    return click.option("--time-zone", "time_zone", default=None, metavar="ZONE", callback=resolve,
+                        help="Zone of the Time column for a file whose metadata line names none (OKX writes the "
+                             "display time zone of your account): UTC+2, UTC-3:30 or an IANA name like "
+                             "Europe/Rome. A file's own 'Time Zone:' always wins. Default: UTC.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 import click
 
-from taxreport.cli.common import echo_json, format_option, open_ledger
+from taxreport.cli.common import echo_json, format_option, okx_time_zone_option, open_ledger
 
 
 @click.command("okx")
@@ -13,14 +15,11 @@ from taxreport.cli.common import echo_json, format_option, open_ledger
               help="Ledger account the OKX history belongs to (trading and funding rows alike).")
 @click.option("--show-ignored/--no-show-ignored", default=True, show_default=True,
               help="List every ignored and already-recorded row with its reason.")
-@click.option("--time-zone", "time_zone", default=None, metavar="ZONE",
-              help="Zone of the Time column for a file whose metadata line names none (OKX writes the "
-                   "display time zone of your account): UTC+2, UTC-3:30 or an IANA name like Europe/Rome. "
-                   "A file's own 'Time Zone:' always wins. Default: UTC.")
+@okx_time_zone_option()
 @format_option()
 @click.pass_context
 def import_okx(ctx: click.Context, files: tuple[str, ...], account: str, show_ignored: bool,
-               time_zone: str | None, fmt: str) -> None:
+               time_zone: tuple[tzinfo, str] | None, fmt: str) -> None:
     """Import OKX trading-history (T0-T5) and funding-history (F1, F1', F2) CSV exports.
 
     The variant is recognised from the header row (after OKX's optional metadata line and BOM); the
@@ -44,20 +43,12 @@ def import_okx(ctx: click.Context, files: tuple[str, ...], account: str, show_ig
     """
     from taxreport.errors import TaxreportError
     from taxreport.importers.okx import import_okx_file
-    from taxreport.importers.okx.common import resolve_zone
-
-    zone = None
-    if time_zone is not None:
-        try:
-            zone = resolve_zone(time_zone)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--time-zone") from None
     led = open_ledger(ctx)
     summaries = []
     failed: list[str] = []
     for path in files:
         try:
-            summaries.append(import_okx_file(led, path, account=account, zone_if_none=zone))
+            summaries.append(import_okx_file(led, path, account=account, zone_if_none=time_zone))
         except TaxreportError as exc:
             if len(files) == 1:
                 raise

@@ -10,8 +10,15 @@ Fills are matched in three passes, each pairing a fill at most once:
 3. **same fill**: same side and pair, within ``time_window`` and quantity within 10% (a looser
    match would pair unrelated trades); the closest wins.
 
+Times: OKX writes the Time column in the account's display time zone; each file is read by the importer's
+own code (:func:`~taxreport.importers.okx.parse_okx_file`), so its ``Time Zone:`` line wins, else
+``zone_if_none`` (``--time-zone``, as given to ``taxreport import okx``), else UTC, and the report names the
+zone each file was read in and says when one was assumed.
+
 A matched pair is *mismatched* when quantity, price or fee differ by more than ``tolerance``
-(relative to the OKX value; fees also by at least 1e-8) or side/fee asset differ. Unpaired OKX
+(relative to the OKX value; fees also by at least 1e-8), side/fee asset differ, or their times are more than
+``time_window`` apart (a pair matched by key or order id whose ledger time is off, e.g. a file imported in
+another time zone than it is reconciled in: a wrong time can move a disposal into another day or tax year). Unpaired OKX
 fills are "only in OKX" (made outside the bot, or missed by it); unpaired ledger trades in the
 account and period are "only in the ledger".
 
@@ -23,14 +30,14 @@ the first day the running balances differ beyond tolerance is reported per asset
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable, Sequence
 
 from taxreport.errors import InputError
 from taxreport.importers.okx import parse_okx_file
 from taxreport.importers.okx.known import rebalancer_index
-from taxreport.model.events import Event, Trade
+from taxreport.model.events import Event, Trade, format_time
 from taxreport.model.legs import effective_events, legs_of
 from taxreport.model.money import decimal_str
 from taxreport.reconcile.report import BalanceRow, Difference, FillMatch, FillRef, ReconcileReport
@@ -44,8 +51,11 @@ BALANCE_FLOOR = Decimal("1E-12")
 
 def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime | None = None,  # noqa: ANN001
                   end: datetime | None = None, tolerance: Decimal = DEFAULT_TOLERANCE,
-                  time_window: timedelta = DEFAULT_WINDOW) -> ReconcileReport:
-    """Compare the OKX files with the ledger's ``account`` over [start, end) (default: the files' span)."""
+                  time_window: timedelta = DEFAULT_WINDOW,
+                  zone_if_none: tuple[tzinfo, str] | None = None) -> ReconcileReport:
+    """Compare the OKX files with the ledger's ``account`` over [start, end) (default: the files' span).
+    ``zone_if_none``: the Time column's zone for a file that names none (``--time-zone``), exactly as
+    ``import okx`` reads it."""
     if tolerance < 0:
         raise InputError(f"must not be negative, got {tolerance}", field="--tolerance")
     okx_events: list[Event] = []
@@ -54,9 +64,14 @@ def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime
     gaps: list[tuple[str, str]] = []
     rounding: list[tuple[str, str]] = []
     variants = []
+    zones: list[str] = []
+    assumed: list[str] = []
     for path in files:
-        batch = parse_okx_file(path, account=account)
+        batch = parse_okx_file(path, account=account, zone_if_none=zone_if_none)
         variants.append(batch.variant)
+        zones.append(batch.zone_label)
+        if zone_if_none is None and not batch.zone_label.endswith("(metadata line)"):
+            assumed.append(path)
         okx_events += batch.events
         okx_origins += batch.origins
         not_compared += batch.ignored
@@ -82,7 +97,8 @@ def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime
                     if isinstance(r.event, Trade)]
     index = rebalancer_index(ledger, account)
     matches, only_okx, only_ledger = _match(okx_fills, ledger_fills, index.order_ids, time_window)
-    judged = [FillMatch(m.okx, m.ledger, m.how, _differences(m.okx, m.ledger, tolerance)) for m in matches]
+    judged = [FillMatch(m.okx, m.ledger, m.how, _differences(m.okx, m.ledger, tolerance, time_window))
+              for m in matches]
     balances = _balances(okx_events, ledger_events, account, tolerance)
     return ReconcileReport(
         account=account, files=tuple(files), variants=tuple(variants), start=start, end=end, tolerance=tolerance,
@@ -90,7 +106,7 @@ def reconcile_okx(ledger, files: Sequence[str], *, account: str, start: datetime
         only_in_okx=tuple(sorted(only_okx, key=lambda r: r.time)),
         only_in_ledger=tuple(sorted(only_ledger, key=lambda r: r.time)),
         balances=tuple(balances), not_compared=tuple(not_compared), okx_gaps=tuple(gaps),
-        okx_rounding=tuple(rounding))
+        okx_rounding=tuple(rounding), time_zones=tuple(zones), zone_assumed=tuple(assumed))
 
 
 def _ref(side_of: str, t: Trade, origin: str) -> FillRef:
@@ -139,8 +155,10 @@ def _distance(o: FillRef, r: FillRef) -> tuple:
     return (abs(r.quantity - o.quantity) / o.quantity + abs(r.price - o.price) / o.price, abs(r.time - o.time), r.key)
 
 
-def _differences(o: FillRef, r: FillRef, tol: Decimal) -> tuple[Difference, ...]:
+def _differences(o: FillRef, r: FillRef, tol: Decimal, window: timedelta) -> tuple[Difference, ...]:
     out: list[Difference] = []
+    if abs(o.time - r.time) > window:
+        out.append(Difference("time", format_time(o.time), format_time(r.time), None))
     if o.side != r.side:
         out.append(Difference("side", o.side, r.side, None))
     for name, a, b, floor in (("quantity", o.quantity, r.quantity, Decimal(0)),

@@ -57,6 +57,16 @@ def finding_lines(report: ReconcileReport) -> list[dict[str, str]]:
     return lines
 
 
+def zone_note(report: ReconcileReport) -> str:
+    """The warning for files that name no time zone and were read as UTC (empty when there are none)."""
+    if not report.zone_assumed:
+        return ""
+    names = ", ".join(report.zone_assumed)
+    return (f"{names} {'names' if len(report.zone_assumed) == 1 else 'name'} no time zone: read as UTC. OKX writes "
+            "times in your account's display time zone; if it is not UTC, give it with --time-zone (as to "
+            "`taxreport import okx`), e.g. --time-zone Europe/Rome.")
+
+
 def write_csv(report: ReconcileReport, path: str | Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
@@ -81,8 +91,10 @@ def print_report(report: ReconcileReport) -> None:
     out = console()
     period = f"{format_time(report.start)} … {format_time(report.end)} (end exclusive)"
     # plain lines and the findings: on a narrow terminal a path, a time or a figure is never split (cli/fit.py)
-    echo_line(f"Reconcile {report.account}: {', '.join(report.files)} "
-              f"({', '.join(report.variants)}), {period}, tolerance {decimal_str(report.tolerance)} (relative)")
+    files = ", ".join(f"{f} ({v}, times in {z})" for f, v, z in zip(report.files, report.variants, report.time_zones))
+    echo_line(f"Reconcile {report.account}: {files}, {period}, tolerance {decimal_str(report.tolerance)} (relative)")
+    if report.zone_assumed:
+        echo_line(zone_note(report))
     counts = report.counts()
     summary = Table(title="Summary", header_style="bold")
     summary.add_column("finding")

@@ -43,7 +43,7 @@ class FillRef:
 
 @dataclass(frozen=True)
 class Difference:
-    field: str  # quantity | price | fee | fee_asset | side
+    field: str  # quantity | price | fee | fee_asset | side | time
     okx: str
     ledger: str
     delta: Decimal | None  # okx - ledger, when numeric
@@ -93,6 +93,8 @@ class ReconcileReport:
     not_compared: tuple[tuple[str, str], ...] = field(default=())  # OKX rows set aside, with reason
     okx_gaps: tuple[tuple[str, str], ...] = field(default=())  # breaks in OKX's own balance chain
     okx_rounding: tuple[tuple[str, str], ...] = field(default=())  # OKX's ≤1e-8 roundings, accepted
+    time_zones: tuple[str, ...] = field(default=())  # per file: the zone its Time column was read in, and why
+    zone_assumed: tuple[str, ...] = field(default=())  # files naming no zone, read as UTC (no --time-zone given)
 
     @property
     def diverging_balances(self) -> tuple[BalanceRow, ...]:
