@@ -166,17 +166,32 @@ def parse_when(text: str | None, *, what: str, end_of_day: bool = False) -> date
     return moment + timedelta(days=1) if end_of_day else moment
 
 
-def print_table(title: str | None, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> None:
-    """A rich table; ``columns`` are ``(header, justify)`` pairs."""
-    from rich.console import Console
+def print_table(title: str | None, columns: Sequence[tuple[str, str] | Any], rows: Iterable[Sequence[Any]]) -> None:
+    """A rich table that never splits nor cuts a figure; ``columns`` are ``(header, justify)`` pairs or
+    :class:`taxreport.cli.fit.Col` (free text that may wrap between words, columns to leave out first).
+
+    The table is laid out as it always was (rich, ``overflow="fold"``); when that keeps every word of every cell
+    whole on one line it is printed as before, byte for byte. Otherwise (rich folded a figure: ``5000.0`` /
+    ``0`` on an 80-column terminal) it goes through :func:`taxreport.cli.fit.print_fitted`: the ``drop``
+    columns are left out, else one line of ``header=value`` fields per row. A ``(header, justify)`` pair
+    becomes ``Col(header, justify, wrap=justify == "left")``: text on the left, figures on the right."""
     from rich.table import Table
 
+    from taxreport.cli.fit import Col, is_whole, print_fitted
+
+    cols = [c if isinstance(c, Col) else Col(c[0], c[1], wrap=c[1] == "left") for c in columns]
+    rows = [list(row) for row in rows]
+    out = console()
     table = Table(title=title, show_lines=False, header_style="bold")
-    for header, justify in columns:
-        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*[_cell(v) for v in row])
-    Console().print(table)
+    for col in cols:
+        table.add_column(col.header, justify=col.justify, overflow="fold")  # type: ignore[arg-type]
+    cells = [[_cell(v) for v in row] for row in rows]
+    for row in cells:
+        table.add_row(*row)
+    if is_whole(table, cells, out.width):
+        out.print(table)
+    else:
+        print_fitted(title, cols, rows)
 
 
 def _cell(value: Any) -> str:

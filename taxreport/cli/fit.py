@@ -63,6 +63,8 @@ def fitted(title: str | None, columns: Sequence[Col], rows: Sequence[Sequence[An
         keep = [i for i in keep if columns[i].drop != step]
 
     def field(header: str, value: str) -> str:
+        if not header:  # a column of labels (``gains``' summary): the label alone
+            return value
         return f"#{value}" if header == "#" else f"{header}={value or '-'}"
 
     return ([Text(title, style="italic")] if title else []) + [
@@ -95,7 +97,8 @@ def _widths(columns: Sequence[Col], cells: list[list[str]], width: int) -> list[
 
 
 def _whole(table: Any, cells: list[list[str]], width: int) -> bool:
-    """Whether ``table`` rendered ``width`` wide keeps every word of every cell whole on one line."""
+    """Whether ``table`` rendered ``width`` wide keeps every word of every cell whole on one line (and the
+    header of every column: rich folds a header too, ``allowa`` / ``nce``)."""
     from rich.console import Console
 
     plain = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
@@ -106,7 +109,11 @@ def _whole(table: Any, cells: list[list[str]], width: int) -> bool:
             len(line) > width for line in shown.splitlines()):
         return False
     words = set(shown.replace("│", " ").replace("┃", " ").split())
-    return all(w in words for row in cells for cell in row for w in cell.split())
+    headers = [str(c.header) for c in getattr(table, "columns", [])]
+    return all(w in words for row in cells + [headers] for cell in row for w in cell.split())
+
+
+is_whole = _whole  # :func:`taxreport.cli.common.print_table`'s test of rich's own layout
 
 
 def print_fitted(title: str | None, columns: Sequence[Col], rows: Sequence[Sequence[Any]],

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from taxreport.cli.common import format_option, json_text, open_ledger, print_table
-from taxreport.cli.fit import echo_line
+from taxreport.cli.fit import Col, echo_line
 from taxreport.cli.gains_options import check_currency, gains_options, request_from_flags
 
 __all__ = ["check_currency", "document_pieces", "gains", "summary_document", "summary_json"]
@@ -190,9 +190,12 @@ def _print_years(summaries: list[Any]) -> None:
 
     if any(banner_note(s.notes) for s in summaries):  # the SIMULATED banner, by its note code (issue #12)
         title = "SIMULATED (not a tax figure): " + title
-    print_table(title, [("tax year", "left"), ("disposals", "right"), ("proceeds", "right"), ("cost", "right"),
-                        ("gains", "right"), ("losses", "right"), ("net gain", "right"),
-                        ("allowance / threshold", "right"), ("taxable gain", "right")], rows)
+    # on 80 columns the count and the allowance go first, then gains and losses (their sum is the net gain;
+    # --format json and the one-year tables have them all): a figure is never split (5000.0 / 0 before)
+    print_table(title, [Col("tax year"), Col("disposals", "right", drop=1), Col("proceeds", "right"),
+                        Col("cost", "right"), Col("gains", "right", drop=2), Col("losses", "right", drop=2),
+                        Col("net gain", "right"), Col("allowance / threshold", "right", drop=1),
+                        Col("taxable gain", "right")], rows)
     years_of: dict[str, list[str]] = {}
     for s in summaries:
         for note in s.notes:
@@ -345,7 +348,7 @@ def _print(data: dict[str, Any], detail: bool) -> None:
         if income["not_income"] != "0.00":
             rows.append(("  received, not income here", income["not_income"]))
         rows.append(("  taxable income", income["taxable"]))
-    print_table(title, [("", "left"), (cur, "right")], rows)
+    print_table(title, [Col("", wrap=True), Col(cur, "right", wrap=True, unit=", ")], rows)
     if detail:
         drows = []
         for d in data["disposals"]:
@@ -356,9 +359,10 @@ def _print(data: dict[str, Any], detail: bool) -> None:
                        f"{' ' + str(m['acquired_at'].date()) if m.get('acquired_at') else ''} "
                        f"{m['lot'] or '(pool)'}") if m else ""
                 drows.append((head if i == 0 else [""] * len(head)) + [lot])
+        # on 80 columns the ref goes first, then the account, then the lots (--format json has them all)
         print_table("Disposals and matched lots", [
-            ("time", "left"), ("account", "left"), ("asset", "left"), ("quantity", "right"),
-            ("proceeds", "right"), ("cost", "right"), ("gain", "right"), ("term/rule", "left"), ("ref", "left"),
-            ("lots", "left")], drows)
+            Col("time", wrap=True), Col("account", drop=2), Col("asset"), Col("quantity", "right"),
+            Col("proceeds", "right"), Col("cost", "right"), Col("gain", "right"), Col("term/rule"),
+            Col("ref", drop=1), Col("lots", wrap=True, drop=3)], drows)
     for note in data["notes"]:
         echo_line(f"note: {note}")

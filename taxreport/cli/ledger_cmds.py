@@ -510,7 +510,11 @@ def balances(ctx: click.Context, at: str | None, account: str | None, asset: str
     moment = parse_when(at, what="--at", end_of_day=True)
     events = open_ledger(ctx, readonly=True, must_exist=True).events()
     totals = balances_of(events, at=moment - timedelta(microseconds=1) if moment else None)
-    items = [(acc, a, q) for (acc, a), q in totals.items()
+    from taxreport.model.money import decimal_str
+
+    # a quantity as the ledger stores it (no exponent, no trailing zeros): a sum with a quantity computed through
+    # a 50-digit quotient (price = cost / volume) read -40.34000000000000000000000000000000000000000000000
+    items = [(acc, a, decimal_str(q)) for (acc, a), q in totals.items()
              if (not account or acc == account) and (not asset or a == asset.upper())]
     if fmt == "json":
         echo_json([{"account": acc, "asset": a, "quantity": q} for acc, a, q in items])
