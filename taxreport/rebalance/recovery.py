@@ -12,7 +12,10 @@ of an order whose outcome it does not know: after a crash, after a timeout / 5xx
    update recorded it, else by listing the symbol's fills since the intent);
 3. only then concludes: fills found -> written and the intent closed from them; accepted earlier but
    gone without fills -> ``canceled`` (OKX forgets canceled unfilled orders after 2 hours);
-   nothing at all -> ``missing`` (the venue never carried it out, and now never will).
+   nothing at all -> ``missing`` (the venue never carried it out, and now never will). It never
+   concludes from absence for an intent older than the venue's API history
+   (:attr:`~taxreport.exchanges.base.Exchange.history_window`, OKX: 3 months): it stops with a
+   one-line error pointing at the account's trading history export instead.
 
 **Settling** an order (:func:`settle`) writes its terminal state only when the fills written add up
 to the venue's filled amount; otherwise the intent gets a non-terminal ``fills_pending`` update and
@@ -222,6 +225,18 @@ def resolve_intent(journal: Journal, exchange: Exchange, retrier: Retrier, marke
             res.outcome = f"{head} (cancelled by recovery), {tail}" if tail else f"{head} (cancelled by recovery)"
         return res
     venue_id = journal.exchange_order_id(cid)
+    window = exchange.history_window
+    if window is not None and patience.clock() - intent.time > window:
+        # OKX lists an account's fills (fills-history) and finished orders (orders-history-archive) for
+        # the last 3 months only: past that, "not listed" says nothing about what became of the order.
+        # Concluding "canceled, no fills" would drop a fill it may have had (a sale missing from the tax
+        # ledger); refuse instead, and name the way to the truth: the account's trading history export.
+        raise ExecutionError(
+            f"order {cid} ({intent.side} {intent.amount} {intent.symbol}, sent {intent.time:%Y-%m-%d}) is older "
+            f"than {exchange.name}'s API keeps orders and fills ({window.days} days, 3 months): recovery cannot "
+            "tell whether it filled and will not guess; download the account's Trading history export from "
+            "OKX and check it with `taxreport reconcile okx FILE` / `taxreport "
+            "import okx FILE`")
     fills = fills_by_trades(exchange, retrier, intent, venue_id)
     if accepted is None:
         accepted = venue_id is not None
