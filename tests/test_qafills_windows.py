@@ -168,3 +168,26 @@ def test_cli_backdate(venue, tmp_path):
     assert "8 day(s) back" in result.output
     after = OkxVenue(tmp_path / "venue").ex.fills[0].time
     assert before - after == timedelta(days=8)
+
+
+def test_recovery_of_an_order_okx_still_shows_but_whose_fills_it_no_longer_lists(venue, tmp_path, monkeypatch):
+    """OKX's docs give ``trade/order`` no retention: if it still shows the 100-day-old order as filled
+    while ``fills-history`` (3 months) lists none of its fills, recovery left it ``fills_pending`` at
+    every run, forever, without saying why. Now: the same one-line refusal, fills_pending kept."""
+    import taxreport.venue.okx as okx_mod
+
+    monkeypatch.setattr(okx_mod, "ORDER_DETAILS_WINDOW", timedelta(days=3650))
+    books, client = venue()
+    led, journal, _oid = _crashed_intent(tmp_path, books, client, "qafshown")
+    try:
+        books.backdate(timedelta(days=100))
+        assert client.fetch_order_by_client_id("SOL/USDT", "qafshown").status == "closed"  # type: ignore[union-attr]
+        ticks = iter(range(10**6))
+        clock = lambda: datetime.now(UTC) + timedelta(days=100, seconds=10 * next(ticks))  # noqa: E731
+        with pytest.raises(ExecutionError, match=r"qafshown.*3 months.*import okx"):
+            recover(journal, client, Retrier(sleep=lambda _s: None), client.load_markets(),
+                    patience=Patience(lambda _s: None, clock))
+        assert [i.client_order_id for i in journal.unfinished_intents()] == ["qafshown"]
+        assert led.events(kinds=["trade"]) == []
+    finally:
+        led.close()

@@ -393,11 +393,11 @@ class OkxVenue:
             raise OkxError("51603", "Order does not exist")
         return found
 
-    def _forgotten(self, order: Order, now: datetime, window: timedelta = ORDER_DETAILS_WINDOW) -> bool:
+    def _forgotten(self, order: Order, now: datetime, window: timedelta | None = None) -> bool:
         """Canceled without any fill and older than 2 hours, or finished before ``window`` (placed and
         completed before it): OKX no longer lists it."""
         updated = self.ex.orders[order.id].updated or order.time
-        if order.status != "open" and now - max(updated, order.time) > window:
+        if order.status != "open" and now - max(updated, order.time) > (window or ORDER_DETAILS_WINDOW):
             return True
         return order.status == "canceled" and order.filled == 0 and now - updated > CANCELED_UNFILLED_RETENTION
 
