@@ -531,8 +531,10 @@ class OkxVenue:
             ex.fills = [replace(f, time=f.time - delta) for f in ex.fills]
             for f in ex.fundings:
                 f["time"] -= delta
-            for d in ex.delayed:
+            for d in ex.delayed:  # a request still travelling: its arrival and its expTime alike
                 d.arrives -= delta
+                if d.request.expires_at is not None:
+                    d.request = replace(d.request, expires_at=d.request.expires_at - delta)
             ex.now -= delta
             self.meta["created"] = str(int(self.meta["created"]) - secs * 1000)
             self.meta["step"] += int(secs / STEP_SECONDS)  # no replay of the skipped price steps
