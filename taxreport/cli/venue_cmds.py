@@ -40,12 +40,16 @@ def venue() -> None:
 @click.option("--export-funding", "export_funding", default=None,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Write the venue's --fund deposits as OKX's Funding history CSV (for `import okx`) and exit.")
+@click.option("--backdate", "backdate_days", type=click.IntRange(1, 3650), default=None, metavar="DAYS",
+              help="Move every time in the (stopped) venue's books DAYS days back, as if the bot had been down "
+                   "that long (OKX forgets: fills after 3 days / 3 months, order history after 7 days / 3 months), "
+                   "and exit.")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 @click.option("--no-rate-limits", is_flag=True,
               help="Do not enforce OKX's per-endpoint request limits (50011, HTTP 429; on by default).")
 def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | None, prices: str | None,
         show: bool, export_trades: Path | None, export_funding: Path | None, verbose: bool,
-        no_rate_limits: bool) -> None:
+        no_rate_limits: bool, backdate_days: int | None = None) -> None:
     """Run a local OKX v5 venue that ccxt's real okx class can trade on.
 
     Its API keys are generated on first start and written to STATE/okx.env (mode 600) as the
@@ -58,6 +62,7 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
       taxreport basket invest 1000 --basket core --live --yes --exchange-url http://127.0.0.1:8765
       taxreport venue okx --state ~/okx-venue --faults drop_response=0.1,rate_limit=0.05,fill_lag=2
       taxreport venue okx --state ~/okx-venue --show
+      taxreport venue okx --state ~/okx-venue --backdate 8
       taxreport venue okx --state ~/okx-venue --export-trades trades.csv --export-funding funding.csv
       taxreport reconcile okx trades.csv --basket core
       taxreport import okx funding.csv --account okx:core
@@ -71,6 +76,12 @@ def okx(state_dir: Path, port: int, faults: str | None, seed: int, fund: str | N
     price_map = ({f"{a}/USDT": p for a, p in asset_numbers(prices, "--prices").items()} if prices else None)
     books = OkxVenue(state_dir, seed=seed, fill_lag=spec.fill_lag, fund=fund_map, prices=price_map,
                      clock_skew=spec.clock_skew)
+    if backdate_days is not None:
+        from datetime import timedelta
+
+        moved = books.backdate(timedelta(days=backdate_days))
+        click.echo(f"moved {moved} order(s) and fill(s) {backdate_days} day(s) back")
+        return
     if show:
         echo_json(books.snapshot())
         return

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from taxreport.errors import TaxreportError
@@ -141,6 +141,9 @@ class Exchange(ABC):
     """What the rebalancer needs from a venue."""
 
     name: str  # "okx", "paper"
+    #: how far back the venue's API lists an account's own fills and finished orders (None: forever);
+    #: recovery never concludes "no fills" for an order older than this (it cannot know)
+    history_window: timedelta | None = None
 
     @abstractmethod
     def load_markets(self) -> dict[str, Market]: ...

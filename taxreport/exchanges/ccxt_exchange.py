@@ -54,6 +54,8 @@ from taxreport.exchanges.base import Exchange, Fill, Market, Order, OrderRequest
 from taxreport.exchanges.markets import ccxt_decimal, markets_from_ccxt
 
 ZERO = Decimal(0)
+#: see CcxtExchange.history_window
+OKX_HISTORY_WINDOW = timedelta(days=90)
 # venue error codes for "this client order id exists already" (ccxt maps them to InvalidOrder)
 _DUPLICATE_ID_CODES = {"okx": ("51016",)}
 _STATUS = {"open": "open", "closed": "closed", "canceled": "canceled", "cancelled": "canceled",
@@ -210,6 +212,13 @@ class CcxtExchange(Exchange):
             urls["api"] = base_url
         urls["test"] = urls["api"]
         self._client.hostname = parsed.netloc
+
+    @property
+    def history_window(self) -> timedelta | None:  # type: ignore[override]
+        """OKX v5, Get transaction details (last 3 months), ``GET /api/v5/trade/fills-history`` (what
+        ccxt's fetch_my_trades reads): "Retrieve recently-filled transaction details in the last 3
+        months." (90 days, as ccxt's okx option ``daysBack: 90  # 3 months``). Other venues: unknown."""
+        return OKX_HISTORY_WINDOW if self.name == "okx" else None
 
     def __repr__(self) -> str:
         keys = f"keys from {self._key_source}" if self._key_source else "no keys"

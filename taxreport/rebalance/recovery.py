@@ -12,7 +12,10 @@ of an order whose outcome it does not know: after a crash, after a timeout / 5xx
    update recorded it, else by listing the symbol's fills since the intent);
 3. only then concludes: fills found -> written and the intent closed from them; accepted earlier but
    gone without fills -> ``canceled`` (OKX forgets canceled unfilled orders after 2 hours);
-   nothing at all -> ``missing`` (the venue never carried it out, and now never will).
+   nothing at all -> ``missing`` (the venue never carried it out, and now never will). It never
+   concludes from absence for an intent older than the venue's API history
+   (:attr:`~taxreport.exchanges.base.Exchange.history_window`, OKX: 3 months): it stops with a
+   one-line error pointing at the account's trading history export instead.
 
 **Settling** an order (:func:`settle`) writes its terminal state only when the fills written add up
 to the venue's filled amount; otherwise the intent gets a non-terminal ``fills_pending`` update and
@@ -127,6 +130,24 @@ class Resolution:
         return sum((f.amount for f in self.fills), ZERO)
 
 
+def beyond_history(exchange: Exchange, cid: str, what: str, sent: datetime, now: datetime) -> ExecutionError | None:
+    """The refusal for an order older than the venue's API history (``exchange.history_window``), else None.
+
+    OKX lists an account's fills (``trade/fills-history``) and finished orders (``orders-history-archive``)
+    for the last 3 months only: past that, "not listed" says nothing about what became of the order.
+    Concluding "canceled, no fills" drops a fill it may have had (a sale missing from the tax ledger), and
+    waiting for fills that will never be listed again never ends; recovery refuses instead and names
+    the way to the truth, the account's Trading history export."""
+    window = exchange.history_window
+    if window is None or now - sent <= window:
+        return None
+    return ExecutionError(
+        f"order {cid} ({what}, sent {sent:%Y-%m-%d}) is older than {exchange.name}'s API keeps orders and "
+        f"fills ({window.days} days, 3 months): recovery cannot tell what it filled and will not guess; "
+        "download the account's Trading history export from OKX and check it with `taxreport reconcile okx "
+        "FILE` / `taxreport import okx FILE`")
+
+
 def fills_by_trades(exchange: Exchange, retrier: Retrier, intent: Intent, order_id: str | None = None) -> list[Fill]:
     """The look-up of fills by client order id: by the venue order id when known, else every fill
     of the symbol since shortly before the intent, filtered by client order id (all pages)."""
@@ -189,6 +210,11 @@ def settle(journal: Journal, exchange: Exchange, retrier: Retrier, markets: dict
         if patience is None or deadline is None or patience.clock() >= deadline:
             journal.update(cid, "fills_pending", order, fills=len(fills), filled_by_fills=got,
                            note="the venue's fills do not add up to its filled amount yet")
+            if patience is not None:
+                too_old = beyond_history(exchange, cid, f"{order.side} {order.amount} {order.symbol}", order.time,
+                                         patience.clock())
+                if too_old is not None:
+                    raise too_old
             return Resolution("fills_pending", order, fills, written,
                               f"fills pending ({got} of {order.filled} listed)")
         patience.sleep(patience.poll)
@@ -222,6 +248,10 @@ def resolve_intent(journal: Journal, exchange: Exchange, retrier: Retrier, marke
             res.outcome = f"{head} (cancelled by recovery), {tail}" if tail else f"{head} (cancelled by recovery)"
         return res
     venue_id = journal.exchange_order_id(cid)
+    too_old = beyond_history(exchange, cid, f"{intent.side} {intent.amount} {intent.symbol}", intent.time,
+                             patience.clock())
+    if too_old is not None:
+        raise too_old
     fills = fills_by_trades(exchange, retrier, intent, venue_id)
     if accepted is None:
         accepted = venue_id is not None

@@ -16,6 +16,10 @@ checks from the VENUE'S OWN BOOKS (``books.json``) against the ledger:
 A run whose final command never succeeds (the venue kept failing it) is counted ``unsettled``: its
 books are still checked for duplicates, orphans, phantoms and mismatches, but not for completeness.
 
+In a run in three with a kill, the bot is then down for days: the venue stops, its books move 4 or 8
+days back (:meth:`~taxreport.venue.okx.OkxVenue.backdate`, past OKX's 3-day ``trade/fills`` and 7-day
+``orders-history`` windows) and it starts again before the final command recovers.
+
 Each bot command is a real process forked from this one after ccxt and the CLI are imported (so a
 run costs no interpreter start-ups) and killed with ``SIGKILL`` — no clean-up of any kind.
 """
@@ -33,7 +37,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,7 @@ class Outcome:
     settled: bool = True
     venue_orders: int = 0
     venue_fills: int = 0
+    down_days: int = 0  # the venue's books moved this many days back after the kills (the bot was down)
     problems: dict[str, int] = field(default_factory=lambda: {k: 0 for k in CHECKS})
     details: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -120,7 +125,7 @@ def _wait(pid: int, kill_after: float | None, limit: float = 120.0) -> tuple[int
         time.sleep(0.02)
 
 
-def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, str]:
+def _start_venue(state: Path, faults: str, seed: int, log: Path, *, fund: bool = True) -> tuple[int, str]:
     from taxreport.venue.faults import parse_faults
     from taxreport.venue.okx import OkxVenue
     from taxreport.venue.server import run_venue
@@ -132,7 +137,7 @@ def _start_venue(state: Path, faults: str, seed: int, log: Path) -> tuple[int, s
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
-            books = OkxVenue(state, seed=seed, fill_lag=spec.fill_lag, fund={"USDT": FUND},
+            books = OkxVenue(state, seed=seed, fill_lag=spec.fill_lag, fund={"USDT": FUND} if fund else None,
                              clock_skew=spec.clock_skew)
             run_venue(books, port=0, faults=spec, seed=seed, poll_interval=0.1)
         except BaseException:  # noqa: BLE001
@@ -204,6 +209,21 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
             _, killed = _wait(_spawn_bot(args, env, log), kill)
             out.commands += 1
             out.kills += killed
+        # The bot was down for days (a run in three, after a kill; its own dice, so that a seed's other
+        # choices stay as they were): the venue's books move 4 or 8 days back, past OKX's 3-day `trade/fills`
+        # and 7-day `orders-history` windows; recovery must still find every fill (fills-history, 3 months).
+        down = random.Random(f"{seed}:down")
+        if out.kills and down.random() < 1 / 3:
+            out.down_days = down.choice([4, 8])
+            os.kill(venue_pid, signal.SIGTERM)
+            os.waitpid(venue_pid, 0)
+            venue_pid = 0
+            from taxreport.venue.okx import OkxVenue
+
+            OkxVenue(d / "venue").backdate(timedelta(days=out.down_days))
+            (d / "venue" / "url").unlink()
+            venue_pid, url = _start_venue(d / "venue", faults, seed, d / "venue.log", fund=False)
+            env["TAXREPORT_EXCHANGE_URL"] = url
         # The last command again, not killed, with patience for lagging fills (fill_lag <= 2 s), until it
         # ends cleanly and nothing is left unfinished (each start resolves what earlier runs left).
         patient = [*target[:4], "--fill-timeout", "3", "--reprices", "0", "--offset-ticks", "100"]
@@ -224,8 +244,9 @@ def run_one(run: int, seed: int, root_dir: str, quick: bool) -> Outcome:
         if "delay=" in faults:  # a delayed request still travelling would arrive now: it must not
             time.sleep(float(faults.partition("delay_seconds=")[2].partition(",")[0]) + 0.5)
     finally:
-        os.kill(venue_pid, signal.SIGTERM)
-        os.waitpid(venue_pid, 0)
+        if venue_pid:
+            os.kill(venue_pid, signal.SIGTERM)
+            os.waitpid(venue_pid, 0)
     check(out, d, db)
     out.seconds = round(time.monotonic() - started, 1)
     return out
@@ -327,13 +348,15 @@ def main(argv: list[str] | None = None) -> int:
             o = fut.result()
             outcomes.append(o)
             verdict = "ok" if o.ok else "FAIL " + json.dumps({k: v for k, v in o.problems.items() if v})
-            print(f"run {n}/{opts.runs} seed {o.seed} [{o.faults}] commands {o.commands} kills {o.kills} "
+            down = f" down {o.down_days}d" if o.down_days else ""
+            print(f"run {n}/{opts.runs} seed {o.seed} [{o.faults}] commands {o.commands} kills {o.kills}{down} "
                   f"orders {o.venue_orders} fills {o.venue_fills}{'' if o.settled else ' unsettled'} "
                   f"{o.seconds}s: {verdict}", flush=True)
             for line in o.details[:5]:
                 print(f"    {line}", flush=True)
     totals = {k: sum(o.problems[k] for o in outcomes) for k in CHECKS}
     summary = {"runs": len(outcomes), "kills": sum(o.kills for o in outcomes),
+               "down_for_days": sum(bool(o.down_days) for o in outcomes),
                "commands": sum(o.commands for o in outcomes),
                "venue_orders": sum(o.venue_orders for o in outcomes),
                "venue_fills": sum(o.venue_fills for o in outcomes),

@@ -9,6 +9,9 @@ persisted after every change in ``<state dir>/books.json`` (orders, fills, balan
 * client order ids unique among pending orders only (``51016``), the latest order returned by a
   look-up by ``clOrdId``, ``expTime`` honoured, fills lagging the order (``--faults fill_lag=S``);
 * canceled orders without fills vanish from look-ups after 2 hours;
+* history windows: ``trade/fills`` lists the last 3 days, ``trade/fills-history`` the last 3
+  months, ``trade/orders-history`` the last 7 days, ``-archive`` the last 3 months, ``trade/order``
+  finished orders of the last 3 months (see :data:`FILLS_WINDOW` and its neighbours);
 * fees in the base coin on buys and the quote coin on sells, maker 0.08% / taker 0.10% (regular tier);
 * errors ``51008`` (insufficient balance), ``51020`` (below the minimum amount), ``51121`` (not a
   multiple of the lot size), ``51603`` (order does not exist), ``51400``/``51402`` (cancel),
@@ -52,6 +55,24 @@ STEP_VOLATILITY = 0.0004  # each step moves a mid by up to +-4 bps
 #: OKX v5, Get order history (last 7 days): "The incomplete orders that have been canceled are only
 #: reserved for 2 hours."
 CANCELED_UNFILLED_RETENTION = timedelta(hours=2)
+#: OKX v5, Get transaction details (last 3 days), ``GET /api/v5/trade/fills``: "Retrieve
+#: recently-filled transaction details in the last 3 days."
+FILLS_WINDOW = timedelta(days=3)
+#: OKX v5, Get transaction details (last 3 months), ``GET /api/v5/trade/fills-history``: "Retrieve
+#: recently-filled transaction details in the last 3 months." (ccxt's okx class, the bot's client, reads only this one
+#: for fetch_my_trades; 3 months = 90 days, as ccxt's own okx option ``daysBack: 90  # 3 months``)
+FILLS_HISTORY_WINDOW = timedelta(days=90)
+#: OKX v5, Get order history (last 7 days), ``GET /api/v5/trade/orders-history``: "Get completed orders
+#: which are placed in the last 7 days, including those placed 7 days ago but completed in the last 7 days."
+ORDERS_HISTORY_WINDOW = timedelta(days=7)
+#: OKX v5, Get order history (last 3 months), ``GET /api/v5/trade/orders-history-archive``: "Get completed
+#: orders which are placed in the last 3 months, including those placed 3 months ago but completed in the
+#: last 3 months."
+ORDERS_ARCHIVE_WINDOW = timedelta(days=90)
+#: ``GET /api/v5/trade/order`` (Get order details): the docs give no retention; no OKX endpoint lists a
+#: finished order older than the archive's 3 months, so the venue (at least as hostile as OKX) forgets
+#: finished orders after that too ("51603 Order does not exist"). An assumption, not a quoted rule.
+ORDER_DETAILS_WINDOW = ORDERS_ARCHIVE_WINDOW
 PAGE_LIMIT = 100  # OKX v5: "limit: Number of results per request. The maximum is 100. The default is 100"
 
 
@@ -372,9 +393,12 @@ class OkxVenue:
             raise OkxError("51603", "Order does not exist")
         return found
 
-    def _forgotten(self, order: Order, now: datetime) -> bool:
-        """Canceled without any fill and older than 2 hours: OKX no longer lists it."""
+    def _forgotten(self, order: Order, now: datetime, window: timedelta | None = None) -> bool:
+        """Canceled without any fill and older than 2 hours, or finished before ``window`` (placed and
+        completed before it): OKX no longer lists it."""
         updated = self.ex.orders[order.id].updated or order.time
+        if order.status != "open" and now - max(updated, order.time) > (window or ORDER_DETAILS_WINDOW):
+            return True
         return order.status == "canceled" and order.filled == 0 and now - updated > CANCELED_UNFILLED_RETENTION
 
     def order(self, inst: str | None, ord_id: str | None, cl_ord_id: str | None) -> dict[str, Any]:
@@ -406,14 +430,16 @@ class OkxVenue:
             return {"clOrdId": order.client_order_id, "ordId": order.id, "sCode": "0", "sMsg": "", "ts": ms(self.clock())}
 
     def orders(self, *, pending: bool, inst: str | None, after: str | None, before: str | None,
-               limit: int, state: str | None = None) -> list[dict[str, Any]]:
-        """Pending orders, or finished ones (history), newest first, paged by ordId."""
+               limit: int, state: str | None = None,
+               window: timedelta = ORDERS_HISTORY_WINDOW) -> list[dict[str, Any]]:
+        """Pending orders, or finished ones (history: those finished within ``window``, 7 days for
+        ``orders-history``, 3 months for ``-archive``), newest first, paged by ordId."""
         self.sync()
         with self.lock:
             now = self.clock()
             rows = [o.snapshot() for o in reversed(list(self.ex.orders.values()))
                     if (o.status == "open") == pending and (inst is None or inst_id(o.symbol) == inst)]
-            rows = [o for o in rows if not self._forgotten(o, now)]
+            rows = [o for o in rows if not self._forgotten(o, now, window)]
             keys = list(self.ex.orders)
             pos = {oid: i for i, oid in enumerate(keys)}
             if after:
@@ -447,11 +473,14 @@ class OkxVenue:
                 "reduceOnly": "false", "stpMode": "", "cTime": ms(o.time), "uTime": ms(updated)}
 
     def fills(self, *, inst: str | None, ord_id: str | None, after: str | None, before: str | None,
-              begin: str | None, end: str | None, limit: int) -> list[dict[str, Any]]:
-        """``GET /api/v5/trade/fills`` and ``fills-history``: newest first; ``after``/``before`` are
-        billIds ("after: Pagination of data to return records earlier than the requested billId")."""
+              begin: str | None, end: str | None, limit: int,
+              window: timedelta = FILLS_HISTORY_WINDOW) -> list[dict[str, Any]]:
+        """``GET /api/v5/trade/fills`` (``window`` 3 days) and ``fills-history`` (3 months): newest first;
+        ``after``/``before`` are billIds ("after: Pagination of data to return records earlier than the
+        requested billId"). A fill older than the window is not listed, whatever the parameters."""
         self.sync()
         with self.lock:
+            oldest = self.clock() - window
             listed = [(i + 1, f) for i, f in enumerate(self.ex.fills) if self.ex._listed(f)]
             rows = []
             for bill, f in reversed(listed):
@@ -462,6 +491,8 @@ class OkxVenue:
                 if after and bill >= int(after):
                     continue
                 if before and bill <= int(before):
+                    continue
+                if f.time < oldest:
                     continue
                 t = int(ms(f.time))
                 if begin and t < int(begin):
@@ -479,6 +510,42 @@ class OkxVenue:
                 "posSide": "net", "execType": "M" if f.taker_or_maker == "maker" else "T", "feeCcy": f.fee_asset,
                 # OKX: "fee: negative number represents the user transaction fee charged by the platform"
                 "fee": decimal_str(-f.fee), "ts": ms(f.time), "fillTime": ms(f.time)}
+
+    def backdate(self, delta: timedelta) -> int:
+        """Move every time in the books ``delta`` into the past, as if all of it had happened that long
+        ago (``taxreport venue okx --backdate DAYS``, on a stopped venue): order, fill, funding and price
+        times, pending cancels and delayed requests alike, so a rehearsal can ask what the bot finds
+        after being down for longer than one of OKX's history windows. The price path does not replay
+        the skipped time. Returns the number of orders and fills moved."""
+        from dataclasses import replace
+
+        if delta <= timedelta(0):
+            raise InputError(f"--backdate must be a positive number of days, got {delta}", field="--backdate")
+        secs = int(delta.total_seconds())
+        with self.lock:
+            ex = self.ex
+            for o in ex.orders.values():
+                o.time -= delta
+                if o.updated is not None:
+                    o.updated -= delta
+            ex.fills = [replace(f, time=f.time - delta) for f in ex.fills]
+            for f in ex.fundings:
+                f["time"] -= delta
+            for d in ex.delayed:  # a request still travelling: its arrival and its expTime alike
+                d.arrives -= delta
+                if d.request.expires_at is not None:
+                    d.request = replace(d.request, expires_at=d.request.expires_at - delta)
+            ex.now -= delta
+            self.meta["created"] = str(int(self.meta["created"]) - secs * 1000)
+            self.meta["step"] += int(secs / STEP_SECONDS)  # no replay of the skipped price steps
+            for hist in self.meta["history"].values():
+                for row in hist:
+                    row[0] = str(int(row[0]) - secs * 1000)
+            self.meta["cancel_at"] = {k: str(int(v) - secs * 1000) for k, v in self.meta["cancel_at"].items()}
+            self._save_meta()
+            ex.archived = None  # the append-only archive holds the old times: write it anew
+            ex.save()
+            return len(ex.orders) + len(ex.fills)
 
     # --- the books, for the campaign's checks and `taxreport venue okx --show` ----------------------
     def snapshot(self) -> dict[str, Any]:

@@ -34,7 +34,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from taxreport.venue.faults import Dice, FaultSpec
-from taxreport.venue.okx import PAGE_LIMIT, OkxError, OkxVenue, ms
+from taxreport.venue.okx import (
+    FILLS_HISTORY_WINDOW,
+    FILLS_WINDOW,
+    ORDERS_ARCHIVE_WINDOW,
+    ORDERS_HISTORY_WINDOW,
+    PAGE_LIMIT,
+    OkxError,
+    OkxVenue,
+    ms,
+)
 from taxreport.venue.ratelimit import RateLimits
 
 PRIVATE_FAULTY = ("/api/v5/trade/", "/api/v5/account/balance")
@@ -263,14 +272,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "GET" and path in ("/api/v5/trade/orders-pending", "/api/v5/trade/orders-history",
                                           "/api/v5/trade/orders-history-archive"):
             answer = v.orders(pending=path.endswith("pending"), inst=q.get("instId"), after=q.get("after"),
-                              before=q.get("before"), limit=limit, state=q.get("state"))
+                              before=q.get("before"), limit=limit, state=q.get("state"),
+                              window=ORDERS_ARCHIVE_WINDOW if path.endswith("archive") else ORDERS_HISTORY_WINDOW)
         elif method == "GET" and path in ("/api/v5/trade/fills", "/api/v5/trade/fills-history"):
             if path.endswith("history") and not q.get("instType"):
                 # OKX v5, Get transaction details (last 3 months): instType is required there (optional
                 # for the last-3-days `fills`); a missing parameter: "50014 Parameter {0} can not be empty"
                 raise OkxError("50014", "Parameter instType can not be empty.", http=400)
             answer = v.fills(inst=q.get("instId"), ord_id=q.get("ordId"), after=q.get("after"),
-                             before=q.get("before"), begin=q.get("begin"), end=q.get("end"), limit=limit)
+                             before=q.get("before"), begin=q.get("begin"), end=q.get("end"), limit=limit,
+                             window=FILLS_HISTORY_WINDOW if path.endswith("history") else FILLS_WINDOW)
         else:
             if not self.server.quiet:
                 sys.stderr.write(f"venue: no such endpoint {method} {path}\n")
