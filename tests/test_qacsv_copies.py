@@ -63,7 +63,7 @@ def test_two_identical_fills_are_two_events_and_the_sale_uses_both(tmp_path, pat
     csv_file.write_text(HEADER + FILL + FILL + SALE)
     db = tmp_path / "l.sqlite3"
     out = _run(db, "import", "csv", str(csv_file))
-    assert out.strip() == f"{csv_file}: 3 rows, 3 added, 0 duplicates (already in the ledger)"
+    assert out.strip() == f"{csv_file}: 3 rows, 3 added, 0 duplicates (already in the ledger or earlier in the file)"
     keys = _keys(db)
     digest = keys[0].rsplit(":", 1)[-1]
     assert keys[0] == f"trade:csv:sha256:{digest}"  # the first copy keeps main's content key
@@ -75,12 +75,12 @@ def test_two_identical_fills_are_two_events_and_the_sale_uses_both(tmp_path, pat
     assert Decimal(got["taxable_gain"]) == Decimal("10000")
     # re-importing the same file adds nothing
     again = _run(db, "import", "csv", str(csv_file))
-    assert again.strip() == f"{csv_file}: 3 rows, 0 added, 3 duplicates (already in the ledger)"
+    assert again.strip() == f"{csv_file}: 3 rows, 0 added, 3 duplicates (already in the ledger or earlier in the file)"
     # an overlapping later export (the same three rows and a new one) adds only the new one
     later = tmp_path / "later.csv"
     later.write_text(HEADER + FILL + FILL + SALE + "2024-07-01T12:00:00Z,kraken:main,buy,BTC,USD,0.1,60000,0,,\n")
     more = _run(db, "import", "csv", str(later))
-    assert more.strip() == f"{later}: 4 rows, 1 added, 3 duplicates (already in the ledger)"
+    assert more.strip() == f"{later}: 4 rows, 1 added, 3 duplicates (already in the ledger or earlier in the file)"
     assert len(_keys(db)) == 4
 
 
@@ -115,3 +115,14 @@ def test_events_form_copies_are_distinct_but_basis_rows_are_not(tmp_path):
     assert events[1].external_id == f"okx:main/{events[0].natural_key.rsplit(':', 1)[-1]}:1"
     assert events[2].external_id is None and events[3].external_id is None
     assert events[2].natural_key == events[3].natural_key
+
+
+def test_the_summary_never_calls_a_repeat_within_the_file_already_in_the_ledger(tmp_path):
+    """The same trade id twice in one file (an export concatenated with an overlap) into an empty ledger: the second
+    row is a duplicate of the first and is skipped, but nothing was in the ledger before. The line used to say
+    "1 duplicates (already in the ledger)", which was false; it now names both causes."""
+    csv_file = tmp_path / "twice.csv"
+    row = "2024-03-01T12:00:00Z,kraken:main,buy,BTC,USD,0.5,40000,0,,T-1\n"
+    csv_file.write_text(HEADER + row + row)
+    out = _run(tmp_path / "l.sqlite3", "import", "csv", str(csv_file))
+    assert out == f"{csv_file}: 2 rows, 1 added, 1 duplicates (already in the ledger or earlier in the file)\n"
