@@ -96,7 +96,7 @@ def test_the_first_import_into_an_empty_ledger_is_written_in_a_rollback_journal_
     db = tmp_path / "new.sqlite3"
     _import_golden(db)
     assert modes == [(True, "delete", 3), (False, "wal", 2)]
-    assert _file_state(db) == ("wal", 2, 32, (32, GOLDEN["rows"][-1]["hash"]))
+    assert _file_state(db) == ("wal", 2, 33, (33, GOLDEN["rows"][-1]["hash"]))
     assert not db.with_name(db.name + "-journal").exists()
 
 
@@ -112,12 +112,12 @@ def test_a_second_connection_holding_the_file_open_keeps_wal_and_the_same_rows(m
         started = time.monotonic()
         _import_golden(db)
         assert time.monotonic() - started < 20  # (no busy wait: the 30 s timeout never ran out)
-        assert reader.execute("SELECT count(*) FROM events").fetchone() == (32,)
+        assert reader.execute("SELECT count(*) FROM events").fetchone() == (33,)
         assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         reader.close()
     assert modes == [(False, "wal", 2), (False, "wal", 2)]
-    assert _file_state(db)[:3] == ("wal", 2, 32)
+    assert _file_state(db)[:3] == ("wal", 2, 33)
 
 
 def test_a_refused_import_leaves_the_empty_ledger_as_it_was_in_wal(modes, tmp_path, monkeypatch):
@@ -152,7 +152,7 @@ def test_a_ledger_found_not_empty_under_the_write_lock_is_written_again_in_wal(m
     assert r.exit_code == 0, r.output
     assert modes == [(True, "delete", 3), (True, "delete", 3), (False, "wal", 2)]
     assert _rows(db) == GOLDEN["rows"]
-    assert _file_state(db)[:3] == ("wal", 2, 32)
+    assert _file_state(db)[:3] == ("wal", 2, 33)
 
 
 def test_small_appends_never_switch(tmp_path, modes):
@@ -256,7 +256,7 @@ def test_an_import_killed_midway_leaves_an_empty_ledger_that_verifies_and_import
 
     r = _import(db, str(csv))
     assert r.exit_code == 0, r.output
-    assert r.output == f"{csv}: 12000 rows, 12000 added, 0 duplicates (already in the ledger)\n"
+    assert r.output == f"{csv}: 12000 rows, 12000 added, 0 duplicates (already in the ledger or earlier in the file)\n"
     r = CliRunner().invoke(root, ["--db", str(db), "ledger", "verify"])
     assert r.exit_code == 0 and r.output.startswith("ledger OK: 12000 events"), r.output
     assert _file_state(db)[:3] == ("wal", 2, 12000)
@@ -274,11 +274,11 @@ def test_the_writing_connection_is_left_as_it_was(modes, tmp_path):
             before = (raw.execute("PRAGMA cache_size").fetchone()[0], raw.execute("PRAGMA synchronous").fetchone()[0])
         result = led.append_stream(iter_canonical_csv("trades.csv", account="kraken:main"), actor="importer:csv",
                                    reason="import csv trades.csv")
-        assert (result.added_count, result.duplicates) == (13, 1)
+        assert (result.added_count, result.duplicates) == (14, 0)
         with led.engine.connect() as conn:
             raw = conn.connection.dbapi_connection
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert (raw.execute("PRAGMA cache_size").fetchone()[0],
                     raw.execute("PRAGMA synchronous").fetchone()[0]) == before == (-2000, 2)
     assert modes == [(True, "delete", 3)]
-    assert _rows(db) == GOLDEN["rows"][:13]
+    assert _rows(db) == GOLDEN["rows"][:14]

@@ -37,7 +37,7 @@ def test_without_a_bar_the_file_is_not_counted_with_one_it_is(tmp_path, monkeypa
     csv = tmp_path / "t.csv"
     csv.write_text(CSV)
     r = CliRunner().invoke(root, ["--db", str(tmp_path / "a.sqlite3"), "import", "csv", str(csv)])
-    assert r.exit_code == 0 and r.output == f"{csv}: 6 rows, 6 added, 0 duplicates (already in the ledger)\n"
+    assert r.exit_code == 0 and r.output == f"{csv}: 6 rows, 6 added, 0 duplicates (already in the ledger or earlier in the file)\n"
     assert counted == []
     rec = Recorder()
     monkeypatch.setattr(progress, "MIN_TOTAL", 5)

@@ -44,9 +44,9 @@ def test_reimport_into_postgres_from_the_cli_prints_no_pipeline_error(pg_url, tm
             assert "Pipeline" not in proc.stderr and "error ignored" not in proc.stderr, proc.stderr
             assert proc.stderr == ""
             outs.append(proc.stdout.strip().splitlines()[-1])
-        assert outs == [f"{part}: 5 rows, 5 added, 0 duplicates (already in the ledger)",
-                        f"{DEMO}: 10 rows, 5 added, 5 duplicates (already in the ledger)",
-                        f"{DEMO}: 10 rows, 0 added, 10 duplicates (already in the ledger)"]
+        assert outs == [f"{part}: 5 rows, 5 added, 0 duplicates (already in the ledger or earlier in the file)",
+                        f"{DEMO}: 10 rows, 5 added, 5 duplicates (already in the ledger or earlier in the file)",
+                        f"{DEMO}: 10 rows, 0 added, 10 duplicates (already in the ledger or earlier in the file)"]
     pg_rows = _rows(pg_url)
     assert len(pg_rows) == 10 and pg_rows == _rows(sqlite_url)
 

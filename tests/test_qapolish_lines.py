@@ -70,10 +70,10 @@ def test_import_summary_of_a_long_path(cli, tmp_path):
     path = folder / "kraken-trades-2024-01-01-to-2024-12-31.csv"
     path.write_text(TRADES, encoding="utf-8")
     piped = cli("import", "csv", str(path))
-    assert piped == f"{path}: 10 rows, 10 added, 0 duplicates (already in the ledger)\n"
+    assert piped == f"{path}: 10 rows, 10 added, 0 duplicates (already in the ledger or earlier in the file)\n"
     shown = cli("import", "csv", str(path), terminal=True)
     wrapped(piped.replace("10 added, 0 duplicates", "0 added, 10 duplicates"), shown)
-    assert shown.splitlines() == [f"{path}:", "  10 rows, 0 added, 10 duplicates (already in the ledger)"]
+    assert shown.splitlines() == [f"{path}:", "  10 rows, 0 added, 10 duplicates (already in the ledger or earlier in the file)"]
 
 
 def test_review_table_never_splits_a_word_on_a_terminal(cli, tmp_path):

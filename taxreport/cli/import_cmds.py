@@ -39,7 +39,10 @@ def echo_summary(path: str, rows: int, added: int, duplicates: int) -> None:
     words (:func:`taxreport.cli.fit.echo_line`: a long path never split), piped exactly as it is."""
     from taxreport.cli.fit import echo_line
 
-    echo_line(f"{path}: {rows} rows, {added} added, {duplicates} duplicates (already in the ledger)")
+    # (a duplicate is a row whose key is stored already or came earlier in the same file, e.g. the same id twice:
+    # the ledger skips both alike, so the line never claims "already in the ledger" for the second kind)
+    echo_line(f"{path}: {rows} rows, {added} added, {duplicates} duplicates "
+              "(already in the ledger or earlier in the file)")
 
 
 def print_okx_summaries(summaries: Sequence[OkxImportSummary], show_ignored: bool) -> None:
@@ -55,7 +58,7 @@ def print_okx_summaries(summaries: Sequence[OkxImportSummary], show_ignored: boo
                   Col("rounded", "right"), Col("gaps", "right")],
                  [(s.path, s.variant, s.time_zone, s.rows, s.added, s.duplicates, len(s.ignored),
                    len(s.already_recorded), len(s.rounding), len(s.gaps)) for s in summaries],
-                 caption="dup = already in the ledger (same key); known = already recorded by the rebalancer "
+                 caption="dup = already in the ledger or earlier in the file (same key); known = already recorded by the rebalancer "
                          "(same OKX order or fill) or by hand (same deposit/withdrawal)")
 
     def rows(title: str, why: str, items: Sequence[tuple[str, str]], caption: str | None = None) -> None:

@@ -47,7 +47,8 @@ def _write(ctx: click.Context, files: tuple[str, ...], read: Callable[[str], Any
     for s in out:
         kinds_text = ", ".join(f"{n} {k}" for k, n in sorted(s["kinds"].items()))
         echo_line(f"{s['path']}: {s['rows']} rows -> {s['events']} events ({kinds_text or 'none'}); "
-                  f"{s['added']} added, {s['duplicates']} duplicates (already in the ledger)")
+                  f"{s['added']} added, {s['duplicates']} duplicates "
+                  "(already in the ledger or earlier in the file)")
         for note in s["notes"]:
             echo_line(f"  note: {note}", indent=4)
 

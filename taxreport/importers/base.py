@@ -10,16 +10,18 @@ dropped silently.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, TypeVar
 
 from taxreport.errors import InputError, TaxreportError
 from taxreport.model.events import Event
 
 MAX_REPORTED = 20
+_E = TypeVar("_E", bound=Event)
 
 
 class ImportRefused(TaxreportError):
@@ -161,6 +163,24 @@ def csv_lines(text: str | Iterable[str]) -> Iterator[tuple[int, list[str]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", line=reader.line_num) from exc
+
+
+def nth_copy(event: _E, seen: dict[str, int], account: str) -> _E:
+    """``event`` (a row's event without an id, identified by its content), or for the n-th identical copy in the
+    same file (n >= 1) the same event with the external id ``<account>/<content digest>:<n>``.
+
+    The one rule every importer applies to rows without an id: two *identical* rows of one file are two
+    events (two equal fills of one order in the same second are common in exports without ids), never one
+    event and a "duplicate". The first copy keeps its content key (the key every earlier version wrote, so
+    ledgers written before stay valid); re-importing the file, or an overlapping export holding the same
+    rows, gives every copy the same key again and adds nothing. ``seen`` (content keys -> copies so far) is
+    the file's: one dict per file read, in file order."""
+    key = event.natural_key
+    n = seen.get(key, 0)
+    seen[key] = n + 1
+    if not n:
+        return event
+    return dataclasses.replace(event, external_id=f"{account}/{key.rsplit(':', 1)[-1]}:{n}")
 
 
 def write_stream(ledger, path: str, items: Iterable[tuple[Event, str]], *, actor: str, reason: str,  # noqa: ANN001

@@ -10,7 +10,12 @@ Header (every column present, in any order, no others)::
   A fiat quote is allowed: buying BTC for GBP is one row.
 * ``fee``: may be empty (no fee); negative for a rebate; ``fee_asset`` is required with a fee.
 * ``id``: the venue's trade id; re-importing a row with the same account and id adds nothing. When
-  empty, the row's content identifies it.
+  empty, the row's content identifies it, and two *identical* id-less rows of one file are two fills (two
+  equal fills in the same second are common in exports without ids), never one fill and a "duplicate": the
+  second and later copies get the id ``<account>/<content digest>:<n>``
+  (:func:`~taxreport.importers.base.nth_copy`, the rule of every importer), so re-importing the file, or an
+  overlapping export holding the same rows, still adds nothing. The same holds for every row of the events
+  form except ``basis`` (stating a basis twice is one statement).
 
 **Events form** (the header has a ``type`` column): one row per event of any kind. Required columns
 ``type,timestamp,account,quantity``; any of :data:`EVENT_OPTIONAL` may follow, in any order (no others).
@@ -49,7 +54,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from taxreport.errors import InputError
-from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, file_lines
+from taxreport.importers.base import ImportRefused, ParsedBatch, csv_lines, file_lines, nth_copy
 from taxreport.model.events import Event, Side, Trade, parse_time
 from taxreport.model.money import parse_amount, parse_decimal
 
@@ -112,6 +117,7 @@ def iter_canonical_csv(path: str | Path, *, account: str | None = None) -> Itera
     problems: list[InputError] = []
     width = len(header)
     strip = str.strip
+    seen: dict[str, int] = {}  # content keys of id-less rows -> copies so far (nth_copy)
     try:
         for line, cells in lines:
             if len(cells) != width:
@@ -119,12 +125,15 @@ def iter_canonical_csv(path: str | Path, *, account: str | None = None) -> Itera
                     problems.append(InputError(f"has {len(cells)} cells, the header has {width}",
                                                file=name, line=line))
                 continue
+            row = dict(zip(header, map(strip, cells)))
             try:
-                event = make(dict(zip(header, map(strip, cells))))
+                event = make(row)
             except _FieldError as exc:
                 if any(c.strip() for c in cells):  # a blank line is skipped (it always lacks a required cell)
                     problems.append(InputError(exc.reason, file=name, line=line, field=exc.field))
                 continue
+            if event.external_id is None and event.kind != "basis":
+                event = nth_copy(event, seen, row["account"] or account or "")
             if not problems:
                 yield event, f"{name}:{line}"
     except InputError as exc:

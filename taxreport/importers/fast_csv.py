@@ -29,7 +29,7 @@ one-line errors. Three things make it faster:
   child's, so each side's share follows its speed (the writer's work per row grows with the ledger, the
   child's does not; round 7 replaced a fixed last tenth read by this process).
 * **Errors by the reference.** At the first irregularity in either part (a bad row, a malformed record, a byte
-  that is not UTF-8, a child that failed), the rows found good before it are written as the reference would have
+  that is not UTF-8, a child that failed, a second identical row without an id: :func:`_rechunk`), the rows found good before it are written as the reference would have
   written them, then the file is read again from its start by the reference itself, which raises exactly what
   it raises (the events already written are skipped, they are the same). An error path may read the file twice;
   nothing is written either way (one transaction).
@@ -334,9 +334,16 @@ class _Origins:
         return f"{self.name}:{self.lines[i]}"
 
 
+#: The start of the key of a row without an id (its content key); an id-less row of the same key again (an identical
+#: row: a second fill, :func:`~taxreport.importers.base.nth_copy`) is left to the reference.
+_IDLESS = "trade:csv:sha256:"
+
+
 def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
     """Chunks of exactly :data:`CHUNK` rows (the last one shorter), as ``append_stream`` cuts its stream, from
-    parts of any size."""
+    parts of any size (in file order). A second id-less row with the same content key raises :class:`_Irregular`
+    before the part holding it is cut: the reference gives it (and every later row) its key, numbering identical
+    id-less rows as every importer does (:func:`~taxreport.importers.base.nth_copy`)."""
     from taxreport.ledger import store
 
     start = 0
@@ -365,7 +372,15 @@ def _rechunk(parts: Iterator[Part], name: str) -> Iterator[Encoded]:
         start += n
         return chunk
 
+    idless: set[str] = set()  # the content keys of the rows without an id so far
     for part in parts:
+        keys = [k for k in part[1] if k.startswith(_IDLESS)] if _IDLESS in "\n".join(part[1]) else None
+        # (the join and search run at C speed: a file of ids never loops over its keys here)
+        if keys:
+            before = len(idless)
+            idless.update(keys)
+            if len(idless) - before != len(keys):  # an id-less row seen before: the reference numbers the copies
+                raise _Irregular
         held.append(part)
         count += len(part[0])
         while count >= store.CHUNK:

@@ -45,7 +45,8 @@ A file with any bad row is refused whole (file:line: column: reason); nothing is
 *identical* rows of one file are two fills (two equal fills of one order in one minute are common where
 an exchange writes minute times), never one fill and a "duplicate": the second and later copies get the
 external id ``<account>/<content digest>:<n>`` (``n`` = 1, 2, … their occurrence among identical rows of
-the file, the rule :class:`~taxreport.importers.records.RowIds` applies to Koinly and BittyTax rows), so
+the file: :func:`~taxreport.importers.base.nth_copy`, shared with the canonical CSV; the rule
+:class:`~taxreport.importers.records.RowIds` applies to Koinly and BittyTax rows), so
 re-importing the file, or an overlapping export holding the same rows, adds nothing. The first copy keeps
 its content key (the key every earlier version wrote).
 
@@ -56,7 +57,6 @@ negative quantity on a *buy* row contradicts its side and is refused, not turned
 from __future__ import annotations
 
 import csv
-import dataclasses
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Iterator
 
 from taxreport.errors import InputError
-from taxreport.importers.base import ImportRefused, ParsedBatch, file_lines, read_text
+from taxreport.importers.base import ImportRefused, ParsedBatch, file_lines, nth_copy, read_text
 from taxreport.importers.okx.common import checked_decimal, resolve_zone
 from taxreport.model.events import Event, Side, Trade, utc
 from taxreport.model.money import unit_price
@@ -242,7 +242,7 @@ def iter_mapped(path: str | Path, mapping: Mapping, *, account: str) -> Iterator
                 problems.append(InputError(exc.reason, file=name, line=line, field=column))
                 continue
             if trade.external_id is None:
-                trade = _nth_copy(trade, seen, account)
+                trade = nth_copy(trade, seen, account)
             if not problems:
                 yield trade, f"{name}:{line}"
     except csv.Error as exc:
@@ -264,17 +264,6 @@ def _split(symbol: str, m: Mapping) -> tuple[str, str]:
                 return text[: -len(quote)], text[-len(quote):]
     also = f" nor BASEQUOTE with QUOTE one of {', '.join(m.quotes)}" if m.quotes else ""
     raise _Bad("symbol", f"{symbol!r} is not BASE{m.separator}QUOTE{also}")
-
-
-def _nth_copy(trade: Trade, seen: dict[str, int], account: str) -> Trade:
-    """``trade`` (no id), or for the n-th identical copy in the file (n ≥ 1) the same trade with the
-    external id ``<account>/<content digest>:<n>`` (module docstring: identical rows are distinct fills)."""
-    key = trade.natural_key
-    n = seen.get(key, 0)
-    seen[key] = n + 1
-    if not n:
-        return trade
-    return dataclasses.replace(trade, external_id=f"{account}/{key.rsplit(':', 1)[-1]}:{n}")
 
 
 def _time(text: str, m: Mapping) -> datetime:
