@@ -45,6 +45,30 @@ def _no_thread_left_behind():
 
 
 @pytest.fixture
+def narrow_cli(tmp_path, monkeypatch):
+    """``call(*args, terminal=False, columns=80, code=0)``: the CLI on a fresh ledger and home, ``COLUMNS``
+    wide, its output judged a terminal's or a pipe's (``cli.fit._on_terminal``), the exit code checked; the
+    output returned. For the narrow-terminal tests (test_plain_lines_fit, test_qapolish_lines, test_qatables_fit)."""
+    from click.testing import CliRunner
+
+    from taxreport.cli import fit
+    from taxreport.cli.main import root
+
+    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "ledger.sqlite3"))
+    monkeypatch.setenv("TAXREPORT_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+
+    def call(*args: str, terminal: bool = False, columns: int = 80, code: int = 0) -> str:
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.setattr(fit, "_on_terminal", lambda err: terminal)
+        result = runner.invoke(root, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return call
+
+
+@pytest.fixture
 def ledger(tmp_path):
     led = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     yield led

@@ -11,11 +11,8 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
 
-import taxreport.cli.fit as fit
 from taxreport.cli.fit import echo_line, wrap_line
-from taxreport.cli.main import root
 
 TABLE = "┏┃┡│└┗╇━"
 # an amount and its asset, or a date and its time: the pairs a line must never put on two lines
@@ -23,19 +20,8 @@ PAIR = re.compile(r"-?\d[\d.]* [A-Z][A-Z0-9]{1,9}(?![A-Za-z0-9])|\d{4}-\d{2}-\d{
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "ledger.sqlite3"))
-    monkeypatch.setenv("TAXREPORT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "80")
-    runner = CliRunner()
-
-    def call(*args: str, terminal: bool = False, ok: bool = True) -> str:
-        monkeypatch.setattr(fit, "_on_terminal", lambda err: terminal)
-        result = runner.invoke(root, list(args), catch_exceptions=False)
-        assert (result.exit_code == 0) == ok, result.output
-        return result.output
-
-    return call
+def cli(narrow_cli):  # tests/conftest.py: the CLI at 80 columns, piped unless terminal=True
+    return narrow_cli
 
 
 def prose(text: str) -> list[str]:

@@ -14,10 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-import taxreport.cli.fit as fit
-from taxreport.cli.main import root
 
 ROOT = Path(__file__).parent.parent
 TABLE = "┏┃┡│└┗╇━"
@@ -27,19 +24,8 @@ OKX = [str(ROOT / "sample_exports" / "okx" / "okx-trading-history.csv"),
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "ledger.sqlite3"))
-    monkeypatch.setenv("TAXREPORT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "80")
-    runner = CliRunner()
-
-    def call(*args: str, terminal: bool = False, code: int = 0) -> str:
-        monkeypatch.setattr(fit, "_on_terminal", lambda err: terminal)
-        result = runner.invoke(root, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return call
+def cli(narrow_cli):  # tests/conftest.py: the CLI at 80 columns, piped unless terminal=True
+    return narrow_cli
 
 
 def prose(text: str) -> list[str]:

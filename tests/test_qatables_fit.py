@@ -14,12 +14,10 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from rich.console import Console
 from rich.table import Table
 
 from taxreport.cli.common import print_table
-from taxreport.cli.main import root
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_exports"
@@ -27,19 +25,8 @@ MAPPED = Path(__file__).resolve().parent / "fixtures" / "mapped"
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("TAXREPORT_DB", str(tmp_path / "ledger.sqlite3"))
-    monkeypatch.setenv("TAXREPORT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "80")
-    runner = CliRunner()
-
-    def call(*args: str, columns: int = 80) -> str:
-        monkeypatch.setenv("COLUMNS", str(columns))
-        result = runner.invoke(root, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    return call
+def cli(narrow_cli):  # tests/conftest.py: the CLI at 80 columns, piped unless terminal=True
+    return narrow_cli
 
 
 def table_lines(text: str) -> list[str]:
