@@ -1057,20 +1057,23 @@ def _dedupe(chunk: Encoded, stored: Mapping[str, str]) -> tuple[list[int] | None
     keys = chunk.keys
     if not stored and len(set(keys)) == len(keys):
         return None, 0
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int]] = {}  # key -> (content hash, position) of its first event in this chunk
     pending: list[int] = []
     dups = 0
     for i, (key, content_hash) in enumerate(zip(keys, chunk.content_hashes)):
-        previous = stored.get(key) or seen.get(key)
-        if previous is not None:
-            if previous != content_hash:
+        previous = stored.get(key)
+        earlier = seen.get(key) if previous is None else None
+        if previous is not None or earlier is not None:
+            if (previous or earlier[0]) != content_hash:  # type: ignore[index]
+                where = ("is already in the ledger" if earlier is None else
+                         f"appears earlier in this import ({chunk.where(earlier[1]).rstrip(': ')})")
                 raise LedgerError(
-                    f"{chunk.where(i)}{key} is already in the ledger with different content; "
+                    f"{chunk.where(i)}{key} {where} with different content; "
                     "events are never edited: reverse the old one and write a corrected one "
                     "with a new id")
             dups += 1
             continue
-        seen[key] = content_hash
+        seen[key] = (content_hash, i)
         pending.append(i)
     return pending, dups
 
