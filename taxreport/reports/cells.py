@@ -60,13 +60,7 @@ def apportion_cents(values: list[Decimal]) -> list[Decimal]:
         step = cent if missing > 0 else -cent
         for i in pick(abs(missing), range(len(values)), key=beyond.__getitem__):
             rounded[i] += step
-    return rounded  # a rounded zero may be -0.00: print with cents_text, which writes 0.00
-
-
-def cents_text(value: Decimal) -> str:
-    """Text of an amount already in whole cents (from :func:`apportion_cents`, or sums and differences of
-    such amounts): ``money_str``'s (never ``-0.00``); rounding it to the cent again changes nothing."""
-    return money_str(value)
+    return rounded  # a rounded zero may be -0.00: print with money, which writes 0.00
 
 
 class Num(str):

@@ -34,7 +34,7 @@ from taxreport.lots.split import allocate
 from taxreport.jurisdictions.holding import held_more_than_one_year
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.model.money import decimal_str
-from taxreport.reports.cells import Num, apportion_cents, cents_text, render_csv, write_csv
+from taxreport.reports.cells import Num, apportion_cents, money, render_csv, write_csv
 
 HEADER = ["Part", "Box", "(a) Description of property", "(b) Date acquired", "(c) Date sold or disposed of",
           "(d) Proceeds", "(e) Cost or other basis", "(f) Code(s)", "(g) Amount of adjustment",
@@ -187,16 +187,13 @@ def _printed(summary: YearSummary, *, tz: str | None, reporting: str | None) -> 
         gs = apportion_cents([ln.adjustment for ln in group])
         for ln, d, e, g in zip(group, ds, es, gs):
             out.append([PARTS[term], box, ln.description, Num(_date(ln.acquired)), Num(_date(ln.sold)),
-                        Num(_cents(d)), Num(_cents(e)), ln.code, Num(_cents(g) if ln.adjustment else ""),
-                        Num(_cents(d - e + g))])
+                        Num(money(d)), Num(money(e)), ln.code, Num(money(g) if ln.adjustment else ""),
+                        Num(money(d - e + g))])
         t = BoxTotals(PARTS[term], box, len(group), sum(ds, ZERO), sum(es, ZERO), sum(gs, ZERO))
         totals.append(t)
-        out.append([t.part, box, "Totals", "", "", Num(_cents(t.proceeds)), Num(_cents(t.cost)), "",
-                    Num(_cents(t.adjustment) if any(ln.adjustment for ln in group) else ""), Num(_cents(t.gain))])
+        out.append([t.part, box, "Totals", "", "", Num(money(t.proceeds)), Num(money(t.cost)), "",
+                    Num(money(t.adjustment) if any(ln.adjustment for ln in group) else ""), Num(money(t.gain))])
     return out, totals
-
-
-_cents = cents_text  # an amount already in whole cents as text (never -0.00)
 
 
 def render(summary: YearSummary, **options: Any) -> str:

@@ -39,7 +39,7 @@ from taxreport.errors import InputError
 from taxreport.lots.split import allocate
 from taxreport.jurisdictions.base import DisposalResult, YearSummary
 from taxreport.jurisdictions.uk import UkDetail
-from taxreport.reports.cells import Num, apportion_cents, cents_text, money, qty, render_csv, write_csv
+from taxreport.reports.cells import Num, apportion_cents, money, qty, render_csv, write_csv
 
 HEADER = ["#", "Disposal date", "Token", "Quantity disposed", "Matching rule", "Quantity matched",
           "Acquisition date", "Disposal proceeds", "Disposal costs", "Matched cost", "Allowable costs",
@@ -91,8 +91,8 @@ def rows(summary: YearSummary) -> list[list[Any]]:
         acquired = summary.local_date(lot.acquired_at).isoformat() if lot.acquired_at and \
             lot.rule in ("same-day", "30-day") else ""
         out.append([Num(str(n)), Num(day), d.asset, Num(qty(d.quantity)), RULES.get(lot.rule, lot.rule),
-                    Num(qty(lot.quantity)), Num(acquired), Num(cents_text(g)), Num(cents_text(f)),
-                    Num(cents_text(a - f)), Num(cents_text(a)), Num(cents_text(g - a)),
+                    Num(qty(lot.quantity)), Num(acquired), Num(money(g)), Num(money(f)),
+                    Num(money(a - f)), Num(money(a)), Num(money(g - a)),
                     Num(qty(detail.pool_quantity_after)), Num(money(detail.pool_cost_after)),
                     " ".join(str(k) for k in keys)])
     gross = sum((_uk(d).gross_proceeds for d in summary.disposals), ZERO)
